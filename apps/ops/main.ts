@@ -1,0 +1,6 @@
+/**
+ * `@loom/ops` (being built).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@loom/run` (being built).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * Loom: durable async agent loops. Re-exports the three libraries.
+ *
+ * @module
+ */
+export * from "@loom/tailcalls";

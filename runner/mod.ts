@@ -1,0 +1,6 @@
+/**
+ * `@loom/runner` (being built).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@loom/xray` (being built).
+ *
+ * @module
+ */
+export {};
