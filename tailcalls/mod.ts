@@ -3,4 +3,7 @@
  *
  * @module
  */
-export { isTailCall, recur, TAIL_CALL, type TailCall } from "./recur.ts";
+export * from "./recur.ts";
+export * from "./tailrec.ts";
+export * from "./errors.ts";
+export type * from "./options.ts";

@@ -21,6 +21,40 @@ export interface TailCall<Args extends unknown[] = unknown[]> {
 }
 
 /**
+ * A tail call that transfers to another loop (made by `tailcall`). `Result` is what that loop
+ * settles with, so it flows into the result type of the loop that returns the transfer.
+ */
+export interface TailTransfer<Result = unknown> extends TailCall<never> {
+  /** The `tailrec`/`tailstream` loop that runs next. */
+  readonly target: (...args: never) => unknown;
+  /** Phantom field: carries the target's result type. Never set at run time. */
+  readonly result?: Result;
+}
+
+/**
+ * What a loop whose step returns `R` finally settles with: `R` without its `recur` markers, plus
+ * the results of the loops it transfers to with `tailcall`.
+ */
+export type LoopResult<R> = R extends TailTransfer<infer X> ? X
+  : R extends TailCall<infer _> ? never
+  : R;
+
+/** A value or a promise of it: steps may return synchronously. */
+export type Awaitable<T> = T | PromiseLike<T>;
+
+// Markers are instances of one class so every bounce allocates the same object shape: V8 keeps
+// the trampoline's property loads monomorphic. The brand lives on the prototype.
+class Marker {
+  readonly args: unknown[];
+  readonly target: unknown;
+  constructor(args: unknown[], target: unknown) {
+    this.args = args;
+    this.target = target;
+  }
+}
+Object.defineProperty(Marker.prototype, TAIL_CALL, { value: true });
+
+/**
  * Re-enter the current loop with new arguments. Return it; never `await` it or use its value.
  *
  * @example
@@ -30,7 +64,12 @@ export interface TailCall<Args extends unknown[] = unknown[]> {
  * ```
  */
 export function recur<Args extends unknown[]>(...args: Args): TailCall<Args> {
-  return { [TAIL_CALL]: true, args };
+  return new Marker(args, undefined) as unknown as TailCall<Args>;
+}
+
+/** Builds a marker that transfers to `target`; used by `tailcall`, which checks the target. */
+export function transferMarker<R>(target: unknown, args: unknown[]): TailTransfer<R> {
+  return new Marker(args, target) as unknown as TailTransfer<R>;
 }
 
 /** True when `value` is a tail-call marker made by `recur` or `tailcall`. */

@@ -1,6 +1,37 @@
 /**
- * `@loom/xray` (being built).
+ * `@loom/xray`: record what a program did (runs, steps, LLM calls, tool calls, errors, tokens,
+ * cost) as a trace of spans, and look at it: one offline HTML file, an OpenTelemetry (OTLP/JSON)
+ * export, Graphviz, terminal totals, and a step-by-step diff that gates CI.
+ *
+ * The optional trace server lives in `@loom/xray/serve` (it is the only part that uses Hono).
+ *
+ * @example
+ * ```ts
+ * import { recordTool, summarize, trace, traced } from "@loom/xray";
+ * const read = traced("read", (path: string) => {
+ *   recordTool({ name: "read_file", args: { path }, result: "hello" });
+ *   return "hello";
+ * });
+ * let data;
+ * await trace((rec) => {
+ *   read("a.txt");
+ *   data = rec.toJSON();
+ * }, { name: "demo" });
+ * console.log(summarize(data!).totals.toolCalls); // 1
+ * ```
  *
  * @module
  */
-export {};
+
+export type * from "./model.ts";
+export * from "./attributes.ts";
+export * from "./capture.ts";
+export * from "./cost.ts";
+export { isTraceId, newTraceId, spanIdFor } from "./ids.ts";
+export { currentSpan, runInSpan } from "./context.ts";
+export * from "./recorder.ts";
+export * from "./trace.ts";
+export * from "./exits.ts";
+export * from "./summary.ts";
+export { embedJson, escapeHtml } from "./escape.ts";
+export { type HtmlOptions, toHtml, writeHtml } from "./html.ts";

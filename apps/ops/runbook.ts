@@ -1,0 +1,480 @@
+/**
+ * Structured YAML runbooks: parsed with `npm:yaml` and validated against the plan model, every
+ * problem reported as `file:line:col: message` so a malformed runbook is fixed in one pass.
+ *
+ * @module
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Node, Pair, YAMLMap } from "yaml";
+import {
+  DEFAULT_TIMEOUT_MS,
+  type InputSpec,
+  type OnFailure,
+  type Plan,
+  placeholdersIn,
+  type PlanStep,
+  type VerifySpec,
+} from "./plan.ts";
+
+/** One validation problem at a position in the file (1-based line and column). */
+export interface RunbookIssue {
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  col: number;
+  /** What is wrong, in one sentence. */
+  message: string;
+}
+
+/** A runbook that could not be parsed or validated; `issues` lists every problem found. */
+export class RunbookError extends Error {
+  /** The file name used in messages. */
+  readonly file: string;
+  /** All problems, in file order. */
+  readonly issues: RunbookIssue[];
+  constructor(file: string, issues: RunbookIssue[]) {
+    const sorted = [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
+    super(
+      sorted.map((i) => `${file}:${i.line}:${i.col}: ${i.message}`).join("\n"),
+    );
+    this.name = "RunbookError";
+    this.file = file;
+    this.issues = sorted;
+  }
+}
+
+const TOP_KEYS = ["name", "description", "inputs", "allowlist", "steps", "rollback"];
+const STEP_KEYS = [
+  "id",
+  "description",
+  "run",
+  "needs",
+  "approve",
+  "verify",
+  "timeout",
+  "retry",
+  "on_failure",
+];
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Parses a duration: a number of seconds, or `500ms`, `30s`, `2m`, `1h`. Returns ms or undefined. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number" && value > 0 && Number.isFinite(value)) return value * 1000;
+  if (typeof value !== "string") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
+  return n > 0 ? n * unit : undefined;
+}
+
+/** Parses and validates a YAML runbook; throws {@link RunbookError} listing every problem. */
+export function parseRunbookYaml(text: string, file: string): Plan {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const issues: RunbookIssue[] = [];
+  const pos = (offset: number | undefined) => lc.linePos(offset ?? 0);
+  const report = (node: Node | Pair | null | undefined, message: string) => {
+    const offset = node && "range" in node && node.range ? node.range[0] : undefined;
+    const keyOffset = node && "key" in node && (node.key as Node | null)?.range
+      ? (node.key as Node).range![0]
+      : undefined;
+    const p = pos(offset ?? keyOffset);
+    issues.push({ line: p.line, col: p.col, message });
+  };
+  const add: Add = report;
+  for (const e of doc.errors) {
+    const p = e.linePos?.[0] ?? pos(e.pos[0]);
+    issues.push({ line: p.line, col: p.col, message: firstLine(e.message) });
+  }
+  if (issues.length) throw new RunbookError(file, issues);
+
+  const root = doc.contents;
+  if (!isMap(root)) {
+    add(root as Node | null, "a runbook must be a mapping with name and steps");
+    throw new RunbookError(file, issues);
+  }
+  checkKeys(root, TOP_KEYS, "runbook", add);
+
+  const name = scalarString(root.get("name", true) as Node | undefined);
+  if (!name) add(root.get("name", true) as Node ?? root, "runbook needs a string `name`");
+
+  const inputs = parseInputs(root.get("inputs", true) as Node | undefined, add);
+  const allowlistNode = root.get("allowlist", true) as Node | undefined;
+  let allowlist: string[][] | undefined;
+  if (allowlistNode !== undefined) {
+    allowlist = [];
+    if (!isSeq(allowlistNode)) {
+      add(allowlistNode, "`allowlist` must be a list of argv prefixes such as [svcctl, status]");
+    } else {
+      for (const item of allowlistNode.items as Node[]) {
+        const argv = argvOf(item, "allowlist entry", add);
+        if (argv) allowlist.push(argv);
+      }
+    }
+  }
+
+  const stepsNode = root.get("steps", true) as Node | undefined;
+  const steps = parseSteps(stepsNode, "steps", add, inputs, true);
+  if (stepsNode === undefined) add(root, "runbook needs a non-empty `steps` list");
+  const rollbackNode = root.get("rollback", true) as Node | undefined;
+  const rollback = rollbackNode === undefined
+    ? []
+    : parseSteps(rollbackNode, "rollback", add, inputs, false);
+
+  // Ids must be unique across both lists; `needs` must name steps of the normal flow.
+  const seen = new Map<string, Node>();
+  for (const { step, node } of [...steps, ...rollback]) {
+    if (seen.has(step.id)) add(node, `step id "${step.id}" is used twice`);
+    else seen.set(step.id, node);
+  }
+  const flowIds = new Set(steps.map((s) => s.step.id));
+  for (const { step, node } of steps) {
+    for (const dep of step.needs) {
+      if (!flowIds.has(dep)) add(node, `step "${step.id}" needs "${dep}", which is not a step`);
+      if (dep === step.id) add(node, `step "${step.id}" needs itself`);
+    }
+  }
+  const cycle = findCycle(steps.map((s) => s.step));
+  if (cycle) {
+    const node = steps.find((s) => s.step.id === cycle[0])!.node;
+    add(node, `steps form a dependency cycle: ${cycle.join(" -> ")}`);
+  }
+  if (steps.some((s) => s.step.onFailure === "rollback") && rollback.length === 0) {
+    const node = steps.find((s) => s.step.onFailure === "rollback")!.node;
+    add(node, "on_failure: rollback needs a top-level `rollback` list of steps");
+  }
+  if (issues.length) throw new RunbookError(file, issues);
+  return {
+    name: name!,
+    source: file,
+    description: scalarString(root.get("description", true) as Node | undefined),
+    inputs,
+    allowlist,
+    steps: steps.map((s) => s.step),
+    rollback: rollback.map((s) => s.step),
+  };
+}
+
+/** Reports a problem at a node. */
+type Add = (node: Node | Pair | null | undefined, message: string) => void;
+
+function firstLine(s: string): string {
+  return s.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+}
+
+function scalarString(node: Node | undefined): string | undefined {
+  if (!isScalar(node)) return undefined;
+  const v = node.value;
+  return typeof v === "string" || typeof v === "number" ? String(v) : undefined;
+}
+
+function checkKeys(map: YAMLMap, allowed: string[], what: string, add: Add): void {
+  for (const pair of map.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    if (key === undefined || !allowed.includes(key)) {
+      const hint = key ? suggest(key, allowed) : "";
+      add(pair.key as Node, `unknown key "${key}" in ${what}${hint}`);
+    }
+  }
+}
+
+function suggest(key: string, allowed: string[]): string {
+  const close = allowed.find((k) => editDistance(k, key) <= 2);
+  return close ? ` (did you mean "${close}"?)` : ` (allowed: ${allowed.join(", ")})`;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+  }
+  return d[a.length][b.length];
+}
+
+function argvOf(node: Node | undefined, what: string, add: Add): string[] | undefined {
+  if (isScalar(node) && typeof node.value === "string") {
+    add(
+      node,
+      `${what} must be an argv list such as [${
+        node.value.split(/\s+/).filter(Boolean).join(", ")
+      }], not a shell string`,
+    );
+    return undefined;
+  }
+  if (!isSeq(node) || node.items.length === 0) {
+    add(node, `${what} must be a non-empty argv list such as [svcctl, status, api]`);
+    return undefined;
+  }
+  const argv: string[] = [];
+  for (const item of node.items as Node[]) {
+    if (!isScalar(item) || !["string", "number"].includes(typeof item.value)) {
+      add(item, `${what} items must be strings`);
+      return undefined;
+    }
+    argv.push(String(item.value));
+  }
+  if (argv[0] === "") {
+    add(node, `${what} must start with an executable name`);
+    return undefined;
+  }
+  return argv;
+}
+
+function parseInputs(node: Node | undefined, add: Add): Record<string, InputSpec> {
+  const inputs: Record<string, InputSpec> = {};
+  if (node === undefined) return inputs;
+  if (!isMap(node)) {
+    add(node, "`inputs` must be a mapping of input names");
+    return inputs;
+  }
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      add(pair.key as Node, `input name "${key}" must be an identifier`);
+      continue;
+    }
+    const value = pair.value as Node | null;
+    if (value === null || isScalar(value)) {
+      const v = isScalar(value) ? value.value : null;
+      inputs[key] = v === null ? { required: true } : { default: String(v), required: false };
+    } else if (isMap(value)) {
+      checkKeys(value, ["description", "default", "required"], `input "${key}"`, add);
+      const def = value.get("default");
+      const required = value.get("required");
+      if (required !== undefined && typeof required !== "boolean") {
+        add(value.get("required", true) as Node, `input "${key}": required must be true or false`);
+      }
+      inputs[key] = {
+        description: scalarString(value.get("description", true) as Node | undefined),
+        default: def === undefined || def === null ? undefined : String(def),
+        required: required === true || def === undefined || def === null,
+      };
+    } else add(value, `input "${key}" must be a default value or a mapping`);
+  }
+  return inputs;
+}
+
+function parseSteps(
+  node: Node | undefined,
+  what: string,
+  add: Add,
+  inputs: Record<string, InputSpec>,
+  needNonEmpty: boolean,
+): { step: PlanStep; node: Node }[] {
+  const out: { step: PlanStep; node: Node }[] = [];
+  if (node === undefined) return out;
+  if (!isSeq(node) || (needNonEmpty && node.items.length === 0)) {
+    add(node, `\`${what}\` must be a non-empty list of steps`);
+    return out;
+  }
+  (node.items as Node[]).forEach((item, index) => {
+    const step = parseStep(item, `${what}[${index}]`, add, inputs);
+    if (step) out.push({ step, node: item });
+  });
+  return out;
+}
+
+function parseStep(
+  node: Node,
+  where: string,
+  add: Add,
+  inputs: Record<string, InputSpec>,
+): PlanStep | undefined {
+  if (!isMap(node)) {
+    add(node, `${where} must be a mapping with id and run`);
+    return undefined;
+  }
+  checkKeys(node, STEP_KEYS, `step ${where}`, add);
+  const idNode = node.get("id", true) as Node | undefined;
+  const id = scalarString(idNode);
+  if (!id || !ID_RE.test(id)) {
+    add(idNode ?? node, `${where} needs an \`id\` made of letters, digits, "-", "_" or "."`);
+  }
+  const label = id ? `step "${id}"` : where;
+  const runNode = node.get("run", true) as Node | undefined;
+  const run = runNode === undefined
+    ? (add(node, `${label} needs \`run\`, an argv list`), undefined)
+    : argvOf(runNode, `${label}: run`, add);
+  if (run) checkPlaceholders(run, runNode!, label, add, inputs);
+
+  const needsNode = node.get("needs", true) as Node | undefined;
+  let needs: string[] = [];
+  if (needsNode !== undefined) {
+    if (isScalar(needsNode)) needs = [String(needsNode.value)];
+    else if (isSeq(needsNode) && needsNode.items.every((i) => isScalar(i))) {
+      needs = (needsNode.items as Node[]).map((i) => String((i as { value: unknown }).value));
+    } else add(needsNode, `${label}: needs must be a step id or a list of step ids`);
+  }
+
+  const approveNode = node.get("approve", true) as Node | undefined;
+  let approve: PlanStep["approve"];
+  if (approveNode !== undefined) {
+    if (isScalar(approveNode) && typeof approveNode.value === "string") {
+      approve = { by: [approveNode.value] };
+    } else if (isSeq(approveNode)) {
+      approve = { by: (approveNode.items as Node[]).map((i) => scalarString(i) ?? "") };
+    } else if (isMap(approveNode)) {
+      checkKeys(approveNode, ["by", "reason"], `${label} approve`, add);
+      const by = approveNode.get("by", true) as Node | undefined;
+      const names = isSeq(by)
+        ? (by.items as Node[]).map((i) => scalarString(i) ?? "")
+        : isScalar(by)
+        ? [String(by.value)]
+        : [];
+      approve = {
+        by: names,
+        reason: scalarString(approveNode.get("reason", true) as Node | undefined),
+      };
+    }
+    if (!approve || approve.by.length === 0 || approve.by.some((n) => !n)) {
+      add(approveNode, `${label}: approve must name who may approve, e.g. approve: { by: [alice] }`);
+    }
+  }
+
+  const verify = parseVerify(node.get("verify", true) as Node | undefined, label, add, inputs);
+
+  const timeoutNode = node.get("timeout", true) as Node | undefined;
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (timeoutNode !== undefined) {
+    const t = parseDuration(isScalar(timeoutNode) ? timeoutNode.value : undefined);
+    if (t === undefined) {
+      add(timeoutNode, `${label}: timeout must be a duration such as 30s, 2m or 500ms`);
+    } else timeoutMs = t;
+  }
+
+  const retryNode = node.get("retry", true) as Node | undefined;
+  const retry = { attempts: 1, delayMs: 0 };
+  if (retryNode !== undefined) {
+    if (isScalar(retryNode) && Number.isInteger(retryNode.value)) {
+      retry.attempts = 1 + (retryNode.value as number);
+    } else if (isMap(retryNode)) {
+      checkKeys(retryNode, ["attempts", "delay"], `${label} retry`, add);
+      const attempts = retryNode.get("attempts");
+      if (attempts !== undefined) retry.attempts = attempts as number;
+      const delay = retryNode.get("delay", true) as Node | undefined;
+      if (delay !== undefined) {
+        const d = parseDuration(isScalar(delay) ? delay.value : undefined);
+        if (d === undefined) add(delay, `${label}: retry delay must be a duration such as 2s`);
+        else retry.delayMs = d;
+      }
+    }
+    if (!Number.isInteger(retry.attempts) || retry.attempts < 1 || retry.attempts > 20) {
+      add(
+        retryNode,
+        `${label}: retry must be a count of extra attempts (0-19) or { attempts, delay }`,
+      );
+    }
+  }
+
+  const onFailureNode = node.get("on_failure", true) as Node | undefined;
+  let onFailure: OnFailure = "stop";
+  if (onFailureNode !== undefined) {
+    const v = scalarString(onFailureNode);
+    if (v === "stop" || v === "continue" || v === "rollback") onFailure = v;
+    else add(onFailureNode, `${label}: on_failure must be stop, continue or rollback`);
+  }
+  // A step with other problems is still returned (the whole file is rejected anyway) so that
+  // cross-step checks such as `needs` and cycles can report on it too.
+  if (!id || !ID_RE.test(id) || !run) return undefined;
+  return {
+    id,
+    description: scalarString(node.get("description", true) as Node | undefined),
+    run,
+    needs,
+    approve,
+    verify,
+    timeoutMs,
+    retry,
+    onFailure,
+  };
+}
+
+function checkPlaceholders(
+  argv: string[],
+  node: Node,
+  label: string,
+  add: Add,
+  inputs: Record<string, InputSpec>,
+): void {
+  for (const arg of argv) {
+    for (const name of placeholdersIn(arg)) {
+      if (!(name in inputs)) add(node, `${label}: {{ ${name} }} is not a declared input`);
+    }
+  }
+}
+
+function parseVerify(
+  node: Node | undefined,
+  label: string,
+  add: Add,
+  inputs: Record<string, InputSpec>,
+): VerifySpec | undefined {
+  if (node === undefined) return undefined;
+  if (!isMap(node)) {
+    add(node, `${label}: verify must be a mapping (run, exit_code, output_contains, output_matches)`);
+    return undefined;
+  }
+  checkKeys(node, ["run", "exit_code", "output_contains", "output_matches"], `${label} verify`, add);
+  const spec: VerifySpec = {};
+  const runNode = node.get("run", true) as Node | undefined;
+  if (runNode !== undefined) {
+    spec.run = argvOf(runNode, `${label}: verify run`, add);
+    if (spec.run) checkPlaceholders(spec.run, runNode, label, add, inputs);
+  }
+  const exit = node.get("exit_code", true) as Node | undefined;
+  if (exit !== undefined) {
+    if (isScalar(exit) && Number.isInteger(exit.value)) spec.exitCode = exit.value as number;
+    else add(exit, `${label}: verify exit_code must be an integer`);
+  }
+  const contains = node.get("output_contains", true) as Node | undefined;
+  if (contains !== undefined) {
+    spec.outputContains = scalarString(contains);
+    if (spec.outputContains === undefined) {
+      add(contains, `${label}: output_contains must be a string`);
+    }
+  }
+  const matches = node.get("output_matches", true) as Node | undefined;
+  if (matches !== undefined) {
+    spec.outputMatches = scalarString(matches);
+    try {
+      new RegExp(spec.outputMatches ?? "(");
+    } catch {
+      add(matches, `${label}: output_matches is not a valid regular expression`);
+    }
+  }
+  return spec;
+}
+
+function findCycle(steps: PlanStep[]): string[] | undefined {
+  const byId = new Map<string, PlanStep>();
+  for (const s of steps) if (!byId.has(s.id)) byId.set(s.id, s);
+  const state = new Map<string, "visiting" | "done">();
+  const path: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === "done") return undefined;
+    if (state.get(id) === "visiting") return [...path.slice(path.indexOf(id)), id];
+    state.set(id, "visiting");
+    path.push(id);
+    for (const dep of byId.get(id)?.needs ?? []) {
+      if (!byId.has(dep)) continue;
+      const c = visit(dep);
+      if (c) return c;
+    }
+    path.pop();
+    state.set(id, "done");
+    return undefined;
+  };
+  for (const s of steps) {
+    const c = visit(s.id);
+    if (c) return c;
+  }
+  return undefined;
+}

@@ -1,0 +1,136 @@
+/**
+ * The sandboxed half of the shell executor. It is started as
+ * `deno run --no-prompt --allow-run=<allowlisted executables> sandbox_child.ts` (never `-A`), reads
+ * one JSON request on stdin, runs that argv with a clean environment, a timeout and capped
+ * output, and prints one JSON result. Because Deno itself limits which executables this process
+ * may start, a bug in loom-ops' own allowlist check cannot widen what runs.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** What the parent asks the child to run. */
+export interface SandboxRequest {
+  /** argv; argv[0] is an absolute path. */
+  argv: string[];
+  /** The complete environment of the command. */
+  env: Record<string, string>;
+  /** Working directory. */
+  cwd: string;
+  /** Kill the command after this many ms. */
+  timeoutMs: number;
+  /** Keep at most this many bytes of each of stdout and stderr. */
+  maxOutputBytes: number;
+}
+
+/** What the child reports. */
+export interface SandboxResponse {
+  /** Exit code, or null when the command was killed or never started. */
+  exitCode: number | null;
+  /** The signal that ended it, if any. */
+  signal: string | null;
+  /** Whether the timeout killed it. */
+  timedOut: boolean;
+  /** Wall-clock duration in ms. */
+  durationMs: number;
+  /** Captured stdout (capped). */
+  stdout: string;
+  /** Captured stderr (capped). */
+  stderr: string;
+  /** Whether either stream was cut at the cap. */
+  truncated: boolean;
+  /** sha256 (hex) of the full-stdout and full-stderr sha256 digests (output beyond the cap included). */
+  outputHash: string;
+  /** Set when the command could not start: `denied` (Deno permission) or `spawn`. */
+  failure?: { kind: "denied" | "spawn"; message: string };
+}
+
+async function drain(
+  stream: ReadableStream<Uint8Array>,
+  cap: number,
+  hash: ReturnType<typeof createHash>,
+): Promise<{ text: string; truncated: boolean }> {
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    if (size < cap) {
+      const part = chunk.subarray(0, cap - size);
+      kept.push(part);
+      size += part.length;
+      if (part.length < chunk.length) truncated = true;
+    } else truncated = true;
+  }
+  const all = new Uint8Array(size);
+  let o = 0;
+  for (const k of kept) {
+    all.set(k, o);
+    o += k.length;
+  }
+  return { text: new TextDecoder().decode(all), truncated };
+}
+
+/** Runs one request; exported for the executor's tests of the response shape. */
+export async function runRequest(req: SandboxRequest): Promise<SandboxResponse> {
+  const started = performance.now();
+  const emptyDigest = createHash("sha256").update("").digest("hex");
+  const empty = createHash("sha256").update(emptyDigest).update(emptyDigest).digest("hex");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(req.argv[0], {
+      args: req.argv.slice(1),
+      env: req.env,
+      clearEnv: true,
+      cwd: req.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    const denied = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      durationMs: Math.round(performance.now() - started),
+      stdout: "",
+      stderr: "",
+      truncated: false,
+      outputHash: empty,
+      failure: { kind: denied ? "denied" : "spawn", message: (e as Error).message },
+    };
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, req.timeoutMs);
+  const outHash = createHash("sha256");
+  const errHash = createHash("sha256");
+  const [out, err, status] = await Promise.all([
+    drain(child.stdout, req.maxOutputBytes, outHash),
+    drain(child.stderr, req.maxOutputBytes, errHash),
+    child.status,
+  ]);
+  clearTimeout(timer);
+  return {
+    exitCode: status.signal ? null : status.code,
+    signal: status.signal ?? null,
+    timedOut,
+    durationMs: Math.round(performance.now() - started),
+    stdout: out.text,
+    stderr: err.text,
+    truncated: out.truncated || err.truncated,
+    outputHash: createHash("sha256").update(outHash.digest("hex")).update(errHash.digest("hex"))
+      .digest("hex"),
+  };
+}
+
+if (import.meta.main) {
+  const input = await new Response(Deno.stdin.readable).text();
+  const response = await runRequest(JSON.parse(input) as SandboxRequest);
+  await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(response)));
+}

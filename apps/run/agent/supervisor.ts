@@ -1,0 +1,124 @@
+/**
+ * The supervisor: plans sub-tasks with one LLM call, runs each as a child chat run
+ * (`<id>/1`, `<id>/2`, ...) with a concurrency limit, then writes the final answer from theirs.
+ * Children are durable runs of their own: resuming a killed supervisor resumes only the children
+ * that had not finished, and takes the finished ones' answers from the store.
+ *
+ * @module
+ */
+import { type Agent, defineAgent, recur } from "@loom/runner";
+import type { RunSettings } from "../config.ts";
+import { parsePlan, PLAN_SYSTEM, SYNTHESIS_SYSTEM, synthesisPrompt } from "../llm/prompts.ts";
+import { type ChatInput, type ChatResult, type ChatState, durableLlmCall, type UsageTotals } from "./chat.ts";
+import type { Runtimes } from "./runtime.ts";
+
+/** What a supervisor run starts from. */
+export interface SupervisorInput {
+  /** The goal, e.g. "review this repo". */
+  goal: string;
+  /** Settings stored with the run (and handed to the children). */
+  settings: RunSettings;
+}
+
+/** The state of a supervisor run. */
+export interface SupervisorState {
+  /** The goal. */
+  goal: string;
+  /** Settings. */
+  settings: RunSettings;
+  /** `plan`, then `children`, then `synthesize`. */
+  phase: "plan" | "children" | "synthesize";
+  /** Sub-tasks, once planned. */
+  tasks: string[];
+  /** The children's answers, once gathered. */
+  answers: string[];
+}
+
+/** The supervisor's result. */
+export interface SupervisorResult {
+  /** The final answer. */
+  answer: string;
+  /** Sub-tasks with their child run ids and answers. */
+  children: { runId: string; task: string; answer: string; stoppedBy: string }[];
+  /** LLM usage of the children together. */
+  usage: UsageTotals;
+}
+
+/** Name of the supervisor agent in the run store. */
+export const SUPERVISOR_AGENT = "loom-run.supervisor";
+
+/** Runs `fns` with at most `limit` running at once; results in input order. */
+export async function withLimit<T>(limit: number, fns: (() => Promise<T>)[]): Promise<T[]> {
+  const results = new Array<T>(fns.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < fns.length) {
+      const i = next++;
+      results[i] = await fns[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, fns.length) }, worker));
+  return results;
+}
+
+/** Builds the supervisor agent around the chat agent it starts as children. */
+export function supervisorAgent(
+  runtimes: Runtimes,
+  chat: Agent<ChatState, ChatResult, ChatInput>,
+): Agent<SupervisorState, SupervisorResult, SupervisorInput> {
+  return defineAgent<SupervisorState, SupervisorResult, SupervisorInput>({
+    name: SUPERVISOR_AGENT,
+    version: 1,
+    retry: { maxAttempts: 1 },
+    initialState: (input) => ({ goal: input.goal, settings: input.settings, phase: "plan", tasks: [], answers: [] }),
+    async step(state, ctx) {
+      const runtime = await runtimes.get(state.settings);
+      if (state.phase === "plan") {
+        const { reply } = await durableLlmCall(ctx, runtime, runtimes, {
+          key: "llm:plan",
+          purpose: "plan",
+          turn: 1,
+          messages: [{ role: "system", content: PLAN_SYSTEM }, { role: "user", content: state.goal }],
+          tools: [],
+        });
+        const tasks = parsePlan(reply.content, state.goal);
+        runtimes.events.emit({ type: "plan", runId: ctx.runId, tasks });
+        return recur({ ...state, phase: "children", tasks });
+      }
+      if (state.phase === "children") {
+        const results = await withLimit(
+          state.settings.concurrency,
+          state.tasks.map((task, i) => async () => {
+            const childRunId = `${ctx.runId}/${i + 1}`;
+            runtimes.events.emit({ type: "child", runId: ctx.runId, childRunId, task, status: "started" });
+            try {
+              const result = await ctx.child(chat, { runId: childRunId, input: { question: task, settings: state.settings } satisfies ChatInput });
+              runtimes.events.emit({ type: "child", runId: ctx.runId, childRunId, task, status: "completed", answer: result.answer });
+              return result;
+            } catch (error) {
+              runtimes.events.emit({ type: "child", runId: ctx.runId, childRunId, task, status: "failed", answer: (error as Error).message });
+              throw error;
+            }
+          }),
+        );
+        return recur({ ...state, phase: "synthesize", answers: results.map((r) => r.answer) });
+      }
+      const { reply } = await durableLlmCall(ctx, runtime, runtimes, {
+        key: "llm:synthesize",
+        purpose: "synthesize",
+        turn: 2,
+        messages: [
+          { role: "system", content: SYNTHESIS_SYSTEM },
+          { role: "user", content: synthesisPrompt(state.goal, state.tasks, state.answers) },
+        ],
+        tools: [],
+      });
+      runtimes.events.emit({ type: "answer", runId: ctx.runId, text: reply.content });
+      return {
+        answer: reply.content,
+        children: state.tasks.map((task, i) => ({ runId: `${ctx.runId}/${i + 1}`, task, answer: state.answers[i], stoppedBy: "answer" })),
+        usage: { calls: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 },
+      };
+    },
+  });
+}

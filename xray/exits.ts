@@ -1,0 +1,206 @@
+/**
+ * Possible vs actual loop exits. A loop step leaves either with `recur(...)` (go on) or with a
+ * final `return`. `scanExits` finds every such site in the loop's source; `recordExit` (in
+ * `context.ts`) records, at run time, which site a step actually left through. The summary
+ * puts both side by side, so a reader sees the exits that never fired.
+ *
+ * @module
+ */
+
+/** `recur`: the loop went on; `return`: the loop ended. */
+export type ExitKind = "recur" | "return";
+
+/** One exit site found in source. Stored as a list in `trace.meta.exits`. */
+export interface ExitSite {
+  /** Which exit. */
+  kind: ExitKind;
+  /** `file:line:col`, 1-based, the position of `recur` or `return`. */
+  location: string;
+  /** The loop it belongs to, when known. */
+  loop?: string;
+}
+
+/** Options for `scanExits`. */
+export interface ScanExitsOptions {
+  /** Only scan from this character offset of `source`. @default 0 */
+  start?: number;
+  /** Only scan up to this character offset. @default source.length */
+  end?: number;
+  /** Loop name stored on each site. */
+  loop?: string;
+}
+
+/**
+ * Finds the `recur(` calls and `return` statements in a piece of source. A `return recur(...)`
+ * is one `recur` exit (at the `recur`), not a return. Strings, template literals and comments are
+ * skipped. Limits (it is a scanner, not a parser): returns inside nested callbacks are counted
+ * as exits of the loop, and an expression-bodied arrow (`(n) => n ? recur(n - 1) : 0`) has no
+ * `return` keyword, so only its `recur` sites are found.
+ *
+ * @param source The source text (a whole file, so line numbers are right).
+ * @param file The file as it appears in stack traces, e.g. `file:///app/loop.ts`.
+ * @param options A range to restrict the scan to, and the loop name.
+ * @returns The sites in source order.
+ *
+ * @example
+ * ```ts
+ * import { scanExits } from "@loom/xray";
+ * const src = "function step(n) {\n  if (n === 0) return 'done';\n  return recur(n - 1);\n}";
+ * scanExits(src, "file:///loop.ts").map((s) => `${s.kind} ${s.location}`);
+ * // ["return file:///loop.ts:2:15", "recur file:///loop.ts:3:10"]
+ * ```
+ */
+export function scanExits(source: string, file: string, options: ScanExitsOptions = {}): ExitSite[] {
+  const { start = 0, end = source.length, loop } = options;
+  const code = blankNonCode(source);
+  const sites: ExitSite[] = [];
+  const word = /\b(recur|return)\b/g;
+  word.lastIndex = start;
+  let pendingReturn = -1; // offset of a `return` whose expression has not been classified yet
+  const flushReturn = () => {
+    if (pendingReturn >= 0) sites.push(site("return", pendingReturn));
+    pendingReturn = -1;
+  };
+  const site = (kind: ExitKind, offset: number): ExitSite => {
+    const { line, column } = lineAndColumn(source, offset);
+    return { kind, location: `${file}:${line}:${column}`, ...(loop !== undefined ? { loop } : {}) };
+  };
+  for (let m = word.exec(code); m !== null && m.index < end; m = word.exec(code)) {
+    const before = code[m.index - 1];
+    if (before === "." || before === "$" || before === "#") continue; // obj.recur, $recur
+    if (m[1] === "return") {
+      flushReturn();
+      pendingReturn = m.index;
+      continue;
+    }
+    const after = code.slice(m.index + 5).match(/^\s*(<[^>]*>)?\s*\(/);
+    if (!after) continue; // a mention, not a call
+    if (pendingReturn >= 0 && RETURNS_RECUR.test(code.slice(pendingReturn + 6, m.index))) {
+      pendingReturn = -1; // `return recur(...)`: one exit, the recur
+    } else {
+      flushReturn();
+    }
+    sites.push(site("recur", m.index));
+  }
+  flushReturn();
+  return sites;
+}
+
+/**
+ * Finds where a function's source sits inside a file's source, so `scanExits` can be limited to
+ * that loop. Uses `fn.toString()`, which is the function's exact source text.
+ *
+ * @param source The file's source.
+ * @param fn The loop function.
+ * @returns Character offsets, or `undefined` when the text is not found.
+ */
+export function locateFunction(
+  source: string,
+  fn: (...args: never[]) => unknown,
+): { start: number; end: number } | undefined {
+  const text = fn.toString();
+  const at = source.indexOf(text);
+  return at < 0 ? undefined : { start: at, end: at + text.length };
+}
+
+/**
+ * The exits of one loop function: its source is located in the file's source, then scanned.
+ *
+ * @param fn The loop step function.
+ * @param file The file as it appears in stack traces (`import.meta.url` of its module).
+ * @param source That file's source text.
+ * @param loop Name stored on the sites. @default fn.name
+ * @returns The sites, or `[]` when the function is not found in `source`.
+ */
+export function exitsOf(
+  fn: (...args: never[]) => unknown,
+  file: string,
+  source: string,
+  loop: string = fn.name,
+): ExitSite[] {
+  const range = locateFunction(source, fn);
+  return range ? scanExits(source, file, { ...range, ...(loop ? { loop } : {}) }) : [];
+}
+
+// Between `return` and `recur(`: nothing, or the start of `recordExit("recur", ` (string contents
+// are blanked before matching). Anything else (`return done ? x : recur(...)`) is two exits.
+const RETURNS_RECUR = /^\s*(recordExit\s*\(\s*(["'])\s*\2\s*,\s*)?$/;
+
+/** 1-based line and column of a character offset. */
+function lineAndColumn(source: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = source.indexOf("\n"); i >= 0 && i < offset; i = source.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/**
+ * Replaces the contents of comments, strings and template-literal text with spaces (newlines
+ * kept), so offsets and line numbers still match but no word inside them is seen as code.
+ * `${...}` inside a template literal stays code.
+ */
+function blankNonCode(src: string): string {
+  const out = src.split("");
+  const blank = (from: number, to: number) => {
+    for (let i = from; i < to; i++) if (out[i] !== "\n") out[i] = " ";
+  };
+  const braces: number[] = []; // per open `${`: the brace depth at which it closes
+  let depth = 0;
+  let i = 0;
+  const n = src.length;
+  const scanTemplate = (from: number): number => {
+    // `from` is just after a backtick or a closing `}` of `${`; returns where code resumes.
+    let j = from;
+    while (j < n) {
+      if (src[j] === "\\") j += 2;
+      else if (src[j] === "`") {
+        blank(from, j);
+        return j + 1;
+      } else if (src[j] === "$" && src[j + 1] === "{") {
+        blank(from, j);
+        braces.push(depth);
+        depth++;
+        return j + 2;
+      } else j++;
+    }
+    blank(from, n);
+    return n;
+  };
+  while (i < n) {
+    const c = src[i];
+    if (c === "/" && src[i + 1] === "/") {
+      const e = src.indexOf("\n", i);
+      const stop = e < 0 ? n : e;
+      blank(i, stop);
+      i = stop;
+    } else if (c === "/" && src[i + 1] === "*") {
+      const e = src.indexOf("*/", i + 2);
+      const stop = e < 0 ? n : e + 2;
+      blank(i, stop);
+      i = stop;
+    } else if (c === '"' || c === "'") {
+      let j = i + 1;
+      while (j < n && src[j] !== c && src[j] !== "\n") j += src[j] === "\\" ? 2 : 1;
+      blank(i + 1, Math.min(j, n));
+      i = j + 1;
+    } else if (c === "`") {
+      i = scanTemplate(i + 1);
+    } else if (c === "{") {
+      depth++;
+      i++;
+    } else if (c === "}") {
+      depth--;
+      i++;
+      if (braces.length > 0 && braces[braces.length - 1] === depth) {
+        braces.pop();
+        i = scanTemplate(i);
+      }
+    } else {
+      i++;
+    }
+  }
+  return out.join("");
+}

@@ -1,0 +1,240 @@
+import { deepEqual, ok } from "node:assert/strict";
+import {
+  GEN_AI_REQUEST_MODEL,
+  GEN_AI_USAGE_INPUT_TOKENS,
+  GEN_AI_USAGE_OUTPUT_TOKENS,
+  LOOM_COST_USD,
+  LOOM_EXIT_KIND,
+  LOOM_EXIT_LOCATION,
+} from "./attributes.ts";
+import type { AttributeValue, Span, SpanKind, TraceData } from "./model.ts";
+import { Recorder } from "./recorder.ts";
+import { summarize } from "./summary.ts";
+
+/** Builds a trace from [id, parent, kind, start, duration, extra] rows (times in ms). */
+function traceOf(
+  rows: Array<[string, string | null, SpanKind, number, number | null, Partial<Span>?]>,
+  meta: Record<string, unknown> = {},
+): TraceData {
+  const spans: Span[] = rows.map(([id, parentId, kind, start, duration, extra]) => ({
+    id,
+    parentId,
+    kind,
+    name: id,
+    startTime: 1_000_000 + start,
+    endTime: duration === null ? null : 1_000_000 + start + duration,
+    startOffset: start,
+    duration,
+    status: duration === null ? "unset" : "ok",
+    attributes: {} as Record<string, AttributeValue>,
+    tags: [],
+    meta: {},
+    ...extra,
+  }));
+  return {
+    format: "loom-trace/1",
+    traceId: "0123456789abcdef0123456789abcdef",
+    name: "t",
+    startTime: 1_000_000,
+    spans,
+    redactions: 0,
+    meta,
+  };
+}
+
+const llm = (inTok: number, outTok: number, cost?: number, model = "gpt-4o-mini") => ({
+  attributes: {
+    [GEN_AI_REQUEST_MODEL]: model,
+    [GEN_AI_USAGE_INPUT_TOKENS]: inTok,
+    [GEN_AI_USAGE_OUTPUT_TOKENS]: outTok,
+    ...(cost !== undefined ? { [LOOM_COST_USD]: cost } : {}),
+  },
+});
+
+Deno.test("nested time is counted once: self time excludes children, wall time is not a sum", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["s1", "run", "step", 10, 40],
+    ["t1", "s1", "tool", 15, 20],
+    ["s2", "run", "step", 60, 30],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.totals.wallMs, 100);
+  deepEqual(s.spans.run.totalMs, 100);
+  deepEqual(s.spans.run.selfMs, 30); // 100 - 40 - 30
+  deepEqual(s.spans.s1.selfMs, 20); // 40 - 20
+  deepEqual(s.spans.t1.selfMs, 20);
+  // Self times partition the root's time exactly when children run one after another.
+  const selfSum = Object.values(s.spans).reduce((n, x) => n + x.selfMs, 0);
+  deepEqual(selfSum, 100);
+});
+
+Deno.test("concurrent children are subtracted as a union, so self time never goes negative", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["a", "run", "tool", 10, 50],
+    ["b", "run", "tool", 20, 50], // overlaps a: union is 10..70 = 60
+    ["c", "run", "tool", 30, 10], // inside both
+  ]);
+  const s = summarize(t);
+  deepEqual(s.spans.run.selfMs, 40);
+  deepEqual(s.spans.run.totalMs, 100);
+});
+
+Deno.test("critical path follows the last-finishing child and sums to the wall time", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["fast", "run", "tool", 10, 20], // 10..30, hidden behind slow
+    ["slow", "run", "tool", 10, 60], // 10..70
+    ["after", "run", "step", 75, 20], // 75..95
+  ]);
+  const s = summarize(t);
+  deepEqual(s.criticalPath.ms, 100);
+  deepEqual(
+    s.criticalPath.segments.map((x) => [x.spanId, x.ms]),
+    [["run", 10], ["slow", 60], ["run", 5], ["after", 20], ["run", 5]],
+  );
+  ok(!s.criticalPath.segments.some((x) => x.spanId === "fast"));
+});
+
+Deno.test("tokens and cost are read from llm spans only, never from wrappers carrying the same usage", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    // A wrapper step that was handed the SDK response and copied its usage attributes.
+    ["wrap", "run", "step", 0, 50, llm(100, 50, 1)],
+    ["call", "wrap", "llm", 5, 40, llm(100, 50, 0.5)],
+    ["local", "run", "llm", 60, 10, llm(7, 3, undefined, "my-local-model")],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.totals.inputTokens, 107);
+  deepEqual(s.totals.outputTokens, 53);
+  deepEqual(s.totals.totalTokens, 160);
+  deepEqual(s.totals.costUsd, 0.5);
+  deepEqual(s.totals.llmCalls, 2);
+  deepEqual(s.totals.unpricedLlmCalls, 1);
+  deepEqual(s.spans.run.subtree.inputTokens, 107);
+  deepEqual(s.spans.wrap.subtree.inputTokens, 100);
+  const local = s.models.find((m) => m.model === "my-local-model")!;
+  deepEqual(local.costUsd, null); // unknown price: tokens shown, no cost
+  deepEqual(local.inputTokens, 7);
+  deepEqual(s.tokenHeavy[0].spanId, "call");
+});
+
+Deno.test("one exception crossing three spans is one root-cause error at the deepest span", () => {
+  const err = { type: "TypeError", message: "x is undefined" };
+  const t = traceOf([
+    ["run", null, "run", 0, 100, { status: "error", error: err }],
+    ["step", "run", "step", 10, 50, { status: "error", error: err }],
+    ["tool", "step", "tool", 20, 10, { status: "error", error: err }],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.totals.errors, 1);
+  deepEqual(s.errors.errorSpans, 3);
+  const rc = s.errors.rootCauses[0];
+  deepEqual(rc.spanId, "tool");
+  deepEqual(rc.path, ["run", "step", "tool"]);
+  deepEqual(rc.propagatedThrough, ["step", "run"]);
+  deepEqual(rc.handled, false);
+});
+
+Deno.test("a handled error and a different error on the parent are two root causes", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100, { status: "error", error: { type: "Error", message: "gave up" } }],
+    ["try1", "run", "tool", 0, 10, { status: "error", error: { type: "Error", message: "timeout" } }],
+    ["try2", "run", "tool", 20, 10],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.totals.errors, 2);
+  deepEqual(s.errors.rootCauses.map((r) => r.spanId), ["run", "try1"]);
+  deepEqual(s.errors.rootCauses[1].handled, true);
+});
+
+Deno.test("the recorder marks propagation of the same Error object, so the summary counts it once", async () => {
+  const rec = new Recorder({ name: "p" });
+  const boom = new Error("boom");
+  await rec.withSpan("run", "run", async () => {
+    await rec.withSpan("step", "step", () => {
+      rec.recordError(boom);
+      throw boom;
+    });
+  }).catch(() => {});
+  const s = summarize(rec.toJSON());
+  deepEqual(s.errors.errorSpans, 3);
+  deepEqual(s.totals.errors, 1);
+  deepEqual(s.errors.rootCauses[0].path, ["run", "step", "Error"]);
+});
+
+Deno.test("open spans are counted and estimated up to the last time seen", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, null],
+    ["s1", "run", "step", 0, 30],
+    ["s2", "run", "step", 40, null],
+    ["t", "s2", "tool", 45, 15],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.totals.openSpans, 2);
+  deepEqual(s.spans.run.totalMs, 60);
+  ok(s.spans.run.open);
+  deepEqual(s.totals.wallMs, 60);
+});
+
+Deno.test("repeated identical tool calls are grouped, with replays counted", () => {
+  const tool = (args: unknown, replayed: boolean): Partial<Span> => ({
+    input: args,
+    attributes: { "gen_ai.tool.name": "read_file", "loom.tool.replayed": replayed },
+  });
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["a", "run", "tool", 0, 1, tool({ path: "x" }, false)],
+    ["b", "run", "tool", 2, 1, tool({ path: "x" }, true)],
+    ["c", "run", "tool", 4, 1, tool({ path: "y" }, false)],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.repeatedCalls.length, 1);
+  deepEqual(s.repeatedCalls[0].spanIds, ["a", "b"]);
+  deepEqual(s.repeatedCalls[0].replayed, 1);
+  deepEqual(s.totals.replayedToolCalls, 1);
+});
+
+Deno.test("exits taken are counted next to possible exits that never fired", () => {
+  const exit = (kind: string, loc: string): Partial<Span> => ({
+    attributes: { [LOOM_EXIT_KIND]: kind, [LOOM_EXIT_LOCATION]: loc },
+  });
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["s1", "run", "step", 0, 10, exit("recur", "file:///l.ts:5:12")],
+    ["s2", "run", "step", 10, 10, exit("recur", "file:///l.ts:5:12")],
+    ["s3", "run", "step", 20, 10, exit("return", "file:///l.ts:3:20")],
+  ], {
+    exits: [
+      { kind: "return", location: "file:///l.ts:3:5", loop: "step" },
+      { kind: "recur", location: "file:///l.ts:5:12", loop: "step" },
+      { kind: "return", location: "file:///l.ts:9:3", loop: "step" },
+    ],
+  });
+  const s = summarize(t);
+  deepEqual(
+    s.exits.map((e) => [e.kind, e.location, e.count, e.taken, e.possible]),
+    [
+      ["return", "file:///l.ts:3:5", 1, true, true], // matched by line, column may differ
+      ["recur", "file:///l.ts:5:12", 2, true, true],
+      ["return", "file:///l.ts:9:3", 0, false, true], // the branch that never fired
+    ],
+  );
+});
+
+Deno.test("tags are collected with their spans", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 10, { tags: ["golden"] }],
+    ["s", "run", "step", 0, 5, { tags: ["golden", "slow"] }],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.tags.map((x) => [x.tag, x.count]), [["golden", 2], ["slow", 1]]);
+});
+
+Deno.test("an empty trace summarises to zeros", () => {
+  const s = summarize(traceOf([]));
+  deepEqual(s.totals.spans, 0);
+  deepEqual(s.totals.wallMs, 0);
+  deepEqual(s.criticalPath.ms, 0);
+});

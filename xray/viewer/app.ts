@@ -1,0 +1,184 @@
+/**
+ * The viewer's script: the parts in `viewer/*.ts` plus the boot code (tabs, search box, filters,
+ * deep links), joined into one strict-mode function so nothing leaks into the page's globals.
+ *
+ * @module
+ */
+
+import {
+  LOOM_COST_USD,
+  LOOM_ERROR_PROPAGATED_FROM,
+  LOOM_EXIT_KIND,
+  LOOM_EXIT_LOCATION,
+} from "../attributes.ts";
+import { embedJson } from "../escape.ts";
+import { COMPARE_JS } from "./compare.ts";
+import { CORE_JS } from "./core.ts";
+import { DETAIL_JS } from "./detail.ts";
+import { GRAPH_JS } from "./graph.ts";
+import { OVERVIEW_JS } from "./overview.ts";
+import { SPANS_JS } from "./spans.ts";
+import { STEPS_JS } from "./steps.ts";
+import { VLIST_JS } from "./vlist.ts";
+
+/** Attribute name carrying a runner step's index (set by `@loom/runner`). */
+export const LOOM_STEP_INDEX = "loom.step.index";
+
+/** Attribute names the viewer reads, passed in so they are spelled in one place only. */
+const ATTR_NAMES = {
+  cost: LOOM_COST_USD,
+  propagatedFrom: LOOM_ERROR_PROPAGATED_FROM,
+  exitKind: LOOM_EXIT_KIND,
+  exitLocation: LOOM_EXIT_LOCATION,
+  stepIndex: LOOM_STEP_INDEX,
+};
+
+const BOOT_JS = String.raw`
+var TABS = [
+  { id: "overview", label: "Overview", render: renderOverview },
+  { id: "spans", label: "Spans", render: makeTreeView, filters: true },
+  { id: "timeline", label: "Timeline", render: makeTimelineView, filters: true },
+  { id: "gantt", label: "Gantt", render: makeGanttView },
+  { id: "graph", label: "Graph", render: renderGraph },
+  { id: "errors", label: "Errors", render: renderErrors },
+  { id: "state", label: "State", render: renderState },
+  { id: "raw", label: "Raw JSON", render: renderRaw },
+  { id: "diff", label: "Diff", render: renderCompare },
+];
+var viewEls = {}, filterBar = null;
+
+function metricsFrom(per, ix) {
+  var n = ix.n, m = { self: new Float64Array(n), total: new Float64Array(n), subTokens: new Float64Array(n), subCost: new Float64Array(n),
+    tokens: new Array(n), cost: new Float64Array(n) };
+  for (var i = 0; i < n; i++) {
+    m.self[i] = per.selfMs[i]; m.total[i] = per.totalMs[i]; m.subTokens[i] = per.tokens[i]; m.subCost[i] = per.costUsd[i];
+    var s = ix.spans[i];
+    // own usage, read the way summarize() reads it: llm spans only
+    m.tokens[i] = s.kind === "llm" ? spanTokens(s) : { input: 0, output: 0, total: 0 };
+    var c = attr(s, ATTR.cost);
+    m.cost[i] = s.kind === "llm" && typeof c === "number" ? c : 0;
+  }
+  return m;
+}
+function setQuery(q) {
+  $("search").value = q;
+  A.query = q;
+  recomputeRows();
+  if (!TABS.some(function (t) { return t.id === A.tab && t.filters; })) showTab("spans");
+}
+function buildFilterBar() {
+  var bar = h("div", { class: "toolbar" });
+  KINDS.forEach(function (k) {
+    var c = A.sum.totals.byKind[k] || 0;
+    if (!c) return;
+    A.kinds[k] = true;
+    var chip = h("span", { class: "chip on", title: "show or hide " + k + " spans" }, h("span", { class: "kb k-" + k, text: k }), fmtInt(c));
+    chip.addEventListener("click", function () { A.kinds[k] = !A.kinds[k]; chip.classList.toggle("on", A.kinds[k]); recomputeRows(); });
+    bar.appendChild(chip);
+  });
+  bar.appendChild(h("span", { class: "sep" }));
+  var eo = h("span", { class: "chip", title: "only spans that ended in error" }, h("span", { class: "errdot" }), "errors only");
+  eo.addEventListener("click", function () { A.errorsOnly = !A.errorsOnly; eo.classList.toggle("on", A.errorsOnly); recomputeRows(); });
+  bar.appendChild(eo);
+  bar.appendChild(h("span", { class: "sep" }));
+  bar.appendChild(h("button", { class: "btn", text: "Expand all", onclick: function () { collapseAll(false); } }));
+  bar.appendChild(h("button", { class: "btn", text: "Collapse", onclick: function () { collapseAll(true); } }));
+  bar.appendChild(h("span", { class: "info", text: "search: words, kind:llm status:error tag:x model:x name:x · ↑↓ ←→ to move" }));
+  return bar;
+}
+function showTab(id) {
+  var tab = TABS.filter(function (t) { return t.id === id; })[0];
+  if (!tab || !viewEls[id]) return;
+  A.tab = id;
+  TABS.forEach(function (t) {
+    if (!viewEls[t.id]) return;
+    viewEls[t.id].el.classList.toggle("hidden", t.id !== id);
+    $("mode-" + t.id).classList.toggle("on", t.id === id);
+  });
+  var v = viewEls[id];
+  if (tab.filters) v.el.insertBefore(filterBar, v.el.firstChild);
+  if (!v.built) {
+    v.built = true;
+    var host = h("div", { class: "view" });
+    v.el.appendChild(host);
+    var api = tab.render(host) || {};
+    A.views[id] = api;
+    if (api.refresh) api.refresh();
+  }
+  if (A.views[id].shown) A.views[id].shown();
+  if (A.views[id].refresh) A.views[id].refresh();
+  writeHash();
+}
+function writeHash() {
+  var parts = ["tab=" + A.tab];
+  if (A.sel >= 0) parts.push("span=" + encodeURIComponent(A.ix.spans[A.sel].id));
+  try { history.replaceState(null, "", "#" + parts.join("&")); } catch (_e) { /* some file:// contexts refuse */ }
+}
+function readHash() {
+  var out = {};
+  location.hash.replace(/^#/, "").split("&").forEach(function (p) { var kv = p.split("="); if (kv[0]) out[kv[0]] = decodeURIComponent(kv[1] || ""); });
+  return out;
+}
+function boot() {
+  var main = DATA.main;
+  A.ix = buildIndex(main.trace);
+  A.sum = main.summary;
+  A.metrics = metricsFrom(main.perSpan, A.ix);
+  A.collapsed = new Uint8Array(A.ix.n);
+  var tr = main.trace;
+  $("subtitle").textContent = [fmtTime(tr.startTime), "trace " + String(tr.traceId || "").slice(0, 12)].concat(
+    tr.meta && tr.meta.runId ? ["run " + tr.meta.runId] : []).join(" · ");
+  renderCards($("cards"), A.sum, tr);
+  filterBar = buildFilterBar();
+  var nav = $("tabs"), mainEl = $("main");
+  TABS.forEach(function (t) {
+    if (t.id === "diff" && !DATA.compare) return;
+    if (t.id === "state" && !steps().list.length) return;
+    var b = h("button", { id: "mode-" + t.id, text: t.label, onclick: function () { showTab(t.id); } });
+    if (t.id === "errors" && A.sum.errors.count) b.appendChild(h("span", { class: "badge bad", text: String(A.sum.errors.count) }));
+    if (t.id === "spans") b.appendChild(h("span", { class: "badge", text: fmtCompact(A.ix.n) }));
+    nav.appendChild(b);
+    var el = h("div", { class: "view hidden", id: "view-" + t.id });
+    mainEl.appendChild(el);
+    viewEls[t.id] = { el: el, built: false };
+  });
+  A.onSelect.push(function (i) { renderDetail(i); });
+  var search = $("search"), timer = 0;
+  search.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { setQuery(search.value); }, A.ix.n > 2000 ? 180 : 60);
+  });
+  search.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { search.value = ""; setQuery(""); }
+    if (e.key === "Enter" && A.rows.length) { clearTimeout(timer); setQuery(search.value); select(A.rows.filter(function (i) { return !A.mark || A.mark[i] === 1; })[0]); }
+  });
+  document.addEventListener("keydown", function (e) {
+    var t = e.target && e.target.tagName;
+    if (e.key === "/" && t !== "INPUT" && t !== "TEXTAREA") { e.preventDefault(); search.focus(); search.select(); }
+  });
+  recomputeRows();
+  renderDetail(-1);
+  var hs = readHash();
+  showTab(viewEls[hs.tab] ? hs.tab : "overview");
+  if (hs.span) selectById(hs.span);
+  document.body.setAttribute("data-ready", "1");
+}
+boot();
+`;
+
+/** The whole viewer script, ready to be placed in one inline `<script>` element. */
+export const VIEWER_JS: string = [
+  "(function () {",
+  '"use strict";',
+  `var ATTR = ${embedJson(ATTR_NAMES)};`,
+  CORE_JS,
+  VLIST_JS,
+  SPANS_JS,
+  DETAIL_JS,
+  OVERVIEW_JS,
+  GRAPH_JS,
+  STEPS_JS,
+  COMPARE_JS,
+  BOOT_JS,
+  "})();",
+].join("\n");
