@@ -172,7 +172,7 @@ export class StepContextImpl implements StepContext {
   /** Set when a suspension was thrown (even if step code swallowed it). */
   suspended: Suspend | undefined;
   #deps: ContextDeps;
-  #seen = new Map<string, number>();
+  #seen: Map<string, number> | undefined;
 
   constructor(deps: ContextDeps) {
     this.#deps = deps;
@@ -184,6 +184,7 @@ export class StepContextImpl implements StepContext {
   }
 
   #occurrence(base: string): number {
+    this.#seen ??= new Map();
     const n = this.#seen.get(base) ?? 0;
     this.#seen.set(base, n + 1);
     return n;
@@ -284,7 +285,7 @@ export class StepContextImpl implements StepContext {
       const ac = new AbortController();
       const onAbort = () => ac.abort(this.signal.reason);
       this.signal.addEventListener("abort", onAbort, { once: true });
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         if (this.signal.aborted) throw this.signal.reason;
         const info: ToolCallInfo = {

@@ -172,6 +172,73 @@ function finishedResult(run: RunRecord, steps = 0): RunResult {
   };
 }
 
+function newRunRecord(
+  agent: Agent<unknown, unknown, unknown>,
+  options: Pick<RunOptions, "runId" | "input" | "checkpoint" | "payload">,
+  status: RunStatus,
+  owner: string | null,
+  ttl: number,
+  parent?: ParentLink,
+): RunRecord {
+  const now = Date.now();
+  const input = options.input === undefined ? null : encodeJson(options.input, "input");
+  let initialState: string;
+  try {
+    initialState = encodeState(agent, agent.initialState(options.input as never), "initial state");
+  } catch (e) {
+    if (e instanceof NotSerializableError) throw new RunnerError(e.message);
+    throw e;
+  }
+  const policy = resolvePolicy(options.checkpoint ?? agent.checkpoint, options.payload ?? agent.payload);
+  return {
+    runId: options.runId,
+    agentName: agent.name,
+    agentVersion: agent.version,
+    agentHash: agentSourceHash(agent),
+    status,
+    parentRunId: parent?.runId ?? null,
+    parentStep: parent?.step ?? null,
+    forkOfRunId: null,
+    forkOfStep: null,
+    firstStep: 0,
+    initialState,
+    input,
+    result: null,
+    error: null,
+    errorCategory: null,
+    waiting: null,
+    policy: JSON.stringify(policy),
+    patchedStep: null,
+    patchedState: null,
+    leaseOwner: owner,
+    leaseExpires: owner === null ? null : now + ttl,
+    retryStep: null,
+    retryBase: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/**
+ * Creates a run in status `queued` without running a step (no lease taken); `resumeRun` or a
+ * worker starts it. Fails when the run id exists.
+ */
+export async function enqueueRun<S, R, I>(
+  agent: Agent<S, R, I>,
+  options: Pick<RunOptions, "store" | "runId" | "input" | "checkpoint" | "payload">,
+): Promise<RunRecord> {
+  const { store, runId } = options;
+  if (typeof runId !== "string" || runId === "") throw new RunnerError("a run id is required");
+  if (await store.getRun(runId)) {
+    throw new RunnerError(`run ${runId} already exists in ${store.location}`);
+  }
+  const a = agent as Agent<unknown, unknown, unknown>;
+  const run = newRunRecord(a, options, "queued", null, 0);
+  await store.createRun(run);
+  await store.addEvent(runId, "queued", `run queued for agent ${a.name} v${a.version}`);
+  return run;
+}
+
 async function invoke(
   agent: Agent<unknown, unknown, unknown>,
   options: RunOptions,
@@ -182,50 +249,13 @@ async function invoke(
   if (typeof runId !== "string" || runId === "") throw new RunnerError("a run id is required");
   const owner = newOwnerId();
   const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
-  const now = Date.now();
   let run: RunRecord;
   let resumed = false;
   if (mode === "start") {
     if (await store.getRun(runId)) {
       throw new RunnerError(`run ${runId} already exists in ${store.location}; resume it instead`);
     }
-    const input = options.input === undefined ? null : encodeJson(options.input, "input");
-    const initial = agent.initialState(options.input as never);
-    let initialJson: string;
-    try {
-      initialJson = encodeState(agent, initial, "initial state");
-    } catch (e) {
-      if (e instanceof NotSerializableError) throw new RunnerError(e.message);
-      throw e;
-    }
-    const policy = resolvePolicy(options.checkpoint ?? agent.checkpoint, options.payload ?? agent.payload);
-    run = {
-      runId,
-      agentName: agent.name,
-      agentVersion: agent.version,
-      agentHash: agentSourceHash(agent),
-      status: "running",
-      parentRunId: parent?.runId ?? null,
-      parentStep: parent?.step ?? null,
-      forkOfRunId: null,
-      forkOfStep: null,
-      firstStep: 0,
-      initialState: initialJson,
-      input,
-      result: null,
-      error: null,
-      errorCategory: null,
-      waiting: null,
-      policy: JSON.stringify(policy),
-      patchedStep: null,
-      patchedState: null,
-      leaseOwner: owner,
-      leaseExpires: now + ttl,
-      retryStep: null,
-      retryBase: 0,
-      createdAt: now,
-      updatedAt: now,
-    };
+    run = newRunRecord(agent, options, "running", owner, ttl, parent);
     await store.createRun(run);
     await store.addEvent(
       runId,
@@ -278,7 +308,7 @@ async function invoke(
       owner,
       ttl,
       (o, expires) => expires <= Date.now() || ownerIsGone(o),
-      ["running", "paused", "waiting"],
+      ["queued", "running", "paused", "waiting"],
     );
     if (!lease.ok) {
       throw new RunnerError(
@@ -379,8 +409,10 @@ async function advance(
   const finish = async (status: RunStatus, extra: Partial<RunResult>, state: unknown): Promise<RunResult> => {
     clearInterval(renew);
     options.signal?.removeEventListener("abort", onOuterAbort);
-    if (policy.checkpoint === "compact" && stepIndex - 1 > run.firstStep) {
-      await store.compactSteps(runId, run.firstStep, stepIndex - 2, policy.every);
+    // Compact what the hot path left; keep the latest checkpoint (before the final step, if any).
+    const keepFrom = status === "completed" ? stepIndex - 2 : stepIndex - 1;
+    if (policy.checkpoint === "compact" && keepFrom > run.firstStep) {
+      await store.compactSteps(runId, run.firstStep, keepFrom - 1, policy.every);
     }
     const result: RunResult = { runId, status, steps: stepIndex, stepsThisRun, state, ...extra };
     notify(observer, "onRunEnd", {
@@ -449,7 +481,7 @@ async function advance(
       }
     }
     let state = decodeState(agent, stateJson);
-    let lastAttempt = await store.lastAttempt(runId, stepIndex, "");
+    const lastAttempt = await store.lastAttempt(runId, stepIndex, "");
     let attempt = (lastAttempt?.attempt ?? 0) + 1;
     let budgetBase = run.retryStep === stepIndex ? run.retryBase : 0;
     // A retry delay recorded before a crash is honoured after the restart.
@@ -466,6 +498,7 @@ async function advance(
       state,
     });
     const every = policy.every;
+    const origin = performance.timeOrigin;
     const compact = policy.checkpoint === "compact";
 
     for (;;) {
@@ -488,8 +521,8 @@ async function advance(
         maxInProcessSleepMs,
         runChild,
       });
-      const startedAt = Date.now();
       const t0 = performance.now();
+      const startedAt = Math.round(origin + t0);
       if (observer) notify(observer, "onStepStart", { runId, stepIndex, attempt, state, startedAt });
       let out: unknown;
       let failure: unknown;
@@ -600,7 +633,6 @@ async function advance(
           attempt = 1;
           budgetBase = 0;
         }
-        lastAttempt = undefined;
         continue;
       }
       const ok = await store.commitFinal(
@@ -647,11 +679,3 @@ function cancelError(run: RunRecord): { message: string; category: ErrorCategory
   return { message: run.error ?? "cancelled", category: run.errorCategory ?? "business" };
 }
 
-/** Internal: lets tests and admin code run a child invocation with a parent link. */
-export function startChildRun(
-  agent: Agent<unknown, unknown, unknown>,
-  options: RunOptions,
-  parent: ParentLink,
-): Promise<RunResult> {
-  return invoke(agent, options, "start", parent);
-}

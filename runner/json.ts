@@ -61,6 +61,37 @@ function checkValue(value: unknown, path: string, ancestors: unknown[]): void {
   ancestors.pop();
 }
 
+// Fast check without path strings (the hot path); deep values fall back to the precise walk,
+// which also detects cycles.
+function isPlain(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (depth > 64) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (value[i] === undefined || !isPlain(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item !== undefined && !isPlain(item, depth + 1)) return false;
+      }
+      return Object.getOwnPropertySymbols(value).length === 0;
+    }
+    default:
+      return false;
+  }
+}
+
 /**
  * Throws `NotSerializableError` naming the path (e.g. `state.items[2].when`) of the first value
  * that JSON cannot store and restore unchanged: functions, symbols, BigInt, NaN/Infinity, cycles,
@@ -68,6 +99,7 @@ function checkValue(value: unknown, path: string, ancestors: unknown[]): void {
  */
 export function assertJson(value: unknown, path: string): void {
   if (value === undefined) throw new NotSerializableError(path, "undefined");
+  if (isPlain(value, 0)) return;
   checkValue(value, path, []);
 }
 

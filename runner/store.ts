@@ -10,11 +10,19 @@ import type { ErrorCategory } from "./errors.ts";
 /** A value, or a promise of it: what store methods return. */
 export type MaybePromise<T> = T | Promise<T>;
 
-/** Lifecycle status of a run. */
-export type RunStatus = "running" | "paused" | "waiting" | "completed" | "failed" | "cancelled";
+/** Lifecycle status of a run. `queued`: created by `enqueueRun`, no step run yet, no lease. */
+export type RunStatus =
+  | "queued"
+  | "running"
+  | "paused"
+  | "waiting"
+  | "completed"
+  | "failed"
+  | "cancelled";
 
 /** All statuses, for validation. */
 export const RUN_STATUSES: readonly RunStatus[] = [
+  "queued",
   "running",
   "paused",
   "waiting",
@@ -267,7 +275,7 @@ export interface Store {
   /** Where the store lives (file path or URL), for messages. */
   readonly location: string;
   /** Closes the store. */
-  close(): void;
+  close(): MaybePromise<void>;
 
   /** Creates a run; fails with `RunnerError` when the id exists. */
   createRun(run: RunRecord): MaybePromise<void>;
@@ -330,7 +338,7 @@ export interface Store {
   /** Calls in order of step and start. */
   listCalls(runId: string, page?: Page & { step?: number; kind?: string }): MaybePromise<CallRecord[]>;
   /** Counts calls by kind and status. */
-  countCalls(runId: string): MaybePromise<{ kind: string; status: string; n: number }[]>;
+  countCalls(runId: string): MaybePromise<{ kind: string; name: string; status: string; n: number }[]>;
 
   /** Adds a signal; returns its sequence number. */
   addSignal(runId: string, name: string, data: string, at: number): MaybePromise<number>;

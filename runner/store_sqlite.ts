@@ -659,10 +659,10 @@ export class SqliteStore implements Store {
   }
 
   /** Call counts. */
-  countCalls(runId: string): { kind: string; status: string; n: number }[] {
+  countCalls(runId: string): { kind: string; name: string; status: string; n: number }[] {
     return this.#all(
-      `SELECT kind, status, count(*) AS n FROM tool_calls WHERE run_id = ?
-       GROUP BY kind, status ORDER BY kind, status`,
+      `SELECT kind, name, status, count(*) AS n FROM tool_calls WHERE run_id = ?
+       GROUP BY kind, name, status ORDER BY kind, name, status`,
       runId,
     );
   }

@@ -7,3 +7,5 @@ export * from "./recur.ts";
 export * from "./tailrec.ts";
 export * from "./errors.ts";
 export type * from "./options.ts";
+export * from "./tailstream.ts";
+export * from "./explain.ts";

@@ -39,6 +39,15 @@ export type LoopResult<R> = R extends TailTransfer<infer X> ? X
   : R extends TailCall<infer _> ? never
   : R;
 
+/**
+ * Compile-time check used by `tailrec`/`tailstream`: a step that only ever returns `recur(...)`
+ * lets TypeScript fold the marker into the result type instead of checking it, so this re-checks
+ * every marker in `R` against the loop's parameters and names the problem when one does not fit.
+ */
+export type RecurCheck<R, Args extends unknown[]> = [Extract<R, TailCall<unknown[]>>] extends
+  [TailCall<Args>] ? unknown
+  : { readonly "recur(...) arguments do not match the loop's parameters": Args };
+
 /** A value or a promise of it: steps may return synchronously. */
 export type Awaitable<T> = T | PromiseLike<T>;
 

@@ -11,6 +11,7 @@ import { loopInfo, registerLoop, transferStep } from "./loops.ts";
 import {
   type Awaitable,
   type LoopResult,
+  type RecurCheck,
   TAIL_CALL,
   type TailCall,
   type TailTransfer,
@@ -39,7 +40,7 @@ export type TailStream<Args extends unknown[], Yield, Result> = (
  * ```
  */
 export function tailrec<Args extends unknown[], R>(
-  step: (...args: Args) => Awaitable<R | TailCall<NoInfer<Args>>>,
+  step: ((...args: Args) => Awaitable<R | TailCall<NoInfer<Args>>>) & RecurCheck<R, Args>,
   options?: LoopOptions,
 ): TailRec<Args, LoopResult<R>> {
   const resolved = resolveOptions(options);
@@ -106,7 +107,10 @@ export function tailrec<Args extends unknown[], R>(
  * console.log(await isEven(1_000_000)); // true
  * ```
  */
-export function tailcall<A extends unknown[], R>(target: TailRec<A, R>, ...args: A): TailTransfer<R>;
+export function tailcall<A extends unknown[], R>(
+  target: TailRec<A, R>,
+  ...args: A
+): TailTransfer<R>;
 /** Transfers to another `tailstream` loop; see the first overload. */
 export function tailcall<A extends unknown[], Y, R>(
   target: TailStream<A, Y, R>,

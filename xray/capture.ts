@@ -108,8 +108,13 @@ const SECRET_PATTERNS: RegExp[] = [
 export function scrubSecrets(text: string): string {
   let out = text;
   for (const re of SECRET_PATTERNS) {
-    out = out.replace(re, (m, scheme?: string) =>
-      typeof scheme === "string" && /^(Bearer|Basic)$/.test(scheme) ? `${scheme} ${REDACTED}` : REDACTED);
+    out = out.replace(
+      re,
+      (_m, scheme?: string) =>
+        typeof scheme === "string" && /^(Bearer|Basic)$/.test(scheme)
+          ? `${scheme} ${REDACTED}`
+          : REDACTED,
+    );
   }
   return out;
 }

@@ -62,13 +62,18 @@ export const DEFAULT_PRICES: Readonly<PriceTable> = Object.freeze({
  * @param base The table to extend. @default DEFAULT_PRICES
  * @returns A new table; neither argument is changed.
  */
-export function withPrices(extra: PriceTable, base: Readonly<PriceTable> = DEFAULT_PRICES): PriceTable {
+export function withPrices(
+  extra: PriceTable,
+  base: Readonly<PriceTable> = DEFAULT_PRICES,
+): PriceTable {
   const out: PriceTable = {};
   for (const [k, v] of Object.entries(base)) out[k.toLowerCase()] = v;
   for (const [k, v] of Object.entries(extra)) {
     if (!(Number.isFinite(v.input) && Number.isFinite(v.output) && v.input >= 0 && v.output >= 0)) {
       throw new RangeError(
-        `Cannot use the price of "${k}": input and output must be non-negative numbers, got ${JSON.stringify(v)}`,
+        `Cannot use the price of "${k}": input and output must be non-negative numbers, got ${
+          JSON.stringify(v)
+        }`,
       );
     }
     out[k.toLowerCase()] = v;
@@ -84,10 +89,14 @@ export function withPrices(extra: PriceTable, base: Readonly<PriceTable> = DEFAU
  * @param table Prices. @default DEFAULT_PRICES
  * @returns The price, or `undefined` for an unknown model.
  */
-export function priceFor(model: string, table: Readonly<PriceTable> = DEFAULT_PRICES): ModelPrice | undefined {
+export function priceFor(
+  model: string,
+  table: Readonly<PriceTable> = DEFAULT_PRICES,
+): ModelPrice | undefined {
   const name = model.trim().toLowerCase();
   const lookup = (k: string) => Object.hasOwn(table, k) ? table[k] : findInsensitive(table, k);
-  return lookup(name) ?? (name.includes("/") ? lookup(name.slice(name.lastIndexOf("/") + 1)) : undefined);
+  return lookup(name) ??
+    (name.includes("/") ? lookup(name.slice(name.lastIndexOf("/") + 1)) : undefined);
 }
 
 /** Finds a key that differs only in case (tables written by hand may use capitals). */
@@ -122,7 +131,10 @@ export interface TokenUsage {
  * costOf({ model: "my-local-model", inputTokens: 10, outputTokens: 10 }); // undefined
  * ```
  */
-export function costOf(usage: TokenUsage, table: Readonly<PriceTable> = DEFAULT_PRICES): number | undefined {
+export function costOf(
+  usage: TokenUsage,
+  table: Readonly<PriceTable> = DEFAULT_PRICES,
+): number | undefined {
   const price = priceFor(usage.model, table);
   if (!price) return undefined;
   const cached = Math.min(Math.max(usage.cachedInputTokens ?? 0, 0), usage.inputTokens);

@@ -50,7 +50,11 @@ export interface ScanExitsOptions {
  * // ["return file:///loop.ts:2:15", "recur file:///loop.ts:3:10"]
  * ```
  */
-export function scanExits(source: string, file: string, options: ScanExitsOptions = {}): ExitSite[] {
+export function scanExits(
+  source: string,
+  file: string,
+  options: ScanExitsOptions = {},
+): ExitSite[] {
   const { start = 0, end = source.length, loop } = options;
   const code = blankNonCode(source);
   const sites: ExitSite[] = [];
@@ -88,11 +92,13 @@ export function scanExits(source: string, file: string, options: ScanExitsOption
 
 /**
  * Finds where a function's source sits inside a file's source, so `scanExits` can be limited to
- * that loop. Uses `fn.toString()`, which is the function's exact source text.
+ * that loop. First tries `fn.toString()` verbatim (JavaScript); for TypeScript, whose run-time
+ * text has lost its types, finds the declaration by name (`function name`, `name = ...`,
+ * `name(...) {` as a method) and takes its body by matching brackets.
  *
  * @param source The file's source.
  * @param fn The loop function.
- * @returns Character offsets, or `undefined` when the text is not found.
+ * @returns Character offsets, or `undefined` when it is not found.
  */
 export function locateFunction(
   source: string,
@@ -100,7 +106,48 @@ export function locateFunction(
 ): { start: number; end: number } | undefined {
   const text = fn.toString();
   const at = source.indexOf(text);
-  return at < 0 ? undefined : { start: at, end: at + text.length };
+  if (at >= 0) return { start: at, end: at + text.length };
+  const name = fn.name;
+  if (!/^[A-Za-z_$][\w$]*$/.test(name)) return undefined;
+  const code = blankNonCode(source);
+  const id = name.replace(/\$/g, "\\$");
+  const decl = new RegExp(
+    `\\bfunction\\s*\\*?\\s*${id}\\b|\\b(?:const|let|var)\\s+${id}\\s*[=:]|` +
+      `^\\s*(?:async\\s+)?${id}\\s*[(<]`,
+    "m",
+  ).exec(code);
+  if (!decl) return undefined;
+  const start = decl.index;
+  // Skip to the end of the parameter list, then take a `{...}` body or an arrow's expression.
+  let i = code.indexOf("(", start);
+  if (i < 0) return undefined;
+  i = matching(code, i);
+  if (i < 0) return undefined;
+  const rest = /^[^{=;]*?(=>\s*)?(\{)?/.exec(code.slice(i + 1))!;
+  if (rest[2] !== undefined) {
+    const open = i + 1 + rest[0].length - 1;
+    const close = matching(code, open);
+    return close < 0 ? undefined : { start, end: close + 1 };
+  }
+  const arrow = code.indexOf("=>", i);
+  if (arrow < 0) return undefined;
+  const stop = /[;\n]/.exec(code.slice(arrow));
+  return { start, end: stop ? arrow + stop.index : code.length };
+}
+
+/** Index of the bracket closing the one at `open`, or -1. Works on blanked code. */
+function matching(code: string, open: number): number {
+  const pairs: Record<string, string> = { "(": ")", "{": "}", "[": "]" };
+  const stack: string[] = [];
+  for (let i = open; i < code.length; i++) {
+    const c = code[i];
+    if (c in pairs) stack.push(pairs[c]);
+    else if (c === ")" || c === "}" || c === "]") {
+      if (stack.pop() !== c) return -1;
+      if (stack.length === 0) return i;
+    }
+  }
+  return -1;
 }
 
 /**

@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { embedJson, escapeHtml } from "./escape.ts";
 import type { TraceData } from "./model.ts";
+import { type Change, diffTraces } from "./diff.ts";
 import { summarize, type TraceSummary } from "./summary.ts";
 import { VIEWER_JS } from "./viewer/app.ts";
 import { VIEWER_CSS } from "./viewer/style.ts";
@@ -59,6 +60,25 @@ function viewerTrace(trace: TraceData): ViewerTrace {
   return { trace, summary, perSpan: cols };
 }
 
+/** Most changes the Diff tab lists; the rest are counted, not embedded. */
+const MAX_CHANGES = 1000;
+
+/** The second trace plus `diffTraces`' verdict on the pair (timing is never compared there). */
+function viewerCompare(a: TraceData, b: TraceData): ViewerTrace & {
+  diff: { ok: boolean; failing: number; total: number; changes: Change[] };
+} {
+  const d = diffTraces(a, b);
+  return {
+    ...viewerTrace(b),
+    diff: {
+      ok: d.ok,
+      failing: d.failing.length,
+      total: d.changes.length,
+      changes: d.changes.slice(0, MAX_CHANGES),
+    },
+  };
+}
+
 /** `sha256-...` source expression for a Content-Security-Policy. */
 function cspHash(text: string): string {
   return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
@@ -102,7 +122,7 @@ export function toHtml(trace: TraceData, options: HtmlOptions = {}): string {
   const title = options.title ?? (trace.name || "trace");
   const data = {
     main: viewerTrace(trace),
-    ...(options.compare ? { compare: viewerTrace(options.compare) } : {}),
+    ...(options.compare ? { compare: viewerCompare(trace, options.compare) } : {}),
   };
   const heading = options.compare ? `${title} vs ${options.compare.name || "trace"}` : title;
   return `<!doctype html>
@@ -121,7 +141,7 @@ export function toHtml(trace: TraceData, options: HtmlOptions = {}): string {
 <h1 id="title" title="${escapeHtml(heading)}">${escapeHtml(heading)}</h1>
 <span class="sub" id="subtitle"></span>
 <span class="grow"></span>
-<span class="searchbox"><input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="Search names, tags, metadata, values…  ( / )"><span class="count" id="search-count"></span></span>
+<span class="searchbox"><input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="Search spans · try tag:retry kind:llm status:error" title="Words match names, tags, metadata, attributes, errors, inputs and outputs; field:value narrows to kind, status, tag, model, name, id or meta. Press / to focus."><span class="count" id="search-count"></span></span>
 </header>
 <div class="cards" id="cards"></div>
 <nav class="tabs" id="tabs"></nav>

@@ -12,6 +12,8 @@ import { parentsFirst } from "./tree.ts";
 /** The input is not a Loom trace (wrong format, missing fields, not JSON). */
 export class TraceFormatError extends Error {
   /**
+   * Makes the error.
+   *
    * @param message What is wrong, as one sentence.
    * @param options The underlying error, if any.
    */
@@ -65,7 +67,9 @@ export function parseTrace(text: string, source = "the input"): TraceData {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new TraceFormatError(`${source} is not valid JSON (${(e as Error).message})`, { cause: e });
+    throw new TraceFormatError(`${source} is not valid JSON (${(e as Error).message})`, {
+      cause: e,
+    });
   }
   return checkTrace(doc, source);
 }
@@ -85,14 +89,18 @@ export function checkTrace(doc: unknown, source = "the input"): TraceData {
   const t = doc as Record<string, unknown>;
   if (t.format !== "loom-trace/1") {
     throw new TraceFormatError(
-      `${source} is not a Loom trace (format is ${JSON.stringify(t.format) ?? "missing"}, expected "loom-trace/1")`,
+      `${source} is not a Loom trace (format is ${
+        JSON.stringify(t.format) ?? "missing"
+      }, expected "loom-trace/1")`,
     );
   }
   if (typeof t.traceId !== "string") throw new TraceFormatError(`${source} has no traceId`);
   if (!Array.isArray(t.spans)) throw new TraceFormatError(`${source} has no spans array`);
   t.spans.forEach((s, i) => checkSpan(s, i, source));
   if (typeof t.name !== "string") t.name = "trace";
-  if (typeof t.startTime !== "number") t.startTime = (t.spans[0] as Span | undefined)?.startTime ?? 0;
+  if (typeof t.startTime !== "number") {
+    t.startTime = (t.spans[0] as Span | undefined)?.startTime ?? 0;
+  }
   if (typeof t.redactions !== "number") t.redactions = 0;
   if (typeof t.meta !== "object" || t.meta === null) t.meta = {};
   return t as unknown as TraceData;
@@ -137,7 +145,9 @@ export async function loadTrace(path: string): Promise<TraceData> {
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "does not exist" : `cannot be read (${(e as Error).message})`;
+    const why = e instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read (${(e as Error).message})`;
     throw new TraceFormatError(`${path} ${why}`, { cause: e });
   }
   return parseTrace(text, path);

@@ -29,7 +29,13 @@ import {
   LOOM_TOOL_IDEMPOTENCY_KEY,
   LOOM_TOOL_REPLAYED,
 } from "./attributes.ts";
-import { capture, type CaptureOptions, DEFAULT_MAX_VALUE_BYTES, type Redactor, toSpanError } from "./capture.ts";
+import {
+  capture,
+  type CaptureOptions,
+  DEFAULT_MAX_VALUE_BYTES,
+  type Redactor,
+  toSpanError,
+} from "./capture.ts";
 import { costOf, DEFAULT_PRICES, type PriceTable, withPrices } from "./cost.ts";
 import type { ExitSite } from "./exits.ts";
 import { currentSpanOf, runInSpan } from "./context.ts";
@@ -309,6 +315,8 @@ export class Recorder {
   #onSpanEnd?: (span: Span) => void;
 
   /**
+   * Starts an empty trace; the clock starts now (or at `options.startTime`).
+   *
    * @param options Name, ids, redaction, size cap, prices, streaming.
    * @throws {RangeError} When `traceId` is not 32 hex characters or `maxValueBytes` is negative.
    */
@@ -326,10 +334,14 @@ export class Recorder {
       onSpanEnd,
     } = options;
     if (!isTraceId(traceId)) {
-      throw new RangeError(`Cannot use trace id "${traceId}": it must be 32 lowercase hex characters, not all zero`);
+      throw new RangeError(
+        `Cannot use trace id "${traceId}": it must be 32 lowercase hex characters, not all zero`,
+      );
     }
     if (!(maxValueBytes >= 0)) {
-      throw new RangeError(`Cannot use maxValueBytes ${maxValueBytes}: it must be a non-negative number of bytes`);
+      throw new RangeError(
+        `Cannot use maxValueBytes ${maxValueBytes}: it must be a non-negative number of bytes`,
+      );
     }
     this.traceId = traceId;
     this.name = name;
@@ -406,7 +418,9 @@ export class Recorder {
     this.#spans.push(data);
     this.#byId.set(data.id, handle);
     // Open spans are streamed too: after a kill, the parents of finished spans are still there.
-    if (this.#stream) Deno.writeTextFileSync(this.#stream, JSON.stringify(data) + "\n", { append: true });
+    if (this.#stream) {
+      Deno.writeTextFileSync(this.#stream, JSON.stringify(data) + "\n", { append: true });
+    }
     return handle;
   }
 
@@ -441,7 +455,9 @@ export class Recorder {
       data.endTime = Date.now();
       data.duration = Math.max(0, performance.now() - this.#t0 - data.startOffset);
     }
-    if (this.#stream) Deno.writeTextFileSync(this.#stream, JSON.stringify(data) + "\n", { append: true });
+    if (this.#stream) {
+      Deno.writeTextFileSync(this.#stream, JSON.stringify(data) + "\n", { append: true });
+    }
     this.#onSpanEnd?.(data);
   }
 
@@ -495,7 +511,9 @@ export class Recorder {
   /** Start and end of a call recorded after it happened. */
   #timing(t: RecordedTiming): { startTime: number; endTime: number } {
     const d = Math.max(0, t.durationMs ?? 0);
-    if (t.startTime !== undefined) return { startTime: t.startTime, endTime: t.endTime ?? t.startTime + d };
+    if (t.startTime !== undefined) {
+      return { startTime: t.startTime, endTime: t.endTime ?? t.startTime + d };
+    }
     const endTime = t.endTime ?? Date.now();
     return { startTime: endTime - d, endTime };
   }
@@ -527,16 +545,19 @@ export class Recorder {
     setNum(GEN_AI_REQUEST_MAX_TOKENS, call.maxTokens);
     if (call.responseModel !== undefined) attributes[GEN_AI_RESPONSE_MODEL] = call.responseModel;
     if (call.responseId !== undefined) attributes[GEN_AI_RESPONSE_ID] = call.responseId;
-    if (call.finishReasons !== undefined) attributes[GEN_AI_RESPONSE_FINISH_REASONS] = call.finishReasons;
+    if (call.finishReasons !== undefined) {
+      attributes[GEN_AI_RESPONSE_FINISH_REASONS] = call.finishReasons;
+    }
     if (call.conversationId !== undefined) attributes[GEN_AI_CONVERSATION_ID] = call.conversationId;
-    const cost = call.costUsd ?? (call.inputTokens !== undefined || call.outputTokens !== undefined
-      ? costOf({
-        model: call.model,
-        inputTokens: call.inputTokens ?? 0,
-        outputTokens: call.outputTokens ?? 0,
-        cachedInputTokens: call.cachedInputTokens,
-      }, this.prices)
-      : undefined);
+    const cost = call.costUsd ??
+      (call.inputTokens !== undefined || call.outputTokens !== undefined
+        ? costOf({
+          model: call.model,
+          inputTokens: call.inputTokens ?? 0,
+          outputTokens: call.outputTokens ?? 0,
+          cachedInputTokens: call.cachedInputTokens,
+        }, this.prices)
+        : undefined);
     setNum(LOOM_COST_USD, cost);
     const span = this.startSpan("llm", call.name ?? `chat ${call.model}`, {
       parent: call.parent,
@@ -595,7 +616,10 @@ export class Recorder {
    * @param data Details (captured safely) and parent.
    * @returns The ended span.
    */
-  recordEvent(name: string, data: { parent?: ParentRef; input?: unknown; attributes?: Record<string, AttributeValue> } = {}): SpanHandle {
+  recordEvent(
+    name: string,
+    data: { parent?: ParentRef; input?: unknown; attributes?: Record<string, AttributeValue> } = {},
+  ): SpanHandle {
     const span = this.startSpan("event", name, data);
     return span.end({ endTime: span.data.startTime });
   }

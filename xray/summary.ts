@@ -344,7 +344,9 @@ export function summarize(trace: TraceData): TraceSummary {
   if (spans.length === 0) traceStart = traceEnd = 0;
   const interval = new Map<string, [number, number]>();
   for (const s of spans) {
-    const end = s.duration === null ? Math.max(traceEnd, s.startOffset) : s.startOffset + s.duration;
+    const end = s.duration === null
+      ? Math.max(traceEnd, s.startOffset)
+      : s.startOffset + s.duration;
     interval.set(s.id, [s.startOffset, end]);
   }
 
@@ -519,7 +521,14 @@ export function summarize(trace: TraceData): TraceSummary {
       totals.toolCalls++;
       const replayed = s.attributes[LOOM_TOOL_REPLAYED] === true;
       if (replayed) totals.replayedToolCalls++;
-      addRepeat(repeats, "tool", stringAttr(s, GEN_AI_TOOL_NAME) ?? s.name, s.input, s.id, replayed);
+      addRepeat(
+        repeats,
+        "tool",
+        stringAttr(s, GEN_AI_TOOL_NAME) ?? s.name,
+        s.input,
+        s.id,
+        replayed,
+      );
     }
   }
   totals.totalTokens = totals.inputTokens + totals.outputTokens;

@@ -140,7 +140,10 @@ Deno.test("one exception crossing three spans is one root-cause error at the dee
 Deno.test("a handled error and a different error on the parent are two root causes", () => {
   const t = traceOf([
     ["run", null, "run", 0, 100, { status: "error", error: { type: "Error", message: "gave up" } }],
-    ["try1", "run", "tool", 0, 10, { status: "error", error: { type: "Error", message: "timeout" } }],
+    ["try1", "run", "tool", 0, 10, {
+      status: "error",
+      error: { type: "Error", message: "timeout" },
+    }],
     ["try2", "run", "tool", 20, 10],
   ]);
   const s = summarize(t);

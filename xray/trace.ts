@@ -32,7 +32,7 @@ export interface TraceOptions extends RecorderOptions {
 
 /**
  * Runs `fn` inside a new trace with a root `run` span, and writes the trace to `options.path`
- * in a `finally` block, so a program that throws still leaves its trace.
+ * whether `fn` returns or throws, so a program that throws still leaves its trace.
  *
  * @param fn The program; receives the recorder.
  * @param options Recorder options, destination path, root input.
@@ -60,26 +60,22 @@ export async function trace<T>(
     input,
     parent: null,
   });
-  let failed = false;
+  let out: T;
   try {
-    const out = await runInSpan(root, () => fn(recorder));
+    out = await runInSpan(root, () => fn(recorder));
     root.end({ output: out });
-    return out;
   } catch (e) {
-    failed = true;
     root.end({ error: e });
-    throw e;
-  } finally {
     if (path !== undefined) {
-      try {
-        await recorder.flushTo(path);
-      } catch (writeError) {
-        // The program's own error matters more than a failed write; report the write on stderr.
-        if (failed) console.error(`xray: could not write the trace to ${path}: ${writeError}`);
-        else throw writeError;
-      }
+      // The program's own error matters more than a failed write: report the write on stderr.
+      await recorder.flushTo(path).catch((writeError) =>
+        console.error(`xray: could not write the trace to ${path}: ${writeError}`)
+      );
     }
+    throw e;
   }
+  if (path !== undefined) await recorder.flushTo(path);
+  return out;
 }
 
 /** Options for `traced`. */
@@ -167,7 +163,11 @@ const detached = (kind: SpanKind, name: string) =>
  * @param options Input, attributes, tags, meta, explicit start time.
  * @returns The span, or a detached handle that records nothing when no trace is current.
  */
-export function startSpan(kind: SpanKind, name: string, options: StartSpanOptions = {}): SpanHandle {
+export function startSpan(
+  kind: SpanKind,
+  name: string,
+  options: StartSpanOptions = {},
+): SpanHandle {
   const parent = currentSpan();
   if (!parent?.recorder) return detached(kind, name);
   return parent.recorder.startSpan(kind, name, { parent, ...options });
@@ -265,6 +265,8 @@ function callerLocation(): string | undefined {
   // [0] "Error", [1] callerLocation, [2] recordExit, [3] its caller.
   const frame = stack[3];
   if (!frame) return undefined;
-  const m = /\(?((?:file|https?|data|jsr|npm):[^\s()]*?|\/[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(frame);
+  const m = /\(?((?:file|https?|data|jsr|npm):[^\s()]*?|\/[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(
+    frame,
+  );
   return m ? `${m[1]}:${m[2]}:${m[3]}` : undefined;
 }

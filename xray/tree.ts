@@ -28,7 +28,7 @@ export function parentsFirst(spans: Span[]): Span[] {
     const s = stack.pop()!;
     out.push(s);
     const c = kids.get(s.id);
-    if (c) for (let i = c.length - 1; i >= 0; i--) stack.push(c[i]);
+    if (c) { for (let i = c.length - 1; i >= 0; i--) stack.push(c[i]); }
   }
   // Spans in a parent cycle (only possible with hand-made ids) are kept, at the end.
   if (out.length < spans.length) {

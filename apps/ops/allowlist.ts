@@ -98,10 +98,13 @@ export class Allowlist {
     } catch (e) {
       throw new Error(`the allowlist is not valid JSON (${(e as Error).message})`);
     }
-    const obj: Partial<AllowlistFile> = Array.isArray(data) ? { allow: data } : data as Partial<AllowlistFile>;
-    const ok = Array.isArray(obj?.allow) && obj.allow.every((p) =>
-      Array.isArray(p) && p.length > 0 && p.every((a) => typeof a === "string")
-    );
+    const obj: Partial<AllowlistFile> = Array.isArray(data)
+      ? { allow: data }
+      : data as Partial<AllowlistFile>;
+    const ok = Array.isArray(obj?.allow) &&
+      obj.allow.every((p) =>
+        Array.isArray(p) && p.length > 0 && p.every((a) => typeof a === "string")
+      );
     if (!ok) {
       throw new Error(`the allowlist must be {"allow": [["svcctl", "status"], ...]}`);
     }

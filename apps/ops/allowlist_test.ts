@@ -27,7 +27,10 @@ Deno.test("interpreters with code flags are refused even when listed", () => {
     ]
   ) {
     const d = al.check(argv);
-    assert.ok(!d.allowed && /runs inline code/.test(d.reason), `${argv.join(" ")}: ${JSON.stringify(d)}`);
+    assert.ok(
+      !d.allowed && /runs inline code/.test(d.reason),
+      `${argv.join(" ")}: ${JSON.stringify(d)}`,
+    );
   }
   assert.deepEqual(al.check(["bash", "script.sh"]), { allowed: true });
   assert.deepEqual(inlineCodeReason(["svcctl", "-c", "x"]), undefined);

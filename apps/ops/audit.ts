@@ -61,6 +61,12 @@ export interface AuditEntry {
 export type AuditInput = Pick<AuditEntry, "runId" | "kind" | "actor"> & {
   step?: string | null;
   data?: Record<string, unknown>;
+  /**
+   * Deduplication key for entries written by step code, which re-runs after a resume: an entry
+   * whose key is already in the log is not written again. Entries for real side effects (a
+   * command that ran) have no key, so a re-execution is always recorded.
+   */
+  once?: string;
 };
 
 /** JSON with object keys sorted at every level, so a hash does not depend on key order. */
@@ -103,9 +109,18 @@ export class AuditLog {
     this.#db = db;
   }
 
-  /** Appends one entry atomically (reads the chain head and inserts in one IMMEDIATE transaction). */
+  /**
+   * Appends one entry atomically (reads the chain head and inserts in one IMMEDIATE transaction).
+   * Returns the existing entry when `once` names one already written.
+   */
   append(input: AuditInput): AuditEntry {
     return immediate(this.#db, () => {
+      if (input.once !== undefined) {
+        const prior = this.#db.prepare("SELECT * FROM ops_audit WHERE once_key = ?").get(
+          input.once,
+        );
+        if (prior) return toEntry(prior);
+      }
       const head = this.#db.prepare("SELECT seq, hash FROM ops_audit ORDER BY seq DESC LIMIT 1")
         .get() as { seq: number; hash: string } | undefined;
       const partial = {
@@ -120,8 +135,8 @@ export class AuditLog {
       const prevHash = head?.hash ?? GENESIS_HASH;
       const entry: AuditEntry = { ...partial, prevHash, hash: entryHash(prevHash, partial) };
       this.#db.prepare(
-        `INSERT INTO ops_audit (seq, run_id, ts, kind, actor, step, data, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ops_audit (seq, run_id, ts, kind, actor, step, data, prev_hash, hash, once_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         entry.seq,
         entry.runId,
@@ -132,9 +147,15 @@ export class AuditLog {
         JSON.stringify(entry.data),
         entry.prevHash,
         entry.hash,
+        input.once ?? null,
       );
       return entry;
     });
+  }
+
+  /** Whether an entry with this deduplication key has been written. */
+  has(once: string): boolean {
+    return this.#db.prepare("SELECT 1 FROM ops_audit WHERE once_key = ?").get(once) !== undefined;
   }
 
   /** Entries of a run and its sub-runs (`id` and `id:*`), in order; all entries without an id. */
@@ -207,9 +228,9 @@ export function summarize(e: AuditEntry): string {
     case "command.started":
       return `${argv} (attempt ${d.attempt}, ${d.executor})`;
     case "command.finished":
-      return `${argv} → exit ${d.exitCode ?? "-"}${d.timedOut ? " (timed out)" : ""} in ${
-        d.durationMs
-      } ms, output sha256:${String(d.outputHash).slice(0, 12)}`;
+      return `${argv} → exit ${d.exitCode ?? "-"}${
+        d.timedOut ? " (timed out)" : ""
+      } in ${d.durationMs} ms, output sha256:${String(d.outputHash).slice(0, 12)}`;
     case "command.refused":
       return `${argv} refused by ${d.by}: ${d.reason}`;
     case "verification":
@@ -222,6 +243,16 @@ export function summarize(e: AuditEntry): string {
       }`;
     case "approval.requested":
       return `needs one of: ${(d.approvers as string[] | undefined)?.join(", ")}`;
+    case "run.started":
+      return `${d.mode}${d.runbook ? ` ${d.runbook}` : ""}${
+        d.incident ? ` "${d.incident}"` : ""
+      }, ${d.executor} executor`;
+    case "run.completed":
+    case "run.failed":
+      return String(d.outcome);
+    case "step.failed":
+    case "step.retry":
+      return `attempt ${d.attempt}: ${d.reason}`;
     case "plan":
       return `${d.name}: ${(d.steps as unknown[] | undefined)?.length ?? 0} steps (${d.source})`;
     default:

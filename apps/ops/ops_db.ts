@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS ops_audit (
   step TEXT,
   data TEXT NOT NULL,
   prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
+  hash TEXT NOT NULL,
+  once_key TEXT UNIQUE
 );
 CREATE INDEX IF NOT EXISTS ops_audit_run ON ops_audit (run_id, seq);
 CREATE TRIGGER IF NOT EXISTS ops_audit_no_update BEFORE UPDATE ON ops_audit

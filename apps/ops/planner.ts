@@ -75,3 +75,17 @@ export class MockPlanner implements Planner {
     return Promise.resolve({ ...plan, description: why.join("; ") });
   }
 }
+
+/** Stands in when no planner is configured: planning fails with a sentence saying how to fix it. */
+export class UnconfiguredPlanner implements Planner {
+  /** Always `none`. */
+  readonly name = "none";
+  readonly #hint: string;
+  constructor(hint: string) {
+    this.#hint = hint;
+  }
+  /** Always rejects. */
+  plan(): Promise<Plan> {
+    return Promise.reject(new Error(`no LLM planner is configured: ${this.#hint}`));
+  }
+}

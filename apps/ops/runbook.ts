@@ -10,8 +10,8 @@ import {
   DEFAULT_TIMEOUT_MS,
   type InputSpec,
   type OnFailure,
-  type Plan,
   placeholdersIn,
+  type Plan,
   type PlanStep,
   type VerifySpec,
 } from "./plan.ts";
@@ -335,7 +335,10 @@ function parseStep(
       };
     }
     if (!approve || approve.by.length === 0 || approve.by.some((n) => !n)) {
-      add(approveNode, `${label}: approve must name who may approve, e.g. approve: { by: [alice] }`);
+      add(
+        approveNode,
+        `${label}: approve must name who may approve, e.g. approve: { by: [alice] }`,
+      );
     }
   }
 
@@ -365,7 +368,7 @@ function parseStep(
         if (d === undefined) add(delay, `${label}: retry delay must be a duration such as 2s`);
         else retry.delayMs = d;
       }
-    }
+    } else retry.attempts = NaN;
     if (!Number.isInteger(retry.attempts) || retry.attempts < 1 || retry.attempts > 20) {
       add(
         retryNode,
@@ -419,10 +422,18 @@ function parseVerify(
 ): VerifySpec | undefined {
   if (node === undefined) return undefined;
   if (!isMap(node)) {
-    add(node, `${label}: verify must be a mapping (run, exit_code, output_contains, output_matches)`);
+    add(
+      node,
+      `${label}: verify must be a mapping (run, exit_code, output_contains, output_matches)`,
+    );
     return undefined;
   }
-  checkKeys(node, ["run", "exit_code", "output_contains", "output_matches"], `${label} verify`, add);
+  checkKeys(
+    node,
+    ["run", "exit_code", "output_contains", "output_matches"],
+    `${label} verify`,
+    add,
+  );
   const spec: VerifySpec = {};
   const runNode = node.get("run", true) as Node | undefined;
   if (runNode !== undefined) {

@@ -66,7 +66,10 @@ Deno.test("validation errors name the line of the offending node", () => {
   ].join("\n");
   const issues = issuesOf(text);
   const at = (line: number, re: RegExp) =>
-    assert.ok(issues.some((i) => i.startsWith(`${line}:`) && re.test(i)), `line ${line} ${re}: ${issues.join(" | ")}`);
+    assert.ok(
+      issues.some((i) => i.startsWith(`${line}:`) && re.test(i)),
+      `line ${line} ${re}: ${issues.join(" | ")}`,
+    );
   at(4, /argv list such as \[svcctl, restart, api\], not a shell string/);
   at(8, /unknown key "timout".*did you mean "timeout"/);
   at(10, /\{\{ host \}\} is not a declared input/);

@@ -195,7 +195,10 @@ export function splitCommand(text: string): string[] {
  * Parses `args` (without the program name) and the environment into a `Config`.
  * Throws `UsageError` for anything the user typed wrong.
  */
-export function parseConfig(args: string[], env: (name: string) => string | undefined = readEnv): Config {
+export function parseConfig(
+  args: string[],
+  env: (name: string) => string | undefined = readEnv,
+): Config {
   let parsed;
   try {
     parsed = parseArgs({
@@ -243,14 +246,20 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
   let prompt: string | undefined;
   if (command === "chat" || command === "supervise") {
     prompt = rest.join(" ").trim();
-    if (!prompt) throw new UsageError(`'${command}' needs a question, e.g. loom-run ${command} "why does the test fail?"`);
+    if (!prompt) {
+      throw new UsageError(
+        `'${command}' needs a question, e.g. loom-run ${command} "why does the test fail?"`,
+      );
+    }
   } else if (rest.length > 0 && command !== "help") {
     throw new UsageError(`'${command}' takes no positional argument (got '${rest[0]}')`);
   }
   if ((command === "resume" || command === "explain") && !v["run-id"]) {
     throw new UsageError(`'${command}' needs --run-id`);
   }
-  if (v["run-id"] !== undefined && !/^[A-Za-z0-9._:@-][A-Za-z0-9._:@/-]{0,127}$/.test(v["run-id"])) {
+  if (
+    v["run-id"] !== undefined && !/^[A-Za-z0-9._:@-][A-Za-z0-9._:@/-]{0,127}$/.test(v["run-id"])
+  ) {
     throw new UsageError(
       `run id '${v["run-id"]}' may only contain letters, digits and . _ : @ - / (at most 128)`,
     );
@@ -261,7 +270,13 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
   const workspace = resolve(pick(v.workspace, "LOOM_RUN_WORKSPACE", "workspace") ?? Deno.cwd());
   const mcp = pick(v["mcp-config"], "LOOM_RUN_MCP_CONFIG", "mcpConfig");
   const testCommand = pick(v["test-command"], "LOOM_RUN_TEST_COMMAND", "testCommand");
-  const num = (flag: string | undefined, name: string, key: keyof RunSettings, dflt: number, what: string) => {
+  const num = (
+    flag: string | undefined,
+    name: string,
+    key: keyof RunSettings,
+    dflt: number,
+    what: string,
+  ) => {
     const value = pick(flag, name, key);
     return value === undefined ? dflt : positiveInt(value, what);
   };
@@ -276,10 +291,22 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
       timeoutMs: llmTimeout === undefined ? 120_000 : positiveInt(llmTimeout, "--llm-timeout-ms"),
     },
     maxSteps: num(v["max-steps"], "LOOM_RUN_MAX_STEPS", "maxSteps", 12, "--max-steps"),
-    maxToolCalls: num(v["max-tool-calls"], "LOOM_RUN_MAX_TOOL_CALLS", "maxToolCalls", 30, "--max-tool-calls"),
+    maxToolCalls: num(
+      v["max-tool-calls"],
+      "LOOM_RUN_MAX_TOOL_CALLS",
+      "maxToolCalls",
+      30,
+      "--max-tool-calls",
+    ),
     mcpConfig: mcp === undefined ? undefined : resolve(mcp),
     testCommand: splitCommand(testCommand ?? "deno test"),
-    testTimeoutMs: num(v["test-timeout-ms"], "LOOM_RUN_TEST_TIMEOUT_MS", "testTimeoutMs", 120_000, "--test-timeout-ms"),
+    testTimeoutMs: num(
+      v["test-timeout-ms"],
+      "LOOM_RUN_TEST_TIMEOUT_MS",
+      "testTimeoutMs",
+      120_000,
+      "--test-timeout-ms",
+    ),
     concurrency: num(v.concurrency, "LOOM_RUN_CONCURRENCY", "concurrency", 2, "--concurrency"),
   };
   const portText = v.port ?? env("LOOM_RUN_PORT");
@@ -305,7 +332,9 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
 
 /** The help text, with the environment variable table. */
 export function usage(): string {
-  const rows = ENV_VARS.map((e) => `  ${e.name.padEnd(26)} ${e.flag.padEnd(18)} ${e.meaning} (default: ${e.default})`);
+  const rows = ENV_VARS.map((e) =>
+    `  ${e.name.padEnd(26)} ${e.flag.padEnd(18)} ${e.meaning} (default: ${e.default})`
+  );
   return [
     "loom-run: a durable repository chat agent",
     "",

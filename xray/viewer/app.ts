@@ -35,13 +35,13 @@ const ATTR_NAMES = {
 
 const BOOT_JS = String.raw`
 var TABS = [
-  { id: "overview", label: "Overview", render: renderOverview },
+  { id: "overview", label: "Overview", render: renderOverview, scroll: true },
   { id: "spans", label: "Spans", render: makeTreeView, filters: true },
   { id: "timeline", label: "Timeline", render: makeTimelineView, filters: true },
   { id: "gantt", label: "Gantt", render: makeGanttView },
   { id: "graph", label: "Graph", render: renderGraph },
-  { id: "errors", label: "Errors", render: renderErrors },
-  { id: "state", label: "State", render: renderState },
+  { id: "errors", label: "Errors", render: renderErrors, scroll: true },
+  { id: "state", label: "State", render: renderState, scroll: true },
   { id: "raw", label: "Raw JSON", render: renderRaw },
   { id: "diff", label: "Diff", render: renderCompare },
 ];
@@ -83,7 +83,7 @@ function buildFilterBar() {
   bar.appendChild(h("span", { class: "sep" }));
   bar.appendChild(h("button", { class: "btn", text: "Expand all", onclick: function () { collapseAll(false); } }));
   bar.appendChild(h("button", { class: "btn", text: "Collapse", onclick: function () { collapseAll(true); } }));
-  bar.appendChild(h("span", { class: "info", text: "search: words, kind:llm status:error tag:x model:x name:x · ↑↓ ←→ to move" }));
+  bar.appendChild(h("span", { class: "info", text: "↑↓ ←→ to move · / to search", title: "Search terms: plain words (all must match names, tags, metadata, attributes, errors, inputs and outputs) and field:value — kind:llm status:error tag:retry model:gpt name:step meta:user" }));
   return bar;
 }
 function showTab(id) {
@@ -99,7 +99,7 @@ function showTab(id) {
   if (tab.filters) v.el.insertBefore(filterBar, v.el.firstChild);
   if (!v.built) {
     v.built = true;
-    var host = h("div", { class: "view" });
+    var host = h("div", { class: tab.scroll ? "view scroll" : "view" });
     v.el.appendChild(host);
     var api = tab.render(host) || {};
     A.views[id] = api;
@@ -161,6 +161,8 @@ function boot() {
   var hs = readHash();
   showTab(viewEls[hs.tab] ? hs.tab : "overview");
   if (hs.span) selectById(hs.span);
+  else if (A.sum.errors.count) selectById(primaryRootCause(A.sum).spanId);
+  else if (A.ix.roots.length) select(A.ix.roots[0]);
   document.body.setAttribute("data-ready", "1");
 }
 boot();

@@ -31,12 +31,29 @@ function pairSteps(ixA, ixB) {
   });
   return pairs;
 }
+/** The recorder's own verdict (diffTraces): tool calls, arguments, outputs, errors, budgets. */
+function changesBox(d) {
+  var real = d.changes.filter(function (c) { return !c.ignored; });
+  var b = box("Changes", d.ok ? "no failing change" : plural(d.failing, "failing change") + " of " + fmtInt(d.total) + " · timing is not compared");
+  if (!real.length) { b.appendChild(noneLine("Same calls, arguments, outputs and errors.")); return b; }
+  var tb = h("tbody");
+  real.slice(0, 100).forEach(function (c) {
+    tb.appendChild(h("tr", { class: c.change === "added" ? "d-add" : c.change === "removed" ? "d-del" : "d-chg" },
+      h("td", { class: "wrap", text: c.locator + (c.field ? " · " + c.field : "") }),
+      h("td", { text: c.change + (c.severity === "info" ? " (info)" : "") }),
+      h("td", { class: "v1", text: "a" in c ? shorten(jsonText(c.a), 200) : "" }),
+      h("td", { class: "v2", text: "b" in c ? shorten(jsonText(c.b), 200) : "" })));
+  });
+  b.appendChild(h("table", { class: "t diff" }, h("thead", null, h("tr", null, h("th", { text: "where" }), h("th", { class: "narrow", text: "change" }), h("th", { text: "A" }), h("th", { text: "B" }))), tb));
+  if (real.length > 100) b.appendChild(noneLine("… " + fmtInt(real.length - 100) + " more"));
+  return b;
+}
 function renderCompare(host) {
   clear(host);
   var C = DATA.compare, ixA = A.ix, ixB = buildIndex(C.trace), sa = A.sum.totals, sb = C.summary.totals;
   var pairs = pairSteps(ixA, ixB), changed = pairs.filter(function (p) { return p.state !== "same"; }).length;
   var top = h("div", { class: "pad" });
-  top.style.flex = "none";
+  top.style.flex = "none"; top.style.maxHeight = "48%"; top.style.overflow = "auto";
   host.appendChild(top);
   function delta(x, y, fmt) {
     var d = y - x;
@@ -49,9 +66,9 @@ function renderCompare(host) {
   var tb = h("tbody");
   rows.forEach(function (r) { tb.appendChild(h("tr", null, h("td", { text: r[0] }), h("td", { class: "num", text: r[3](r[1]) }), h("td", { class: "num", text: r[3](r[2]) }), h("td", { class: "num" }, delta(r[1], r[2], r[3])))); });
   var b = box("Comparison", plural(changed, "step") + " differ of " + fmtInt(pairs.length));
-  b.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "" }), h("th", { class: "num", text: "A · " + shorten(ixA.trace.name, 30) }),
-    h("th", { class: "num", text: "B · " + shorten(ixB.trace.name, 30) }), h("th", { class: "num", text: "B − A" }))), tb));
-  top.appendChild(b);
+  b.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "" }), h("th", { class: "num", text: "A", title: ixA.trace.name }),
+    h("th", { class: "num", text: "B", title: ixB.trace.name }), h("th", { class: "num", text: "B − A" }))), tb));
+  top.appendChild(h("div", { class: "grid2" }, b, changesBox(C.diff)));
   var head = h("div", { class: "vhead cmp-grid" }, h("div", { text: "#" }), h("div", { text: "A · " + ixA.trace.name }), h("div", { text: "B · " + ixB.trace.name }));
   host.appendChild(head);
   var wrap = h("div", { class: "view" });
@@ -59,6 +76,7 @@ function renderCompare(host) {
   var detail = h("div", { class: "pad" });
   detail.style.flex = "none"; detail.style.maxHeight = "45%"; detail.style.overflow = "auto"; detail.style.borderTop = "1px solid var(--border)";
   host.appendChild(detail);
+  detail.appendChild(h("div", { class: "muted", text: "Click a row to see what differs between A and B." }));
   var selPair = -1;
   function cell(ix, i) {
     if (i < 0) return h("div", { class: "cmp-cell muted", text: "(missing)" });

@@ -13,7 +13,7 @@ export const CORE_JS: string = String.raw`
 var DATA = JSON.parse(document.getElementById("loom-data").textContent);
 var KINDS = ["run", "step", "llm", "tool", "branch", "error", "event"];
 
-/* ---------- DOM helpers: text only, never innerHTML with data ---------- */
+/* ---------- DOM helpers: data becomes text nodes and attribute values, never parsed HTML ---------- */
 function h(tag, attrs) {
   var el = document.createElement(tag);
   if (attrs) {
@@ -145,6 +145,6 @@ function spanModel(s) {
   var a = s.attributes || {};
   return a["gen_ai.response.model"] || a["gen_ai.request.model"] || null;
 }
-/** Normalised name for grouping repeated calls: digits become "#". */
-function groupName(s) { return String(s.name).replace(/\d+/g, "#"); }
+/** Name for merging repeated spans in the graph: a trailing counter ("step 12", "tool_3") becomes "#". */
+function groupName(s) { return String(s.name).replace(/([\s_#-])\d+$/, "$1#"); }
 `;

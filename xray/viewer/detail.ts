@@ -50,7 +50,7 @@ function jsonTree(v, key, depth) {
     if (len > limit) body.appendChild(h("div", { class: "faint", text: "… " + fmtInt(len - limit) + " more (see Raw)" }));
   }
   det.addEventListener("toggle", function () { if (det.open) build(); });
-  if (depth < 2 && len <= 50) { det.open = true; build(); }
+  if (depth < 3 && len <= 50) { det.open = true; build(); }
   return det;
 }
 function jsonBlock(v) {
@@ -60,7 +60,8 @@ function jsonBlock(v) {
 }
 /** LLM inputs/outputs shaped as chat messages are shown as a conversation. */
 function chatMessages(v) {
-  var msgs = Array.isArray(v) ? v : v && typeof v === "object" && Array.isArray(v.messages) ? v.messages : null;
+  var msgs = Array.isArray(v) ? v : v && typeof v === "object" && Array.isArray(v.messages) ? v.messages
+    : v && typeof v === "object" && typeof v.role === "string" ? [v] : null;
   if (!msgs || !msgs.length) return null;
   for (var i = 0; i < msgs.length; i++) {
     var m = msgs[i];
@@ -203,7 +204,10 @@ function renderDetail(i) {
   if (i < 0) { host.appendChild(h("div", { class: "empty", text: "Select a span to see its inputs, outputs and timing." })); return; }
   var ix = A.ix, s = ix.spans[i], m = A.metrics;
   var crumbs = h("div", { class: "crumbs" });
-  ancestors(ix, i).forEach(function (p) { crumbs.appendChild(spanLink(p)); crumbs.appendChild(h("span", { class: "arrow", text: " › " })); });
+  ancestors(ix, i).forEach(function (p, k) {
+    if (k) crumbs.appendChild(h("span", { class: "arrow", text: " › " }));
+    crumbs.appendChild(spanLink(p));
+  });
   host.appendChild(h("div", { class: "dsec" },
     h("div", { class: "dtitle" }, h("span", { class: "kb k-" + s.kind, text: s.kind }), h("span", { text: s.name }),
       h("span", { class: "status " + s.status, text: s.status })),

@@ -50,6 +50,7 @@ function renderGraph(host) {
   host.appendChild(wrap);
   var el = $("graph-svg").cloneNode(false);
   el.removeAttribute("id");
+  el.removeAttribute("class");
   SVGNS = el.namespaceURI;
   wrap.appendChild(el);
   var legend = h("div", { class: "graph-legend legend" });
@@ -70,7 +71,7 @@ function renderGraph(host) {
   });
 
   // Layout: left to right by depth, leaves stacked top to bottom, parents centred on children.
-  var NW = 210, NH = 42, XG = 70, YG = 14, EW = 190, EH = 24, MAXN = 3000;
+  var NW = 210, NH = 42, XG = 70, YG = 14, EW = 250, EH = 24, MAXN = 3000;
   var y = 0, pos = new Array(nodes.length), g = svg("g", {}), drawn = 0;
   function place(id) {
     var n = nodes[id], ex = exitsAt.get(id) || [];
@@ -113,7 +114,7 @@ function renderGraph(host) {
       edges.appendChild(svg("path", { class: "exit-edge", d: "M" + (p.x + NW) + "," + (p.y + NH / 2) + " C" + (ex - XG / 2) + "," + (p.y + NH / 2) + " " + (ex - XG / 2) + "," + (ey + EH / 2) + " " + ex + "," + (ey + EH / 2) }));
       var eg = svg("g", { class: "gexit" + (e.taken ? "" : " never"), transform: "translate(" + ex + "," + ey + ")" });
       eg.appendChild(svg("rect", { width: EW, height: EH, rx: 12 }));
-      eg.appendChild(svg("text", { x: 10, y: 16 }, e.kind + " " + shorten(shortLocation(e.location), 16) + "  " + (e.taken ? "×" + fmtInt(e.count) : "never")));
+      eg.appendChild(svg("text", { x: 10, y: 16 }, e.kind + " " + shorten(shortLocation(e.location), 26) + "  " + (e.taken ? "×" + fmtInt(e.count) : "never")));
       eg.appendChild(svg("title", {}, e.kind + " exit at " + e.location + (e.taken ? ", taken " + e.count + " times" : ", never taken") + (e.possible ? "" : " (not found in the source scan)")));
       boxes.appendChild(eg);
     });

@@ -17,14 +17,16 @@ function renderCards(host, sum, trace) {
   var t = sum.totals, by = t.byKind || {};
   clear(host);
   add(host, [
-    card("Duration", fmtMs(t.wallMs), "wall time, first start → last end", { title: "Never a sum of nested spans" }),
+    card("Duration", fmtMs(t.wallMs), "first start → last end", { title: "Never a sum of nested spans" }),
     card("Steps", fmtInt(by.step || 0), by.run ? plural(by.run, "run") : null),
     card("LLM calls", fmtInt(t.llmCalls), t.unpricedLlmCalls ? t.unpricedLlmCalls + " unpriced" : null),
     card("Tool calls", fmtInt(t.toolCalls), t.replayedToolCalls ? t.replayedToolCalls + " replayed" : null),
     card("Tokens", fmtCompact(t.totalTokens), fmtCompact(t.inputTokens) + " in · " + fmtCompact(t.outputTokens) + " out",
       { title: "Counted on llm spans only" + (t.cachedInputTokens ? "; " + fmtInt(t.cachedInputTokens) + " cached input" : "") }),
-    card("Cost", fmtCost(t.costUsd), t.unpricedLlmCalls ? "excl. unpriced calls" : null),
-    card("Errors", fmtInt(t.errors), sum.errors.errorSpans > t.errors ? plural(sum.errors.errorSpans, "error span") + " incl. propagation" : null,
+    t.llmCalls > 0 && t.unpricedLlmCalls === t.llmCalls
+      ? card("Cost", "n/a", "no price known for these models")
+      : card("Cost", fmtCost(t.costUsd), t.unpricedLlmCalls ? "excl. " + plural(t.unpricedLlmCalls, "unpriced call") : null),
+    card("Errors", fmtInt(t.errors), sum.errors.errorSpans > t.errors ? plural(sum.errors.errorSpans, "span") + " failed" : null,
       { bad: t.errors > 0, onclick: t.errors > 0 ? function () { showTab("errors"); } : null, title: "Distinct errors, each counted once at its root cause" }),
     card("Spans", fmtInt(t.spans), "depth " + A.ix.maxDepth + (t.openSpans ? " · " + t.openSpans + " open" : "")),
     card("Redactions", fmtInt(trace.redactions || 0), null),
@@ -52,19 +54,33 @@ function renderOverview(host) {
     pad.appendChild(b0);
   }
 
-  // Critical path
+  // Critical path: a strip of what the trace waited on, then the spans that weigh most on it.
   var cp = sum.criticalPath, cpb = box("Critical path", fmtMs(cp.ms) + " of " + fmtMs(sum.totals.wallMs) + " wall time");
-  var segs = mergeSegments(cp.segments), path = h("div", { class: "path" });
-  var shown = segs.slice(0, 40);
-  shown.forEach(function (sg, k) {
-    if (k) path.appendChild(h("span", { class: "arrow", text: "→" }));
-    var i = idxOf(sg.spanId), err = i >= 0 && isError(ix.spans[i]);
-    path.appendChild(h("span", { class: "pchip" + (err ? " err" : ""), onclick: spanRowClick(sg.spanId), title: sg.kind + " · " + fmtMs(sg.ms) + " on the path" },
-      h("span", { class: "kb k-" + sg.kind, text: sg.kind }), h("span", { text: shorten(sg.name, 40) }), h("span", { class: "muted", text: fmtMs(sg.ms) })));
-  });
-  if (segs.length > shown.length) path.appendChild(h("span", { class: "muted", text: " … " + (segs.length - shown.length) + " more" }));
-  cpb.appendChild(segs.length ? path : noneLine("No spans."));
-  cpb.appendChild(h("div", { class: "muted", text: "The chain of work the trace waited on; each millisecond is attributed to one span, so the path never exceeds the wall time." }));
+  var segs = mergeSegments(cp.segments);
+  if (!segs.length) cpb.appendChild(noneLine("No spans."));
+  else {
+    var strip = h("div", { class: "cpstrip" });
+    segs.forEach(function (sg) {
+      if (!(sg.ms > 0)) return;
+      var seg = h("div", { class: "b-" + sg.kind, title: sg.kind + " · " + sg.name + " · " + fmtMs(sg.ms), onclick: spanRowClick(sg.spanId) });
+      seg.style.flex = sg.ms + " 0 0";
+      strip.appendChild(seg);
+    });
+    cpb.appendChild(strip);
+    var per = new Map();
+    segs.forEach(function (sg) { var e = per.get(sg.spanId) || { spanId: sg.spanId, name: sg.name, kind: sg.kind, ms: 0, first: per.size }; e.ms += sg.ms; per.set(sg.spanId, e); });
+    var top = Array.from(per.values()).sort(function (a, b) { return b.ms - a.ms; }).slice(0, 8).sort(function (a, b) { return a.first - b.first; });
+    var path = h("div", { class: "path" });
+    top.forEach(function (sg, k) {
+      if (k) path.appendChild(h("span", { class: "arrow", text: "→" }));
+      var i = idxOf(sg.spanId), err = i >= 0 && isError(ix.spans[i]);
+      path.appendChild(h("span", { class: "pchip" + (err ? " err" : ""), onclick: spanRowClick(sg.spanId), title: fmtMs(sg.ms) + " of this span's own time is on the critical path" },
+        h("span", { class: "kb k-" + sg.kind, text: sg.kind }), h("span", { text: shorten(sg.name, 40) }), h("span", { class: "muted", text: fmtMs(sg.ms) + " · " + fmtPct(sg.ms / (cp.ms || 1)) })));
+    });
+    cpb.appendChild(path);
+    cpb.appendChild(h("div", { class: "muted", text: "Top " + top.length + " of " + plural(per.size, "span") + " on the path, in time order. Each millisecond of the path belongs to one span, so it never exceeds the wall time." }));
+    cpb.lastChild.style.marginTop = "6px";
+  }
   pad.appendChild(cpb);
 
   // Latency: self vs total
@@ -181,15 +197,16 @@ function exitsBox(sum, trace) {
   (Array.isArray(trace.meta && trace.meta.exits) ? trace.meta.exits : []).forEach(function (e) { if (e && e.text) texts[e.location] = e.text; });
   var never = exits.filter(function (e) { return e.possible && !e.taken; }).length;
   if (never) b.querySelector("h3").appendChild(h("span", { class: "never", text: plural(never, "exit") + " never taken" }));
-  var tb = h("tbody");
+  var tb = h("tbody"), hasLoop = exits.some(function (x) { return x.loop; });
+  var extraCol = hasLoop || exits.some(function (x) { return !x.possible; });
   exits.forEach(function (e) {
     tb.appendChild(h("tr", { class: e.taken ? "click" : null, onclick: e.taken ? function () { setQuery(ATTR.exitLocation + "=" + e.location); showTab("spans"); } : null },
       h("td", null, h("span", { class: "kb " + (e.kind === "return" ? "k-event" : "k-step"), text: e.kind })),
       h("td", { class: "mono wrap", text: shortLocation(e.location) + (texts[e.location] ? "  " + texts[e.location] : ""), title: e.location }),
       h("td", { class: "num " + (e.taken ? "" : "never"), text: e.taken ? "×" + fmtInt(e.count) : "never" }),
-      h("td", { class: "muted", text: e.possible ? (e.loop || "") : "not found in source" })));
+      extraCol ? h("td", { class: "muted", text: e.possible ? (e.loop || "") : "not found in source" }) : null));
   });
-  b.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "exit" }), h("th", { text: "location" }), h("th", { class: "num", text: "taken" }), h("th", { text: "loop" }))), tb));
+  b.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "exit" }), h("th", { text: "location" }), h("th", { class: "num", text: "taken" }), extraCol ? h("th", { text: "loop" }) : null)), tb));
   return b;
 }
 function shortLocation(loc) {
@@ -221,7 +238,7 @@ function rootCauseOf(i) {
 function errorCard(rc, primary) {
   var i = idxOf(rc.spanId), s = i >= 0 ? A.ix.spans[i] : null;
   var via = rc.propagatedThrough.map(function (id) { var j = idxOf(id); return j >= 0 ? A.ix.spans[j].name : id; });
-  var card = h("div", { class: "errcard" },
+  var card = h("div", { class: "errcard" + (rc.handled ? " handled" : "") },
     h("div", null,
       primary ? h("span", { class: "label", text: "root cause" }) : null,
       h("span", { class: "et", text: rc.type }),

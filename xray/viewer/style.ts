@@ -59,7 +59,7 @@ header.top .grow { flex: 1; }
 /* totals */
 .cards { display: flex; gap: 8px; padding: 10px 16px; background: var(--panel); border-bottom: 1px solid var(--border);
   overflow-x: auto; }
-.card { min-width: 104px; padding: 6px 12px 7px; border: 1px solid var(--border2); border-radius: 8px;
+.card { flex: 1 1 0; max-width: 220px; min-width: 104px; padding: 6px 12px 7px; border: 1px solid var(--border2); border-radius: 8px;
   background: var(--panel2); }
 .card .l { font-size: 10.5px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); white-space: nowrap; }
 .card .v { font-size: 18px; font-weight: 650; white-space: nowrap; font-variant-numeric: tabular-nums; }
@@ -119,7 +119,7 @@ aside.detail { width: 440px; min-width: 320px; border-left: 1px solid var(--bord
 .num { text-align: right; font-variant-numeric: tabular-nums; font-family: var(--mono); font-size: 12px; }
 .tree-grid { grid-template-columns: minmax(260px, 1fr) 84px 84px 78px 70px 26%; }
 .tl-grid { grid-template-columns: 320px 1fr; }
-.vhead .axis { padding: 0; height: 100%; background: none; }
+.vhead .axis { padding: 0; height: 100%; background: none; text-transform: none; letter-spacing: 0; }
 .namecell { display: flex; align-items: center; gap: 5px; min-width: 0; }
 .namecell .name { overflow: hidden; text-overflow: ellipsis; }
 .tog { width: 16px; flex: none; text-align: center; color: var(--muted); font-size: 10px; cursor: pointer; }
@@ -153,7 +153,7 @@ aside.detail { width: 440px; min-width: 320px; border-left: 1px solid var(--bord
 /* overview */
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .box { background: var(--panel); border: 1px solid var(--border); border-radius: 8px; padding: 12px 14px;
-  margin-bottom: 12px; min-width: 0; }
+  margin-bottom: 12px; min-width: 0; overflow-x: auto; }
 .box h3 { margin: 0 0 8px; font-size: 13px; font-weight: 650; display: flex; align-items: baseline; gap: 8px; }
 .box h3 .muted { font-weight: 400; font-size: 12px; }
 .path { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; }
@@ -180,9 +180,14 @@ table.t td.wrap { white-space: normal; word-break: break-word; }
 .w35 { width: 35%; } .w60 { width: 60%; }
 .legend i.self-i { background: var(--accent); } .legend i.total-i { background: var(--accent); opacity: .28; }
 
+.cpstrip { display: flex; height: 18px; border-radius: 4px; overflow: hidden; margin: 2px 0 10px; background: var(--panel2); }
+.cpstrip > div { height: 100%; min-width: 1px; border-right: 1px solid var(--panel); cursor: pointer; }
+.cpstrip > div:hover { filter: brightness(1.15); }
 /* errors */
 .errcard { border: 1px solid var(--err); border-left-width: 4px; border-radius: 6px; padding: 10px 12px;
   background: var(--err-bg); margin-bottom: 10px; }
+.errcard.handled { border-color: var(--warn); background: var(--panel); }
+.errcard.handled .et { color: var(--warn); }
 .errcard .et { font-weight: 650; color: var(--err); }
 .errcard .em { font-family: var(--mono); font-size: 12px; white-space: pre-wrap; word-break: break-word; margin: 4px 0; }
 .errcard .via { font-size: 12px; color: var(--muted); }
@@ -201,8 +206,8 @@ pre.stack { font-family: var(--mono); font-size: 11.5px; white-space: pre-wrap; 
 .dsec h4 .btn { margin-left: auto; text-transform: none; letter-spacing: 0; padding: 1px 8px; font-size: 11px; }
 .dtitle { display: flex; align-items: center; gap: 8px; font-size: 15px; font-weight: 650; word-break: break-word; }
 .crumbs { font-size: 12px; color: var(--muted); margin-top: 4px; word-break: break-word; }
-.kv { display: grid; grid-template-columns: 120px 1fr; gap: 3px 10px; font-size: 12px; }
-.kv > div:nth-child(odd) { color: var(--muted); }
+.kv { display: grid; grid-template-columns: fit-content(48%) 1fr; gap: 3px 10px; font-size: 12px; }
+.kv > div:nth-child(odd) { color: var(--muted); overflow-wrap: anywhere; min-width: 80px; }
 .kv > div:nth-child(even) { font-family: var(--mono); word-break: break-word; }
 .status { font-size: 11px; font-weight: 650; padding: 1px 7px; border-radius: 9px; text-transform: uppercase; }
 .status.ok { background: var(--add); color: var(--ok); }
@@ -235,6 +240,9 @@ pre.stack { font-family: var(--mono); font-size: 11.5px; white-space: pre-wrap; 
 .viewtoggle .btn.on { background: var(--accent-bg); border-color: var(--accent); }
 
 /* diffs */
+table.t.diff { table-layout: fixed; }
+table.diff th:first-child { width: 34%; }
+table.diff th.narrow { width: 92px; }
 table.diff td { font-family: var(--mono); font-size: 11.5px; word-break: break-word; white-space: pre-wrap; }
 tr.d-add td.v2 { background: var(--add); color: var(--add-t); }
 tr.d-del td.v1 { background: var(--del); color: var(--del-t); }

@@ -8,7 +8,13 @@
 import { type Agent, defineAgent, recur, type RetryPolicy, type StepContext } from "@loom/runner";
 import type { RunSettings } from "../config.ts";
 import { CHAT_SYSTEM } from "../llm/prompts.ts";
-import { type ChatMessage, LlmError, type LlmReply, type ToolSpec, type Usage } from "../llm/types.ts";
+import {
+  type ChatMessage,
+  LlmError,
+  type LlmReply,
+  type ToolSpec,
+  type Usage,
+} from "../llm/types.ts";
 import { ToolError } from "../tools/types.ts";
 import type { Runtime, Runtimes } from "./runtime.ts";
 
@@ -89,6 +95,19 @@ export const LLM_RETRY: RetryPolicy = {
 /** Name of the chat agent in the run store. */
 export const CHAT_AGENT = "loom-run.chat";
 
+/** Usage totals of nothing. */
+export const NO_USAGE: UsageTotals = { calls: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+
+/** Sums usage totals. */
+export function sumUsage(...all: UsageTotals[]): UsageTotals {
+  return all.reduce((a, b) => ({
+    calls: a.calls + b.calls,
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    costUsd: a.costUsd + b.costUsd,
+  }), NO_USAGE);
+}
+
 /** The initial state of a chat run. */
 export function chatInitialState(input: ChatInput): ChatState {
   return {
@@ -99,7 +118,7 @@ export function chatInitialState(input: ChatInput): ChatState {
     totalTurns: 0,
     toolsExhausted: false,
     followUps: input.followUps ?? false,
-    usage: { calls: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 },
+    usage: NO_USAGE,
   };
 }
 
@@ -111,7 +130,15 @@ export async function durableLlmCall(
   ctx: StepContext,
   runtime: Runtime,
   runtimes: Runtimes,
-  call: { key: string; purpose: string; turn: number; messages: ChatMessage[]; tools: ToolSpec[] },
+  call: {
+    key: string;
+    purpose: string;
+    turn: number;
+    messages: ChatMessage[];
+    tools: ToolSpec[];
+    /** Stream text to the run's events (default true; off for machine-read replies like plans). */
+    stream?: boolean;
+  },
 ): Promise<{ reply: LlmReply; fresh: boolean }> {
   const { llm } = runtime;
   let fresh = false;
@@ -121,18 +148,33 @@ export async function durableLlmCall(
     async (_args, { signal }) => {
       fresh = true;
       const startedAt = Date.now();
-      const base = { type: "llm" as const, runId: ctx.runId, turn: call.turn, purpose: call.purpose, provider: llm.kind, model: llm.model, messages: call.messages, startedAt };
+      const base = {
+        type: "llm" as const,
+        runId: ctx.runId,
+        turn: call.turn,
+        purpose: call.purpose,
+        provider: llm.kind,
+        model: llm.model,
+        messages: call.messages,
+        startedAt,
+      };
       try {
         const reply = await llm.complete({
           messages: call.messages,
           tools: call.tools,
           signal,
-          onDelta: (text) => runtimes.events.emit({ type: "delta", runId: ctx.runId, text }),
+          onDelta: call.stream === false
+            ? undefined
+            : (text) => runtimes.events.emit({ type: "delta", runId: ctx.runId, text }),
         });
         runtimes.events.emit({ ...base, reply, durationMs: Date.now() - startedAt });
         return reply;
       } catch (error) {
-        runtimes.events.emit({ ...base, error: (error as Error).message, durationMs: Date.now() - startedAt });
+        runtimes.events.emit({
+          ...base,
+          error: (error as Error).message,
+          durationMs: Date.now() - startedAt,
+        });
         throw error;
       }
     },
@@ -154,18 +196,41 @@ async function runTool(
   let args: Record<string, unknown>;
   try {
     const parsed = JSON.parse(call.arguments || "{}");
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new Error("not an object");
+    }
     args = parsed;
   } catch {
-    return { ok: false, output: `error: the arguments of ${call.name} are not a JSON object: ${call.arguments.slice(0, 200)}` };
+    return {
+      ok: false,
+      output: `error: the arguments of ${call.name} are not a JSON object: ${
+        call.arguments.slice(0, 200)
+      }`,
+    };
   }
   const tool = runtime.tools.tools.get(call.name);
   if (!tool) {
-    return { ok: false, output: `error: there is no tool named '${call.name}'; available: ${[...runtime.tools.tools.keys()].join(", ")}` };
+    return {
+      ok: false,
+      output: `error: there is no tool named '${call.name}'; available: ${
+        [...runtime.tools.tools.keys()].join(", ")
+      }`,
+    };
   }
   const startedAt = Date.now();
-  runtimes.events.emit({ type: "tool_start", runId: ctx.runId, name: call.name, args, key, callId: call.id });
-  if (knobs.toolLog) await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, { append: true });
+  runtimes.events.emit({
+    type: "tool_start",
+    runId: ctx.runId,
+    name: call.name,
+    args,
+    key,
+    callId: call.id,
+  });
+  if (knobs.toolLog) {
+    await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, {
+      append: true,
+    });
+  }
   if (knobs.toolDelayMs > 0) await abortableSleep(knobs.toolDelayMs, signal);
   let outcome: ToolOutcome;
   try {
@@ -173,10 +238,23 @@ async function runTool(
   } catch (error) {
     if (signal.aborted) throw error;
     // Tool failures (bad path, crashed MCP server, timeout) are information for the LLM.
-    const message = error instanceof ToolError ? error.message : `${call.name} failed: ${(error as Error)?.message ?? error}`;
+    const message = error instanceof ToolError
+      ? error.message
+      : `${call.name} failed: ${(error as Error)?.message ?? error}`;
     outcome = { ok: false, output: `error: ${message}` };
   }
-  runtimes.events.emit({ type: "tool_end", runId: ctx.runId, name: call.name, args, key, callId: call.id, ok: outcome.ok, output: outcome.output, startedAt, durationMs: Date.now() - startedAt });
+  runtimes.events.emit({
+    type: "tool_end",
+    runId: ctx.runId,
+    name: call.name,
+    args,
+    key,
+    callId: call.id,
+    ok: outcome.ok,
+    output: outcome.output,
+    startedAt,
+    durationMs: Date.now() - startedAt,
+  });
   return outcome;
 }
 
@@ -190,7 +268,8 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function addUsage(total: UsageTotals, reply: LlmReply): UsageTotals {
+/** Adds one reply's usage to the totals. */
+export function addUsage(total: UsageTotals, reply: LlmReply): UsageTotals {
   return {
     calls: total.calls + 1,
     promptTokens: total.promptTokens + (reply.usage?.promptTokens ?? 0),
@@ -239,13 +318,21 @@ export function chatAgent(runtimes: Runtimes): Agent<ChatState, ChatResult, Chat
       if (reply.toolCalls.length === 0) {
         // A replayed answer was already shown by the process that got it.
         if (fresh) runtimes.events.emit({ type: "answer", runId: ctx.runId, text: reply.content });
-        const result: ChatResult = { answer: reply.content, stoppedBy: "answer", turns: next.turns, toolCalls: state.toolCalls, usage };
+        const result: ChatResult = {
+          answer: reply.content,
+          stoppedBy: "answer",
+          turns: next.turns,
+          toolCalls: state.toolCalls,
+          usage,
+        };
         if (!state.followUps) return result;
         // Serve mode: the run stays open until the next user message arrives as a signal.
         const payload = await ctx.waitForSignal<{ message: string }>(MESSAGE_SIGNAL, {
           validate: (data) => {
             const message = (data as { message?: unknown })?.message;
-            if (typeof message !== "string" || message.trim() === "") throw new Error("a follow-up needs a non-empty message");
+            if (typeof message !== "string" || message.trim() === "") {
+              throw new Error("a follow-up needs a non-empty message");
+            }
             return { message };
           },
         });
@@ -266,14 +353,19 @@ export function chatAgent(runtimes: Runtimes): Agent<ChatState, ChatResult, Chat
         let outcome: ToolOutcome;
         if (toolCalls >= maxToolCalls) {
           toolsExhausted = true;
-          outcome = { ok: false, output: `error: the tool-call budget of this run is spent (--max-tool-calls ${maxToolCalls}); answer with what you have` };
+          outcome = {
+            ok: false,
+            output:
+              `error: the tool-call budget of this run is spent (--max-tool-calls ${maxToolCalls}); answer with what you have`,
+          };
         } else {
           toolCalls++;
           const key = `tool:${turn}:${call.id}`;
           outcome = await ctx.callTool<ToolOutcome>(
             call.function.name,
             { arguments: call.function.arguments, callId: call.id },
-            (_args, { signal }) => runTool(ctx, runtime, runtimes, { id: call.id, ...call.function }, key, signal),
+            (_args, { signal }) =>
+              runTool(ctx, runtime, runtimes, { id: call.id, ...call.function }, key, signal),
             { key },
           );
         }

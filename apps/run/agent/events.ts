@@ -9,12 +9,42 @@ import type { ChatMessage, LlmReply } from "../llm/types.ts";
 /** One event of a run. `runId` tells child runs of a supervisor apart. */
 export type RunEvent =
   | { type: "delta"; runId: string; text: string }
-  | { type: "llm"; runId: string; turn: number; purpose: string; provider: string; model: string; messages: ChatMessage[]; reply?: LlmReply; error?: string; startedAt: number; durationMs: number }
+  | {
+    type: "llm";
+    runId: string;
+    turn: number;
+    purpose: string;
+    provider: string;
+    model: string;
+    messages: ChatMessage[];
+    reply?: LlmReply;
+    error?: string;
+    startedAt: number;
+    durationMs: number;
+  }
   | { type: "tool_start"; runId: string; name: string; args: unknown; key: string; callId: string }
-  | { type: "tool_end"; runId: string; name: string; args: unknown; key: string; callId: string; ok: boolean; output: string; startedAt: number; durationMs: number }
+  | {
+    type: "tool_end";
+    runId: string;
+    name: string;
+    args: unknown;
+    key: string;
+    callId: string;
+    ok: boolean;
+    output: string;
+    startedAt: number;
+    durationMs: number;
+  }
   | { type: "answer"; runId: string; text: string }
   | { type: "plan"; runId: string; tasks: string[] }
-  | { type: "child"; runId: string; childRunId: string; task: string; status: "started" | "completed" | "failed"; answer?: string }
+  | {
+    type: "child";
+    runId: string;
+    childRunId: string;
+    task: string;
+    status: "started" | "completed" | "failed";
+    answer?: string;
+  }
   | { type: "warning"; runId: string; message: string };
 
 /** Receives run events. Must not throw. */

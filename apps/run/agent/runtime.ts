@@ -59,7 +59,13 @@ export class Runtimes {
   /** The runtime for `settings` (started once, then shared). */
   get(settings: RunSettings): Promise<Runtime> {
     const llm = { ...settings.llm, ...this.#options.llmOverride };
-    const key = JSON.stringify([settings.workspace, settings.mcpConfig, settings.testCommand, settings.testTimeoutMs, llm]);
+    const key = JSON.stringify([
+      settings.workspace,
+      settings.mcpConfig,
+      settings.testCommand,
+      settings.testTimeoutMs,
+      llm,
+    ]);
     let runtime = this.#cache.get(key);
     if (!runtime) {
       runtime = this.#build(settings, llm);
@@ -78,9 +84,13 @@ export class Runtimes {
       mcpConfig: settings.mcpConfig,
     });
     for (const message of tools.warnings) this.events.emit({ type: "warning", runId: "", message });
-    const provider = this.#options.provider ?? (llm.provider === "mock"
-      ? new MockProvider(llm.model)
-      : new OpenAiProvider({ baseUrl: llm.baseUrl, model: llm.model, apiKey: this.#options.apiKey, timeoutMs: llm.timeoutMs }));
+    const provider = this.#options.provider ??
+      (llm.provider === "mock" ? new MockProvider(llm.model) : new OpenAiProvider({
+        baseUrl: llm.baseUrl,
+        model: llm.model,
+        apiKey: this.#options.apiKey,
+        timeoutMs: llm.timeoutMs,
+      }));
     return { llm: provider, tools, specs: toolSpecs(tools) };
   }
 
@@ -88,6 +98,8 @@ export class Runtimes {
   async close(): Promise<void> {
     const all = await Promise.allSettled(this.#cache.values());
     this.#cache.clear();
-    await Promise.allSettled(all.flatMap((r) => r.status === "fulfilled" ? [r.value.tools.close()] : []));
+    await Promise.allSettled(
+      all.flatMap((r) => r.status === "fulfilled" ? [r.value.tools.close()] : []),
+    );
   }
 }

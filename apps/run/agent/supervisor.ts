@@ -9,7 +9,16 @@
 import { type Agent, defineAgent, recur } from "@loom/runner";
 import type { RunSettings } from "../config.ts";
 import { parsePlan, PLAN_SYSTEM, SYNTHESIS_SYSTEM, synthesisPrompt } from "../llm/prompts.ts";
-import { type ChatInput, type ChatResult, type ChatState, durableLlmCall, type UsageTotals } from "./chat.ts";
+import {
+  addUsage,
+  type ChatInput,
+  type ChatResult,
+  type ChatState,
+  durableLlmCall,
+  NO_USAGE,
+  sumUsage,
+  type UsageTotals,
+} from "./chat.ts";
 import type { Runtimes } from "./runtime.ts";
 
 /** What a supervisor run starts from. */
@@ -30,8 +39,10 @@ export interface SupervisorState {
   phase: "plan" | "children" | "synthesize";
   /** Sub-tasks, once planned. */
   tasks: string[];
-  /** The children's answers, once gathered. */
-  answers: string[];
+  /** The children's results, once gathered. */
+  results: ChatResult[];
+  /** Usage of the supervisor's own LLM calls. */
+  usage: UsageTotals;
 }
 
 /** The supervisor's result. */
@@ -40,7 +51,7 @@ export interface SupervisorResult {
   answer: string;
   /** Sub-tasks with their child run ids and answers. */
   children: { runId: string; task: string; answer: string; stoppedBy: string }[];
-  /** LLM usage of the children together. */
+  /** LLM usage of the supervisor and its children together. */
   usage: UsageTotals;
 }
 
@@ -70,7 +81,14 @@ export function supervisorAgent(
     name: SUPERVISOR_AGENT,
     version: 1,
     retry: { maxAttempts: 1 },
-    initialState: (input) => ({ goal: input.goal, settings: input.settings, phase: "plan", tasks: [], answers: [] }),
+    initialState: (input) => ({
+      goal: input.goal,
+      settings: input.settings,
+      phase: "plan",
+      tasks: [],
+      results: [],
+      usage: NO_USAGE,
+    }),
     async step(state, ctx) {
       const runtime = await runtimes.get(state.settings);
       if (state.phase === "plan") {
@@ -78,30 +96,57 @@ export function supervisorAgent(
           key: "llm:plan",
           purpose: "plan",
           turn: 1,
-          messages: [{ role: "system", content: PLAN_SYSTEM }, { role: "user", content: state.goal }],
+          messages: [{ role: "system", content: PLAN_SYSTEM }, {
+            role: "user",
+            content: state.goal,
+          }],
           tools: [],
+          stream: false,
         });
         const tasks = parsePlan(reply.content, state.goal);
         runtimes.events.emit({ type: "plan", runId: ctx.runId, tasks });
-        return recur({ ...state, phase: "children", tasks });
+        return recur({ ...state, phase: "children", tasks, usage: addUsage(state.usage, reply) });
       }
       if (state.phase === "children") {
         const results = await withLimit(
           state.settings.concurrency,
           state.tasks.map((task, i) => async () => {
             const childRunId = `${ctx.runId}/${i + 1}`;
-            runtimes.events.emit({ type: "child", runId: ctx.runId, childRunId, task, status: "started" });
+            runtimes.events.emit({
+              type: "child",
+              runId: ctx.runId,
+              childRunId,
+              task,
+              status: "started",
+            });
             try {
-              const result = await ctx.child(chat, { runId: childRunId, input: { question: task, settings: state.settings } satisfies ChatInput });
-              runtimes.events.emit({ type: "child", runId: ctx.runId, childRunId, task, status: "completed", answer: result.answer });
+              const result = await ctx.child(chat, {
+                runId: childRunId,
+                input: { question: task, settings: state.settings } satisfies ChatInput,
+              });
+              runtimes.events.emit({
+                type: "child",
+                runId: ctx.runId,
+                childRunId,
+                task,
+                status: "completed",
+                answer: result.answer,
+              });
               return result;
             } catch (error) {
-              runtimes.events.emit({ type: "child", runId: ctx.runId, childRunId, task, status: "failed", answer: (error as Error).message });
+              runtimes.events.emit({
+                type: "child",
+                runId: ctx.runId,
+                childRunId,
+                task,
+                status: "failed",
+                answer: (error as Error).message,
+              });
               throw error;
             }
           }),
         );
-        return recur({ ...state, phase: "synthesize", answers: results.map((r) => r.answer) });
+        return recur({ ...state, phase: "synthesize", results });
       }
       const { reply } = await durableLlmCall(ctx, runtime, runtimes, {
         key: "llm:synthesize",
@@ -109,15 +154,23 @@ export function supervisorAgent(
         turn: 2,
         messages: [
           { role: "system", content: SYNTHESIS_SYSTEM },
-          { role: "user", content: synthesisPrompt(state.goal, state.tasks, state.answers) },
+          {
+            role: "user",
+            content: synthesisPrompt(state.goal, state.tasks, state.results.map((r) => r.answer)),
+          },
         ],
         tools: [],
       });
       runtimes.events.emit({ type: "answer", runId: ctx.runId, text: reply.content });
       return {
         answer: reply.content,
-        children: state.tasks.map((task, i) => ({ runId: `${ctx.runId}/${i + 1}`, task, answer: state.answers[i], stoppedBy: "answer" })),
-        usage: { calls: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 },
+        children: state.tasks.map((task, i) => ({
+          runId: `${ctx.runId}/${i + 1}`,
+          task,
+          answer: state.results[i].answer,
+          stoppedBy: state.results[i].stoppedBy,
+        })),
+        usage: sumUsage(addUsage(state.usage, reply), ...state.results.map((r) => r.usage)),
       };
     },
   });

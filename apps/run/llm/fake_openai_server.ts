@@ -22,7 +22,12 @@ export interface FakeRequest {
   /** Authorization header. */
   authorization: string | null;
   /** Parsed JSON body. */
-  body: { model: string; messages: ChatMessage[]; tools?: { function: ToolSpec }[]; stream?: boolean };
+  body: {
+    model: string;
+    messages: ChatMessage[];
+    tools?: { function: ToolSpec }[];
+    stream?: boolean;
+  };
 }
 
 /** A running fake endpoint. */
@@ -82,17 +87,28 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
       );
     }
     const step = script.shift();
-    if (step?.kind === "status") return Response.json(step.body ?? { error: { message: "scripted" } }, { status: step.status });
+    if (step?.kind === "status") {
+      return Response.json(step.body ?? { error: { message: "scripted" } }, {
+        status: step.status,
+      });
+    }
     if (step?.kind === "hang") {
       const stop = new AbortController();
       hanging.add(stop);
       // Sends headers, then nothing: the client must time out.
-      return new Response(new ReadableStream({ start: (c) => stop.signal.addEventListener("abort", () => c.close()) }), {
-        headers: { "content-type": "text/event-stream" },
-      });
+      return new Response(
+        new ReadableStream({
+          start: (c) => stop.signal.addEventListener("abort", () => c.close()),
+        }),
+        {
+          headers: { "content-type": "text/event-stream" },
+        },
+      );
     }
     if (step?.kind === "garbage") {
-      return new Response("data: {not json\n\n", { headers: { "content-type": "text/event-stream" } });
+      return new Response("data: {not json\n\n", {
+        headers: { "content-type": "text/event-stream" },
+      });
     }
     if (step?.kind === "json") {
       const r = step.reply;
@@ -102,7 +118,8 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
           finish_reason: r.finishReason,
           message: { role: "assistant", content: r.content, tool_calls: r.toolCalls },
         }],
-        usage: r.usage && { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens },
+        usage: r.usage &&
+          { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens },
       });
     }
     let reply: LlmReply;
@@ -127,9 +144,12 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
     } else {
       return Response.json({ error: { message: "fake server: script used up" } }, { status: 500 });
     }
-    return new Response(streamReply(reply, body.model, step?.kind === "text" ? step.pieces : undefined), {
-      headers: { "content-type": "text/event-stream" },
-    });
+    return new Response(
+      streamReply(reply, body.model, step?.kind === "text" ? step.pieces : undefined),
+      {
+        headers: { "content-type": "text/event-stream" },
+      },
+    );
   });
   return promise;
 }
@@ -138,9 +158,15 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
 function streamReply(reply: LlmReply, model: string, pieces = 3): ReadableStream<Uint8Array> {
   const chunks: unknown[] = [];
   const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", model };
-  chunks.push({ ...base, choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }] });
+  chunks.push({
+    ...base,
+    choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }],
+  });
   for (const part of split(reply.content, pieces)) {
-    chunks.push({ ...base, choices: [{ index: 0, delta: { content: part }, finish_reason: null }] });
+    chunks.push({
+      ...base,
+      choices: [{ index: 0, delta: { content: part }, finish_reason: null }],
+    });
   }
   reply.toolCalls.forEach((call, index) => {
     const [first, ...more] = split(call.function.arguments, 2);
@@ -148,19 +174,41 @@ function streamReply(reply: LlmReply, model: string, pieces = 3): ReadableStream
       ...base,
       choices: [{
         index: 0,
-        delta: { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: first ?? "" } }] },
+        delta: {
+          tool_calls: [{
+            index,
+            id: call.id,
+            type: "function",
+            function: { name: call.function.name, arguments: first ?? "" },
+          }],
+        },
         finish_reason: null,
       }],
     });
     for (const part of more) {
-      chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: part } }] }, finish_reason: null }] });
+      chunks.push({
+        ...base,
+        choices: [{
+          index: 0,
+          delta: { tool_calls: [{ index, function: { arguments: part } }] },
+          finish_reason: null,
+        }],
+      });
     }
   });
   const finish = reply.toolCalls.length > 0 ? "tool_calls" : "stop";
   chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }] });
   const promptTokens = reply.usage?.promptTokens ?? 42;
   const completionTokens = reply.usage?.completionTokens ?? 7;
-  chunks.push({ ...base, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } });
+  chunks.push({
+    ...base,
+    choices: [],
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
+  });
   const events = [...chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`), "data: [DONE]\n\n"];
   const encoder = new TextEncoder();
   // One network write per chunk, a few ms apart, like a real endpoint generating tokens.

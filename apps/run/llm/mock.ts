@@ -102,7 +102,9 @@ function conversation(messages: ChatMessage[]): { question: string; seen: Seen[]
   const seen: Seen[] = [];
   let rounds = 0;
   const results = new Map<string, string>();
-  for (const m of messages.slice(start)) if (m.role === "tool") results.set(m.tool_call_id, m.content);
+  for (const m of messages.slice(start)) {
+    if (m.role === "tool") results.set(m.tool_call_id, m.content);
+  }
   for (const m of messages.slice(start)) {
     if (m.role !== "assistant") continue;
     rounds++;
@@ -139,11 +141,17 @@ function plan(question: string, seen: Seen[], tools: ToolSpec[]): Action[] {
     if (/\b(tests?|fail\w*|bug\w*|broken|errors?|pass\w*|review)\b/i.test(question)) {
       wanted.push({ name: "run_tests", args: {} });
     }
-    for (const m of question.matchAll(/[`"']([^`"']{2,60})[`"']/g)) wanted.push({ name: "search", args: { query: m[1] } });
-    for (const tag of ["TODO", "FIXME"]) {
-      if (new RegExp(`\\b${tag}\\b`, "i").test(question)) wanted.push({ name: "search", args: { query: tag } });
+    for (const m of question.matchAll(/[`"']([^`"']{2,60})[`"']/g)) {
+      wanted.push({ name: "search", args: { query: m[1] } });
     }
-    for (const m of question.matchAll(/(?:^|\s)((?:[\w-]+\/)*[\w-]+\.[A-Za-z]{1,5})(?=[\s?.,!]|$)/g)) {
+    for (const tag of ["TODO", "FIXME"]) {
+      if (new RegExp(`\\b${tag}\\b`, "i").test(question)) {
+        wanted.push({ name: "search", args: { query: tag } });
+      }
+    }
+    for (
+      const m of question.matchAll(/(?:^|\s)((?:[\w-]+\/)*[\w-]+\.[A-Za-z]{1,5})(?=[\s?.,!]|$)/g)
+    ) {
       wanted.push({ name: "read_file", args: { path: m[1] } });
     }
   }
@@ -156,7 +164,9 @@ function plan(question: string, seen: Seen[], tools: ToolSpec[]): Action[] {
     }
     if (s.name === "search") {
       const files = [...s.result.matchAll(/^([^\s:]+):(\d+):/gm)].map((m) => m[1]);
-      for (const file of [...new Set(files)].slice(0, 2)) wanted.push({ name: "read_file", args: { path: file } });
+      for (const file of [...new Set(files)].slice(0, 2)) {
+        wanted.push({ name: "read_file", args: { path: file } });
+      }
     }
   }
   const done = new Set(seen.map((s) => key(s)));
@@ -180,8 +190,9 @@ function answer(question: string, seen: Seen[]): string {
   if (tests) {
     const failures = tests.result.split("\n").filter((l) => /\bFAIL/.test(l)).map((l) => l.trim());
     if (/^exit code 0\b/.test(tests.result)) parts.push("The tests pass (exit code 0).");
-    else if (failures.length > 0) parts.push(`The tests fail: \`${failures.slice(0, 3).join("`, `")}\`.`);
-    else parts.push(`The test command did not pass: ${firstLine(tests.result)}.`);
+    else if (failures.length > 0) {
+      parts.push(`The tests fail: \`${failures.slice(0, 3).join("`, `")}\`.`);
+    } else parts.push(`The test command did not pass: ${firstLine(tests.result)}.`);
   }
   for (const s of seen.filter((s) => s.name === "search")) {
     const hits = [...s.result.matchAll(/^([^\s:]+):(\d+): (.*)$/gm)];
@@ -193,20 +204,31 @@ function answer(question: string, seen: Seen[]): string {
     const read = seen.find((r) => r.name === "read_file" && r.args.path === file);
     const excerpt = read ? linesAround(read.result, Number(line)) : hits[0][3];
     parts.push(
-      `'${s.args.query}' is at ${file}:${line}` + (hits.length > 1 ? ` (${hits.length} matches)` : "") +
+      `'${s.args.query}' is at ${file}:${line}` +
+        (hits.length > 1 ? ` (${hits.length} matches)` : "") +
         `:\n\`\`\`\n${excerpt}\n\`\`\``,
     );
   }
   const listing = seen.find((s) => s.name === "list_files");
   if (listing) {
     const files = listing.result.split("\n").filter((l) => l && !l.startsWith("["));
-    parts.push(`The workspace has ${files.length} file${files.length === 1 ? "" : "s"}: ${files.slice(0, 8).join(", ")}${files.length > 8 ? ", ..." : ""}.`);
+    parts.push(
+      `The workspace has ${files.length} file${files.length === 1 ? "" : "s"}: ${
+        files.slice(0, 8).join(", ")
+      }${files.length > 8 ? ", ..." : ""}.`,
+    );
   }
   const known = new Set(["run_tests", "search", "list_files", "read_file"]);
-  for (const s of seen.filter((s) => !known.has(s.name))) parts.push(`${s.name} returned: ${s.result.slice(0, 300)}`);
+  for (const s of seen.filter((s) => !known.has(s.name))) {
+    parts.push(`${s.name} returned: ${s.result.slice(0, 300)}`);
+  }
   if (parts.length === 0) parts.push(`I have no tool results to answer "${question}" from.`);
   const files = new Set(seen.filter((s) => s.name === "read_file").map((s) => String(s.args.path)));
-  parts.push(`(mock answer from ${seen.length} tool call${seen.length === 1 ? "" : "s"}${files.size ? `; read ${[...files].join(", ")}` : ""})`);
+  parts.push(
+    `(mock answer from ${seen.length} tool call${seen.length === 1 ? "" : "s"}${
+      files.size ? `; read ${[...files].join(", ")}` : ""
+    })`,
+  );
   return parts.join("\n");
 }
 
@@ -221,17 +243,19 @@ function firstLine(text: string): string {
 }
 
 /** The mock's plan for `supervise`: three sub-tasks that between them review a repository. */
-function planSubtasks(goal: string): string[] {
+function planSubtasks(_goal: string): string[] {
   return [
-    `List the project's files and describe its layout (goal: ${goal}).`,
-    `Run the tests and explain any failure (goal: ${goal}).`,
-    `Search for TODO and FIXME notes (goal: ${goal}).`,
+    "List the project's files and describe its layout.",
+    "Run the tests and explain any failure.",
+    "Search for TODO and FIXME notes.",
   ];
 }
 
 /** The mock's synthesis: one line per sub-task with the first line of its answer. */
 function synthesize(prompt: string): string {
   const sections = [...prompt.matchAll(/^## (\d+)\. (.*)\n([\s\S]*?)(?=^## |\s*$(?![\s\S]))/gm)];
-  const lines = sections.map((m) => `${m[1]}. ${m[2].replace(/ \(goal: .*\)\.?$/, "")}: ${firstLine(m[3].trim())}`);
+  const lines = sections.map((m) =>
+    `${m[1]}. ${m[2].replace(/\.$/, "")}: ${firstLine(m[3].trim())}`
+  );
   return `Review summary (${sections.length} sub-tasks):\n${lines.join("\n")}`;
 }

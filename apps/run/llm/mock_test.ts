@@ -2,14 +2,30 @@ import assert from "node:assert/strict";
 import { tempWorkspace } from "../testing.ts";
 import { localTools } from "../tools/local.ts";
 import { MockProvider } from "./mock.ts";
-import { CHAT_SYSTEM, PLAN_SYSTEM, parsePlan, SYNTHESIS_SYSTEM, synthesisPrompt } from "./prompts.ts";
+import {
+  CHAT_SYSTEM,
+  parsePlan,
+  PLAN_SYSTEM,
+  SYNTHESIS_SYSTEM,
+  synthesisPrompt,
+} from "./prompts.ts";
 import type { ChatMessage } from "./types.ts";
 
 /** Drives the mock against the real local tools until it answers; returns answer and calls made. */
-async function converse(ws: string, question: string): Promise<{ answer: string; calls: string[]; streamed: string }> {
-  const tools = localTools({ workspace: ws, testCommand: ["deno", "run", "math_check.js"], testTimeoutMs: 30_000 });
+async function converse(
+  ws: string,
+  question: string,
+): Promise<{ answer: string; calls: string[]; streamed: string }> {
+  const tools = localTools({
+    workspace: ws,
+    testCommand: ["deno", "run", "math_check.js"],
+    testTimeoutMs: 30_000,
+  });
   const llm = new MockProvider();
-  const messages: ChatMessage[] = [{ role: "system", content: CHAT_SYSTEM }, { role: "user", content: question }];
+  const messages: ChatMessage[] = [{ role: "system", content: CHAT_SYSTEM }, {
+    role: "user",
+    content: question,
+  }];
   const calls: string[] = [];
   let streamed = "";
   for (let turn = 0; turn < 10; turn++) {
@@ -19,7 +35,9 @@ async function converse(ws: string, question: string): Promise<{ answer: string;
     for (const call of reply.toolCalls) {
       calls.push(`${call.function.name} ${call.function.arguments}`);
       const tool = tools.find((t) => t.name === call.function.name)!;
-      const content = await tool.run(JSON.parse(call.function.arguments), { signal: new AbortController().signal });
+      const content = await tool.run(JSON.parse(call.function.arguments), {
+        signal: new AbortController().signal,
+      });
       messages.push({ role: "tool", tool_call_id: call.id, content });
     }
   }
@@ -36,7 +54,10 @@ Deno.test("mock LLM: plans tests -> search -> read, then answers from the result
     'read_file {"path":"src/math.js"}',
   ]);
   assert.match(answer, /^The tests fail: `FAIL add\(2, 3\): expected 5, got 6`\./);
-  assert.match(answer, /'function add' is at src\/math\.js:2:\n```\n   2  export function add\(a, b\) \{\n   3    return a \+ b \+ 1;/);
+  assert.match(
+    answer,
+    /'function add' is at src\/math\.js:2:\n```\n {3}2 {2}export function add\(a, b\) \{\n {3}3 {4}return a \+ b \+ 1;/,
+  );
   assert.equal(streamed, answer, "the answer is streamed in full");
   // Deterministic: the same conversation gives the same answer.
   assert.equal((await converse(t.ws, "why does the test fail?")).answer, answer);
@@ -44,7 +65,10 @@ Deno.test("mock LLM: plans tests -> search -> read, then answers from the result
 
 Deno.test("mock LLM: the answer follows the workspace, not a canned text", async () => {
   await using t = await tempWorkspace();
-  await Deno.writeTextFile(`${t.ws}/src/math.js`, "export function add(a, b) {\n  return a + b;\n}\nexport function mul(a, b) {\n  return a * b;\n}\n");
+  await Deno.writeTextFile(
+    `${t.ws}/src/math.js`,
+    "export function add(a, b) {\n  return a + b;\n}\nexport function mul(a, b) {\n  return a * b;\n}\n",
+  );
   const { answer } = await converse(t.ws, "why does the test fail?");
   assert.match(answer, /^The tests pass \(exit code 0\)\./);
 });
@@ -55,11 +79,17 @@ Deno.test("mock LLM: directives call any offered tool, unknown tools are not cal
     messages: [{ role: "user", content: 'please @fs__list_directory {"path":"."} and @nope' }],
     tools: [{ name: "fs__list_directory", description: "", parameters: {} }],
   });
-  assert.deepEqual(reply.toolCalls.map((c) => [c.function.name, c.function.arguments]), [["fs__list_directory", '{"path":"."}']]);
+  assert.deepEqual(reply.toolCalls.map((c) => [c.function.name, c.function.arguments]), [[
+    "fs__list_directory",
+    '{"path":"."}',
+  ]]);
 });
 
 Deno.test("mock LLM: answers directly when no tool is offered, and reports usage", async () => {
-  const reply = await new MockProvider().complete({ messages: [{ role: "user", content: "hello?" }], tools: [] });
+  const reply = await new MockProvider().complete({
+    messages: [{ role: "user", content: "hello?" }],
+    tools: [],
+  });
   assert.equal(reply.toolCalls.length, 0);
   assert.match(reply.content, /no tool results/);
   assert.ok(reply.usage!.promptTokens > 0 && reply.usage!.completionTokens > 0);
@@ -67,15 +97,27 @@ Deno.test("mock LLM: answers directly when no tool is offered, and reports usage
 
 Deno.test("mock LLM: plans sub-tasks and synthesises their answers", async () => {
   const llm = new MockProvider();
-  const plan = await llm.complete({ messages: [{ role: "system", content: PLAN_SYSTEM }, { role: "user", content: "review this repo" }], tools: [] });
+  const plan = await llm.complete({
+    messages: [{ role: "system", content: PLAN_SYSTEM }, {
+      role: "user",
+      content: "review this repo",
+    }],
+    tools: [],
+  });
   const tasks = parsePlan(plan.content, "review this repo");
   assert.equal(tasks.length, 3);
   assert.match(tasks[1], /^Run the tests/);
   const final = await llm.complete({
-    messages: [{ role: "system", content: SYNTHESIS_SYSTEM }, { role: "user", content: synthesisPrompt("review this repo", tasks, ["A1\nmore", "A2", "A3"]) }],
+    messages: [{ role: "system", content: SYNTHESIS_SYSTEM }, {
+      role: "user",
+      content: synthesisPrompt("review this repo", tasks, ["A1\nmore", "A2", "A3"]),
+    }],
     tools: [],
   });
-  assert.equal(final.content, "Review summary (3 sub-tasks):\n1. List the project's files and describe its layout: A1\n2. Run the tests and explain any failure: A2\n3. Search for TODO and FIXME notes: A3");
+  assert.equal(
+    final.content,
+    "Review summary (3 sub-tasks):\n1. List the project's files and describe its layout: A1\n2. Run the tests and explain any failure: A2\n3. Search for TODO and FIXME notes: A3",
+  );
 });
 
 Deno.test("parsePlan accepts JSON, numbered lines, or falls back to the goal", () => {

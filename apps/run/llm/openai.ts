@@ -118,7 +118,10 @@ export class OpenAiProvider implements LlmProvider {
         throw new LlmError(`the LLM endpoint sent a stream chunk that is not JSON`, "transient");
       }
       if (chunk.error) {
-        throw new LlmError(`the LLM endpoint reported: ${chunk.error.message ?? "error"}`, "transient");
+        throw new LlmError(
+          `the LLM endpoint reported: ${chunk.error.message ?? "error"}`,
+          "transient",
+        );
       }
       if (chunk.model) model = chunk.model;
       if (chunk.usage) {
@@ -156,7 +159,10 @@ export class OpenAiProvider implements LlmProvider {
       arguments: c.function?.arguments ?? "",
     }));
     const usage = json.usage
-      ? { promptTokens: json.usage.prompt_tokens ?? 0, completionTokens: json.usage.completion_tokens ?? 0 }
+      ? {
+        promptTokens: json.usage.prompt_tokens ?? 0,
+        completionTokens: json.usage.completion_tokens ?? 0,
+      }
       : undefined;
     return this.#reply(
       message.content ?? "",
@@ -226,9 +232,17 @@ async function httpError(response: Response, url: string, model: string): Promis
     );
   }
   if (status === 408 || status === 409 || status === 429 || status >= 500) {
-    return new LlmError(`the LLM endpoint is busy or failing (HTTP ${status})${suffix}`, "transient", status);
+    return new LlmError(
+      `the LLM endpoint is busy or failing (HTTP ${status})${suffix}`,
+      "transient",
+      status,
+    );
   }
-  return new LlmError(`the LLM endpoint refused the request (HTTP ${status})${suffix}`, "validation", status);
+  return new LlmError(
+    `the LLM endpoint refused the request (HTTP ${status})${suffix}`,
+    "validation",
+    status,
+  );
 }
 
 interface ChunkJson {
@@ -239,7 +253,11 @@ interface ChunkJson {
     finish_reason?: string | null;
     delta?: {
       content?: string | null;
-      tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
+      tool_calls?: {
+        index?: number;
+        id?: string;
+        function?: { name?: string; arguments?: string };
+      }[];
     };
   }[];
 }

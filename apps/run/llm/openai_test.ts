@@ -21,9 +21,15 @@ async function failure(promise: Promise<unknown>): Promise<LlmError> {
 }
 
 Deno.test("openai client streams text deltas as they arrive and reports usage and cost", async () => {
-  const fake = await startFakeOpenAi({ script: [{ kind: "text", text: "The test fails because add is off by one.", pieces: 5 }] });
+  const fake = await startFakeOpenAi({
+    script: [{ kind: "text", text: "The test fails because add is off by one.", pieces: 5 }],
+  });
   try {
-    const llm = new OpenAiProvider({ baseUrl: fake.baseUrl, model: "gpt-4o-mini", apiKey: "sk-test" });
+    const llm = new OpenAiProvider({
+      baseUrl: fake.baseUrl,
+      model: "gpt-4o-mini",
+      apiKey: "sk-test",
+    });
     const deltas: string[] = [];
     const reply = await llm.complete({ messages: user, tools: [], onDelta: (d) => deltas.push(d) });
     assert.equal(reply.content, "The test fails because add is off by one.");
@@ -53,8 +59,16 @@ Deno.test("openai client assembles tool calls split over several chunks", async 
     const llm = new OpenAiProvider({ baseUrl: fake.baseUrl, model: "local" });
     const reply = await llm.complete({ messages: user, tools });
     assert.deepEqual(reply.toolCalls, [
-      { id: "call_a", type: "function", function: { name: "read_file", arguments: '{"path":"src/math.js"}' } },
-      { id: "call_b", type: "function", function: { name: "search", arguments: '{"query":"add("}' } },
+      {
+        id: "call_a",
+        type: "function",
+        function: { name: "read_file", arguments: '{"path":"src/math.js"}' },
+      },
+      {
+        id: "call_b",
+        type: "function",
+        function: { name: "search", arguments: '{"query":"add("}' },
+      },
     ]);
     assert.equal(reply.finishReason, "tool_calls");
     assert.equal(reply.costUsd, undefined, "unknown model: no invented price");
@@ -67,10 +81,22 @@ Deno.test("openai client assembles tool calls split over several chunks", async 
 
 Deno.test("openai client accepts a non-streaming JSON completion", async () => {
   const fake = await startFakeOpenAi({
-    script: [{ kind: "json", reply: { content: "plain", toolCalls: [], model: "m", finishReason: "stop", usage: { promptTokens: 3, completionTokens: 1 } } }],
+    script: [{
+      kind: "json",
+      reply: {
+        content: "plain",
+        toolCalls: [],
+        model: "m",
+        finishReason: "stop",
+        usage: { promptTokens: 3, completionTokens: 1 },
+      },
+    }],
   });
   try {
-    const reply = await new OpenAiProvider({ baseUrl: fake.baseUrl, model: "m" }).complete({ messages: user, tools: [] });
+    const reply = await new OpenAiProvider({ baseUrl: fake.baseUrl, model: "m" }).complete({
+      messages: user,
+      tools: [],
+    });
     assert.equal(reply.content, "plain");
     assert.deepEqual(reply.usage, { promptTokens: 3, completionTokens: 1 });
   } finally {
@@ -81,7 +107,12 @@ Deno.test("openai client accepts a non-streaming JSON completion", async () => {
 Deno.test("openai client: a wrong API key is a permission error with a clear sentence", async () => {
   const fake = await startFakeOpenAi({ apiKey: "right" });
   try {
-    const e = await failure(new OpenAiProvider({ baseUrl: fake.baseUrl, model: "m", apiKey: "wrong" }).complete({ messages: user, tools: [] }));
+    const e = await failure(
+      new OpenAiProvider({ baseUrl: fake.baseUrl, model: "m", apiKey: "wrong" }).complete({
+        messages: user,
+        tools: [],
+      }),
+    );
     assert.equal(e.category, "permission");
     assert.equal(e.status, 401);
     assert.match(e.message, /rejected the API key \(HTTP 401\); set LOOM_LLM_API_KEY/);
@@ -93,7 +124,12 @@ Deno.test("openai client: a wrong API key is a permission error with a clear sen
 Deno.test("openai client: an unknown model is a validation error naming the model", async () => {
   const fake = await startFakeOpenAi({ models: ["llama3"] });
   try {
-    const e = await failure(new OpenAiProvider({ baseUrl: fake.baseUrl, model: "gpt-9" }).complete({ messages: user, tools: [] }));
+    const e = await failure(
+      new OpenAiProvider({ baseUrl: fake.baseUrl, model: "gpt-9" }).complete({
+        messages: user,
+        tools: [],
+      }),
+    );
     assert.equal(e.category, "validation");
     assert.match(e.message, /model 'gpt-9' is not available .*HTTP 404.*does not exist/);
   } finally {

@@ -48,6 +48,8 @@ export function parsePlan(reply: string, goal: string, max = 5): string[] {
       // not JSON: fall through
     }
   }
-  const lines = reply.split("\n").map((l) => l.replace(/^\s*(\d+[.)]|[-*])\s*/, "").trim()).filter(Boolean);
+  const lines = reply.split("\n").map((l) => l.replace(/^\s*(\d+[.)]|[-*])\s*/, "").trim()).filter(
+    Boolean,
+  );
   return lines.length > 1 ? lines.slice(0, max) : [goal];
 }

@@ -19,8 +19,10 @@ export interface McpServerConfig {
   env?: Record<string, string>;
   /** Working directory. */
   cwd?: string;
-  /** Timeout of one request in ms, `initialize` included (default 30 000). */
+  /** Timeout of one request in ms (default 30 000). */
   timeoutMs?: number;
+  /** Timeout of the handshake in ms, start-up included (default 30 000: `npx` may download). */
+  initTimeoutMs?: number;
 }
 
 /** A tool as a server lists it. */
@@ -82,7 +84,9 @@ export class McpClient {
     const stderr = this.#readStderr();
     this.#closed = process.status.then(async (status) => {
       await Promise.allSettled([stdout, stderr]);
-      const how = status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+      const how = status.signal
+        ? `was killed by ${status.signal}`
+        : `exited with code ${status.code}`;
       this.#fail(new McpError(`MCP server '${name}' ${how}${this.#stderrSuffix()}`));
     });
   }
@@ -104,8 +108,12 @@ export class McpClient {
       if (error instanceof Deno.errors.NotFound) {
         throw new McpError(`MCP server '${name}': the command '${config.command}' was not found`);
       }
-      if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-        throw new McpError(`MCP server '${name}': running '${config.command}' is not permitted (add it to --allow-run)`);
+      if (
+        error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ) {
+        throw new McpError(
+          `MCP server '${name}': running '${config.command}' is not permitted (add it to --allow-run)`,
+        );
       }
       throw new McpError(`MCP server '${name}' could not start: ${(error as Error).message}`);
     }
@@ -115,7 +123,10 @@ export class McpClient {
         protocolVersion: PROTOCOL_VERSION,
         capabilities: {},
         clientInfo: { name: "loom-run", version: "0.1.0" },
-      }) as { protocolVersion?: string; serverInfo?: { name?: string; version?: string } };
+      }, config.initTimeoutMs ?? 30_000) as {
+        protocolVersion?: string;
+        serverInfo?: { name?: string; version?: string };
+      };
       if (typeof init?.protocolVersion !== "string") {
         throw new McpError(`MCP server '${name}' answered initialize without a protocolVersion`);
       }
@@ -138,8 +149,13 @@ export class McpClient {
     const tools: McpToolInfo[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.#request("tools/list", cursor ? { cursor } : {}) as { tools?: McpToolInfo[]; nextCursor?: string };
-      if (!Array.isArray(page?.tools)) throw new McpError(`MCP server '${this.name}' sent a tools/list result without tools`);
+      const page = await this.#request("tools/list", cursor ? { cursor } : {}) as {
+        tools?: McpToolInfo[];
+        nextCursor?: string;
+      };
+      if (!Array.isArray(page?.tools)) {
+        throw new McpError(`MCP server '${this.name}' sent a tools/list result without tools`);
+      }
       tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor);
@@ -147,9 +163,23 @@ export class McpClient {
   }
 
   /** Calls a tool. A JSON-RPC error, crash or timeout throws `McpError`; `isError` results do not. */
-  async callTool(name: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<McpCallResult> {
-    const result = await this.#request("tools/call", { name, arguments: args }, options.timeoutMs, options.signal) as {
-      content?: { type: string; text?: string; mimeType?: string; resource?: { uri?: string; text?: string } }[];
+  async callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<McpCallResult> {
+    const result = await this.#request(
+      "tools/call",
+      { name, arguments: args },
+      options.timeoutMs,
+      options.signal,
+    ) as {
+      content?: {
+        type: string;
+        text?: string;
+        mimeType?: string;
+        resource?: { uri?: string; text?: string };
+      }[];
       structuredContent?: unknown;
       isError?: boolean;
     };
@@ -158,7 +188,9 @@ export class McpClient {
       if (c.type === "resource") return c.resource?.text ?? `[resource ${c.resource?.uri ?? ""}]`;
       return `[${c.type}${c.mimeType ? ` ${c.mimeType}` : ""} content]`;
     });
-    if (parts.length === 0 && result?.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent));
+    if (parts.length === 0 && result?.structuredContent !== undefined) {
+      parts.push(JSON.stringify(result.structuredContent));
+    }
     return { text: parts.join("\n"), isError: result?.isError === true };
   }
 
@@ -188,16 +220,27 @@ export class McpClient {
     }
   }
 
-  #request(method: string, params: unknown, timeoutMs = this.#timeoutMs, signal?: AbortSignal): Promise<unknown> {
+  #request(
+    method: string,
+    params: unknown,
+    timeoutMs = this.#timeoutMs,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const timer = setTimeout(() => {
       this.#pending.delete(id);
       // Tell the server to stop working on it; it may ignore this.
-      this.#send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "timeout" } })
+      this.#send({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: id, reason: "timeout" },
+      })
         .catch(() => {});
-      reject(new McpError(`MCP server '${this.name}' did not answer ${method} within ${timeoutMs} ms`));
+      reject(
+        new McpError(`MCP server '${this.name}' did not answer ${method} within ${timeoutMs} ms`),
+      );
     }, timeoutMs);
     const onAbort = () => {
       this.#pending.delete(id);
@@ -218,7 +261,9 @@ export class McpClient {
         reject(e);
       },
     });
-    this.#send({ jsonrpc: "2.0", id, method, params }).catch((e) => this.#pending.get(id)?.reject(e));
+    this.#send({ jsonrpc: "2.0", id, method, params }).catch((e) =>
+      this.#pending.get(id)?.reject(e)
+    );
     return promise;
   }
 
@@ -240,13 +285,24 @@ export class McpClient {
   }
 
   async #onLine(line: string): Promise<void> {
-    let message: { id?: number | string; method?: string; result?: unknown; error?: { code?: number; message?: string } };
+    let message: {
+      id?: number | string;
+      method?: string;
+      result?: unknown;
+      error?: { code?: number; message?: string };
+    };
     try {
       message = JSON.parse(line);
       if (typeof message !== "object" || message === null) throw new Error("not an object");
     } catch {
       // stdout is the protocol channel: anything else there means the stream can't be trusted.
-      this.#fail(new McpError(`MCP server '${this.name}' sent something that is not JSON-RPC: ${JSON.stringify(line.slice(0, 80))}`));
+      this.#fail(
+        new McpError(
+          `MCP server '${this.name}' sent something that is not JSON-RPC: ${
+            JSON.stringify(line.slice(0, 80))
+          }`,
+        ),
+      );
       try {
         this.#process.kill("SIGKILL");
       } catch {
@@ -257,9 +313,11 @@ export class McpClient {
     if (message.method !== undefined) {
       // A request from the server (ping, roots/list, sampling...): answer ping, decline the rest.
       if (message.id !== undefined) {
-        const reply = message.method === "ping"
-          ? { jsonrpc: "2.0", id: message.id, result: {} }
-          : { jsonrpc: "2.0", id: message.id, error: { code: -32601, message: `loom-run does not support ${message.method}` } };
+        const reply = message.method === "ping" ? { jsonrpc: "2.0", id: message.id, result: {} } : {
+          jsonrpc: "2.0",
+          id: message.id,
+          error: { code: -32601, message: `loom-run does not support ${message.method}` },
+        };
         await this.#send(reply).catch(() => {});
       }
       return;
@@ -268,7 +326,13 @@ export class McpClient {
     if (!pending) return; // a late answer to a request that timed out
     this.#pending.delete(message.id as number);
     if (message.error) {
-      pending.reject(new McpError(`MCP server '${this.name}' returned an error: ${message.error.message ?? "unknown"} (code ${message.error.code ?? "?"})`));
+      pending.reject(
+        new McpError(
+          `MCP server '${this.name}' returned an error: ${
+            message.error.message ?? "unknown"
+          } (code ${message.error.code ?? "?"})`,
+        ),
+      );
     } else {
       pending.resolve(message.result);
     }

@@ -36,7 +36,10 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
     if (value !== undefined) env[name] = value;
   }
   for (const [name, value] of Object.entries(extra)) {
-    env[name] = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, ref: string) => readEnv(ref) ?? "");
+    env[name] = value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
+      (_, ref: string) => readEnv(ref) ?? "",
+    );
   }
   return env;
 }

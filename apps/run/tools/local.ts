@@ -32,7 +32,8 @@ export function localTools(options: LocalToolOptions): Tool[] {
     {
       name: "read_file",
       source: "local",
-      description: "Read a text file of the workspace. Lines are numbered. Optional 1-based line range.",
+      description:
+        "Read a text file of the workspace. Lines are numbered. Optional 1-based line range.",
       parameters: {
         type: "object",
         properties: {
@@ -47,17 +48,21 @@ export function localTools(options: LocalToolOptions): Tool[] {
     {
       name: "list_files",
       source: "local",
-      description: "List the files under a workspace directory, recursively (skips .git and node_modules).",
+      description:
+        "List the files under a workspace directory, recursively (skips .git and node_modules).",
       parameters: {
         type: "object",
-        properties: { path: { type: "string", description: "directory relative to the workspace, default ." } },
+        properties: {
+          path: { type: "string", description: "directory relative to the workspace, default ." },
+        },
       },
       run: (args) => listFiles(ws, stringArg(args, "path", ".")),
     },
     {
       name: "search",
       source: "local",
-      description: "Search the workspace's text files for a string (case-insensitive); prints file:line: text.",
+      description:
+        "Search the workspace's text files for a string (case-insensitive); prints file:line: text.",
       parameters: {
         type: "object",
         properties: {
@@ -71,7 +76,9 @@ export function localTools(options: LocalToolOptions): Tool[] {
     {
       name: "run_tests",
       source: "local",
-      description: `Run the project's tests (${options.testCommand.join(" ")}) and return the exit code and output.`,
+      description: `Run the project's tests (${
+        options.testCommand.join(" ")
+      }) and return the exit code and output.`,
       parameters: { type: "object", properties: {} },
       run: (_args, { signal }) => runTests(ws, options, signal),
     },
@@ -89,7 +96,9 @@ async function readFile(ws: Workspace, args: Record<string, unknown>): Promise<s
   if (lines.at(-1) === "") lines.pop();
   const start = Math.max(1, Number(args.start_line ?? 1) || 1);
   const end = Math.min(lines.length, Number(args.end_line ?? lines.length) || lines.length);
-  const numbered = lines.slice(start - 1, end).map((line, i) => `${String(start + i).padStart(4)}  ${line}`);
+  const numbered = lines.slice(start - 1, end).map((line, i) =>
+    `${String(start + i).padStart(4)}  ${line}`
+  );
   return capOutput(`${ws.display(real)} (${lines.length} lines)\n${numbered.join("\n")}`);
 }
 
@@ -97,7 +106,10 @@ async function readFile(ws: Workspace, args: Record<string, unknown>): Promise<s
  * Walks a directory without following symlinks (a symlink is listed, never entered), so a link
  * pointing out of the workspace cannot widen what the tools see.
  */
-async function* walk(ws: Workspace, dir: string): AsyncGenerator<{ path: string; isFile: boolean; isSymlink: boolean }> {
+async function* walk(
+  ws: Workspace,
+  dir: string,
+): AsyncGenerator<{ path: string; isFile: boolean; isSymlink: boolean }> {
   const entries: Deno.DirEntry[] = [];
   for await (const entry of Deno.readDir(dir)) entries.push(entry);
   // Code-unit order, not locale order: the listing must be the same on every machine.
@@ -120,7 +132,9 @@ async function listFiles(ws: Workspace, path: string): Promise<string> {
   let total = 0;
   for await (const entry of walk(ws, root)) {
     total++;
-    if (lines.length < MAX_LIST) lines.push(ws.display(entry.path) + (entry.isSymlink ? " (symlink)" : ""));
+    if (lines.length < MAX_LIST) {
+      lines.push(ws.display(entry.path) + (entry.isSymlink ? " (symlink)" : ""));
+    }
   }
   if (total > MAX_LIST) lines.push(`[... ${total - MAX_LIST} more files]`);
   return capOutput(lines.length ? lines.join("\n") : "(no files)");
@@ -130,11 +144,9 @@ async function search(ws: Workspace, query: string, path: string): Promise<strin
   if (query.trim() === "") throw new ToolError("the search query is empty");
   const root = await ws.resolve(path);
   const needle = query.toLowerCase();
-  const files = (await Deno.stat(root)).isDirectory
-    ? walk(ws, root)
-    : (async function* () {
-      yield { path: root, isFile: true, isSymlink: false };
-    })();
+  const files = (await Deno.stat(root)).isDirectory ? walk(ws, root) : (async function* () {
+    yield { path: root, isFile: true, isSymlink: false };
+  })();
   const hits: string[] = [];
   let total = 0;
   for await (const file of files) {
@@ -147,14 +159,20 @@ async function search(ws: Workspace, query: string, path: string): Promise<strin
     for (let i = 0; i < lines.length; i++) {
       if (!lines[i].toLowerCase().includes(needle)) continue;
       total++;
-      if (hits.length < MAX_MATCHES) hits.push(`${ws.display(file.path)}:${i + 1}: ${lines[i].trim().slice(0, 200)}`);
+      if (hits.length < MAX_MATCHES) {
+        hits.push(`${ws.display(file.path)}:${i + 1}: ${lines[i].trim().slice(0, 200)}`);
+      }
     }
   }
   if (total > MAX_MATCHES) hits.push(`[... ${total - MAX_MATCHES} more matches]`);
   return capOutput(hits.length ? hits.join("\n") : `no match for '${query}'`);
 }
 
-async function runTests(ws: Workspace, options: LocalToolOptions, signal: AbortSignal): Promise<string> {
+async function runTests(
+  ws: Workspace,
+  options: LocalToolOptions,
+  signal: AbortSignal,
+): Promise<string> {
   const [cmd, ...args] = options.testCommand;
   const timeout = AbortSignal.timeout(options.testTimeoutMs);
   let output: Deno.CommandOutput;
@@ -170,7 +188,9 @@ async function runTests(ws: Workspace, options: LocalToolOptions, signal: AbortS
       signal: AbortSignal.any([signal, timeout]),
     }).output();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new ToolError(`the test command '${cmd}' was not found`);
+    if (error instanceof Deno.errors.NotFound) {
+      throw new ToolError(`the test command '${cmd}' was not found`);
+    }
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
       throw new ToolError(`running '${cmd}' is not permitted (add it to --allow-run)`);
     }
@@ -179,9 +199,11 @@ async function runTests(ws: Workspace, options: LocalToolOptions, signal: AbortS
   if (signal.aborted) throw signal.reason;
   const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
   // deno's output has ANSI colours even with NO_COLOR in some paths; the LLM needs plain text.
-  const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = text.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
   if (timeout.aborted) return capOutput(`timed out after ${options.testTimeoutMs} ms\n${plain}`);
   // Keep the tail: test runners print the failures and summary last.
-  const capped = plain.length > 12_000 ? `[... ${plain.length - 12_000} characters cut]\n${plain.slice(-12_000)}` : plain;
+  const capped = plain.length > 12_000
+    ? `[... ${plain.length - 12_000} characters cut]\n${plain.slice(-12_000)}`
+    : plain;
   return `exit code ${output.code}${output.success ? " (passed)" : " (failed)"}\n${capped}`;
 }

@@ -4,21 +4,33 @@ import { tempWorkspace } from "../testing.ts";
 import { localTools } from "./local.ts";
 import { type Tool, ToolError } from "./types.ts";
 
-function tools(ws: string, testCommand = ["deno", "run", "math_check.js"], testTimeoutMs = 30_000): Map<string, Tool> {
+function tools(
+  ws: string,
+  testCommand = ["deno", "run", "math_check.js"],
+  testTimeoutMs = 30_000,
+): Map<string, Tool> {
   return new Map(localTools({ workspace: ws, testCommand, testTimeoutMs }).map((t) => [t.name, t]));
 }
 const signal = new AbortController().signal;
 
 async function refused(tool: Tool, args: Record<string, unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(tool.run(args, { signal }), (e: unknown) => e instanceof ToolError && pattern.test(e.message));
+  await assert.rejects(
+    tool.run(args, { signal }),
+    (e: unknown) => e instanceof ToolError && pattern.test(e.message),
+  );
 }
 
 Deno.test("read_file returns numbered lines and honours a line range", async () => {
   await using t = await tempWorkspace();
   const read = tools(t.ws).get("read_file")!;
   const all = await read.run({ path: "src/math.js" }, { signal });
-  assert.match(all, /^src\/math\.js \(8 lines\)\n   1  \/\/ TODO: add subtraction\n   2  export function add/);
-  const part = await read.run({ path: "./src/../src/math.js", start_line: 3, end_line: 3 }, { signal });
+  assert.match(
+    all,
+    /^src\/math\.js \(8 lines\)\n {3}1 {2}\/\/ TODO: add subtraction\n {3}2 {2}export function add/,
+  );
+  const part = await read.run({ path: "./src/../src/math.js", start_line: 3, end_line: 3 }, {
+    signal,
+  });
   assert.equal(part, "src/math.js (8 lines)\n   3    return a + b + 1;");
 });
 
@@ -29,7 +41,11 @@ Deno.test("paths that escape the workspace are refused: .., absolute, symlinks o
   await Deno.symlink(outside, join(t.ws, "link.txt"));
   await Deno.symlink(t.dir, join(t.ws, "linkdir"));
   await Deno.symlink(join(t.ws, "README.md"), join(t.ws, "inside-link.md"));
-  const { read, list, search } = { read: tools(t.ws).get("read_file")!, list: tools(t.ws).get("list_files")!, search: tools(t.ws).get("search")! };
+  const { read, list, search } = {
+    read: tools(t.ws).get("read_file")!,
+    list: tools(t.ws).get("list_files")!,
+    search: tools(t.ws).get("search")!,
+  };
   await refused(read, { path: "../secret.txt" }, /climbs out of the workspace/);
   await refused(read, { path: "src/../../secret.txt" }, /climbs out/);
   await refused(read, { path: outside }, /absolute path/);
@@ -51,14 +67,23 @@ Deno.test("list_files lists recursively and skips .git", async () => {
   await using t = await tempWorkspace();
   await Deno.mkdir(join(t.ws, ".git"));
   await Deno.writeTextFile(join(t.ws, ".git", "HEAD"), "ref");
-  assert.equal(await tools(t.ws).get("list_files")!.run({}, { signal }), "README.md\nmath_check.js\nsrc/math.js");
-  assert.equal(await tools(t.ws).get("list_files")!.run({ path: "src" }, { signal }), "src/math.js");
+  assert.equal(
+    await tools(t.ws).get("list_files")!.run({}, { signal }),
+    "README.md\nmath_check.js\nsrc/math.js",
+  );
+  assert.equal(
+    await tools(t.ws).get("list_files")!.run({ path: "src" }, { signal }),
+    "src/math.js",
+  );
 });
 
 Deno.test("search prints file:line matches, case-insensitively, and caps them", async () => {
   await using t = await tempWorkspace();
   const search = tools(t.ws).get("search")!;
-  assert.equal(await search.run({ query: "todo" }, { signal }), "src/math.js:1: // TODO: add subtraction");
+  assert.equal(
+    await search.run({ query: "todo" }, { signal }),
+    "src/math.js:1: // TODO: add subtraction",
+  );
   await Deno.writeTextFile(join(t.ws, "many.txt"), "needle\n".repeat(450));
   const many = await search.run({ query: "needle" }, { signal });
   assert.equal(many.split("\n").length, 201);
@@ -68,7 +93,10 @@ Deno.test("search prints file:line matches, case-insensitively, and caps them", 
 
 Deno.test("read_file output is capped", async () => {
   await using t = await tempWorkspace();
-  await Deno.writeTextFile(join(t.ws, "big.txt"), "x".repeat(100) + "\n".repeat(1) + "y".repeat(40_000));
+  await Deno.writeTextFile(
+    join(t.ws, "big.txt"),
+    "x".repeat(100) + "\n".repeat(1) + "y".repeat(40_000),
+  );
   const out = await tools(t.ws).get("read_file")!.run({ path: "big.txt" }, { signal });
   assert.ok(out.length < 16_200);
   assert.match(out, /output truncated: \d+ more characters/);
@@ -81,7 +109,11 @@ Deno.test("run_tests runs the configured command in the workspace with a clean e
     const out = await tools(t.ws).get("run_tests")!.run({}, { signal });
     assert.match(out, /^exit code 1 \(failed\)\n/);
     assert.match(out, /FAIL add\(2, 3\): expected 5, got 6/);
-    const env = await tools(t.ws, ["deno", "eval", "console.log(Deno.env.get('LOOM_LLM_API_KEY') ?? 'absent', Deno.cwd())"])
+    const env = await tools(t.ws, [
+      "deno",
+      "eval",
+      "console.log(Deno.env.get('LOOM_LLM_API_KEY') ?? 'absent', Deno.cwd())",
+    ])
       .get("run_tests")!.run({}, { signal });
     assert.match(env, /^exit code 0 \(passed\)\nabsent /);
     assert.ok(env.includes(await Deno.realPath(t.ws)));
@@ -92,7 +124,11 @@ Deno.test("run_tests runs the configured command in the workspace with a clean e
 
 Deno.test("run_tests stops a command that runs past its timeout", async () => {
   await using t = await tempWorkspace();
-  const out = await tools(t.ws, ["deno", "eval", "console.log('started'); setTimeout(() => {}, 60000)"], 1500)
+  const out = await tools(t.ws, [
+    "deno",
+    "eval",
+    "console.log('started'); setTimeout(() => {}, 60000)",
+  ], 1500)
     .get("run_tests")!.run({}, { signal });
   assert.match(out, /^timed out after 1500 ms/);
   await refused(tools(t.ws, ["no-such-test-runner-xyz"]).get("run_tests")!, {}, /was not found/);

@@ -8,7 +8,7 @@ import { type McpClient, McpClient as Client, McpError } from "../mcp/client.ts"
 import { loadMcpConfig } from "../mcp/config.ts";
 import type { ToolSpec } from "../llm/types.ts";
 import { UsageError } from "../errors.ts";
-import { localTools, type LocalToolOptions } from "./local.ts";
+import { type LocalToolOptions, localTools } from "./local.ts";
 import { capOutput, type Tool, ToolError } from "./types.ts";
 
 /** The tools of a run and the MCP processes behind them. */
@@ -29,11 +29,19 @@ export function mcpToolName(server: string, tool: string): string {
 
 /** The specs handed to the LLM, in a stable order (local tools first). */
 export function toolSpecs(set: ToolSet): ToolSpec[] {
-  return [...set.tools.values()].map(({ name, description, parameters }) => ({ name, description, parameters }));
+  return [...set.tools.values()].map(({ name, description, parameters }) => ({
+    name,
+    description,
+    parameters,
+  }));
 }
 
 /** Wraps an MCP server's tool as a `Tool`. */
-function mcpTool(client: McpClient, name: string, info: { name: string; description?: string; inputSchema?: Record<string, unknown> }): Tool {
+function mcpTool(
+  client: McpClient,
+  name: string,
+  info: { name: string; description?: string; inputSchema?: Record<string, unknown> },
+): Tool {
   return {
     name,
     source: `mcp:${client.name}`,
@@ -41,7 +49,9 @@ function mcpTool(client: McpClient, name: string, info: { name: string; descript
     parameters: info.inputSchema ?? { type: "object", properties: {} },
     run: async (args, { signal }) => {
       const result = await client.callTool(info.name, args, { signal });
-      if (result.isError) throw new ToolError(`${name} reported an error: ${result.text.slice(0, 2000)}`);
+      if (result.isError) {
+        throw new ToolError(`${name} reported an error: ${result.text.slice(0, 2000)}`);
+      }
       return capOutput(result.text);
     },
   };
@@ -51,7 +61,9 @@ function mcpTool(client: McpClient, name: string, info: { name: string; descript
 function register(tools: Map<string, Tool>, tool: Tool): void {
   const existing = tools.get(tool.name);
   if (existing) {
-    throw new UsageError(`the tool name '${tool.name}' is claimed by both ${existing.source} and ${tool.source}; rename one MCP server`);
+    throw new UsageError(
+      `the tool name '${tool.name}' is claimed by both ${existing.source} and ${tool.source}; rename one MCP server`,
+    );
   }
   tools.set(tool.name, tool);
 }
@@ -60,7 +72,9 @@ function register(tools: Map<string, Tool>, tool: Tool): void {
  * Opens the tool set: local tools, then every server of `mcpConfig` (started in parallel).
  * A server that fails to start is reported in `warnings` and left out.
  */
-export async function openToolSet(options: LocalToolOptions & { mcpConfig?: string }): Promise<ToolSet> {
+export async function openToolSet(
+  options: LocalToolOptions & { mcpConfig?: string },
+): Promise<ToolSet> {
   const tools = new Map<string, Tool>();
   for (const tool of localTools(options)) register(tools, tool);
   const clients: McpClient[] = [];
@@ -79,11 +93,18 @@ export async function openToolSet(options: LocalToolOptions & { mcpConfig?: stri
     started.forEach((outcome, i) => {
       if (outcome.status === "rejected") {
         const reason = outcome.reason;
-        warnings.push(reason instanceof McpError ? reason.message : `MCP server '${servers[i][0]}' failed: ${reason}`);
+        warnings.push(
+          reason instanceof McpError
+            ? reason.message
+            : `MCP server '${servers[i][0]}' failed: ${reason}`,
+        );
         return;
       }
       for (const info of outcome.value.list) {
-        register(tools, mcpTool(outcome.value.client, mcpToolName(outcome.value.client.name, info.name), info));
+        register(
+          tools,
+          mcpTool(outcome.value.client, mcpToolName(outcome.value.client.name, info.name), info),
+        );
       }
     });
   } catch (error) {

@@ -20,7 +20,9 @@ export class Workspace {
     } catch {
       throw new ToolError(`the workspace '${root}' does not exist`);
     }
-    if (!Deno.statSync(real).isDirectory) throw new ToolError(`the workspace '${root}' is not a directory`);
+    if (!Deno.statSync(real).isDirectory) {
+      throw new ToolError(`the workspace '${root}' is not a directory`);
+    }
     this.root = real;
   }
 
@@ -40,11 +42,15 @@ export class Workspace {
     try {
       real = await Deno.realPath(lexical);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new ToolError(`'${path}' does not exist in the workspace`);
+      if (error instanceof Deno.errors.NotFound) {
+        throw new ToolError(`'${path}' does not exist in the workspace`);
+      }
       throw error;
     }
     if (!this.contains(real)) {
-      throw new ToolError(`'${path}' points outside the workspace (through a symlink) and is refused`);
+      throw new ToolError(
+        `'${path}' points outside the workspace (through a symlink) and is refused`,
+      );
     }
     return real;
   }

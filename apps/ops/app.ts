@@ -1,0 +1,516 @@
+/**
+ * The loom-ops service layer shared by the CLI, the HTTP server and the Telegram gateway: open
+ * the databases, start runs, decide approvals, report status. Every action a person takes goes
+ * through here, so each is checked and audited the same way whatever the channel.
+ *
+ * @module
+ */
+import {
+  explainRun,
+  type Explanation,
+  openStore,
+  resumeRun,
+  RunnerError,
+  type RunObserver,
+  type RunResult,
+  sendSignal,
+  startRun,
+  type Store,
+} from "@loom/runner";
+import {
+  type ApprovalDecision,
+  approvalSignal,
+  createOpsAgents,
+  mayApprove,
+  type OpsAgents,
+  type OpsDeps,
+  type OpsOutcome,
+  type RunConfig,
+} from "./agents.ts";
+import { Allowlist } from "./allowlist.ts";
+import { type AuditEntry, AuditLog } from "./audit.ts";
+import { Memory } from "./memory.ts";
+import { openOpsDb, opsDbPath } from "./ops_db.ts";
+import { bindInputs, type Plan } from "./plan.ts";
+import type { Planner } from "./planner.ts";
+import { parseRunbookYaml } from "./runbook.ts";
+import type { DatabaseSync } from "node:sqlite";
+
+/** An error the user caused (bad input, unknown run, refused approver): exit code 2. */
+export class OpsUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OpsUsageError";
+  }
+}
+
+/** Name of the workspace allowlist file. */
+export const ALLOWLIST_FILE = "ops.shell.allowlist.json";
+
+/** Open databases and agents for one process. */
+export interface OpsApp {
+  /** The runner's store (`--db`). */
+  store: Store;
+  /** The ops database (`<db>.ops`). */
+  db: DatabaseSync;
+  /** Audit trail. */
+  audit: AuditLog;
+  /** Workspace memory. */
+  memory: Memory;
+  /** The agents. */
+  agents: OpsAgents;
+  /** Path of the runner database. */
+  dbPath: string;
+  /** Closes both databases. */
+  close(): void;
+}
+
+/** Options of {@link openApp}. */
+export interface OpenAppOptions {
+  /** Runner database path. */
+  dbPath: string;
+  /** Create the files when missing (run commands) or refuse (inspection commands). */
+  create: boolean;
+  /** The planner for `supervise`. */
+  planner: Planner;
+  /** Progress sink. */
+  progress?: (line: string) => void;
+  /** Executor override (tests). */
+  executorFor?: OpsDeps["executorFor"];
+}
+
+/** Opens the runner store and the ops database next to it. */
+export function openApp(options: OpenAppOptions): OpsApp {
+  if (!options.create) {
+    try {
+      Deno.statSync(options.dbPath);
+    } catch {
+      throw new OpsUsageError(`no loom-ops database at ${options.dbPath} (pass --db)`);
+    }
+  }
+  const store = openStore(options.dbPath);
+  let db: DatabaseSync;
+  try {
+    db = openOpsDb(opsDbPath(options.dbPath));
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const audit = new AuditLog(db);
+  const memory = new Memory(db);
+  const agents = createOpsAgents({
+    audit,
+    memory,
+    planner: options.planner,
+    progress: options.progress,
+    executorFor: options.executorFor,
+  });
+  return {
+    store,
+    db,
+    audit,
+    memory,
+    agents,
+    dbPath: options.dbPath,
+    close() {
+      store.close();
+      db.close();
+    },
+  };
+}
+
+/** Loads the workspace allowlist, or undefined when the workspace has none. */
+export function loadWorkspaceAllowlist(workspace: string): Allowlist | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${workspace}/${ALLOWLIST_FILE}`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  try {
+    return Allowlist.fromJson(text, workspace);
+  } catch (e) {
+    throw new OpsUsageError(`${workspace}/${ALLOWLIST_FILE}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The allowlist a run uses: the runbook's own narrowed by the workspace's, or whichever of the
+ * two exists. Neither is a usage error: nothing may run without an allowlist.
+ */
+export function effectiveAllowlist(workspace: string, plan?: Plan): Allowlist {
+  const ws = loadWorkspaceAllowlist(workspace);
+  const own = plan?.allowlist ? new Allowlist(plan.allowlist) : undefined;
+  if (own && ws) return own.within(ws);
+  if (own) return own;
+  if (ws) return ws;
+  throw new OpsUsageError(
+    `no allowlist: add ${ALLOWLIST_FILE} to the workspace ${workspace} or an allowlist to the runbook`,
+  );
+}
+
+/** Reads, validates and binds a YAML runbook file (errors are usage errors). */
+export function loadRunbook(file: string, inputs: Record<string, string>): Plan {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    throw new OpsUsageError(`cannot read runbook ${file}`);
+  }
+  const plan = parseRunbookYaml(text, file);
+  try {
+    return bindInputs(plan, inputs);
+  } catch (e) {
+    throw new OpsUsageError((e as Error).message);
+  }
+}
+
+/**
+ * Refuses a plan up front when any of its commands is outside the allowlist, so nothing runs;
+ * the refusal is an audit entry.
+ */
+export function precheckPlan(app: OpsApp, runId: string, plan: Plan, allowlist: Allowlist): void {
+  for (const step of [...plan.steps, ...plan.rollback]) {
+    for (const argv of [step.run, step.verify?.run].filter((a): a is string[] => !!a)) {
+      const d = allowlist.check(argv);
+      if (!d.allowed) {
+        app.audit.append({
+          runId,
+          kind: "command.refused",
+          actor: "loom-ops",
+          step: step.id,
+          data: { argv, by: "loom-ops", reason: d.reason, phase: "precheck" },
+        });
+        throw new OpsUsageError(
+          `runbook ${plan.name}, step ${step.id}: ${d.reason}; nothing was run`,
+        );
+      }
+    }
+  }
+}
+
+/** What a caller (CLI, HTTP, Telegram) asks for when starting a run. */
+export interface RunRequest {
+  /** `runbook` (plan from `file`) or `supervise` (plan from `incident`). */
+  mode: "runbook" | "supervise";
+  /** YAML runbook path (runbook mode). */
+  file?: string;
+  /** Input values for the runbook. */
+  inputs?: Record<string, string>;
+  /** Incident text (supervise mode). */
+  incident?: string;
+  /** Absolute workspace path. */
+  workspace: string;
+  /** Absolute state directory for commands. */
+  stateDir: string;
+  /** Run commands for real. */
+  allowShell: boolean;
+  /** Parallel steps. */
+  parallel: number;
+  /** Who starts it. */
+  startedBy: string;
+}
+
+/**
+ * Turns a request into a run configuration: reads and validates the runbook, binds its inputs
+ * and works out the allowlist. Touches no database, so bad input fails before any file exists.
+ */
+export function buildRunConfig(req: RunRequest): RunConfig {
+  const base = {
+    workspace: req.workspace,
+    stateDir: req.stateDir,
+    allowShell: req.allowShell,
+    parallel: req.parallel,
+    startedBy: req.startedBy,
+  };
+  if (req.mode === "runbook") {
+    if (!req.file) throw new OpsUsageError("runbook needs the path of a YAML runbook");
+    const plan = loadRunbook(req.file, req.inputs ?? {});
+    const allowlist = effectiveAllowlist(req.workspace, plan);
+    return { ...base, mode: "runbook", plan, allowlist: allowlist.toJSON() };
+  }
+  const incident = (req.incident ?? "").trim();
+  if (!incident) {
+    throw new OpsUsageError('supervise needs the incident text, e.g. "incident: API latency"');
+  }
+  const allowlist = effectiveAllowlist(req.workspace);
+  return { ...base, mode: "supervise", incident, allowlist: allowlist.toJSON() };
+}
+
+/** Starts a new run of the supervisor (a runbook's commands are checked against the allowlist first). */
+export async function startOpsRun(
+  app: OpsApp,
+  runId: string,
+  config: RunConfig,
+  observer?: RunObserver,
+): Promise<RunResult<OpsOutcome>> {
+  if (await app.store.getRun(runId)) {
+    throw new OpsUsageError(`run ${runId} already exists in ${app.dbPath}`);
+  }
+  if (config.plan) precheckPlan(app, runId, config.plan, Allowlist.fromPlain(config.allowlist));
+  app.audit.append({
+    runId,
+    kind: "run.started",
+    actor: config.startedBy,
+    data: {
+      mode: config.mode,
+      incident: config.incident,
+      runbook: config.plan?.source,
+      executor: config.allowShell ? "shell" : "mock",
+      allowlist: config.allowlist.allow,
+    },
+    once: `${runId}:started`,
+  });
+  return await startRun(app.agents.supervisor, {
+    store: app.store,
+    runId,
+    input: config,
+    observer,
+  });
+}
+
+/** Resumes a run (after a crash, or after a decision). */
+export async function resumeOpsRun(
+  app: OpsApp,
+  runId: string,
+  observer?: RunObserver,
+): Promise<RunResult<OpsOutcome>> {
+  const run = await app.store.getRun(runId);
+  if (!run) throw new OpsUsageError(`run ${runId} does not exist in ${app.dbPath}`);
+  if (run.agentName !== app.agents.supervisor.name) {
+    throw new OpsUsageError(`run ${runId} is a sub-run; resume its supervisor instead`);
+  }
+  app.audit.append({ runId, kind: "run.resumed", actor: "loom-ops", data: { from: run.status } });
+  return await resumeRun(app.agents.supervisor, { store: app.store, runId, observer });
+}
+
+/** An approval request that has not been decided yet. */
+export interface PendingApproval {
+  /** Run id. */
+  runId: string;
+  /** Step id. */
+  step: string;
+  /** Who may decide. */
+  approvers: string[];
+  /** Why the gate exists. */
+  reason?: string;
+  /** The gated command. */
+  argv: string[];
+  /** When it was requested. */
+  requestedAt: string;
+}
+
+/** Approval requests of a run (or of all runs) without a decision. */
+export function pendingApprovals(app: OpsApp, runId?: string): PendingApproval[] {
+  const open = new Map<string, PendingApproval>();
+  for (const e of app.audit.list(runId)) {
+    const k = `${e.runId}\u0000${e.step}`;
+    if (e.kind === "approval.requested") {
+      open.set(k, {
+        runId: e.runId,
+        step: e.step ?? "",
+        approvers: (e.data.approvers as string[]) ?? [],
+        reason: e.data.reason as string | undefined,
+        argv: (e.data.argv as string[]) ?? [],
+        requestedAt: e.ts,
+      });
+    } else if (e.kind === "approval.granted" || e.kind === "approval.denied") open.delete(k);
+  }
+  return [...open.values()];
+}
+
+/** A decision request from any channel. */
+export interface DecisionRequest {
+  /** Run id. */
+  runId: string;
+  /** Step id. */
+  step: string;
+  /** Approver. */
+  by: string;
+  /** approve or deny. */
+  decision: "approve" | "deny";
+  /** Comment. */
+  comment?: string;
+  /** Channel: cli, http, telegram. */
+  via: string;
+  /** Extra audit data (e.g. the Telegram user). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Records an approval or denial and resumes the run. Refuses (with an audit entry) an approver
+ * the gate does not name, and refuses a step that is not waiting for approval.
+ */
+export async function decide(
+  app: OpsApp,
+  req: DecisionRequest,
+  observer?: RunObserver,
+): Promise<RunResult<OpsOutcome>> {
+  const run = await app.store.getRun(req.runId);
+  if (!run) throw new OpsUsageError(`run ${req.runId} does not exist in ${app.dbPath}`);
+  const pending = pendingApprovals(app, req.runId).find((p) =>
+    p.runId === req.runId && p.step === req.step
+  );
+  if (!pending || run.status !== "waiting") {
+    const open = pendingApprovals(app, req.runId).filter((p) => p.runId === req.runId)
+      .map((p) => p.step);
+    throw new OpsUsageError(
+      `step ${req.step} of run ${req.runId} is not waiting for approval (run is ${run.status}${
+        open.length ? `; waiting: ${open.join(", ")}` : ""
+      })`,
+    );
+  }
+  if (!req.by.trim()) throw new OpsUsageError("--by must name the approver");
+  if (!mayApprove(pending.approvers, req.by)) {
+    app.audit.append({
+      runId: req.runId,
+      kind: "approval.refused",
+      actor: req.by,
+      step: req.step,
+      data: {
+        by: req.by,
+        decision: req.decision,
+        via: req.via,
+        reason: `not one of ${pending.approvers.join(", ")}`,
+        ...req.details,
+      },
+    });
+    throw new OpsUsageError(
+      `${req.by} may not ${req.decision} step ${req.step} (allowed: ${
+        pending.approvers.join(", ")
+      })`,
+    );
+  }
+  const decision: ApprovalDecision = {
+    decision: req.decision,
+    by: req.by,
+    comment: req.comment,
+    via: req.via,
+    at: new Date().toISOString(),
+  };
+  app.audit.append({
+    runId: req.runId,
+    kind: req.decision === "approve" ? "approval.granted" : "approval.denied",
+    actor: req.by,
+    step: req.step,
+    data: { ...decision, ...req.details },
+  });
+  await sendSignal(app.store, req.runId, approvalSignal(req.step), decision);
+  return await resumeRun(app.agents.supervisor, { store: app.store, runId: req.runId, observer });
+}
+
+/** One row of the status table. */
+export interface StepView {
+  /** Step id. */
+  id: string;
+  /** The command. */
+  run: string[];
+  /** pending, waiting-approval, succeeded, failed, denied, refused, skipped, running. */
+  status: string;
+  /** Attempts seen. */
+  attempts: number;
+  /** Last exit code. */
+  exitCode?: number | null;
+  /** Approver, when approved. */
+  approvedBy?: string;
+  /** Last verification or failure reason. */
+  note?: string;
+}
+
+/** What `status` shows. */
+export interface StatusView {
+  /** Run id. */
+  runId: string;
+  /** Runner status. */
+  status: string;
+  /** The plan name, once planned. */
+  plan?: string;
+  /** Open approval requests. */
+  waitingFor: PendingApproval[];
+  /** Step table. */
+  steps: StepView[];
+  /** The error of a failed run. */
+  error?: string;
+}
+
+/** Builds the status view of a run from the runner and the audit trail. */
+export async function statusOf(app: OpsApp, runId: string): Promise<StatusView> {
+  const run = await app.store.getRun(runId);
+  if (!run) throw new OpsUsageError(`run ${runId} does not exist in ${app.dbPath}`);
+  const entries = app.audit.list(runId);
+  const view: StatusView = {
+    runId,
+    status: run.status,
+    waitingFor: pendingApprovals(app, runId).filter((p) => p.runId === runId),
+    steps: [],
+  };
+  if (run.status === "failed") {
+    view.error = (await explainRun(app.store, runId)).error?.message;
+  }
+  const rows = new Map<string, StepView>();
+  for (const e of entries) {
+    if (e.kind === "plan") {
+      view.plan = String(e.data.name);
+      const all = [
+        ...(e.data.steps as { id: string; run: string[] }[]),
+        ...((e.data.rollback as { id: string; run: string[] }[]) ?? []),
+      ];
+      for (const s of all) {
+        rows.set(s.id, { id: s.id, run: s.run, status: "pending", attempts: 0 });
+      }
+    }
+    const row = e.step ? rows.get(e.step) : undefined;
+    if (!row) continue;
+    applyEntry(row, e);
+  }
+  for (const p of view.waitingFor) {
+    const row = rows.get(p.step);
+    if (row) row.status = "waiting-approval";
+  }
+  view.steps = [...rows.values()];
+  return view;
+}
+
+function applyEntry(row: StepView, e: AuditEntry): void {
+  const d = e.data;
+  switch (e.kind) {
+    case "command.started":
+      if (d.purpose === "command") {
+        row.attempts = Math.max(row.attempts, Number(d.attempt));
+        row.status = "running";
+      }
+      break;
+    case "command.finished":
+      if (d.purpose === "command") row.exitCode = d.exitCode as number | null;
+      break;
+    case "command.refused":
+      row.status = "refused";
+      row.note = String(d.reason);
+      break;
+    case "verification":
+      row.status = d.verdict === "ok" ? "succeeded" : d.verdict === "retry" ? "retrying" : "failed";
+      row.note = d.reason as string | undefined;
+      break;
+    case "approval.granted":
+      row.approvedBy = String(d.by);
+      row.status = "approved";
+      break;
+    case "approval.denied":
+      row.status = "denied";
+      row.note = `denied by ${d.by}${d.comment ? `: ${d.comment}` : ""}`;
+      break;
+  }
+}
+
+/** The explanation of a run (or sub-run), with its sub-runs' ids. */
+export async function explainOps(app: OpsApp, runId: string): Promise<Explanation> {
+  const run = await app.store.getRun(runId);
+  if (!run) throw new OpsUsageError(`run ${runId} does not exist in ${app.dbPath}`);
+  return await explainRun(app.store, runId);
+}
+
+/** Turns a runner error for a user's mistake into a usage error. */
+export function asUsage(e: unknown): unknown {
+  return e instanceof RunnerError ? new OpsUsageError(e.message) : e;
+}

@@ -1,0 +1,219 @@
+/**
+ * `loom-ops serve`: the same actions as the CLI over HTTP (Hono), plus Server-Sent Events of a
+ * run's audit entries as they are written. Listens on 127.0.0.1 only. When `LOOM_OPS_HTTP_TOKEN`
+ * is set, every request must carry `Authorization: Bearer <token>`.
+ *
+ *     POST /supervise            {"incident", "runId"}            start a run (202)
+ *     POST /runbook              {"file", "runId", "inputs"}      start a runbook run (202)
+ *     POST /runs/:id/approve     {"step", "by", "comment"}        decide a gate
+ *     POST /runs/:id/deny        {"step", "by", "comment"}
+ *     GET  /runs/:id/status | /runs/:id/explain | /runs/:id/audit
+ *     GET  /runs/:id/events      SSE stream of audit entries (ends when the run ends)
+ *     GET  /approvals            open approval requests
+ *     GET  /audit/verify         hash-chain check
+ *     GET  /memory?q=TEXT        memory search
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { RunResult } from "@loom/runner";
+import type { OpsOutcome } from "./agents.ts";
+import {
+  asUsage,
+  buildRunConfig,
+  decide,
+  explainOps,
+  openApp,
+  type OpsApp,
+  OpsUsageError,
+  pendingApprovals,
+  startOpsRun,
+  statusOf,
+} from "./app.ts";
+import { type CliIo, type Flags, parallelOf, stateDirOf, workspaceOf } from "./cli.ts";
+import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
+
+/** Server settings. */
+export interface ServerOptions {
+  /** Workspace of the runs started through the server. */
+  workspace: string;
+  /** State directory handed to commands. */
+  stateDir: string;
+  /** Whether runs really execute commands. */
+  allowShell: boolean;
+  /** Parallel steps per run. */
+  parallel: number;
+  /** Bearer token required on every request, if set. */
+  token?: string;
+  /** Poll interval of the SSE stream in ms. */
+  pollMs?: number;
+}
+
+/** The Hono application; runs started through it continue in the background. */
+export function createServer(app: OpsApp, options: ServerOptions): {
+  hono: Hono;
+  settled(): Promise<void>;
+} {
+  const hono = new Hono();
+  const running = new Set<Promise<unknown>>();
+  const background = (runId: string, p: Promise<RunResult<OpsOutcome>>) => {
+    const done = p.catch((e) => console.error(`error: run ${runId}: ${(e as Error).message}`))
+      .finally(() => running.delete(done));
+    running.add(done);
+  };
+
+  hono.use("*", async (c, next) => {
+    if (options.token && c.req.header("authorization") !== `Bearer ${options.token}`) {
+      return c.json({ error: "missing or wrong bearer token" }, 401);
+    }
+    await next();
+  });
+  hono.onError((e, c) => {
+    const err = asUsage(e);
+    if (err instanceof OpsUsageError) {
+      return c.json({ error: err.message }, /does not exist|no audit entries/.test(err.message) ? 404 : 400);
+    }
+    return c.json({ error: (err as Error).message }, 500);
+  });
+
+  const body = async (c: Context) => {
+    try {
+      const b = await c.req.json();
+      if (typeof b !== "object" || b === null) throw new Error();
+      return b as Record<string, unknown>;
+    } catch {
+      throw new OpsUsageError("the request body must be a JSON object");
+    }
+  };
+  const str = (b: Record<string, unknown>, key: string, required = true): string | undefined => {
+    const v = b[key];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== "string" || !v) throw new OpsUsageError(`"${key}" must be a non-empty string`);
+    return v;
+  };
+
+  const start = async (c: Context, mode: "runbook" | "supervise") => {
+    const b = await body(c);
+    const runId = str(b, "runId")!;
+    const file = mode === "runbook" ? str(b, "file")! : undefined;
+    if (file && (file.includes("..") || file.startsWith("/"))) {
+      throw new OpsUsageError("file must name a runbook inside the workspace's runbooks/ folder");
+    }
+    const config = buildRunConfig({
+      mode,
+      file: file ? `${options.workspace}/runbooks/${file}` : undefined,
+      inputs: (b.inputs ?? {}) as Record<string, string>,
+      incident: mode === "supervise" ? str(b, "incident") : undefined,
+      workspace: options.workspace,
+      stateDir: options.stateDir,
+      allowShell: options.allowShell,
+      parallel: options.parallel,
+      startedBy: str(b, "by", false) ?? "http",
+    });
+    if (await app.store.getRun(runId)) {
+      throw new OpsUsageError(`run ${runId} already exists in ${app.dbPath}`);
+    }
+    background(runId, startOpsRun(app, runId, config));
+    return c.json({
+      runId,
+      status: "started",
+      links: {
+        status: `/runs/${runId}/status`,
+        events: `/runs/${runId}/events`,
+        explain: `/runs/${runId}/explain`,
+      },
+    }, 202);
+  };
+  hono.post("/supervise", (c) => start(c, "supervise"));
+  hono.post("/runbook", (c) => start(c, "runbook"));
+
+  for (const decision of ["approve", "deny"] as const) {
+    hono.post(`/runs/:id/${decision}`, async (c) => {
+      const b = await body(c);
+      const result = await decide(app, {
+        runId: c.req.param("id"),
+        step: str(b, "step")!,
+        by: str(b, "by")!,
+        comment: str(b, "comment", false),
+        decision,
+        via: "http",
+      });
+      return c.json({ ...(await statusOf(app, result.runId)), result: result.result ?? null });
+    });
+  }
+  hono.get("/runs/:id/status", async (c) => c.json(await statusOf(app, c.req.param("id"))));
+  hono.get("/runs/:id/explain", async (c) => c.json(await explainOps(app, c.req.param("id"))));
+  hono.get("/runs/:id/audit", (c) => c.json(app.audit.list(c.req.param("id"))));
+  hono.get("/approvals", (c) => c.json(pendingApprovals(app)));
+  hono.get("/audit/verify", (c) => c.json(app.audit.verify()));
+  hono.get("/memory", (c) => c.json(app.memory.search(c.req.query("q") ?? "")));
+  hono.get("/runs/:id/events", (c) => {
+    const runId = c.req.param("id");
+    return streamSSE(c, async (stream) => {
+      let after = Number(c.req.header("last-event-id") ?? 0) || 0;
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+      });
+      while (!closed) {
+        for (const e of app.audit.list(runId, after)) {
+          after = e.seq;
+          await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
+          if (e.runId === runId && (e.kind === "run.completed" || e.kind === "run.failed")) {
+            closed = true;
+          }
+        }
+        if (!closed) {
+          const run = await app.store.getRun(runId);
+          if (run?.status === "waiting") {
+            await stream.writeSSE({ event: "waiting", data: JSON.stringify({ runId }) });
+          }
+          await stream.sleep(options.pollMs ?? 250);
+        }
+      }
+    });
+  });
+  return {
+    hono,
+    settled: async () => {
+      while (running.size) await Promise.all([...running]);
+    },
+  };
+}
+
+/** `loom-ops serve`: runs the server until interrupted. */
+export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Promise<number> {
+  const { flags, io } = o;
+  const port = Number(flags.port ?? 8766);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new OpsUsageError("--port must be a port number");
+  }
+  const app = openApp({
+    dbPath: o.dbPath,
+    create: true,
+    planner: flags["mock-llm"] ? new MockPlanner() : new UnconfiguredPlanner("start the server with --mock-llm"),
+    progress: (line) => io.err(line),
+  });
+  const { hono, settled } = createServer(app, {
+    workspace: workspaceOf(flags),
+    stateDir: stateDirOf(flags, o.dbPath),
+    allowShell: !!flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
+    parallel: parallelOf(flags),
+    token: Deno.env.get("LOOM_OPS_HTTP_TOKEN") || undefined,
+  });
+  const ac = new AbortController();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    signal: ac.signal,
+    onListen: ({ port }) => io.err(`loom-ops serving on http://127.0.0.1:${port}`),
+  }, hono.fetch);
+  const stop = () => ac.abort();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+  await settled();
+  app.close();
+  return 0;
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { openApp } from "./app.ts";
+import { MockPlanner } from "./planner.ts";
+import { createServer } from "./serve.ts";
+
+const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+
+async function readEvents(
+  res: Response,
+  until: (event: string, data: string) => boolean,
+): Promise<{ event: string; data: string }[]> {
+  const seen: { event: string; data: string }[] = [];
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return seen;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+      const data = /^data: (.*)$/m.exec(block)?.[1] ?? "";
+      seen.push({ event, data });
+      if (until(event, data)) {
+        await reader.cancel();
+        return seen;
+      }
+    }
+  }
+}
+
+Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-serve-" });
+  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const { hono, settled } = createServer(app, {
+    workspace: OPS_DIR,
+    stateDir: dir,
+    allowShell: false,
+    parallel: 4,
+    token: "s3cret",
+    pollMs: 20,
+  });
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, hono.fetch);
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const auth = { authorization: "Bearer s3cret", "content-type": "application/json" };
+  const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
+    fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  try {
+    const noToken = await post("/runbook", {}, { "content-type": "application/json" });
+    assert.equal(noToken.status, 401);
+    await noToken.body?.cancel();
+
+    const started = await post("/runbook", { file: "restart-service.yaml", runId: "h-1", by: "ops-bot" });
+    assert.equal(started.status, 202);
+    assert.equal((await started.json()).links.events, "/runs/h-1/events");
+
+    const escape = await post("/runbook", { file: "../ops.shell.allowlist.json", runId: "h-2" });
+    assert.equal(escape.status, 400);
+    await escape.body?.cancel();
+
+    const events = await fetch(`${base}/runs/h-1/events`, { headers: auth });
+    const untilWaiting = await readEvents(events, (e) => e === "waiting");
+    const kinds = untilWaiting.map((e) => e.event);
+    for (const k of ["run.started", "plan", "command.started", "verification", "approval.requested"]) {
+      assert.ok(kinds.includes(k), `${k} in ${kinds.join(",")}`);
+    }
+
+    const refused = await post("/runs/h-1/approve", { step: "restart", by: "mallory" });
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).error, /mallory may not approve step restart/);
+
+    const approved = await post("/runs/h-1/approve", { step: "restart", by: "bob", comment: "ok" });
+    assert.equal(approved.status, 200);
+    const view = await approved.json();
+    assert.equal(view.status, "completed");
+    assert.equal(view.steps.find((s: { id: string }) => s.id === "restart").approvedBy, "bob");
+
+    // A new stream replays from the start and ends by itself at run.completed.
+    const replay = await readEvents(await fetch(`${base}/runs/h-1/events`, { headers: auth }), () => false);
+    assert.equal(replay.at(-1)?.event, "run.completed");
+    const granted = replay.find((e) => e.event === "approval.granted")!;
+    assert.equal(JSON.parse(granted.data).data.via, "http");
+
+    const explain = await (await fetch(`${base}/runs/h-1:verifier/explain`, { headers: auth })).json();
+    assert.equal(explain.agent.name, "ops-verifier");
+    const missing = await fetch(`${base}/runs/nope/status`, { headers: auth });
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+    const verify = await (await fetch(`${base}/audit/verify`, { headers: auth })).json();
+    assert.equal(verify.ok, true);
+    const mem = await (await fetch(`${base}/memory?q=restart-service`, { headers: auth })).json();
+    assert.equal(mem[0].runId, "h-1");
+  } finally {
+    await settled();
+    ac.abort();
+    await server.finished;
+    app.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

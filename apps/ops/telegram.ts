@@ -1,0 +1,281 @@
+/**
+ * `loom-ops gateway telegram`: an optional approval gateway. It long-polls the Telegram Bot API,
+ * announces open approval requests to the allowed chats, and turns `/approve RUN STEP [comment]`,
+ * `/deny RUN STEP comment`, `/status RUN`, `/explain RUN` and `/supervise INCIDENT` into the same
+ * actions as the CLI. Only chats listed in `TELEGRAM_ALLOWED_CHAT_IDS` are heard; every command
+ * heard is an audit entry naming the Telegram user, and an approval's approver is the user's
+ * Telegram username (it must be named by the gate). The API base URL is configurable
+ * (`TELEGRAM_API_BASE`), which is how the tests point it at a local fake Bot API.
+ *
+ * @module
+ */
+import { formatExplain } from "@loom/runner";
+import {
+  buildRunConfig,
+  decide,
+  explainOps,
+  openApp,
+  type OpsApp,
+  OpsUsageError,
+  pendingApprovals,
+  startOpsRun,
+  statusOf,
+} from "./app.ts";
+import { type CliIo, type Flags, formatStatus, parallelOf, stateDirOf, workspaceOf } from "./cli.ts";
+import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
+import type { RunResult } from "@loom/runner";
+import type { OpsOutcome } from "./agents.ts";
+
+/** Gateway settings. */
+export interface GatewayOptions {
+  /** Bot token. */
+  token: string;
+  /** Bot API base URL (default `https://api.telegram.org`). */
+  apiBase: string;
+  /** Chats that are heard and notified. */
+  allowedChats: number[];
+  /** Workspace, state dir, shell and parallelism of runs started with `/supervise`. */
+  workspace: string;
+  /** State directory for commands. */
+  stateDir: string;
+  /** Whether runs execute commands for real. */
+  allowShell: boolean;
+  /** Parallel steps. */
+  parallel: number;
+  /** Long-poll timeout in seconds (Telegram's `timeout` parameter). */
+  pollTimeoutS?: number;
+}
+
+/** The part of a Telegram update the gateway reads. */
+interface Update {
+  update_id: number;
+  message?: {
+    text?: string;
+    chat: { id: number };
+    from?: { id: number; username?: string; first_name?: string };
+  };
+}
+
+const HELP = [
+  "loom-ops commands:",
+  "/approve RUN STEP [comment]",
+  "/deny RUN STEP comment",
+  "/status RUN",
+  "/explain RUN",
+  "/supervise INCIDENT",
+].join("\n");
+
+/** The configuration help printed when no token is set. */
+export const TELEGRAM_SETUP = `the Telegram gateway is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather) and
+TELEGRAM_ALLOWED_CHAT_IDS (comma-separated chat ids that may approve); optionally
+TELEGRAM_API_BASE (default https://api.telegram.org). Then run: loom-ops gateway telegram`;
+
+/** A small Bot API client over fetch. */
+export class BotApi {
+  readonly #base: string;
+  constructor(apiBase: string, token: string) {
+    this.#base = `${apiBase.replace(/\/$/, "")}/bot${token}`;
+  }
+  /** Calls a Bot API method and returns its `result`. */
+  async call<T>(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
+    const res = await fetch(`${this.#base}/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(params),
+      signal,
+    });
+    const body = await res.json().catch(() => ({ ok: false, description: `HTTP ${res.status}` }));
+    if (!body.ok) throw new Error(`Telegram ${method} failed: ${body.description ?? res.status}`);
+    return body.result as T;
+  }
+}
+
+/** Parses the comma-separated chat id list. */
+export function parseChatIds(text: string | undefined): number[] {
+  return (text ?? "").split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n)) throw new OpsUsageError(`TELEGRAM_ALLOWED_CHAT_IDS: "${s}" is not a chat id`);
+    return n;
+  });
+}
+
+function outcomeText(result: RunResult<OpsOutcome>): string {
+  if (result.status === "failed") return `run ${result.runId} failed: ${result.error?.message}`;
+  if (result.status === "waiting") return `run ${result.runId} is waiting for ${result.waitingFor}`;
+  return `run ${result.runId} is ${result.status}`;
+}
+
+/**
+ * Runs the gateway until `signal` aborts: polls updates, answers allowed chats, and announces
+ * each open approval request once per chat (the announcement is recorded in the audit trail, so
+ * a restarted gateway does not repeat it).
+ */
+export async function runGateway(
+  app: OpsApp,
+  options: GatewayOptions,
+  signal: AbortSignal,
+  log: (line: string) => void = () => {},
+): Promise<void> {
+  const api = new BotApi(options.apiBase, options.token);
+  const allowed = new Set(options.allowedChats);
+  let offset = 0;
+  const say = (chat: number, text: string) =>
+    api.call("sendMessage", { chat_id: chat, text: text.slice(0, 4000) }, signal);
+
+  const announce = async () => {
+    for (const p of pendingApprovals(app)) {
+      for (const chat of allowed) {
+        const once = `telegram:notified:${p.runId}:${p.step}:${chat}`;
+        if (app.audit.has(once)) continue;
+        await say(
+          chat,
+          `Approval needed: run ${p.runId}, step ${p.step}\n$ ${p.argv.join(" ")}\n` +
+            `${p.reason ? `why: ${p.reason}\n` : ""}approvers: ${p.approvers.join(", ")}\n` +
+            `/approve ${p.runId} ${p.step}\n/deny ${p.runId} ${p.step} <reason>`,
+        );
+        app.audit.append({
+          runId: p.runId,
+          kind: "gateway.command",
+          actor: "telegram",
+          step: p.step,
+          data: { action: "notified", chat },
+          once,
+        });
+      }
+    }
+  };
+
+  while (!signal.aborted) {
+    try {
+      await announce();
+      const updates = await api.call<Update[]>(
+        "getUpdates",
+        { offset, timeout: options.pollTimeoutS ?? 25, allowed_updates: ["message"] },
+        signal,
+      );
+      for (const u of updates) {
+        offset = Math.max(offset, u.update_id + 1);
+        const m = u.message;
+        if (!m?.text) continue;
+        if (!allowed.has(m.chat.id)) {
+          log(`telegram: ignored a message from chat ${m.chat.id} (not in TELEGRAM_ALLOWED_CHAT_IDS)`);
+          continue;
+        }
+        const reply = await handle(app, options, u);
+        if (reply) await say(m.chat.id, reply);
+      }
+    } catch (e) {
+      if (signal.aborted) break;
+      log(`telegram: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<string> {
+  const m = u.message!;
+  const username = m.from?.username ?? "";
+  const user = { id: m.from?.id, username, chat: m.chat.id };
+  const [rawCmd, ...args] = m.text!.trim().split(/\s+/);
+  const cmd = rawCmd.replace(/@.*$/, "").toLowerCase();
+  const runId = args[0];
+  const heard = (data: Record<string, unknown>) =>
+    app.audit.append({
+      runId: runId && cmd !== "/supervise" ? runId : "telegram",
+      kind: "gateway.command",
+      actor: `telegram:@${username || user.id}`,
+      step: cmd === "/approve" || cmd === "/deny" ? args[1] ?? null : null,
+      data: { text: m.text, telegram: user, ...data },
+    });
+  try {
+    switch (cmd) {
+      case "/approve":
+      case "/deny": {
+        heard({ action: cmd.slice(1) });
+        if (!username) return "set a Telegram username first: approvals are recorded by username";
+        if (args.length < 2) return `usage: ${cmd} RUN STEP ${cmd === "/deny" ? "reason" : "[comment]"}`;
+        const comment = args.slice(2).join(" ") || undefined;
+        if (cmd === "/deny" && !comment) return "usage: /deny RUN STEP reason";
+        const result = await decide(app, {
+          runId: args[0],
+          step: args[1],
+          by: username,
+          decision: cmd === "/approve" ? "approve" : "deny",
+          comment,
+          via: "telegram",
+          details: { telegram: user },
+        });
+        return `${cmd === "/approve" ? "approved" : "denied"} by @${username}. ${outcomeText(result)}`;
+      }
+      case "/status":
+        heard({ action: "status" });
+        if (!runId) return "usage: /status RUN";
+        return formatStatus(await statusOf(app, runId));
+      case "/explain":
+        heard({ action: "explain" });
+        if (!runId) return "usage: /explain RUN";
+        return formatExplain(await explainOps(app, runId));
+      case "/supervise": {
+        const incident = args.join(" ");
+        const id = `tg-${u.update_id}`;
+        heard({ action: "supervise", runId: id });
+        const config = buildRunConfig({
+          mode: "supervise",
+          incident,
+          workspace: options.workspace,
+          stateDir: options.stateDir,
+          allowShell: options.allowShell,
+          parallel: options.parallel,
+          startedBy: `telegram:@${username || user.id}`,
+        });
+        return outcomeText(await startOpsRun(app, id, config));
+      }
+      default:
+        return HELP;
+    }
+  } catch (e) {
+    return `error: ${(e as Error).message}`;
+  }
+}
+
+/** `loom-ops gateway telegram`. */
+export async function runTelegramGateway(
+  o: { dbPath: string; flags: Flags; io: CliIo },
+): Promise<number> {
+  const token = Deno.env.get("TELEGRAM_BOT_TOKEN");
+  if (!token) {
+    o.io.err(`error: ${TELEGRAM_SETUP}`);
+    return 2;
+  }
+  const allowedChats = parseChatIds(Deno.env.get("TELEGRAM_ALLOWED_CHAT_IDS"));
+  if (allowedChats.length === 0) {
+    throw new OpsUsageError("TELEGRAM_ALLOWED_CHAT_IDS is empty: no chat would be heard");
+  }
+  const app = openApp({
+    dbPath: o.dbPath,
+    create: true,
+    planner: o.flags["mock-llm"]
+      ? new MockPlanner()
+      : new UnconfiguredPlanner("start the gateway with --mock-llm"),
+    progress: (line) => o.io.err(line),
+  });
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  o.io.err(`loom-ops Telegram gateway: listening for chats ${allowedChats.join(", ")}`);
+  try {
+    await runGateway(app, {
+      token,
+      apiBase: Deno.env.get("TELEGRAM_API_BASE") ?? "https://api.telegram.org",
+      allowedChats,
+      workspace: workspaceOf(o.flags),
+      stateDir: stateDirOf(o.flags, o.dbPath),
+      allowShell: !!o.flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
+      parallel: parallelOf(o.flags),
+    }, ac.signal, (line) => o.io.err(line));
+  } finally {
+    app.close();
+  }
+  return 0;
+}

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { openApp, startOpsRun, buildRunConfig } from "./app.ts";
+import { MockPlanner } from "./planner.ts";
+import { runGateway } from "./telegram.ts";
+
+const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const TOKEN = "123:test-token";
+
+/** A fake Telegram Bot API on 127.0.0.1 speaking the real method/JSON shapes. */
+function fakeBotApi() {
+  const queue: unknown[] = [];
+  const sent: { chat_id: number; text: string }[] = [];
+  let nextId = 1;
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const m = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
+    if (!m || m[1] !== TOKEN) return Response.json({ ok: false, description: "Unauthorized" }, { status: 401 });
+    const params = await req.json();
+    if (m[2] === "getUpdates") {
+      const deadline = Date.now() + 100;
+      while (Date.now() < deadline) {
+        const ready = queue.filter((u) => (u as { update_id: number }).update_id >= (params.offset ?? 0));
+        if (ready.length) return Response.json({ ok: true, result: ready });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return Response.json({ ok: true, result: [] });
+    }
+    if (m[2] === "sendMessage") {
+      sent.push({ chat_id: params.chat_id, text: params.text });
+      return Response.json({ ok: true, result: { message_id: sent.length } });
+    }
+    return Response.json({ ok: false, description: "Not Found" }, { status: 404 });
+  });
+  return {
+    base: `http://127.0.0.1:${server.addr.port}`,
+    sent,
+    say(chat: number, username: string, text: string) {
+      queue.push({ update_id: nextId++, message: { text, chat: { id: chat }, from: { id: chat * 10, username } } });
+    },
+    async close() {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("Telegram gateway: announces, refuses strangers, approves as the Telegram user", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
+  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const bot = fakeBotApi();
+  const ac = new AbortController();
+  let gateway: Promise<void> | undefined;
+  try {
+    const config = buildRunConfig({
+      mode: "runbook",
+      file: `${OPS_DIR}/runbooks/restart-service.yaml`,
+      workspace: OPS_DIR,
+      stateDir: dir,
+      allowShell: false,
+      parallel: 4,
+      startedBy: "test",
+    });
+    assert.equal((await startOpsRun(app, "t-1", config)).status, "waiting");
+    gateway = runGateway(app, {
+      token: TOKEN,
+      apiBase: bot.base,
+      allowedChats: [100],
+      workspace: OPS_DIR,
+      stateDir: dir,
+      allowShell: false,
+      parallel: 4,
+      pollTimeoutS: 0,
+    }, ac.signal);
+
+    await until("the announcement", () => bot.sent.length >= 1);
+    assert.equal(bot.sent[0].chat_id, 100);
+    assert.match(bot.sent[0].text, /Approval needed: run t-1, step restart\n\$ svcctl restart api/);
+
+    bot.say(999, "alice", "/approve t-1 restart");
+    bot.say(100, "mallory", "/approve t-1 restart");
+    await until("the refusal", () => bot.sent.length >= 2);
+    assert.match(bot.sent[1].text, /error: mallory may not approve step restart/);
+    assert.ok(bot.sent.every((m) => m.chat_id === 100), "chat 999 is not answered");
+
+    bot.say(100, "alice", "/approve t-1 restart load is back to normal");
+    await until("the approval", () => bot.sent.length >= 3);
+    assert.equal(bot.sent[2].text, "approved by @alice. run t-1 is completed");
+    bot.say(100, "alice", "/status t-1");
+    await until("the status", () => bot.sent.length >= 4);
+    assert.match(bot.sent[3].text, /run t-1: completed/);
+
+    const audit = app.audit.list("t-1");
+    const granted = audit.find((e) => e.kind === "approval.granted")!;
+    assert.equal(granted.actor, "alice");
+    assert.equal(granted.data.via, "telegram");
+    assert.equal(granted.data.comment, "load is back to normal");
+    assert.deepEqual(granted.data.telegram, { id: 1000, username: "alice", chat: 100 });
+    const heard = audit.filter((e) => e.kind === "gateway.command" && e.data.action !== "notified");
+    assert.deepEqual(heard.map((e) => e.actor), ["telegram:@mallory", "telegram:@alice", "telegram:@alice"]);
+    assert.ok(!audit.some((e) => JSON.stringify(e.data).includes("999")), "the stranger left no trace");
+    assert.equal(audit.filter((e) => e.data.action === "notified").length, 1);
+  } finally {
+    ac.abort();
+    await gateway?.catch(() => {});
+    await bot.close();
+    app.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without a token the gateway explains how to configure it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "gateway", "telegram"],
+    env: { TELEGRAM_BOT_TOKEN: "" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 2);
+  const err = new TextDecoder().decode(out.stderr);
+  assert.match(err, /^error: the Telegram gateway is not configured: set TELEGRAM_BOT_TOKEN/);
+  assert.match(err, /TELEGRAM_ALLOWED_CHAT_IDS/);
+});

@@ -1,0 +1,184 @@
+/**
+ * The `loom-run` commands: chat, supervise, resume, explain, serve.
+ *
+ * @module
+ */
+import { combineObservers, resumeRun, type RunResult, startRun } from "@loom/runner";
+import { agentFor, checkSettings, makeAgents } from "./agent/agents.ts";
+import type { ChatResult } from "./agent/chat.ts";
+import type { SupervisorResult } from "./agent/supervisor.ts";
+import { type Config, parseConfig, readEnv, usage } from "./config.ts";
+import { messageOf, UsageError } from "./errors.ts";
+import { explainCommand } from "./explain.ts";
+import { Progress, type ProgressOutput, TERMINAL } from "./progress.ts";
+import { serveCommand } from "./serve.ts";
+import { RunTracer } from "./trace.ts";
+import { openRunStore } from "./runs.ts";
+import { ToolError } from "./tools/types.ts";
+
+function newRunId(command: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${command}-${stamp}-${crypto.randomUUID().slice(0, 4)}`;
+}
+
+/** Runs chat, supervise or resume and reports the outcome. Returns the exit code. */
+async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
+  if (config.command !== "resume") await checkSettings(config);
+  const runId = config.runId ?? newRunId(config.command);
+  const store = openRunStore(config.db);
+  const agents = makeAgents(config);
+  const progress = config.json ? undefined : new Progress(runId, io);
+  const tracer = config.trace
+    ? new RunTracer(runId, { runId, command: config.command, db: config.db })
+    : undefined;
+  if (progress) agents.runtimes.events.subscribe(progress.onEvent);
+  if (tracer) agents.runtimes.events.subscribe(tracer.onEvent);
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort(new Error("interrupted by the user"));
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  const options = {
+    store,
+    runId,
+    observer: combineObservers(progress?.observer, tracer?.observer),
+    signal: abort.signal,
+  };
+  let result: RunResult<ChatResult | SupervisorResult>;
+  try {
+    if (config.command === "chat") {
+      if (progress) {
+        io.err(
+          `run ${runId} · ${
+            config.settings.llm.provider === "mock" ? "mock LLM" : config.settings.llm.model
+          } · workspace ${config.settings.workspace}`,
+        );
+      }
+      result = await startRun(agents.chat, {
+        ...options,
+        input: { question: config.prompt!, settings: config.settings },
+      });
+    } else if (config.command === "supervise") {
+      if (progress) io.err(`run ${runId} · supervisor · workspace ${config.settings.workspace}`);
+      result = await startRun(agents.supervisor, {
+        ...options,
+        input: { goal: config.prompt!, settings: config.settings },
+      });
+    } else {
+      const agent = await agentFor(store, agents, runId);
+      const run = (await store.getRun(runId))!;
+      if (run.status === "completed" && run.result) {
+        // Nothing left to do: show the stored outcome (resume is idempotent).
+        if (progress) io.err(`run ${runId} had already completed; showing its stored answer`);
+        const last = await store.lastStep(runId);
+        result = {
+          runId,
+          status: "completed",
+          result: JSON.parse(run.result),
+          steps: last ? last.step + 1 : 0,
+          stepsThisRun: 0,
+          state: undefined,
+        };
+      } else {
+        result = await resumeRun(agent as typeof agents.chat, options) as RunResult<
+          ChatResult | SupervisorResult
+        >;
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    await agents.runtimes.close();
+    if (tracer && config.trace) {
+      await tracer.write(config.trace);
+      if (progress) io.err(`trace written to ${config.trace}`);
+    }
+    store.close();
+  }
+  return report(config, result, progress, io);
+}
+
+/** Prints the outcome of a run; returns the exit code. */
+function report(
+  config: Config,
+  result: RunResult<ChatResult | SupervisorResult>,
+  progress: Progress | undefined,
+  io: ProgressOutput,
+): number {
+  const value = result.result;
+  const stoppedBy = value && "stoppedBy" in value ? value.stoppedBy : "answer";
+  const code = result.status === "completed" && stoppedBy === "answer"
+    ? 0
+    : result.status === "waiting"
+    ? 0
+    : 1;
+  if (config.json) {
+    io.out(
+      JSON.stringify({
+        runId: result.runId,
+        status: result.status,
+        answer: value?.answer ?? null,
+        stoppedBy: value ? stoppedBy : null,
+        steps: result.steps,
+        toolCalls: value && "toolCalls" in value ? value.toolCalls : undefined,
+        children: value && "children" in value ? value.children : undefined,
+        usage: value?.usage,
+        error: result.error ?? null,
+        trace: config.trace ?? null,
+      }) + "\n",
+    );
+    return code;
+  }
+  if (result.status === "completed" && value) {
+    // The answer streamed while it was generated; print it only if it came from the store.
+    if (!progress?.streamed.includes(value.answer.trim())) io.out(value.answer + "\n");
+    const u = value.usage;
+    const tools = "toolCalls" in value
+      ? ` · ${value.toolCalls} tool calls`
+      : ` · ${value.children.length} children`;
+    io.err(
+      `run ${result.runId} completed · ${result.steps} steps${tools} · ${
+        u.promptTokens + u.completionTokens
+      } tokens · $${u.costUsd.toFixed(4)}`,
+    );
+    if (stoppedBy === "max-steps") {
+      io.err(
+        `error: the run stopped at --max-steps ${config.settings.maxSteps} without a final answer`,
+      );
+    }
+  } else if (result.status === "failed") {
+    io.err(`error: run ${result.runId} failed: ${result.error?.message ?? "unknown error"}`);
+  } else {
+    io.err(
+      `run ${result.runId} is ${result.status}; continue it with: loom-run resume --run-id ${result.runId} --db ${config.db}`,
+    );
+  }
+  return code;
+}
+
+/**
+ * Runs `loom-run` with `args` (without the program name). Returns the exit code: 0 ok, 1 the run
+ * failed, 2 usage or input error. Errors are printed as one sentence, never a stack trace.
+ */
+export async function main(args: string[], io: ProgressOutput = TERMINAL): Promise<number> {
+  try {
+    const config = parseConfig(args);
+    switch (config.command) {
+      case "help":
+        io.out(usage() + "\n");
+        return 0;
+      case "explain":
+        return await explainCommand(config, io);
+      case "serve":
+        return await serveCommand(config, io);
+      default:
+        return await runCommand(config, io);
+    }
+  } catch (error) {
+    const code = error instanceof UsageError || error instanceof ToolError
+      ? 2
+      : typeof (error as { exitCode?: unknown })?.exitCode === "number"
+      ? (error as { exitCode: number }).exitCode
+      : 1;
+    io.err(`error: ${messageOf(error)}`);
+    if (readEnv("LOOM_RUN_DEBUG")) io.err(String((error as Error)?.stack ?? ""));
+    return code;
+  }
+}

@@ -1,0 +1,438 @@
+// End-to-end tests through the real CLI (`deno run main.ts ...` subprocesses) with the mock LLM,
+// real SQLite files, real tools and SIGKILL.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CliProcess, runCli, tempWorkspace, testdata } from "./testing.ts";
+import { startFakeOpenAi } from "./llm/fake_openai_server.ts";
+import { MockProvider } from "./llm/mock.ts";
+
+const TEST_CMD = ["--test-command", "deno run math_check.js"];
+
+function common(ws: string, db: string): string[] {
+  return ["--db", db, "--workspace", ws, "--mock-llm", ...TEST_CMD];
+}
+
+/** Lines of the tool log written through LOOM_RUN_TOOL_LOG: `runId\tkey\ttool`. */
+async function toolLog(path: string): Promise<string[][]> {
+  try {
+    return (await Deno.readTextFile(path)).trim().split("\n").filter(Boolean).map((l) =>
+      l.split("\t")
+    );
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("e2e: chat answers, streams, explains, traces, and --json gives one document", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const trace = join(t.dir, "trace.html");
+  const chat = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "demo",
+    ...common(t.ws, db),
+    "--trace",
+    trace,
+  ]);
+  assert.equal(chat.code, 0, chat.stderr);
+  assert.match(chat.stdout, /^The tests fail: `FAIL add\(2, 3\): expected 5, got 6`\./);
+  assert.match(chat.stdout, /return a \+ b \+ 1;/);
+  assert.equal(
+    chat.stdout.match(/The tests fail/g)?.length,
+    1,
+    "answer printed once (streamed, not repeated)",
+  );
+  assert.match(chat.stderr, /→ run_tests \{\}\n {2}✓ run_tests/);
+  assert.match(chat.stderr, /run demo completed · 4 steps · 4 tool calls · \d+ tokens/);
+
+  // --trace wrote an offline HTML page holding the run, LLM spans with tokens and the tool spans.
+  const html = await Deno.readTextFile(trace);
+  assert.match(html, /^<!doctype html>/i);
+  for (
+    const name of [
+      "execute_tool run_tests",
+      "execute_tool read_file",
+      "chat loom-mock-1",
+      "gen_ai.usage.input_tokens",
+      "loom-run.chat",
+    ]
+  ) {
+    assert.ok(html.includes(name), `trace lacks ${name}`);
+  }
+  const json = join(t.dir, "trace.json");
+  const again = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "demo2",
+    ...common(t.ws, db),
+    "--trace",
+    json,
+    "--json",
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const doc = JSON.parse(again.stdout);
+  assert.equal(doc.runId, "demo2");
+  assert.equal(doc.status, "completed");
+  assert.equal(doc.toolCalls, 4);
+  assert.equal(doc.answer, chat.stdout.trim());
+  assert.equal(again.stderr, "", "--json prints nothing but the document");
+  const spans = JSON.parse(await Deno.readTextFile(json)).spans as {
+    kind: string;
+    name: string;
+    attributes: Record<string, unknown>;
+  }[];
+  assert.equal(spans.filter((s) => s.kind === "llm").length, 4);
+  assert.equal(spans.filter((s) => s.kind === "tool").length, 4);
+  assert.equal(spans.filter((s) => s.kind === "step").length, 4);
+  assert.ok(
+    spans.filter((s) => s.kind === "llm").every((s) =>
+      (s.attributes["gen_ai.usage.input_tokens"] as number) > 0
+    ),
+  );
+
+  const explain = await runCli(["explain", "--run-id", "demo", "--db", db]);
+  assert.equal(explain.code, 0, explain.stderr);
+  assert.match(explain.stdout, /run demo: COMPLETED/);
+  assert.match(explain.stdout, /tool\s+run_tests: 1 completed/);
+  assert.match(
+    explain.stdout,
+    /conversation:\n {2}user {6}why does the test fail\?\n {2}assistant calls list_files \{\}/,
+  );
+  assert.match(explain.stdout, /answer {4}The tests fail/);
+  const explainJson = JSON.parse(
+    (await runCli(["explain", "--run-id", "demo", "--db", db, "--json"])).stdout,
+  );
+  assert.equal(explainJson.transcript[0].text, "why does the test fail?");
+
+  // Resuming a completed run shows its stored answer and runs nothing.
+  const resumed = await runCli(["resume", "--run-id", "demo", "--db", db]);
+  assert.equal(resumed.code, 0);
+  assert.equal(resumed.stdout, chat.stdout);
+  assert.match(resumed.stderr, /already completed/);
+});
+
+Deno.test("e2e: SIGKILL during a tool call, then resume: same answer, finished tool calls not repeated", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const reference = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "ref",
+    ...common(t.ws, db),
+  ]);
+  assert.equal(reference.code, 0, reference.stderr);
+
+  const log = join(t.dir, "tools.log");
+  const knobs = { LOOM_RUN_TOOL_DELAY_MS: "1500", LOOM_RUN_TOOL_LOG: log };
+  const victim = new CliProcess([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "demo",
+    ...common(t.ws, db),
+  ], { env: knobs });
+  // Step 0 asks for list_files and run_tests; kill while run_tests (the second) is running.
+  await victim.waitFor(/✓ list_files[\s\S]*→ run_tests/);
+  const status = await victim.kill();
+  assert.equal(status.signal, "SIGKILL");
+  assert.deepEqual((await toolLog(log)).map((l) => l[2]), ["list_files", "run_tests"]);
+
+  const resumed = await runCli(["resume", "--run-id", "demo", "--db", db], {
+    env: { LOOM_RUN_TOOL_LOG: log },
+  });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(resumed.stdout, reference.stdout, "same answer as an uninterrupted run");
+  assert.match(resumed.stderr, /↺ list_files \(finished before; result taken from the store\)/);
+  assert.match(resumed.stderr, /↺ llm/);
+  const after = (await toolLog(log)).map((l) => `${l[1]} ${l[2]}`);
+  // list_files finished before the kill: never again. run_tests was in flight: it runs once more.
+  assert.deepEqual(after, [
+    "tool:1:call_1_1 list_files",
+    "tool:1:call_1_2 run_tests",
+    "tool:1:call_1_2 run_tests",
+    "tool:2:call_2_1 search",
+    "tool:3:call_3_1 read_file",
+  ]);
+  const explain = await runCli(["explain", "--run-id", "demo", "--db", db]);
+  assert.match(explain.stdout, /tool\s+list_files: 1 completed/);
+});
+
+Deno.test("e2e: supervise runs 3 children; kill mid-way and resume finishes only the unfinished ones", async () => {
+  await using t = await tempWorkspace();
+  const refDb = join(t.dir, "ref.sqlite");
+  const reference = await runCli([
+    "supervise",
+    "review this repo",
+    "--run-id",
+    "team",
+    ...common(t.ws, refDb),
+    "--json",
+  ]);
+  assert.equal(reference.code, 0, reference.stderr);
+  const refDoc = JSON.parse(reference.stdout);
+  assert.deepEqual(refDoc.children.map((c: { runId: string }) => c.runId), [
+    "team/1",
+    "team/2",
+    "team/3",
+  ]);
+  assert.match(refDoc.answer, /^Review summary \(3 sub-tasks\):\n1\. List the project's files/);
+
+  const db = join(t.dir, "runs.sqlite");
+  const log = join(t.dir, "tools.log");
+  const victim = new CliProcess([
+    "supervise",
+    "review this repo",
+    "--run-id",
+    "team",
+    ...common(t.ws, db),
+    "--concurrency",
+    "2",
+  ], {
+    env: { LOOM_RUN_TOOL_DELAY_MS: "700", LOOM_RUN_TOOL_LOG: log },
+  });
+  await victim.waitFor(/child team\/1 completed/);
+  await victim.kill();
+  const before = await toolLog(log);
+  const finishedBefore = before.filter((l) => l[0] === "team/1").length;
+  assert.ok(finishedBefore >= 1);
+  assert.ok(before.some((l) => l[0] === "team/2"), "child 2 was running when killed");
+
+  const resumed = await runCli(["resume", "--run-id", "team", "--db", db, "--json"], {
+    env: { LOOM_RUN_TOOL_LOG: log },
+  });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const doc = JSON.parse(resumed.stdout);
+  assert.equal(doc.status, "completed");
+  assert.equal(doc.answer, refDoc.answer, "same final answer as an uninterrupted supervisor");
+  const after = (await toolLog(log)).slice(before.length);
+  assert.equal(
+    after.filter((l) => l[0] === "team/1").length,
+    0,
+    "the finished child ran no tool again",
+  );
+  assert.ok(after.some((l) => l[0] === "team/3"), "the unfinished children ran");
+  // No finished tool call of any child ran twice (only the in-flight one may repeat).
+  const all = await toolLog(log);
+  const counts = new Map<string, number>();
+  for (const [run, key] of all) counts.set(`${run} ${key}`, (counts.get(`${run} ${key}`) ?? 0) + 1);
+  assert.ok(
+    [...counts.values()].filter((n) => n > 1).length <= 2,
+    `repeated calls: ${JSON.stringify([...counts])}`,
+  );
+
+  const explain = await runCli(["explain", "--run-id", "team", "--db", db]);
+  assert.match(
+    explain.stdout,
+    /child runs:\n {2}team\/1\s+completed\n {2}team\/2\s+completed\n {2}team\/3\s+completed/,
+  );
+});
+
+Deno.test("e2e: --max-tool-calls and --max-steps stop a run", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const capped = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "cap",
+    ...common(t.ws, db),
+    "--max-tool-calls",
+    "2",
+    "--json",
+  ]);
+  assert.equal(capped.code, 0, capped.stderr);
+  const doc = JSON.parse(capped.stdout);
+  assert.equal(doc.toolCalls, 2);
+  assert.match(doc.answer, /^The tests fail/);
+  const short = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "short",
+    ...common(t.ws, db),
+    "--max-steps",
+    "1",
+  ]);
+  assert.equal(short.code, 1);
+  assert.match(short.stderr, /error: the run stopped at --max-steps 1 without a final answer/);
+});
+
+Deno.test("e2e: user errors end in one sentence and exit code 2", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const cases: [string[], RegExp][] = [
+    [["chat"], /^error: 'chat' needs a question/],
+    [["chat", "q", "--bogus"], /^error: Unknown option '--bogus'/],
+    [
+      ["chat", "q", "--max-steps", "many"],
+      /^error: --max-steps must be a positive integer, got 'many'/,
+    ],
+    [
+      ["chat", "q", "--workspace", join(t.dir, "nope"), "--db", db],
+      /^error: the workspace '.*nope' does not exist/,
+    ],
+    [["resume", "--db", db], /^error: 'resume' needs --run-id/],
+    [["resume", "--run-id", "ghost", "--db", db], /^error: there is no run 'ghost'/],
+    [["frobnicate"], /^error: unknown command 'frobnicate'/],
+    [[
+      "chat",
+      "q",
+      "--mcp-config",
+      join(t.dir, "none.json"),
+      "--db",
+      db,
+      "--workspace",
+      t.ws,
+      "--mock-llm",
+    ], /^error: the MCP config file '.*none\.json' does not exist/],
+    [
+      ["serve", "--host", "0.0.0.0", "--db", db],
+      /^error: binding to 0\.0\.0\.0 exposes the API beyond this machine; set --token/,
+    ],
+  ];
+  for (const [args, pattern] of cases) {
+    const out = await runCli(args);
+    assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
+    assert.match(out.stderr, pattern);
+    assert.equal(out.stderr.trim().split("\n").length, 1, `one line only: ${out.stderr}`);
+  }
+  const notDb = join(t.dir, "notes.txt");
+  await Deno.writeTextFile(
+    notDb,
+    "not a database at all, just text that is long enough to look like a file",
+  );
+  const bad = await runCli(["explain", "--run-id", "x", "--db", notDb]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /^error: /);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");
+});
+
+Deno.test("e2e: the OpenAI-compatible client through the CLI: streaming, tool calls, retry on 429, auth error", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const fake = await startFakeOpenAi({
+    brain: new MockProvider("llama3"),
+    apiKey: "sk-local",
+    script: [{ kind: "status", status: 429 }],
+  });
+  try {
+    const args = [
+      "--db",
+      db,
+      "--workspace",
+      t.ws,
+      ...TEST_CMD,
+      "--base-url",
+      fake.baseUrl,
+      "--model",
+      "llama3",
+    ];
+    const ok = await runCli(["chat", "why does the test fail?", "--run-id", "oa", ...args], {
+      env: { OPENAI_API_KEY: "sk-local" },
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^The tests fail: `FAIL add\(2, 3\)/);
+    assert.match(
+      ok.stderr,
+      /! llm attempt 1 failed: the LLM endpoint is busy or failing \(HTTP 429\).*retrying in \d+ ms/,
+    );
+    // 1 rejected + 4 turns; the conversation carries tool results back in the wire format.
+    assert.equal(fake.requests.length, 5);
+    const last = fake.requests.at(-1)!.body;
+    assert.ok(last.messages.some((m) => m.role === "tool"));
+    assert.equal(last.tools?.length, 4);
+
+    const denied = await runCli(["chat", "hi", "--run-id", "oa2", ...args], {
+      env: { LOOM_LLM_API_KEY: "wrong" },
+    });
+    assert.equal(denied.code, 1);
+    assert.match(
+      denied.stderr,
+      /error: run oa2 failed: the LLM endpoint .* rejected the API key \(HTTP 401\)/,
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("e2e: MCP tools from --mcp-config are offered next to the local ones", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const config = join(t.dir, "mcp.json");
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      fx: {
+        command: Deno.execPath(),
+        args: ["run", "--quiet", "--allow-env", testdata("mcp", "fixture_server.ts"), "ok"],
+      },
+      dead: {
+        command: Deno.execPath(),
+        args: ["run", "--quiet", testdata("mcp", "fixture_server.ts"), "crash-on-init"],
+      },
+    }),
+  );
+  const out = await runCli([
+    "chat",
+    'please @fx__echo {"text":"over stdio"} then @fx__crash',
+    "--run-id",
+    "m",
+    ...common(t.ws, db),
+    "--mcp-config",
+    config,
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stderr, /warning: MCP server 'dead' exited with code 3/);
+  assert.match(out.stdout, /fx__echo returned: echo: over stdio/);
+  assert.match(
+    out.stdout,
+    /fx__crash returned: error: fx__crash failed: MCP server 'fx' exited with code 7/,
+  );
+});
+
+Deno.test("e2e: least privilege: a chat runs under narrow --allow-* flags instead of -A", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  const ws = await Deno.realPath(t.ws);
+  const flags = [
+    `--allow-read=${ws},${t.dir}`,
+    `--allow-write=${t.dir}`,
+    "--allow-run=deno",
+    "--allow-env=LOOM_RUN_DB,LOOM_RUN_WORKSPACE,LOOM_LLM_MOCK,LOOM_LLM_API_KEY,OPENAI_API_KEY,PATH,HOME",
+    "--allow-net=127.0.0.1",
+  ];
+  const out = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "lp",
+    "--mock-llm",
+    ...TEST_CMD,
+  ], {
+    denoFlags: flags,
+    env: { LOOM_RUN_DB: db, LOOM_RUN_WORKSPACE: ws },
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^The tests fail/);
+  // Without --allow-run the test tool reports it cannot run, and the run still answers.
+  const noRun = await runCli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "lp2",
+    "--mock-llm",
+    ...TEST_CMD,
+  ], {
+    denoFlags: flags.filter((f) => !f.startsWith("--allow-run")),
+    env: { LOOM_RUN_DB: db, LOOM_RUN_WORKSPACE: ws },
+  });
+  assert.equal(noRun.code, 0, noRun.stderr);
+  assert.match(
+    noRun.stderr,
+    /✗ run_tests: error: running 'deno' is not permitted \(add it to --allow-run\)/,
+  );
+});

@@ -1,0 +1,286 @@
+/**
+ * `loom-run serve`: an HTTP API over the same durable runs (Hono).
+ *
+ * - `POST /chat` `{"message", "runId"?}` starts a run, or continues one that waits for the next
+ *   message, or resumes an interrupted one (no message), streaming its events as SSE.
+ * - `GET /runs`, `GET /runs/:id` (JSON), `GET /runs/:id/trace` (offline HTML trace).
+ *
+ * It listens on 127.0.0.1 by default; binding to another address requires a token, and when a
+ * token is set every request must carry it (`Authorization: Bearer <token>`, or `?token=` for
+ * opening a trace in a browser).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { explainRun, resumeRun, sendSignal, startRun, type Store } from "@loom/runner";
+import { toHtml } from "@loom/xray";
+import { type ChatResult, type ChatState, MESSAGE_SIGNAL } from "./agent/chat.ts";
+import type { RunEvent } from "./agent/events.ts";
+import { type Agents, checkSettings, makeAgents } from "./agent/agents.ts";
+import type { Config, RunSettings } from "./config.ts";
+import { messageOf, UsageError } from "./errors.ts";
+import { transcript } from "./explain.ts";
+import type { LlmReply } from "./llm/types.ts";
+import type { ProgressOutput } from "./progress.ts";
+import { latestState, openRunStore } from "./runs.ts";
+import { traceFromStore } from "./store_trace.ts";
+
+/** What the HTTP app needs. */
+export interface ServeOptions {
+  /** The run store. */
+  store: Store;
+  /** Agents and their runtimes. */
+  agents: Agents;
+  /** Settings of runs started through the API. */
+  settings: RunSettings;
+  /** When set, every request must carry this token. */
+  token?: string;
+}
+
+/** True for loopback addresses. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function sameToken(given: string, expected: string): boolean {
+  // Constant-time comparison, so response timing does not reveal the token.
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(expected);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
+  return diff === 0;
+}
+
+const RUN_ID = /^[A-Za-z0-9._:@-][A-Za-z0-9._:@/-]{0,127}$/;
+
+/** The SSE form of a run event: small, without full prompts. */
+function publicEvent(event: RunEvent): Record<string, unknown> {
+  switch (event.type) {
+    case "llm":
+      return {
+        runId: event.runId,
+        turn: event.turn,
+        purpose: event.purpose,
+        model: event.model,
+        usage: event.reply?.usage,
+        costUsd: event.reply?.costUsd,
+        toolCalls: event.reply?.toolCalls.map((c) => c.function.name),
+        error: event.error,
+        durationMs: event.durationMs,
+      };
+    case "tool_end":
+      return { ...event, output: event.output.slice(0, 2000) };
+    default:
+      return { ...event };
+  }
+}
+
+/** The last answer the LLM gave in a run (a waiting run has it only in its LLM call record). */
+async function lastAnswer(store: Store, runId: string): Promise<string | undefined> {
+  const run = await store.getRun(runId);
+  if (run?.result) return (JSON.parse(run.result) as { answer?: string }).answer;
+  const calls = await store.listCalls(runId);
+  for (let i = calls.length - 1; i >= 0; i--) {
+    const c = calls[i];
+    if (c.kind !== "tool" || c.name !== "llm" || c.status !== "completed" || !c.result) continue;
+    const reply = JSON.parse(c.result) as LlmReply;
+    return reply.toolCalls?.length ? undefined : reply.content;
+  }
+  return undefined;
+}
+
+/** Builds the Hono app; see the module doc. */
+export function createServeApp(options: ServeOptions): Hono {
+  const { store, agents, settings, token } = options;
+  const active = new Set<string>();
+  const app = new Hono();
+
+  app.onError((error, c) => c.json({ error: messageOf(error) }, 500));
+
+  if (token) {
+    app.use("*", async (c, next) => {
+      const header = c.req.header("authorization") ?? "";
+      const given = header.startsWith("Bearer ") ? header.slice(7) : c.req.query("token") ?? "";
+      if (!sameToken(given, token)) {
+        return c.json({ error: "a valid token is required (Authorization: Bearer <token>)" }, 401);
+      }
+      await next();
+    });
+  }
+
+  app.post("/chat", async (c) => {
+    let body: { message?: unknown; runId?: unknown };
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json(
+        { error: 'the body must be JSON like {"message": "why does the test fail?"}' },
+        400,
+      );
+    }
+    const message = typeof body?.message === "string" && body.message.trim() !== ""
+      ? body.message
+      : undefined;
+    const runId = body?.runId === undefined
+      ? `chat-${crypto.randomUUID().slice(0, 8)}`
+      : String(body.runId);
+    if (!RUN_ID.test(runId)) {
+      return c.json({ error: `run id '${runId}' has characters that are not allowed` }, 400);
+    }
+    if (active.has(runId)) return c.json({ error: `run '${runId}' is already running` }, 409);
+    const existing = await store.getRun(runId);
+    let kind: "start" | "continue" | "resume";
+    if (!existing) {
+      if (!message) return c.json({ error: "a new run needs a non-empty message" }, 400);
+      kind = "start";
+    } else if (existing.agentName !== agents.chat.name) {
+      return c.json({ error: `run '${runId}' is not a chat run` }, 409);
+    } else if (existing.status === "waiting") {
+      if (!message) {
+        return c.json({ error: `run '${runId}' waits for the next message; send one` }, 400);
+      }
+      kind = "continue";
+    } else if ((existing.status === "running" || existing.status === "paused") && !message) {
+      kind = "resume";
+    } else {
+      return c.json(
+        { error: `run '${runId}' is ${existing.status} and cannot take a message` },
+        409,
+      );
+    }
+    active.add(runId);
+    return streamSSE(c, async (stream) => {
+      let answer: string | undefined;
+      const unsubscribe = agents.runtimes.events.subscribe((event) => {
+        if (event.runId !== runId) return;
+        if (event.type === "answer") answer = event.text;
+        stream.writeSSE({ event: event.type, data: JSON.stringify(publicEvent(event)) }).catch(
+          () => {},
+        );
+      });
+      try {
+        await stream.writeSSE({ event: "run", data: JSON.stringify({ runId, kind }) });
+        if (kind === "continue") await sendSignal(store, runId, MESSAGE_SIGNAL, { message });
+        const result = kind === "start"
+          ? await startRun(agents.chat, {
+            store,
+            runId,
+            input: { question: message!, settings, followUps: true },
+          })
+          : await resumeRun(agents.chat, { store, runId });
+        answer ??= (result.result as ChatResult | undefined)?.answer ??
+          (result.state as ChatState | undefined)?.answer;
+        await stream.writeSSE({
+          event: "done",
+          data: JSON.stringify({
+            runId,
+            status: result.status,
+            answer: answer ?? null,
+            error: result.error ?? null,
+          }),
+        });
+      } catch (error) {
+        await stream.writeSSE({
+          event: "error",
+          data: JSON.stringify({ runId, message: messageOf(error) }),
+        });
+      } finally {
+        unsubscribe();
+        active.delete(runId);
+      }
+    });
+  });
+
+  app.get("/runs", async (c) => {
+    const runs = await store.listRuns({ limit: 200 });
+    return c.json({
+      runs: runs.map((r) => ({
+        runId: r.runId,
+        agent: r.agentName,
+        status: r.status,
+        parentRunId: r.parentRunId,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      })),
+    });
+  });
+
+  // Run ids may contain "/" (children of a supervisor: team/1), hence the `.+` patterns.
+  app.get("/runs/:id{.+/trace}", async (c) => {
+    const runId = c.req.param("id").replace(/\/trace$/, "");
+    const trace = await traceFromStore(store, runId);
+    if (!trace) return c.json({ error: `there is no run '${runId}'` }, 404);
+    return c.html(toHtml(trace));
+  });
+
+  app.get("/runs/:id{.+}", async (c) => {
+    const runId = c.req.param("id");
+    const run = await store.getRun(runId);
+    if (!run) return c.json({ error: `there is no run '${runId}'` }, 404);
+    return c.json({
+      runId,
+      agent: run.agentName,
+      status: run.status,
+      parentRunId: run.parentRunId,
+      answer: (await lastAnswer(store, runId)) ?? null,
+      error: run.error,
+      transcript: transcript(await latestState(store, runId)),
+      explain: await explainRun(store, runId),
+    });
+  });
+
+  app.notFound((c) =>
+    c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
+  );
+  return app;
+}
+
+/** Runs `serve` until SIGINT or SIGTERM; returns the exit code. */
+export async function serveCommand(config: Config, io: ProgressOutput): Promise<number> {
+  if (!isLoopback(config.host) && !config.token) {
+    throw new UsageError(
+      `binding to ${config.host} exposes the API beyond this machine; set --token (or LOOM_RUN_TOKEN)`,
+    );
+  }
+  await checkSettings(config);
+  const store = openRunStore(config.db);
+  const agents = makeAgents(config);
+  const app = createServeApp({ store, agents, settings: config.settings, token: config.token });
+  const stop = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<void>();
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal: stop.signal,
+      onListen: ({ hostname, port }) => {
+        io.err(
+          `loom-run serve listening on http://${
+            hostname.includes(":") ? `[${hostname}]` : hostname
+          }:${port} (db ${config.db})`,
+        );
+        resolve();
+      },
+    }, app.fetch);
+  } catch (error) {
+    store.close();
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`port ${config.port} is already in use`);
+    }
+    throw error;
+  }
+  await listening;
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await server.finished;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  await agents.runtimes.close();
+  store.close();
+  io.err("loom-run serve stopped");
+  return 0;
+}

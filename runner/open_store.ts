@@ -1,0 +1,34 @@
+/**
+ * Opens the store a `--db` value (or `LOOM_DB_URL`) names: a `postgres://` or `postgresql://` URL
+ * opens the PostgreSQL store, anything else is a SQLite file path. The PostgreSQL module (and its
+ * npm client) is imported only when a URL asks for it, so SQLite users load nothing extra.
+ *
+ * @module
+ */
+import type { Store } from "./store.ts";
+import { type OpenStoreOptions, openStore } from "./store_sqlite.ts";
+
+/** Options of `openAnyStore`. */
+export interface OpenAnyStoreOptions extends OpenStoreOptions {
+  /** PostgreSQL schema the store lives in (default `loom`); ignored for SQLite. */
+  schema?: string;
+}
+
+/** True for `postgres://` and `postgresql://` URLs. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** Opens a SQLite file or a PostgreSQL URL as a `Store`. */
+export async function openAnyStore(
+  location: string,
+  options: OpenAnyStoreOptions = {},
+): Promise<Store> {
+  if (!isPostgresUrl(location)) return openStore(location, options);
+  const { openPostgresStore } = await import("./store_postgres.ts");
+  return await openPostgresStore(location, {
+    durability: options.durability,
+    create: options.create,
+    schema: options.schema,
+  });
+}

@@ -1,0 +1,27 @@
+// Crash-test fixture: every step makes one tool call whose side effect is a line appended to
+// $LOOM_EFFECTS ("<key> <maybeRanBefore>"), then busy-waits a little so that SIGKILLs often land
+// between the side effect and its record. The final result is checkable: sum of 2*i for i < n.
+import { defineAgent, recur } from "@loom/runner";
+
+const effects = Deno.env.get("LOOM_EFFECTS");
+
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* spin */ }
+}
+
+export default defineAgent({
+  name: "crash",
+  initialState: (input: { n: number }) => ({ i: 0, sum: 0, n: input.n }),
+  async step(state, ctx) {
+    if (state.i >= state.n) return { i: state.i, sum: state.sum };
+    const doubled = await ctx.callTool("effect", { i: state.i }, (args, info) => {
+      if (effects) {
+        Deno.writeTextFileSync(effects, `${info.key} ${info.maybeRanBefore}\n`, { append: true });
+      }
+      busy(Math.random() * 2);
+      return args.i * 2;
+    });
+    return recur({ ...state, i: state.i + 1, sum: state.sum + doubled });
+  },
+});

@@ -1,0 +1,44 @@
+/**
+ * What a worker needs from a store beyond `Store`: claiming runnable runs so that several
+ * workers share them, and a way to sleep until there may be work. `PostgresStore` implements it.
+ *
+ * @module
+ */
+
+/** A run a worker claimed. */
+export interface ClaimedRun {
+  /** Run id. */
+  runId: string;
+  /** Agent that owns it. */
+  agentName: string;
+  /** Status when claimed (`queued`, `paused`, `running` with an expired lease, or `waiting`). */
+  status: string;
+}
+
+/** The claiming side of a store shared by workers. */
+export interface WorkQueue {
+  /**
+   * Claims up to `limit` runnable top-level runs of these agents for `claimMs` (skipping runs
+   * other workers are claiming right now and the ids in `exclude`).
+   */
+  claimRunnable(
+    agentNames: readonly string[],
+    limit: number,
+    claimMs: number,
+    exclude?: readonly string[],
+  ): Promise<ClaimedRun[]>;
+  /** Ends a claim. */
+  releaseClaim(runId: string): Promise<void>;
+  /** Earliest future time a run may become runnable without a notification, or null. */
+  nextWakeAt(agentNames: readonly string[]): Promise<number | null>;
+  /** Top-level runs of these agents that still need a worker (not waiting on outside input). */
+  pendingRuns(agentNames: readonly string[], exclude?: readonly string[]): Promise<number>;
+  /** Calls `onWork` when runs may have become runnable; returns the unsubscribe function. */
+  listenForWork(onWork: () => void): Promise<() => Promise<void>>;
+}
+
+/** True when `store` can be shared by workers. */
+export function isWorkQueue(store: unknown): store is WorkQueue {
+  const s = store as Partial<WorkQueue> | null;
+  return typeof s?.claimRunnable === "function" && typeof s?.listenForWork === "function";
+}

@@ -1,0 +1,236 @@
+/**
+ * The viewer in a real browser: headless Chromium (Debian's `/usr/bin/chromium`) driven by
+ * playwright-core, pages opened from `file://` exactly as a user opens them.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Browser, chromium, type Page } from "npm:playwright-core@1";
+import { writeHtml } from "./html.ts";
+import type { TraceData } from "./model.ts";
+import { bigTrace, realisticTrace } from "./testdata/fixtures.ts";
+
+const CHROMIUM = Deno.env.get("LOOM_CHROMIUM") ?? "/usr/bin/chromium";
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+async function launch(): Promise<Browser> {
+  try {
+    await Deno.stat(CHROMIUM);
+  } catch {
+    // Fail, never skip: a viewer nobody opened in a browser is untested.
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set LOOM_CHROMIUM`,
+    );
+  }
+  return await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
+/** A page that records console errors, page errors and every request that is not the file. */
+interface Watched {
+  page: Page;
+  problems: string[];
+  requests: string[];
+}
+
+async function open(browser: Browser, path: string, hash = ""): Promise<Watched> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const problems: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") {
+      problems.push(`console ${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("request", (r) => {
+    if (r.url() !== `file://${path}${hash}` && r.url() !== `file://${path}`) requests.push(r.url());
+  });
+  await page.goto(`file://${path}${hash}`);
+  await page.waitForSelector("body[data-ready]", { timeout: 15_000 });
+  return { page, problems, requests };
+}
+
+/** Waits until the search box reports `text` ("matches / spans"). */
+async function searchCount(page: Page, text: string): Promise<void> {
+  // Polled from outside: the page's CSP (rightly) refuses the string evaluation waitForFunction uses.
+  const el = page.locator("#search-count");
+  let seen: string | null = null;
+  for (const until = Date.now() + 5_000; Date.now() < until;) {
+    seen = await el.textContent();
+    if (seen === text) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`search count: expected ${text}, saw ${seen}`);
+}
+
+async function writeTrace(dir: string, name: string, trace: TraceData, compare?: TraceData) {
+  const path = `${dir}/${name}.html`;
+  await writeHtml(trace, path, compare ? { compare } : {});
+  return path;
+}
+
+Deno.test({
+  name: "viewer in headless Chromium",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir();
+    const browser = await launch();
+    try {
+      const trace = realisticTrace();
+      const path = await writeTrace(dir, "real", trace);
+
+      await t.step(
+        "opens from file:// with no console error, no request, no injected code",
+        async () => {
+          const { page, problems, requests } = await open(browser, path);
+          assert.deepEqual(problems, []);
+          assert.deepEqual(requests, []);
+          assert.equal(
+            await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned),
+            undefined,
+          );
+          assert.equal(await page.evaluate("document.scripts.length"), 2);
+          assert.equal(await page.locator("img, iframe, object, embed").count(), 0);
+          const cards = await page.locator("#cards").innerText();
+          assert.match(cards, /ERRORS\s*2/i, cards);
+          assert.match(cards, /LLM CALLS\s*7/i);
+          assert.match(cards, /TOKENS\s*14\.7k/i);
+          // the root cause is named once on the overview, with the spans it only propagated through
+          const overview = await page.locator("#view-overview").innerText();
+          assert.match(overview, /ROOT CAUSE\s*RateLimitError/i);
+          assert.match(overview, /propagated through 2 spans/);
+          await page.close();
+        },
+      );
+
+      await t.step("every tab renders without errors", async () => {
+        const { page, problems, requests } = await open(browser, path);
+        for (
+          const tab of ["spans", "timeline", "gantt", "graph", "errors", "state", "raw", "overview"]
+        ) {
+          await page.click(`#mode-${tab}`);
+          const text = await page.locator(`#view-${tab}`).innerText();
+          assert.ok(text.trim().length > 0, `${tab} has content`);
+        }
+        assert.ok((await page.locator("#view-graph svg g.gnode").count()) >= 5, "graph drawn");
+        assert.match(
+          await page.locator("#view-graph").innerText(),
+          /\bnever\b/,
+          "an exit never taken is shown",
+        );
+        assert.match(
+          await page.locator("#view-state").innerText(),
+          /tests\/io_test\.ts/,
+          "state diff shown",
+        );
+        assert.ok(
+          (await page.locator("#rawtrace").innerText()).includes(
+            "</script><script>window.__pwned=1",
+          ),
+        );
+        assert.deepEqual(problems, []);
+        assert.deepEqual(requests, []);
+        await page.close();
+      });
+
+      await t.step("clicking a span shows its detail; hostile values show as text", async () => {
+        const { page, problems } = await open(browser, path, "#tab=spans");
+        const tool = trace.spans.find((s) => s.kind === "tool" && s.name === "read_file")!;
+        await page.click(`.vrow[data-span="${tool.id}"]`);
+        const detail = page.locator("#detail");
+        assert.match(await detail.locator(".dtitle").innerText(), /read_file/);
+        const text = await detail.innerText();
+        assert.match(text, /INPUT/i);
+        assert.ok(text.includes("</script><script>window.__pwned=1</script>"), "shown literally");
+        assert.equal(
+          await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned),
+          undefined,
+        );
+        // a step shows the state change against the previous step
+        const step2 = trace.spans.find((s) => s.name === "step 2")!;
+        await page.click(`.vrow[data-span="${step2.id}"]`);
+        assert.match(await detail.innerText(), /STATE CHANGE SINCE STEP 1/i);
+        assert.match(page.url(), new RegExp(`span=${step2.id}`), "deep link in the URL");
+        assert.deepEqual(problems, []);
+        await page.close();
+      });
+
+      await t.step("search matches names, tags and metadata; filters narrow the tree", async () => {
+        const { page } = await open(browser, path, "#tab=spans");
+        const rows = () => page.locator("#view-spans .vrow.match").count();
+        await page.fill("#search", "ops-bot"); // only in the run span's meta
+        await searchCount(page, "1 / 23");
+        assert.equal(await rows(), 1);
+        await page.fill("#search", "tag:retry");
+        await searchCount(page, "2 / 23");
+        await page.fill("#search", "cache miss"); // meta of one tool span: both words must match
+        await searchCount(page, "1 / 23");
+        await page.fill("#search", "");
+        await page.click("text=errors only");
+        await searchCount(page, "4 / 23");
+        await page.close();
+      });
+
+      await t.step(
+        "a 10,000-span trace loads, renders virtualised rows, and searches",
+        async () => {
+          const big = bigTrace(3333); // 3333 * 3 + 1 = 10,000 spans
+          assert.equal(big.spans.length, 10_000);
+          const bigPath = await writeTrace(dir, "big", big);
+          const started = performance.now();
+          const { page, problems, requests } = await open(browser, bigPath, "#tab=spans");
+          await page.waitForSelector("#view-spans .vrow");
+          const ms = performance.now() - started;
+          console.log(`10,000-span trace: loaded and rendered in ${ms.toFixed(0)} ms`);
+          assert.ok(ms < 15_000, `sanity bound only: took ${ms} ms`);
+          const rendered = await page.locator("#view-spans .vrow").count();
+          assert.ok(rendered > 10 && rendered < 200, `virtualised: ${rendered} rows in the DOM`);
+          // scroll to the end: the last span's row is rendered on demand
+          await page.locator("#view-spans .vlist").evaluate((el) => el.scrollTop = el.scrollHeight);
+          const last = big.spans[big.spans.length - 1];
+          await page.waitForSelector(`.vrow[data-span="${last.id}"]`, { timeout: 5_000 });
+          await page.fill("#search", "needle-in-meta");
+          await searchCount(page, "1 / 10,000");
+          await page.click("#mode-timeline");
+          assert.ok((await page.locator("#view-timeline .vrow").count()) < 200);
+          assert.deepEqual(problems, []);
+          assert.deepEqual(requests, []);
+          await page.close();
+        },
+      );
+
+      await t.step(
+        "a comparison shows both traces side by side with changed steps marked",
+        async () => {
+          const b = realisticTrace();
+          b.name = "after the prompt change";
+          const s1 = b.spans.find((s) => s.name === "step 1")!;
+          s1.output = { messages: 99 };
+          const cmpPath = await writeTrace(dir, "cmp", trace, b);
+          const { page, problems } = await open(browser, cmpPath, "#tab=diff");
+          const view = page.locator("#view-diff");
+          assert.match(await view.innerText(), /after the prompt change/i);
+          assert.equal(await view.locator(".vrow.changed").count(), 1);
+          await view.locator(".vrow.changed").click();
+          assert.match(await view.innerText(), /Step 1: differs/);
+          assert.deepEqual(problems, []);
+          await page.close();
+        },
+      );
+    } finally {
+      await browser.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

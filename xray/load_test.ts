@@ -1,0 +1,31 @@
+import { equal, rejects, throws } from "node:assert/strict";
+import { loadTrace, parseTrace, TraceFormatError } from "./load.ts";
+import { Recorder } from "./recorder.ts";
+
+Deno.test("parseTrace round-trips a recorded trace", () => {
+  const rec = new Recorder({ name: "rt" });
+  rec.startSpan("run", "rt", { parent: null }).end({ output: 1 });
+  const t = parseTrace(JSON.stringify(rec.toJSON()));
+  equal(t.name, "rt");
+  equal(t.spans[0].output, 1);
+});
+
+Deno.test("bad input fails with one sentence naming the problem", async () => {
+  throws(
+    () => parseTrace("{nope", "x.json"),
+    (e: Error) => e instanceof TraceFormatError && /x.json is not valid JSON/.test(e.message),
+  );
+  throws(
+    () => parseTrace('{"format":"other"}', "x.json"),
+    /format is "other", expected "loom-trace\/1"/,
+  );
+  throws(
+    () =>
+      parseTrace(
+        '{"format":"loom-trace/1","traceId":"a","spans":[{"id":"1","kind":"weird"}]}',
+        "x.json",
+      ),
+    /span 0 of x.json has no valid parentId/,
+  );
+  await rejects(loadTrace("/nonexistent/trace.json"), /\/nonexistent\/trace.json does not exist/);
+});
