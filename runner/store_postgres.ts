@@ -346,6 +346,8 @@ export class PostgresStore implements Store, WorkQueue {
     const sql = this.sql;
     const where = this.location;
     await sql.begin(async (tx) => {
+      // A lost migration is redone at the next open: no need to wait for its flush to disk.
+      await tx.unsafe("SET LOCAL synchronous_commit = off");
       // Two workers starting at once must not both create the tables.
       await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`loom-migrate:${this.schema}`]);
       const [{ exists }] = await tx.unsafe(
@@ -986,6 +988,29 @@ export class PostgresStore implements Store, WorkQueue {
     });
     return () => sub.unlisten();
   }
+}
+
+/** A plain connection to a PostgreSQL server, for tooling and tests (e.g. dropping a schema). */
+export interface PostgresAdmin {
+  /** Runs one SQL statement. */
+  exec(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
+  /** Drops a schema and everything in it. */
+  dropSchema(schema: string): Promise<void>;
+  /** Closes the connection. */
+  close(): Promise<void>;
+}
+
+/** Opens a `PostgresAdmin` connection. */
+export function connectPostgresAdmin(url: string): PostgresAdmin {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
+  return {
+    exec: async (text, params = []) => Array.from(await sql.unsafe(text, params as never[])),
+    dropSchema: async (schema) => {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new RunnerError(`invalid schema name ${schema}`);
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
 }
 
 /** Opens (and when allowed creates and migrates) a Loom store in a PostgreSQL schema. */

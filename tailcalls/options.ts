@@ -86,8 +86,8 @@ export function resolveOptions(options: LoopOptions | undefined): ResolvedOption
 }
 
 /**
- * Runs between two steps of a guarded loop: stops on abort or an exhausted budget (with what is
- * needed to resume), otherwise returns the `before` event for the hook, or `undefined`.
+ * Runs between two steps of a guarded loop: stops it on abort or an exhausted budget, with what
+ * is needed to resume.
  */
 export function checkBeforeStep(
   options: ResolvedOptions,
@@ -104,9 +104,11 @@ export function checkBeforeStep(
   }
 }
 
-/** True when `value` can be awaited (a promise or another thenable). */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value instanceof Promise ||
-    (typeof value === "object" && value !== null &&
-      typeof (value as { then?: unknown }).then === "function");
+/**
+ * True when `value` is a thenable that is not a native promise (callers test `instanceof Promise`
+ * first, the common case). Markers and plain values fail the `then` lookup cheaply.
+ */
+export function isForeignThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }

@@ -83,6 +83,8 @@ export function transferMarker<R>(target: unknown, args: unknown[]): TailTransfe
 
 /** True when `value` is a tail-call marker made by `recur` or `tailcall`. */
 export function isTailCall(value: unknown): value is TailCall<unknown[]> {
-  return typeof value === "object" && value !== null &&
-    (value as Record<symbol, unknown>)[TAIL_CALL] === true;
+  // `instanceof` is the fast path; the brand check accepts markers from another copy of the
+  // library (the brand is a `Symbol.for` symbol, the class is per copy).
+  return value instanceof Marker || typeof value === "object" && value !== null &&
+      (value as Record<symbol, unknown>)[TAIL_CALL] === true;
 }

@@ -5,14 +5,19 @@
  * @module
  */
 
-import { type LoopOptions, resolveOptions } from "./options.ts";
-import { checkBeforeStep, isThenable } from "./options.ts";
+import {
+  checkBeforeStep,
+  isForeignThenable,
+  type LoopOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
 import { loopInfo, registerLoop, transferStep } from "./loops.ts";
 import {
   type Awaitable,
+  isTailCall,
   type LoopResult,
   type RecurCheck,
-  TAIL_CALL,
   type TailCall,
   type TailTransfer,
   transferMarker,
@@ -44,47 +49,67 @@ export function tailrec<Args extends unknown[], R>(
   options?: LoopOptions,
 ): TailRec<Args, LoopResult<R>> {
   const resolved = resolveOptions(options);
-  const { guarded, onStep } = resolved;
-  const entry = step as unknown as (...args: unknown[]) => unknown;
-  const loop = async (...initial: unknown[]): Promise<unknown> => {
-    let args = initial;
-    let body = entry;
-    let current = loop as (...args: never) => unknown;
-    let done = 0;
-    for (;;) {
-      if (guarded) {
-        checkBeforeStep(resolved, current, args, done);
-        if (onStep !== undefined) {
-          const hooked = onStep({ phase: "before", step: done + 1, loop: current, args });
-          if (hooked !== undefined) await hooked;
-        }
-      }
-      let result = body(...args);
-      if (isThenable(result)) result = await result;
-      done++;
-      const bounce = typeof result === "object" && result !== null &&
-        (result as { [TAIL_CALL]?: unknown })[TAIL_CALL] === true;
-      if (onStep !== undefined) {
-        const hooked = onStep({
-          phase: "after",
-          step: done,
-          loop: current,
-          args,
-          result,
-          done: !bounce,
-        });
-        if (hooked !== undefined) await hooked;
-      }
-      if (!bounce) return result;
-      const marker = result as TailCall<unknown[]>;
-      args = marker.args;
-      if (marker.target !== undefined) {
-        body = transferStep(marker.target, "tailrec") as typeof body;
-        current = marker.target as typeof current;
-      }
-    }
-  };
+  const entry = step as unknown as Step;
+  const loop: (...args: unknown[]) => Promise<unknown> = resolved.guarded
+    ? (...args) => runGuarded(loop, entry, args, resolved)
+    : (...args) => runPlain(entry, args);
   return registerLoop(loop, "tailrec", entry, options?.name ?? (step.name || "tailrec")) as never;
+}
+
+type Step = (...args: unknown[]) => unknown;
+
+// The hot loop of a loop without options: call the step, await it only if it is a promise (or
+// another thenable), and bounce while it returns a marker. Per step it allocates nothing beyond
+// what the step itself makes (its promise, the marker and its argument array).
+async function runPlain(body: Step, args: unknown[]): Promise<unknown> {
+  for (;;) {
+    let result = body(...args);
+    if (result instanceof Promise || isForeignThenable(result)) result = await result;
+    if (!isTailCall(result)) return result;
+    args = result.args;
+    if (result.target !== undefined) body = transferStep(result.target, "tailrec") as Step;
+  }
+}
+
+// The same loop with budget, signal and hooks.
+async function runGuarded(
+  entry: (...args: never) => unknown,
+  body: Step,
+  args: unknown[],
+  options: ResolvedOptions,
+): Promise<unknown> {
+  const { onStep } = options;
+  let current = entry;
+  let done = 0;
+  for (;;) {
+    checkBeforeStep(options, current, args, done);
+    if (onStep !== undefined) {
+      const hooked = onStep({ phase: "before", step: done + 1, loop: current, args });
+      if (hooked !== undefined) await hooked;
+    }
+    let result = body(...args);
+    if (result instanceof Promise || isForeignThenable(result)) result = await result;
+    done++;
+    const bounce = isTailCall(result);
+    if (onStep !== undefined) {
+      const hooked = onStep({
+        phase: "after",
+        step: done,
+        loop: current,
+        args,
+        result,
+        done: !bounce,
+      });
+      if (hooked !== undefined) await hooked;
+    }
+    if (!bounce) return result;
+    const { args: next, target } = result as TailCall<unknown[]>;
+    args = next;
+    if (target !== undefined) {
+      body = transferStep(target, "tailrec") as Step;
+      current = target as typeof current;
+    }
+  }
 }
 
 /**

@@ -1,3 +1,5 @@
+// Async steps that never await are the shape under test (the issue's own example), so:
+// deno-lint-ignore-file require-await
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {

@@ -6,7 +6,7 @@
 
 import { checkBeforeStep, type LoopOptions, resolveOptions } from "./options.ts";
 import { registerLoop, transferStep } from "./loops.ts";
-import { type LoopResult, type RecurCheck, TAIL_CALL, type TailCall } from "./recur.ts";
+import { isTailCall, type LoopResult, type RecurCheck, type TailCall } from "./recur.ts";
 import type { TailStream } from "./tailrec.ts";
 
 /**
@@ -51,17 +51,16 @@ export function tailstream<Args extends unknown[], Y, R>(
       // early return() behave exactly as if the consumer held the step's own generator.
       const result: unknown = yield* toIterable(body(...args));
       done++;
-      const bounce = typeof result === "object" && result !== null &&
-        (result as { [TAIL_CALL]?: unknown })[TAIL_CALL] === true;
+      const bounce = isTailCall(result);
       if (onStep !== undefined) {
         await onStep({ phase: "after", step: done, loop: current, args, result, done: !bounce });
       }
       if (!bounce) return result;
-      const marker = result as TailCall<unknown[]>;
-      args = marker.args;
-      if (marker.target !== undefined) {
-        body = transferStep(marker.target, "tailstream") as typeof body;
-        current = marker.target as typeof current;
+      args = (result as TailCall<unknown[]>).args;
+      const target = (result as TailCall<unknown[]>).target;
+      if (target !== undefined) {
+        body = transferStep(target, "tailstream") as typeof body;
+        current = target as typeof current;
       }
     }
   };

@@ -162,6 +162,18 @@ Deno.test({
         await page.click(`.vrow[data-span="${step2.id}"]`);
         assert.match(await detail.innerText(), /STATE CHANGE SINCE STEP 1/i);
         assert.match(page.url(), new RegExp(`span=${step2.id}`), "deep link in the URL");
+        // keyboard: down moves to the next row (step 2's first child), left goes back to the parent
+        await page.locator("#view-spans .vlist").focus();
+        await page.keyboard.press("ArrowDown");
+        assert.match(await detail.locator(".dtitle").innerText(), /chat gpt-4o/);
+        await page.keyboard.press("ArrowLeft");
+        assert.match(await detail.locator(".dtitle").innerText(), /step 2/);
+        // the timeline zooms
+        await page.click("#mode-timeline");
+        const range = page.locator("#tl-range");
+        assert.match(await range.innerText(), /showing 0 ms – 10\.0 s of 10\.0 s/);
+        await page.click("text=Zoom in");
+        assert.match(await range.innerText(), /showing 2\.\d+ s – 7\.\d+ s of 10\.0 s/);
         assert.deepEqual(problems, []);
         await page.close();
       });

@@ -37,8 +37,19 @@ interface PerSpanColumns {
 /** One trace as the viewer receives it. */
 interface ViewerTrace {
   trace: TraceData;
-  summary: Omit<TraceSummary, "spans">;
+  summary: Omit<TraceSummary, "spans" | "criticalPath"> & { criticalPath: CompactPath };
   perSpan: PerSpanColumns;
+}
+
+/**
+ * The critical path with adjacent segments of one span merged and spans given by their index in
+ * `trace.spans` (names and kinds are there already); at 10,000 spans the verbose form is
+ * over a megabyte.
+ */
+interface CompactPath {
+  ms: number;
+  spans: number[];
+  segMs: number[];
 }
 
 /** Rounds to microseconds: the viewer never shows more, and it keeps the file small. */
@@ -48,7 +59,19 @@ function round3(x: number): number {
 
 /** Summarises a trace and reshapes the per-span part into columns. */
 function viewerTrace(trace: TraceData): ViewerTrace {
-  const { spans: perSpan, ...summary } = summarize(trace);
+  const { spans: perSpan, criticalPath, ...summary } = summarize(trace);
+  const index = new Map(trace.spans.map((s, i) => [s.id, i]));
+  const path: CompactPath = { ms: round3(criticalPath.ms), spans: [], segMs: [] };
+  for (const seg of criticalPath.segments) {
+    const i = index.get(seg.spanId);
+    if (i === undefined) continue;
+    const last = path.spans.length - 1;
+    if (last >= 0 && path.spans[last] === i) path.segMs[last] = round3(path.segMs[last] + seg.ms);
+    else {
+      path.spans.push(i);
+      path.segMs.push(round3(seg.ms));
+    }
+  }
   const cols: PerSpanColumns = { selfMs: [], totalMs: [], tokens: [], costUsd: [] };
   for (const s of trace.spans) {
     const p = perSpan[s.id];
@@ -57,7 +80,7 @@ function viewerTrace(trace: TraceData): ViewerTrace {
     cols.tokens.push(p ? p.subtree.inputTokens + p.subtree.outputTokens : 0);
     cols.costUsd.push(p ? p.subtree.costUsd : 0);
   }
-  return { trace, summary, perSpan: cols };
+  return { trace, summary: { ...summary, criticalPath: path }, perSpan: cols };
 }
 
 /** Most changes the Diff tab lists; the rest are counted, not embedded. */

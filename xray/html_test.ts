@@ -149,6 +149,20 @@ Deno.test("toHtml embeds summarize()'s figures and per-span self/total columns",
   );
   assert.equal(cols.tokens[0], sum.totals.totalTokens, "the root's subtree holds every token once");
   assert.ok(!("spans" in payload.main.summary), "per-span map is embedded only as compact columns");
+  const path = payload.main.summary.criticalPath;
+  assert.equal(path.spans.length, path.segMs.length);
+  const sumMs = path.segMs.reduce((a: number, b: number) => a + b, 0);
+  assert.ok(
+    Math.abs(sumMs - sum.criticalPath.ms) < 0.01 && Math.abs(path.ms - sum.criticalPath.ms) < 0.01,
+  );
+  const perSpanPath = new Map<string, number>();
+  for (const seg of sum.criticalPath.segments) {
+    perSpanPath.set(seg.spanId, (perSpanPath.get(seg.spanId) ?? 0) + seg.ms);
+  }
+  path.spans.forEach((i: number, k: number) => {
+    assert.ok(perSpanPath.has(trace.spans[i].id), "every compact segment is a real path span");
+    assert.ok(path.segMs[k] <= perSpanPath.get(trace.spans[i].id)! + 0.01);
+  });
 });
 
 Deno.test("toHtml with compare embeds both traces and diffTraces' verdict", () => {

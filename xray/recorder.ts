@@ -644,14 +644,17 @@ export class Recorder {
    * @returns A deep copy, safe to keep after more spans are recorded.
    */
   toJSON(): TraceData {
+    // Trace meta is captured on every call (it may change), so its redactions are not added to
+    // the running count, only to this snapshot's.
+    const meta = capture(this.meta, this.#captureOptions);
     return structuredClone({
       format: "loom-trace/1",
       traceId: this.traceId,
       name: this.name,
       startTime: this.startTime,
       spans: parentsFirst(this.#spans),
-      redactions: this.#redactions,
-      meta: this.capture(this.meta) as Record<string, unknown>,
+      redactions: this.#redactions + meta.redactions,
+      meta: meta.value as Record<string, unknown>,
     });
   }
 

@@ -261,3 +261,11 @@ Deno.test("a stream file keeps the spans of a run that never finished", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("toJSON can be called repeatedly without recounting redactions", () => {
+  const rec = new Recorder({ meta: { apiKey: "sk-abc" } });
+  rec.startSpan("step", "s", { parent: null, input: { password: "p" } }).end();
+  equal(rec.toJSON().redactions, 2);
+  equal(rec.toJSON().redactions, 2);
+  equal(rec.toJSON().meta.apiKey, REDACTED);
+});

@@ -242,8 +242,8 @@ export function setAttribute(key: string, value: AttributeValue): void {
  * Records which exit a loop step took, at the caller's source location, and passes `value`
  * through. Write `return recordExit("recur", recur(n - 1))` and
  * `return recordExit("return", result)`. Sets `loom.exit.kind` and `loom.exit.location` on the
- * current span (a step span), or records an `event` span when the current span already has an
- * exit. Outside a trace it only returns `value`.
+ * current span when it is a `step` without an exit yet, else records an `event` span carrying
+ * them. Outside a trace it only returns `value`.
  *
  * @param kind `recur` or `return`.
  * @param value The value the step returns.
@@ -254,7 +254,8 @@ export function recordExit<T>(kind: ExitKind, value: T): T {
   if (!span?.recorder) return value;
   const location = callerLocation() ?? "unknown";
   const attrs = { [LOOM_EXIT_KIND]: kind, [LOOM_EXIT_LOCATION]: location };
-  if (span.data.attributes[LOOM_EXIT_KIND] === undefined && !span.ended) span.setAttributes(attrs);
+  const free = span.data.kind === "step" && span.data.attributes[LOOM_EXIT_KIND] === undefined;
+  if (free && !span.ended) span.setAttributes(attrs);
   else span.recorder.recordEvent(`exit ${kind}`, { parent: span, attributes: attrs });
   return value;
 }

@@ -116,7 +116,9 @@ const RUN = (env: Env, file: string, runId: string, ...extra: string[]) => [
 
 Deno.test("approval gate: run → waiting → process exits → approve → completes", async () => {
   await withEnv(async (env) => {
-    const first = await env.cli(RUN(env, `${OPS_DIR}/runbooks/restart-service.yaml`, "dep-7"));
+    const first = await env.cli(
+      RUN(env, `${OPS_DIR}/runbooks/restart-service.yaml`, "dep-7", "--trace", `${env.dir}/t.html`),
+    );
     ok(first);
     assert.match(first.stdout, /run dep-7: waiting/);
     assert.match(first.stdout, /restart\s+waiting-approval/);
@@ -181,6 +183,15 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
     const verify = await env.cli(["audit", "--verify"]);
     ok(verify);
     assert.match(verify.stdout, /audit chain intact: \d+ entries verified/);
+
+    // --trace wrote an xray page: the supervisor, its sub-runs and each command are spans.
+    const html = await Deno.readTextFile(`${env.dir}/t.html`);
+    const embedded = /<script type="application\/json" id="loom-data">(.*?)<\/script>/s.exec(html)![1];
+    const spans: { kind: string; name: string }[] = JSON.parse(embedded).main.trace.spans;
+    const names = spans.map((s) => `${s.kind} ${s.name}`);
+    for (const n of ["run dep-7", "run dep-7:planner", "run dep-7:executor", "run dep-7:verifier", "tool command: svcctl logs api", "event waiting: approval:restart"]) {
+      assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
+    }
 
     const sub = await env.cli(["explain", "--run-id", "dep-7:executor", "--json"]);
     ok(sub);

@@ -99,6 +99,10 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
     await until("the status", () => bot.sent.length >= 4);
     assert.match(bot.sent[3].text, /run t-1: completed/);
 
+    bot.say(100, "bob", "/supervise incident: disk full on /var");
+    await until("the supervised run", () => bot.sent.length >= 5);
+    assert.match(bot.sent[4].text, /^run tg-\d+ is waiting for approval:4-remove-stale-temporary$/);
+
     const audit = app.audit.list("t-1");
     const granted = audit.find((e) => e.kind === "approval.granted")!;
     assert.equal(granted.actor, "alice");

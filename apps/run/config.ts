@@ -182,6 +182,15 @@ function positiveInt(value: string, what: string): number {
   return Number(value);
 }
 
+/**
+ * True for a usable run id: letters, digits and `. _ : @ - /`, at most 128 characters, without
+ * empty, `.` or `..` segments (ids like `team/1` name child runs).
+ */
+export function isValidRunId(id: string): boolean {
+  return /^[A-Za-z0-9._:@/-]{1,128}$/.test(id) &&
+    id.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+}
+
 /** Splits a command string into words, honouring single and double quotes (no other shell syntax). */
 export function splitCommand(text: string): string[] {
   const words: string[] = [];
@@ -257,11 +266,11 @@ export function parseConfig(
   if ((command === "resume" || command === "explain") && !v["run-id"]) {
     throw new UsageError(`'${command}' needs --run-id`);
   }
-  if (
-    v["run-id"] !== undefined && !/^[A-Za-z0-9._:@-][A-Za-z0-9._:@/-]{0,127}$/.test(v["run-id"])
-  ) {
+  if (v["run-id"] !== undefined && !isValidRunId(v["run-id"])) {
     throw new UsageError(
-      `run id '${v["run-id"]}' may only contain letters, digits and . _ : @ - / (at most 128)`,
+      `run id '${
+        v["run-id"]
+      }' may only contain letters, digits and . _ : @ - / (at most 128, no . or .. parts)`,
     );
   }
 

@@ -18,7 +18,7 @@ import { toHtml } from "@loom/xray";
 import { type ChatResult, type ChatState, MESSAGE_SIGNAL } from "./agent/chat.ts";
 import type { RunEvent } from "./agent/events.ts";
 import { type Agents, checkSettings, makeAgents } from "./agent/agents.ts";
-import type { Config, RunSettings } from "./config.ts";
+import { type Config, isValidRunId, type RunSettings } from "./config.ts";
 import { messageOf, UsageError } from "./errors.ts";
 import { transcript } from "./explain.ts";
 import type { LlmReply } from "./llm/types.ts";
@@ -52,8 +52,6 @@ function sameToken(given: string, expected: string): boolean {
   for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
   return diff === 0;
 }
-
-const RUN_ID = /^[A-Za-z0-9._:@-][A-Za-z0-9._:@/-]{0,127}$/;
 
 /** The SSE form of a run event: small, without full prompts. */
 function publicEvent(event: RunEvent): Record<string, unknown> {
@@ -126,7 +124,7 @@ export function createServeApp(options: ServeOptions): Hono {
     const runId = body?.runId === undefined
       ? `chat-${crypto.randomUUID().slice(0, 8)}`
       : String(body.runId);
-    if (!RUN_ID.test(runId)) {
+    if (!isValidRunId(runId)) {
       return c.json({ error: `run id '${runId}' has characters that are not allowed` }, 400);
     }
     if (active.has(runId)) return c.json({ error: `run '${runId}' is already running` }, 409);

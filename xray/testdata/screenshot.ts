@@ -4,7 +4,8 @@
  *
  *   deno run -A xray/testdata/screenshot.ts [out-dir]   (default: .loom-tmp)
  *
- * Writes viewer.png (Spans tab, an LLM call selected) and viewer-<tab>.png for the other tabs.
+ * Writes viewer.png (Spans tab, an LLM call selected), viewer-<tab>.png for the other tabs and
+ * viewer-dark.png (Timeline in the dark colour scheme).
  *
  * @module
  */
@@ -22,7 +23,13 @@ compare.name = "repo-agent: after prompt change";
 compare.spans.find((s) => s.name === "step 3")!.output = { messages: 9, files: [], notes: "" };
 const browser = await chromium.launch({
   executablePath: Deno.env.get("LOOM_CHROMIUM") ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+  ],
 });
 try {
   const path = `${dir}/trace.html`;
@@ -37,6 +44,13 @@ try {
     await page.waitForTimeout(150);
     await page.screenshot({ path: `${outDir}/viewer-${tab}.png` });
   }
+  const dark = await browser.newPage({
+    viewport: { width: 1500, height: 950 },
+    colorScheme: "dark",
+  });
+  await dark.goto(`file://${path}#tab=timeline&span=${llm.id}`);
+  await dark.waitForSelector("body[data-ready]");
+  await dark.screenshot({ path: `${outDir}/viewer-dark.png` });
   console.log(`screenshots written to ${outDir}/`);
 } finally {
   await browser.close();

@@ -56,12 +56,12 @@ function renderOverview(host) {
 
   // Critical path: a strip of what the trace waited on, then the spans that weigh most on it.
   var cp = sum.criticalPath, cpb = box("Critical path", fmtMs(cp.ms) + " of " + fmtMs(sum.totals.wallMs) + " wall time");
-  var segs = mergeSegments(cp.segments);
+  var segs = pathSegments(cp);
   if (!segs.length) cpb.appendChild(noneLine("No spans."));
   else {
     var strip = h("div", { class: "cpstrip" });
     segs.forEach(function (sg) {
-      if (!(sg.ms > 0)) return;
+      if (!(sg.ms > cp.ms / 3000)) return; // slivers under a pixel would only cost DOM nodes
       var seg = h("div", { class: "b-" + sg.kind, title: sg.kind + " · " + sg.name + " · " + fmtMs(sg.ms), onclick: spanRowClick(sg.spanId) });
       seg.style.flex = sg.ms + " 0 0";
       strip.appendChild(seg);
@@ -168,15 +168,9 @@ function renderOverview(host) {
   }
   g1.appendChild(kt);
 }
-/** Adjacent path segments of the same span (split by a child) are shown once. */
-function mergeSegments(segs) {
-  var out = [];
-  segs.forEach(function (s) {
-    var last = out[out.length - 1];
-    if (last && last.spanId === s.spanId) last.ms += s.ms;
-    else out.push({ spanId: s.spanId, name: s.name, kind: s.kind, ms: s.ms });
-  });
-  return out;
+/** The embedded path is compact (span indexes + ms); expand it for display. */
+function pathSegments(cp) {
+  return cp.spans.map(function (i, k) { var s = A.ix.spans[i]; return { spanId: s.id, name: s.name, kind: s.kind, ms: cp.segMs[k] }; });
 }
 function table(heads, rows, numeric) {
   var tb = h("tbody");

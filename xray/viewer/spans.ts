@@ -270,9 +270,9 @@ function makeTimelineView(host) {
     return row;
   });
   list.el.addEventListener("keydown", listKeys);
-  // gridlines live in a layer over the rows (pointer-events: none), aligned with the bar column
+  // gridlines live in a layer under the (transparent) rows, aligned with the bar column
   var gridHost = h("div", { class: "gridlines" });
-  wrap.appendChild(gridHost);
+  wrap.insertBefore(gridHost, list.el);
   gridHost.appendChild(grid);
   var brush = h("div", { class: "brush hidden" });
   wrap.appendChild(brush);

@@ -1,0 +1,308 @@
+/**
+ * The runner's side of tracing: a `RunObserver` that records a live run into an xray `Recorder`
+ * (`--trace`), and `traceRun`, which rebuilds the trace of a whole run (every process, attempt
+ * and child run) from the store afterwards. xray knows nothing of the runner; this module is the
+ * only place the two meet.
+ *
+ * @module
+ */
+import { Recorder, type RecorderOptions, type SpanHandle, type TraceData } from "@loom/xray";
+import type { RunObserver } from "./observer.ts";
+import type { CallRecord, RunRecord, Store } from "./store.ts";
+import { RunnerError } from "./errors.ts";
+
+/** Attribute names the runner adds to spans (beside OpenTelemetry's GenAI names). */
+const RUN_ID = "loom.run.id";
+const STEP_INDEX = "loom.step.index";
+const ATTEMPT = "loom.step.attempt";
+const EXIT_KIND = "loom.exit.kind";
+const CATEGORY = "loom.error.category";
+
+/** A `RunObserver` that records into a recorder, plus access to the open spans. */
+export interface TraceObserver extends RunObserver {
+  /** The recorder spans go to. */
+  readonly recorder: Recorder;
+  /**
+   * The span of the step of `runId` that is running now, so code inside a step (an LLM client)
+   * can hang its own spans under it: `recorder.recordLlm({ parent: tracer.stepSpan(ctx.runId) })`.
+   */
+  stepSpan(runId: string): SpanHandle | undefined;
+}
+
+/**
+ * Records runs as they happen: one `run` span per run (child runs nest under the parent's step),
+ * a `step` span per attempt with the state before as input and after as output, `tool` spans
+ * (replayed ones marked), an `error` span per failed attempt with its category, and `event`
+ * spans for waits and log lines.
+ *
+ * @param recorder Where to record; one recorder can watch several runs (a parent and children).
+ * @returns The observer; pass it as `RunOptions.observer`.
+ */
+export function traceObserver(recorder: Recorder): TraceObserver {
+  const runs = new Map<string, SpanHandle>();
+  const steps = new Map<string, SpanHandle>();
+  const parents = new Map<string, string | null>();
+
+  const endStep = (runId: string, output?: unknown, error?: unknown) => {
+    const span = steps.get(runId);
+    if (!span) return;
+    steps.delete(runId);
+    span.end(error !== undefined ? { error } : { output });
+  };
+
+  return {
+    recorder,
+    stepSpan: (runId) => steps.get(runId),
+    onRunStart(info) {
+      parents.set(info.runId, info.parentRunId);
+      const parent = info.parentRunId
+        ? steps.get(info.parentRunId) ?? runs.get(info.parentRunId) ?? null
+        : null;
+      const span = recorder.startSpan("run", `${info.agentName} ${info.runId}`, {
+        parent,
+        input: info.state,
+        attributes: {
+          [RUN_ID]: info.runId,
+          "loom.agent.name": info.agentName,
+          "loom.agent.version": info.agentVersion,
+          "loom.run.resumed": info.resumed,
+          "loom.run.first_step": info.stepIndex,
+        },
+      });
+      runs.set(info.runId, span);
+      if (!recorder.meta.runId) recorder.meta.runId = info.runId;
+    },
+    onStepStart(info) {
+      endStep(info.runId); // a step span left open by a suspended attempt
+      const span = recorder.startSpan("step", `step ${info.stepIndex}`, {
+        parent: runs.get(info.runId) ?? null,
+        input: info.state,
+        startTime: info.startedAt,
+        attributes: {
+          [RUN_ID]: info.runId,
+          [STEP_INDEX]: info.stepIndex,
+          [ATTEMPT]: info.attempt,
+        },
+      });
+      steps.set(info.runId, span);
+    },
+    onStepEnd(info) {
+      steps.get(info.runId)?.setAttribute(EXIT_KIND, info.final ? "return" : "recur");
+      endStep(info.runId, info.final ? info.result : info.stateAfter);
+    },
+    onToolCall(info) {
+      recorder.recordTool({
+        parent: steps.get(info.runId) ?? runs.get(info.runId) ?? null,
+        name: info.name,
+        args: info.args,
+        result: info.result,
+        key: info.key,
+        replayed: info.replayed,
+        startTime: info.startedAt,
+        durationMs: info.durationMs,
+        error: info.error !== undefined ? new Error(info.error) : undefined,
+        attributes: { "loom.tool.attempts": info.attempts },
+      });
+    },
+    onAttemptError(info) {
+      const attributes = {
+        [CATEGORY]: info.category,
+        [STEP_INDEX]: info.stepIndex,
+        ...(info.retryInMs !== null ? { "loom.retry_in_ms": info.retryInMs } : {}),
+      };
+      if (info.scope === "step") {
+        steps.get(info.runId)?.setAttributes(attributes).tag(
+          info.retryInMs !== null ? "retry" : "failed",
+        );
+        endStep(info.runId, undefined, info.error);
+      } else {
+        recorder.recordError(info.error, {
+          parent: steps.get(info.runId) ?? runs.get(info.runId) ?? null,
+          name: `${info.toolName ?? "tool"} attempt ${info.attempt} failed`,
+          attributes,
+        });
+      }
+    },
+    onWaiting(info) {
+      const parent = steps.get(info.runId) ?? runs.get(info.runId) ?? null;
+      recorder.recordEvent(`waiting for ${info.waiting.kind}`, { parent, input: info.waiting });
+      endStep(info.runId, undefined);
+    },
+    onLog(info) {
+      recorder.recordEvent(`log ${info.level}`, {
+        parent: steps.get(info.runId) ?? runs.get(info.runId) ?? null,
+        input: info.data === undefined ? info.message : { message: info.message, data: info.data },
+      });
+    },
+    onRunEnd(info) {
+      endStep(info.runId);
+      const span = runs.get(info.runId);
+      runs.delete(info.runId);
+      span?.setAttributes({ "loom.run.status": info.status, "loom.run.steps": info.steps });
+      if (info.status === "failed" && info.error) {
+        span?.end({ error: Object.assign(new Error(info.error.message), { name: "RunFailed" }) });
+      } else {
+        span?.end({ output: info.result, status: "ok" });
+      }
+    },
+  };
+}
+
+const parseJson = (text: string | null): unknown => text === null ? undefined : JSON.parse(text);
+
+/**
+ * Rebuilds the trace of a run from the store: the run, its committed steps (with the kept
+ * states), failed attempts with their categories, durable calls (tools, signals, timers), history
+ * events, and child runs nested under the step that started them. Times are the recorded ones.
+ *
+ * @param store The store.
+ * @param runId The run.
+ * @param options Recorder options (name, redaction, prices).
+ * @returns The trace.
+ * @throws {RunnerError} When the run does not exist.
+ */
+export async function traceRun(
+  store: Store,
+  runId: string,
+  options: RecorderOptions = {},
+): Promise<TraceData> {
+  const run = await store.getRun(runId);
+  if (!run) throw new RunnerError(`no run "${runId}" in ${store.location}`);
+  const recorder = new Recorder({
+    name: `${run.agentName} ${runId}`,
+    startTime: run.createdAt,
+    ...options,
+    meta: { runId, agent: run.agentName, status: run.status, db: store.location, ...options.meta },
+  });
+  await addRun(store, recorder, run, null, 0);
+  return recorder.toJSON();
+}
+
+async function addRun(
+  store: Store,
+  recorder: Recorder,
+  run: RunRecord,
+  parent: SpanHandle | null,
+  depth: number,
+): Promise<void> {
+  const runSpan = recorder.startSpan("run", `${run.agentName} ${run.runId}`, {
+    parent,
+    startTime: run.createdAt,
+    input: parseJson(run.initialState),
+    attributes: {
+      [RUN_ID]: run.runId,
+      "loom.agent.name": run.agentName,
+      "loom.agent.version": run.agentVersion,
+      "loom.run.status": run.status,
+    },
+  });
+  const [steps, attempts, calls, events, children] = await Promise.all([
+    store.listSteps(run.runId, { limit: 1_000_000 }),
+    store.listAttempts(run.runId, { limit: 1_000_000 }),
+    store.listCalls(run.runId, { limit: 1_000_000 }),
+    store.listEvents(run.runId, { limit: 1_000_000 }),
+    depth < 20 ? store.listRuns({ parentRunId: run.runId, limit: 10_000 }) : [],
+  ]);
+  const stepSpans = new Map<number, SpanHandle>();
+  let stateBefore: unknown = parseJson(run.initialState);
+  for (const step of steps) {
+    const final = run.status === "completed" && step === steps[steps.length - 1];
+    const span = recorder.startSpan("step", `step ${step.step}`, {
+      parent: runSpan,
+      startTime: step.startedAt,
+      input: stateBefore,
+      attributes: {
+        [RUN_ID]: run.runId,
+        [STEP_INDEX]: step.step,
+        [ATTEMPT]: step.attempt,
+        [EXIT_KIND]: final ? "return" : "recur",
+      },
+    });
+    const after = final ? parseJson(run.result) : parseJson(step.state);
+    span.end({ output: after, endTime: step.startedAt + step.durationMs });
+    if (step.state !== null) stateBefore = after;
+    stepSpans.set(step.step, span);
+  }
+  const underStep = (step: number) => stepSpans.get(step) ?? runSpan;
+  for (const a of attempts) {
+    pointSpan(
+      recorder,
+      "error",
+      `${a.scope ? "tool" : "step"} ${a.step} attempt ${a.attempt} failed`,
+      {
+        parent: underStep(a.step),
+        at: a.startedAt + a.durationMs,
+        error: Object.assign(new Error(a.error), { name: a.errorType }),
+        attributes: { [CATEGORY]: a.category, [STEP_INDEX]: a.step },
+      },
+    );
+  }
+  const childIds = new Set(children.map((c) => c.runId));
+  for (const call of calls) {
+    if (call.kind === "child" && childIds.has(call.name)) continue; // drawn as a nested run below
+    addCall(recorder, call, underStep(call.step));
+  }
+  for (const e of events) {
+    pointSpan(recorder, "event", e.kind, { parent: runSpan, at: e.at, input: e.message });
+  }
+  for (const child of children.reverse()) {
+    await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1);
+  }
+  const lastStep = steps[steps.length - 1];
+  const endTime = Math.max(run.updatedAt, lastStep ? lastStep.startedAt + lastStep.durationMs : 0);
+  if (run.status === "failed") {
+    runSpan.end({
+      error: Object.assign(new Error(run.error ?? "run failed"), { name: "RunFailed" }),
+      endTime,
+    });
+  } else {
+    runSpan.end({ output: parseJson(run.result), endTime, status: "ok" });
+  }
+}
+
+function addCall(recorder: Recorder, call: CallRecord, parent: SpanHandle): void {
+  const timing = { parent, startTime: call.startedAt, durationMs: call.durationMs ?? 0 };
+  if (call.kind === "tool") {
+    recorder.recordTool({
+      ...timing,
+      name: call.name,
+      args: parseJson(call.args),
+      result: call.status === "completed" ? parseJson(call.result) : undefined,
+      key: call.key,
+      error: call.status === "failed" ? new Error(call.error ?? "tool failed") : undefined,
+      attributes: {
+        "loom.tool.attempts": call.attempts,
+        "loom.tool.status": call.status,
+        "loom.tool.capped": call.capped,
+      },
+    });
+  } else {
+    pointSpan(recorder, "event", `${call.kind} ${call.name}`, {
+      parent,
+      at: call.startedAt,
+      input: { status: call.status, args: parseJson(call.args), result: parseJson(call.result) },
+    });
+  }
+}
+
+/** A zero-length span at a recorded time (the recorder's own helpers stamp "now"). */
+function pointSpan(
+  recorder: Recorder,
+  kind: "event" | "error",
+  name: string,
+  o: {
+    parent: SpanHandle;
+    at: number;
+    input?: unknown;
+    error?: Error;
+    attributes?: Record<string, string | number>;
+  },
+): void {
+  recorder.startSpan(kind, name, {
+    parent: o.parent,
+    startTime: o.at,
+    input: o.input,
+    attributes: o.attributes,
+  })
+    .end({ endTime: o.at, ...(o.error ? { error: o.error } : { status: "ok" }) });
+}
