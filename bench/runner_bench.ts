@@ -83,9 +83,16 @@ async function durable(
     const store = openStore(path, { durability });
     const empty = store.sizeBytes();
     const t0 = performance.now();
-    const r = await startRun(counter, { store, runId: "bench", input: { target: STEPS }, checkpoint });
+    const r = await startRun(counter, {
+      store,
+      runId: "bench",
+      input: { target: STEPS },
+      checkpoint,
+    });
     const ms = performance.now() - t0;
-    if (r.status !== "completed" || r.steps !== STEPS + 1) throw new Error(`bench run ended ${r.status}`);
+    if (r.status !== "completed" || r.steps !== STEPS + 1) {
+      throw new Error(`bench run ended ${r.status}`);
+    }
     store.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     const bytesPerStep = (store.sizeBytes() - empty) / (STEPS + 1);
     store.close();
@@ -108,14 +115,21 @@ const raw = await best(REPEAT, () => rawSqlite("NORMAL"));
 const rawFull = await best(1, () => rawSqlite("FULL"));
 const awaits = await best(REPEAT, awaitCost);
 const rows: { name: string; stepsPerSec: number; bytesPerStep: number; ms: number }[] = [];
-for (const [name, checkpoint, durability, n] of [
-  ["full, synchronous=NORMAL", "full", "normal", REPEAT],
-  ["compact(100), synchronous=NORMAL", { mode: "compact", every: 100 }, "normal", REPEAT],
-  ["full, synchronous=FULL (fsync)", "full", "fsync", 1],
-  ["compact(100), synchronous=FULL (fsync)", { mode: "compact", every: 100 }, "fsync", 1],
-] as const) {
+for (
+  const [name, checkpoint, durability, n] of [
+    ["full, synchronous=NORMAL", "full", "normal", REPEAT],
+    ["compact(100), synchronous=NORMAL", { mode: "compact", every: 100 }, "normal", REPEAT],
+    ["full, synchronous=FULL (fsync)", "full", "fsync", 1],
+    ["compact(100), synchronous=FULL (fsync)", { mode: "compact", every: 100 }, "fsync", 1],
+  ] as const
+) {
   const r = await best(n, () => durable(checkpoint as CheckpointPolicy, durability));
-  rows.push({ name, ms: r.ms, stepsPerSec: (STEPS + 1) / (r.ms / 1000), bytesPerStep: r.bytesPerStep });
+  rows.push({
+    name,
+    ms: r.ms,
+    stepsPerSec: (STEPS + 1) / (r.ms / 1000),
+    bytesPerStep: r.bytesPerStep,
+  });
 }
 
 const report = {
@@ -128,7 +142,7 @@ const report = {
   },
   runs: rows.map((r) => ({
     ...r,
-    slowdownVsTailrec: (r.ms / mem.ms),
+    slowdownVsTailrec: r.ms / mem.ms,
     shareOfRawSqlite: r.name.includes("FULL")
       ? (STEPS / (rawFull.ms / 1000)) > 0 ? r.stepsPerSec / (STEPS / (rawFull.ms / 1000)) : 0
       : r.stepsPerSec / (STEPS / (raw.ms / 1000)),
@@ -140,13 +154,27 @@ if (values.json) {
 } else {
   const f = (n: number) => Math.round(n).toLocaleString("en-US");
   console.log(`runner bench: ${STEPS} counter steps, best of ${REPEAT} (fsync rows: 1 run)`);
-  console.log(`  baseline tailrec in memory     ${f(report.baselines.tailrecInMemoryStepsPerSec)} steps/s`);
-  console.log(`  baseline raw SQLite INSERT     ${f(report.baselines.rawSqliteInsertsPerSecNormal)} commits/s (NORMAL), ${f(report.baselines.rawSqliteInsertsPerSecFull)} (FULL)`);
-  console.log(`  await of a plain value         ${report.baselines.awaitOfPlainValueNsPerStep.toFixed(0)} ns per step`);
+  console.log(
+    `  baseline tailrec in memory     ${f(report.baselines.tailrecInMemoryStepsPerSec)} steps/s`,
+  );
+  console.log(
+    `  baseline raw SQLite INSERT     ${
+      f(report.baselines.rawSqliteInsertsPerSecNormal)
+    } commits/s (NORMAL), ${f(report.baselines.rawSqliteInsertsPerSecFull)} (FULL)`,
+  );
+  console.log(
+    `  await of a plain value         ${
+      report.baselines.awaitOfPlainValueNsPerStep.toFixed(0)
+    } ns per step`,
+  );
   for (const r of report.runs) {
     console.log(
-      `  ${r.name.padEnd(40)} ${f(r.stepsPerSec).padStart(7)} steps/s  ${r.bytesPerStep.toFixed(0).padStart(4)} B/step  ` +
-        `${r.slowdownVsTailrec.toFixed(0)}x tailrec time, ${(r.shareOfRawSqlite * 100).toFixed(0)}% of raw SQLite rate`,
+      `  ${r.name.padEnd(40)} ${f(r.stepsPerSec).padStart(7)} steps/s  ${
+        r.bytesPerStep.toFixed(0).padStart(4)
+      } B/step  ` +
+        `${r.slowdownVsTailrec.toFixed(0)}x tailrec time, ${
+          (r.shareOfRawSqlite * 100).toFixed(0)
+        }% of raw SQLite rate`,
     );
   }
 }

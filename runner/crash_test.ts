@@ -68,7 +68,7 @@ Deno.test("SIGKILL at random moments: resume until done; exact state, no gaps, b
   try {
     const db = `${dir}/runs.sqlite`;
     const effects = `${dir}/effects.txt`;
-    const N = 400;
+    const N = 150;
     const env = { LOOM_EFFECTS: effects };
     let kills = 0;
     let lastCommitted = -1;

@@ -667,6 +667,15 @@ export class Recorder {
   async flushTo(path: string): Promise<void> {
     await writeTrace(this.toJSON(), path);
   }
+
+  /**
+   * Synchronous `flushTo`.
+   *
+   * @param path Destination.
+   */
+  flushToSync(path: string): void {
+    writeTraceSync(this.toJSON(), path);
+  }
 }
 
 /**
@@ -676,13 +685,42 @@ export class Recorder {
  * @param path Destination.
  */
 export async function writeTrace(trace: TraceData, path: string): Promise<void> {
-  const text = path.endsWith(".html") ? toHtml(trace) : JSON.stringify(trace, null, 1);
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, text);
+  const tmp = tempNameFor(path);
+  await Deno.writeTextFile(tmp, render(trace, path));
   try {
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Synchronous `writeTrace`, for places where nothing asynchronous can run any more (the
+ * `unload` event of a program calling `Deno.exit`).
+ *
+ * @param trace The trace.
+ * @param path Destination.
+ */
+export function writeTraceSync(trace: TraceData, path: string): void {
+  const tmp = tempNameFor(path);
+  Deno.writeTextFileSync(tmp, render(trace, path));
+  try {
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+    throw e;
+  }
+}
+
+/** HTML for `.html` paths, else indented JSON. */
+function render(trace: TraceData, path: string): string {
+  return path.endsWith(".html") ? toHtml(trace) : JSON.stringify(trace, null, 1);
+}
+
+/** A sibling temporary file name, so the final rename stays on one file system. */
+function tempNameFor(path: string): string {
+  return `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
 }

@@ -269,3 +269,38 @@ Deno.test("toJSON can be called repeatedly without recounting redactions", () =>
   equal(rec.toJSON().redactions, 2);
   equal(rec.toJSON().meta.apiKey, REDACTED);
 });
+
+Deno.test("trace() still writes the trace when the program calls Deno.exit or throws uncaught", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const mod = new URL("./mod.ts", import.meta.url).href;
+    const script = (ending: string) => `
+      import { recordTool, trace } from "${mod}";
+      await trace(async () => {
+        recordTool({ name: "read_file", args: { path: "x" } });
+        await new Promise((r) => setTimeout(r, 5));
+        ${ending}
+      }, { name: "script", path: Deno.args[0] });`;
+    const cases: Array<[string, string, number]> = [
+      ["exit", "Deno.exit(3);", 3],
+      ["throw", "throw new Error('crashed');", 1],
+    ];
+    for (const [name, ending, expectedCode] of cases) {
+      await Deno.writeTextFile(`${dir}/${name}.ts`, script(ending));
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", `${dir}/${name}.ts`, `${dir}/${name}.json`],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      equal(out.code, expectedCode, name);
+      const t = await loadTrace(`${dir}/${name}.json`);
+      const root = t.spans.find((s) => s.parentId === null)!;
+      ok(root.endTime !== null, name);
+      equal(t.spans.filter((s) => s.kind === "tool").length, 1, name);
+      if (name === "throw") equal(root.error?.message, "crashed");
+      else equal(root.attributes["loom.process.exited"], true);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

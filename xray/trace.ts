@@ -32,7 +32,8 @@ export interface TraceOptions extends RecorderOptions {
 
 /**
  * Runs `fn` inside a new trace with a root `run` span, and writes the trace to `options.path`
- * whether `fn` returns or throws, so a program that throws still leaves its trace.
+ * whether `fn` returns or throws (or calls `Deno.exit`), so a failed program still leaves its
+ * trace. Only a hard kill (SIGKILL) loses it; use the `stream` option for that.
  *
  * @param fn The program; receives the recorder.
  * @param options Recorder options, destination path, root input.
@@ -60,6 +61,17 @@ export async function trace<T>(
     input,
     parent: null,
   });
+  // A program that calls Deno.exit() inside `fn` never comes back here; the `unload` event
+  // still fires, and only synchronous work can run in it.
+  const onUnload = () => {
+    root.end({ status: "unset", attributes: { "loom.process.exited": true } });
+    try {
+      recorder.flushToSync(path!);
+    } catch (e) {
+      console.error(`xray: could not write the trace to ${path}: ${e}`);
+    }
+  };
+  if (path !== undefined) globalThis.addEventListener("unload", onUnload);
   let out: T;
   try {
     out = await runInSpan(root, () => fn(recorder));
@@ -67,6 +79,7 @@ export async function trace<T>(
   } catch (e) {
     root.end({ error: e });
     if (path !== undefined) {
+      globalThis.removeEventListener("unload", onUnload);
       // The program's own error matters more than a failed write: report the write on stderr.
       await recorder.flushTo(path).catch((writeError) =>
         console.error(`xray: could not write the trace to ${path}: ${writeError}`)
@@ -74,7 +87,10 @@ export async function trace<T>(
     }
     throw e;
   }
-  if (path !== undefined) await recorder.flushTo(path);
+  if (path !== undefined) {
+    globalThis.removeEventListener("unload", onUnload);
+    await recorder.flushTo(path);
+  }
   return out;
 }
 

@@ -189,7 +189,7 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
     const embedded = /<script type="application\/json" id="loom-data">(.*?)<\/script>/s.exec(html)![1];
     const spans: { kind: string; name: string }[] = JSON.parse(embedded).main.trace.spans;
     const names = spans.map((s) => `${s.kind} ${s.name}`);
-    for (const n of ["run dep-7", "run dep-7:planner", "run dep-7:executor", "run dep-7:verifier", "tool command: svcctl logs api", "event waiting: approval:restart"]) {
+    for (const n of ["run dep-7", "run dep-7:planner", "run dep-7:executor", "run dep-7:verifier", "tool execute_tool command: svcctl logs api", "event waiting: approval:restart"]) {
       assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
     }
 

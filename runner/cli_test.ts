@@ -1,0 +1,222 @@
+// The loom-runner CLI: most cases call `main()` in-process with captured output (the same code
+// the binary runs); a few spawn the real CLI to check exit codes and that no stack trace leaks.
+import assert from "node:assert/strict";
+import { main } from "./cli.ts";
+import { openStore } from "./store_sqlite.ts";
+
+const COUNTER = new URL("../examples/counter_agent.ts", import.meta.url).pathname;
+const APPROVAL = new URL("./testdata/approval_agent.ts", import.meta.url).pathname;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await main(args);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "loom-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("cli: run --max-steps, resume, explain, list, get, history, verify (text and --json)", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    let r = await cli("run", COUNTER, "--run-id", "demo", "--db", db, "--max-steps", "5", "--quiet");
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /run demo paused before step 5 .*loom-runner resume/);
+    r = await cli("resume", COUNTER, "--run-id", "demo", "--db", db, "--json");
+    assert.equal(r.code, 0);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.status, "completed");
+    assert.deepEqual(doc.result, { current: 10, steps: 10 });
+    r = await cli("explain", "--run-id", "demo", "--db", db);
+    assert.match(r.out, /run demo: COMPLETED/);
+    assert.match(r.out, /11 committed \(steps 0\.\.10\)/);
+    assert.match(r.out, /last state \{"current":10,"target":10\}/);
+    const ex = JSON.parse((await cli("explain", "--run-id", "demo", "--db", db, "--json")).out);
+    assert.equal(ex.steps.committed, 11);
+    r = await cli("list", "--db", db, "--status", "completed", "--json");
+    assert.deepEqual(JSON.parse(r.out).map((x: { runId: string }) => x.runId), ["demo"]);
+    r = await cli("list", "--db", db, "--status", "failed");
+    assert.equal(r.out, "no runs");
+    r = await cli("get", "--run-id", "demo", "--db", db, "--json");
+    assert.deepEqual(JSON.parse(r.out).state, { current: 10, target: 10 });
+    r = await cli("history", "--run-id", "demo", "--db", db, "--limit", "2", "--offset", "3", "--json");
+    assert.deepEqual(JSON.parse(r.out).map((s: { step: number }) => s.step), [3, 4]);
+    r = await cli("history", "--run-id", "demo", "--db", db, "--events");
+    assert.match(r.out, /started/);
+    r = await cli("verify", "--run-id", "demo", "--db", db);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /run demo ok: 11 steps/);
+  });
+});
+
+Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    let r = await cli("run", APPROVAL, "--run-id", "a", "--db", db);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /waiting for signal approve/);
+    r = await cli("signal", "--run-id", "a", "--db", db, "--name", "approve", "--data", '{"by":"ann"}');
+    assert.match(r.out, /signal approve delivered to run a \(#1\); resume the run/);
+    r = await cli("resume", APPROVAL, "--run-id", "a", "--db", db, "--json");
+    assert.equal(JSON.parse(r.out).status, "completed");
+    r = await cli("tool-calls", "--run-id", "a", "--db", db, "--kind", "tool", "--json");
+    assert.deepEqual(JSON.parse(r.out).map((c: { name: string }) => c.name), ["prepare", "deploy"]);
+    r = await cli("attempts", "--run-id", "a", "--db", db, "--step-index", "0");
+    assert.equal(r.out, "no failed attempts");
+    r = await cli("fork", "--run-id", "a", "--from-step", "0", "--new-run-id", "b", "--db", db);
+    assert.equal(r.code, 0, r.err);
+    const stateFile = `${dir}/state.json`;
+    await Deno.writeTextFile(stateFile, '{"phase":"done","timeoutMs":null,"approvedBy":"bob"}');
+    r = await cli("fork", "--run-id", "a", "--from-step", "1", "--new-run-id", "c", "--db", db, "--state-file", stateFile);
+    assert.equal(r.code, 0, r.err);
+    r = await cli("resume", APPROVAL, "--run-id", "c", "--db", db, "--json");
+    assert.deepEqual(JSON.parse(r.out).result, { approvedBy: "bob" });
+    r = await cli("explain", "--run-id", "c", "--db", db);
+    assert.match(r.out, /forked from run a at step 1/);
+    r = await cli("cancel", "--run-id", "b", "--db", db);
+    assert.match(r.out, /cancelled b/);
+    r = await cli("resume", APPROVAL, "--run-id", "b", "--db", db);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, "error: run b was cancelled and cannot be resumed");
+    r = await cli("delete", "--run-id", "b", "--db", db, "--json");
+    assert.deepEqual(JSON.parse(r.out), { deleted: ["b"] });
+    r = await cli("prune", "--db", db, "--completed-before", "2000-01-01");
+    assert.match(r.out, /pruned 0 run/);
+    r = await cli("prune", "--db", db, "--completed-before", new Date(Date.now() + 60_000).toISOString(), "--vacuum");
+    assert.match(r.out, /pruned 2 run/);
+    r = await cli("list", "--db", db);
+    assert.equal(r.out, "no runs");
+  });
+});
+
+Deno.test("cli: failed runs exit 1 and retry continues them", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    const mod = `${dir}/flaky.ts`;
+    const flag = `${dir}/healthy`;
+    await Deno.writeTextFile(
+      mod,
+      `import { defineAgent, LoomError, recur } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
+export default defineAgent({
+  name: "flaky",
+  retry: { maxAttempts: 2, initialDelayMs: 1 },
+  initialState: () => ({ n: 0 }),
+  step(s) {
+    if (s.n === 2) return "done";
+    let healthy = true;
+    try { Deno.statSync(${JSON.stringify(flag)}); } catch { healthy = false; }
+    if (s.n === 1 && !healthy) throw new LoomError("service unavailable", { category: "transient" });
+    return recur({ n: s.n + 1 });
+  },
+});
+`,
+    );
+    let r = await cli("run", mod, "--run-id", "f", "--db", db);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, "error: run f failed at step 1 (transient): service unavailable");
+    r = await cli("attempts", "--run-id", "f", "--db", db, "--json");
+    assert.deepEqual(JSON.parse(r.out).map((a: { attempt: number; category: string }) => [a.attempt, a.category]), [
+      [1, "transient"],
+      [2, "transient"],
+    ]);
+    r = await cli("explain", "--run-id", "f", "--db", db);
+    assert.match(r.out, /2 failed \(transient 2\); 1 were retried/);
+    assert.match(r.out, /error {6}transient: service unavailable/);
+    await Deno.writeTextFile(flag, "");
+    r = await cli("retry", mod, "--run-id", "f", "--db", db, "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).result, "done");
+  });
+});
+
+Deno.test("cli: bad input gives one sentence and exit 2; inspection never creates a database", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    const missing = `${dir}/missing.sqlite`;
+    const cases: [string[], RegExp][] = [
+      [["explain", "--run-id", "x", "--db", missing], /^error: database file .*missing\.sqlite does not exist$/],
+      [["frobnicate"], /^error: unknown command "frobnicate"; commands: run, resume/],
+      [["list", "--db", db, "--frob"], /^error: Unknown option '--frob' \(command list; see loom-runner list --help\)$/],
+      [["run", "--run-id", "x", "--db", db], /^error: run needs the agent module path/],
+      [["run", COUNTER, "--db", db], /^error: --run-id is required$/],
+      [["run", COUNTER, "--run-id", "x", "--db", db, "--max-steps", "abc"], /^error: --max-steps must be an integer >= 1, got "abc"$/],
+      [["run", COUNTER, "--run-id", "x", "--db", db, "--input", "{nope"], /^error: --input is not valid JSON/],
+      [["run", `${dir}/nope.ts`, "--run-id", "x", "--db", db], /^error: agent module .*nope\.ts does not exist$/],
+      [["run", new URL("./json.ts", import.meta.url).pathname, "--run-id", "x", "--db", db], /must default-export an agent made with defineAgent$/],
+      [["list", "--db", db, "--status", "sleeping"], /^error: --status must be one of queued, running, paused/],
+      [["prune", "--db", db, "--completed-before", "someday"], /^error: --completed-before must be a date/],
+      [["fork", "--run-id", "x", "--db", db, "--new-run-id", "y"], /^error: --from-step is required$/],
+    ];
+    // A real database for the cases that need one to exist.
+    openStore(db).close();
+    for (const [args, expected] of cases) {
+      const r = await cli(...args);
+      assert.equal(r.code, 2, `${args.join(" ")} -> ${r.code} ${r.err}`);
+      assert.match(r.err, expected);
+      assert.equal(r.err.split("\n").length, 1, `one line for ${args[0]}: ${r.err}`);
+    }
+    assert.throws(() => Deno.statSync(missing), Deno.errors.NotFound);
+    const r = await cli("get", "--run-id", "nope", "--db", db);
+    assert.equal(r.err, `error: run nope does not exist in ${db}`);
+  });
+});
+
+Deno.test("cli: a foreign SQLite file and a corrupt file are refused with one clear error", async () => {
+  await inTemp(async (dir) => {
+    const foreign = `${dir}/foreign.sqlite`;
+    const { DatabaseSync } = await import("node:sqlite");
+    const other = new DatabaseSync(foreign);
+    other.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+    other.close();
+    let r = await cli("list", "--db", foreign);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, `error: ${foreign} is not a Loom database`);
+    r = await cli("run", COUNTER, "--run-id", "x", "--db", foreign);
+    assert.equal(r.err, `error: ${foreign} is not a Loom database`);
+    const check = new DatabaseSync(foreign);
+    const tables = check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+    check.close();
+    assert.deepEqual(tables.map((t) => t.name), ["customers"], "no Loom tables were added");
+    const junk = `${dir}/junk.sqlite`;
+    await Deno.writeTextFile(junk, "this is not a database at all, just text ".repeat(200));
+    r = await cli("list", "--db", junk);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error: .*junk\.sqlite is not a Loom database or is corrupt \(SQLite: file is not a database\)$/);
+  });
+});
+
+Deno.test("cli (subprocess): exit codes and no stack traces", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    const cmd = (...args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./cli.ts", import.meta.url).pathname, ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const bad = await cmd("explain", "--run-id", "x", "--db", db);
+    assert.equal(bad.code, 2);
+    const err = new TextDecoder().decode(bad.stderr);
+    assert.match(err, /^error: database file .* does not exist\n$/);
+    assert.doesNotMatch(err, /\bat .*\.ts:\d+/);
+    const ok = await cmd("run", COUNTER, "--run-id", "d", "--db", db, "--input", '{"target":3}', "--json");
+    assert.equal(ok.code, 0);
+    assert.equal(JSON.parse(new TextDecoder().decode(ok.stdout)).result.current, 3);
+  });
+});
