@@ -7,7 +7,7 @@
 // Every run is the `chain` test agent: `steps - 1` recur transitions and a final step, no delay,
 // so the figures are the cost of the durable machinery itself.
 import { parseArgs } from "node:util";
-import { startRun, type Store } from "@loom/runner";
+import { enqueueRun, startRun, type Store } from "@loom/runner";
 import { openStore } from "../runner/store_sqlite.ts";
 import {
   connectPostgresAdmin,
@@ -15,7 +15,7 @@ import {
   type PostgresStore,
 } from "../runner/store_postgres.ts";
 import { chain } from "../runner/testdata/worker_agents/agents.ts";
-import { enqueueRun, runWorker } from "../runner/worker.ts";
+import { runWorker } from "../runner/worker.ts";
 import type { WorkQueue } from "../runner/work_queue.ts";
 
 const { values } = parseArgs({

@@ -40,7 +40,11 @@ export async function sendSignal(
  * Cancels a run and, recursively, its unfinished children. A process advancing the run stops at
  * its next commit (nothing of the current step is committed). Returns the ids cancelled.
  */
-export async function cancelRun(store: Store, runId: string, reason = "cancelled"): Promise<string[]> {
+export async function cancelRun(
+  store: Store,
+  runId: string,
+  reason = "cancelled",
+): Promise<string[]> {
   const run = await requireRun(store, runId);
   if (TERMINAL_STATUSES.includes(run.status)) {
     throw new RunnerError(`run ${runId} is already ${run.status}`);
@@ -90,7 +94,9 @@ export async function retryRun(store: Store, runId: string): Promise<void> {
   await store.addEvent(
     runId,
     "retry",
-    `retry requested: step ${step} gets a fresh attempt budget (after ${prev?.attempt ?? 0} failed attempt(s))`,
+    `retry requested: step ${step} gets a fresh attempt budget (after ${
+      prev?.attempt ?? 0
+    } failed attempt(s))`,
     JSON.stringify({ previousError: run.error, previousCategory: run.errorCategory }),
   );
 }
@@ -106,7 +112,9 @@ export async function getCheckpoint(store: Store, runId: string, step: number): 
     );
   }
   if (step === next && run.status === "completed") {
-    throw new RunnerError(`run ${runId} completed at step ${next - 1}; step ${step} has no checkpoint`);
+    throw new RunnerError(
+      `run ${runId} completed at step ${next - 1}; step ${step} has no checkpoint`,
+    );
   }
   if (run.patchedStep === step && run.patchedState !== null) return JSON.parse(run.patchedState);
   if (step === run.firstStep) return JSON.parse(run.initialState);
@@ -164,9 +172,15 @@ export async function forkRun(
   await store.addEvent(
     rec.runId,
     "forked",
-    `forked from run ${src.runId} at step ${options.fromStep}${options.state !== undefined ? " with an edited state" : ""}`,
+    `forked from run ${src.runId} at step ${options.fromStep}${
+      options.state !== undefined ? " with an edited state" : ""
+    }`,
   );
-  await store.addEvent(src.runId, "fork-made", `run ${rec.runId} was forked from step ${options.fromStep}`);
+  await store.addEvent(
+    src.runId,
+    "fork-made",
+    `run ${rec.runId} was forked from step ${options.fromStep}`,
+  );
   return rec;
 }
 
@@ -197,13 +211,19 @@ export async function pruneRuns(
   const statuses = options.statuses ?? ["completed"];
   for (const s of statuses) {
     if (!TERMINAL_STATUSES.includes(s)) {
-      throw new RunnerError(`prune only removes finished runs (completed, failed, cancelled), not ${s}`);
+      throw new RunnerError(
+        `prune only removes finished runs (completed, failed, cancelled), not ${s}`,
+      );
     }
   }
   const out: string[] = [];
   for (const status of statuses) {
     for (;;) {
-      const batch = await store.listRuns({ status, updatedBefore: options.before.getTime(), limit: 500 });
+      const batch = await store.listRuns({
+        status,
+        updatedBefore: options.before.getTime(),
+        limit: 500,
+      });
       if (batch.length === 0) break;
       for (const r of batch) {
         if (await store.deleteRun(r.runId)) out.push(r.runId);

@@ -53,7 +53,8 @@ export interface AgentDefinition<S, R, I = unknown> {
   moduleUrl?: string;
 }
 
-const AGENT_BRAND: unique symbol = Symbol.for("loom.agent") as never;
+/** Brand of agents made by `defineAgent` (`Symbol.for`, so copies of the library agree). */
+export const AGENT_BRAND: unique symbol = Symbol.for("loom.agent") as never;
 
 /** A defined agent, as returned by `defineAgent`. */
 export interface Agent<S = unknown, R = unknown, I = unknown> extends AgentDefinition<S, R, I> {

@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Agent, isAgent, type CheckpointPolicy } from "./agent.ts";
+import { type Agent, type CheckpointPolicy, isAgent } from "./agent.ts";
 import { cancelRun, deleteRun, forkRun, pruneRuns, retryRun, sendSignal } from "./admin.ts";
 import { describeWait, requireRun, resumeRun, type RunResult, startRun } from "./engine.ts";
 import { RunnerError } from "./errors.ts";
@@ -66,7 +66,10 @@ export interface CliHooks {
   /** Extra observers for `run`/`resume`/`retry`, built from the parsed flags. */
   observers?: (flags: Record<string, string | boolean | undefined>) => RunObserver[];
   /** Called after a run invocation ends (e.g. to write a trace file). */
-  afterRun?: (flags: Record<string, string | boolean | undefined>, result: RunResult | undefined) => Promise<void> | void;
+  afterRun?: (
+    flags: Record<string, string | boolean | undefined>,
+    result: RunResult | undefined,
+  ) => Promise<void> | void;
 }
 
 class Output {
@@ -143,10 +146,14 @@ async function loadAgent(path: string): Promise<Agent> {
   try {
     mod = await import(url);
   } catch (e) {
-    throw new RunnerError(`cannot load agent module ${path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new RunnerError(
+      `cannot load agent module ${path}: ${(e as Error).message.split("\n")[0]}`,
+    );
   }
   if (!isAgent(mod.default)) {
-    throw new RunnerError(`agent module ${path} must default-export an agent made with defineAgent`);
+    throw new RunnerError(
+      `agent module ${path} must default-export an agent made with defineAgent`,
+    );
   }
   return mod.default as Agent;
 }
@@ -165,7 +172,9 @@ function progressObserver(): RunObserver | undefined {
       last = now;
       const rate = count / ((now - t0) / 1000);
       Deno.stderr.writeSync(
-        enc.encode(`\r\x1b[2K${info.runId}: step ${info.stepIndex + 1} (${rate.toFixed(0)} steps/s)`),
+        enc.encode(
+          `\r\x1b[2K${info.runId}: step ${info.stepIndex + 1} (${rate.toFixed(0)} steps/s)`,
+        ),
       );
     },
     onRunEnd() {
@@ -216,7 +225,9 @@ function reportResult(ctx: CommandContext, r: RunResult, agentPath: string): num
         r.waiting?.kind === "signal"
           ? `run ${r.runId} is waiting for signal ${r.waiting.name} at step ${r.steps}; deliver it with: loom-runner signal ${where} --name ${r.waiting.name} --data '<json>', then resume`
           : r.waiting?.kind === "timer"
-          ? `run ${r.runId} is waiting for a timer until ${time(r.waiting.wakeAt)}; resume it after then`
+          ? `run ${r.runId} is waiting for a timer until ${
+            time(r.waiting.wakeAt)
+          }; resume it after then`
           : `run ${r.runId} is waiting for ${r.waitingFor}; resume it later`,
       );
       return 0;
@@ -239,11 +250,16 @@ async function execute(ctx: CommandContext, mode: "run" | "resume" | "retry"): P
   const { values } = ctx;
   const runId = need(values, "run-id");
   const maxSteps = intFlag(values, "max-steps", 1);
+  if (values.trace !== undefined && !ctx.hooks.observers) {
+    throw new RunnerError("--trace is not available: this loom-runner was built without the xray integration");
+  }
   const agent = await loadAgent(ctx.modulePath!);
   const store = await openFor(values, mode === "run");
   const ac = new AbortController();
   const onInt = () => ac.abort();
+  // Ctrl-C / SIGTERM: abandon the current step and leave the run paused (not half-written).
   Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onInt);
   let result: RunResult | undefined;
   try {
     const observer = combine([
@@ -280,6 +296,7 @@ async function execute(ctx: CommandContext, mode: "run" | "resume" | "retry"): P
     return reportResult(ctx, result, ctx.modulePath!);
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onInt);
     await store.close();
   }
 }
@@ -320,7 +337,8 @@ const COMMANDS: Record<string, Command> = {
     run: (ctx) => execute(ctx, "resume"),
   },
   retry: {
-    summary: "give a failed run a fresh attempt budget and resume it (without a module: only reset)",
+    summary:
+      "give a failed run a fresh attempt budget and resume it (without a module: only reset)",
     usage: "retry [<agent.ts>] --run-id ID --db FILE [--max-steps N]",
     options: EXEC,
     module: "optional",
@@ -329,7 +347,9 @@ const COMMANDS: Record<string, Command> = {
       const runId = need(ctx.values, "run-id");
       await withStore(ctx.values, (s) => retryRun(s, runId));
       ctx.out.doc({ runId, status: "paused" });
-      ctx.out.text(`run ${runId} reset for retry; continue with: loom-runner resume <agent.ts> --run-id ${runId} --db ${ctx.values.db}`);
+      ctx.out.text(
+        `run ${runId} reset for retry; continue with: loom-runner resume <agent.ts> --run-id ${runId} --db ${ctx.values.db}`,
+      );
       return 0;
     },
   },
@@ -353,7 +373,9 @@ const COMMANDS: Record<string, Command> = {
       withStore(ctx.values, async (s) => {
         const status = ctx.values.status as RunStatus | undefined;
         if (status !== undefined && !RUN_STATUSES.includes(status)) {
-          throw new RunnerError(`--status must be one of ${RUN_STATUSES.join(", ")}, got ${status}`);
+          throw new RunnerError(
+            `--status must be one of ${RUN_STATUSES.join(", ")}, got ${status}`,
+          );
         }
         const runs = await s.listRuns({ status, ...page(ctx.values) });
         const rows = [];
@@ -374,7 +396,16 @@ const COMMANDS: Record<string, Command> = {
         ctx.out.text(
           rows.length === 0 ? "no runs" : table(
             ["RUN", "AGENT", "STATUS", "STEPS", "UPDATED", "PARENT"],
-            rows.map((r) => [r.runId, `${r.agentName} v${r.agentVersion}`, r.status, r.nextStep, time(r.updatedAt), r.parentRunId]),
+            rows.map((
+              r,
+            ) => [
+              r.runId,
+              `${r.agentName} v${r.agentVersion}`,
+              r.status,
+              r.nextStep,
+              time(r.updatedAt),
+              r.parentRunId,
+            ]),
           ),
         );
         return 0;
@@ -429,15 +460,33 @@ const COMMANDS: Record<string, Command> = {
         if (ctx.values.events) {
           const evs = await s.listEvents(runId, page(ctx.values));
           ctx.out.doc(evs);
-          ctx.out.text(table(["#", "AT", "KIND", "MESSAGE"], evs.map((e) => [e.seq, time(e.at), e.kind, e.message])));
+          ctx.out.text(
+            table(
+              ["#", "AT", "KIND", "MESSAGE"],
+              evs.map((e) => [e.seq, time(e.at), e.kind, e.message]),
+            ),
+          );
           return 0;
         }
-        const steps = await s.listSteps(runId, { ...page(ctx.values), fromStep: intFlag(ctx.values, "from-step") });
-        ctx.out.doc(steps.map((r) => ({ ...r, state: r.state === null ? null : JSON.parse(r.state) })));
+        const steps = await s.listSteps(runId, {
+          ...page(ctx.values),
+          fromStep: intFlag(ctx.values, "from-step"),
+        });
+        ctx.out.doc(
+          steps.map((r) => ({ ...r, state: r.state === null ? null : JSON.parse(r.state) })),
+        );
         ctx.out.text(
           steps.length === 0 ? "no committed steps" : table(
             ["STEP", "ATTEMPT", "STARTED", "DURATION", "STATE AFTER"],
-            steps.map((r) => [r.step, r.attempt, time(r.startedAt), duration(r.durationMs), cut(r.state ?? "(not kept)", 70)]),
+            steps.map((
+              r,
+            ) => [
+              r.step,
+              r.attempt,
+              time(r.startedAt),
+              duration(r.durationMs),
+              cut(r.state ?? "(not kept)", 70),
+            ]),
           ),
         );
         return 0;
@@ -451,12 +500,24 @@ const COMMANDS: Record<string, Command> = {
       withStore(ctx.values, async (s) => {
         const runId = need(ctx.values, "run-id");
         await requireRun(s, runId);
-        const rows = await s.listAttempts(runId, { ...page(ctx.values), step: intFlag(ctx.values, "step-index") });
+        const rows = await s.listAttempts(runId, {
+          ...page(ctx.values),
+          step: intFlag(ctx.values, "step-index"),
+        });
         ctx.out.doc(rows);
         ctx.out.text(
           rows.length === 0 ? "no failed attempts" : table(
             ["STEP", "SCOPE", "ATTEMPT", "CATEGORY", "ERROR", "RETRY AT"],
-            rows.map((a) => [a.step, a.scope ? cut(a.scope, 40) : "step", a.attempt, a.category, cut(a.error, 60), time(a.retryAt)]),
+            rows.map((
+              a,
+            ) => [
+              a.step,
+              a.scope ? cut(a.scope, 40) : "step",
+              a.attempt,
+              a.category,
+              cut(a.error, 60),
+              time(a.retryAt),
+            ]),
           ),
         );
         return 0;
@@ -464,7 +525,8 @@ const COMMANDS: Record<string, Command> = {
   },
   "tool-calls": {
     summary: "list a run's durable calls (tools, signal waits, timers, children)",
-    usage: "tool-calls --run-id ID --db FILE [--step-index N] [--kind tool|signal|timer|child] [--limit N] [--offset N]",
+    usage:
+      "tool-calls --run-id ID --db FILE [--step-index N] [--kind tool|signal|timer|child] [--limit N] [--offset N]",
     options: { ...RUN_ID, ...PAGING, "step-index": { type: "string" }, kind: { type: "string" } },
     run: (ctx) =>
       withStore(ctx.values, async (s) => {
@@ -475,7 +537,13 @@ const COMMANDS: Record<string, Command> = {
           step: intFlag(ctx.values, "step-index"),
           kind: ctx.values.kind as string | undefined,
         });
-        ctx.out.doc(rows.map((c) => ({ ...c, args: c.args === null ? null : JSON.parse(c.args), result: c.result === null ? null : JSON.parse(c.result) })));
+        ctx.out.doc(
+          rows.map((c) => ({
+            ...c,
+            args: c.args === null ? null : JSON.parse(c.args),
+            result: c.result === null ? null : JSON.parse(c.result),
+          })),
+        );
         ctx.out.text(
           rows.length === 0 ? "no calls" : table(
             ["STEP", "KIND", "NAME", "STATUS", "ATTEMPTS", "DURATION", "RESULT", "KEY"],
@@ -486,7 +554,9 @@ const COMMANDS: Record<string, Command> = {
               c.status,
               c.attempts,
               duration(c.durationMs),
-              c.status === "failed" ? `${c.category}: ${cut(c.error, 40)}` : cut(c.result, 40) + (c.capped ? " (capped)" : ""),
+              c.status === "failed"
+                ? `${c.category}: ${cut(c.error, 40)}`
+                : cut(c.result, 40) + (c.capped ? " (capped)" : ""),
               c.key,
             ]),
           ),
@@ -518,7 +588,11 @@ const COMMANDS: Record<string, Command> = {
     options: { ...RUN_ID, reason: { type: "string" } },
     run: (ctx) =>
       withStore(ctx.values, async (s) => {
-        const ids = await cancelRun(s, need(ctx.values, "run-id"), (ctx.values.reason as string) ?? "cancelled by user");
+        const ids = await cancelRun(
+          s,
+          need(ctx.values, "run-id"),
+          (ctx.values.reason as string) ?? "cancelled by user",
+        );
         ctx.out.doc({ cancelled: ids });
         ctx.out.text(`cancelled ${ids.join(", ")}`);
         return 0;
@@ -535,7 +609,9 @@ const COMMANDS: Record<string, Command> = {
         ctx.out.text(
           r.ok
             ? `run ${r.runId} ok: ${r.checked.steps} steps, ${r.checked.attempts} failed attempts, ${r.checked.calls} calls, ${r.checked.signals} signals checked`
-            : `run ${r.runId} has ${r.problems.length} problem(s):\n${r.problems.map((p) => `  - ${p}`).join("\n")}`,
+            : `run ${r.runId} has ${r.problems.length} problem(s):\n${
+              r.problems.map((p) => `  - ${p}`).join("\n")
+            }`,
         );
         for (const w of r.warnings) ctx.out.text(`  warning: ${w}`);
         return r.ok ? 0 : 1;
@@ -544,7 +620,12 @@ const COMMANDS: Record<string, Command> = {
   fork: {
     summary: "start a new run from a kept checkpoint of another run",
     usage: "fork --run-id ID --from-step N --new-run-id NEW --db FILE [--state-file F]",
-    options: { ...RUN_ID, "from-step": { type: "string" }, "new-run-id": { type: "string" }, "state-file": { type: "string" } },
+    options: {
+      ...RUN_ID,
+      "from-step": { type: "string" },
+      "new-run-id": { type: "string" },
+      "state-file": { type: "string" },
+    },
     run: (ctx) =>
       withStore(ctx.values, async (s) => {
         const fromStep = intFlag(ctx.values, "from-step");
@@ -579,21 +660,30 @@ const COMMANDS: Record<string, Command> = {
   },
   prune: {
     summary: "delete finished runs last changed before a date",
-    usage: "prune --db FILE --completed-before DATE [--status completed,failed,cancelled] [--vacuum]",
-    options: { "completed-before": { type: "string" }, status: { type: "string" }, vacuum: { type: "boolean" } },
+    usage:
+      "prune --db FILE --completed-before DATE [--status completed,failed,cancelled] [--vacuum]",
+    options: {
+      "completed-before": { type: "string" },
+      status: { type: "string" },
+      vacuum: { type: "boolean" },
+    },
     run: (ctx) =>
       withStore(ctx.values, async (s) => {
         const raw = need(ctx.values, "completed-before");
         const before = new Date(raw);
         if (Number.isNaN(before.getTime())) {
-          throw new RunnerError(`--completed-before must be a date like 2026-01-31 or an ISO time, got ${raw}`);
+          throw new RunnerError(
+            `--completed-before must be a date like 2026-01-31 or an ISO time, got ${raw}`,
+          );
         }
-        const statuses = ((ctx.values.status as string | undefined) ?? "completed").split(",").map((x) =>
-          x.trim()
-        ) as RunStatus[];
+        const statuses = ((ctx.values.status as string | undefined) ?? "completed").split(",").map((
+          x,
+        ) => x.trim()) as RunStatus[];
         for (const st of statuses) {
           if (!TERMINAL_STATUSES.includes(st)) {
-            throw new RunnerError(`--status for prune must be completed, failed or cancelled, got ${st}`);
+            throw new RunnerError(
+              `--status for prune must be completed, failed or cancelled, got ${st}`,
+            );
           }
         }
         const ids = await pruneRuns(s, { before, statuses });
@@ -676,7 +766,9 @@ function reportError(e: unknown, values: Values): number {
   }
   const code = (e as { code?: string })?.code;
   if (code === "ERR_SQLITE_ERROR") {
-    console.error(`error: database ${values.db} is unreadable or corrupt (SQLite: ${(e as Error).message})`);
+    console.error(
+      `error: database ${values.db} is unreadable or corrupt (SQLite: ${(e as Error).message})`,
+    );
     return 2;
   }
   console.error(`error: ${(e as Error)?.message ?? String(e)}`);

@@ -8,13 +8,16 @@
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
   return [line(headers), ...cells.map(line)].join("\n");
 }
 
 /** ISO time without milliseconds, or "-". */
 export function time(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? "-" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return ms === null || ms === undefined
+    ? "-"
+    : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** A duration in ms for display. */

@@ -35,7 +35,17 @@ async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
 Deno.test("cli: run --max-steps, resume, explain, list, get, history, verify (text and --json)", async () => {
   await inTemp(async (dir) => {
     const db = `${dir}/runs.sqlite`;
-    let r = await cli("run", COUNTER, "--run-id", "demo", "--db", db, "--max-steps", "5", "--quiet");
+    let r = await cli(
+      "run",
+      COUNTER,
+      "--run-id",
+      "demo",
+      "--db",
+      db,
+      "--max-steps",
+      "5",
+      "--quiet",
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /run demo paused before step 5 .*loom-runner resume/);
     r = await cli("resume", COUNTER, "--run-id", "demo", "--db", db, "--json");
@@ -55,7 +65,18 @@ Deno.test("cli: run --max-steps, resume, explain, list, get, history, verify (te
     assert.equal(r.out, "no runs");
     r = await cli("get", "--run-id", "demo", "--db", db, "--json");
     assert.deepEqual(JSON.parse(r.out).state, { current: 10, target: 10 });
-    r = await cli("history", "--run-id", "demo", "--db", db, "--limit", "2", "--offset", "3", "--json");
+    r = await cli(
+      "history",
+      "--run-id",
+      "demo",
+      "--db",
+      db,
+      "--limit",
+      "2",
+      "--offset",
+      "3",
+      "--json",
+    );
     assert.deepEqual(JSON.parse(r.out).map((s: { step: number }) => s.step), [3, 4]);
     r = await cli("history", "--run-id", "demo", "--db", db, "--events");
     assert.match(r.out, /started/);
@@ -71,7 +92,17 @@ Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", asyn
     let r = await cli("run", APPROVAL, "--run-id", "a", "--db", db);
     assert.equal(r.code, 0);
     assert.match(r.out, /waiting for signal approve/);
-    r = await cli("signal", "--run-id", "a", "--db", db, "--name", "approve", "--data", '{"by":"ann"}');
+    r = await cli(
+      "signal",
+      "--run-id",
+      "a",
+      "--db",
+      db,
+      "--name",
+      "approve",
+      "--data",
+      '{"by":"ann"}',
+    );
     assert.match(r.out, /signal approve delivered to run a \(#1\); resume the run/);
     r = await cli("resume", APPROVAL, "--run-id", "a", "--db", db, "--json");
     assert.equal(JSON.parse(r.out).status, "completed");
@@ -83,7 +114,19 @@ Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", asyn
     assert.equal(r.code, 0, r.err);
     const stateFile = `${dir}/state.json`;
     await Deno.writeTextFile(stateFile, '{"phase":"done","timeoutMs":null,"approvedBy":"bob"}');
-    r = await cli("fork", "--run-id", "a", "--from-step", "1", "--new-run-id", "c", "--db", db, "--state-file", stateFile);
+    r = await cli(
+      "fork",
+      "--run-id",
+      "a",
+      "--from-step",
+      "1",
+      "--new-run-id",
+      "c",
+      "--db",
+      db,
+      "--state-file",
+      stateFile,
+    );
     assert.equal(r.code, 0, r.err);
     r = await cli("resume", APPROVAL, "--run-id", "c", "--db", db, "--json");
     assert.deepEqual(JSON.parse(r.out).result, { approvedBy: "bob" });
@@ -98,7 +141,14 @@ Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", asyn
     assert.deepEqual(JSON.parse(r.out), { deleted: ["b"] });
     r = await cli("prune", "--db", db, "--completed-before", "2000-01-01");
     assert.match(r.out, /pruned 0 run/);
-    r = await cli("prune", "--db", db, "--completed-before", new Date(Date.now() + 60_000).toISOString(), "--vacuum");
+    r = await cli(
+      "prune",
+      "--db",
+      db,
+      "--completed-before",
+      new Date(Date.now() + 60_000).toISOString(),
+      "--vacuum",
+    );
     assert.match(r.out, /pruned 2 run/);
     r = await cli("list", "--db", db);
     assert.equal(r.out, "no runs");
@@ -112,7 +162,9 @@ Deno.test("cli: failed runs exit 1 and retry continues them", async () => {
     const flag = `${dir}/healthy`;
     await Deno.writeTextFile(
       mod,
-      `import { defineAgent, LoomError, recur } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
+      `import { defineAgent, LoomError, recur } from ${
+        JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+      };
 export default defineAgent({
   name: "flaky",
   retry: { maxAttempts: 2, initialDelayMs: 1 },
@@ -131,10 +183,13 @@ export default defineAgent({
     assert.equal(r.code, 1);
     assert.equal(r.err, "error: run f failed at step 1 (transient): service unavailable");
     r = await cli("attempts", "--run-id", "f", "--db", db, "--json");
-    assert.deepEqual(JSON.parse(r.out).map((a: { attempt: number; category: string }) => [a.attempt, a.category]), [
-      [1, "transient"],
-      [2, "transient"],
-    ]);
+    assert.deepEqual(
+      JSON.parse(r.out).map((a: { attempt: number; category: string }) => [a.attempt, a.category]),
+      [
+        [1, "transient"],
+        [2, "transient"],
+      ],
+    );
     r = await cli("explain", "--run-id", "f", "--db", db);
     assert.match(r.out, /2 failed \(transient 2\); 1 were retried/);
     assert.match(r.out, /error {6}transient: service unavailable/);
@@ -150,18 +205,45 @@ Deno.test("cli: bad input gives one sentence and exit 2; inspection never create
     const db = `${dir}/runs.sqlite`;
     const missing = `${dir}/missing.sqlite`;
     const cases: [string[], RegExp][] = [
-      [["explain", "--run-id", "x", "--db", missing], /^error: database file .*missing\.sqlite does not exist$/],
+      [
+        ["explain", "--run-id", "x", "--db", missing],
+        /^error: database file .*missing\.sqlite does not exist$/,
+      ],
       [["frobnicate"], /^error: unknown command "frobnicate"; commands: run, resume/],
-      [["list", "--db", db, "--frob"], /^error: Unknown option '--frob' \(command list; see loom-runner list --help\)$/],
+      [
+        ["list", "--db", db, "--frob"],
+        /^error: Unknown option '--frob' \(command list; see loom-runner list --help\)$/,
+      ],
       [["run", "--run-id", "x", "--db", db], /^error: run needs the agent module path/],
       [["run", COUNTER, "--db", db], /^error: --run-id is required$/],
-      [["run", COUNTER, "--run-id", "x", "--db", db, "--max-steps", "abc"], /^error: --max-steps must be an integer >= 1, got "abc"$/],
-      [["run", COUNTER, "--run-id", "x", "--db", db, "--input", "{nope"], /^error: --input is not valid JSON/],
-      [["run", `${dir}/nope.ts`, "--run-id", "x", "--db", db], /^error: agent module .*nope\.ts does not exist$/],
-      [["run", new URL("./json.ts", import.meta.url).pathname, "--run-id", "x", "--db", db], /must default-export an agent made with defineAgent$/],
-      [["list", "--db", db, "--status", "sleeping"], /^error: --status must be one of queued, running, paused/],
-      [["prune", "--db", db, "--completed-before", "someday"], /^error: --completed-before must be a date/],
-      [["fork", "--run-id", "x", "--db", db, "--new-run-id", "y"], /^error: --from-step is required$/],
+      [
+        ["run", COUNTER, "--run-id", "x", "--db", db, "--max-steps", "abc"],
+        /^error: --max-steps must be an integer >= 1, got "abc"$/,
+      ],
+      [
+        ["run", COUNTER, "--run-id", "x", "--db", db, "--input", "{nope"],
+        /^error: --input is not valid JSON/,
+      ],
+      [
+        ["run", `${dir}/nope.ts`, "--run-id", "x", "--db", db],
+        /^error: agent module .*nope\.ts does not exist$/,
+      ],
+      [
+        ["run", new URL("./json.ts", import.meta.url).pathname, "--run-id", "x", "--db", db],
+        /must default-export an agent made with defineAgent$/,
+      ],
+      [
+        ["list", "--db", db, "--status", "sleeping"],
+        /^error: --status must be one of queued, running, paused/,
+      ],
+      [
+        ["prune", "--db", db, "--completed-before", "someday"],
+        /^error: --completed-before must be a date/,
+      ],
+      [
+        ["fork", "--run-id", "x", "--db", db, "--new-run-id", "y"],
+        /^error: --from-step is required$/,
+      ],
     ];
     // A real database for the cases that need one to exist.
     openStore(db).close();
@@ -197,7 +279,10 @@ Deno.test("cli: a foreign SQLite file and a corrupt file are refused with one cl
     await Deno.writeTextFile(junk, "this is not a database at all, just text ".repeat(200));
     r = await cli("list", "--db", junk);
     assert.equal(r.code, 2);
-    assert.match(r.err, /^error: .*junk\.sqlite is not a Loom database or is corrupt \(SQLite: file is not a database\)$/);
+    assert.match(
+      r.err,
+      /^error: .*junk\.sqlite is not a Loom database or is corrupt \(SQLite: file is not a database\)$/,
+    );
   });
 });
 
@@ -215,7 +300,17 @@ Deno.test("cli (subprocess): exit codes and no stack traces", async () => {
     const err = new TextDecoder().decode(bad.stderr);
     assert.match(err, /^error: database file .* does not exist\n$/);
     assert.doesNotMatch(err, /\bat .*\.ts:\d+/);
-    const ok = await cmd("run", COUNTER, "--run-id", "d", "--db", db, "--input", '{"target":3}', "--json");
+    const ok = await cmd(
+      "run",
+      COUNTER,
+      "--run-id",
+      "d",
+      "--db",
+      db,
+      "--input",
+      '{"target":3}',
+      "--json",
+    );
     assert.equal(ok.code, 0);
     assert.equal(JSON.parse(new TextDecoder().decode(ok.stdout)).result.current, 3);
   });

@@ -18,7 +18,7 @@ import {
 import { encodeJson, sha256Hex, stableStringify, utf8Length } from "./json.ts";
 import { notify, type RunObserver } from "./observer.ts";
 import { backoffDelay, resolveRetry, type RetryPolicy, shouldRetry } from "./retry.ts";
-import type { CallRecord, StoredPolicy, Store, WaitInfo } from "./store.ts";
+import type { CallRecord, Store, StoredPolicy, WaitInfo } from "./store.ts";
 
 /** What a `waitForSignal` with a timeout returns when the timeout passed first. */
 export interface SignalTimeout {
@@ -128,7 +128,12 @@ export type ChildRunner = (
   input: unknown,
   parent: { runId: string; step: number },
 ) => Promise<
-  { status: string; result?: unknown; error?: { message: string; category: string }; waiting?: WaitInfo }
+  {
+    status: string;
+    result?: unknown;
+    error?: { message: string; category: string };
+    waiting?: WaitInfo;
+  }
 >;
 
 /** Everything a context needs from the engine. */
@@ -457,7 +462,11 @@ export class StepContextImpl implements StepContext {
           durationMs: Date.now() - row.startedAt,
         },
       });
-      await store.addEvent(this.runId, "signal-received", `step ${this.stepIndex} received signal ${name} #${sig.seq}`);
+      await store.addEvent(
+        this.runId,
+        "signal-received",
+        `step ${this.stepIndex} received signal ${name} #${sig.seq}`,
+      );
       return value;
     }
     if (deadline !== null && Date.now() >= deadline) {
@@ -515,7 +524,9 @@ export class StepContextImpl implements StepContext {
     if (existing?.status === "completed") return JSON.parse(existing.result ?? "null") as R2;
     const row: CallRecord = {
       ...this.#baseCall(key, "child", childId),
-      args: options.input === undefined ? null : encodeJson(options.input, `the input of child run ${childId}`),
+      args: options.input === undefined
+        ? null
+        : encodeJson(options.input, `the input of child run ${childId}`),
       startedAt: existing?.startedAt ?? Date.now(),
     };
     if (!existing) await store.putCall(row);

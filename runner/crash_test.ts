@@ -80,7 +80,17 @@ Deno.test("SIGKILL at random moments: resume until done; exact state, no gaps, b
       const started = exists(db) && peek(db, (s) => s.getRun("c") !== undefined);
       const args = started
         ? ["resume", fixture("crash_agent.ts"), "--run-id", "c", "--db", db, "--quiet"]
-        : ["run", fixture("crash_agent.ts"), "--run-id", "c", "--db", db, "--input", `{"n":${N}}`, "--quiet"];
+        : [
+          "run",
+          fixture("crash_agent.ts"),
+          "--run-id",
+          "c",
+          "--db",
+          db,
+          "--input",
+          `{"n":${N}}`,
+          "--quiet",
+        ];
       const sizeBefore = fileSize(effects);
       const child = spawn(args, env);
       let done = false;
@@ -112,10 +122,14 @@ Deno.test("SIGKILL at random moments: resume until done; exact state, no gaps, b
       const now = exists(db) ? peek(db, (s) => s.lastStep("c")?.step ?? -1) : -1;
       assert.ok(now >= lastCommitted, `committed steps went back from ${lastCommitted} to ${now}`);
       lastCommitted = now;
-      if (Deno.env.get("LOOM_CRASH_DEBUG")) console.log(`  round ${round}: killed=${out.signal === "SIGKILL"} committed=${now}`);
+      if (Deno.env.get("LOOM_CRASH_DEBUG")) {
+        console.log(`  round ${round}: killed=${out.signal === "SIGKILL"} committed=${now}`);
+      }
     }
     if (!exited) {
-      const out = await finish(spawn(["resume", fixture("crash_agent.ts"), "--run-id", "c", "--db", db, "--json"], env));
+      const out = await finish(
+        spawn(["resume", fixture("crash_agent.ts"), "--run-id", "c", "--db", db, "--json"], env),
+      );
       assert.equal(out.code, 0, out.stderr);
     }
     assert.ok(kills >= 5, `only ${kills} kills landed`);
@@ -149,13 +163,18 @@ Deno.test("SIGKILL at random moments: resume until done; exact state, no gaps, b
       }
     }
     assert.ok(repeats <= kills, `${repeats} repeats for ${kills} kills`);
-    console.log(`  ${kills} kills, ${repeats} repeated side effects (each inside the documented window)`);
+    console.log(
+      `  ${kills} kills, ${repeats} repeated side effects (each inside the documented window)`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-async function peekAsync<T>(db: string, fn: (s: ReturnType<typeof openStore>) => Promise<T>): Promise<T> {
+async function peekAsync<T>(
+  db: string,
+  fn: (s: ReturnType<typeof openStore>) => Promise<T>,
+): Promise<T> {
   const s = openStore(db, { create: false });
   try {
     return await fn(s);
@@ -168,7 +187,17 @@ Deno.test("leases: a second process fails fast while the first advances; after S
   const dir = await Deno.makeTempDir({ prefix: "loom-lease-" });
   try {
     const db = `${dir}/runs.sqlite`;
-    const a = spawn(["run", fixture("slow_agent.ts"), "--run-id", "l", "--db", db, "--input", '{"n":300,"ms":20}', "--quiet"]);
+    const a = spawn([
+      "run",
+      fixture("slow_agent.ts"),
+      "--run-id",
+      "l",
+      "--db",
+      db,
+      "--input",
+      '{"n":300,"ms":20}',
+      "--quiet",
+    ]);
     await until("first process commits", () => {
       try {
         return peek(db, (s) => (s.lastStep("l")?.step ?? -1) >= 2);
@@ -177,15 +206,32 @@ Deno.test("leases: a second process fails fast while the first advances; after S
       }
     });
     const t0 = Date.now();
-    const b = await finish(spawn(["resume", fixture("slow_agent.ts"), "--run-id", "l", "--db", db]));
+    const b = await finish(
+      spawn(["resume", fixture("slow_agent.ts"), "--run-id", "l", "--db", db]),
+    );
     assert.equal(b.code, 2);
-    assert.match(b.stderr, /^error: run l is being advanced by another process \(lease owner .*:\d+:\w+, expires in \d+ s\)\n$/);
+    assert.match(
+      b.stderr,
+      /^error: run l is being advanced by another process \(lease owner .*:\d+:\w+, expires in \d+ s\)\n$/,
+    );
     assert.ok(Date.now() - t0 < 10_000, "the refusal is fast (no waiting for the lease)");
     a.kill("SIGKILL");
     await finish(a);
     const before = peek(db, (s) => s.lastStep("l")!.step);
     const t1 = Date.now();
-    const c = await finish(spawn(["resume", fixture("slow_agent.ts"), "--run-id", "l", "--db", db, "--max-steps", "3", "--json"]));
+    const c = await finish(
+      spawn([
+        "resume",
+        fixture("slow_agent.ts"),
+        "--run-id",
+        "l",
+        "--db",
+        db,
+        "--max-steps",
+        "3",
+        "--json",
+      ]),
+    );
     assert.equal(c.code, 0, c.stderr);
     assert.ok(Date.now() - t1 < 15_000, "no wait for the 30 s lease expiry");
     const result = JSON.parse(c.stdout);
@@ -205,7 +251,16 @@ Deno.test("a durable timer survives SIGKILL: the resumed run waits only for the 
   try {
     const db = `${dir}/runs.sqlite`;
     const effects = `${dir}/effects.txt`;
-    const a = spawn(["run", fixture("sleep_agent.ts"), "--run-id", "t", "--db", db, "--input", '{"ms":2500}'], { LOOM_EFFECTS: effects });
+    const a = spawn([
+      "run",
+      fixture("sleep_agent.ts"),
+      "--run-id",
+      "t",
+      "--db",
+      db,
+      "--input",
+      '{"ms":2500}',
+    ], { LOOM_EFFECTS: effects });
     await until("timer recorded", () => {
       try {
         return peek(db, (s) => s.listCalls("t", { kind: "timer" }).length === 1);
@@ -218,14 +273,22 @@ Deno.test("a durable timer survives SIGKILL: the resumed run waits only for the 
     await finish(a);
     const wakeAt = peek(db, (s) => s.listCalls("t", { kind: "timer" })[0].deadline!);
     const t0 = Date.now();
-    const b = await finish(spawn(["resume", fixture("sleep_agent.ts"), "--run-id", "t", "--db", db, "--json"], { LOOM_EFFECTS: effects }));
+    const b = await finish(
+      spawn(["resume", fixture("sleep_agent.ts"), "--run-id", "t", "--db", db, "--json"], {
+        LOOM_EFFECTS: effects,
+      }),
+    );
     assert.equal(b.code, 0, b.stderr);
     const r = JSON.parse(b.stdout);
     assert.equal(r.status, "completed");
     assert.ok(Date.now() >= wakeAt, "woke no earlier than the stored time");
     assert.ok(Date.now() - t0 < 2400, `resume waited ${Date.now() - t0} ms: the timer restarted`);
     assert.ok(r.result.sleptMs >= 2500 && r.result.sleptMs < 6000);
-    assert.equal((await Deno.readTextFile(effects)).trim(), "clock", "the tool before the sleep ran once");
+    assert.equal(
+      (await Deno.readTextFile(effects)).trim(),
+      "clock",
+      "the tool before the sleep ran once",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -7,10 +7,10 @@
 import { isTailCall } from "@loom/tailcalls";
 import { type Agent, agentSourceHash, type CheckpointPolicy, type PayloadPolicy } from "./agent.ts";
 import {
-  type ChildRunner,
   abortableDelay,
-  type StepLogger,
+  type ChildRunner,
   StepContextImpl,
+  type StepLogger,
   Suspend,
 } from "./context.ts";
 import {
@@ -86,7 +86,9 @@ export function resolvePolicy(
   payload: PayloadPolicy | undefined,
 ): StoredPolicy {
   const c = typeof checkpoint === "string" ? { mode: checkpoint } : checkpoint ?? { mode: "full" };
-  const every = c.mode === "compact" ? Math.max(1, Math.floor((c as { every?: number }).every ?? 100)) : 1;
+  const every = c.mode === "compact"
+    ? Math.max(1, Math.floor((c as { every?: number }).every ?? 100))
+    : 1;
   return {
     checkpoint: c.mode === "compact" ? "compact" : "full",
     every,
@@ -126,7 +128,11 @@ function decodeState(agent: Agent<unknown, unknown, unknown>, json: string): unk
   return agent.decode ? agent.decode(raw) : raw;
 }
 
-function encodeState(agent: Agent<unknown, unknown, unknown>, state: unknown, path = "state"): string {
+function encodeState(
+  agent: Agent<unknown, unknown, unknown>,
+  state: unknown,
+  path = "state",
+): string {
   return encodeJson(agent.encode ? agent.encode(state) : state, path);
 }
 
@@ -138,12 +144,20 @@ export async function requireRun(store: Store, runId: string): Promise<RunRecord
 }
 
 /** Starts a new run; fails when the run id exists. */
-export function startRun<S, R, I>(agent: Agent<S, R, I>, options: RunOptions): Promise<RunResult<R>> {
-  return invoke(agent as Agent<unknown, unknown, unknown>, options, "start") as Promise<RunResult<R>>;
+export function startRun<S, R, I>(
+  agent: Agent<S, R, I>,
+  options: RunOptions,
+): Promise<RunResult<R>> {
+  return invoke(agent as Agent<unknown, unknown, unknown>, options, "start") as Promise<
+    RunResult<R>
+  >;
 }
 
 /** Resumes a run from its last committed transition. */
-export function resumeRun<S, R, I>(agent: Agent<S, R, I>, options: RunOptions): Promise<RunResult<R>> {
+export function resumeRun<S, R, I>(
+  agent: Agent<S, R, I>,
+  options: RunOptions,
+): Promise<RunResult<R>> {
   return invoke(agent as Agent<unknown, unknown, unknown>, options, "resume") as Promise<
     RunResult<R>
   >;
@@ -189,7 +203,10 @@ function newRunRecord(
     if (e instanceof NotSerializableError) throw new RunnerError(e.message);
     throw e;
   }
-  const policy = resolvePolicy(options.checkpoint ?? agent.checkpoint, options.payload ?? agent.payload);
+  const policy = resolvePolicy(
+    options.checkpoint ?? agent.checkpoint,
+    options.payload ?? agent.payload,
+  );
   return {
     runId: options.runId,
     agentName: agent.name,
@@ -260,7 +277,9 @@ async function invoke(
     await store.addEvent(
       runId,
       "started",
-      `run started by agent ${agent.name} v${agent.version}${parent ? ` as a child of ${parent.runId}` : ""}`,
+      `run started by agent ${agent.name} v${agent.version}${
+        parent ? ` as a child of ${parent.runId}` : ""
+      }`,
       JSON.stringify({ owner, agentHash: run.agentHash }),
     );
   } else {
@@ -295,9 +314,11 @@ async function invoke(
         (w.kind === "timer" && w.wakeAt - Date.now() > limit);
       if (stillWaiting) {
         const last = await store.lastStep(runId);
+        const next = last ? last.step + 1 : run.firstStep;
+        const json = run.patchedStep === next ? run.patchedState : last?.state ?? run.initialState;
         return {
-          ...finishedResult(run, last ? last.step + 1 : run.firstStep),
-          state: undefined,
+          ...finishedResult(run, next),
+          state: json === null ? undefined : decodeState(agent, json),
           waitingFor: describeWait(w),
           waiting: w,
         };
@@ -321,7 +342,9 @@ async function invoke(
       await store.addEvent(
         runId,
         "lease-takeover",
-        `took over the lease from ${lease.previousOwner}${lease.tookOver ? " (owner gone or lease expired)" : ""}`,
+        `took over the lease from ${lease.previousOwner}${
+          lease.tookOver ? " (owner gone or lease expired)" : ""
+        }`,
       );
     }
     await store.addEvent(runId, "resumed", `resumed from ${run.status}`, JSON.stringify({ owner }));
@@ -347,7 +370,8 @@ async function advance(
 
   // One abort controller per invocation: cancellation, lease loss and caller interrupts.
   const ac = new AbortController();
-  const onOuterAbort = () => ac.abort(new RunnerError(`run ${runId} was interrupted`, { exitCode: 1 }));
+  const onOuterAbort = () =>
+    ac.abort(new RunnerError(`run ${runId} was interrupted`, { exitCode: 1 }));
   if (options.signal?.aborted) onOuterAbort();
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   let lostLease = false;
@@ -357,7 +381,9 @@ async function advance(
       const status = await store.renewLease(runId, owner, ttl);
       if (status === null) {
         lostLease = true;
-        ac.abort(new RunnerError(`run ${runId} lost its lease to another process`, { exitCode: 1 }));
+        ac.abort(
+          new RunnerError(`run ${runId} lost its lease to another process`, { exitCode: 1 }),
+        );
       } else if (status === "cancelled") {
         cancelled = true;
         ac.abort(new RunnerError(`run ${runId} was cancelled`, { exitCode: 1 }));
@@ -395,18 +421,30 @@ async function advance(
       maxInProcessSleepMs: options.maxInProcessSleepMs,
     };
     if (!existing) {
-      return await invoke(childAgent as Agent<unknown, unknown, unknown>, childOptions, "start", parent);
+      return await invoke(
+        childAgent as Agent<unknown, unknown, unknown>,
+        childOptions,
+        "start",
+        parent,
+      );
     }
     if (existing.parentRunId !== parent.runId) {
       throw new RunnerError(`run ${childId} exists and is not a child of run ${parent.runId}`);
     }
-    if (existing.status === "completed" || existing.status === "failed" || existing.status === "cancelled") {
+    if (
+      existing.status === "completed" || existing.status === "failed" ||
+      existing.status === "cancelled"
+    ) {
       return finishedResult(existing);
     }
     return await invoke(childAgent as Agent<unknown, unknown, unknown>, childOptions, "resume");
   };
 
-  const finish = async (status: RunStatus, extra: Partial<RunResult>, state: unknown): Promise<RunResult> => {
+  const finish = async (
+    status: RunStatus,
+    extra: Partial<RunResult>,
+    state: unknown,
+  ): Promise<RunResult> => {
     clearInterval(renew);
     options.signal?.removeEventListener("abort", onOuterAbort);
     // Compact what the hot path left; keep the latest checkpoint (before the final step, if any).
@@ -436,7 +474,9 @@ async function advance(
     clearInterval(renew);
     options.signal?.removeEventListener("abort", onOuterAbort);
     throw new RunnerError(
-      `run ${runId} lost its lease to ${now?.leaseOwner ?? "another process"}; stopped without committing`,
+      `run ${runId} lost its lease to ${
+        now?.leaseOwner ?? "another process"
+      }; stopped without committing`,
       { exitCode: 1 },
     );
   };
@@ -451,7 +491,9 @@ async function advance(
       ? last.state
       : run.initialState;
     if (stateJson === null) {
-      throw new RunnerError(`run ${runId} has no stored checkpoint before step ${stepIndex}; the database is damaged`);
+      throw new RunnerError(
+        `run ${runId} has no stored checkpoint before step ${stepIndex}; the database is damaged`,
+      );
     }
     if (run.agentVersion !== agent.version) {
       const migrated = agent.migrate!(JSON.parse(stateJson), run.agentVersion);
@@ -477,7 +519,9 @@ async function advance(
           "source-changed",
           `warning: the agent's source changed since the last start/resume (hash ${run.agentHash} -> ${hash}); resumed with the same version ${agent.version}`,
         );
-        logger.warn(`agent ${agent.name} source changed since run ${runId} last ran; resuming (same version)`);
+        logger.warn(
+          `agent ${agent.name} source changed since run ${runId} last ran; resuming (same version)`,
+        );
       }
     }
     let state = decodeState(agent, stateJson);
@@ -523,7 +567,9 @@ async function advance(
       });
       const t0 = performance.now();
       const startedAt = Math.round(origin + t0);
-      if (observer) notify(observer, "onStepStart", { runId, stepIndex, attempt, state, startedAt });
+      if (observer) {
+        notify(observer, "onStepStart", { runId, stepIndex, attempt, state, startedAt });
+      }
       let out: unknown;
       let failure: unknown;
       let failed = false;
@@ -533,7 +579,9 @@ async function advance(
         if (!ctx.suspended) {
           if (isTailCall(out)) {
             if (out.target !== undefined) {
-              throw new TypeError("a runner step must return recur(state), not a tail call to another loop");
+              throw new TypeError(
+                "a runner step must return recur(state), not a tail call to another loop",
+              );
             }
             out = { next: out.args[0], json: encodeState(agent, out.args[0]) };
           } else {
@@ -549,7 +597,13 @@ async function advance(
       if (suspension) {
         if (ac.signal.aborted) break;
         const waiting = suspension.waiting;
-        if (!(await store.updateOwnedRun(runId, owner, { status: "waiting", waiting: JSON.stringify(waiting), ...release }))) {
+        if (
+          !(await store.updateOwnedRun(runId, owner, {
+            status: "waiting",
+            waiting: JSON.stringify(waiting),
+            ...release,
+          }))
+        ) {
           return await lost(state);
         }
         notify(observer, "onWaiting", { runId, stepIndex, waiting });
@@ -558,7 +612,9 @@ async function advance(
       if (ac.signal.aborted) break;
       if (failed) {
         const e = failure;
-        const category = e instanceof NotSerializableError ? "validation" : classifyError(e, retry.classify);
+        const category = e instanceof NotSerializableError
+          ? "validation"
+          : classifyError(e, retry.classify);
         const again = shouldRetry(retry, category, attempt - budgetBase);
         const wait = again ? backoffDelay(retry, attempt - budgetBase) : null;
         await store.recordAttempt({
@@ -602,7 +658,11 @@ async function advance(
             ...release,
           }))
         ) return await lost(state);
-        await store.addEvent(runId, "failed", `step ${stepIndex} failed after ${attempt} attempt(s): ${category}: ${error.message}`);
+        await store.addEvent(
+          runId,
+          "failed",
+          `step ${stepIndex} failed after ${attempt} attempt(s): ${category}: ${error.message}`,
+        );
         return await finish("failed", { error }, state);
       }
       const o = out as { next?: unknown; final?: unknown; json: string };
@@ -613,7 +673,12 @@ async function advance(
         );
         if (!ok) return await lost(state);
         if (compact && (stepIndex + 1) % every === 0 && stepIndex > run.firstStep) {
-          await store.compactSteps(runId, Math.max(run.firstStep, stepIndex - 2 * every), stepIndex - 1, every);
+          await store.compactSteps(
+            runId,
+            Math.max(run.firstStep, stepIndex - 2 * every),
+            stepIndex - 1,
+            every,
+          );
         }
         if (observer) {
           notify(observer, "onStepEnd", {
@@ -661,7 +726,9 @@ async function advance(
       return await finish("cancelled", { error: now ? cancelError(now) : undefined }, state);
     }
     if (lostLease) return await lost(state);
-    if (!(await store.updateOwnedRun(runId, owner, { status: "paused", ...release }))) return await lost(state);
+    if (!(await store.updateOwnedRun(runId, owner, { status: "paused", ...release }))) {
+      return await lost(state);
+    }
     await store.addEvent(runId, "interrupted", `interrupted during step ${stepIndex}; paused`);
     return await finish("paused", {}, state);
   } catch (e) {
@@ -678,4 +745,3 @@ async function advance(
 function cancelError(run: RunRecord): { message: string; category: ErrorCategory } {
   return { message: run.error ?? "cancelled", category: run.errorCategory ?? "business" };
 }
-

@@ -13,8 +13,8 @@ import {
   recur,
   resumeRun,
   retryRun,
-  type RunObserver,
   RunnerError,
+  type RunObserver,
   sendSignal,
   startOrResumeRun,
   startRun,
@@ -262,7 +262,10 @@ Deno.test("tool calls: per-tool retry policy, timeouts and a non-JSON result", a
           }), { timeoutMs: 20, retry: { maxAttempts: 2, initialDelayMs: 1 } }),
         /timed out after 20 ms/,
       );
-      await assert.rejects(ctx.callTool("fn", {}, () => ({ f: () => 1 })), /the result of tool fn\.f is a function/);
+      await assert.rejects(
+        ctx.callTool("fn", {}, () => ({ f: () => 1 })),
+        /the result of tool fn\.f is a function/,
+      );
       return v;
     },
   });
@@ -317,7 +320,10 @@ Deno.test("explicit idempotency keys are scoped to their run and reject other ar
     const c = await startRun(clash, { store, runId: "c" });
     assert.equal(c.status, "failed");
     assert.equal(c.error?.category, "validation");
-    assert.match(c.error!.message, /idempotency key k was already used in run c with different arguments/);
+    assert.match(
+      c.error!.message,
+      /idempotency key k was already used in run c with different arguments/,
+    );
   });
 });
 
@@ -379,7 +385,10 @@ Deno.test("signals: waiting status, replay of earlier tool calls, validator, tim
     assert.deepEqual(effects, ["prepare", "deploy"]);
     const e = await explainRun(store, "s");
     assert.deepEqual(e.signals, { delivered: 1, pending: 0, rejected: 1 });
-    await assert.rejects(sendSignal(store, "s", "approve", {}), /completed; it takes no more signals/);
+    await assert.rejects(
+      sendSignal(store, "s", "approve", {}),
+      /completed; it takes no more signals/,
+    );
     await assert.rejects(sendSignal(store, "nope", "approve", {}), /does not exist/);
 
     const t = await startRun(agent, { store, runId: "t", input: { timeoutMs: 30 }, logger });
@@ -421,7 +430,12 @@ Deno.test("sleep: short timers run in-process; long ones suspend and keep their 
   await withTempStore(async (store) => {
     const short = await startRun(agent, { store, runId: "a", input: { ms: 30 } });
     assert.ok((short.result as number) >= 29);
-    const long = await startRun(agent, { store, runId: "b", input: { ms: 80 }, maxInProcessSleepMs: 10 });
+    const long = await startRun(agent, {
+      store,
+      runId: "b",
+      input: { ms: 80 },
+      maxInProcessSleepMs: 10,
+    });
     assert.equal(long.status, "waiting");
     assert.equal(long.waitingFor, "timer");
     const again = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 10 });
@@ -463,7 +477,10 @@ Deno.test("versions: migrate is called, a missing migrate is refused, a changed 
       /checkpointed by ver version 1, but this module is version 2 and has no migrate\(\)/,
     );
     const other = defineAgent({ name: "other", initialState: () => ({}), step: () => 1 });
-    await assert.rejects(resumeRun(other, { store, runId: "v" }), /belongs to agent ver, not other/);
+    await assert.rejects(
+      resumeRun(other, { store, runId: "v" }),
+      /belongs to agent ver, not other/,
+    );
     const r = await resumeRun(v2, { store, runId: "v" });
     assert.equal(r.result, 40);
     assert.equal(r.steps, 2 + 20 + 1);
@@ -475,14 +492,24 @@ Deno.test("versions: migrate is called, a missing migrate is refused, a changed 
     store.db.prepare("UPDATE runs SET agent_hash = 'feedfeedfeedfeed' WHERE run_id = 'h'").run();
     const logger = memoryLogger();
     assert.equal((await resumeRun(v1, { store, runId: "h", logger })).status, "completed");
-    assert.ok(store.listEvents("h").some((e) => e.kind === "source-changed" && /feedfeedfeedfeed ->/.test(e.message)));
+    assert.ok(
+      store.listEvents("h").some((e) =>
+        e.kind === "source-changed" && /feedfeedfeedfeed ->/.test(e.message)
+      ),
+    );
     assert.ok(logger.lines.some((l) => l.startsWith("warn")));
   });
 });
 
 Deno.test("compact policy keeps every Nth checkpoint plus the latest, and verify agrees", async () => {
   await withTempStore(async (store) => {
-    await startRun(counter, { store, runId: "k", input: { target: 25 }, checkpoint: { mode: "compact", every: 10 }, maxSteps: 17 });
+    await startRun(counter, {
+      store,
+      runId: "k",
+      input: { target: 25 },
+      checkpoint: { mode: "compact", every: 10 },
+      maxSteps: 17,
+    });
     let kept = store.listSteps("k").filter((s) => s.state !== null).map((s) => s.step);
     assert.deepEqual(kept, [9, 16]); // checkpoints before steps 10 and 17
     assert.ok((await verifyRun(store, "k")).ok);
@@ -491,7 +518,10 @@ Deno.test("compact policy keeps every Nth checkpoint plus the latest, and verify
     assert.deepEqual(kept, [9, 19, 24]); // 24: the checkpoint before the final step 25
     assert.equal(store.listSteps("k").length, 26); // history rows for every step
     assert.ok((await verifyRun(store, "k")).ok);
-    await assert.rejects(forkRun(store, { runId: "k", fromStep: 5, newRunId: "f" }), /was not kept/);
+    await assert.rejects(
+      forkRun(store, { runId: "k", fromStep: 5, newRunId: "f" }),
+      /was not kept/,
+    );
   });
 });
 
@@ -499,9 +529,20 @@ Deno.test("fork starts a new run from a checkpoint (optionally edited); explain 
   await withTempStore(async (store) => {
     await startRun(counter, { store, runId: "src", input: { target: 6 } });
     await forkRun(store, { runId: "src", fromStep: 3, newRunId: "f1" });
-    await forkRun(store, { runId: "src", fromStep: 2, newRunId: "f2", state: { current: 0, target: 1 } });
-    await assert.rejects(forkRun(store, { runId: "src", fromStep: 99, newRunId: "f3" }), /out of range/);
-    await assert.rejects(forkRun(store, { runId: "src", fromStep: 1, newRunId: "f1" }), /already exists/);
+    await forkRun(store, {
+      runId: "src",
+      fromStep: 2,
+      newRunId: "f2",
+      state: { current: 0, target: 1 },
+    });
+    await assert.rejects(
+      forkRun(store, { runId: "src", fromStep: 99, newRunId: "f3" }),
+      /out of range/,
+    );
+    await assert.rejects(
+      forkRun(store, { runId: "src", fromStep: 1, newRunId: "f1" }),
+      /already exists/,
+    );
     const r1 = await resumeRun(counter, { store, runId: "f1" });
     assert.deepEqual(r1.result, { current: 6, steps: 6 });
     const r2 = await resumeRun(counter, { store, runId: "f2" });
@@ -549,7 +590,11 @@ Deno.test("children: durable child runs, the parent waits for a waiting child, e
     await sendSignal(store, "p/child-2", "go");
     const done = await resumeRun(parentAgent, { store, runId: "p" });
     assert.equal(done.status, "completed");
-    assert.deepEqual(done.result, ["child p/child-1 done", "child p/child-2 done", "child p/child-3 done"]);
+    assert.deepEqual(done.result, [
+      "child p/child-1 done",
+      "child p/child-2 done",
+      "child p/child-3 done",
+    ]);
     const e = await explainRun(store, "p");
     assert.deepEqual(e.children.map((c) => `${c.runId}:${c.status}`), [
       "p/child-1:completed",
@@ -619,9 +664,14 @@ Deno.test("an aborted signal interrupts the run: paused, resumable, nothing half
 Deno.test("a lease held by a live owner makes a second resume fail fast; an expired one is taken over", async () => {
   await withTempStore(async (store) => {
     await startRun(counter, { store, runId: "l", maxSteps: 1 });
-    const set = store.db.prepare("UPDATE runs SET status = 'running', lease_owner = ?, lease_expires = ? WHERE run_id = 'l'");
+    const set = store.db.prepare(
+      "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires = ? WHERE run_id = 'l'",
+    );
     set.run("elsewhere:1:abc", Date.now() + 60_000);
-    await assert.rejects(resumeRun(counter, { store, runId: "l" }), /being advanced by another process \(lease owner elsewhere:1:abc/);
+    await assert.rejects(
+      resumeRun(counter, { store, runId: "l" }),
+      /being advanced by another process \(lease owner elsewhere:1:abc/,
+    );
     set.run("elsewhere:1:abc", Date.now() - 1);
     const r = await resumeRun(counter, { store, runId: "l" });
     assert.equal(r.status, "completed");
@@ -631,7 +681,9 @@ Deno.test("a lease held by a live owner makes a second resume fail fast; an expi
 
 Deno.test("prune deletes finished runs older than a date; list pages", async () => {
   await withTempStore(async (store) => {
-    for (const id of ["a", "b", "c"]) await startRun(counter, { store, runId: id, input: { target: 1 } });
+    for (const id of ["a", "b", "c"]) {
+      await startRun(counter, { store, runId: id, input: { target: 1 } });
+    }
     await startRun(counter, { store, runId: "open", maxSteps: 1 });
     assert.equal(store.listRuns({ limit: 2 }).length, 2);
     assert.equal(store.listRuns({ limit: 2, offset: 2 }).length, 2);
@@ -640,7 +692,10 @@ Deno.test("prune deletes finished runs older than a date; list pages", async () 
     assert.deepEqual(gone.sort(), ["a", "b", "c"]);
     assert.deepEqual(store.listRuns().map((r) => r.runId), ["open"]);
     assert.equal(store.listSteps("a").length, 0);
-    await assert.rejects(pruneRuns(store, { before: new Date(), statuses: ["paused"] }), /only removes finished runs/);
+    await assert.rejects(
+      pruneRuns(store, { before: new Date(), statuses: ["paused"] }),
+      /only removes finished runs/,
+    );
   });
 });
 
@@ -659,9 +714,13 @@ Deno.test("observer sees run start, steps with states before/after, tool calls a
     const observer: RunObserver = {
       onRunStart: (i) => seen.push(`start ${i.resumed} ${i.stepIndex}`),
       onStepStart: (i) => seen.push(`step ${i.stepIndex}`),
-      onToolCall: (i) => seen.push(`tool ${i.name} ${JSON.stringify(i.args)} -> ${i.result} replayed=${i.replayed}`),
+      onToolCall: (i) =>
+        seen.push(`tool ${i.name} ${JSON.stringify(i.args)} -> ${i.result} replayed=${i.replayed}`),
       onLog: (i) => seen.push(`log ${i.message}`),
-      onStepEnd: (i) => seen.push(`end ${JSON.stringify(i.stateBefore)} -> ${JSON.stringify(i.stateAfter ?? i.result)}`),
+      onStepEnd: (i) =>
+        seen.push(
+          `end ${JSON.stringify(i.stateBefore)} -> ${JSON.stringify(i.stateAfter ?? i.result)}`,
+        ),
       onRunEnd: (i) => seen.push(`run ${i.status} ${i.steps}`),
     };
     await startRun(agent, { store, runId: "o", observer, logger: memoryLogger() });

@@ -6,7 +6,14 @@
  */
 import type { ErrorCategory } from "./errors.ts";
 import { requireRun } from "./engine.ts";
-import type { AttemptRecord, EventRecord, RunStatus, StoredPolicy, Store, WaitInfo } from "./store.ts";
+import type {
+  AttemptRecord,
+  EventRecord,
+  RunStatus,
+  Store,
+  StoredPolicy,
+  WaitInfo,
+} from "./store.ts";
 
 /** A node of the child-run tree. */
 export interface RunTreeNode {
@@ -186,7 +193,9 @@ function describeWaiting(w: WaitInfo): string {
       w.deadline ? ` (times out ${new Date(w.deadline).toISOString()})` : ""
     }; deliver it with: loom-runner signal --run-id <id> --name ${w.name} --data '<json>', then resume`;
   }
-  if (w.kind === "timer") return `a timer until ${new Date(w.wakeAt).toISOString()}; resume after then`;
+  if (w.kind === "timer") {
+    return `a timer until ${new Date(w.wakeAt).toISOString()}; resume after then`;
+  }
   return `child run ${w.childRunId}; resume this run to advance it`;
 }
 
@@ -220,9 +229,9 @@ export function formatExplain(e: Explanation): string {
   );
   for (const a of e.attempts.latest) {
     L.push(
-      `             step ${a.step}${a.scope ? ` tool ${a.scope}` : ""} attempt ${a.attempt}: ${a.category}: ${a.error}${
-        a.retryAt ? " -> retried" : ""
-      }`,
+      `             step ${a.step}${
+        a.scope ? ` tool ${a.scope}` : ""
+      } attempt ${a.attempt}: ${a.category}: ${a.error}${a.retryAt ? " -> retried" : ""}`,
     );
   }
   if (e.calls.length === 0) L.push("  calls      none");

@@ -55,7 +55,11 @@ function checkValue(value: unknown, path: string, ancestors: unknown[]): void {
       const item = (value as Record<string, unknown>)[key];
       // An undefined property is simply absent after a round trip; allow it (common in TS code).
       if (item === undefined) continue;
-      checkValue(item, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, ancestors);
+      checkValue(
+        item,
+        /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
+        ancestors,
+      );
     }
   }
   ancestors.pop();
@@ -116,7 +120,9 @@ export function stableStringify(value: unknown): string {
   const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined)
     .sort();
   return `{${
-    keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`)
+    keys.map((k) =>
+      `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`
+    )
       .join(",")
   }}`;
 }

@@ -33,7 +33,10 @@ Deno.test("assertJson names the path of the first non-JSON value", () => {
 
 Deno.test("assertJson accepts plain JSON, shared (non-cyclic) references and undefined properties", () => {
   const shared = { a: 1 };
-  assert.equal(pathOf({ x: shared, y: shared, z: undefined, s: "ü", n: null, o: Object.create(null) }), "ok");
+  assert.equal(
+    pathOf({ x: shared, y: shared, z: undefined, s: "ü", n: null, o: Object.create(null) }),
+    "ok",
+  );
 });
 
 Deno.test("the error message names the path and the kind of value", () => {
@@ -44,7 +47,10 @@ Deno.test("the error message names the path and the kind of value", () => {
 });
 
 Deno.test("stableStringify sorts keys at every level and drops undefined properties", () => {
-  assert.equal(stableStringify({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+  assert.equal(
+    stableStringify({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } }),
+    '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}',
+  );
   assert.equal(stableStringify({ a: 1, b: 2 }), stableStringify({ b: 2, a: 1 }));
   assert.equal(stableStringify("é"), '"é"');
 });

@@ -24,9 +24,10 @@
  *
  * @module
  */
-export { isTailCall, recur, type TailCall } from "@loom/tailcalls";
+export { isTailCall, recur, TAIL_CALL, type TailCall } from "@loom/tailcalls";
 export {
   type Agent,
+  AGENT_BRAND,
   type AgentDefinition,
   agentSourceHash,
   type CheckpointPolicy,
@@ -74,12 +75,14 @@ export {
   retryRun,
   sendSignal,
 } from "./admin.ts";
-export { type Explanation, explainRun, formatExplain, type RunTreeNode } from "./explain.ts";
+export { explainRun, type Explanation, formatExplain, type RunTreeNode } from "./explain.ts";
 export { type VerifyReport, verifyRun } from "./verify.ts";
 export type {
   AttemptRecord,
+  CallKind,
   CallRecord,
   EventRecord,
+  LeaseResult,
   MaybePromise,
   Page,
   RunPatch,

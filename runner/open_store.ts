@@ -6,17 +6,25 @@
  * @module
  */
 import type { Store } from "./store.ts";
-import { type OpenStoreOptions, openStore } from "./store_sqlite.ts";
+import { openStore, type OpenStoreOptions } from "./store_sqlite.ts";
 
 /** Options of `openAnyStore`. */
 export interface OpenAnyStoreOptions extends OpenStoreOptions {
-  /** PostgreSQL schema the store lives in (default `loom`); ignored for SQLite. */
+  /** PostgreSQL schema the store lives in (default `LOOM_DB_SCHEMA`, else `loom`); ignored for SQLite. */
   schema?: string;
 }
 
 /** True for `postgres://` and `postgresql://` URLs. */
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
+}
+
+function envSchema(): string | undefined {
+  try {
+    return Deno.env.get("LOOM_DB_SCHEMA") || undefined;
+  } catch {
+    return undefined; // no env permission: the default schema
+  }
 }
 
 /** Opens a SQLite file or a PostgreSQL URL as a `Store`. */
@@ -29,6 +37,6 @@ export async function openAnyStore(
   return await openPostgresStore(location, {
     durability: options.durability,
     create: options.create,
-    schema: options.schema,
+    schema: options.schema ?? envSchema(),
   });
 }

@@ -336,9 +336,14 @@ export interface Store {
   /** Inserts or replaces a durable call (its own transaction). */
   putCall(call: CallRecord): MaybePromise<void>;
   /** Calls in order of step and start. */
-  listCalls(runId: string, page?: Page & { step?: number; kind?: string }): MaybePromise<CallRecord[]>;
+  listCalls(
+    runId: string,
+    page?: Page & { step?: number; kind?: string },
+  ): MaybePromise<CallRecord[]>;
   /** Counts calls by kind and status. */
-  countCalls(runId: string): MaybePromise<{ kind: string; name: string; status: string; n: number }[]>;
+  countCalls(
+    runId: string,
+  ): MaybePromise<{ kind: string; name: string; status: string; n: number }[]>;
 
   /** Adds a signal; returns its sequence number. */
   addSignal(runId: string, name: string, data: string, at: number): MaybePromise<number>;

@@ -53,7 +53,7 @@ export interface PostgresStoreOptions {
 }
 
 type Sql = postgres.Sql;
-type Param = string | number | null;
+type Param = string | number | boolean | null;
 
 /** Schema migrations: index i brings a schema from version i to i+1. */
 const MIGRATIONS: string[] = [
@@ -200,6 +200,17 @@ const MIGRATIONS: string[] = [
     EXECUTE FUNCTION loom_notify_work();
   CREATE TRIGGER signals_added AFTER INSERT ON signals FOR EACH ROW
     EXECUTE FUNCTION loom_notify_work();
+
+  -- A worker's claim ends when the run it claimed stops running (paused, waiting, finished).
+  CREATE FUNCTION loom_end_claim() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    NEW.claimed_until := NULL;
+    RETURN NEW;
+  END
+  $fn$;
+  CREATE TRIGGER runs_end_claim BEFORE UPDATE OF status ON runs FOR EACH ROW
+    WHEN (NEW.status <> 'running' AND OLD.claimed_until IS NOT NULL)
+    EXECUTE FUNCTION loom_end_claim();
   `,
 ];
 
@@ -267,7 +278,9 @@ const INT8_AS_NUMBER = {
 function limitClause(page: Page | undefined): string {
   const limit = page?.limit;
   const offset = Math.max(0, Math.floor(page?.offset ?? 0));
-  return `${limit === undefined || limit < 0 ? "" : ` LIMIT ${Math.floor(limit)}`} OFFSET ${offset}`;
+  return `${
+    limit === undefined || limit < 0 ? "" : ` LIMIT ${Math.floor(limit)}`
+  } OFFSET ${offset}`;
 }
 
 /** The URL without its password, for messages. */
@@ -349,7 +362,9 @@ export class PostgresStore implements Store, WorkQueue {
       // A lost migration is redone at the next open: no need to wait for its flush to disk.
       await tx.unsafe("SET LOCAL synchronous_commit = off");
       // Two workers starting at once must not both create the tables.
-      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`loom-migrate:${this.schema}`]);
+      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [
+        `loom-migrate:${this.schema}`,
+      ]);
       const [{ exists }] = await tx.unsafe(
         "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists",
         [this.schema],
@@ -367,7 +382,9 @@ export class PostgresStore implements Store, WorkQueue {
       if (names.has("loom_meta")) {
         const rows = await tx.unsafe("SELECT key, value FROM loom_meta");
         const meta = new Map(rows.map((r) => [r.key as string, r.value as string]));
-        if (meta.get("application") !== "loom") throw new RunnerError(`${where} is not a Loom store`);
+        if (meta.get("application") !== "loom") {
+          throw new RunnerError(`${where} is not a Loom store`);
+        }
         version = Number(meta.get("schema_version") ?? 0);
       } else if (names.size > 0) {
         throw new RunnerError(`${where} is not a Loom store (the schema holds other tables)`);
@@ -449,7 +466,9 @@ export class PostgresStore implements Store, WorkQueue {
         r.updatedAt,
       ],
     );
-    if (rows.count === 0) throw new RunnerError(`run ${r.runId} already exists in ${this.location}`);
+    if (rows.count === 0) {
+      throw new RunnerError(`run ${r.runId} already exists in ${this.location}`);
+    }
   }
 
   /** One run. */
@@ -483,16 +502,35 @@ export class PostgresStore implements Store, WorkQueue {
     );
   }
 
-  /** Takes the lease (see `Store.acquireLease`): the run row is locked for the decision. */
-  acquireLease(
+  /**
+   * Takes the lease (see `Store.acquireLease`). Fast path, one statement: the lease is free,
+   * ours or expired and the status allowed. Otherwise a transaction locks the row and decides
+   * with `isStale` (e.g. the holder's process is gone) or fails with the reason.
+   */
+  async acquireLease(
     runId: string,
     owner: string,
     ttlMs: number,
     isStale: (owner: string, expires: number) => boolean,
     allowedStatuses: readonly RunStatus[],
   ): Promise<LeaseResult> {
-    return this.sql.begin(async (tx) => {
-      const [row] = await this.#q<{ owner: string | null; expires: number | null; status: RunStatus }>(
+    const now = Date.now();
+    const [fast] = await this.#q<{ previousOwner: string | null; expires: number | null }>(
+      `UPDATE runs r SET lease_owner = $2, lease_expires = $3, status = 'running', updated_at = $4
+       FROM (SELECT lease_owner, lease_expires, status FROM runs WHERE run_id = $1 FOR UPDATE) old
+       WHERE r.run_id = $1 AND old.status IN (${textList(5)})
+         AND (old.lease_owner IS NULL OR old.lease_owner = $2 OR old.lease_expires <= $4)
+       RETURNING old.lease_owner AS "previousOwner", old.lease_expires AS expires`,
+      [runId, owner, now + ttlMs, now, JSON.stringify(allowedStatuses)],
+    );
+    if (fast) {
+      const prev = fast.previousOwner;
+      return { ok: true, previousOwner: prev, tookOver: prev !== null && prev !== owner };
+    }
+    return (await this.sql.begin(async (tx) => {
+      const [row] = await this.#q<
+        { owner: string | null; expires: number | null; status: RunStatus }
+      >(
         `SELECT lease_owner AS owner, lease_expires AS expires, status FROM runs
          WHERE run_id = $1 FOR UPDATE`,
         [runId],
@@ -514,7 +552,7 @@ export class PostgresStore implements Store, WorkQueue {
         tx,
       );
       return { ok: true as const, previousOwner: row.owner, tookOver: held };
-    }) as Promise<LeaseResult>;
+    })) as LeaseResult;
   }
 
   /** Extends the lease. */
@@ -569,20 +607,16 @@ export class PostgresStore implements Store, WorkQueue {
     return rows.count === 1;
   }
 
-  /** Final step row and completion in one transaction. */
-  commitFinal(s: StepRecord, owner: string, result: string): Promise<boolean> {
-    return this.sql.begin(async (tx) => {
-      const rows = await this.#q(COMMIT_STEP, this.#stepParams(s, owner), tx);
-      if (rows.count !== 1) return false;
-      await this.#q(
-        `UPDATE runs SET status = 'completed', result = $1, waiting = NULL, error = NULL,
-           error_category = NULL, lease_owner = NULL, lease_expires = NULL, updated_at = $2
-         WHERE run_id = $3`,
-        [result, Date.now(), s.runId],
-        tx,
-      );
-      return true;
-    }) as Promise<boolean>;
+  /** Final step row and completion in one statement (so one transaction, one round trip). */
+  async commitFinal(s: StepRecord, owner: string, result: string): Promise<boolean> {
+    const rows = await this.#q(
+      `WITH step AS (${COMMIT_STEP} RETURNING 1)
+       UPDATE runs SET status = 'completed', result = $8, waiting = NULL, error = NULL,
+         error_category = NULL, lease_owner = NULL, lease_expires = NULL, updated_at = $9
+       WHERE run_id = $1 AND EXISTS (SELECT 1 FROM step)`,
+      [...this.#stepParams(s, owner), result, Date.now()],
+    );
+    return rows.count === 1;
   }
 
   /** Drops states that the compact policy does not keep. */
@@ -729,7 +763,7 @@ export class PostgresStore implements Store, WorkQueue {
         c.result,
         c.resultBytes,
         c.resultHash,
-        c.capped ? "true" : "false",
+        c.capped,
         c.error,
         c.category,
         c.attempts,
@@ -747,7 +781,10 @@ export class PostgresStore implements Store, WorkQueue {
   }
 
   /** Calls in order. */
-  listCalls(runId: string, page: Page & { step?: number; kind?: string } = {}): Promise<CallRecord[]> {
+  listCalls(
+    runId: string,
+    page: Page & { step?: number; kind?: string } = {},
+  ): Promise<CallRecord[]> {
     const where = ["run_id = $1"];
     const params: Param[] = [runId];
     if (page.step !== undefined) {
@@ -970,10 +1007,15 @@ export class PostgresStore implements Store, WorkQueue {
    * Top-level runs of these agents that still need a worker: queued, paused, running, or waiting
    * on a timer (waits for signals need someone outside, and do not count).
    */
-  async pendingRuns(agentNames: readonly string[], exclude: readonly string[] = []): Promise<number> {
+  async pendingRuns(
+    agentNames: readonly string[],
+    exclude: readonly string[] = [],
+  ): Promise<number> {
     const [{ n }] = await this.#q<{ n: number }>(
       `SELECT count(*) AS n FROM runs WHERE parent_run_id IS NULL
-         AND agent_name IN (${textList(1)}) AND run_id NOT IN (${textList(3)}) AND (status IN ('queued', 'paused', 'running')
+         AND agent_name IN (${textList(1)}) AND run_id NOT IN (${
+        textList(3)
+      }) AND (status IN ('queued', 'paused', 'running')
            OR (status = 'waiting' AND (waiting::jsonb->>'kind' = 'timer'
                                        OR loom_wait_over(run_id, waiting, $2, 0))))`,
       [JSON.stringify(agentNames), Date.now(), JSON.stringify(exclude)],
@@ -1006,7 +1048,9 @@ export function connectPostgresAdmin(url: string): PostgresAdmin {
   return {
     exec: async (text, params = []) => Array.from(await sql.unsafe(text, params as never[])),
     dropSchema: async (schema) => {
-      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new RunnerError(`invalid schema name ${schema}`);
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+        throw new RunnerError(`invalid schema name ${schema}`);
+      }
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
     close: () => sql.end({ timeout: 5 }),

@@ -7,14 +7,16 @@ import type { RunRecord } from "./store.ts";
 import {
   connectPostgresAdmin,
   openPostgresStore,
-  type PostgresAdmin,
   PG_SCHEMA_VERSION,
+  type PostgresAdmin,
   type PostgresStore,
 } from "./store_postgres.ts";
 import { SqliteStore } from "./store_sqlite.ts";
 import { dropSchema, PG_TEST_URL, randomSchema } from "./testing_stores.ts";
 
-async function withSchema(fn: (schema: string, admin: PostgresAdmin) => Promise<void>): Promise<void> {
+async function withSchema(
+  fn: (schema: string, admin: PostgresAdmin) => Promise<void>,
+): Promise<void> {
   const admin = connectPostgresAdmin(PG_TEST_URL);
   const schema = randomSchema();
   try {
@@ -60,7 +62,8 @@ Deno.test("postgres: open creates and migrates a schema once, even when two proc
   await withSchema(async (schema, admin) => {
     await assert.rejects(
       openPostgresStore(PG_TEST_URL, { schema, create: false }),
-      (e: unknown) => e instanceof RunnerError && /^no Loom store at .*\(schema loomtest_/.test(e.message),
+      (e: unknown) =>
+        e instanceof RunnerError && /^no Loom store at .*\(schema loomtest_/.test(e.message),
     );
     const [a, b] = await Promise.all([
       openPostgresStore(PG_TEST_URL, { schema }),
@@ -88,20 +91,30 @@ Deno.test("postgres: foreign, newer and unreachable stores are refused with one 
   await withSchema(async (schema, admin) => {
     await admin.exec(`CREATE SCHEMA ${schema}`);
     await admin.exec(`CREATE TABLE ${schema}.customers (id int)`);
-    await assert.rejects(openPostgresStore(PG_TEST_URL, { schema }), /is not a Loom store \(the schema holds other tables\)/);
+    await assert.rejects(
+      openPostgresStore(PG_TEST_URL, { schema }),
+      /is not a Loom store \(the schema holds other tables\)/,
+    );
     await admin.exec(`DROP TABLE ${schema}.customers`);
     const s = await openPostgresStore(PG_TEST_URL, { schema });
     await s.close();
     await admin.exec(`UPDATE ${schema}.loom_meta SET value = '99' WHERE key = 'schema_version'`);
-    await assert.rejects(openPostgresStore(PG_TEST_URL, { schema }), /has schema version 99, newer than this runner supports/);
+    await assert.rejects(
+      openPostgresStore(PG_TEST_URL, { schema }),
+      /has schema version 99, newer than this runner supports/,
+    );
   });
   await assert.rejects(
     openPostgresStore("postgres://nobody:secret@127.0.0.1:1/test", { schema: "x" }),
     (e: unknown) =>
-      e instanceof RunnerError && /^cannot open PostgreSQL store postgres:\/\/nobody:\*\*\*@127/.test(e.message) &&
+      e instanceof RunnerError &&
+      /^cannot open PostgreSQL store postgres:\/\/nobody:\*\*\*@127/.test(e.message) &&
       !e.message.includes("secret"),
   );
-  await assert.rejects(openPostgresStore(PG_TEST_URL, { schema: "Bad-Name" }), /invalid schema name/);
+  await assert.rejects(
+    openPostgresStore(PG_TEST_URL, { schema: "Bad-Name" }),
+    /invalid schema name/,
+  );
 });
 
 Deno.test("openAnyStore: a path opens SQLite, a postgres:// URL the PostgreSQL store", async () => {
@@ -141,7 +154,14 @@ Deno.test("postgres: two pools racing for one lease: exactly one wins; only the 
         assert.equal([x.ok, y.ok].filter(Boolean).length, 1, `run r${i}`);
         const winner = x.ok ? "host:1:a" : "host:2:b";
         const loser = x.ok ? "host:2:b" : "host:1:a";
-        const step = { runId: `r${i}`, step: 0, attempt: 1, startedAt: Date.now(), durationMs: 1, state: "{}" };
+        const step = {
+          runId: `r${i}`,
+          step: 0,
+          attempt: 1,
+          startedAt: Date.now(),
+          durationMs: 1,
+          state: "{}",
+        };
         assert.equal(await b.commitStep(step, loser), false);
         assert.equal(await a.commitStep(step, winner), true);
         assert.equal(await b.commitStep(step, winner), false, "a step is never committed twice");
@@ -160,14 +180,30 @@ Deno.test("postgres: two pools racing for one lease: exactly one wins; only the 
 
 Deno.test("postgres: concurrent claims (SKIP LOCKED) split the runnable runs without overlap", async () => {
   await withSchema(async (schema) => {
-    const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore(PG_TEST_URL, { schema })));
+    const stores = await Promise.all(
+      [0, 1, 2].map(() => openPostgresStore(PG_TEST_URL, { schema })),
+    );
     try {
-      for (let i = 0; i < 40; i++) await stores[0].createRun(runRecord(`r${i}`, i % 2 ? "queued" as never : "paused"));
+      for (let i = 0; i < 40; i++) {
+        await stores[0].createRun(runRecord(`r${i}`, i % 2 ? "queued" : "paused"));
+      }
       await stores[0].createRun({ ...runRecord("done"), status: "completed" });
       await stores[0].createRun({ ...runRecord("other"), agentName: "b" });
-      await stores[0].createRun({ ...runRecord("leased", "running"), leaseOwner: "h:1:x", leaseExpires: Date.now() + 60_000 });
-      await stores[0].createRun({ ...runRecord("expired", "running"), leaseOwner: "h:1:y", leaseExpires: Date.now() - 1 });
-      const got = (await Promise.all(stores.flatMap((s) => [s, s].map(() => s.claimRunnable(["a"], 8, 60_000)))))
+      await stores[0].createRun({
+        ...runRecord("leased", "running"),
+        leaseOwner: "h:1:x",
+        leaseExpires: Date.now() + 60_000,
+      });
+      await stores[0].createRun({
+        ...runRecord("expired", "running"),
+        leaseOwner: "h:1:y",
+        leaseExpires: Date.now() - 1,
+      });
+      const got = (await Promise.all(stores.flatMap((s) =>
+        [s, s].map(() =>
+          s.claimRunnable(["a"], 8, 60_000)
+        )
+      )))
         .flat().map((c) => c.runId);
       assert.equal(new Set(got).size, got.length, "no run claimed twice");
       assert.ok(got.includes("expired"));
@@ -176,7 +212,9 @@ Deno.test("postgres: concurrent claims (SKIP LOCKED) split the runnable runs wit
       assert.equal(got.length + rest.length, 41);
       assert.deepEqual(await stores[2].claimRunnable(["a"], 100, 60_000), []);
       await stores[0].releaseClaim("r0");
-      assert.deepEqual((await stores[2].claimRunnable(["a"], 100, 60_000)).map((c) => c.runId), ["r0"]);
+      assert.deepEqual((await stores[2].claimRunnable(["a"], 100, 60_000)).map((c) => c.runId), [
+        "r0",
+      ]);
       assert.equal(await stores[0].pendingRuns(["a"]), 42);
       assert.equal(await stores[0].nextWakeAt(["b"]), null);
     } finally {
@@ -191,11 +229,42 @@ Deno.test("postgres: events and signals from several pools get unique, gap-free 
     const b = await openPostgresStore(PG_TEST_URL, { schema });
     try {
       await a.createRun(runRecord("r"));
-      await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).addEvent("r", "k", `e${i}`)));
-      assert.deepEqual((await a.listEvents("r")).map((e) => e.seq), Array.from({ length: 24 }, (_, i) => i + 1));
-      const seqs = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).addSignal("r", "s", "1", 0)));
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).addEvent("r", "k", `e${i}`)),
+      );
+      assert.deepEqual(
+        (await a.listEvents("r")).map((e) => e.seq),
+        Array.from({ length: 24 }, (_, i) => i + 1),
+      );
+      const seqs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).addSignal("r", "s", "1", 0)),
+      );
       assert.deepEqual(seqs.sort((x, y) => x - y), Array.from({ length: 12 }, (_, i) => i + 1));
       assert.equal((await a.nextSignal("r", "s"))!.seq, 1);
+      const call = {
+        runId: "r",
+        key: "k1",
+        step: 0,
+        kind: "tool" as const,
+        name: "fetch",
+        args: '{"u":1}',
+        argsHash: "h",
+        status: "completed" as const,
+        result: '{"stub":true}',
+        resultBytes: 5_000_000,
+        resultHash: "rh",
+        capped: true,
+        error: null,
+        category: null,
+        attempts: 2,
+        startedAt: 1_795_000_000_123,
+        durationMs: 1.5,
+        deadline: null,
+      };
+      await a.putCall(call);
+      assert.deepEqual(await b.getCall("r", "k1"), call);
+      await b.putCall({ ...call, capped: false, attempts: 3 });
+      assert.deepEqual(await a.listCalls("r"), [{ ...call, capped: false, attempts: 3 }]);
     } finally {
       await a.close();
       await b.close();
@@ -216,12 +285,12 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
     });
     const next = () => new Promise<void>((r) => (wake = r));
     try {
-      await elsewhere.createRun(runRecord("x", "queued" as never));
+      await elsewhere.createRun(runRecord("x", "queued"));
       let p = next();
-      await b.createRun(runRecord("q", "queued" as never));
+      await b.createRun(runRecord("q", "queued"));
       await p;
       p = next();
-      await b.updateRunIf("q", ["queued" as never], { status: "running" }); // not a wake-up
+      await b.updateRunIf("q", ["queued"], { status: "running" }); // not a wake-up
       await b.addSignal("q", "go", "1", Date.now());
       await p;
       await new Promise((r) => setTimeout(r, 100));

@@ -566,7 +566,10 @@ export class SqliteStore implements Store {
   }
 
   /** Failed attempts. */
-  listAttempts(runId: string, page: Page & { step?: number; scope?: string } = {}): AttemptRecord[] {
+  listAttempts(
+    runId: string,
+    page: Page & { step?: number; scope?: string } = {},
+  ): AttemptRecord[] {
     const where = ["run_id = ?"];
     const params: Param[] = [runId];
     if (page.step !== undefined) {

@@ -82,7 +82,11 @@ export const POSTGRES_BACKEND: StoreBackend = {
       db: PG_TEST_URL,
       schema,
       async reopen() {
-        const s = await openPostgresStore(PG_TEST_URL, { schema, create: false, durability: "normal" });
+        const s = await openPostgresStore(PG_TEST_URL, {
+          schema,
+          create: false,
+          durability: "normal",
+        });
         others.push(s);
         return s;
       },
@@ -100,3 +104,11 @@ export const POSTGRES_BACKEND: StoreBackend = {
 
 /** Both backends, SQLite first. */
 export const STORE_BACKENDS: readonly StoreBackend[] = [SQLITE_BACKEND, POSTGRES_BACKEND];
+
+/** The backend chosen by `LOOM_TEST_STORE` (`sqlite`, the default, or `postgres`). */
+export function testBackend(): StoreBackend {
+  const name = Deno.env.get("LOOM_TEST_STORE") ?? "sqlite";
+  const backend = STORE_BACKENDS.find((b) => b.name === name);
+  if (!backend) throw new Error(`LOOM_TEST_STORE must be sqlite or postgres, not ${name}`);
+  return backend;
+}

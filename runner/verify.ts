@@ -6,7 +6,7 @@
  */
 import { requireRun } from "./engine.ts";
 import { sha256Hex, stableStringify } from "./json.ts";
-import type { StoredPolicy, Store } from "./store.ts";
+import type { Store, StoredPolicy } from "./store.ts";
 
 /** Outcome of `verifyRun`. */
 export interface VerifyReport {
@@ -56,7 +56,9 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
   // Walk the steps in pages: gaps, kept checkpoints, JSON validity.
   const failedByStep = new Map<number, number>();
   const attempts = await store.listAttempts(runId, { scope: "" });
-  for (const a of attempts) failedByStep.set(a.step, Math.max(failedByStep.get(a.step) ?? 0, a.attempt));
+  for (const a of attempts) {
+    failedByStep.set(a.step, Math.max(failedByStep.get(a.step) ?? 0, a.attempt));
+  }
   let prev: number | null = null;
   for (let offset = 0;; offset += 5000) {
     const rows = await store.listSteps(runId, { limit: 5000, offset });
@@ -68,12 +70,19 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
       prev = r.step;
       const isFinal = completed && r.step === stats.last;
       const isLatest = r.step === (completed ? stats.last! - 1 : stats.last);
-      if (r.state !== null && !parses(r.state)) problems.push(`the state after step ${r.step} is not valid JSON`);
+      if (r.state !== null && !parses(r.state)) {
+        problems.push(`the state after step ${r.step} is not valid JSON`);
+      }
       if (isFinal) {
         if (r.state !== null) warnings.push(`the final step ${r.step} also stored a state`);
       } else if (r.state === null) {
-        const mustKeep = policy.checkpoint === "full" || isLatest || (r.step + 1) % policy.every === 0;
-        if (mustKeep) problems.push(`the checkpoint after step ${r.step} is missing (${policy.checkpoint} policy)`);
+        const mustKeep = policy.checkpoint === "full" || isLatest ||
+          (r.step + 1) % policy.every === 0;
+        if (mustKeep) {
+          problems.push(
+            `the checkpoint after step ${r.step} is missing (${policy.checkpoint} policy)`,
+          );
+        }
       }
       const failed = failedByStep.get(r.step) ?? 0;
       if (r.attempt <= failed) {
@@ -98,7 +107,9 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
     const start = list[0];
     list.forEach((n, i) => {
       if (n !== start + i) {
-        problems.push(`gap in attempts of step ${step}${scope ? ` tool ${scope}` : ""}: ${list.join(",")}`);
+        problems.push(
+          `gap in attempts of step ${step}${scope ? ` tool ${scope}` : ""}: ${list.join(",")}`,
+        );
       }
     });
     if (start !== 1 && scope === "") {
@@ -121,12 +132,15 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
         }
       }
       if (c.args !== null && c.argsHash !== null) {
-        if (!parses(c.args)) problems.push(`the stored arguments of call ${c.key} are not valid JSON`);
-        else if (sha256Hex(stableStringify(JSON.parse(c.args))).slice(0, 16) !== c.argsHash) {
+        if (!parses(c.args)) {
+          problems.push(`the stored arguments of call ${c.key} are not valid JSON`);
+        } else if (sha256Hex(stableStringify(JSON.parse(c.args))).slice(0, 16) !== c.argsHash) {
           problems.push(`the stored arguments of call ${c.key} do not match their hash`);
         }
       }
-      if (c.step > next) problems.push(`call ${c.key} belongs to step ${c.step}, after the next step ${next}`);
+      if (c.step > next) {
+        problems.push(`call ${c.key} belongs to step ${c.step}, after the next step ${next}`);
+      }
       if (c.status === "started" && c.step < next && c.kind === "tool") {
         warnings.push(`tool call ${c.key} of committed step ${c.step} has no recorded outcome`);
       }

@@ -27,7 +27,7 @@ export interface WorkQueue {
     claimMs: number,
     exclude?: readonly string[],
   ): Promise<ClaimedRun[]>;
-  /** Ends a claim. */
+  /** Ends a claim (the store also ends it when the run's status changes to other than running). */
   releaseClaim(runId: string): Promise<void>;
   /** Earliest future time a run may become runnable without a notification, or null. */
   nextWakeAt(agentNames: readonly string[]): Promise<number | null>;

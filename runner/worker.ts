@@ -9,9 +9,9 @@
  */
 import type { Agent } from "./agent.ts";
 import type { StepLogger } from "./context.ts";
-import { resumeRun, type RunResult, startRun } from "./engine.ts";
+import { resumeRun, type RunResult } from "./engine.ts";
 import { errorMessage, RunnerError } from "./errors.ts";
-import type { RunRecord, Store } from "./store.ts";
+import type { Store } from "./store.ts";
 import type { ClaimedRun, WorkQueue } from "./work_queue.ts";
 
 /** Options of `runWorker`. */
@@ -64,15 +64,6 @@ export interface WorkerSummary {
   outcomes: Record<string, number>;
   /** Steps committed by this worker. */
   steps: number;
-}
-
-/** Creates a `paused` run with no steps: the stand-in for a queued run until `queued` exists. */
-export async function enqueueRun<S, R, I>(
-  agent: Agent<S, R, I>,
-  options: { store: Store; runId: string; input?: unknown },
-): Promise<RunRecord> {
-  await startRun(agent, { ...options, maxSteps: 0 });
-  return (await options.store.getRun(options.runId))!;
 }
 
 /** A wake-up latch: `kick()` ends the current (or next) `wait()`. */
@@ -131,13 +122,19 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const backoff = new Map<string, number>(); // run id -> not before (ms since epoch)
   const unlisten = await store.listenForWork(() => latch.kick());
 
-  const report = (c: ClaimedRun, outcome: WorkerRunEvent["outcome"], steps: number, error?: string) => {
+  const report = (
+    c: ClaimedRun,
+    outcome: WorkerRunEvent["outcome"],
+    steps: number,
+    error?: string,
+  ) => {
     summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
     summary.steps += steps;
     options.onRun?.({ runId: c.runId, agentName: c.agentName, outcome, steps, error });
   };
 
   const advance = async (c: ClaimedRun): Promise<void> => {
+    let claimEnded = false; // a status change ends the claim in the store (see `WorkQueue`)
     try {
       const result = await resumeRun(agents.get(c.agentName)!, {
         store,
@@ -148,6 +145,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         logger: options.logger,
         maxInProcessSleepMs: options.maxInProcessSleepMs,
       });
+      claimEnded = result.status !== "running";
       report(c, result.status, result.stepsThisRun);
     } catch (e) {
       // Another process holding a live lease is a lost race, not an error.
@@ -160,7 +158,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       }
     } finally {
       inFlight.delete(c.runId);
-      await store.releaseClaim(c.runId).catch(() => {});
+      if (!claimEnded) await store.releaseClaim(c.runId).catch(() => {});
       latch.kick();
     }
   };

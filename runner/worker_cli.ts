@@ -18,7 +18,8 @@ import { errorMessage, RunnerError } from "./errors.ts";
 import { isPostgresUrl, openAnyStore } from "./open_store.ts";
 import type { Store } from "./store.ts";
 import { isWorkQueue } from "./work_queue.ts";
-import { enqueueRun, runWorker, type WorkerSummary } from "./worker.ts";
+import { enqueueRun } from "./engine.ts";
+import { runWorker, type WorkerSummary } from "./worker.ts";
 
 type AnyAgent = Agent<unknown, unknown, unknown>;
 
@@ -229,7 +230,9 @@ export function workerCommand(args: string[]): Promise<number> {
     else {
       const parts = Object.entries(summary.outcomes).map(([k, n]) => `${n} ${k}`).join(", ");
       console.log(
-        `worker ${Deno.pid} stopped: ${summary.claimed} claim(s)${parts ? ` (${parts})` : ""}, ${summary.steps} step(s)`,
+        `worker ${Deno.pid} stopped: ${summary.claimed} claim(s)${
+          parts ? ` (${parts})` : ""
+        }, ${summary.steps} step(s)`,
       );
     }
     return 0;

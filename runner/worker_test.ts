@@ -1,18 +1,21 @@
 // Workers sharing one PostgreSQL store: in-process workers, LISTEN/NOTIFY wake-ups, timers, a
 // graceful stop, and real worker processes of which one is SIGKILLed mid-run.
 import assert from "node:assert/strict";
-import { sendSignal } from "./mod.ts";
+import { enqueueRun, sendSignal } from "./mod.ts";
 import type { PostgresStore } from "./store_postgres.ts";
 import { memoryLogger } from "./test_util.ts";
 import { POSTGRES_BACKEND, type TestStore } from "./testing_stores.ts";
 import { chain, chainHash, sleeper, waiter } from "./testdata/worker_agents/agents.ts";
-import { enqueueRun, runWorker, type WorkerOptions } from "./worker.ts";
+import { runWorker, type WorkerOptions } from "./worker.ts";
 
 const AGENTS = [chain, waiter, sleeper] as WorkerOptions["agents"];
 const CLI = new URL("./worker_cli.ts", import.meta.url).pathname;
 const AGENTS_DIR = new URL("./testdata/worker_agents", import.meta.url).pathname;
 
-function pgTest(name: string, fn: (t: TestStore & { store: PostgresStore }) => Promise<void>): void {
+function pgTest(
+  name: string,
+  fn: (t: TestStore & { store: PostgresStore }) => Promise<void>,
+): void {
   Deno.test(`postgres: ${name}`, async () => {
     const t = await POSTGRES_BACKEND.open();
     try {
@@ -71,7 +74,11 @@ pgTest("an idle worker wakes on NOTIFY: a new run, then a signal for a waiting r
     await enqueueRun(waiter, { store: other, runId: "w" });
     await until("the run to wait", async () => (await t.store.getRun("w"))?.status === "waiting");
     await sendSignal(other, "w", "go", { value: 42 });
-    await until("completion", async () => (await t.store.getRun("w"))?.status === "completed", 10_000);
+    await until(
+      "completion",
+      async () => (await t.store.getRun("w"))?.status === "completed",
+      10_000,
+    );
     assert.deepEqual(JSON.parse((await t.store.getRun("w"))!.result!), { got: { value: 42 } });
     assert.deepEqual(events, ["w:waiting", "w:completed"]);
   } finally {
@@ -178,49 +185,81 @@ pgTest("3 worker processes, one SIGKILLed mid-run: every run completes once", as
   assert.ok(completedBySurvivors <= runs);
 });
 
-pgTest("CLI: enqueue by agent name, a draining worker runs it; usage errors are one line", async (t) => {
-  const run = async (args: string[]) => {
-    const o = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] })
-      .output();
-    return {
-      code: o.code,
-      out: new TextDecoder().decode(o.stdout),
-      err: new TextDecoder().decode(o.stderr),
+pgTest(
+  "CLI: enqueue by agent name, a draining worker runs it; usage errors are one line",
+  async (t) => {
+    const run = async (args: string[]) => {
+      const o = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] })
+        .output();
+      return {
+        code: o.code,
+        out: new TextDecoder().decode(o.stdout),
+        err: new TextDecoder().decode(o.stderr),
+      };
     };
-  };
-  const db = ["--db", t.db, "--schema", t.schema!];
-  const q = await run(["enqueue", "chain", "--run-id", "q1", "--input", '{"n":4}', "--agents", AGENTS_DIR, ...db]);
-  assert.equal(q.code, 0, q.err);
-  assert.equal(q.out.trim(), "run q1 queued for agent chain");
-  const w = await run(["worker", "--agents", AGENTS_DIR, "--drain", "--json", ...db]);
-  assert.equal(w.code, 0, w.err);
-  const summary = JSON.parse(w.out);
-  assert.equal(summary.outcomes.completed, 1);
-  assert.equal(summary.steps, 5);
-  await assertChainDone(t.store, "q1", 4);
+    const db = ["--db", t.db, "--schema", t.schema!];
+    const q = await run([
+      "enqueue",
+      "chain",
+      "--run-id",
+      "q1",
+      "--input",
+      '{"n":4}',
+      "--agents",
+      AGENTS_DIR,
+      ...db,
+    ]);
+    assert.equal(q.code, 0, q.err);
+    assert.equal(q.out.trim(), "run q1 queued for agent chain");
+    const w = await run(["worker", "--agents", AGENTS_DIR, "--drain", "--json", ...db]);
+    assert.equal(w.code, 0, w.err);
+    const summary = JSON.parse(w.out);
+    assert.equal(summary.outcomes.completed, 1);
+    assert.equal(summary.steps, 5);
+    await assertChainDone(t.store, "q1", 4);
 
-  const dup = await run(["enqueue", "chain", "--run-id", "q1", "--input", '{"n":4}', "--agents", AGENTS_DIR, ...db]);
-  assert.equal(dup.code, 2);
-  assert.match(dup.err, /^error: run q1 already exists/);
-  const cases: [string[], RegExp][] = [
-    [["worker", ...db], /^error: --agents DIR is required\n$/],
-    [["worker", "--db", "/tmp/x.db", "--agents", AGENTS_DIR], /^error: worker mode needs a PostgreSQL store/],
-    [
-      ["enqueue", "chain", "--run-id", "z", "--input", "{", "--agents", AGENTS_DIR, ...db],
-      /^error: --input is not valid JSON\n$/,
-    ],
-    [["worker", "--concurrency", "0", "--agents", AGENTS_DIR, ...db], /^error: --concurrency must be an integer/],
-    [["enqueue", "nope", "--run-id", "z", "--agents", AGENTS_DIR, ...db], /^error: no agent named nope in /],
-    [
-      ["worker", "--agents", AGENTS_DIR, "--db", "postgres://postgres@127.0.0.1:1/test"],
-      /^error: cannot open PostgreSQL store postgres:\/\/postgres@127\.0\.0\.1:1\/test/,
-    ],
-  ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
-  results.forEach((r, i) => {
-    const [args, message] = cases[i];
-    assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
-    assert.match(r.err, message);
-    assert.equal(r.err.trim().split("\n").length, 1, r.err);
-  });
-});
+    const dup = await run([
+      "enqueue",
+      "chain",
+      "--run-id",
+      "q1",
+      "--input",
+      '{"n":4}',
+      "--agents",
+      AGENTS_DIR,
+      ...db,
+    ]);
+    assert.equal(dup.code, 2);
+    assert.match(dup.err, /^error: run q1 already exists/);
+    const cases: [string[], RegExp][] = [
+      [["worker", ...db], /^error: --agents DIR is required\n$/],
+      [
+        ["worker", "--db", "/tmp/x.db", "--agents", AGENTS_DIR],
+        /^error: worker mode needs a PostgreSQL store/,
+      ],
+      [
+        ["enqueue", "chain", "--run-id", "z", "--input", "{", "--agents", AGENTS_DIR, ...db],
+        /^error: --input is not valid JSON\n$/,
+      ],
+      [
+        ["worker", "--concurrency", "0", "--agents", AGENTS_DIR, ...db],
+        /^error: --concurrency must be an integer/,
+      ],
+      [
+        ["enqueue", "nope", "--run-id", "z", "--agents", AGENTS_DIR, ...db],
+        /^error: no agent named nope in /,
+      ],
+      [
+        ["worker", "--agents", AGENTS_DIR, "--db", "postgres://postgres@127.0.0.1:1/test"],
+        /^error: cannot open PostgreSQL store postgres:\/\/postgres@127\.0\.0\.1:1\/test/,
+      ],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    results.forEach((r, i) => {
+      const [args, message] = cases[i];
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+      assert.match(r.err, message);
+      assert.equal(r.err.trim().split("\n").length, 1, r.err);
+    });
+  },
+);

@@ -51,18 +51,6 @@ export type RecurCheck<R, Args extends unknown[]> = [Extract<R, TailCall<unknown
 /** A value or a promise of it: steps may return synchronously. */
 export type Awaitable<T> = T | PromiseLike<T>;
 
-// Markers are instances of one class so every bounce allocates the same object shape: V8 keeps
-// the trampoline's property loads monomorphic. The brand lives on the prototype.
-class Marker {
-  readonly args: unknown[];
-  readonly target: unknown;
-  constructor(args: unknown[], target: unknown) {
-    this.args = args;
-    this.target = target;
-  }
-}
-Object.defineProperty(Marker.prototype, TAIL_CALL, { value: true });
-
 /**
  * Re-enter the current loop with new arguments. Return it; never `await` it or use its value.
  *
@@ -73,18 +61,19 @@ Object.defineProperty(Marker.prototype, TAIL_CALL, { value: true });
  * ```
  */
 export function recur<Args extends unknown[]>(...args: Args): TailCall<Args> {
-  return new Marker(args, undefined) as unknown as TailCall<Args>;
+  // A plain object literal, not a class instance: when an async step returns it, V8 resolves the
+  // step's promise without looking up `then` along a custom prototype chain (measured: a class
+  // made each bounce about 1.5x slower). Every marker has the same three keys, so one shape.
+  return { [TAIL_CALL]: true, args, target: undefined };
 }
 
 /** Builds a marker that transfers to `target`; used by `tailcall`, which checks the target. */
 export function transferMarker<R>(target: unknown, args: unknown[]): TailTransfer<R> {
-  return new Marker(args, target) as unknown as TailTransfer<R>;
+  return { [TAIL_CALL]: true, args: args as never, target: target as TailTransfer<R>["target"] };
 }
 
 /** True when `value` is a tail-call marker made by `recur` or `tailcall`. */
 export function isTailCall(value: unknown): value is TailCall<unknown[]> {
-  // `instanceof` is the fast path; the brand check accepts markers from another copy of the
-  // library (the brand is a `Symbol.for` symbol, the class is per copy).
-  return value instanceof Marker || typeof value === "object" && value !== null &&
-      (value as Record<symbol, unknown>)[TAIL_CALL] === true;
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[TAIL_CALL] === true;
 }

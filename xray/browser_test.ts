@@ -56,7 +56,7 @@ async function open(browser: Browser, path: string, hash = ""): Promise<Watched>
     if (r.url() !== `file://${path}${hash}` && r.url() !== `file://${path}`) requests.push(r.url());
   });
   await page.goto(`file://${path}${hash}`);
-  await page.waitForSelector("body[data-ready]", { timeout: 15_000 });
+  await page.waitForSelector("body[data-ready]", { timeout: 60_000 });
   return { page, problems, requests };
 }
 
@@ -189,8 +189,12 @@ Deno.test({
         await page.fill("#search", "cache miss"); // meta of one tool span: both words must match
         await searchCount(page, "1 / 23");
         await page.fill("#search", "");
-        await page.click("text=errors only");
+        await page.click("#status-ok"); // hide ok spans: only the 4 failed ones are left
         await searchCount(page, "4 / 23");
+        await page.click("#status-ok");
+        await searchCount(page, "");
+        await page.click("#status-error");
+        await searchCount(page, "19 / 23");
         await page.close();
       });
 
@@ -200,12 +204,23 @@ Deno.test({
           const big = bigTrace(3333); // 3333 * 3 + 1 = 10,000 spans
           assert.equal(big.spans.length, 10_000);
           const bigPath = await writeTrace(dir, "big", big);
+          // Baseline in the same run: the 23-span page, so a loaded machine does not fail the test.
+          const t0 = performance.now();
+          const small = await open(browser, path, "#tab=spans");
+          await small.page.waitForSelector("#view-spans .vrow");
+          const smallMs = performance.now() - t0;
+          await small.page.close();
           const started = performance.now();
           const { page, problems, requests } = await open(browser, bigPath, "#tab=spans");
           await page.waitForSelector("#view-spans .vrow");
           const ms = performance.now() - started;
-          console.log(`10,000-span trace: loaded and rendered in ${ms.toFixed(0)} ms`);
-          assert.ok(ms < 15_000, `sanity bound only: took ${ms} ms`);
+          console.log(
+            `10,000-span trace: loaded and rendered in ${ms.toFixed(0)} ms ` +
+              `(23-span page: ${smallMs.toFixed(0)} ms, ratio ${(ms / smallMs).toFixed(1)})`,
+          );
+          // A sanity bound against pathological (quadratic) rendering, not a performance target.
+          const bound = Math.max(15_000, 25 * smallMs);
+          assert.ok(ms < bound, `took ${ms.toFixed(0)} ms, bound ${bound.toFixed(0)} ms`);
           const rendered = await page.locator("#view-spans .vrow").count();
           assert.ok(rendered > 10 && rendered < 200, `virtualised: ${rendered} rows in the DOM`);
           // scroll to the end: the last span's row is rendered on demand

@@ -18,6 +18,8 @@ export interface ExitSite {
   location: string;
   /** The loop it belongs to, when known. */
   loop?: string;
+  /** The source line of the exit, trimmed (for display). */
+  text?: string;
 }
 
 /** Options for `scanExits`. */
@@ -32,7 +34,9 @@ export interface ScanExitsOptions {
 
 /**
  * Finds the `recur(` calls and `return` statements in a piece of source. A `return recur(...)`
- * is one `recur` exit (at the `recur`), not a return. Strings, template literals and comments are
+ * is one `recur` exit (at the `recur`), not a return; an exit written through `recordExit`
+ * (`return recordExit("recur", recur(n - 1))`) is one exit at the `recordExit`, the very
+ * location the running call records, so taken and possible exits match exactly. Strings, template literals and comments are
  * skipped. Limits (it is a scanner, not a parser): returns inside nested callbacks are counted
  * as exits of the loop, and an expression-bodied arrow (`(n) => n ? recur(n - 1) : 0`) has no
  * `return` keyword, so only its `recur` sites are found.
@@ -58,18 +62,31 @@ export function scanExits(
   const { start = 0, end = source.length, loop } = options;
   const code = blankNonCode(source);
   const sites: ExitSite[] = [];
-  const word = /\b(recur|return)\b/g;
-  word.lastIndex = start;
+  const site = (kind: ExitKind, offset: number): ExitSite => {
+    const { line, column } = lineAndColumn(source, offset);
+    const lineText = source.slice(offset - column + 1).split("\n", 1)[0].trim();
+    return {
+      kind,
+      location: `${file}:${line}:${column}`,
+      ...(loop !== undefined ? { loop } : {}),
+      text: lineText.length > 120 ? `${lineText.slice(0, 119)}…` : lineText,
+    };
+  };
   let pendingReturn = -1; // offset of a `return` whose expression has not been classified yet
   const flushReturn = () => {
     if (pendingReturn >= 0) sites.push(site("return", pendingReturn));
     pendingReturn = -1;
   };
-  const site = (kind: ExitKind, offset: number): ExitSite => {
-    const { line, column } = lineAndColumn(source, offset);
-    return { kind, location: `${file}:${line}:${column}`, ...(loop !== undefined ? { loop } : {}) };
+  // `return` directly followed by the exit itself is one exit, not two.
+  const takeReturnIfBare = (at: number) => {
+    if (pendingReturn >= 0 && /^\s*$/.test(code.slice(pendingReturn + 6, at))) pendingReturn = -1;
+    else flushReturn();
   };
+  let skipUntil = -1; // inside a recordExit(...) call: its recur( is already counted
+  const word = /\b(recur|return|recordExit)\b/g;
+  word.lastIndex = start;
   for (let m = word.exec(code); m !== null && m.index < end; m = word.exec(code)) {
+    if (m.index < skipUntil) continue;
     const before = code[m.index - 1];
     if (before === "." || before === "$" || before === "#") continue; // obj.recur, $recur
     if (m[1] === "return") {
@@ -77,13 +94,20 @@ export function scanExits(
       pendingReturn = m.index;
       continue;
     }
-    const after = code.slice(m.index + 5).match(/^\s*(<[^>]*>)?\s*\(/);
-    if (!after) continue; // a mention, not a call
-    if (pendingReturn >= 0 && RETURNS_RECUR.test(code.slice(pendingReturn + 6, m.index))) {
-      pendingReturn = -1; // `return recur(...)`: one exit, the recur
-    } else {
-      flushReturn();
+    const call = code.slice(m.index + m[1].length).match(/^\s*(<[^>]*>)?\s*\(/);
+    if (!call) continue; // a mention, not a call
+    if (m[1] === "recordExit") {
+      // Its location is where the stack trace of the running call points, so sites and
+      // recorded exits have the very same `file:line:col`.
+      const kind = /^recordExit\s*\(\s*["'`](recur|return)["'`]/.exec(source.slice(m.index))?.[1];
+      if (kind !== "recur" && kind !== "return") continue;
+      takeReturnIfBare(m.index);
+      sites.push(site(kind, m.index));
+      skipUntil = matching(code, m.index + m[1].length + call[0].length - 1);
+      if (skipUntil < 0) skipUntil = end;
+      continue;
     }
+    takeReturnIfBare(m.index);
     sites.push(site("recur", m.index));
   }
   flushReturn();
@@ -169,9 +193,20 @@ export function exitsOf(
   return range ? scanExits(source, file, { ...range, ...(loop ? { loop } : {}) }) : [];
 }
 
-// Between `return` and `recur(`: nothing, or the start of `recordExit("recur", ` (string contents
-// are blanked before matching). Anything else (`return done ? x : recur(...)`) is two exits.
-const RETURNS_RECUR = /^\s*(recordExit\s*\(\s*(["'])\s*\2\s*,\s*)?$/;
+/**
+ * The `file:line:col` of one frame of a V8 stack trace (`new Error().stack`). Useful to record
+ * where a `recur(...)` marker was made, if a hook runs inside it.
+ *
+ * @param stack The stack text.
+ * @param frame Which frame: 1 is the function that created the error, 2 its caller, ...
+ * @returns The location, or `undefined` when the frame is missing or has no location.
+ */
+export function stackLocation(stack: string, frame: number): string | undefined {
+  const line = stack.split("\n")[frame];
+  if (!line) return undefined;
+  const m = /\(?((?:file|https?|data|jsr|npm|ext):[^\s()]*?|\/[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(line);
+  return m ? `${m[1]}:${m[2]}:${m[3]}` : undefined;
+}
 
 /** 1-based line and column of a character offset. */
 function lineAndColumn(source: string, offset: number): { line: number; column: number } {

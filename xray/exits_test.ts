@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { LOOM_EXIT_KIND, LOOM_EXIT_LOCATION } from "./attributes.ts";
-import { exitsOf, scanExits } from "./exits.ts";
+import { type ExitSite, exitsOf, scanExits } from "./exits.ts";
 import type { TraceData } from "./model.ts";
 import { Recorder } from "./recorder.ts";
 import { summarize } from "./summary.ts";
@@ -18,7 +18,7 @@ Deno.test("scanExits finds recur calls and returns, one exit for `return recur(.
     "  return recordExit('recur', recur(n - 1, acc + n));", // 6
     "}", // 7
   ].join("\n");
-  deepEqual(sites(src), ["return f.ts:2:16", "recur f.ts:4:12", "recur f.ts:6:30"]);
+  deepEqual(sites(src), ["return f.ts:2:16", "recur f.ts:4:12", "recur f.ts:6:10"]);
 });
 
 Deno.test("strings, comments and template text are not code; ${} inside templates is", () => {
@@ -82,6 +82,15 @@ Deno.test("recordExit records the caller's location, and the summary shows the e
   equal(steps.length, 4);
   ok(steps.every((s) => String(s.attributes[LOOM_EXIT_LOCATION]).startsWith(import.meta.url)));
   deepEqual(steps.map((s) => s.attributes[LOOM_EXIT_KIND]), ["recur", "recur", "recur", "return"]);
+  // Recorded locations are exactly the scanned ones (same line and column).
+  const possible = new Set((data!.meta.exits as ExitSite[]).map((e) => e.location));
+  equal(possible.size, 3);
+  ok(steps.every((s) => possible.has(String(s.attributes[LOOM_EXIT_LOCATION]))));
+  ok(
+    (data!.meta.exits as ExitSite[]).some((e) =>
+      e.text === 'if (n < 0) return recordExit("return", "negative");'
+    ),
+  );
   const exits = summarize(data!).exits;
   deepEqual(exits.map((e) => [e.kind, e.count, e.taken, e.possible]), [
     ["return", 0, false, true], // n < 0 never happened

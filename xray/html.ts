@@ -164,7 +164,7 @@ export function toHtml(trace: TraceData, options: HtmlOptions = {}): string {
 <h1 id="title" title="${escapeHtml(heading)}">${escapeHtml(heading)}</h1>
 <span class="sub" id="subtitle"></span>
 <span class="grow"></span>
-<span class="searchbox"><input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="Search spans · try tag:retry kind:llm status:error" title="Words match names, tags, metadata, attributes, errors, inputs and outputs; field:value narrows to kind, status, tag, model, name, id or meta. Press / to focus."><span class="count" id="search-count"></span></span>
+<span class="searchbox"><input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="Search spans  ( / )   e.g. tag:retry kind:llm" title="Words match names, tags, metadata, attributes, errors, inputs and outputs; field:value narrows to kind, status, tag, model, name, id or meta. Press / to focus."><span class="count" id="search-count"></span></span>
 </header>
 <div class="cards" id="cards"></div>
 <nav class="tabs" id="tabs"></nav>

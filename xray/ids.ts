@@ -7,6 +7,8 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
+
 /** A fresh random trace id: 32 hex characters. */
 export function newTraceId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -28,4 +30,16 @@ export function isTraceId(id: string): boolean {
  */
 export function spanIdFor(traceId: string, n: number): string {
   return traceId.slice(0, 8) + (n >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * A trace id derived from a stable string (e.g. a run id), so rebuilding the trace of the same
+ * run gives the same trace and span ids (and stable deep links into its page).
+ *
+ * @param seed Any string.
+ * @returns 32 hex characters: the first half of the seed's SHA-256, never all zeros.
+ */
+export function traceIdFor(seed: string): string {
+  const hex = createHash("sha256").update(seed, "utf8").digest("hex").slice(0, 32);
+  return /^0+$/.test(hex) ? hex.slice(0, 31) + "1" : hex;
 }

@@ -52,7 +52,8 @@ function checkSpan(s: unknown, i: number, source: string): Span {
 
 /**
  * Parses and validates a trace from text: a `loom-trace/1` JSON document or a
- * `loom-trace-stream/1` JSONL stream (a span's last line wins; a torn last line is ignored).
+ * `loom-trace-stream/1` JSONL stream: a header line, then one line per span start and end (a
+ * span's last line wins) and `{"traceMeta": {...}}` lines; a torn last line is ignored.
  *
  * @param text The file's content.
  * @param source How to name the input in error messages. @default "the input"
@@ -111,6 +112,7 @@ function parseStream(text: string, source: string): TraceData {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
   const header = JSON.parse(lines[0]);
   const spans = new Map<string, Span>();
+  const meta: Record<string, unknown> = { ...header.meta };
   lines.slice(1).forEach((line, i) => {
     let s: unknown;
     try {
@@ -118,6 +120,12 @@ function parseStream(text: string, source: string): TraceData {
     } catch (e) {
       if (i === lines.length - 2) return; // the process died mid-write: drop the torn line
       throw new TraceFormatError(`line ${i + 2} of ${source} is not valid JSON`, { cause: e });
+    }
+    // Trace metadata added after the start (e.g. possible loop exits) comes as its own line.
+    const traceMeta = (s as { traceMeta?: unknown }).traceMeta;
+    if (typeof traceMeta === "object" && traceMeta !== null) {
+      Object.assign(meta, traceMeta);
+      return;
     }
     const span = checkSpan(s, i, source);
     spans.set(span.id, span);
@@ -129,7 +137,7 @@ function parseStream(text: string, source: string): TraceData {
     startTime: header.startTime,
     spans: parentsFirst([...spans.values()].sort((a, b) => a.startOffset - b.startOffset)),
     redactions: 0,
-    meta: { ...header.meta, stream: true },
+    meta: { ...meta, stream: true },
   }, source);
 }
 

@@ -27,7 +27,7 @@ export type * from "./model.ts";
 export * from "./attributes.ts";
 export * from "./capture.ts";
 export * from "./cost.ts";
-export { isTraceId, newTraceId, spanIdFor } from "./ids.ts";
+export { isTraceId, newTraceId, spanIdFor, traceIdFor } from "./ids.ts";
 export { currentSpan, runInSpan } from "./context.ts";
 export * from "./recorder.ts";
 export * from "./trace.ts";

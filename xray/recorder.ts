@@ -306,7 +306,8 @@ export class Recorder {
 
   #t0: number; // performance.now() at startTime
   #spans: Span[] = [];
-  #byId = new Map<string, SpanHandle>();
+  // Handles by sequence number - 1: span ids encode their number, so lookups need no string map.
+  #handles: SpanHandle[] = [];
   #seq = 0;
   #redactions = 0;
   #captureOptions: CaptureOptions;
@@ -416,7 +417,7 @@ export class Recorder {
     if (options.tags) handle.tag(...options.tags);
     if (options.meta) handle.meta(options.meta);
     this.#spans.push(data);
-    this.#byId.set(data.id, handle);
+    this.#handles.push(handle);
     // Open spans are streamed too: after a kill, the parents of finished spans are still there.
     if (this.#stream) {
       Deno.writeTextFileSync(this.#stream, JSON.stringify(data) + "\n", { append: true });
@@ -463,10 +464,10 @@ export class Recorder {
 
   /** `true` when `ancestorId` is a proper ancestor of `spanId`. */
   #isAncestor(ancestorId: string, spanId: string): boolean {
-    let cur = this.#byId.get(spanId)?.data.parentId ?? null;
+    let cur = this.span(spanId)?.data.parentId ?? null;
     for (let guard = 0; cur !== null && guard < 100_000; guard++) {
       if (cur === ancestorId) return true;
-      cur = this.#byId.get(cur)?.data.parentId ?? null;
+      cur = this.span(cur)?.data.parentId ?? null;
     }
     return false;
   }
@@ -478,7 +479,9 @@ export class Recorder {
    * @returns The handle, or `undefined`.
    */
   span(id: string): SpanHandle | undefined {
-    return this.#byId.get(id);
+    if (id.length !== 16 || !id.startsWith(this.traceId.slice(0, 8))) return undefined;
+    const handle = this.#handles[parseInt(id.slice(8), 16) - 1];
+    return handle?.id === id ? handle : undefined;
   }
 
   /**
@@ -636,6 +639,11 @@ export class Recorder {
       if (!list.some((x) => x.kind === s.kind && x.location === s.location)) list.push({ ...s });
     }
     this.meta.exits = list;
+    if (this.#stream) {
+      Deno.writeTextFileSync(this.#stream, JSON.stringify({ traceMeta: { exits: list } }) + "\n", {
+        append: true,
+      });
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   LOOM_TOOL_REPLAYED,
 } from "./attributes.ts";
 import { REDACTED } from "./capture.ts";
+import { traceIdFor } from "./ids.ts";
 import { loadTrace } from "./load.ts";
 import type { Span, TraceData } from "./model.ts";
 import { Recorder } from "./recorder.ts";
@@ -303,4 +304,12 @@ Deno.test("trace() still writes the trace when the program calls Deno.exit or th
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("traceIdFor derives the same valid trace id from the same run id", () => {
+  const a = traceIdFor("run-42");
+  match(a, /^[0-9a-f]{32}$/);
+  equal(traceIdFor("run-42"), a);
+  ok(traceIdFor("run-43") !== a);
+  equal(new Recorder({ traceId: a }).traceId, a);
 });

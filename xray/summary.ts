@@ -588,25 +588,21 @@ function criticalPath(
     if (last && last.spanId === s.id) last.ms += ms;
     else segments.push({ spanId: s.id, name: s.name, kind: s.kind, ms });
   };
+  // Children in order of decreasing end: the first one that starts before the cursor is the one
+  // that finished last before it (later ones in this order end earlier), and one skipped because
+  // it starts after the cursor stays skipped as the cursor only moves back. O(k log k) per span.
   const walk = (span: Span | null, kids: Span[], start: number, end: number) => {
     let cursor = end;
-    const remaining = kids.slice();
-    while (cursor > start) {
-      let best = -1;
-      let bestEnd = -Infinity;
-      for (let i = 0; i < remaining.length; i++) {
-        const [a, b] = interval.get(remaining[i].id)!;
-        const clipped = Math.min(b, cursor);
-        if (a < cursor && clipped > bestEnd) {
-          best = i;
-          bestEnd = clipped;
-        }
-      }
-      if (best < 0) break;
-      const child = remaining.splice(best, 1)[0];
-      push(span, cursor - bestEnd);
-      const childStart = Math.max(interval.get(child.id)![0], start);
-      walk(child, childrenOf.get(child.id) ?? [], childStart, bestEnd);
+    const byEnd = kids.slice().sort((x, y) => interval.get(y.id)![1] - interval.get(x.id)![1]);
+    for (const child of byEnd) {
+      if (cursor <= start) break;
+      const [a, b] = interval.get(child.id)!;
+      if (b <= start) break; // this one and all after it ended before the window
+      if (a >= cursor) continue;
+      const childEnd = Math.min(b, cursor);
+      push(span, cursor - childEnd);
+      const childStart = Math.max(a, start);
+      walk(child, childrenOf.get(child.id) ?? [], childStart, childEnd);
       cursor = childStart;
     }
     push(span, cursor - start);

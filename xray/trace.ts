@@ -8,7 +8,7 @@
 
 import { LOOM_EXIT_KIND, LOOM_EXIT_LOCATION } from "./attributes.ts";
 import { currentSpan, runInSpan } from "./context.ts";
-import type { ExitKind } from "./exits.ts";
+import { type ExitKind, stackLocation } from "./exits.ts";
 import type { AttributeValue, SpanKind } from "./model.ts";
 import {
   type LlmCall,
@@ -268,22 +268,11 @@ export function setAttribute(key: string, value: AttributeValue): void {
 export function recordExit<T>(kind: ExitKind, value: T): T {
   const span = currentSpan();
   if (!span?.recorder) return value;
-  const location = callerLocation() ?? "unknown";
+  // Frames: [0] "Error", [1] recordExit, [2] the step that called it.
+  const location = stackLocation(new Error().stack ?? "", 2) ?? "unknown";
   const attrs = { [LOOM_EXIT_KIND]: kind, [LOOM_EXIT_LOCATION]: location };
   const free = span.data.kind === "step" && span.data.attributes[LOOM_EXIT_KIND] === undefined;
   if (free && !span.ended) span.setAttributes(attrs);
   else span.recorder.recordEvent(`exit ${kind}`, { parent: span, attributes: attrs });
   return value;
-}
-
-/** `file:line:col` of the caller of the function that calls this, from a V8 stack trace. */
-function callerLocation(): string | undefined {
-  const stack = new Error().stack?.split("\n") ?? [];
-  // [0] "Error", [1] callerLocation, [2] recordExit, [3] its caller.
-  const frame = stack[3];
-  if (!frame) return undefined;
-  const m = /\(?((?:file|https?|data|jsr|npm):[^\s()]*?|\/[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(
-    frame,
-  );
-  return m ? `${m[1]}:${m[2]}:${m[3]}` : undefined;
 }

@@ -150,6 +150,20 @@ export function effectiveAllowlist(workspace: string, plan?: Plan): Allowlist {
   );
 }
 
+/** A runbook path as given, or else relative to the workspace (`runbooks/x.yaml` from anywhere). */
+export function resolveRunbookPath(file: string, workspace: string): string {
+  const exists = (p: string) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  };
+  if (exists(file) || file.startsWith("/")) return file;
+  const inWorkspace = `${workspace}/${file}`;
+  return exists(inWorkspace) ? inWorkspace : file;
+}
+
 /** Reads, validates and binds a YAML runbook file (errors are usage errors). */
 export function loadRunbook(file: string, inputs: Record<string, string>): Plan {
   let text: string;
@@ -226,7 +240,7 @@ export function buildRunConfig(req: RunRequest): RunConfig {
   };
   if (req.mode === "runbook") {
     if (!req.file) throw new OpsUsageError("runbook needs the path of a YAML runbook");
-    const plan = loadRunbook(req.file, req.inputs ?? {});
+    const plan = loadRunbook(resolveRunbookPath(req.file, req.workspace), req.inputs ?? {});
     const allowlist = effectiveAllowlist(req.workspace, plan);
     return { ...base, mode: "runbook", plan, allowlist: allowlist.toJSON() };
   }

@@ -16,13 +16,16 @@ import {
   openApp,
   type OpsApp,
   OpsUsageError,
+  precheckPlan,
   resumeOpsRun,
   startOpsRun,
   statusOf,
   type StatusView,
 } from "./app.ts";
+import { Allowlist } from "./allowlist.ts";
 import { summarize, toJsonLines } from "./audit.ts";
 import { OpsDbError } from "./ops_db.ts";
+import { llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, type Planner } from "./planner.ts";
 import { RunbookError } from "./runbook.ts";
 
@@ -88,6 +91,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** Parsed flags. */
 export type Flags = {
   [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
     : (typeof OPTIONS)[K] extends { type: "boolean" } ? boolean
@@ -129,6 +133,7 @@ export function dbPathOf(flags: Flags): string {
   return flags.db ?? Deno.env.get("LOOM_OPS_DB") ?? "ops.sqlite";
 }
 
+/** The absolute workspace directory from `--workspace` (default: the current directory). */
 export function workspaceOf(flags: Flags): string {
   const ws = flags.workspace ?? ".";
   try {
@@ -139,6 +144,7 @@ export function workspaceOf(flags: Flags): string {
   return Deno.realPathSync(ws);
 }
 
+/** Parses repeated `--input name=value` flags. */
 export function parseInputs(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list ?? []) {
@@ -149,6 +155,7 @@ export function parseInputs(list: string[] | undefined): Record<string, string> 
   return out;
 }
 
+/** The `--parallel` bound (1-64, default 4). */
 export function parallelOf(flags: Flags): number {
   const n = Number(flags.parallel ?? 4);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
@@ -157,20 +164,27 @@ export function parallelOf(flags: Flags): number {
   return n;
 }
 
+/** Who starts a run: `--by`, else `$USER`, else `cli`. */
 export function userOf(flags: Flags): string {
   return flags.by ?? Deno.env.get("USER") ?? "cli";
 }
 
-/** The planner for `supervise`: the deterministic mock unless a real LLM is configured. */
+/** The planner for `supervise`: the deterministic mock with `--mock-llm`, else the configured LLM. */
 export function plannerOf(mockLlm: boolean): Planner {
   if (mockLlm) return new MockPlanner();
+  const llm = llmPlannerFromEnv();
+  if (llm) return llm;
   throw new OpsUsageError(
-    "no LLM planner is configured in this build: pass --mock-llm to plan from the workspace playbooks",
+    "no LLM is configured: pass --mock-llm, or set LOOM_OPS_LLM_URL (OpenAI-compatible) and LOOM_OPS_LLM_MODEL",
   );
 }
 
+/** The directory handed to commands as `LOOM_OPS_STATE_DIR` (created when missing). */
 export function stateDirOf(flags: Flags, dbPath: string): string {
-  if (flags["state-dir"]) return Deno.realPathSync(flags["state-dir"]);
+  if (flags["state-dir"]) {
+    Deno.mkdirSync(flags["state-dir"], { recursive: true });
+    return Deno.realPathSync(flags["state-dir"]);
+  }
   const dir = dbPath.includes("/") ? dbPath.replace(/\/[^/]*$/, "") : ".";
   const stateDir = `${Deno.realPathSync(dir)}/ops-state`;
   Deno.mkdirSync(stateDir, { recursive: true });
@@ -218,6 +232,10 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
           startedBy: userOf(flags),
         });
         open(true);
+        // Refuse a runbook with commands outside the allowlist before saying anything else.
+        if (config.plan) {
+          precheckPlan(app!, runId, config.plan, Allowlist.fromPlain(config.allowlist));
+        }
         if (progress) {
           progress(
             `${runId}: ${

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { main } from "./main.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -39,6 +40,19 @@ class Env {
       stdout: new TextDecoder().decode(out.stdout),
       stderr: new TextDecoder().decode(out.stderr),
     };
+  }
+  /**
+   * The same CLI entry point called in this process (no Deno start-up per command), for tests
+   * that do not need a separate process; commands still run in their sandboxed subprocesses.
+   */
+  async run(args: string[]): Promise<Cli> {
+    let stdout = "";
+    let stderr = "";
+    const code = await main([...args, "--db", this.db], {
+      out: (t) => (stdout += t + "\n"),
+      err: (t) => (stderr += t + "\n"),
+    });
+    return { code, stdout, stderr };
   }
   invocations(): string[] {
     try {
@@ -186,10 +200,20 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
 
     // --trace wrote an xray page: the supervisor, its sub-runs and each command are spans.
     const html = await Deno.readTextFile(`${env.dir}/t.html`);
-    const embedded = /<script type="application\/json" id="loom-data">(.*?)<\/script>/s.exec(html)![1];
+    const embedded =
+      /<script type="application\/json" id="loom-data">(.*?)<\/script>/s.exec(html)![1];
     const spans: { kind: string; name: string }[] = JSON.parse(embedded).main.trace.spans;
     const names = spans.map((s) => `${s.kind} ${s.name}`);
-    for (const n of ["run dep-7", "run dep-7:planner", "run dep-7:executor", "run dep-7:verifier", "tool execute_tool command: svcctl logs api", "event waiting: approval:restart"]) {
+    for (
+      const n of [
+        "run dep-7",
+        "run dep-7:planner",
+        "run dep-7:executor",
+        "run dep-7:verifier",
+        "tool execute_tool command: svcctl logs api",
+        "event waiting: approval:restart",
+      ]
+    ) {
       assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
     }
 
@@ -202,7 +226,7 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
 Deno.test("deny: the gated command never runs and the run stops", async () => {
   await withEnv(async (env) => {
     ok(
-      await env.cli(
+      await env.run(
         MOCK(
           env,
           `${OPS_DIR}/runbooks/deploy-with-rollback.yaml`,
@@ -212,7 +236,7 @@ Deno.test("deny: the gated command never runs and the run stops", async () => {
         ),
       ),
     );
-    const denied = await env.cli([
+    const denied = await env.run([
       "deny",
       "--run-id",
       "dep-8",
@@ -228,7 +252,7 @@ Deno.test("deny: the gated command never runs and the run stops", async () => {
     assert.match(denied.stdout, /deploy\s+denied.*denied by carol: not now/);
     const started = env.audit().filter((e) => e.kind === "command.started").map((e) => e.step);
     assert.deepEqual(started.sort(), ["build", "current"], "the deploy command never started");
-    const again = await env.cli([
+    const again = await env.run([
       "approve",
       "--run-id",
       "dep-8",
@@ -247,7 +271,7 @@ Deno.test("deny: the gated command never runs and the run stops", async () => {
 Deno.test("a failing health check is retried, then rolled back", async () => {
   await withEnv(async (env) => {
     ok(
-      await env.cli(
+      await env.run(
         RUN(
           env,
           `${OPS_DIR}/runbooks/deploy-with-rollback.yaml`,
@@ -257,7 +281,7 @@ Deno.test("a failing health check is retried, then rolled back", async () => {
         ),
       ),
     );
-    const r = await env.cli(["approve", "--run-id", "dep-9", "--step", "deploy", "--by", "carol"]);
+    const r = await env.run(["approve", "--run-id", "dep-9", "--step", "deploy", "--by", "carol"]);
     ok(r, 1);
     assert.match(
       r.stderr,
@@ -330,10 +354,10 @@ Deno.test("commands outside the allowlist are refused before anything runs", asy
 
 Deno.test("audit --verify fails after a row is edited", async () => {
   await withEnv(async (env) => {
-    ok(await env.cli(MOCK(env, `${OPS_DIR}/runbooks/disk-full-triage.yaml`, "disk-1")));
-    ok(await env.cli(["approve", "--run-id", "disk-1", "--step", "clean-tmp", "--by", "dave"]));
-    ok(await env.cli(["audit", "--verify"]));
-    const jsonl = await env.cli(["audit", "--run-id", "disk-1", "--jsonl"]);
+    ok(await env.run(MOCK(env, `${OPS_DIR}/runbooks/disk-full-triage.yaml`, "disk-1")));
+    ok(await env.run(["approve", "--run-id", "disk-1", "--step", "clean-tmp", "--by", "dave"]));
+    ok(await env.run(["audit", "--verify"]));
+    const jsonl = await env.run(["audit", "--run-id", "disk-1", "--jsonl"]);
     ok(jsonl);
     const lines = jsonl.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.ok(lines.length >= 15);
@@ -348,7 +372,7 @@ Deno.test("audit --verify fails after a row is edited", async () => {
       `UPDATE ops_audit SET data = json_set(data, '$.exitCode', 0, '$.durationMs', 1) WHERE seq = ${target.seq}`,
     );
     db.close();
-    const bad = await env.cli(["audit", "--verify"]);
+    const bad = await env.run(["audit", "--verify"]);
     ok(bad, 1);
     assert.equal(
       bad.stderr,
@@ -397,12 +421,12 @@ Deno.test("supervise with the mock LLM plans from a playbook and remembers the i
       "--state-dir",
       env.state,
     ];
-    const first = await env.cli(args("inc-001"));
+    const first = await env.run(args("inc-001"));
     ok(first);
     assert.match(first.stdout, /run inc-001: waiting \(plan API latency\)/);
     assert.match(first.stderr, /mock executor/);
     ok(
-      await env.cli([
+      await env.run([
         "approve",
         "--run-id",
         "inc-001",
@@ -413,22 +437,22 @@ Deno.test("supervise with the mock LLM plans from a playbook and remembers the i
       ]),
     );
     assert.deepEqual(env.invocations(), [], "the mock executor runs nothing");
-    const mem = await env.cli(["memory", "search", "API latency", "--json"]);
+    const mem = await env.run(["memory", "search", "API latency", "--json"]);
     ok(mem);
     const hits = JSON.parse(mem.stdout);
     assert.equal(hits[0].runId, "inc-001");
     assert.match(hits[0].actions, /playbook: API latency; svcctl status api/);
-    ok(await env.cli(args("inc-002")));
+    ok(await env.run(args("inc-002")));
     const plan = env.audit().filter((e) => e.kind === "plan" && e.run_id === "inc-002:planner");
     assert.equal(plan.length, 1);
     assert.deepEqual(JSON.parse(plan[0].data).memory, ["inc-001"]);
-    const explain = await env.cli(["explain", "--run-id", "inc-001"]);
+    const explain = await env.run(["explain", "--run-id", "inc-001"]);
     ok(explain);
     assert.match(
       explain.stdout,
       /sub-runs \(explain each with --run-id\): inc-001:planner, inc-001:executor, inc-001:verifier/,
     );
-    const noPlaybook = await env.cli([
+    const noPlaybook = await env.run([
       "supervise",
       "printer on fire",
       "--run-id",
@@ -540,5 +564,43 @@ Deno.test("SIGKILL during a parallel step, then resume: at most one extra run pe
     }
     assert.ok(after.some((e) => e.kind === "run.completed" && e.run_id === "crash-1"));
     ok(await env.cli(["audit", "--verify"]));
+  });
+});
+
+Deno.test("a planned command outside the allowlist is refused at run time and stops the run", async () => {
+  await withEnv(async (env) => {
+    const ws = await workspace(env, [["svcctl", "status"]], {
+      "cleanup.md": [
+        "# Cleanup",
+        "Keywords: cleanup",
+        "",
+        "1. Check the service: `svcctl status api`",
+        "2. Wipe the cache: `rm -rf /tmp/cache`",
+      ].join("\n"),
+    });
+    const r = await env.run([
+      "supervise",
+      "cleanup please",
+      "--run-id",
+      "c-1",
+      "--mock-llm",
+      "--allow-shell",
+      "--workspace",
+      ws,
+      "--state-dir",
+      env.state,
+    ]);
+    ok(r, 1);
+    assert.match(
+      r.stderr,
+      /error: run c-1 failed: step 2-wipe-the-cache failed: refused by loom-ops: `rm -rf \/tmp\/cache` is not in the allowlist/,
+    );
+    assert.deepEqual(env.invocations().map((l) => l.split(" key=")[0]), ["svcctl status api"]);
+    const refused = env.audit().filter((e) => e.kind === "command.refused");
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0].run_id, "c-1:executor.2");
+    assert.ok(
+      !env.audit().some((e) => e.kind === "command.started" && e.step === "2-wipe-the-cache"),
+    );
   });
 });

@@ -32,6 +32,7 @@ import {
   statusOf,
 } from "./app.ts";
 import { type CliIo, type Flags, parallelOf, stateDirOf, workspaceOf } from "./cli.ts";
+import { llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
 
 /** Server settings. */
@@ -72,7 +73,10 @@ export function createServer(app: OpsApp, options: ServerOptions): {
   hono.onError((e, c) => {
     const err = asUsage(e);
     if (err instanceof OpsUsageError) {
-      return c.json({ error: err.message }, /does not exist|no audit entries/.test(err.message) ? 404 : 400);
+      return c.json(
+        { error: err.message },
+        /does not exist|no audit entries/.test(err.message) ? 404 : 400,
+      );
     }
     return c.json({ error: (err as Error).message }, 500);
   });
@@ -192,7 +196,8 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
   const app = openApp({
     dbPath: o.dbPath,
     create: true,
-    planner: flags["mock-llm"] ? new MockPlanner() : new UnconfiguredPlanner("start the server with --mock-llm"),
+    planner: flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv() ??
+      new UnconfiguredPlanner("start the server with --mock-llm or set LOOM_OPS_LLM_URL")),
     progress: (line) => io.err(line),
   });
   const { hono, settled } = createServer(app, {

@@ -43,7 +43,10 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     pollMs: 20,
   });
   const ac = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, hono.fetch);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    hono.fetch,
+  );
   const base = `http://127.0.0.1:${server.addr.port}`;
   const auth = { authorization: "Bearer s3cret", "content-type": "application/json" };
   const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
@@ -53,7 +56,11 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     assert.equal(noToken.status, 401);
     await noToken.body?.cancel();
 
-    const started = await post("/runbook", { file: "restart-service.yaml", runId: "h-1", by: "ops-bot" });
+    const started = await post("/runbook", {
+      file: "restart-service.yaml",
+      runId: "h-1",
+      by: "ops-bot",
+    });
     assert.equal(started.status, 202);
     assert.equal((await started.json()).links.events, "/runs/h-1/events");
 
@@ -64,7 +71,9 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     const events = await fetch(`${base}/runs/h-1/events`, { headers: auth });
     const untilWaiting = await readEvents(events, (e) => e === "waiting");
     const kinds = untilWaiting.map((e) => e.event);
-    for (const k of ["run.started", "plan", "command.started", "verification", "approval.requested"]) {
+    for (
+      const k of ["run.started", "plan", "command.started", "verification", "approval.requested"]
+    ) {
       assert.ok(kinds.includes(k), `${k} in ${kinds.join(",")}`);
     }
 
@@ -79,12 +88,16 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     assert.equal(view.steps.find((s: { id: string }) => s.id === "restart").approvedBy, "bob");
 
     // A new stream replays from the start and ends by itself at run.completed.
-    const replay = await readEvents(await fetch(`${base}/runs/h-1/events`, { headers: auth }), () => false);
+    const replay = await readEvents(
+      await fetch(`${base}/runs/h-1/events`, { headers: auth }),
+      () => false,
+    );
     assert.equal(replay.at(-1)?.event, "run.completed");
     const granted = replay.find((e) => e.event === "approval.granted")!;
     assert.equal(JSON.parse(granted.data).data.via, "http");
 
-    const explain = await (await fetch(`${base}/runs/h-1:verifier/explain`, { headers: auth })).json();
+    const explain = await (await fetch(`${base}/runs/h-1:verifier/explain`, { headers: auth }))
+      .json();
     assert.equal(explain.agent.name, "ops-verifier");
     const missing = await fetch(`${base}/runs/nope/status`, { headers: auth });
     assert.equal(missing.status, 404);

@@ -21,7 +21,15 @@ import {
   startOpsRun,
   statusOf,
 } from "./app.ts";
-import { type CliIo, type Flags, formatStatus, parallelOf, stateDirOf, workspaceOf } from "./cli.ts";
+import {
+  type CliIo,
+  type Flags,
+  formatStatus,
+  parallelOf,
+  stateDirOf,
+  workspaceOf,
+} from "./cli.ts";
+import { llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
 import type { RunResult } from "@loom/runner";
 import type { OpsOutcome } from "./agents.ts";
@@ -66,7 +74,8 @@ const HELP = [
 ].join("\n");
 
 /** The configuration help printed when no token is set. */
-export const TELEGRAM_SETUP = `the Telegram gateway is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather) and
+export const TELEGRAM_SETUP =
+  `the Telegram gateway is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather) and
 TELEGRAM_ALLOWED_CHAT_IDS (comma-separated chat ids that may approve); optionally
 TELEGRAM_API_BASE (default https://api.telegram.org). Then run: loom-ops gateway telegram`;
 
@@ -94,7 +103,9 @@ export class BotApi {
 export function parseChatIds(text: string | undefined): number[] {
   return (text ?? "").split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n)) throw new OpsUsageError(`TELEGRAM_ALLOWED_CHAT_IDS: "${s}" is not a chat id`);
+    if (!Number.isInteger(n)) {
+      throw new OpsUsageError(`TELEGRAM_ALLOWED_CHAT_IDS: "${s}" is not a chat id`);
+    }
     return n;
   });
 }
@@ -158,7 +169,9 @@ export async function runGateway(
         const m = u.message;
         if (!m?.text) continue;
         if (!allowed.has(m.chat.id)) {
-          log(`telegram: ignored a message from chat ${m.chat.id} (not in TELEGRAM_ALLOWED_CHAT_IDS)`);
+          log(
+            `telegram: ignored a message from chat ${m.chat.id} (not in TELEGRAM_ALLOWED_CHAT_IDS)`,
+          );
           continue;
         }
         const reply = await handle(app, options, u);
@@ -193,7 +206,9 @@ async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<
       case "/deny": {
         heard({ action: cmd.slice(1) });
         if (!username) return "set a Telegram username first: approvals are recorded by username";
-        if (args.length < 2) return `usage: ${cmd} RUN STEP ${cmd === "/deny" ? "reason" : "[comment]"}`;
+        if (args.length < 2) {
+          return `usage: ${cmd} RUN STEP ${cmd === "/deny" ? "reason" : "[comment]"}`;
+        }
         const comment = args.slice(2).join(" ") || undefined;
         if (cmd === "/deny" && !comment) return "usage: /deny RUN STEP reason";
         const result = await decide(app, {
@@ -205,7 +220,9 @@ async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<
           via: "telegram",
           details: { telegram: user },
         });
-        return `${cmd === "/approve" ? "approved" : "denied"} by @${username}. ${outcomeText(result)}`;
+        return `${cmd === "/approve" ? "approved" : "denied"} by @${username}. ${
+          outcomeText(result)
+        }`;
       }
       case "/status":
         heard({ action: "status" });
@@ -254,9 +271,8 @@ export async function runTelegramGateway(
   const app = openApp({
     dbPath: o.dbPath,
     create: true,
-    planner: o.flags["mock-llm"]
-      ? new MockPlanner()
-      : new UnconfiguredPlanner("start the gateway with --mock-llm"),
+    planner: o.flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv() ??
+      new UnconfiguredPlanner("start the gateway with --mock-llm or set LOOM_OPS_LLM_URL")),
     progress: (line) => o.io.err(line),
   });
   const ac = new AbortController();
@@ -265,15 +281,20 @@ export async function runTelegramGateway(
   Deno.addSignalListener("SIGTERM", stop);
   o.io.err(`loom-ops Telegram gateway: listening for chats ${allowedChats.join(", ")}`);
   try {
-    await runGateway(app, {
-      token,
-      apiBase: Deno.env.get("TELEGRAM_API_BASE") ?? "https://api.telegram.org",
-      allowedChats,
-      workspace: workspaceOf(o.flags),
-      stateDir: stateDirOf(o.flags, o.dbPath),
-      allowShell: !!o.flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
-      parallel: parallelOf(o.flags),
-    }, ac.signal, (line) => o.io.err(line));
+    await runGateway(
+      app,
+      {
+        token,
+        apiBase: Deno.env.get("TELEGRAM_API_BASE") ?? "https://api.telegram.org",
+        allowedChats,
+        workspace: workspaceOf(o.flags),
+        stateDir: stateDirOf(o.flags, o.dbPath),
+        allowShell: !!o.flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
+        parallel: parallelOf(o.flags),
+      },
+      ac.signal,
+      (line) => o.io.err(line),
+    );
   } finally {
     app.close();
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openApp, startOpsRun, buildRunConfig } from "./app.ts";
+import { buildRunConfig, openApp, startOpsRun } from "./app.ts";
 import { MockPlanner } from "./planner.ts";
 import { runGateway } from "./telegram.ts";
 
@@ -13,31 +13,43 @@ function fakeBotApi() {
   const sent: { chat_id: number; text: string }[] = [];
   let nextId = 1;
   const ac = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, async (req) => {
-    const url = new URL(req.url);
-    const m = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
-    if (!m || m[1] !== TOKEN) return Response.json({ ok: false, description: "Unauthorized" }, { status: 401 });
-    const params = await req.json();
-    if (m[2] === "getUpdates") {
-      const deadline = Date.now() + 100;
-      while (Date.now() < deadline) {
-        const ready = queue.filter((u) => (u as { update_id: number }).update_id >= (params.offset ?? 0));
-        if (ready.length) return Response.json({ ok: true, result: ready });
-        await new Promise((r) => setTimeout(r, 10));
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    async (req) => {
+      const url = new URL(req.url);
+      const m = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
+      if (!m || m[1] !== TOKEN) {
+        return Response.json({ ok: false, description: "Unauthorized" }, {
+          status: 401,
+        });
       }
-      return Response.json({ ok: true, result: [] });
-    }
-    if (m[2] === "sendMessage") {
-      sent.push({ chat_id: params.chat_id, text: params.text });
-      return Response.json({ ok: true, result: { message_id: sent.length } });
-    }
-    return Response.json({ ok: false, description: "Not Found" }, { status: 404 });
-  });
+      const params = await req.json();
+      if (m[2] === "getUpdates") {
+        const deadline = Date.now() + 100;
+        while (Date.now() < deadline) {
+          const ready = queue.filter((u) =>
+            (u as { update_id: number }).update_id >= (params.offset ?? 0)
+          );
+          if (ready.length) return Response.json({ ok: true, result: ready });
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        return Response.json({ ok: true, result: [] });
+      }
+      if (m[2] === "sendMessage") {
+        sent.push({ chat_id: params.chat_id, text: params.text });
+        return Response.json({ ok: true, result: { message_id: sent.length } });
+      }
+      return Response.json({ ok: false, description: "Not Found" }, { status: 404 });
+    },
+  );
   return {
     base: `http://127.0.0.1:${server.addr.port}`,
     sent,
     say(chat: number, username: string, text: string) {
-      queue.push({ update_id: nextId++, message: { text, chat: { id: chat }, from: { id: chat * 10, username } } });
+      queue.push({
+        update_id: nextId++,
+        message: { text, chat: { id: chat }, from: { id: chat * 10, username } },
+      });
     },
     async close() {
       ac.abort();
@@ -110,8 +122,15 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
     assert.equal(granted.data.comment, "load is back to normal");
     assert.deepEqual(granted.data.telegram, { id: 1000, username: "alice", chat: 100 });
     const heard = audit.filter((e) => e.kind === "gateway.command" && e.data.action !== "notified");
-    assert.deepEqual(heard.map((e) => e.actor), ["telegram:@mallory", "telegram:@alice", "telegram:@alice"]);
-    assert.ok(!audit.some((e) => JSON.stringify(e.data).includes("999")), "the stranger left no trace");
+    assert.deepEqual(heard.map((e) => e.actor), [
+      "telegram:@mallory",
+      "telegram:@alice",
+      "telegram:@alice",
+    ]);
+    assert.ok(
+      !audit.some((e) => JSON.stringify(e.data).includes("999")),
+      "the stranger left no trace",
+    );
     assert.equal(audit.filter((e) => e.data.action === "notified").length, 1);
   } finally {
     ac.abort();

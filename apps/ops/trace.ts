@@ -22,7 +22,8 @@ export function createTracer(path: string): Tracer {
   const recorder = new Recorder({ name: "loom-ops", meta: { app: "loom-ops" } });
   const runs = new Map<string, SpanHandle>();
   const steps = new Map<string, SpanHandle>();
-  const parentOf = (runId: string): SpanHandle | null => steps.get(runId) ?? runs.get(runId) ?? null;
+  const parentOf = (runId: string): SpanHandle | null =>
+    steps.get(runId) ?? runs.get(runId) ?? null;
   const observer: RunObserver = {
     onRunStart: (info) => {
       runs.set(
@@ -72,9 +73,12 @@ export function createTracer(path: string): Tracer {
       });
     },
     onWaiting: (info) => {
-      recorder.recordEvent(`waiting: ${info.waiting.kind === "signal" ? info.waiting.name : info.waiting.kind}`, {
-        parent: parentOf(info.runId),
-      });
+      recorder.recordEvent(
+        `waiting: ${info.waiting.kind === "signal" ? info.waiting.name : info.waiting.kind}`,
+        {
+          parent: parentOf(info.runId),
+        },
+      );
     },
     onRunEnd: (info) => {
       const step = steps.get(info.runId);

@@ -33,17 +33,22 @@ const browser = await chromium.launch({
 });
 try {
   const path = `${dir}/trace.html`;
-  await writeHtml(trace, path, { compare });
+  const comparePath = `${dir}/compare.html`;
+  await writeHtml(trace, path);
+  await writeHtml(trace, comparePath, { compare });
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
   const llm = trace.spans.filter((s) => s.kind === "llm")[2];
   await page.goto(`file://${path}#tab=spans&span=${llm.id}`);
   await page.waitForSelector("body[data-ready]");
   await page.screenshot({ path: `${outDir}/viewer.png` });
-  for (const tab of ["overview", "timeline", "gantt", "graph", "errors", "state", "diff"]) {
+  for (const tab of ["overview", "timeline", "gantt", "graph", "errors", "state"]) {
     await page.click(`#mode-${tab}`);
     await page.waitForTimeout(150);
     await page.screenshot({ path: `${outDir}/viewer-${tab}.png` });
   }
+  await page.goto(`file://${comparePath}#tab=diff`);
+  await page.waitForSelector("body[data-ready]");
+  await page.screenshot({ path: `${outDir}/viewer-diff.png` });
   const dark = await browser.newPage({
     viewport: { width: 1500, height: 950 },
     colorScheme: "dark",

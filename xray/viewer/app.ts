@@ -77,9 +77,15 @@ function buildFilterBar() {
     bar.appendChild(chip);
   });
   bar.appendChild(h("span", { class: "sep" }));
-  var eo = h("span", { class: "chip", title: "only spans that ended in error" }, h("span", { class: "errdot" }), "errors only");
-  eo.addEventListener("click", function () { A.errorsOnly = !A.errorsOnly; eo.classList.toggle("on", A.errorsOnly); recomputeRows(); });
-  bar.appendChild(eo);
+  var counts = { ok: 0, error: 0, unset: 0 };
+  A.ix.spans.forEach(function (s) { counts[s.status] = (counts[s.status] || 0) + 1; });
+  [["ok", "ok", "sdot-ok"], ["error", "error", "errdot"], ["unset", "open", "opendot"]].forEach(function (st) {
+    if (!counts[st[0]]) return;
+    A.statuses[st[0]] = true;
+    var chip = h("span", { class: "chip on", id: "status-" + st[0], title: "show or hide spans with status " + st[0] }, h("span", { class: st[2] }), st[1] + " " + fmtInt(counts[st[0]]));
+    chip.addEventListener("click", function () { A.statuses[st[0]] = !A.statuses[st[0]]; chip.classList.toggle("on", A.statuses[st[0]]); recomputeRows(); });
+    bar.appendChild(chip);
+  });
   bar.appendChild(h("span", { class: "sep" }));
   bar.appendChild(h("button", { class: "btn", text: "Expand all", onclick: function () { collapseAll(false); } }));
   bar.appendChild(h("button", { class: "btn", text: "Collapse", onclick: function () { collapseAll(true); } }));

@@ -182,10 +182,17 @@ function steps() {
   stepInfo = { prev: prev, list: list };
   return stepInfo;
 }
-/** The state before step i: the previous step's output, else the step's own input. */
+/**
+ * The state before step i: the nearest earlier step's output (its state after); a step's own
+ * input when there is no such step or it differs (e.g. a retried attempt that recorded none).
+ */
 function stateBefore(i) {
-  var p = steps().prev.get(i), s = A.ix.spans[i];
-  if (p !== undefined && p >= 0) return { has: A.ix.spans[p].output !== undefined, value: A.ix.spans[p].output, from: p };
+  var ix = A.ix, s = ix.spans[i], p = steps().prev.get(i);
+  while (p !== undefined && p >= 0 && ix.spans[p].output === undefined) p = steps().prev.get(p);
+  var hasPrev = p !== undefined && p >= 0;
+  if (hasPrev && (s.input === undefined || jsonText(s.input) === jsonText(ix.spans[p].output))) {
+    return { has: true, value: ix.spans[p].output, from: p };
+  }
   return { has: s.input !== undefined, value: s.input, from: -1 };
 }
 

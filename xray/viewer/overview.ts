@@ -109,7 +109,7 @@ function renderOverview(host) {
   var g1 = h("div", { class: "grid2" });
   pad.appendChild(g1);
   // Token-heavy spans
-  var tk = box("Token-heavy LLM calls", "top " + sum.tokenHeavy.length);
+  var tk = box("Token-heavy LLM calls", sum.tokenHeavy.length ? "top " + sum.tokenHeavy.length : null);
   if (!sum.tokenHeavy.length) tk.appendChild(noneLine("No LLM call reported tokens."));
   else tk.appendChild(table(["call", "model", "in", "out", "cost"], sum.tokenHeavy.map(function (t) {
     return { click: spanRowClick(t.spanId), cells: [shorten(t.name, 40), t.model, fmtInt(t.inputTokens), fmtInt(t.outputTokens), t.costUsd == null ? "–" : fmtCost(t.costUsd)] };

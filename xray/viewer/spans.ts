@@ -8,7 +8,7 @@
 /** Browser JavaScript: app state, search/filter, tree, waterfall timeline, Gantt. */
 export const SPANS_JS: string = String.raw`
 var A = {
-  ix: null, sel: -1, tab: "overview", collapsed: null, query: "", kinds: {}, errorsOnly: false,
+  ix: null, sel: -1, tab: "overview", collapsed: null, query: "", kinds: {}, statuses: {},
   rows: [], mark: null, matchCount: 0, views: {}, onSelect: [], metrics: null,
 };
 
@@ -54,8 +54,9 @@ function matchesTerm(ix, i, t) {
   }
 }
 function filterActive() {
-  if (A.query.trim() || A.errorsOnly) return true;
+  if (A.query.trim()) return true;
   for (var k in A.kinds) if (!A.kinds[k]) return true;
+  for (k in A.statuses) if (!A.statuses[k]) return true;
   return false;
 }
 /** Recomputes the visible rows from collapse state, search and filters. */
@@ -74,7 +75,7 @@ function recomputeRows() {
     for (i = 0; i < n; i++) {
       var s = ix.spans[i];
       if (A.kinds[s.kind] === false) continue;
-      if (A.errorsOnly && !isError(s)) continue;
+      if (A.statuses[s.status] === false) continue;
       var ok = true;
       for (var t = 0; t < terms.length && ok; t++) ok = matchesTerm(ix, i, terms[t]);
       if (!ok) continue;

@@ -131,6 +131,7 @@ aside.detail { width: 440px; min-width: 320px; border-left: 1px solid var(--bord
 .tag { flex: none; font-size: 11px; padding: 0 6px; border-radius: 8px; background: var(--panel2);
   border: 1px solid var(--border2); color: var(--muted); line-height: 16px; }
 .errdot { flex: none; width: 7px; height: 7px; border-radius: 50%; background: var(--err); }
+.sdot-ok { flex: none; width: 7px; height: 7px; border-radius: 50%; background: var(--ok); }
 .opendot { flex: none; width: 7px; height: 7px; border-radius: 50%; border: 1.5px solid var(--unset); }
 
 /* bars */

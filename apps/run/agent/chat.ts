@@ -218,6 +218,13 @@ async function runTool(
     };
   }
   const startedAt = Date.now();
+  // The test log is written before the start is announced, so a test that kills the process on
+  // seeing the announcement always finds the line.
+  if (knobs.toolLog) {
+    await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, {
+      append: true,
+    });
+  }
   runtimes.events.emit({
     type: "tool_start",
     runId: ctx.runId,
@@ -226,11 +233,6 @@ async function runTool(
     key,
     callId: call.id,
   });
-  if (knobs.toolLog) {
-    await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, {
-      append: true,
-    });
-  }
   if (knobs.toolDelayMs > 0) await abortableSleep(knobs.toolDelayMs, signal);
   let outcome: ToolOutcome;
   try {

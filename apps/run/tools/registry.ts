@@ -36,6 +36,13 @@ export function toolSpecs(set: ToolSet): ToolSpec[] {
   }));
 }
 
+/** The schema as function parameters: an object schema without the `$schema` key some APIs refuse. */
+function llmSchema(schema: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!schema || typeof schema !== "object") return { type: "object", properties: {} };
+  const { $schema: _ignored, ...rest } = schema;
+  return { type: "object", ...rest };
+}
+
 /** Wraps an MCP server's tool as a `Tool`. */
 function mcpTool(
   client: McpClient,
@@ -46,7 +53,7 @@ function mcpTool(
     name,
     source: `mcp:${client.name}`,
     description: `[${client.name}] ${info.description ?? info.name}`.slice(0, 1000),
-    parameters: info.inputSchema ?? { type: "object", properties: {} },
+    parameters: llmSchema(info.inputSchema),
     run: async (args, { signal }) => {
       const result = await client.callTool(info.name, args, { signal });
       if (result.isError) {

@@ -103,6 +103,10 @@ Deno.test({
       // The server's read_file does not shadow the local read_file.
       assert.equal(set.tools.get("read_file")!.source, "local");
       assert.equal(set.tools.get("fs__read_file")!.source, "mcp:fs");
+      const params = set.tools.get("fs__read_text_file")!.parameters;
+      assert.equal(params.type, "object");
+      assert.equal(params.$schema, undefined);
+      assert.ok((params.properties as Record<string, unknown>).path);
       const text = await set.tools.get("fs__read_text_file")!.run({
         path: join(ws, "src", "math.js"),
       }, { signal });

@@ -1,0 +1,128 @@
+/**
+ * Fault injection for scenarios. Tool faults wrap the agent, not the runner: `withFaults`
+ * returns an agent of the same name and version whose `step` receives a context whose
+ * `callTool` wraps the tool function, so the runner's own retry, timeout and idempotency code
+ * is what gets exercised. Faults are plain JSON so the crash driver subprocess applies the same
+ * ones.
+ *
+ * @module
+ */
+import { type Agent, defineAgent } from "../agent.ts";
+import type { StepContext, ToolCallInfo } from "../context.ts";
+import { LoomError } from "../errors.ts";
+
+/** A fault on every call of one tool. */
+export interface ToolFault {
+  /** Tool name as given to `ctx.callTool`. */
+  name: string;
+  /** The first `failTimes` attempts of each call fail with a transient error. */
+  failTimes?: number;
+  /** The first `slowTimes` attempts (default 1 when `delayMs` is set) wait `delayMs` first. */
+  delayMs?: number;
+  /** How many attempts of each call are slow. @default 1 */
+  slowTimes?: number;
+  /** Message of the injected error. */
+  message?: string;
+}
+
+/** What can go wrong in a scenario. */
+export interface Faults {
+  /**
+   * Run the agent in a real subprocess and SIGKILL it once step `crashAfterStep` (0-based, as
+   * in the run's history) is committed; the scenario then resumes the run in-process. Needs
+   * the agent as a module (`agent: new URL("./agent.ts", import.meta.url)`).
+   */
+  crashAfterStep?: number;
+  /** Tool faults (transient failures, slowness). */
+  tools?: ToolFault[];
+}
+
+/** The transient error a faulty tool throws. */
+export class InjectedFault extends LoomError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, { category: "transient" });
+    this.name = "InjectedFault";
+  }
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Wraps a tool function with the fault for its name. */
+function faulty<T>(
+  fault: ToolFault,
+  // deno-lint-ignore no-explicit-any
+  fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
+  // deno-lint-ignore no-explicit-any
+): (args: any, info: ToolCallInfo) => Promise<T> {
+  return async (args, info) => {
+    if (fault.delayMs !== undefined && info.attempt <= (fault.slowTimes ?? 1)) {
+      // Abortable, so the runner's per-attempt timeout really interrupts the slow attempt.
+      await wait(fault.delayMs, info.signal);
+    }
+    if (info.attempt <= (fault.failTimes ?? 0)) {
+      throw new InjectedFault(
+        fault.message ??
+          `injected fault: ${fault.name} fails (attempt ${info.attempt} of ${fault.failTimes})`,
+      );
+    }
+    return await fn(args, info);
+  };
+}
+
+/** A step context whose `callTool` applies the faults; everything else is the real context. */
+function faultyContext(ctx: StepContext, faults: Map<string, ToolFault>): StepContext {
+  return new Proxy(ctx, {
+    get(target, prop) {
+      if (prop === "callTool") {
+        return (
+          name: string,
+          args: unknown,
+          // deno-lint-ignore no-explicit-any
+          fn: (args: any, info: ToolCallInfo) => unknown,
+          options?: Parameters<StepContext["callTool"]>[3],
+        ) => {
+          const fault = faults.get(name);
+          return target.callTool(name, args, fault ? faulty(fault, fn) : fn, options);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      // Methods of the real context use private fields: call them on the real object.
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Returns the agent with tool faults applied (or the agent itself when there are none). The
+ * result has the same name, version and module, so runs resume across the two interchangeably.
+ *
+ * @param agent The agent under test.
+ * @param faults The faults.
+ * @returns An agent whose tool calls misbehave as described.
+ */
+export function withFaults<S, R, I>(
+  agent: Agent<S, R, I>,
+  faults: Faults | undefined,
+): Agent<S, R, I> {
+  const tools = new Map((faults?.tools ?? []).map((t) => [t.name, t]));
+  if (tools.size === 0) return agent;
+  return defineAgent<S, R, I>({
+    ...agent,
+    moduleUrl: agent.moduleUrl,
+    step: (state, ctx) => agent.step(state, faultyContext(ctx, tools)),
+  });
+}

@@ -1,0 +1,244 @@
+/**
+ * Golden traces: a scenario's trace, normalised so that it is the same on every run (times
+ * become the order of events, ids are renumbered, temp paths, ports and lease owners become
+ * placeholders), stored as JSON next to the scenario and compared through the xray diff.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+import {
+  type Change,
+  type DiffOptions,
+  diffTraces,
+  formatDiff,
+  type Span,
+  type TraceData,
+} from "@loom/xray";
+import { shortJson } from "./json_diff.ts";
+import { callerOrigin, resolveNear } from "./origin.ts";
+
+/** What a golden comparison needs from a scenario run. */
+export interface GoldenSubject {
+  /** Scenario name (used in messages). */
+  name: string;
+  /** The normalised trace. */
+  trace: TraceData;
+  /** File URL of the module that declared the scenario (fallback for relative golden paths). */
+  origin?: string;
+}
+
+/** Options of `assertMatchesGolden`. */
+export interface GoldenOptions extends DiffOptions {
+  /**
+   * Write the current trace as the new golden instead of comparing. Default: true when
+   * `LOOM_UPDATE_GOLDEN=1` is set or `--update` follows `--` on the `deno test` command line.
+   */
+  update?: boolean;
+}
+
+/** Thrown when a trace differs from its golden file; `message` says where, in words. */
+export class GoldenMismatchError extends Error {
+  /** The failing changes. */
+  readonly changes: Change[];
+  /** Creates the error. */
+  constructor(message: string, changes: Change[]) {
+    super(message);
+    this.name = "GoldenMismatchError";
+    this.changes = changes;
+  }
+}
+
+/** Attributes whose values depend on timing (backoff jitter), dropped when normalising. */
+const VOLATILE_ATTRIBUTES = new Set(["loom.retry_in_ms"]);
+
+/** Replaces the run-to-run noise in strings with placeholders. */
+export function stringNormalizer(dirs: string[]): (s: string) => string {
+  const host = hostname().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const owner = new RegExp(`${host}:\\d+:[a-z0-9]+`, "g");
+  const known = dirs.filter((d) => d.length > 1).sort((a, b) => b.length - a.length);
+  return (s) => {
+    let out = s;
+    for (const d of known) out = out.split(d).join("<dir>");
+    return out.replace(owner, "<owner>").replace(/\b(127\.0\.0\.1|localhost):\d+/g, "$1:<port>");
+  };
+}
+
+function mapStrings(value: unknown, fn: (s: string) => string): unknown {
+  if (typeof value === "string") return fn(value);
+  if (Array.isArray(value)) return value.map((v) => mapStrings(v, fn));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, mapStrings(v, fn)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Normalises a trace for storage and comparison: spans in the order they started (ties keep
+ * the recorded order), ids `s1`, `s2`, …, every time replaced by that order, durations zero,
+ * stack traces and timing-dependent attributes dropped, and `dirs`, ports and lease owners in
+ * strings replaced by placeholders.
+ *
+ * @param trace The trace.
+ * @param options `name` for the trace; `dirs` to replace by `<dir>`.
+ * @returns A new trace; the input is not changed.
+ */
+export function normalizeTrace(
+  trace: TraceData,
+  options: { name?: string; dirs?: string[] } = {},
+): TraceData {
+  const norm = stringNormalizer(options.dirs ?? []);
+  const order = trace.spans.map((s, i) => ({ s, i }))
+    .sort((x, y) => x.s.startOffset - y.s.startOffset || x.i - y.i);
+  const ids = new Map(order.map(({ s }, n) => [s.id, `s${n + 1}`]));
+  const spans: Span[] = order.map(({ s }, n) => {
+    const attributes: Span["attributes"] = {};
+    for (const [k, v] of Object.entries(s.attributes)) {
+      if (!VOLATILE_ATTRIBUTES.has(k)) attributes[k] = mapStrings(v, norm) as typeof v;
+    }
+    const span: Span = {
+      id: ids.get(s.id)!,
+      parentId: s.parentId === null ? null : ids.get(s.parentId) ?? null,
+      kind: s.kind,
+      name: norm(s.name),
+      startTime: n,
+      endTime: s.endTime === null ? null : n,
+      startOffset: n,
+      duration: s.duration === null ? null : 0,
+      status: s.status,
+      attributes,
+      tags: [...s.tags],
+      meta: {},
+    };
+    if (s.input !== undefined) span.input = mapStrings(s.input, norm);
+    if (s.output !== undefined) span.output = mapStrings(s.output, norm);
+    if (s.error) span.error = { type: s.error.type, message: norm(s.error.message) };
+    return span;
+  });
+  return {
+    format: trace.format,
+    traceId: "00000000000000000000000000000000",
+    name: options.name ?? norm(trace.name),
+    startTime: 0,
+    spans,
+    redactions: trace.redactions,
+    meta: {},
+  };
+}
+
+/** True when golden files should be rewritten rather than compared. */
+export function updateRequested(): boolean {
+  return Deno.env.get("LOOM_UPDATE_GOLDEN") === "1" || Deno.args.includes("--update");
+}
+
+/** "tool call `fetch`", "step 3", "LLM call (gpt-4o-mini)", … */
+function spanInWords(c: Change): string {
+  switch (c.kind) {
+    case "tool":
+      return `tool call "${c.label}"`;
+    case "llm":
+      return `LLM call (${c.label})`;
+    case "step":
+      return c.label;
+    case "run":
+      return "the run";
+    case "error":
+      return `error "${c.label}"`;
+    case "event":
+      return `event "${c.label}"`;
+    default:
+      return `${c.kind} "${c.label}"`;
+  }
+}
+
+/** "a tool call", "an event", "the run". */
+function article(words: string): string {
+  if (words.startsWith("the ")) return words;
+  return `${/^[aeiouAEIOU]/.test(words) || words.startsWith("LLM") ? "an" : "a"} ${words}`;
+}
+
+/** The enclosing step of a locator, e.g. `step 2`, or `""`. */
+function stepOf(locator: string): string {
+  const m = /step:(step \d+)/.exec(locator);
+  return m ? m[1] : "";
+}
+
+/**
+ * The first divergence of a diff in one sentence.
+ *
+ * @param c The first failing change.
+ * @returns E.g. `in step 2 the new run makes an extra tool call "fetch" (#2) that the golden run does not make`.
+ */
+export function divergenceInWords(c: Change): string {
+  const step = stepOf(c.locator);
+  const where = step && c.kind !== "step" ? `in ${step} ` : "";
+  const nth = /#(\d+)$/.exec(c.locator);
+  const which = nth ? ` (#${nth[1]} of its kind there)` : "";
+  if (c.change === "added") {
+    return `${where}the new run has an extra ${
+      spanInWords(c)
+    }${which} that the golden run does not have`;
+  }
+  if (c.change === "removed") {
+    return `${where}the golden run has ${
+      article(spanInWords(c))
+    }${which} that the new run no longer has`;
+  }
+  const field = c.field === "" ? "" : ` ${c.field}`;
+  return `${where}the${field} of ${spanInWords(c)}${which} changed: golden ${shortJson(c.a)}, now ${
+    shortJson(c.b)
+  }`;
+}
+
+/**
+ * Asserts that a scenario's trace matches a golden file, or (in update mode) writes it.
+ * Compares steps, tool calls with their arguments and results, outputs, errors, LLM messages,
+ * and the token and cost totals, through `diffTraces`. The failure message starts with the
+ * first divergence in words, followed by the full diff.
+ *
+ * @param run The scenario run (or anything with `name`, `trace`, `origin`).
+ * @param path Golden file; relative paths resolve against the file that calls this.
+ * @param options Ignore patterns, token/cost tolerances, update mode.
+ * @throws {GoldenMismatchError} When the traces differ.
+ */
+export async function assertMatchesGolden(
+  run: GoldenSubject,
+  path: string | URL,
+  options: GoldenOptions = {},
+): Promise<void> {
+  const file = resolveNear(path, callerOrigin() ?? run.origin);
+  const current = normalizeTrace(run.trace, { name: run.name });
+  if (options.update ?? updateRequested()) {
+    await Deno.mkdir(dirname(file), { recursive: true });
+    await Deno.writeTextFile(file, JSON.stringify(current, null, 1) + "\n");
+    return;
+  }
+  let golden: TraceData;
+  try {
+    golden = JSON.parse(await Deno.readTextFile(file));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new GoldenMismatchError(
+        `scenario "${run.name}": golden file ${file} does not exist; create it with LOOM_UPDATE_GOLDEN=1`,
+        [],
+      );
+    }
+    throw e;
+  }
+  const result = diffTraces(golden, current, options);
+  if (result.ok) return;
+  const first = result.failing[0];
+  const headline = first
+    ? divergenceInWords(first)
+    : !result.tokens.ok
+    ? `total tokens grew from ${result.tokens.a} to ${result.tokens.b}`
+    : `total cost grew from $${result.cost.a.toFixed(6)} to $${result.cost.b.toFixed(6)}`;
+  throw new GoldenMismatchError(
+    `scenario "${run.name}" diverged from golden ${file}: ${headline}.\n` +
+      formatDiff(result, ["golden", "now"]) +
+      "If the change is intended, accept it with LOOM_UPDATE_GOLDEN=1 (or `deno test -A FILE -- --update`).",
+    result.failing,
+  );
+}

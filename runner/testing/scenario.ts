@@ -1,0 +1,566 @@
+/**
+ * Scenarios: run an agent (in-process, or an app through its CLI) durably on a temporary SQLite
+ * file with a recorded LLM and injected faults, then hand back the stored run, its history and
+ * its normalised trace for assertions and golden comparison.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import type { TraceData } from "@loom/xray";
+import { type Agent, isAgent } from "../agent.ts";
+import { sendSignal } from "../admin.ts";
+import { resumeRun, type RunResult, startRun } from "../engine.ts";
+import type {
+  AttemptRecord,
+  CallRecord,
+  EventRecord,
+  RunRecord,
+  SignalRecord,
+  StepRecord,
+  Store,
+} from "../store.ts";
+import { openStore } from "../store_sqlite.ts";
+import { traceRun } from "../trace.ts";
+import { type Cassette, type CassetteServer, startCassette } from "./cassette.ts";
+import { CRASH_POINT, type CrashDriverConfig } from "./crash_driver.ts";
+import { type Faults, withFaults } from "./faults.ts";
+import { normalizeTrace } from "./golden.ts";
+import { callerOrigin, resolveNear } from "./origin.ts";
+
+/** What a scenario's input and commands can refer to. */
+export interface ScenarioEnv {
+  /** The scenario's temporary directory (removed afterwards). */
+  dir: string;
+  /** The SQLite file of the run, inside `dir`. */
+  db: string;
+  /** The run id. */
+  runId: string;
+  /** The LLM endpoint: `baseUrl` of the cassette, or `mock: true`. */
+  llm: { mock: boolean; baseUrl?: string };
+  /** Environment given to app commands (LLM base URL, mock flag). */
+  env: Record<string, string>;
+}
+
+/** One invocation of an app's CLI. */
+export interface CommandRun {
+  /** Arguments after the entry point. */
+  args: string[];
+  /** Expected exit code. @default 0 */
+  code?: number;
+}
+
+/** An app driven through its command line: `deno run -A <main> ...args`, one run after another. */
+export interface AppCommand {
+  /** The app's entry point. */
+  main: string | URL;
+  /** The invocations, in order (e.g. start, approve, resume). */
+  runs: (env: ScenarioEnv) => Array<string[] | CommandRun>;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory. @default the current one */
+  cwd?: string;
+}
+
+/** A signal the scenario delivers when the run waits for it. */
+export interface SignalDelivery {
+  /** Signal name. */
+  name: string;
+  /** Payload. */
+  data?: unknown;
+  /**
+   * Delay after the run first waits for it. A wait whose timeout comes first times out (the
+   * run is resumed at its deadline, as a worker would): that is a late signal.
+   */
+  delayMs?: number;
+}
+
+/** How to build a scenario's trace from the store. */
+export type TraceBuilder = (store: Store, runId: string) => Promise<TraceData | undefined>;
+
+/** A scenario: what to run, with what LLM, what goes wrong. */
+export interface ScenarioOptions {
+  /** The agent, or the module that default-exports it (needed for `crashAfterStep`). */
+  // deno-lint-ignore no-explicit-any
+  agent?: Agent<any, any, any> | string | URL;
+  /** Export of `agent`'s module holding the agent. @default "default" */
+  exportName?: string;
+  /** Instead of an agent: an app driven through its CLI as subprocesses. */
+  command?: AppCommand;
+  /** Run input, or a function of the scenario's environment (LLM base URL, temp dir). */
+  input?: unknown;
+  /** Run id. @default "scenario" */
+  runId?: string;
+  /** The LLM: a cassette (record/replay) or `"mock"` (the app's own offline mock). */
+  llm?: Cassette | "mock";
+  /** Faults to inject. */
+  faults?: Faults;
+  /** Signals delivered when the run waits for them (in-process agents). */
+  signals?: SignalDelivery[];
+  /** Builds the trace. @default `traceRun` from `@loom/runner` */
+  trace?: TraceBuilder;
+  /** Resumes of a waiting run before giving up. @default 20 */
+  maxRounds?: number;
+}
+
+/** Everything the store holds about the run. */
+export interface ScenarioHistory {
+  /** Committed steps. */
+  steps: StepRecord[];
+  /** Failed attempts. */
+  attempts: AttemptRecord[];
+  /** Durable calls: tools, signals, timers, children. */
+  calls: CallRecord[];
+  /** History events. */
+  events: EventRecord[];
+  /** Signals sent to the run. */
+  signals: SignalRecord[];
+}
+
+/** What a scenario run hands back. */
+export interface ScenarioRun {
+  /** Scenario name. */
+  name: string;
+  /** Run id. */
+  runId: string;
+  /** The stored run record. */
+  run: RunRecord;
+  /** Final status. */
+  status: RunRecord["status"];
+  /** Final result (parsed), when completed. */
+  result: unknown;
+  /** Error message, when failed. */
+  error: string | null;
+  /** The last in-process invocation's result (agents only). */
+  last?: RunResult;
+  /** History from the store. */
+  history: ScenarioHistory;
+  /** The trace, normalised (times are the order of events; temp paths read `<dir>`). */
+  trace: TraceData;
+  /** Processes SIGKILLed by the `crashAfterStep` fault. */
+  crashes: number;
+  /** Scripted signals never delivered (the run ended before they were due, or never waited). */
+  undelivered: string[];
+  /** Output of each CLI invocation (app commands). */
+  outputs: { args: string[]; code: number; stdout: string; stderr: string }[];
+  /** LLM requests served by the cassette. */
+  llmRequests: number;
+  /** File URL of the module that declared the scenario. */
+  origin?: string;
+}
+
+/** Thrown when a cassette saw requests it has no recording for (prompt drift). */
+export class CassetteMismatchError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CassetteMismatchError";
+  }
+}
+
+/** Thrown when the scenario could not be run as described. */
+export class ScenarioError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ScenarioError";
+  }
+}
+
+function asUrl(spec: string | URL, origin: string | undefined): string {
+  if (spec instanceof URL) return spec.href;
+  if (/^(file|https?):/.test(spec)) return spec;
+  return new URL(`file://${resolveNear(spec, origin)}`).href;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves the agent object and, when possible, its module and export. */
+async function loadAgent(
+  options: ScenarioOptions,
+  origin: string | undefined,
+  // deno-lint-ignore no-explicit-any
+): Promise<{ agent: Agent<any, any, any>; module?: string; exportName?: string }> {
+  const spec = options.agent;
+  if (spec === undefined) throw new ScenarioError("a scenario needs an agent or a command");
+  if (isAgent(spec)) {
+    const module = spec.moduleUrl;
+    if (options.faults?.crashAfterStep === undefined || !module) return { agent: spec };
+    // The subprocess needs a module and export: find the export that is this very agent.
+    const mod = await import(module);
+    const name = options.exportName ??
+      Object.keys(mod).find((k) => mod[k] === spec);
+    return { agent: spec, module, exportName: name };
+  }
+  const module = asUrl(spec, origin);
+  const exportName = options.exportName ?? "default";
+  const agent = (await import(module))[exportName];
+  if (!isAgent(agent)) {
+    throw new ScenarioError(`${module} has no agent export "${exportName}" (made by defineAgent)`);
+  }
+  return { agent, module, exportName };
+}
+
+/** Runs the agent in the crash driver and SIGKILLs it right after step `n` committed. */
+async function crashRun(
+  config: CrashDriverConfig,
+  cwd: string | undefined,
+): Promise<void> {
+  const driver = fileURLToPath(new URL("./crash_driver.ts", import.meta.url));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", driver, JSON.stringify(config)],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let out = "";
+  let reached = false;
+  while (!reached) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += decoder.decode(value, { stream: true });
+    reached = out.includes(CRASH_POINT);
+  }
+  if (reached) child.kill("SIGKILL");
+  await reader.cancel().catch(() => {});
+  const status = await child.status;
+  const err = await stderr;
+  if (!reached) {
+    const ended = /LOOM_RUN_ENDED (\S+) (\d+)/.exec(out);
+    throw new ScenarioError(
+      ended
+        ? `crashAfterStep ${config.crashAfterStep}: the run ended (${ended[1]}, ${
+          ended[2]
+        } steps) before that step was committed`
+        : `the crash driver exited (code ${status.code}) before step ${config.crashAfterStep}: ${err.trim()}`,
+    );
+  }
+  if (status.signal !== "SIGKILL") {
+    throw new ScenarioError(
+      `the crash driver was not killed by SIGKILL (${JSON.stringify(status)})`,
+    );
+  }
+}
+
+/** Environment of CLI subprocesses: nothing from the developer's shell but the basics. */
+function commandEnv(llm: ScenarioEnv["llm"], recording: boolean): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR", "USER"]) {
+    const v = Deno.env.get(name);
+    if (v !== undefined) env[name] = v;
+  }
+  if (llm.mock) env.LOOM_LLM_MOCK = "1";
+  if (llm.baseUrl) {
+    env.LOOM_LLM_BASE_URL = llm.baseUrl;
+    // Only a recording talks to a real endpoint; a replay never needs (or sees) the key.
+    const key = recording
+      ? Deno.env.get("LOOM_LLM_API_KEY") ?? Deno.env.get("OPENAI_API_KEY")
+      : undefined;
+    env.LOOM_LLM_API_KEY = key ?? "cassette-replay";
+  }
+  return env;
+}
+
+/** Runs the app's CLI invocations; SIGKILLs the first one after step `crashAfterStep`. */
+async function runCommands(
+  command: AppCommand,
+  env: ScenarioEnv,
+  faults: Faults | undefined,
+): Promise<{ outputs: ScenarioRun["outputs"]; crashes: number }> {
+  const main = command.main instanceof URL ? fileURLToPath(command.main) : command.main;
+  const outputs: ScenarioRun["outputs"] = [];
+  let crashes = 0;
+  const decoder = new TextDecoder();
+  for (const [i, r] of command.runs(env).entries()) {
+    const { args, code: expected = 0 } = Array.isArray(r) ? { args: r } : r;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, ...args],
+      cwd: command.cwd,
+      env: { ...env.env, ...command.env },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const crashAt = i === 0 ? faults?.crashAfterStep : undefined;
+    let killed = false;
+    const watcher = crashAt === undefined ? undefined : (async () => {
+      // Poll the database: the app gives no hook, the committed steps are the truth.
+      while (!killed) {
+        const step = await committedStep(env.db, env.runId);
+        if (step !== undefined && step >= crashAt) {
+          try {
+            child.kill("SIGKILL");
+            killed = true;
+          } catch { /* already exited */ }
+          return;
+        }
+        await sleep(5);
+      }
+    })();
+    const out = await child.output();
+    killed ||= out.signal === "SIGKILL";
+    const stop = killed;
+    killed = true;
+    await watcher;
+    const record = {
+      args,
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+    outputs.push(record);
+    if (out.signal === "SIGKILL" && stop) {
+      crashes++;
+      continue;
+    }
+    if (crashAt !== undefined) {
+      throw new ScenarioError(
+        `crashAfterStep ${crashAt}: the command ended (exit ${out.code}) before that step was committed`,
+      );
+    }
+    if (out.code !== expected) {
+      throw new ScenarioError(
+        `\`${args.join(" ")}\` exited with ${out.code} (expected ${expected}): ${
+          record.stderr.trim() || record.stdout.trim()
+        }`,
+      );
+    }
+  }
+  return { outputs, crashes };
+}
+
+async function committedStep(db: string, runId: string): Promise<number | undefined> {
+  try {
+    await Deno.stat(db);
+  } catch {
+    return undefined;
+  }
+  try {
+    const store = openStore(db, { create: false });
+    try {
+      return (await store.lastStep(runId))?.step;
+    } finally {
+      store.close();
+    }
+  } catch {
+    return undefined; // not initialised yet
+  }
+}
+
+/** Runs an in-process agent: crash subprocess first if asked, then start/resume until it ends. */
+async function runAgent(
+  options: ScenarioOptions,
+  env: ScenarioEnv,
+  input: unknown,
+  origin: string | undefined,
+): Promise<{ last: RunResult; crashes: number; undelivered: string[] }> {
+  const loaded = await loadAgent(options, origin);
+  const agent = withFaults(loaded.agent, options.faults);
+  const store = openStore(env.db);
+  const quiet = { info() {}, warn() {}, error() {} };
+  const runOptions = { store, runId: env.runId, logger: quiet };
+  let crashes = 0;
+  try {
+    let last: RunResult;
+    const crashAt = options.faults?.crashAfterStep;
+    if (crashAt !== undefined) {
+      if (!loaded.module || !loaded.exportName) {
+        throw new ScenarioError(
+          "crashAfterStep runs the agent in a subprocess: give `agent` as a module URL, or export the agent from its module",
+        );
+      }
+      store.close();
+      await crashRun({
+        module: loaded.module,
+        exportName: loaded.exportName,
+        db: env.db,
+        runId: env.runId,
+        input,
+        faults: options.faults ?? {},
+        crashAfterStep: crashAt,
+      }, undefined);
+      crashes++;
+      const reopened = openStore(env.db);
+      Object.assign(runOptions, { store: reopened });
+      const step = (await reopened.lastStep(env.runId))?.step;
+      if (step !== crashAt) {
+        throw new ScenarioError(
+          `after the crash the last committed step is ${step}, expected ${crashAt}`,
+        );
+      }
+      last = await resumeRun(agent, runOptions);
+    } else {
+      last = await startRun(agent, { ...runOptions, input });
+    }
+    // Each scripted signal is due `delayMs` after the run first waits for it. A wait with a
+    // deadline that comes first times out, as it would under a worker: the signal is late.
+    const pending = (options.signals ?? []).map((s) => ({ ...s, dueAt: Infinity }));
+    for (let round = 0; round < (options.maxRounds ?? 20) && last.status === "waiting"; round++) {
+      const w = last.waiting;
+      if (w?.kind === "signal") {
+        const s = pending.find((p) => p.name === w.name);
+        if (s && s.dueAt === Infinity) s.dueAt = Date.now() + (s.delayMs ?? 0);
+        const deadline = w.deadline ?? Infinity;
+        if (!s && deadline === Infinity) break; // waits for a signal the scenario never sends
+        if (s && s.dueAt <= deadline) {
+          await sleep(Math.max(0, s.dueAt - Date.now()));
+          pending.splice(pending.indexOf(s), 1);
+          await sendSignal(runOptions.store, env.runId, s.name, s.data ?? null);
+        } else await sleep(Math.max(0, deadline - Date.now()));
+      } else if (w?.kind === "timer") {
+        const ms = w.wakeAt - Date.now();
+        if (ms > 30_000) break;
+        await sleep(Math.max(0, ms));
+      } else break;
+      last = await resumeRun(agent, runOptions);
+    }
+    return { last, crashes, undelivered: pending.map((p) => p.name) };
+  } finally {
+    runOptions.store.close();
+  }
+}
+
+async function readHistory(store: Store, runId: string): Promise<ScenarioHistory> {
+  const all = { limit: 1_000_000 };
+  const [steps, attempts, calls, events, signals] = await Promise.all([
+    store.listSteps(runId, all),
+    store.listAttempts(runId, all),
+    store.listCalls(runId, all),
+    store.listEvents(runId, all),
+    store.listSignals(runId, all),
+  ]);
+  return { steps, attempts, calls, events, signals };
+}
+
+/**
+ * Runs a scenario and returns what happened. The temporary directory is removed before this
+ * returns (set `LOOM_KEEP_SCENARIO=1` to keep it and print its path).
+ *
+ * @param name Scenario name (used in messages and the golden trace).
+ * @param options What to run.
+ * @param origin File URL the scenario's relative paths resolve against (default: the caller).
+ * @returns The run, its history and its normalised trace.
+ * @throws {CassetteMismatchError} When the agent asked the LLM something not in the cassette.
+ * @throws {ScenarioError} When the scenario could not be run as described.
+ */
+export async function runScenario(
+  name: string,
+  options: ScenarioOptions,
+  origin: string | undefined = callerOrigin(),
+): Promise<ScenarioRun> {
+  if ((options.agent === undefined) === (options.command === undefined)) {
+    throw new ScenarioError(`scenario "${name}" needs exactly one of agent and command`);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "loom-scenario-" });
+  const runId = options.runId ?? "scenario";
+  const db = `${dir}/runs.sqlite`;
+  let llmServer: CassetteServer | undefined;
+  let keep = false;
+  try {
+    const llm = options.llm;
+    if (llm && llm !== "mock") {
+      llmServer = await startCassette(
+        resolveNear(llm.path, llm.origin ?? origin),
+        llm.options,
+        dir,
+      );
+    }
+    const llmInfo = llm === "mock"
+      ? { mock: true }
+      : { mock: false, ...(llmServer ? { baseUrl: llmServer.baseUrl } : {}) };
+    const env: ScenarioEnv = {
+      dir,
+      db,
+      runId,
+      llm: llmInfo,
+      env: commandEnv(llmInfo, llmServer?.recording ?? false),
+    };
+    const input = typeof options.input === "function" ? options.input(env) : options.input;
+    let last: RunResult | undefined;
+    let undelivered: string[] = [];
+    let crashes = 0;
+    let outputs: ScenarioRun["outputs"] = [];
+    let failure: unknown;
+    try {
+      if (options.command) {
+        ({ outputs, crashes } = await runCommands(options.command, env, options.faults));
+      } else {
+        ({ last, crashes, undelivered } = await runAgent(options, env, input, origin));
+      }
+    } catch (e) {
+      failure = e;
+    }
+    // Prompt drift explains most other failures, so it is reported first.
+    const server = llmServer;
+    llmServer = undefined;
+    const drift = await server?.close();
+    if (drift) throw new CassetteMismatchError(`scenario "${name}": ${drift}`);
+    if (failure) throw failure;
+    const store = openStore(db, { create: false });
+    try {
+      const run = await store.getRun(runId);
+      if (!run) throw new ScenarioError(`scenario "${name}": no run ${runId} was created`);
+      const raw = await (options.trace ?? traceRun)(store, runId);
+      if (!raw) throw new ScenarioError(`scenario "${name}": no trace for run ${runId}`);
+      const real = await Deno.realPath(dir);
+      return {
+        name,
+        runId,
+        run,
+        status: run.status,
+        result: run.result === null ? undefined : JSON.parse(run.result),
+        error: run.error,
+        last,
+        history: await readHistory(store, runId),
+        trace: normalizeTrace(raw, { name, dirs: [dir, real] }),
+        crashes,
+        undelivered,
+        outputs,
+        llmRequests: server?.requests ?? 0,
+        origin,
+      };
+    } finally {
+      store.close();
+    }
+  } catch (e) {
+    keep = Deno.env.get("LOOM_KEEP_SCENARIO") === "1";
+    throw e;
+  } finally {
+    await llmServer?.close().catch(() => undefined);
+    if (keep || Deno.env.get("LOOM_KEEP_SCENARIO") === "1") {
+      console.error(`scenario "${name}": kept ${dir}`);
+    } else await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Registers a `Deno.test` that runs the scenario and hands the result to `check`.
+ *
+ * @param name Test and scenario name.
+ * @param options What to run: agent or app command, input, LLM, faults, signals.
+ * @param check Assertions on the run (status, result, history, `assertMatchesGolden`).
+ *
+ * @example
+ * ```ts ignore
+ * import { assertMatchesGolden, scenario } from "@loom/runner/testing";
+ * scenario("counter counts to 3", { agent: counter, input: { target: 3 } }, async (run) => {
+ *   if (run.status !== "completed") throw new Error(run.status);
+ *   await assertMatchesGolden(run, "golden/counter.json");
+ * });
+ * ```
+ */
+export function scenario(
+  name: string,
+  options: ScenarioOptions,
+  check?: (run: ScenarioRun) => void | Promise<void>,
+): void {
+  const origin = callerOrigin();
+  Deno.test(name, async () => {
+    const run = await runScenario(name, options, origin);
+    await check?.(run);
+  });
+}
