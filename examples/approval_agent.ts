@@ -24,7 +24,7 @@ export default defineAgent({
       timeoutMs: 24 * 3600_000,
       validate: (d) => {
         const by = (d as { by?: unknown } | null)?.by;
-        if (typeof by !== "string") throw new Error("approve needs {\"by\": \"<name>\"}");
+        if (typeof by !== "string") throw new Error('approve needs {"by": "<name>"}');
         return { by };
       },
     });

@@ -27,7 +27,10 @@ export default defineAgent({
   async step(state, ctx) {
     const next = state.tasks[state.reports.length];
     if (next === undefined) return state.reports;
-    const report = await ctx.child(worker, { runId: `${ctx.runId}/${next}`, input: { task: next } });
+    const report = await ctx.child(worker, {
+      runId: `${ctx.runId}/${next}`,
+      input: { task: next },
+    });
     return recur({ ...state, reports: [...state.reports, report] });
   },
 });

@@ -251,7 +251,9 @@ async function execute(ctx: CommandContext, mode: "run" | "resume" | "retry"): P
   const runId = need(values, "run-id");
   const maxSteps = intFlag(values, "max-steps", 1);
   if (values.trace !== undefined && !ctx.hooks.observers) {
-    throw new RunnerError("--trace is not available: this loom-runner was built without the xray integration");
+    throw new RunnerError(
+      "--trace is not available: this loom-runner was built without the xray integration",
+    );
   }
   const agent = await loadAgent(ctx.modulePath!);
   const store = await openFor(values, mode === "run");

@@ -3,22 +3,9 @@
 // connection, and a SIGKILL crash test per backend with a real subprocess. (The engine's own
 // suite runs on PostgreSQL too: see engine_postgres_test.ts.)
 import assert from "node:assert/strict";
-import {
-  cancelRun,
-  defineAgent,
-  enqueueRun,
-  explainRun,
-  LoomError,
-  recur,
-  resumeRun,
-  RunnerError,
-  sendSignal,
-  startRun,
-  verifyRun,
-} from "./mod.ts";
-import { memoryLogger } from "./test_util.ts";
+import { cancelRun, enqueueRun, resumeRun, startRun, verifyRun } from "./mod.ts";
 import { STORE_BACKENDS, type TestStore } from "./testing_stores.ts";
-import { chain, chainHash, sleeper, waiter } from "./testdata/worker_agents/agents.ts";
+import { chain, chainHash } from "./testdata/worker_agents/agents.ts";
 
 function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
   for (const backend of STORE_BACKENDS) {

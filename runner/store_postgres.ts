@@ -39,11 +39,17 @@ export const WORK_CHANNEL = "loom_work";
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions {
   /**
-   * Commit durability. Unset: the server's `synchronous_commit` (normally `on`: a commit is on disk
-   * before it returns). `fsync`: `on`. `normal`: `off` (a committed transition survives a killed
-   * worker, but the last fraction of a second may be lost if the PostgreSQL server itself crashes).
+   * Commit durability. `normal` (default): the server's `synchronous_commit`, normally `on` (a
+   * commit is on disk before it returns); Loom never weakens it. `fsync`: forces `on` for the
+   * session even when the server's default is lower.
    */
   durability?: "normal" | "fsync";
+  /**
+   * Explicit `synchronous_commit` for the session, overriding `durability`. `off` keeps every
+   * commit safe from a killed worker but may lose the last fraction of a second if the
+   * PostgreSQL server itself crashes; for benchmarks and users who choose that trade.
+   */
+  synchronousCommit?: "on" | "off";
   /** Create the schema and tables when missing (default true). Inspection passes false. */
   create?: boolean;
   /** Schema the store lives in (default `loom`): lower-case letters, digits and `_`. */
@@ -328,9 +334,8 @@ export class PostgresStore implements Store, WorkQueue {
       search_path: schema,
       application_name: "loom-runner",
     };
-    if (options.durability) {
-      connection.synchronous_commit = options.durability === "fsync" ? "on" : "off";
-    }
+    const syncCommit = options.synchronousCommit ?? (options.durability === "fsync" ? "on" : null);
+    if (syncCommit) connection.synchronous_commit = syncCommit;
     let sql: Sql;
     try {
       sql = postgres(url, {

@@ -75,7 +75,7 @@ export const POSTGRES_BACKEND: StoreBackend = {
   name: "postgres",
   async open(): Promise<TestStore> {
     const schema = randomSchema();
-    const store = await openPostgresStore(PG_TEST_URL, { schema, durability: "normal" });
+    const store = await openPostgresStore(PG_TEST_URL, { schema, synchronousCommit: "off" });
     const others: PostgresStore[] = [];
     return {
       store,
@@ -85,7 +85,7 @@ export const POSTGRES_BACKEND: StoreBackend = {
         const s = await openPostgresStore(PG_TEST_URL, {
           schema,
           create: false,
-          durability: "normal",
+          synchronousCommit: "off",
         });
         others.push(s);
         return s;

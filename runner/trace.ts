@@ -150,6 +150,15 @@ export function traceObserver(recorder: Recorder): TraceObserver {
 
 const parseJson = (text: string | null): unknown => text === null ? undefined : JSON.parse(text);
 
+/** Options for `traceRun`: recorder options, and a hook that draws some calls its own way. */
+export interface TraceRunOptions extends RecorderOptions {
+  /**
+   * Called for each durable call before the default drawing; return `true` when it recorded the
+   * call itself (an app that runs its LLM turns through `ctx.callTool` draws them as `llm` spans).
+   */
+  recordCall?: (call: CallRecord, parent: SpanHandle, recorder: Recorder) => boolean;
+}
+
 /**
  * Rebuilds the trace of a run from the store: the run, its committed steps (with the kept
  * states), failed attempts with their categories, durable calls (tools, signals, timers), history
@@ -164,7 +173,7 @@ const parseJson = (text: string | null): unknown => text === null ? undefined : 
 export async function traceRun(
   store: Store,
   runId: string,
-  options: RecorderOptions = {},
+  options: TraceRunOptions = {},
 ): Promise<TraceData> {
   const run = await store.getRun(runId);
   if (!run) throw new RunnerError(`no run "${runId}" in ${store.location}`);
@@ -174,7 +183,7 @@ export async function traceRun(
     ...options,
     meta: { runId, agent: run.agentName, status: run.status, db: store.location, ...options.meta },
   });
-  await addRun(store, recorder, run, null, 0);
+  await addRun(store, recorder, run, null, 0, options.recordCall);
   return recorder.toJSON();
 }
 
@@ -184,6 +193,7 @@ async function addRun(
   run: RunRecord,
   parent: SpanHandle | null,
   depth: number,
+  recordCall: TraceRunOptions["recordCall"],
 ): Promise<void> {
   const runSpan = recorder.startSpan("run", `${run.agentName} ${run.runId}`, {
     parent,
@@ -223,6 +233,20 @@ async function addRun(
     if (step.state !== null) stateBefore = after;
     stepSpans.set(step.step, span);
   }
+  // Calls of a step that never committed (the run stopped inside it) get an open step span.
+  for (const call of calls) {
+    if (stepSpans.has(call.step)) continue;
+    const open = recorder.startSpan("step", `step ${call.step} (not committed)`, {
+      parent: runSpan,
+      startTime: call.startedAt,
+      attributes: { [RUN_ID]: run.runId, [STEP_INDEX]: call.step },
+    });
+    const ends = calls.filter((c) => c.step === call.step).map((c) =>
+      c.startedAt + (c.durationMs ?? 0)
+    );
+    open.end({ status: "unset", endTime: Math.max(...ends) });
+    stepSpans.set(call.step, open);
+  }
   const underStep = (step: number) => stepSpans.get(step) ?? runSpan;
   for (const a of attempts) {
     pointSpan(
@@ -240,13 +264,14 @@ async function addRun(
   const childIds = new Set(children.map((c) => c.runId));
   for (const call of calls) {
     if (call.kind === "child" && childIds.has(call.name)) continue; // drawn as a nested run below
+    if (recordCall?.(call, underStep(call.step), recorder)) continue;
     addCall(recorder, call, underStep(call.step));
   }
   for (const e of events) {
     pointSpan(recorder, "event", e.kind, { parent: runSpan, at: e.at, input: e.message });
   }
   for (const child of children.reverse()) {
-    await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1);
+    await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1, recordCall);
   }
   const lastStep = steps[steps.length - 1];
   const endTime = Math.max(run.updatedAt, lastStep ? lastStep.startedAt + lastStep.durationMs : 0);

@@ -204,7 +204,9 @@ export function exitsOf(
 export function stackLocation(stack: string, frame: number): string | undefined {
   const line = stack.split("\n")[frame];
   if (!line) return undefined;
-  const m = /\(?((?:file|https?|data|jsr|npm|ext):[^\s()]*?|\/[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(line);
+  const m = /\(?((?:file|https?|data|jsr|npm|ext):[^\s()]*?|\/[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(
+    line,
+  );
   return m ? `${m[1]}:${m[2]}:${m[3]}` : undefined;
 }
 

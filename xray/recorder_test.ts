@@ -248,9 +248,11 @@ Deno.test("a stream file keeps the spans of a run that never finished", async ()
     const rec = new Recorder({ name: "killed", stream: path });
     const run = rec.startSpan("run", "killed", { parent: null });
     rec.startSpan("step", "step 1", { parent: run }).end({ output: 1 });
+    rec.addPossibleExits([{ kind: "return", location: "file:///l.ts:3:5" }]);
     rec.startSpan("step", "step 2", { parent: run }); // the process dies here
     const t = await loadTrace(path);
     equal(t.name, "killed");
+    deepEqual(t.meta.exits, [{ kind: "return", location: "file:///l.ts:3:5" }]);
     deepEqual(t.spans.map((s) => [s.name, s.status]), [["killed", "unset"], ["step 1", "ok"], [
       "step 2",
       "unset",
@@ -312,4 +314,35 @@ Deno.test("traceIdFor derives the same valid trace id from the same run id", () 
   equal(traceIdFor("run-42"), a);
   ok(traceIdFor("run-43") !== a);
   equal(new Recorder({ traceId: a }).traceId, a);
+});
+
+Deno.test("generators are timed until they finish, and spans made while iterating nest under them", async () => {
+  let data: TraceData | undefined;
+  await trace(async (rec) => {
+    const pages = traced("pages", async function* (n: number) {
+      for (let i = 0; i < n; i++) {
+        await new Promise((r) => setTimeout(r, 2));
+        recordTool({ name: "fetch_page", args: { i } });
+        yield i;
+      }
+      return "all";
+    });
+    const seen: number[] = [];
+    for await (const p of pages(3)) seen.push(p);
+    deepEqual(seen, [0, 1, 2]);
+    const words = traced("words", function* () {
+      yield "a";
+      yield "b";
+      yield "c";
+    });
+    for (const w of words()) if (w === "b") break; // stopped early
+    data = rec.toJSON();
+  });
+  const pages = byName(data!.spans, "pages");
+  ok(pages.duration !== null && pages.duration >= 5, `duration ${pages.duration}`);
+  deepEqual(pages.output, { yielded: 3, returned: "all" });
+  equal(data!.spans.filter((s) => s.parentId === pages.id && s.kind === "tool").length, 3);
+  const words = byName(data!.spans, "words");
+  equal(words.status, "ok");
+  deepEqual(words.output, { yielded: 2, stopped: true });
 });

@@ -516,7 +516,8 @@ export function summarize(trace: TraceData): TraceSummary {
         totalTokens: input + output,
         costUsd: cost,
       });
-      addRepeat(repeats, "llm", model, s.input, s.id, false);
+      // Without recorded messages two calls cannot be told apart, so they are not "the same".
+      if (s.input !== undefined) addRepeat(repeats, "llm", model, s.input, s.id, false);
     } else if (s.kind === "tool") {
       totals.toolCalls++;
       const replayed = s.attributes[LOOM_TOOL_REPLAYED] === true;

@@ -241,3 +241,16 @@ Deno.test("an empty trace summarises to zeros", () => {
   deepEqual(s.totals.wallMs, 0);
   deepEqual(s.criticalPath.ms, 0);
 });
+
+Deno.test("llm calls repeat only when their recorded messages are the same", () => {
+  const call = (input: unknown): Partial<Span> => ({ input, ...llm(1, 1) });
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["a", "run", "llm", 0, 1, call([{ role: "user", content: "hi" }])],
+    ["b", "run", "llm", 2, 1, call([{ role: "user", content: "hi" }])],
+    ["c", "run", "llm", 4, 1, call(undefined)],
+    ["d", "run", "llm", 6, 1, call(undefined)],
+  ]);
+  const s = summarize(t);
+  deepEqual(s.repeatedCalls.map((r) => [r.kind, r.spanIds]), [["llm", ["a", "b"]]]);
+});

@@ -108,7 +108,9 @@ export interface TracedOptions {
 
 /**
  * Wraps a function so each call is a span (a child of the current span). Outside a trace the
- * wrapper just calls `fn`. Async functions are timed until their promise settles.
+ * wrapper just calls `fn`. Async functions are timed until their promise settles; generator
+ * functions (sync or async) until the generator finishes, with the count of yielded values as
+ * output.
  *
  * @param name Span name.
  * @param fn The function.
@@ -136,6 +138,9 @@ export function traced<A extends unknown[], R>(
       span.end({ error: e });
       throw e;
     }
+    // Generators run their body on `next()`, not on the call: time them until they finish, and
+    // run each `next()` inside the span so spans made by the body nest under it.
+    if (isIterator(result)) return iterateInSpan(result, span, captureResult) as R;
     if (result instanceof Promise) {
       return result.then(
         (v) => {
@@ -150,6 +155,71 @@ export function traced<A extends unknown[], R>(
     }
     span.end({ output: captureResult ? result : undefined });
     return result;
+  };
+}
+
+/** An iterator object (what a generator function returns), sync or async. */
+type AnyIterator = (Iterator<unknown> | AsyncIterator<unknown>) & Record<symbol, unknown>;
+
+/** `true` for iterator objects (generators, async generators); arrays and strings are not. */
+function isIterator(v: unknown): v is AnyIterator {
+  return typeof v === "object" && v !== null &&
+    typeof (v as { next?: unknown }).next === "function" &&
+    (Symbol.asyncIterator in v || Symbol.iterator in v);
+}
+
+/**
+ * Wraps an iterator so the span lasts until it is exhausted, stopped or fails, with the number
+ * of values it yielded as output. Sync iterators stay sync, async ones async.
+ */
+function iterateInSpan(it: AnyIterator, span: SpanHandle, captureResult: boolean): unknown {
+  let yielded = 0;
+  const finish = (r: IteratorResult<unknown>, stopped = false) => {
+    if (r.done) {
+      span.end({
+        output: captureResult
+          ? {
+            yielded,
+            ...(r.value !== undefined ? { returned: r.value } : {}),
+            ...(stopped ? { stopped } : {}),
+          }
+          : undefined,
+      });
+    } else yielded++;
+    return r;
+  };
+  const fail = (e: unknown): never => {
+    span.end({ error: e });
+    throw e;
+  };
+  if (Symbol.asyncIterator in it) {
+    const a = it as AsyncIterator<unknown>;
+    return {
+      next: (v?: unknown) => runInSpan(span, () => a.next(v)).then((r) => finish(r), fail),
+      return: async (v?: unknown) =>
+        finish(await (a.return?.(v) ?? { done: true, value: v }), true),
+      throw: (e?: unknown) =>
+        a.throw ? runInSpan(span, () => a.throw!(e)).then((r) => finish(r), fail) : fail(e),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+  const s = it as Iterator<unknown>;
+  const guard = (step: () => IteratorResult<unknown>, stopped = false) => {
+    try {
+      return finish(runInSpan(span, step), stopped);
+    } catch (e) {
+      return fail(e);
+    }
+  };
+  return {
+    next: (v?: unknown) => guard(() => s.next(v)),
+    return: (v?: unknown) => guard(() => s.return?.(v) ?? { done: true, value: v }, true),
+    throw: (e?: unknown) => guard(() => s.throw ? s.throw(e) : fail(e)),
+    [Symbol.iterator]() {
+      return this;
+    },
   };
 }
 

@@ -730,6 +730,14 @@ export function createOpsAgents(deps: OpsDeps): OpsAgents {
   function finish(ctx: StepContext, state: SupervisorState): OpsOutcome {
     const root = ctx.runId;
     const plan = state.plan!;
+    // Steps that never got to run because the run stopped early.
+    const steps = structuredClone(state.steps);
+    for (const [id, s] of Object.entries(steps)) {
+      if (s.phase === "pending") {
+        steps[id] = { ...s, phase: "skipped", reason: s.reason ?? "the run stopped before it" };
+      }
+    }
+    state = { ...state, steps };
     const actions = plan.steps
       .filter((s) => state.steps[s.id]?.phase === "succeeded")
       .map((s) => s.run.join(" "));

@@ -474,6 +474,18 @@ export async function statusOf(app: OpsApp, runId: string): Promise<StatusView> 
         rows.set(s.id, { id: s.id, run: s.run, status: "pending", attempts: 0 });
       }
     }
+    if ((e.kind === "run.completed" || e.kind === "run.failed") && e.runId === runId) {
+      // The supervisor's final step table is authoritative (it knows skipped steps, too).
+      const final = (e.data.steps ?? {}) as Record<string, { phase: string; reason?: string }>;
+      for (const [id, st] of Object.entries(final)) {
+        const row = rows.get(id);
+        if (row) {
+          row.status = st.phase;
+          if (st.reason) row.note = st.reason;
+        }
+      }
+      continue;
+    }
     const row = e.step ? rows.get(e.step) : undefined;
     if (!row) continue;
     applyEntry(row, e);

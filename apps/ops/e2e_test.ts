@@ -142,7 +142,7 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
     );
     assert.equal(env.invocations().length, 3, "the three diagnostics ran");
 
-    const status = await env.cli(["status", "--run-id", "dep-7", "--json"]);
+    const status = await env.run(["status", "--run-id", "dep-7", "--json"]);
     ok(status);
     const view = JSON.parse(status.stdout);
     assert.equal(view.status, "waiting");
@@ -194,7 +194,7 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
         audit.findIndex((e) => e.kind === "command.started" && e.step === "restart"),
     );
 
-    const verify = await env.cli(["audit", "--verify"]);
+    const verify = await env.run(["audit", "--verify"]);
     ok(verify);
     assert.match(verify.stdout, /audit chain intact: \d+ entries verified/);
 
@@ -217,7 +217,7 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
       assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
     }
 
-    const sub = await env.cli(["explain", "--run-id", "dep-7:executor", "--json"]);
+    const sub = await env.run(["explain", "--run-id", "dep-7:executor", "--json"]);
     ok(sub);
     assert.equal(JSON.parse(sub.stdout).agent.name, "ops-executor");
   });
@@ -523,7 +523,7 @@ Deno.test("SIGKILL during a parallel step, then resume: at most one extra run pe
     assert.ok(finishedBefore.has("quick"));
     assert.ok(!before.some((e) => e.kind.startsWith("run.") && e.kind !== "run.started"));
 
-    const resumed = await env.cli(["resume", "--run-id", "crash-1"], { workspace: ws });
+    const resumed = await env.run(["resume", "--run-id", "crash-1"]);
     ok(resumed);
     assert.match(resumed.stdout, /run crash-1: completed/);
 
@@ -563,7 +563,7 @@ Deno.test("SIGKILL during a parallel step, then resume: at most one extra run pe
       );
     }
     assert.ok(after.some((e) => e.kind === "run.completed" && e.run_id === "crash-1"));
-    ok(await env.cli(["audit", "--verify"]));
+    ok(await env.run(["audit", "--verify"]));
   });
 });
 

@@ -114,3 +114,60 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loom-ops serve listens on 127.0.0.1 and stops cleanly on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-serve-cli-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./main.ts", import.meta.url).pathname,
+      "serve",
+      "--port",
+      "0",
+      "--db",
+      `${dir}/ops.sqlite`,
+      "--workspace",
+      OPS_DIR,
+      "--mock-llm",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    let port: string | undefined;
+    while (!port) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`serve exited early: ${text}`);
+      text += value;
+      port = /serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
+    }
+    const started = await fetch(`http://127.0.0.1:${port}/supervise`, {
+      method: "POST",
+      body: JSON.stringify({ incident: "disk full on /var", runId: "s-1" }),
+    });
+    assert.equal(started.status, 202);
+    await started.body?.cancel();
+    const events = await fetch(`http://127.0.0.1:${port}/runs/s-1/events`);
+    const seen = await readEvents(events, (e) => e === "waiting");
+    assert.ok(seen.some((e) => e.event === "approval.requested"));
+    assert.deepEqual(
+      (await (await fetch(`http://127.0.0.1:${port}/approvals`)).json()).map((
+        a: { step: string },
+      ) => a.step),
+      ["4-remove-stale-temporary"],
+    );
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    reader.releaseLock();
+    await child.stderr.cancel().catch(() => {});
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -97,6 +97,7 @@ Deno.test("serve: POST /chat streams a run as SSE, continues it, and GET /runs, 
     const html = await trace.text();
     assert.match(html, /^<!doctype html>/i);
     assert.ok(html.includes("execute_tool run_tests"));
+    assert.ok(html.includes('"kind":"llm"'), "LLM turns are drawn as llm spans");
 
     // Errors are JSON with a clear sentence.
     const missing = await fetch(`${base}/runs/nope`);

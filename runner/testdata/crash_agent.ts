@@ -12,7 +12,12 @@ function busy(ms: number): void {
 
 export default defineAgent({
   name: "crash",
-  initialState: (input: { n: number }) => ({ i: 0, sum: 0, n: input.n }),
+  initialState: (input: { n: number; pad?: number }) => ({
+    i: 0,
+    sum: 0,
+    n: input.n,
+    pad: "x".repeat(input.pad ?? 0),
+  }),
   async step(state, ctx) {
     if (state.i >= state.n) return { i: state.i, sum: state.sum };
     const doubled = await ctx.callTool("effect", { i: state.i }, (args, info) => {

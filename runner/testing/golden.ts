@@ -212,7 +212,7 @@ export async function assertMatchesGolden(
   const current = normalizeTrace(run.trace, { name: run.name });
   if (options.update ?? updateRequested()) {
     await Deno.mkdir(dirname(file), { recursive: true });
-    await Deno.writeTextFile(file, JSON.stringify(current, null, 1) + "\n");
+    await Deno.writeTextFile(file, JSON.stringify(current, null, 2) + "\n");
     return;
   }
   let golden: TraceData;

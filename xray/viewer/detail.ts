@@ -211,7 +211,13 @@ function renderDetail(i) {
   if (i < 0) { host.appendChild(h("div", { class: "empty", text: "Select a span to see its inputs, outputs and timing." })); return; }
   var ix = A.ix, s = ix.spans[i], m = A.metrics;
   var crumbs = h("div", { class: "crumbs" });
-  ancestors(ix, i).forEach(function (p, k) {
+  var anc = ancestors(ix, i);
+  anc.forEach(function (p, k) {
+    // a long chain shows its two outermost and three innermost spans
+    if (anc.length > 6 && k >= 2 && k < anc.length - 3) {
+      if (k === 2) crumbs.appendChild(h("span", { class: "faint", text: " › … " + (anc.length - 5) + " more" }));
+      return;
+    }
     if (k) crumbs.appendChild(h("span", { class: "arrow", text: " › " }));
     crumbs.appendChild(spanLink(p));
   });

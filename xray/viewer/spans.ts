@@ -149,6 +149,7 @@ function listKeys(e) {
 }
 
 /* ---------- shared row pieces ---------- */
+var MAX_INDENT = 8;
 function rowClasses(i, base) {
   var s = A.ix.spans[i], c = base;
   if (i === A.sel) c += " sel";
@@ -160,7 +161,9 @@ function rowClasses(i, base) {
 function nameCell(i, withToggle) {
   var ix = A.ix, s = ix.spans[i];
   var cell = h("div", { class: "namecell" });
-  cell.style.paddingLeft = (8 + ix.depth[i] * 14) + "px";
+  // Indentation stops at MAX_INDENT levels so deep trees keep their names visible.
+  cell.style.paddingLeft = (8 + Math.min(ix.depth[i], MAX_INDENT) * 14) + "px";
+  if (ix.depth[i] > MAX_INDENT) cell.appendChild(h("span", { class: "faint mono", text: "+" + (ix.depth[i] - MAX_INDENT), title: "depth " + ix.depth[i] }));
   if (withToggle) {
     var has = !!ix.kids[i];
     cell.appendChild(h("span", {
@@ -264,7 +267,8 @@ function makeTimelineView(host) {
     track.appendChild(b.el);
     var lbl = h("span", { class: "bar-label", text: fmtMs(s.duration == null ? null : s.duration) + (s.duration == null ? " (open)" : "") });
     if (b.right < 0.85) lbl.style.left = "calc(" + (Math.max(b.right, 0) * 100) + "% + 5px)";
-    else lbl.style.right = "calc(" + ((1 - Math.max(b.left, 0)) * 100) + "% + 5px)";
+    else if (b.left > 0.12) lbl.style.right = "calc(" + ((1 - b.left) * 100) + "% + 5px)";
+    else { lbl.style.left = "calc(" + (Math.max(b.left, 0) * 100) + "% + 5px)"; lbl.classList.add("inbar"); }
     track.appendChild(lbl);
     var row = h("div", { class: rowClasses(i, "vrow tl-grid"), "data-span": s.id }, nameCell(i, true), track);
     row.addEventListener("click", function () { select(i); });

@@ -140,6 +140,7 @@ aside.detail { width: 440px; min-width: 320px; border-left: 1px solid var(--bord
 .bar.err { outline: 1.5px solid var(--err); outline-offset: 0; }
 .bar.open { background-image: repeating-linear-gradient(45deg, transparent 0 4px, rgba(255,255,255,.45) 4px 7px); }
 .bar-label { position: absolute; top: 4px; font-size: 11px; color: var(--muted); font-family: var(--mono); }
+.bar-label.inbar { color: #fff; text-shadow: 0 0 2px rgba(0, 0, 0, .5); }
 .b-run { background: var(--k-run); } .b-step { background: var(--k-step); } .b-llm { background: var(--k-llm); }
 .b-tool { background: var(--k-tool); } .b-branch { background: var(--k-branch); }
 .b-error { background: var(--k-error); } .b-event { background: var(--k-event); }
