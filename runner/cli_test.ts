@@ -191,7 +191,7 @@ export default defineAgent({
       ],
     );
     r = await cli("explain", "--run-id", "f", "--db", db);
-    assert.match(r.out, /2 failed \(transient 2\); 1 were retried/);
+    assert.match(r.out, /2 failed \(transient 2\); 1 retried/);
     assert.match(r.out, /error {6}transient: service unavailable/);
     await Deno.writeTextFile(flag, "");
     r = await cli("retry", mod, "--run-id", "f", "--db", db, "--json");

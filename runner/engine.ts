@@ -108,6 +108,11 @@ const defaultLogger = (runId: string, step: () => number): StepLogger => {
   };
 };
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
+}
+
 function safeJson(v: unknown): string {
   try {
     return JSON.stringify(v);
@@ -574,7 +579,9 @@ async function advance(
       let failure: unknown;
       let failed = false;
       try {
-        out = await agent.step(state, ctx);
+        // A synchronous step's value is used as is: no microtask per step on the hot path.
+        out = agent.step(state, ctx);
+        if (isThenable(out)) out = await out;
         // Serialise inside the try: a non-JSON state is a failure of the step that produced it.
         if (!ctx.suspended) {
           if (isTailCall(out)) {
@@ -667,11 +674,14 @@ async function advance(
       }
       const o = out as { next?: unknown; final?: unknown; json: string };
       if ("next" in o) {
-        const ok = await store.commitStep(
+        // Sync backends (SQLite) return a boolean: await only real promises (async backends).
+        const committed = store.commitStep(
           { runId, step: stepIndex, attempt, startedAt, durationMs, state: o.json },
           owner,
         );
-        if (!ok) return await lost(state);
+        if (!(typeof committed === "boolean" ? committed : await committed)) {
+          return await lost(state);
+        }
         if (compact && (stepIndex + 1) % every === 0 && stepIndex > run.firstStep) {
           await store.compactSteps(
             runId,

@@ -224,7 +224,7 @@ export function formatExplain(e: Explanation): string {
   const cats = Object.entries(e.attempts.byCategory).map(([k, v]) => `${k} ${v}`).join(", ");
   L.push(
     `  attempts   ${e.attempts.failed} failed${
-      e.attempts.failed ? ` (${cats}); ${e.attempts.retried} were retried` : ""
+      e.attempts.failed ? ` (${cats}); ${e.attempts.retried} retried` : ""
     }`,
   );
   for (const a of e.attempts.latest) {

@@ -42,6 +42,7 @@ export { type Faults, InjectedFault, type ToolFault, withFaults } from "./testin
 export {
   assertMatchesGolden,
   divergenceInWords,
+  firstDivergence,
   GoldenMismatchError,
   type GoldenOptions,
   type GoldenSubject,

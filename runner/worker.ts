@@ -11,7 +11,7 @@ import type { Agent } from "./agent.ts";
 import type { StepLogger } from "./context.ts";
 import { resumeRun, type RunResult } from "./engine.ts";
 import { errorMessage, RunnerError } from "./errors.ts";
-import type { Store } from "./store.ts";
+import { type Store, TERMINAL_STATUSES } from "./store.ts";
 import type { ClaimedRun, WorkQueue } from "./work_queue.ts";
 
 /** Options of `runWorker`. */
@@ -38,6 +38,8 @@ export interface WorkerOptions {
   logger?: StepLogger;
   /** Timers longer than this suspend the run and free the worker slot (default 5 min). */
   maxInProcessSleepMs?: number;
+  /** Consecutive failed store round trips tolerated (1 s apart) before the worker fails (default 30). */
+  maxStoreFailures?: number;
   /** Progress: called when a claimed run's invocation ends or fails. */
   onRun?: (event: WorkerRunEvent) => void;
 }
@@ -111,6 +113,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const leaseTtlMs = options.leaseTtlMs ?? 30_000;
   const maxIdleMs = options.maxIdleMs ?? 10_000;
   const errorBackoffMs = options.errorBackoffMs ?? 30_000;
+  const maxStoreFailures = options.maxStoreFailures ?? 30;
   const summary: WorkerSummary = { claimed: 0, outcomes: {}, steps: 0 };
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal?.reason);
@@ -134,7 +137,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   };
 
   const advance = async (c: ClaimedRun): Promise<void> => {
-    let claimEnded = false; // a status change ends the claim in the store (see `WorkQueue`)
+    // A finished run needs no claim release (and the store ends claims on status changes); a run
+    // that is still waiting may have been left untouched, so its claim is released explicitly.
+    let claimEnded = false;
     try {
       const result = await resumeRun(agents.get(c.agentName)!, {
         store,
@@ -145,7 +150,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         logger: options.logger,
         maxInProcessSleepMs: options.maxInProcessSleepMs,
       });
-      claimEnded = result.status !== "running";
+      claimEnded = TERMINAL_STATUSES.includes(result.status);
       report(c, result.status, result.stepsThisRun);
     } catch (e) {
       // Another process holding a live lease is a lost race, not an error.
@@ -163,33 +168,18 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     }
   };
 
+  let storeFailures = 0;
   try {
     while (!stop.signal.aborted) {
-      latch.reset();
-      const now = Date.now();
-      for (const [id, until] of backoff) if (until <= now) backoff.delete(id);
-      if (inFlight.size < concurrency) {
-        const claimed = await store.claimRunnable(
-          names,
-          concurrency - inFlight.size,
-          leaseTtlMs,
-          [...inFlight.keys(), ...backoff.keys()],
-        );
-        for (const c of claimed) {
-          summary.claimed++;
-          inFlight.set(c.runId, advance(c));
-        }
-        if (claimed.length > 0) continue;
-      } else {
-        await latch.wait(maxIdleMs, stop.signal); // a run in flight ends, or a notification
-        continue;
+      try {
+        if (await lookForWork()) break;
+        storeFailures = 0;
+      } catch (e) {
+        // The database restarting or a network blip: retry for a while, then give up loudly.
+        if (++storeFailures > maxStoreFailures) throw e;
+        console.error(`worker: store error (${errorMessage(e)}); retrying in 1 s`);
+        await latch.wait(1000, stop.signal);
       }
-      if (options.drain && inFlight.size === 0) {
-        if (await store.pendingRuns(names, [...backoff.keys()]) === 0) break;
-      }
-      const next = await store.nextWakeAt(names);
-      const ms = next === null ? maxIdleMs : Math.min(maxIdleMs, next - Date.now() + 5);
-      await latch.wait(ms, stop.signal);
     }
   } finally {
     stop.abort();
@@ -198,4 +188,34 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     await unlisten().catch(() => {});
   }
   return summary;
+
+  /** One round: claim what can be claimed, or sleep until there may be work. True: drained. */
+  async function lookForWork(): Promise<boolean> {
+    latch.reset();
+    const now = Date.now();
+    for (const [id, until] of backoff) if (until <= now) backoff.delete(id);
+    if (inFlight.size < concurrency) {
+      const claimed = await store.claimRunnable(
+        names,
+        concurrency - inFlight.size,
+        leaseTtlMs,
+        [...inFlight.keys(), ...backoff.keys()],
+      );
+      for (const c of claimed) {
+        summary.claimed++;
+        inFlight.set(c.runId, advance(c));
+      }
+      if (claimed.length > 0) return false;
+    } else {
+      await latch.wait(maxIdleMs, stop.signal); // a run in flight ends, or a notification
+      return false;
+    }
+    if (options.drain && inFlight.size === 0) {
+      if (await store.pendingRuns(names, [...backoff.keys()]) === 0) return true;
+    }
+    const next = await store.nextWakeAt(names);
+    const ms = next === null ? maxIdleMs : Math.min(maxIdleMs, next - Date.now() + 5);
+    await latch.wait(ms, stop.signal);
+    return false;
+  }
 }

@@ -122,6 +122,25 @@ pgTest("a stopped worker leaves its runs paused; another worker finishes them", 
   for (let i = 0; i < 3; i++) await assertChainDone(t.store, `p${i}`, 30);
 });
 
+pgTest("a run the worker cannot resume is reported once and left alone", async (t) => {
+  await enqueueRun(chain, { store: t.store, runId: "bad", input: { n: 2 } });
+  await enqueueRun(chain, { store: t.store, runId: "good", input: { n: 2 } });
+  await t.store.updateRunIf("bad", ["queued"], { agentVersion: 7 });
+  const events: string[] = [];
+  const summary = await runWorker({
+    store: t.store,
+    agents: AGENTS,
+    drain: true,
+    onRun: (e) => events.push(`${e.runId}:${e.outcome}${e.error ? `:${e.error}` : ""}`),
+  });
+  assert.deepEqual(events.sort(), [
+    "bad:error:run bad was checkpointed by chain version 7, but this module is version 1 and has no migrate()",
+    "good:completed",
+  ]);
+  assert.equal(summary.claimed, 2);
+  assert.equal((await t.store.getRun("bad"))!.status, "queued");
+});
+
 function workerProcess(t: TestStore, extra: string[] = []): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [

@@ -107,7 +107,10 @@ function explain(
     }];
   }
   const selfNames = new Set<string>();
-  for (const name of [fn.name, step.name]) if (isIdentifier(name)) selfNames.add(name);
+  for (const name of [fn.name, step.name]) {
+    // A loop made without a name is called "tailrec"/"tailstream": that names the factory, not it.
+    if (isIdentifier(name) && !(info !== undefined && name === info.kind)) selfNames.add(name);
+  }
   for (const [name, value] of Object.entries(scope)) {
     if (value === fn || value === step) selfNames.add(name);
   }

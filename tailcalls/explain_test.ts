@@ -130,6 +130,10 @@ Deno.test("explain: nothing to report for well-formed loops of many shapes", () 
     }),
   ];
   for (const loop of good) assert.deepEqual(explainTailcalls(loop, { scope: { helper } }), []);
+  // An unnamed loop is called "tailrec"; building another loop inside a step is not a self call.
+  const builder = tailrec((n: number) => n === 0 ? tailrec((m: number) => m) : recur(n - 1));
+  assert.equal(builder.name, "tailrec");
+  assert.deepEqual(explainTailcalls(builder), []);
 });
 
 Deno.test("explain never throws: native, bound, class and odd sources", () => {

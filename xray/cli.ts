@@ -3,7 +3,7 @@
  *
  * ```
  * loom-xray html trace.json [-o trace.html] [--compare other.json]
- * loom-xray otlp trace.json [-o otlp.json] [--service-name NAME]
+ * loom-xray otlp trace.json [-o otlp.json | --endpoint URL] [--service-name NAME]
  * loom-xray merge a.json b.json ... [-o merged.json] [--name NAME]
  * loom-xray summary trace.json [--json]
  * loom-xray dot trace.json [-o trace.dot]
@@ -25,7 +25,7 @@ import { toHtml } from "./html.ts";
 import { loadTrace, TraceFormatError } from "./load.ts";
 import { mergeTraces } from "./merge.ts";
 import type { TraceData } from "./model.ts";
-import { toOtlpJson } from "./otlp.ts";
+import { postOtlp, toOtlpJson } from "./otlp.ts";
 import { summarize, type TraceSummary } from "./summary.ts";
 
 /** A mistake in the command line or its input files; exit code 2. */
@@ -45,7 +45,7 @@ const USAGE = `loom-xray: look at Loom traces
 
 usage:
   loom-xray html TRACE.json [-o OUT.html] [--compare OTHER.json]
-  loom-xray otlp TRACE.json [-o OUT.json] [--service-name NAME]
+  loom-xray otlp TRACE.json [-o OUT.json | --endpoint URL] [--service-name NAME]
   loom-xray merge A.json B.json ... [-o OUT.json] [--name NAME]
   loom-xray summary TRACE.json [--json]
   loom-xray dot TRACE.json [-o OUT.dot]
@@ -223,8 +223,23 @@ export async function main(args: string[]): Promise<number> {
         const { values, positionals } = parse(rest, {
           output: { type: "string", short: "o" },
           "service-name": { type: "string" },
+          endpoint: { type: "string" },
         });
         needFiles(positionals, 1, "otlp");
+        if (values.endpoint !== undefined) {
+          if (!/^https?:\/\//.test(values.endpoint)) {
+            throw new UsageError(`--endpoint must be an http(s) URL, got "${values.endpoint}"`);
+          }
+          const trace = await loadTrace(positionals[0]);
+          try {
+            await postOtlp(trace, values.endpoint, { serviceName: values["service-name"] });
+          } catch (e) {
+            console.error(`loom-xray: ${(e as Error).message}`);
+            return 1;
+          }
+          console.error(`sent ${trace.spans.length} spans to ${values.endpoint}`);
+          return 0;
+        }
         const doc = toOtlpJson(await loadTrace(positionals[0]), {
           serviceName: values["service-name"],
         });

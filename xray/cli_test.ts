@@ -183,3 +183,28 @@ Deno.test("loom-xray serve answers on 127.0.0.1 until killed", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loom-xray otlp --endpoint posts to a collector; an unreachable one exits 1", async () => {
+  const dir = await fixtures();
+  const bodies: Array<{ resourceSpans: Array<{ scopeSpans: Array<{ spans: unknown[] }> }> }> = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    bodies.push(await req.json());
+    return new Response("{}");
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/v1/traces`;
+    const sent = await xray("otlp", `${dir}/a.json`, "--endpoint", url);
+    equal(sent.code, 0, sent.stderr);
+    equal(bodies.length, 1);
+    equal(bodies[0].resourceSpans[0].scopeSpans[0].spans.length, 3);
+    await server.shutdown();
+    const down = await xray("otlp", `${dir}/a.json`, "--endpoint", url);
+    equal(down.code, 1);
+    match(down.stderr, /could not send the trace/);
+    const bad = await xray("otlp", `${dir}/a.json`, "--endpoint", "ftp://x");
+    equal(bad.code, 2);
+  } finally {
+    await server.shutdown().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

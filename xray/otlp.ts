@@ -188,3 +188,48 @@ export function toOtlpJson(trace: TraceData, options: OtlpOptions = {}): OtlpTra
     }],
   };
 }
+
+/** Options for `postOtlp`. */
+export interface PostOtlpOptions extends OtlpOptions {
+  /** Extra HTTP headers (e.g. an authorization header for a hosted backend). */
+  headers?: Record<string, string>;
+  /** Give up after this many milliseconds. @default 10000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Sends a trace to an OpenTelemetry collector or backend over OTLP/HTTP with the JSON encoding
+ * (`POST {endpoint}` with `Content-Type: application/json`; a collector listens on
+ * `http://127.0.0.1:4318/v1/traces` by default).
+ *
+ * @param trace The trace.
+ * @param endpoint The full traces URL.
+ * @param options Service name, headers, timeout.
+ * @throws {Error} With one sentence when the backend cannot be reached or answers with an error.
+ */
+export async function postOtlp(
+  trace: TraceData,
+  endpoint: string,
+  options: PostOtlpOptions = {},
+): Promise<void> {
+  const { headers = {}, timeoutMs = 10_000, ...otlpOptions } = options;
+  let response: Response;
+  try {
+    response = await fetch(endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(toOtlpJson(trace, otlpOptions)),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    throw new Error(`could not send the trace to ${endpoint}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(
+      `${endpoint} refused the trace: HTTP ${response.status} ${text.slice(0, 200)}`.trim(),
+    );
+  }
+}

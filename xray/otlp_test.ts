@@ -1,5 +1,5 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { type OtlpAnyValue, type OtlpSpan, toOtlpJson } from "./otlp.ts";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { type OtlpAnyValue, type OtlpSpan, postOtlp, toOtlpJson } from "./otlp.ts";
 import { Recorder } from "./recorder.ts";
 
 /** A trace with every kind of value the exporter has to encode. */
@@ -118,4 +118,34 @@ Deno.test("OTLP attributes use GenAI names and the right value types", () => {
   deepEqual(ex.attributes.find((a) => a.key === "exception.message")?.value, {
     stringValue: "ENOENT",
   });
+});
+
+Deno.test("postOtlp sends the document to a collector endpoint over real HTTP", async () => {
+  const received: Array<{ type: string | null; auth: string | null; body: unknown }> = [];
+  let status = 200;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    received.push({
+      type: req.headers.get("content-type"),
+      auth: req.headers.get("authorization"),
+      body: await req.json(),
+    });
+    return new Response(status === 200 ? "{}" : "bad payload", { status });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/v1/traces`;
+    const trace = sample();
+    await postOtlp(trace, url, { headers: { authorization: "Bearer t" } });
+    equal(received.length, 1);
+    equal(received[0].type, "application/json");
+    equal(received[0].auth, "Bearer t");
+    deepEqual(received[0].body, JSON.parse(JSON.stringify(toOtlpJson(trace))));
+    status = 400;
+    await rejects(postOtlp(trace, url), /refused the trace: HTTP 400 bad payload/);
+  } finally {
+    await server.shutdown();
+  }
+  await rejects(
+    postOtlp(sample(), `http://127.0.0.1:${server.addr.port}/v1/traces`, { timeoutMs: 2000 }),
+    /could not send the trace/,
+  );
 });

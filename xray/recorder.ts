@@ -438,14 +438,10 @@ export class Recorder {
     if (options.output !== undefined) data.output = this.capture(options.output);
     if (options.error !== undefined) {
       data.error = toSpanError(options.error);
-      const err = options.error;
-      if (typeof err === "object" && err !== null) {
-        const origin = this.#errorOrigin.get(err);
-        if (origin !== undefined && origin !== data.id && this.#isAncestor(data.id, origin)) {
-          data.attributes[LOOM_ERROR_PROPAGATED_FROM] = origin;
-        } else if (origin === undefined) {
-          this.#errorOrigin.set(err, data.id);
-        }
+      const origin = this.#propagatedFrom(data.id, options.error);
+      if (origin !== undefined) data.attributes[LOOM_ERROR_PROPAGATED_FROM] = origin;
+      else if (typeof options.error === "object" && options.error !== null) {
+        this.#errorOrigin.set(options.error, data.id);
       }
     }
     data.status = options.status ?? (options.error !== undefined ? "error" : "ok");
@@ -460,6 +456,27 @@ export class Recorder {
       Deno.writeTextFileSync(this.#stream, JSON.stringify(data) + "\n", { append: true });
     }
     this.#onSpanEnd?.(data);
+  }
+
+  /**
+   * The descendant span that first failed with this error, or with an error in its `cause`
+   * chain (a wrapper like `new Error("step failed", { cause: e })` re-raises, it is not a
+   * second error).
+   */
+  #propagatedFrom(spanId: string, error: unknown): string | undefined {
+    const seen = new Set<unknown>();
+    for (
+      let e = error;
+      typeof e === "object" && e !== null && !seen.has(e);
+      e = (e as Error).cause
+    ) {
+      seen.add(e);
+      const origin = this.#errorOrigin.get(e);
+      if (
+        origin !== undefined && origin !== spanId && this.#isAncestor(spanId, origin)
+      ) return origin;
+    }
+    return undefined;
   }
 
   /** `true` when `ancestorId` is a proper ancestor of `spanId`. */

@@ -397,7 +397,9 @@ export function summarize(trace: TraceData): TraceSummary {
       top = cur;
       const parent: Span | undefined = cur.parentId !== null ? byId.get(cur.parentId) : undefined;
       if (parent && chainOpen) {
-        if (isErrorSpan(parent) && errorKey(parent) === errorKey(s)) through.push(parent.id);
+        const same = errorKey(parent) === errorKey(s) ||
+          parent.attributes[LOOM_ERROR_PROPAGATED_FROM] === s.id;
+        if (isErrorSpan(parent) && same) through.push(parent.id);
         else chainOpen = false;
       }
       cur = parent;

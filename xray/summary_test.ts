@@ -1,4 +1,4 @@
-import { deepEqual, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import {
   GEN_AI_REQUEST_MODEL,
   GEN_AI_USAGE_INPUT_TOKENS,
@@ -253,4 +253,26 @@ Deno.test("llm calls repeat only when their recorded messages are the same", () 
   ]);
   const s = summarize(t);
   deepEqual(s.repeatedCalls.map((r) => [r.kind, r.spanIds]), [["llm", ["a", "b"]]]);
+});
+
+Deno.test("an error re-raised as the cause of a wrapper error is still one error", async () => {
+  const rec = new Recorder({ name: "wrap" });
+  await rec.withSpan("run", "run", async () => {
+    await rec.withSpan("step", "step 3", async () => {
+      try {
+        await rec.withSpan("tool", "read_file", () => {
+          throw new Error("ENOENT: a.txt");
+        });
+      } catch (e) {
+        throw new Error("step 3 failed", { cause: e });
+      }
+    });
+  }).catch(() => {});
+  const s = summarize(rec.toJSON());
+  equal(s.errors.errorSpans, 3);
+  equal(s.totals.errors, 1);
+  equal(s.errors.rootCauses[0].message, "ENOENT: a.txt");
+  deepEqual(s.errors.rootCauses[0].path, ["run", "step 3", "read_file"]);
+  equal(s.errors.rootCauses[0].propagatedThrough.length, 2);
+  equal(s.errors.rootCauses[0].handled, false);
 });

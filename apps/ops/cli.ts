@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatExplain, type RunObserver, type RunResult } from "@loom/runner";
+import { formatExplain, type RunResult } from "@loom/runner";
 import type { OpsOutcome } from "./agents.ts";
 import {
   asUsage,
@@ -194,7 +194,8 @@ export function stateDirOf(flags: Flags, dbPath: string): string {
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: CliIo = consoleIo): Promise<number> {
   let app: OpsApp | undefined;
-  let tracer: Tracer | undefined;
+  // --trace: the run whose trace is written when the command ends (whatever its outcome).
+  let traced: { runId: string; path: string } | undefined;
   try {
     const p = parseCli(argv);
     const { flags } = p;
@@ -212,10 +213,12 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
         planner: p.command === "supervise" ? plannerOf(!!flags["mock-llm"]) : new MockPlanner(),
         progress,
       });
-    if (flags.trace && (runCommand || ["approve", "deny", "resume"].includes(p.command))) {
-      tracer = await openTracer(flags.trace);
+    if (flags.trace && !(runCommand || ["approve", "deny", "resume"].includes(p.command))) {
+      throw new OpsUsageError("--trace goes with supervise, runbook, approve, deny or resume");
     }
-    const observer = tracer?.observer;
+    const trace = (runId: string) => {
+      if (flags.trace) traced = { runId, path: flags.trace };
+    };
     switch (p.command) {
       case "supervise":
       case "runbook": {
@@ -245,12 +248,14 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
             }`,
           );
         }
-        const result = await startOpsRun(app!, runId, config, observer);
+        trace(runId);
+        const result = await startOpsRun(app!, runId, config);
         return await report(app!, result, flags, io);
       }
       case "resume": {
         open(false);
-        const result = await resumeOpsRun(app!, need(flags["run-id"], "run-id"), observer);
+        trace(need(flags["run-id"], "run-id"));
+        const result = await resumeOpsRun(app!, need(flags["run-id"], "run-id"));
         return await report(app!, result, flags, io);
       }
       case "approve":
@@ -262,6 +267,7 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
           throw new OpsUsageError("deny needs --comment saying why");
         }
         open(false);
+        trace(runId);
         const result = await decide(app!, {
           runId,
           step,
@@ -269,7 +275,7 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
           decision: p.command,
           comment: flags.comment,
           via: "cli",
-        }, observer);
+        });
         const denied = p.command === "deny" && result.status === "failed" &&
           (result.error?.message ?? "").startsWith(`step ${step} was denied`);
         const code = await report(app!, result, flags, io);
@@ -343,8 +349,12 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
     io.err(`error: ${(err as Error)?.message ?? String(err)}`);
     return 1;
   } finally {
-    if (tracer) {
-      await tracer.finish().catch((e) => io.err(`error: cannot write the trace: ${e.message}`));
+    if (traced && app && await app.store.getRun(traced.runId)) {
+      const { writeRunTrace } = await import("./trace.ts");
+      await writeRunTrace(app.store, traced.runId, traced.path).then(
+        () => io.err(`trace written to ${traced!.path}`),
+        (e) => io.err(`error: cannot write the trace: ${(e as Error).message}`),
+      );
     }
     app?.close();
   }
@@ -444,15 +454,4 @@ function auditCommand(app: OpsApp, flags: Flags, io: CliIo): number {
     );
   }
   return 0;
-}
-
-/** A trace being recorded for `--trace`. */
-interface Tracer {
-  observer: RunObserver;
-  finish(): Promise<void>;
-}
-
-async function openTracer(path: string): Promise<Tracer> {
-  const { createTracer } = await import("./trace.ts");
-  return createTracer(path);
 }

@@ -130,9 +130,7 @@ const RUN = (env: Env, file: string, runId: string, ...extra: string[]) => [
 
 Deno.test("approval gate: run → waiting → process exits → approve → completes", async () => {
   await withEnv(async (env) => {
-    const first = await env.cli(
-      RUN(env, `${OPS_DIR}/runbooks/restart-service.yaml`, "dep-7", "--trace", `${env.dir}/t.html`),
-    );
+    const first = await env.cli(RUN(env, `${OPS_DIR}/runbooks/restart-service.yaml`, "dep-7"));
     ok(first);
     assert.match(first.stdout, /run dep-7: waiting/);
     assert.match(first.stdout, /restart\s+waiting-approval/);
@@ -173,6 +171,8 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
       "alice",
       "--comment",
       "latency SLO breached",
+      "--trace",
+      `${env.dir}/t.html`,
     ]);
     ok(approved);
     assert.match(approved.stdout, /run dep-7: completed/);
@@ -198,7 +198,8 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
     ok(verify);
     assert.match(verify.stdout, /audit chain intact: \d+ entries verified/);
 
-    // --trace wrote an xray page: the supervisor, its sub-runs and each command are spans.
+    // --trace on approve wrote an xray page of the whole run, rebuilt from the store: both
+    // processes' work, the supervisor, its sub-runs, each command and the approval signal.
     const html = await Deno.readTextFile(`${env.dir}/t.html`);
     const embedded =
       /<script type="application\/json" id="loom-data">(.*?)<\/script>/s.exec(html)![1];
@@ -206,12 +207,14 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
     const names = spans.map((s) => `${s.kind} ${s.name}`);
     for (
       const n of [
-        "run dep-7",
-        "run dep-7:planner",
-        "run dep-7:executor",
-        "run dep-7:verifier",
+        "run ops-supervisor dep-7",
+        "run ops-planner dep-7:planner",
+        "run ops-executor dep-7:executor",
+        "run ops-verifier dep-7:verifier",
+        "run ops-executor dep-7:executor.2",
         "tool execute_tool command: svcctl logs api",
-        "event waiting: approval:restart",
+        "tool execute_tool command: svcctl restart api",
+        "event signal approval:restart",
       ]
     ) {
       assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);

@@ -1,103 +1,62 @@
 /**
- * `--trace FILE`: records the supervisor and all its sub-runs with `@loom/xray` — a span per run
- * and per step (sub-runs nest under the step that started them), every command as a tool span
- * with its idempotency key (replayed ones marked), failed attempts as errors, approval waits as
- * events — and writes one offline HTML file (JSON when the name does not end in `.html`).
+ * `--trace FILE`: after the command, rebuilds the trace of the whole run from the store with the
+ * runner's `traceRun` — every process that worked on it (before and after an approval or a
+ * crash), the supervisor and all its sub-runs, failed attempts, signals — and writes one offline
+ * `@loom/xray` HTML page (JSON when the name does not end in `.html`). Commands are drawn as tool
+ * spans named after their argv, marked as errors when refused, timed out or non-zero.
  *
  * @module
  */
-import type { RunObserver } from "@loom/runner";
-import { Recorder, type SpanHandle, writeHtml, writeTrace } from "@loom/xray";
+import type { CallRecord, Store } from "@loom/runner";
+import { traceRun } from "@loom/runner/trace";
+import { type Recorder, type SpanHandle, writeHtml, writeTrace } from "@loom/xray";
+import type { ExecResult } from "./executor.ts";
 
-/** A trace being recorded. */
-export interface Tracer {
-  /** Observer handed to the runner. */
-  observer: RunObserver;
-  /** Writes the file. */
-  finish(): Promise<void>;
+function parse<T>(text: string | null): T | undefined {
+  return text === null ? undefined : JSON.parse(text) as T;
 }
 
-/** Starts recording a trace that `finish()` writes to `path`. */
-export function createTracer(path: string): Tracer {
-  const recorder = new Recorder({ name: "loom-ops", meta: { app: "loom-ops" } });
-  const runs = new Map<string, SpanHandle>();
-  const steps = new Map<string, SpanHandle>();
-  const parentOf = (runId: string): SpanHandle | null =>
-    steps.get(runId) ?? runs.get(runId) ?? null;
-  const observer: RunObserver = {
-    onRunStart: (info) => {
-      runs.set(
-        info.runId,
-        recorder.startSpan("run", info.runId, {
-          parent: info.parentRunId ? parentOf(info.parentRunId) : null,
-          attributes: {
-            "loom.run.id": info.runId,
-            "loom.agent.name": info.agentName,
-            "loom.run.resumed": info.resumed,
-          },
-        }),
-      );
+/** Draws loom-ops command and verify calls; other calls get the runner's default drawing. */
+export function drawCommand(call: CallRecord, parent: SpanHandle, recorder: Recorder): boolean {
+  if (call.kind !== "tool" || (call.name !== "command" && call.name !== "verify")) return false;
+  const args = parse<{ step: string; attempt: number; argv: string[] }>(call.args);
+  const result = call.status === "completed" ? parse<ExecResult>(call.result) : undefined;
+  const problem = call.status === "failed"
+    ? call.error ?? "failed"
+    : result?.refused
+    ? `refused by ${result.refused.by}: ${result.refused.reason}`
+    : result?.timedOut
+    ? "timed out"
+    : result && result.exitCode !== 0
+    ? `exit code ${result.exitCode}`
+    : call.status === "started"
+    ? "no result recorded (the process stopped while it ran)"
+    : undefined;
+  recorder.recordTool({
+    parent,
+    startTime: call.startedAt,
+    durationMs: call.durationMs ?? 0,
+    name: `${call.name}: ${args?.argv.join(" ") ?? "?"}`,
+    args,
+    result,
+    key: call.key,
+    error: problem ? new Error(problem) : undefined,
+    attributes: {
+      "loom.ops.step": args?.step ?? "",
+      "loom.ops.attempt": args?.attempt ?? 0,
+      "loom.ops.exit_code": result?.exitCode ?? -1,
+      "loom.tool.status": call.status,
     },
-    onStepStart: (info) => {
-      steps.set(
-        info.runId,
-        recorder.startSpan("step", `step ${info.stepIndex}`, {
-          parent: runs.get(info.runId) ?? null,
-          attributes: { "loom.step.index": info.stepIndex, "loom.step.attempt": info.attempt },
-        }),
-      );
-    },
-    onStepEnd: (info) => {
-      steps.get(info.runId)?.end({ output: info.final ? info.result : undefined });
-      steps.delete(info.runId);
-    },
-    onToolCall: (info) => {
-      const args = info.args as { argv?: string[]; step?: string } | null;
-      recorder.recordTool({
-        parent: parentOf(info.runId),
-        name: args?.argv ? `${info.name}: ${args.argv.join(" ")}` : info.name,
-        args: info.args,
-        result: info.result,
-        key: info.key,
-        replayed: info.replayed,
-        error: info.error ? new Error(info.error) : undefined,
-        startTime: info.startedAt,
-        durationMs: info.durationMs,
-      });
-    },
-    onAttemptError: (info) => {
-      recorder.recordError(info.error, {
-        parent: parentOf(info.runId),
-        name: `${info.scope === "tool" ? info.toolName : "step"} attempt ${info.attempt} failed`,
-        attributes: { "error.category": info.category },
-      });
-    },
-    onWaiting: (info) => {
-      recorder.recordEvent(
-        `waiting: ${info.waiting.kind === "signal" ? info.waiting.name : info.waiting.kind}`,
-        {
-          parent: parentOf(info.runId),
-        },
-      );
-    },
-    onRunEnd: (info) => {
-      const step = steps.get(info.runId);
-      step?.end({ error: info.error ? new Error(info.error.message) : undefined });
-      steps.delete(info.runId);
-      runs.get(info.runId)?.end({
-        output: info.result,
-        error: info.error ? new Error(info.error.message) : undefined,
-        attributes: { "loom.run.status": info.status, "loom.run.steps": info.steps },
-      });
-      runs.delete(info.runId);
-    },
-  };
-  return {
-    observer,
-    async finish() {
-      const trace = recorder.toJSON();
-      if (path.endsWith(".html")) await writeHtml(trace, path);
-      else await writeTrace(trace, path);
-    },
-  };
+  });
+  return true;
+}
+
+/** Writes the trace of `runId` (and its sub-runs) to `path`. */
+export async function writeRunTrace(store: Store, runId: string, path: string): Promise<void> {
+  const trace = await traceRun(store, runId, {
+    recordCall: drawCommand,
+    meta: { app: "loom-ops" },
+  });
+  if (path.endsWith(".html")) await writeHtml(trace, path);
+  else await writeTrace(trace, path);
 }

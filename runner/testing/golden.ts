@@ -12,6 +12,7 @@ import {
   type DiffOptions,
   diffTraces,
   formatDiff,
+  LOOM_TOOL_IDEMPOTENCY_KEY,
   type Span,
   type TraceData,
 } from "@loom/xray";
@@ -75,23 +76,62 @@ function mapStrings(value: unknown, fn: (s: string) => string): unknown {
   return value;
 }
 
+/** Sibling groups in a stable order: steps, then calls (LLM, tools, child runs), errors, events. */
+const KIND_ORDER: Record<string, number> = { step: 0, error: 2, event: 3 };
+
 /**
- * Normalises a trace for storage and comparison: spans in the order they started (ties keep
- * the recorded order), ids `s1`, `s2`, …, every time replaced by that order, durations zero,
+ * Spans in pre-order. Siblings go by kind group, then start time, then recorded order: events
+ * and steps that start in the same millisecond would otherwise swap places from run to run.
+ */
+function preorder(spans: Span[], callOrder?: Map<string, number>): { s: Span; i: number }[] {
+  // Calls are stored with millisecond start times; within one millisecond the store's write
+  // order (when known) is the order the step made them.
+  const seq = (s: Span) => {
+    const key = s.attributes[LOOM_TOOL_IDEMPOTENCY_KEY];
+    return typeof key === "string" ? callOrder?.get(key) : undefined;
+  };
+  const byTime = (x: Span, y: Span) => {
+    const a = seq(x);
+    const b = seq(y);
+    return a !== undefined && b !== undefined ? a - b : x.startOffset - y.startOffset;
+  };
+  const ids = new Set(spans.map((s) => s.id));
+  const kids = new Map<string | null, { s: Span; i: number }[]>();
+  spans.forEach((s, i) => {
+    const p = s.parentId !== null && ids.has(s.parentId) ? s.parentId : null;
+    kids.set(p, [...(kids.get(p) ?? []), { s, i }]);
+  });
+  const out: { s: Span; i: number }[] = [];
+  const visit = (parent: string | null) => {
+    const list = (kids.get(parent) ?? []).sort((x, y) =>
+      (KIND_ORDER[x.s.kind] ?? 1) - (KIND_ORDER[y.s.kind] ?? 1) ||
+      byTime(x.s, y.s) || x.i - y.i
+    );
+    for (const k of list) {
+      out.push(k);
+      visit(k.s.id);
+    }
+  };
+  visit(null);
+  return out;
+}
+
+/**
+ * Normalises a trace for storage and comparison: spans in a stable pre-order (see `preorder`), ids `s1`, `s2`, …, every time replaced by that order, durations zero,
  * stack traces and timing-dependent attributes dropped, and `dirs`, ports and lease owners in
  * strings replaced by placeholders.
  *
  * @param trace The trace.
- * @param options `name` for the trace; `dirs` to replace by `<dir>`.
+ * @param options `name` for the trace; `dirs` to replace by `<dir>`; `callOrder`, idempotency
+ *   key → position, orders calls that started in the same millisecond.
  * @returns A new trace; the input is not changed.
  */
 export function normalizeTrace(
   trace: TraceData,
-  options: { name?: string; dirs?: string[] } = {},
+  options: { name?: string; dirs?: string[]; callOrder?: Map<string, number> } = {},
 ): TraceData {
   const norm = stringNormalizer(options.dirs ?? []);
-  const order = trace.spans.map((s, i) => ({ s, i }))
-    .sort((x, y) => x.s.startOffset - y.s.startOffset || x.i - y.i);
+  const order = preorder(trace.spans, options.callOrder);
   const ids = new Map(order.map(({ s }, n) => [s.id, `s${n + 1}`]));
   const spans: Span[] = order.map(({ s }, n) => {
     const attributes: Span["attributes"] = {};
@@ -193,6 +233,24 @@ export function divergenceInWords(c: Change): string {
 }
 
 /**
+ * The change that explains the others: the earliest step, and within it the deepest span (a
+ * tool's arguments explain the step's output, which explains the run's result).
+ *
+ * @param failing Failing changes in diff order.
+ * @returns The change to name first, or `undefined` when there is none.
+ */
+export function firstDivergence(failing: Change[]): Change | undefined {
+  const stepNo = (c: Change) => {
+    const m = /step:step (\d+)/.exec(c.locator);
+    return m ? Number(m[1]) : Infinity;
+  };
+  const depth = (c: Change) => c.locator.split(" › ").length;
+  return failing
+    .map((c, i) => ({ c, i }))
+    .sort((x, y) => stepNo(x.c) - stepNo(y.c) || depth(y.c) - depth(x.c) || x.i - y.i)[0]?.c;
+}
+
+/**
  * Asserts that a scenario's trace matches a golden file, or (in update mode) writes it.
  * Compares steps, tool calls with their arguments and results, outputs, errors, LLM messages,
  * and the token and cost totals, through `diffTraces`. The failure message starts with the
@@ -229,7 +287,7 @@ export async function assertMatchesGolden(
   }
   const result = diffTraces(golden, current, options);
   if (result.ok) return;
-  const first = result.failing[0];
+  const first = firstDivergence(result.failing);
   const headline = first
     ? divergenceInWords(first)
     : !result.tokens.ok

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import type { TraceData } from "@loom/xray";
 import { type Agent, isAgent } from "../agent.ts";
@@ -424,6 +425,22 @@ async function runAgent(
   }
 }
 
+/**
+ * The order in which the run's durable calls were last written (SQLite row ids: a call's row
+ * is rewritten when it completes), to order calls that started in the same millisecond.
+ */
+function callOrder(db: string, runId: string): Map<string, number> {
+  const sqlite = new DatabaseSync(db, { readOnly: true });
+  try {
+    const rows = sqlite.prepare("SELECT key, rowid AS n FROM tool_calls WHERE run_id = ?").all(
+      runId,
+    ) as { key: string; n: number }[];
+    return new Map(rows.map((r) => [r.key, Number(r.n)]));
+  } finally {
+    sqlite.close();
+  }
+}
+
 async function readHistory(store: Store, runId: string): Promise<ScenarioHistory> {
   const all = { limit: 1_000_000 };
   const [steps, attempts, calls, events, signals] = await Promise.all([
@@ -516,7 +533,7 @@ export async function runScenario(
         error: run.error,
         last,
         history: await readHistory(store, runId),
-        trace: normalizeTrace(raw, { name, dirs: [dir, real] }),
+        trace: normalizeTrace(raw, { name, dirs: [dir, real], callOrder: callOrder(db, runId) }),
         crashes,
         undelivered,
         outputs,
