@@ -700,6 +700,9 @@ const COMMANDS: Record<string, Command> = {
 function usage(): string {
   const lines = ["usage: loom-runner <command> [options]   (add --json for machine output)", ""];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(11)} ${c.summary}`);
+  lines.push(`  ${"trace".padEnd(11)} rebuild a whole run's HTML or JSON trace`);
+  lines.push(`  ${"diff".padEnd(11)} compare two runs step by step (exit 1 when they differ)`);
+  lines.push(`  ${"serve".padEnd(11)} serve live trace pages of a database on 127.0.0.1`);
   lines.push(`  ${"enqueue".padEnd(11)} queue a run for workers (see worker)`);
   lines.push(`  ${"worker".padEnd(11)} run queued runs from a shared store`);
   lines.push("", "Run `loom-runner <command> --help` for a command's options.");
@@ -714,6 +717,11 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
     return name ? 0 : 2;
   }
   // Scale-out commands live in worker_cli.ts (PostgreSQL work queue); loaded only when used.
+  // Trace commands live in cli_trace.ts (they load @loom/xray); loaded only when used.
+  if (name === "trace" || name === "diff" || name === "serve") {
+    const { traceCommand } = await import("./cli_trace.ts");
+    return await traceCommand(name, rest);
+  }
   if (name === "enqueue" || name === "worker") {
     const { enqueueCommand, workerCommand } = await import("./worker_cli.ts");
     return name === "enqueue" ? await enqueueCommand(rest) : await workerCommand(rest);
@@ -722,7 +730,7 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
   if (!command) {
     console.error(
       `error: unknown command ${JSON.stringify(name)}; commands: ${
-        [...Object.keys(COMMANDS), "enqueue", "worker"].join(", ")
+        [...Object.keys(COMMANDS), "trace", "diff", "serve", "enqueue", "worker"].join(", ")
       }`,
     );
     return 2;
@@ -779,5 +787,9 @@ function reportError(e: unknown, values: Values): number {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  // `--trace FILE` needs @loom/xray: load it only when the flag is there.
+  const hooks = Deno.args.some((a) => a === "--trace" || a.startsWith("--trace="))
+    ? (await import("./cli_trace.ts")).traceHooks()
+    : {};
+  Deno.exit(await main(Deno.args, hooks));
 }

@@ -433,18 +433,21 @@ Deno.test("sleep: short timers run in-process; long ones suspend and keep their 
     const long = await startRun(agent, {
       store,
       runId: "b",
-      input: { ms: 80 },
+      input: { ms: 400 },
       maxInProcessSleepMs: 10,
     });
     assert.equal(long.status, "waiting");
     assert.equal(long.waitingFor, "timer");
     const again = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 10 });
     assert.equal(again.status, "waiting");
-    await new Promise((r) => setTimeout(r, 40));
+    await new Promise((r) => setTimeout(r, 200));
+    const wakeAt = store.listCalls("b", { kind: "timer" })[0].deadline!;
     const t0 = Date.now();
     const done = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 1000 });
     assert.equal(done.status, "completed");
-    assert.ok(Date.now() - t0 < 70, "only the remainder of the timer was waited");
+    assert.ok(Date.now() >= wakeAt, "not before the stored wake time");
+    // ~200 ms remained; a restarted timer would wait the whole 400 ms.
+    assert.ok(Date.now() - t0 < 350, `waited ${Date.now() - t0} ms: the timer restarted`);
   });
 });
 

@@ -85,7 +85,12 @@ async function childTree(store: Store, runId: string, depth = 0): Promise<RunTre
   if (depth > 20) return [];
   const kids = await store.listRuns({ parentRunId: runId, limit: 1000 });
   const out: RunTreeNode[] = [];
-  for (const k of kids.reverse()) {
+  // In the order the parent started them.
+  kids.sort((a, b) =>
+    (a.parentStep ?? 0) - (b.parentStep ?? 0) || a.createdAt - b.createdAt ||
+    (a.runId < b.runId ? -1 : 1)
+  );
+  for (const k of kids) {
     out.push({
       runId: k.runId,
       agentName: k.agentName,

@@ -58,7 +58,8 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
 }
 
-type Sql = postgres.Sql;
+/** A `npm:postgres` connection pool. */
+export type Sql = postgres.Sql;
 type Param = string | number | boolean | null;
 
 /** Schema migrations: index i brings a schema from version i to i+1. */
@@ -332,7 +333,7 @@ export class PostgresStore implements Store, WorkQueue {
     const location = `${redactUrl(url)} (schema ${schema})`;
     const connection: Record<string, string> = {
       search_path: schema,
-      application_name: "loom-runner",
+      application_name: `loom-runner ${schema}`,
     };
     const syncCommit = options.synchronousCommit ?? (options.durability === "fsync" ? "on" : null);
     if (syncCommit) connection.synchronous_commit = syncCommit;
@@ -1028,11 +1029,18 @@ export class PostgresStore implements Store, WorkQueue {
     return n;
   }
 
-  /** Calls `onWork` whenever this store's runs may have become runnable (LISTEN/NOTIFY). */
+  /**
+   * Calls `onWork` whenever this store's runs may have become runnable (LISTEN/NOTIFY), and after
+   * the listening connection was re-established (notifications sent meanwhile are lost).
+   */
   async listenForWork(onWork: () => void): Promise<() => Promise<void>> {
-    const sub = await this.sql.listen(WORK_CHANNEL, (payload) => {
-      if (payload === this.schema) onWork();
-    });
+    const sub = await this.sql.listen(
+      WORK_CHANNEL,
+      (payload) => {
+        if (payload === this.schema) onWork();
+      },
+      onWork,
+    );
     return () => sub.unlisten();
   }
 }

@@ -285,6 +285,8 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
     });
     const next = () => new Promise<void>((r) => (wake = r));
     try {
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(wakes, 1, "one wake-up when the LISTEN connection is (re)established");
       await elsewhere.createRun(runRecord("x", "queued"));
       let p = next();
       await b.createRun(runRecord("q", "queued"));
@@ -294,7 +296,22 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
       await b.addSignal("q", "go", "1", Date.now());
       await p;
       await new Promise((r) => setTimeout(r, 100));
-      assert.equal(wakes, 2);
+      assert.equal(wakes, 3);
+      // The listening connection dies (server restart, network): the client listens again and
+      // wakes the worker at once, since notifications sent meanwhile are lost.
+      p = next();
+      const killed = await admin.exec(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = $1 AND query ILIKE 'listen%'`,
+        [`loom-runner ${schema}`],
+      );
+      assert.equal(killed.length, 1);
+      await p;
+      assert.equal(wakes, 4);
+      p = next();
+      await b.createRun(runRecord("q2", "queued"));
+      await p;
+      assert.equal(wakes, 5);
     } finally {
       await unlisten();
       await admin.dropSchema(elsewhere.schema);

@@ -309,11 +309,19 @@ Deno.test("golden: normalised traces are identical across runs; temp paths and p
   rec.recordTool({
     parent: null,
     name: "open",
-    args: { path: "/tmp/loom-scenario-abc/ws/a.txt", url: "http://127.0.0.1:41234/v1" },
+    args: {
+      path: "/tmp/loom-scenario-abc/ws/a.txt",
+      url: "http://127.0.0.1:41234/v1",
+      at: "2026-11-25T12:43:55.638Z",
+    },
     result: "ok",
   });
   const n = normalizeTrace(rec.toJSON(), { dirs: ["/tmp/loom-scenario-abc"] });
-  assert.deepEqual(n.spans[0].input, { path: "<dir>/ws/a.txt", url: "http://127.0.0.1:<port>/v1" });
+  assert.deepEqual(n.spans[0].input, {
+    path: "<dir>/ws/a.txt",
+    url: "http://127.0.0.1:<port>/v1",
+    at: "<time>",
+  });
 });
 
 Deno.test("golden: update writes, a match passes, a difference fails with the first divergence in words", async () => {

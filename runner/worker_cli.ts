@@ -21,7 +21,8 @@ import { isWorkQueue } from "./work_queue.ts";
 import { enqueueRun } from "./engine.ts";
 import { runWorker, type WorkerSummary } from "./worker.ts";
 
-type AnyAgent = Agent<unknown, unknown, unknown>;
+/** An agent of any state, result and input type. */
+export type AnyAgent = Agent<unknown, unknown, unknown>;
 
 const MODULE_RE = /\.(ts|js|mjs|mts)$/;
 

@@ -173,7 +173,10 @@ class Analysis {
           this.#tail(i + 1, this.#extentEnd(i + 1));
         }
       } else if (token.text === "=>" && tokens[i + 1]?.text !== "{") {
-        this.#tail(i + 1, this.#extentEnd(i + 1));
+        const end = this.#extentEnd(i + 1);
+        const callee = this.#callbackOf(i);
+        if (callee === undefined) this.#tail(i + 1, end);
+        else this.#markerInCallback(i + 1, end, callee);
       }
     }
     for (let i = 0; i < tokens.length; i++) {
@@ -192,6 +195,48 @@ class Analysis {
         }
       } else this.#checkCall(i, false);
     }
+  }
+
+  /**
+   * When the arrow whose `=>` is at `arrow` is an argument of a call (`items.map((x) => ...)`),
+   * the name of the called function; `undefined` for the step itself and other arrows. Arrows
+   * passed to `tailrec`/`tailstream` are steps of nested loops, so they count as steps.
+   */
+  #callbackOf(arrow: number): string | undefined {
+    const { tokens } = this;
+    let start = arrow - 1;
+    if (tokens[start]?.text === ")") start = this.#match.get(start) ?? start;
+    if (tokens[start - 1]?.text === "async") start--;
+    const before = tokens[start - 1];
+    if (before === undefined || (before.text !== "(" && before.text !== ",")) return undefined;
+    // Find the bracket that encloses the arrow; it must be a call's argument list.
+    let open = start - 1;
+    while (open >= 0 && tokens[open].text !== "(") {
+      const text = tokens[open].text;
+      if (text === ")" || text === "]" || text === "}") open = (this.#match.get(open) ?? 0) - 1;
+      else if (text === "[" || text === "{") return undefined;
+      else open--;
+    }
+    const callee = tokens[open - 1];
+    if (callee === undefined || callee.kind !== "ident" || NOT_CALLS.has(callee.text)) {
+      return undefined;
+    }
+    if (callee.text === "tailrec" || callee.text === "tailstream") return undefined;
+    return callee.text;
+  }
+
+  /** Reports `recur`/`tailcall` returned by a callback instead of by the step. */
+  #markerInCallback(start: number, end: number, callee: string): void {
+    const { tokens } = this;
+    let first = start;
+    while (tokens[first]?.text === "(" && this.#match.get(first) === end - 1) first++;
+    if (!this.#isCall(first) || !MARKER_CALLS.has(tokens[first].text)) return;
+    const name = tokens[first].text;
+    this.#report(first, "recur-not-returned", {
+      message: `${name}(...) is returned from a callback passed to ${callee}(...), not from the ` +
+        "step, so the loop never sees it.",
+      fix: `compute the next arguments first, then \`return ${name}(...)\` from the step itself.`,
+    });
   }
 
   /** End (exclusive) of the expression that starts at `start`. */

@@ -48,6 +48,19 @@ Deno.test("explain: a recur result that is stored, dropped or wrapped is reporte
   ]);
 });
 
+Deno.test("explain: recur returned from a callback instead of the step is reported", () => {
+  const loop = tailrec(async (queue: number[]): Promise<number> => {
+    if (queue.length === 0) return 0;
+    queue.forEach((n) => recur(queue.slice(n)));
+    await Promise.all(queue.map(async (n) => (recur([n]))));
+    return 1;
+  });
+  const found = explainTailcalls(loop);
+  assert.deepEqual(rules(found), ["recur-not-returned", "recur-not-returned"]);
+  assert.match(found[0].message, /callback passed to forEach/);
+  assert.match(found[1].message, /callback passed to map/);
+});
+
 Deno.test("explain: a tailcall yielded from a stream instead of returned is reported", () => {
   const other = tailstream(async function* (n: number) {
     yield n;
@@ -123,6 +136,9 @@ Deno.test("explain: nothing to report for well-formed loops of many shapes", () 
           return n % 2 === 0 ? recur(n - 2) : recur(n - 1);
       }
     }),
+    tailrec(async (xs: number[]) =>
+      xs.length === 0 ? 0 : recur(xs.map((x) => x - 1).filter((x) => x > 0))
+    ),
     tailstream(async function* (page: number) {
       yield { page, text: "recur(x)" };
       if (page === 3) return;

@@ -50,9 +50,10 @@ export function tailrec<Args extends unknown[], R>(
 ): TailRec<Args, LoopResult<R>> {
   const resolved = resolveOptions(options);
   const entry = step as unknown as Step;
+  // Real async functions (one extra promise per call, none per step), as the issue promises.
   const loop: (...args: unknown[]) => Promise<unknown> = resolved.guarded
-    ? (...args) => runGuarded(loop, entry, args, resolved)
-    : (...args) => runPlain(entry, args);
+    ? async (...args) => await runGuarded(loop, entry, args, resolved)
+    : async (...args) => await runPlain(entry, args);
   return registerLoop(loop, "tailrec", entry, options?.name ?? (step.name || "tailrec")) as never;
 }
 

@@ -48,8 +48,9 @@ export const LOOM_EXIT_KIND = "loom.exit.kind";
 /** Where that exit is in the source, `file:line:col`. */
 export const LOOM_EXIT_LOCATION = "loom.exit.location";
 /**
- * Set on a span that ended with an error it received from a child span: the id of the child.
- * Such a span propagates the error; it is not another error.
+ * Set on a span that ended with an error a descendant span failed with first (the same error
+ * object, or one in its `cause` chain): the id of that descendant, the root cause. Such a span
+ * propagates the error; it is not another error.
  */
 export const LOOM_ERROR_PROPAGATED_FROM = "loom.error.propagated_from";
 /** Attempt number of a retried step or call, starting at 1. */

@@ -326,7 +326,11 @@ export async function main(args: string[]): Promise<number> {
       console.error(`loom-xray: ${e.message}`);
       return 2;
     }
-    throw e;
+    // Output piped into `head` that closed early: nothing is wrong.
+    if (e instanceof Deno.errors.BrokenPipe) return 0;
+    // Anything else is still one sentence, not a stack trace.
+    console.error(`loom-xray: ${command} failed: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
   }
 }
 

@@ -284,7 +284,17 @@ Deno.test("a failing health check is retried, then rolled back", async () => {
         ),
       ),
     );
-    const r = await env.run(["approve", "--run-id", "dep-9", "--step", "deploy", "--by", "carol"]);
+    const r = await env.run([
+      "approve",
+      "--run-id",
+      "dep-9",
+      "--step",
+      "deploy",
+      "--by",
+      "carol",
+      "--trace",
+      `${env.dir}/t.json`,
+    ]);
     ok(r, 1);
     assert.match(
       r.stderr,
@@ -298,6 +308,13 @@ Deno.test("a failing health check is retried, then rolled back", async () => {
     ); // 2 attempts + rollback verify
     assert.ok(calls.some((l) => l.startsWith("deployctl rollback web")));
     assert.equal(Deno.readTextFileSync(`${env.state}/web.version`).trim(), "v1");
+    // In the trace the failed health checks are error spans, the rollback is not.
+    const spans: { name: string; status: string }[] =
+      JSON.parse(Deno.readTextFileSync(`${env.dir}/t.json`)).spans;
+    const health = spans.filter((s) => s.name === "execute_tool command: deployctl health web");
+    assert.deepEqual(health.map((s) => s.status), ["error", "error"]);
+    const rb = spans.find((s) => s.name === "execute_tool command: deployctl rollback web");
+    assert.equal(rb?.status, "ok");
     const kinds = env.audit().map((e) => e.kind);
     assert.ok(
       kinds.includes("step.retry") && kinds.includes("rollback.started") &&

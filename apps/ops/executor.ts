@@ -154,7 +154,13 @@ export async function runSandboxed(
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(JSON.stringify(request)));
   await writer.close();
-  const out = await child.output();
+  // The child enforces the command's timeout itself; this guard only covers a stuck child.
+  const guard = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, req.timeoutMs + 15_000);
+  const out = await child.output().finally(() => clearTimeout(guard));
   const text = new TextDecoder().decode(out.stdout);
   try {
     return JSON.parse(text) as SandboxResponse;

@@ -45,22 +45,40 @@ export interface SandboxResponse {
   failure?: { kind: "denied" | "spawn"; message: string };
 }
 
+/** How long output is still read after the command exited (a leftover process may hold the pipe). */
+const PIPE_GRACE_MS = 1000;
+
 async function drain(
   stream: ReadableStream<Uint8Array>,
   cap: number,
   hash: ReturnType<typeof createHash>,
+  stop: AbortSignal,
 ): Promise<{ text: string; truncated: boolean }> {
   const kept: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
-  for await (const chunk of stream) {
-    hash.update(chunk);
-    if (size < cap) {
-      const part = chunk.subarray(0, cap - size);
-      kept.push(part);
-      size += part.length;
-      if (part.length < chunk.length) truncated = true;
-    } else truncated = true;
+  const reader = stream.getReader();
+  const onStop = () => {
+    truncated = true;
+    reader.cancel().catch(() => {});
+  };
+  stop.addEventListener("abort", onStop, { once: true });
+  try {
+    for (;;) {
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
+      hash.update(chunk);
+      if (size < cap) {
+        const part = chunk.subarray(0, cap - size);
+        kept.push(part);
+        size += part.length;
+        if (part.length < chunk.length) truncated = true;
+      } else truncated = true;
+    }
+  } catch {
+    truncated = true;
+  } finally {
+    stop.removeEventListener("abort", onStop);
   }
   const all = new Uint8Array(size);
   let o = 0;
@@ -110,12 +128,18 @@ export async function runRequest(req: SandboxRequest): Promise<SandboxResponse> 
   }, req.timeoutMs);
   const outHash = createHash("sha256");
   const errHash = createHash("sha256");
-  const [out, err, status] = await Promise.all([
-    drain(child.stdout, req.maxOutputBytes, outHash),
-    drain(child.stderr, req.maxOutputBytes, errHash),
-    child.status,
+  const stopReading = new AbortController();
+  const streams = Promise.all([
+    drain(child.stdout, req.maxOutputBytes, outHash, stopReading.signal),
+    drain(child.stderr, req.maxOutputBytes, errHash, stopReading.signal),
   ]);
+  const status = await child.status;
   clearTimeout(timer);
+  // A process the command left in the background can keep the pipes open: read what is there,
+  // then stop instead of hanging past the timeout.
+  const grace = setTimeout(() => stopReading.abort(), PIPE_GRACE_MS);
+  const [out, err] = await streams;
+  clearTimeout(grace);
   return {
     exitCode: status.signal ? null : status.code,
     signal: status.signal ?? null,

@@ -61,7 +61,9 @@ export function stringNormalizer(dirs: string[]): (s: string) => string {
   return (s) => {
     let out = s;
     for (const d of known) out = out.split(d).join("<dir>");
-    return out.replace(owner, "<owner>").replace(/\b(127\.0\.0\.1|localhost):\d+/g, "$1:<port>");
+    return out.replace(owner, "<owner>")
+      .replace(/\b(127\.0\.0\.1|localhost):\d+/g, "$1:<port>")
+      .replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, "<time>");
   };
 }
 
@@ -118,8 +120,8 @@ function preorder(spans: Span[], callOrder?: Map<string, number>): { s: Span; i:
 
 /**
  * Normalises a trace for storage and comparison: spans in a stable pre-order (see `preorder`), ids `s1`, `s2`, …, every time replaced by that order, durations zero,
- * stack traces and timing-dependent attributes dropped, and `dirs`, ports and lease owners in
- * strings replaced by placeholders.
+ * stack traces and timing-dependent attributes dropped, and `dirs`, ports, lease owners and ISO
+ * timestamps in strings replaced by placeholders (`<dir>`, `<port>`, `<owner>`, `<time>`).
  *
  * @param trace The trace.
  * @param options `name` for the trace; `dirs` to replace by `<dir>`; `callOrder`, idempotency

@@ -87,6 +87,8 @@ export interface ScenarioOptions {
   exportName?: string;
   /** Instead of an agent: an app driven through its CLI as subprocesses. */
   command?: AppCommand;
+  /** Prepares the temp dir before anything runs (copy a fixture workspace, write files). */
+  setup?: (env: ScenarioEnv) => void | Promise<void>;
   /** Run input, or a function of the scenario's environment (LLM base URL, temp dir). */
   input?: unknown;
   /** Run id. @default "scenario" */
@@ -206,7 +208,8 @@ async function crashRun(
   config: CrashDriverConfig,
   cwd: string | undefined,
 ): Promise<void> {
-  const driver = fileURLToPath(new URL("./crash_driver.ts", import.meta.url));
+  // A URL, not a path: the driver must also start when this package is loaded from JSR.
+  const driver = new URL("./crash_driver.ts", import.meta.url).href;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", driver, JSON.stringify(config)],
     cwd,
@@ -496,6 +499,7 @@ export async function runScenario(
       llm: llmInfo,
       env: commandEnv(llmInfo, llmServer?.recording ?? false),
     };
+    await options.setup?.(env);
     const input = typeof options.input === "function" ? options.input(env) : options.input;
     let last: RunResult | undefined;
     let undelivered: string[] = [];
