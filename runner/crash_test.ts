@@ -8,19 +8,35 @@ import { verifyRun } from "./verify.ts";
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
 const fixture = (name: string) => new URL(`./testdata/${name}`, import.meta.url).pathname;
 
+// Processes still running; a failing test kills them in its `finally` (no leaks).
+const live = new Set<Deno.ChildProcess>();
+
+async function reap(): Promise<void> {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.output();
+    live.delete(child);
+  }
+}
+
 function spawn(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  live.add(child);
+  return child;
 }
 
 async function finish(
   child: Deno.ChildProcess,
 ): Promise<{ code: number; signal: Deno.Signal | null; stdout: string; stderr: string }> {
   const out = await child.output();
+  live.delete(child);
   const dec = new TextDecoder();
   return {
     code: out.code,
@@ -173,6 +189,7 @@ async function randomKills(
       `  ${kills} kills, ${repeats} repeated side effects (each inside the documented window)`,
     );
   } finally {
+    await reap();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -256,6 +273,7 @@ Deno.test("leases: a second process fails fast while the first advances; after S
       assert.equal(s.getRun("l")!.leaseOwner, null);
     });
   } finally {
+    await reap();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -307,6 +325,7 @@ Deno.test("a durable timer survives SIGKILL: the resumed run waits only for the 
       "the tool before the sleep ran once",
     );
   } finally {
+    await reap();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -350,6 +369,7 @@ Deno.test("Ctrl-C (SIGINT) pauses the run cleanly: exit 1, one sentence, resumab
     const report = await peekAsync(db, (s) => verifyRun(s, "i"));
     assert.deepEqual(report.problems, []);
   } finally {
+    await reap();
     await Deno.remove(dir, { recursive: true });
   }
 });

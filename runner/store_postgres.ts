@@ -200,8 +200,12 @@ const MIGRATIONS: string[] = [
     RETURN NULL;
   END
   $fn$;
-  CREATE TRIGGER runs_queued AFTER INSERT ON runs FOR EACH ROW
-    WHEN (NEW.status IN ('queued', 'paused')) EXECUTE FUNCTION loom_notify_work();
+  CREATE TRIGGER runs_paused AFTER INSERT ON runs FOR EACH ROW
+    WHEN (NEW.status = 'paused') EXECUTE FUNCTION loom_notify_work();
+  -- A queued run wakes workers once its "queued" event is written (enqueueRun writes the run,
+  -- then the event), so its history does not start with a worker's "resumed".
+  CREATE TRIGGER events_queued AFTER INSERT ON events FOR EACH ROW
+    WHEN (NEW.kind = 'queued') EXECUTE FUNCTION loom_notify_work();
   CREATE TRIGGER runs_status AFTER UPDATE OF status ON runs FOR EACH ROW
     WHEN (NEW.status IS DISTINCT FROM OLD.status AND NEW.status <> 'running')
     EXECUTE FUNCTION loom_notify_work();

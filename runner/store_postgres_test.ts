@@ -288,8 +288,10 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(wakes, 1, "one wake-up when the LISTEN connection is (re)established");
       await elsewhere.createRun(runRecord("x", "queued"));
+      await elsewhere.addEvent("x", "queued", "queued elsewhere");
       let p = next();
-      await b.createRun(runRecord("q", "queued"));
+      await b.createRun(runRecord("q", "queued")); // wakes nobody until its "queued" event
+      await b.addEvent("q", "queued", "run queued");
       await p;
       p = next();
       await b.updateRunIf("q", ["queued"], { status: "running" }); // not a wake-up
@@ -309,7 +311,7 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
       await p;
       assert.equal(wakes, 4);
       p = next();
-      await b.createRun(runRecord("q2", "queued"));
+      await b.createRun(runRecord("q2", "paused"));
       await p;
       assert.equal(wakes, 5);
     } finally {

@@ -79,6 +79,14 @@ export const TELEGRAM_SETUP =
 TELEGRAM_ALLOWED_CHAT_IDS (comma-separated chat ids that may approve); optionally
 TELEGRAM_API_BASE (default https://api.telegram.org). Then run: loom-ops gateway telegram`;
 
+/** The Bot API refused the token: retrying cannot help. */
+export class UnauthorizedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnauthorizedError";
+  }
+}
+
 /** A small Bot API client over fetch. */
 export class BotApi {
   readonly #base: string;
@@ -94,6 +102,9 @@ export class BotApi {
       signal,
     });
     const body = await res.json().catch(() => ({ ok: false, description: `HTTP ${res.status}` }));
+    if (res.status === 401) {
+      throw new UnauthorizedError("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized)");
+    }
     if (!body.ok) throw new Error(`Telegram ${method} failed: ${body.description ?? res.status}`);
     return body.result as T;
   }
@@ -179,6 +190,7 @@ export async function runGateway(
       }
     } catch (e) {
       if (signal.aborted) break;
+      if (e instanceof UnauthorizedError) throw new OpsUsageError(e.message);
       log(`telegram: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -187,7 +199,8 @@ export async function runGateway(
 
 async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<string> {
   const m = u.message!;
-  const username = m.from?.username ?? "";
+  // Telegram usernames are case-insensitive; gates name people in lower case.
+  const username = (m.from?.username ?? "").toLowerCase();
   const user = { id: m.from?.id, username, chat: m.chat.id };
   const [rawCmd, ...args] = m.text!.trim().split(/\s+/);
   const cmd = rawCmd.replace(/@.*$/, "").toLowerCase();

@@ -104,7 +104,7 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
     assert.match(bot.sent[1].text, /error: mallory may not approve step restart/);
     assert.ok(bot.sent.every((m) => m.chat_id === 100), "chat 999 is not answered");
 
-    bot.say(100, "alice", "/approve t-1 restart load is back to normal");
+    bot.say(100, "Alice", "/approve t-1 restart load is back to normal");
     await until("the approval", () => bot.sent.length >= 3);
     assert.equal(bot.sent[2].text, "approved by @alice. run t-1 is completed");
     bot.say(100, "alice", "/status t-1");
@@ -135,6 +135,31 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
   } finally {
     ac.abort();
     await gateway?.catch(() => {});
+    await bot.close();
+    app.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a token the Bot API rejects stops the gateway with a clear error", async () => {
+  const bot = fakeBotApi();
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
+  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  try {
+    await assert.rejects(
+      runGateway(app, {
+        token: "999:wrong",
+        apiBase: bot.base,
+        allowedChats: [100],
+        workspace: OPS_DIR,
+        stateDir: dir,
+        allowShell: false,
+        parallel: 1,
+        pollTimeoutS: 0,
+      }, new AbortController().signal),
+      /Telegram rejected TELEGRAM_BOT_TOKEN \(401 Unauthorized\)/,
+    );
+  } finally {
     await bot.close();
     app.close();
     await Deno.remove(dir, { recursive: true });

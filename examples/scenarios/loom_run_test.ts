@@ -77,3 +77,32 @@ scenario(
     await assertMatchesGolden(run, "golden/loom-run-cassette.json");
   },
 );
+
+scenario(
+  "loom-run chat SIGKILLed after its first turn resumes to the same answer",
+  chat({
+    llm: "mock",
+    // loom-run's test knob: each tool waits 150 ms, so the kill lands while the run is busy.
+    command: {
+      ...chat().command!,
+      env: { LOOM_RUN_TOOL_DELAY_MS: "150" },
+      runs: (env) => [
+        ...chat().command!.runs(env),
+        ["resume", "--run-id", env.runId, "--db", env.db, "--json"],
+      ],
+    },
+    faults: { crashAfterStep: 0 },
+  }),
+  async (run) => {
+    assert.equal(run.crashes, 1);
+    assert.equal(run.outputs[1].code, 0, run.outputs[1].stderr);
+    assert.equal(answerOf(run.outputs[1].stdout).status, "completed");
+    assert.equal(run.status, "completed");
+    // Same conversation, tools and answer as the uninterrupted run; the history of the crash
+    // (resume events, the interrupted attempt) is what differs.
+    await assertMatchesGolden(run, "golden/loom-run-mock.json", {
+      ignore: ["event", "error"],
+      update: false,
+    });
+  },
+);

@@ -54,7 +54,7 @@ export function triageScenario(
 ): ScenarioOptions {
   return {
     agent,
-    input: (env: { llm: { baseUrl?: string } }) => ({
+    input: (env) => ({
       ticket: TICKET,
       llm: { baseUrl: env.llm.baseUrl },
     }),

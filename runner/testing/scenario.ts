@@ -90,7 +90,7 @@ export interface ScenarioOptions {
   /** Prepares the temp dir before anything runs (copy a fixture workspace, write files). */
   setup?: (env: ScenarioEnv) => void | Promise<void>;
   /** Run input, or a function of the scenario's environment (LLM base URL, temp dir). */
-  input?: unknown;
+  input?: string | number | boolean | null | object | ((env: ScenarioEnv) => unknown);
   /** Run id. @default "scenario" */
   runId?: string;
   /** The LLM: a cassette (record/replay) or `"mock"` (the app's own offline mock). */
@@ -500,7 +500,9 @@ export async function runScenario(
       env: commandEnv(llmInfo, llmServer?.recording ?? false),
     };
     await options.setup?.(env);
-    const input = typeof options.input === "function" ? options.input(env) : options.input;
+    const input = typeof options.input === "function"
+      ? (options.input as (env: ScenarioEnv) => unknown)(env)
+      : options.input;
     let last: RunResult | undefined;
     let undelivered: string[] = [];
     let crashes = 0;
