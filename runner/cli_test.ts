@@ -286,6 +286,41 @@ Deno.test("cli: a foreign SQLite file and a corrupt file are refused with one cl
   });
 });
 
+Deno.test("cli: a Loom database damaged inside gives one clear error, not a stack trace", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    const r0 = await cli(
+      "run",
+      COUNTER,
+      "--run-id",
+      "k",
+      "--db",
+      db,
+      "--input",
+      '{"target":2000}',
+      "--quiet",
+    );
+    assert.equal(r0.code, 0);
+    const bytes = await Deno.readFile(db);
+    for (let off = 8192; off + 256 < bytes.length; off += 4096) bytes.fill(0xde, off, off + 256);
+    await Deno.writeFile(db, bytes);
+    for (
+      const args of [["explain", "--run-id", "k"], ["history", "--run-id", "k"], [
+        "verify",
+        "--run-id",
+        "k",
+      ]]
+    ) {
+      const r = await cli(...args, "--db", db);
+      assert.equal(r.code, 2, `${args[0]}: ${r.err}`);
+      assert.match(
+        r.err,
+        /^error: database .* is unreadable or corrupt \(SQLite: database disk image is malformed\)$/,
+      );
+    }
+  });
+});
+
 Deno.test("cli (subprocess): exit codes and no stack traces", async () => {
   await inTemp(async (dir) => {
     const db = `${dir}/runs.sqlite`;

@@ -35,6 +35,11 @@ export interface OpenStoreOptions {
   create?: boolean;
   /** SQLite busy timeout, ms (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * Page size for a new database file (bytes, power of two 512..65536). Smaller pages mean less
+   * written per commit of a small transition. Default 4096. Ignored for existing files.
+   */
+  pageSize?: number;
 }
 
 /** Schema migrations: index i brings a database from version i to i+1. */
@@ -215,6 +220,13 @@ export class SqliteStore implements Store {
     }
     try {
       this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      if (isNewFile && options.pageSize !== undefined) {
+        const ps = options.pageSize;
+        if (!Number.isInteger(ps) || ps < 512 || ps > 65536 || (ps & (ps - 1)) !== 0) {
+          throw new RunnerError(`page size must be a power of two from 512 to 65536, got ${ps}`);
+        }
+        this.db.exec(`PRAGMA page_size = ${ps}`);
+      }
       this.#checkAndMigrate(isNewFile);
       if (!memory) this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec(

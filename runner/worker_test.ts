@@ -81,6 +81,8 @@ pgTest("an idle worker wakes on NOTIFY: a new run, then a signal for a waiting r
     );
     assert.deepEqual(JSON.parse((await t.store.getRun("w"))!.result!), { got: { value: 42 } });
     assert.deepEqual(events, ["w:waiting", "w:completed"]);
+    const kinds = (await t.store.listEvents("w")).map((e) => e.kind);
+    assert.deepEqual(kinds.slice(0, 2), ["queued", "resumed"]);
   } finally {
     stop.abort();
     await worker;
