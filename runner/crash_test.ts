@@ -154,7 +154,7 @@ async function randomKills(
       );
       assert.equal(out.code, 0, out.stderr);
     }
-    assert.ok(kills >= Math.min(5, rounds), `only ${kills} kills landed`);
+    assert.ok(kills >= rounds - 2, `only ${kills} of ${rounds} kills landed before the run ended`);
     const expectedSum = N * (N - 1); // sum of 2i for i < N
     peek(db, (s) => {
       const run = s.getRun("c")!;
@@ -195,11 +195,11 @@ async function randomKills(
 }
 
 Deno.test("SIGKILL at random moments (20 kills): resume until done; exact state, no gaps, bounded repeats", async () => {
-  await randomKills(150, 20, 0, 60);
+  await randomKills(1000, 20, 0, 60);
 });
 
 Deno.test("SIGKILL during large commits (200 KB checkpoints): nothing committed is lost, integrity ok", async () => {
-  await randomKills(60, 8, 200_000, 30, ["--checkpoint", "compact:10"]);
+  await randomKills(120, 8, 200_000, 30, ["--checkpoint", "compact:10"]);
 });
 
 async function peekAsync<T>(
@@ -368,6 +368,35 @@ Deno.test("Ctrl-C (SIGINT) pauses the run cleanly: exit 1, one sentence, resumab
     assert.equal(JSON.parse(b.stdout).result, 40);
     const report = await peekAsync(db, (s) => verifyRun(s, "i"));
     assert.deepEqual(report.problems, []);
+  } finally {
+    await reap();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("signals across processes: the tool call before the wait is replayed, never re-run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-signal-" });
+  try {
+    const db = `${dir}/runs.sqlite`;
+    const env = { LOOM_EFFECTS: `${dir}/effects.txt` };
+    const agent = fixture("approval_agent.ts");
+    const first = await finish(spawn(["run", agent, "--run-id", "s", "--db", db, "--json"], env));
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout).status, "waiting");
+    // A resume before the signal (another process) stays waiting and runs nothing.
+    const early = await finish(
+      spawn(["resume", agent, "--run-id", "s", "--db", db, "--json"], env),
+    );
+    assert.equal(JSON.parse(early.stdout).status, "waiting");
+    const sig = await finish(
+      spawn(["signal", "--run-id", "s", "--db", db, "--name", "approve", "--data", '{"by":"ann"}']),
+    );
+    assert.equal(sig.code, 0, sig.stderr);
+    const done = await finish(spawn(["resume", agent, "--run-id", "s", "--db", db, "--json"], env));
+    assert.equal(done.code, 0, done.stderr);
+    assert.deepEqual(JSON.parse(done.stdout).result, { approvedBy: "ann" });
+    const lines = (await Deno.readTextFile(env.LOOM_EFFECTS)).trim().split("\n");
+    assert.deepEqual(lines.map((l) => l.split(" ")[0]), ["prepare", "deploy"]);
   } finally {
     await reap();
     await Deno.remove(dir, { recursive: true });

@@ -13,6 +13,7 @@ import {
   recur,
   resumeRun,
   retryRun,
+  RUN_STATUSES,
   RunnerError,
   type RunObserver,
   sendSignal,
@@ -41,7 +42,7 @@ Deno.test("counter: max-steps pauses, resume completes, history has every step",
     assert.equal(done.status, "completed");
     assert.deepEqual(done.result, { current: 10, steps: 10 });
     assert.equal(done.stepsThisRun, 7);
-    const steps = store.listSteps("c");
+    const steps = await store.listSteps("c");
     assert.deepEqual(steps.map((s) => s.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.equal(steps[10].state, null); // the final step stores the result on the run instead
     assert.equal(JSON.parse(steps[3].state!).current, 4);
@@ -84,7 +85,7 @@ Deno.test("a non-serialisable state fails the step that produced it, naming the 
     assert.equal(r.steps, 2);
     // The last good checkpoint is intact and only one attempt was made (validation is not retried).
     assert.deepEqual(await getCheckpoint(store, "b", 2), { n: 2, when: null });
-    assert.equal(store.listAttempts("b").length, 1);
+    assert.equal((await store.listAttempts("b")).length, 1);
     await assert.rejects(resumeRun(bad, { store, runId: "b" }), /failed .*use retry/);
   });
 });
@@ -135,12 +136,12 @@ Deno.test("retries: transient errors retried with backoff, every attempt recorde
     assert.equal(calls, 3);
     assert.ok(Date.now() - t0 >= 15, "backoff 5 + 10 ms was waited");
     assert.deepEqual(errors, ["1:transient:5", "2:transient:10"]);
-    const attempts = store.listAttempts("f");
+    const attempts = await store.listAttempts("f");
     assert.deepEqual(attempts.map((a) => [a.step, a.attempt, a.category, a.error]), [
       [0, 1, "transient", "busy 1"],
       [0, 2, "transient", "busy 2"],
     ]);
-    assert.equal(store.getStep("f", 0)!.attempt, 3);
+    assert.equal((await store.getStep("f", 0))!.attempt, 3);
     assert.ok((await verifyRun(store, "f")).ok);
   });
 });
@@ -167,7 +168,7 @@ Deno.test("retries: only transient is retried by default; categories come from e
       const r = await startRun(agent, { store, runId: "t" });
       assert.equal(r.status, "failed");
       assert.equal(r.error?.category, category);
-      assert.equal(store.listAttempts("t").length, attempts, `${category} attempts`);
+      assert.equal((await store.listAttempts("t")).length, attempts, `${category} attempts`);
     });
   }
 });
@@ -195,9 +196,9 @@ Deno.test("retry command: a failed run continues from its last checkpoint with a
     const done = await resumeRun(agent, { store, runId: "x" });
     assert.equal(done.status, "completed");
     assert.equal(done.result, 3);
-    assert.equal(store.getStep("x", 2)!.attempt, 3); // attempts 1-2 failed, 3 succeeded
+    assert.equal((await store.getStep("x", 2))!.attempt, 3); // attempts 1-2 failed, 3 succeeded
     assert.ok((await verifyRun(store, "x")).ok);
-    assert.ok(store.listEvents("x").some((e) => e.kind === "retry"));
+    assert.ok((await store.listEvents("x")).some((e) => e.kind === "retry"));
   });
 });
 
@@ -272,7 +273,7 @@ Deno.test("tool calls: per-tool retry policy, timeouts and a non-JSON result", a
   await withTempStore(async (store) => {
     const r = await startRun(agent, { store, runId: "r" });
     assert.equal(r.result, 3);
-    const attempts = store.listAttempts("r");
+    const attempts = await store.listAttempts("r");
     assert.deepEqual(attempts.map((a) => `${a.scope.split(":")[1]}#${a.attempt}:${a.category}`), [
       "flaky#1:transient",
       "flaky#2:transient",
@@ -280,7 +281,7 @@ Deno.test("tool calls: per-tool retry policy, timeouts and a non-JSON result", a
       "slow#2:transient",
       "fn#1:validation",
     ]);
-    const calls = store.listCalls("r");
+    const calls = await store.listCalls("r");
     assert.deepEqual(calls.map((c) => `${c.name}:${c.status}:${c.attempts}`), [
       "flaky:completed:3",
       "slow:failed:2",
@@ -341,7 +342,7 @@ Deno.test("a capped tool result still reaches the step whole; storage keeps a st
   await withTempStore(async (store) => {
     const r = await startRun(agent, { store, runId: "b" });
     assert.equal(r.result, 5000);
-    const [call] = store.listCalls("b");
+    const [call] = await store.listCalls("b");
     assert.ok(call.capped);
     assert.equal(call.resultBytes, 5011);
     assert.ok(call.result!.length < 1000);
@@ -441,7 +442,7 @@ Deno.test("sleep: short timers run in-process; long ones suspend and keep their 
     const again = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 10 });
     assert.equal(again.status, "waiting");
     await new Promise((r) => setTimeout(r, 200));
-    const wakeAt = store.listCalls("b", { kind: "timer" })[0].deadline!;
+    const wakeAt = (await store.listCalls("b", { kind: "timer" }))[0].deadline!;
     const t0 = Date.now();
     const done = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 1000 });
     assert.equal(done.status, "completed");
@@ -487,16 +488,16 @@ Deno.test("versions: migrate is called, a missing migrate is refused, a changed 
     const r = await resumeRun(v2, { store, runId: "v" });
     assert.equal(r.result, 40);
     assert.equal(r.steps, 2 + 20 + 1);
-    assert.ok(store.listEvents("v").some((e) => e.kind === "migrated"));
+    assert.ok((await store.listEvents("v")).some((e) => e.kind === "migrated"));
     assert.ok((await verifyRun(store, "v")).ok);
 
     // Same version, different source hash: resumes with a warning in the history.
     await startRun(v1, { store, runId: "h", maxSteps: 1 });
-    store.db.prepare("UPDATE runs SET agent_hash = 'feedfeedfeedfeed' WHERE run_id = 'h'").run();
+    await store.updateRunIf("h", RUN_STATUSES, { agentHash: "feedfeedfeedfeed" });
     const logger = memoryLogger();
     assert.equal((await resumeRun(v1, { store, runId: "h", logger })).status, "completed");
     assert.ok(
-      store.listEvents("h").some((e) =>
+      (await store.listEvents("h")).some((e) =>
         e.kind === "source-changed" && /feedfeedfeedfeed ->/.test(e.message)
       ),
     );
@@ -513,13 +514,13 @@ Deno.test("compact policy keeps every Nth checkpoint plus the latest, and verify
       checkpoint: { mode: "compact", every: 10 },
       maxSteps: 17,
     });
-    let kept = store.listSteps("k").filter((s) => s.state !== null).map((s) => s.step);
+    let kept = (await store.listSteps("k")).filter((s) => s.state !== null).map((s) => s.step);
     assert.deepEqual(kept, [9, 16]); // checkpoints before steps 10 and 17
     assert.ok((await verifyRun(store, "k")).ok);
     await resumeRun(counter, { store, runId: "k" });
-    kept = store.listSteps("k").filter((s) => s.state !== null).map((s) => s.step);
+    kept = (await store.listSteps("k")).filter((s) => s.state !== null).map((s) => s.step);
     assert.deepEqual(kept, [9, 19, 24]); // 24: the checkpoint before the final step 25
-    assert.equal(store.listSteps("k").length, 26); // history rows for every step
+    assert.equal((await store.listSteps("k")).length, 26); // history rows for every step
     assert.ok((await verifyRun(store, "k")).ok);
     await assert.rejects(
       forkRun(store, { runId: "k", fromStep: 5, newRunId: "f" }),
@@ -587,8 +588,8 @@ Deno.test("children: durable child runs, the parent waits for a waiting child, e
     const first = await startRun(parentAgent, { store, runId: "p" });
     assert.equal(first.status, "waiting");
     assert.equal(first.waitingFor, "child:p/child-2");
-    assert.equal(store.getRun("p/child-2")!.status, "waiting");
-    assert.equal(store.getRun("p/child-1")!.parentRunId, "p");
+    assert.equal((await store.getRun("p/child-2"))!.status, "waiting");
+    assert.equal((await store.getRun("p/child-1"))!.parentRunId, "p");
     assert.equal((await resumeRun(parentAgent, { store, runId: "p" })).status, "waiting");
     await sendSignal(store, "p/child-2", "go");
     const done = await resumeRun(parentAgent, { store, runId: "p" });
@@ -607,7 +608,7 @@ Deno.test("children: durable child runs, the parent waits for a waiting child, e
     assert.match(formatExplain(e), /└─ p\/child-3 \(child\) completed/);
     const deleted = await deleteRun(store, "p");
     assert.equal(deleted.length, 4);
-    assert.equal(store.getRun("p/child-1"), undefined);
+    assert.equal(await store.getRun("p/child-1"), undefined);
   });
 });
 
@@ -616,7 +617,7 @@ Deno.test("cancelling a parent cancels its unfinished children", async () => {
     await startRun(parentAgent, { store, runId: "p" });
     const ids = await cancelRun(store, "p", "no longer needed");
     assert.deepEqual(ids.sort(), ["p", "p/child-2"]);
-    assert.equal(store.getRun("p/child-1")!.status, "completed");
+    assert.equal((await store.getRun("p/child-1"))!.status, "completed");
     await assert.rejects(resumeRun(parentAgent, { store, runId: "p" }), /was cancelled/);
     await assert.rejects(cancelRun(store, "p"), /already cancelled/);
   });
@@ -638,7 +639,7 @@ Deno.test("cancelling a run that another invocation is advancing stops it at its
     const r = await running;
     assert.equal(r.status, "cancelled");
     assert.ok(r.steps < 1000);
-    assert.equal(store.getRun("s")!.status, "cancelled");
+    assert.equal((await store.getRun("s"))!.status, "cancelled");
   });
 });
 
@@ -657,7 +658,7 @@ Deno.test("an aborted signal interrupts the run: paused, resumable, nothing half
     setTimeout(() => ac.abort(), 30);
     const r = await startRun(slow, { store, runId: "i", signal: ac.signal });
     assert.equal(r.status, "paused");
-    assert.equal(store.getRun("i")!.leaseOwner, null);
+    assert.equal((await store.getRun("i"))!.leaseOwner, null);
     const done = await resumeRun(slow, { store, runId: "i" });
     assert.equal(done.result, 20);
     assert.ok((await verifyRun(store, "i")).ok);
@@ -667,18 +668,21 @@ Deno.test("an aborted signal interrupts the run: paused, resumable, nothing half
 Deno.test("a lease held by a live owner makes a second resume fail fast; an expired one is taken over", async () => {
   await withTempStore(async (store) => {
     await startRun(counter, { store, runId: "l", maxSteps: 1 });
-    const set = store.db.prepare(
-      "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires = ? WHERE run_id = 'l'",
-    );
-    set.run("elsewhere:1:abc", Date.now() + 60_000);
+    const set = (owner: string, expires: number) =>
+      store.updateRunIf("l", RUN_STATUSES, {
+        status: "running",
+        leaseOwner: owner,
+        leaseExpires: expires,
+      });
+    await set("elsewhere:1:abc", Date.now() + 60_000);
     await assert.rejects(
       resumeRun(counter, { store, runId: "l" }),
       /being advanced by another process \(lease owner elsewhere:1:abc/,
     );
-    set.run("elsewhere:1:abc", Date.now() - 1);
+    await set("elsewhere:1:abc", Date.now() - 1);
     const r = await resumeRun(counter, { store, runId: "l" });
     assert.equal(r.status, "completed");
-    assert.ok(store.listEvents("l").some((e) => e.kind === "lease-takeover"));
+    assert.ok((await store.listEvents("l")).some((e) => e.kind === "lease-takeover"));
   });
 });
 
@@ -688,13 +692,13 @@ Deno.test("prune deletes finished runs older than a date; list pages", async () 
       await startRun(counter, { store, runId: id, input: { target: 1 } });
     }
     await startRun(counter, { store, runId: "open", maxSteps: 1 });
-    assert.equal(store.listRuns({ limit: 2 }).length, 2);
-    assert.equal(store.listRuns({ limit: 2, offset: 2 }).length, 2);
+    assert.equal((await store.listRuns({ limit: 2 })).length, 2);
+    assert.equal((await store.listRuns({ limit: 2, offset: 2 })).length, 2);
     assert.deepEqual(await pruneRuns(store, { before: new Date(Date.now() - 60_000) }), []);
     const gone = await pruneRuns(store, { before: new Date(Date.now() + 1000) });
     assert.deepEqual(gone.sort(), ["a", "b", "c"]);
-    assert.deepEqual(store.listRuns().map((r) => r.runId), ["open"]);
-    assert.equal(store.listSteps("a").length, 0);
+    assert.deepEqual((await store.listRuns()).map((r) => r.runId), ["open"]);
+    assert.equal((await store.listSteps("a")).length, 0);
     await assert.rejects(
       pruneRuns(store, { before: new Date(), statuses: ["paused"] }),
       /only removes finished runs/,

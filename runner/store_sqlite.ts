@@ -320,9 +320,18 @@ export class SqliteStore implements Store {
 
   /** Creates a run. */
   createRun(r: RunRecord): void {
-    if (this.#get("SELECT 1 FROM runs WHERE run_id = ?", r.runId)) {
-      throw new RunnerError(`run ${r.runId} already exists in ${this.location}`);
+    const exists = () => new RunnerError(`run ${r.runId} already exists in ${this.location}`);
+    if (this.#get("SELECT 1 FROM runs WHERE run_id = ?", r.runId)) throw exists();
+    try {
+      this.#insertRun(r);
+    } catch (e) {
+      // Another process created the same run between the check and the insert.
+      if (/UNIQUE constraint failed/.test((e as Error).message)) throw exists();
+      throw e;
     }
+  }
+
+  #insertRun(r: RunRecord): void {
     this.#run(
       `INSERT INTO runs (run_id, agent_name, agent_version, agent_hash, status, parent_run_id,
         parent_step, fork_of_run_id, fork_of_step, first_step, initial_state, input, result, error,

@@ -94,3 +94,31 @@ Deno.test("inspection indexes exist and the hot path uses the primary key", asyn
     store.close();
   });
 });
+
+Deno.test("pageSize applies to new files only and is validated", async () => {
+  await inTemp((dir) => {
+    const s = openStore(`${dir}/p.sqlite`, { pageSize: 1024 });
+    assert.equal(Object.values(s.db.prepare("PRAGMA page_size").get()!)[0], 1024);
+    s.close();
+    const again = openStore(`${dir}/p.sqlite`, { pageSize: 8192 });
+    assert.equal(Object.values(again.db.prepare("PRAGMA page_size").get()!)[0], 1024);
+    again.close();
+    assert.throws(
+      () => openStore(`${dir}/q.sqlite`, { pageSize: 1000 }),
+      /page size must be a power of two/,
+    );
+  });
+});
+
+Deno.test("creating a run that exists (made through another connection) is a clear error", async () => {
+  await inTemp(async (dir) => {
+    const a = openStore(`${dir}/runs.sqlite`);
+    const b = openStore(`${dir}/runs.sqlite`);
+    const agent = defineAgent({ name: "a", initialState: () => ({}), step: () => 1 });
+    await startRun(agent, { store: a, runId: "r" });
+    const rec = b.getRun("r")!;
+    assert.throws(() => b.createRun(rec), /run r already exists/);
+    a.close();
+    b.close();
+  });
+});

@@ -1,17 +1,22 @@
 // Helpers shared by the runner's tests (not exported from mod.ts).
-import { openStore, type SqliteStore } from "./store_sqlite.ts";
 import type { StepLogger } from "./context.ts";
+import type { Store } from "./store.ts";
+import { testBackend } from "./testing_stores.ts";
 
-/** A temp dir with a fresh database; removed afterwards. */
+/**
+ * A fresh store for one test and a temp dir, removed afterwards: a SQLite file, or a PostgreSQL
+ * schema when `LOOM_TEST_STORE=postgres` (engine_postgres_test.ts runs the engine suite so).
+ */
 export async function withTempStore(
-  fn: (store: SqliteStore, dir: string) => Promise<void>,
+  fn: (store: Store, dir: string) => Promise<void>,
 ): Promise<void> {
+  const backend = testBackend();
   const dir = await Deno.makeTempDir({ prefix: "loom-runner-test-" });
-  const store = openStore(`${dir}/runs.sqlite`);
+  const t = await backend.open();
   try {
-    await fn(store, dir);
+    await fn(t.store, dir);
   } finally {
-    store.close();
+    await t.cleanup();
     await Deno.remove(dir, { recursive: true });
   }
 }

@@ -47,6 +47,7 @@ export {
   type GoldenOptions,
   type GoldenSubject,
   normalizeTrace,
+  stringNormalizer,
 } from "./testing/golden.ts";
 export {
   type AppCommand,

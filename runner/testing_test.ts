@@ -14,6 +14,7 @@ import {
   normalizeTrace,
   runScenario,
   ScenarioError,
+  scrubSecrets,
 } from "./testing.ts";
 import { DIR_PLACEHOLDER, startCassette } from "./testing/cassette.ts";
 import { stringChange } from "./testing/json_diff.ts";
@@ -53,11 +54,21 @@ async function upstream(): Promise<
   return { baseUrl: `http://127.0.0.1:${port}/v1`, seen, close: () => server.shutdown(), body };
 }
 
-async function post(baseUrl: string, content: string, key = SECRET): Promise<Response> {
+async function post(
+  baseUrl: string,
+  content: string,
+  key = SECRET,
+  extra: Record<string, unknown> = {},
+): Promise<Response> {
   return await fetch(`${baseUrl}/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ model: "m", messages: [{ role: "user", content }], stream: true }),
+    body: JSON.stringify({
+      model: "m",
+      messages: [{ role: "user", content }],
+      stream: true,
+      ...extra,
+    }),
   });
 }
 
@@ -137,7 +148,7 @@ Deno.test("cassette: a request not in the recording gets a 400 and a diff of wha
   });
 });
 
-Deno.test("cassette: fewer requests than recorded is drift too; a missing file says how to record", async () => {
+Deno.test("cassette: fewer requests is drift; normalizeRequest; a missing file says how to record", async () => {
   await withDir(async (dir) => {
     const file = `${dir}/c.json`;
     const up = await upstream();
@@ -153,6 +164,22 @@ Deno.test("cassette: fewer requests than recorded is drift too; a missing file s
       problems ?? "",
       /the agent made 1 of the 2 recorded requests; the first one it no longer makes is number 2/,
     );
+    // A field that differs on every run is taken out of the match by normalizeRequest.
+    const varying = `${dir}/varying.json`;
+    const up2 = await upstream();
+    const rec2 = await startCassette(varying, { record: true, upstream: up2.baseUrl }, dir);
+    await (await post(rec2.baseUrl, "one", SECRET, { user: "request-1" })).text();
+    await rec2.close();
+    await up2.close();
+    const strict = await startCassette(varying, {}, dir);
+    assert.equal((await post(strict.baseUrl, "one", SECRET, { user: "request-2" })).status, 400);
+    assert.match((await strict.close()) ?? "", /body\.user: request-\[-1-\]\{\+2\+\}/);
+    const loose = await startCassette(varying, {
+      normalizeRequest: (b) => ({ ...(b as object), user: undefined }),
+    }, dir);
+    assert.equal((await post(loose.baseUrl, "one", SECRET, { user: "request-2" })).status, 200);
+    assert.equal(await loose.close(), undefined);
+
     const lenient = await startCassette(file, { allowUnused: true }, dir);
     await (await post(lenient.baseUrl, "one")).text();
     assert.equal(await lenient.close(), undefined);
@@ -434,4 +461,19 @@ Deno.test("cassette descriptor and diff helpers", () => {
     "…xxxxx[-A-]{+B+}yyyyy…",
   );
   assert.ok(new CassetteMismatchError("m") instanceof Error);
+});
+
+Deno.test("scrubSecrets: key patterns, bearer tokens, key variables' values and listed secrets", () => {
+  const previous = Deno.env.get("LOOM_LLM_API_KEY");
+  Deno.env.set("LOOM_LLM_API_KEY", "local-gateway-token-42");
+  try {
+    const text = scrubSecrets(
+      `a ${SECRET} b Bearer abc.def-123456 c local-gateway-token-42 d ghp_0123456789abcdefXYZ e hunter2-db-pass`,
+      ["hunter2-db-pass"],
+    );
+    assert.equal(text, "a [REDACTED] b [REDACTED] c [REDACTED] d [REDACTED] e [REDACTED]");
+  } finally {
+    if (previous === undefined) Deno.env.delete("LOOM_LLM_API_KEY");
+    else Deno.env.set("LOOM_LLM_API_KEY", previous);
+  }
 });

@@ -124,6 +124,20 @@ pgTest("a stopped worker leaves its runs paused; another worker finishes them", 
   for (let i = 0; i < 3; i++) await assertChainDone(t.store, `p${i}`, 30);
 });
 
+pgTest("steps-per-claim releases a run after N steps so any worker can continue it", async (t) => {
+  await enqueueRun(chain, { store: t.store, runId: "a", input: { n: 5 } });
+  await enqueueRun(chain, { store: t.store, runId: "b", input: { n: 5 } });
+  const s = await runWorker({ store: t.store, agents: AGENTS, stepsPerClaim: 2, drain: true });
+  assert.deepEqual(s.outcomes, { paused: 4, completed: 2 });
+  assert.equal(s.claimed, 6);
+  assert.equal(s.steps, 12);
+  for (const id of ["a", "b"]) {
+    await assertChainDone(t.store, id, 5);
+    const kinds = (await t.store.listEvents(id)).map((e) => e.kind);
+    assert.deepEqual(kinds, ["queued", "resumed", "resumed", "resumed"]);
+  }
+});
+
 pgTest("a run the worker cannot resume is reported once and left alone", async (t) => {
   await enqueueRun(chain, { store: t.store, runId: "bad", input: { n: 2 } });
   await enqueueRun(chain, { store: t.store, runId: "good", input: { n: 2 } });

@@ -8,6 +8,7 @@
  * - Options: `maxSteps` ({@link StepBudgetExceededError}), `onStep` hooks, `signal`
  *   ({@link LoopAbortedError}).
  * - {@link explainTailcalls}: finds shapes in a loop's source that defeat the trampoline.
+ * - {@link onRecur}: an opt-in hook that sees every marker as it is made (for tracing).
  *
  * @example
  * ```ts
@@ -22,8 +23,10 @@ export {
   type Awaitable,
   isTailCall,
   type LoopResult,
+  onRecur,
   recur,
   type RecurCheck,
+  type RecurHook,
   TAIL_CALL,
   type TailCall,
   type TailTransfer,

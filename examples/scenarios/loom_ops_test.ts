@@ -7,6 +7,7 @@ import { assertMatchesGolden, scenario } from "@loom/runner/testing";
 const OPS = new URL("../../apps/ops/", import.meta.url).pathname.replace(/\/$/, "");
 
 scenario("loom-ops restart-service waits for approval, then completes", {
+  paths: { [OPS]: "<ops>" },
   command: {
     main: `${OPS}/main.ts`,
     env: { LOOM_OPS_ALLOW_SHELL: "" },

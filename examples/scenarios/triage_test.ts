@@ -12,6 +12,15 @@ scenario("triage answers from the recorded LLM", triageScenario(triage), async (
   assert.equal(run.status, "completed");
   assert.deepEqual(run.result, { answer: ANSWER, turns: 2 });
   assert.equal(run.llmRequests, 2);
+  // The agent's `llm` tool calls become LLM spans with the recorded usage and its cost.
+  const llm = run.trace.spans.filter((s) => s.kind === "llm");
+  assert.deepEqual(
+    llm.map((
+      s,
+    ) => [s.attributes["gen_ai.usage.input_tokens"], s.attributes["gen_ai.usage.output_tokens"]]),
+    [[96, 14], [131, 17]],
+  );
+  assert.ok(llm.every((s) => typeof s.attributes["loom.cost.usd"] === "number"));
   await assertMatchesGolden(run, "golden/triage.json");
 });
 

@@ -30,6 +30,11 @@ export interface CassetteOptions {
   secrets?: string[];
   /** Accept a run that used fewer exchanges than recorded. Default false: that is drift too. */
   allowUnused?: boolean;
+  /**
+   * Rewrites a request body before matching (both the recorded one and the new one), for
+   * fields that legitimately differ between runs, e.g. `(b) => ({ ...b, user: undefined })`.
+   */
+  normalizeRequest?: (body: unknown) => unknown;
 }
 
 /** A cassette to use as a scenario's `llm`; started by the scenario. */
@@ -185,6 +190,9 @@ export async function startCassette(
     tape = (await readCassette(file)).interactions;
   }
   const used = new Set<number>();
+  const normalize = options.normalizeRequest ?? ((b: unknown) => b);
+  const matchKey = (r: Interaction["request"]) =>
+    stableStringify([r.method, r.path, normalize(structuredClone(r.body))]);
   const mismatches: Mismatch[] = [];
   const problems: string[] = [];
   let requests = 0;
@@ -236,12 +244,11 @@ export async function startCassette(
         headers: { "content-type": contentType },
       });
     }
-    const key = stableStringify([request.method, request.path, request.body]);
+    const key = matchKey(request);
     let found = -1;
     for (let i = 0; i < tape.length; i++) {
       if (used.has(i)) continue;
-      const t = tape[i].request;
-      if (stableStringify([t.method, t.path, t.body]) === key) {
+      if (matchKey(tape[i].request) === key) {
         found = i;
         break;
       }

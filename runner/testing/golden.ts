@@ -53,14 +53,29 @@ export class GoldenMismatchError extends Error {
 /** Attributes whose values depend on timing (backoff jitter), dropped when normalising. */
 const VOLATILE_ATTRIBUTES = new Set(["loom.retry_in_ms"]);
 
-/** Replaces the run-to-run noise in strings with placeholders. */
-export function stringNormalizer(dirs: string[]): (s: string) => string {
+/**
+ * Replaces the run-to-run and machine-to-machine noise in strings with placeholders: `dirs`
+ * (the scenario's temp dir) by `<dir>`, each of `paths` by its placeholder, the working
+ * directory by `<cwd>`, lease owners, local ports and ISO timestamps.
+ */
+export function stringNormalizer(
+  dirs: string[],
+  paths: Record<string, string> = {},
+): (s: string) => string {
   const host = hostname().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const owner = new RegExp(`${host}:\\d+:[a-z0-9]+`, "g");
-  const known = dirs.filter((d) => d.length > 1).sort((a, b) => b.length - a.length);
+  const known: [string, string][] = [
+    ...dirs.map((d): [string, string] => [d, "<dir>"]),
+    ...Object.entries(paths),
+    [Deno.cwd(), "<cwd>"],
+  ];
+  // Longest first, so a path inside another is replaced as a whole.
+  known.sort((a, b) => b[0].length - a[0].length);
   return (s) => {
     let out = s;
-    for (const d of known) out = out.split(d).join("<dir>");
+    for (const [path, placeholder] of known) {
+      if (path.length > 1) out = out.split(path).join(placeholder);
+    }
     return out.replace(owner, "<owner>")
       .replace(/\b(127\.0\.0\.1|localhost):\d+/g, "$1:<port>")
       .replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, "<time>");
@@ -120,19 +135,25 @@ function preorder(spans: Span[], callOrder?: Map<string, number>): { s: Span; i:
 
 /**
  * Normalises a trace for storage and comparison: spans in a stable pre-order (see `preorder`), ids `s1`, `s2`, …, every time replaced by that order, durations zero,
- * stack traces and timing-dependent attributes dropped, and `dirs`, ports, lease owners and ISO
- * timestamps in strings replaced by placeholders (`<dir>`, `<port>`, `<owner>`, `<time>`).
+ * stack traces and timing-dependent attributes dropped, and paths, ports, lease owners and ISO
+ * timestamps in strings replaced by placeholders (see `stringNormalizer`).
  *
  * @param trace The trace.
- * @param options `name` for the trace; `dirs` to replace by `<dir>`; `callOrder`, idempotency
+ * @param options `name` for the trace; `dirs` to replace by `<dir>`; `paths`, more absolute
+ *   paths and their placeholders (see `stringNormalizer`); `callOrder`, idempotency
  *   key → position, orders calls that started in the same millisecond.
  * @returns A new trace; the input is not changed.
  */
 export function normalizeTrace(
   trace: TraceData,
-  options: { name?: string; dirs?: string[]; callOrder?: Map<string, number> } = {},
+  options: {
+    name?: string;
+    dirs?: string[];
+    paths?: Record<string, string>;
+    callOrder?: Map<string, number>;
+  } = {},
 ): TraceData {
-  const norm = stringNormalizer(options.dirs ?? []);
+  const norm = stringNormalizer(options.dirs ?? [], options.paths);
   const order = preorder(trace.spans, options.callOrder);
   const ids = new Map(order.map(({ s }, n) => [s.id, `s${n + 1}`]));
   const spans: Span[] = order.map(({ s }, n) => {

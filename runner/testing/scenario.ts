@@ -101,8 +101,16 @@ export interface ScenarioOptions {
   signals?: SignalDelivery[];
   /** Builds the trace. @default `traceRun` from `@loom/runner` */
   trace?: TraceBuilder;
+  /**
+   * Absolute paths to replace in the trace, with their placeholders (e.g. an app's folder:
+   * `{ [appDir]: "<app>" }`), so golden files do not depend on where the repository is checked
+   * out. The temp dir (`<dir>`) and the working directory (`<cwd>`) are always replaced.
+   */
+  paths?: Record<string, string>;
   /** Resumes of a waiting run before giving up. @default 20 */
   maxRounds?: number;
+  /** `Deno.test` options for `scenario` (`ignore`, `only`, sanitizers, permissions). */
+  test?: Omit<Deno.TestDefinition, "name" | "fn">;
 }
 
 /** Everything the store holds about the run. */
@@ -204,15 +212,11 @@ async function loadAgent(
 }
 
 /** Runs the agent in the crash driver and SIGKILLs it right after step `n` committed. */
-async function crashRun(
-  config: CrashDriverConfig,
-  cwd: string | undefined,
-): Promise<void> {
+async function crashRun(config: CrashDriverConfig): Promise<void> {
   // A URL, not a path: the driver must also start when this package is loaded from JSR.
   const driver = new URL("./crash_driver.ts", import.meta.url).href;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", driver, JSON.stringify(config)],
-    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -290,25 +294,24 @@ async function runCommands(
       stderr: "piped",
     }).spawn();
     const crashAt = i === 0 ? faults?.crashAfterStep : undefined;
+    let exited = false;
     let killed = false;
     const watcher = crashAt === undefined ? undefined : (async () => {
       // Poll the database: the app gives no hook, the committed steps are the truth.
-      while (!killed) {
+      while (!exited) {
         const step = await committedStep(env.db, env.runId);
         if (step !== undefined && step >= crashAt) {
           try {
             child.kill("SIGKILL");
             killed = true;
-          } catch { /* already exited */ }
+          } catch { /* it exited meanwhile */ }
           return;
         }
         await sleep(5);
       }
     })();
     const out = await child.output();
-    killed ||= out.signal === "SIGKILL";
-    const stop = killed;
-    killed = true;
+    exited = true;
     await watcher;
     const record = {
       args,
@@ -317,7 +320,7 @@ async function runCommands(
       stderr: decoder.decode(out.stderr),
     };
     outputs.push(record);
-    if (out.signal === "SIGKILL" && stop) {
+    if (killed && out.signal === "SIGKILL") {
       crashes++;
       continue;
     }
@@ -364,33 +367,29 @@ async function runAgent(
 ): Promise<{ last: RunResult; crashes: number; undelivered: string[] }> {
   const loaded = await loadAgent(options, origin);
   const agent = withFaults(loaded.agent, options.faults);
+  const crashAt = options.faults?.crashAfterStep;
+  if (crashAt !== undefined) {
+    if (!loaded.module || !loaded.exportName) {
+      throw new ScenarioError(
+        "crashAfterStep runs the agent in a subprocess: give `agent` as a module URL, or export the agent from its module",
+      );
+    }
+    await crashRun({
+      module: loaded.module,
+      exportName: loaded.exportName,
+      db: env.db,
+      runId: env.runId,
+      input,
+      faults: options.faults ?? {},
+      crashAfterStep: crashAt,
+    });
+  }
   const store = openStore(env.db);
-  const quiet = { info() {}, warn() {}, error() {} };
-  const runOptions = { store, runId: env.runId, logger: quiet };
-  let crashes = 0;
+  const runOptions = { store, runId: env.runId, logger: { info() {}, warn() {}, error() {} } };
   try {
     let last: RunResult;
-    const crashAt = options.faults?.crashAfterStep;
     if (crashAt !== undefined) {
-      if (!loaded.module || !loaded.exportName) {
-        throw new ScenarioError(
-          "crashAfterStep runs the agent in a subprocess: give `agent` as a module URL, or export the agent from its module",
-        );
-      }
-      store.close();
-      await crashRun({
-        module: loaded.module,
-        exportName: loaded.exportName,
-        db: env.db,
-        runId: env.runId,
-        input,
-        faults: options.faults ?? {},
-        crashAfterStep: crashAt,
-      }, undefined);
-      crashes++;
-      const reopened = openStore(env.db);
-      Object.assign(runOptions, { store: reopened });
-      const step = (await reopened.lastStep(env.runId))?.step;
+      const step = (await store.lastStep(env.runId))?.step;
       if (step !== crashAt) {
         throw new ScenarioError(
           `after the crash the last committed step is ${step}, expected ${crashAt}`,
@@ -413,7 +412,7 @@ async function runAgent(
         if (s && s.dueAt <= deadline) {
           await sleep(Math.max(0, s.dueAt - Date.now()));
           pending.splice(pending.indexOf(s), 1);
-          await sendSignal(runOptions.store, env.runId, s.name, s.data ?? null);
+          await sendSignal(store, env.runId, s.name, s.data ?? null);
         } else await sleep(Math.max(0, deadline - Date.now()));
       } else if (w?.kind === "timer") {
         const ms = w.wakeAt - Date.now();
@@ -422,9 +421,13 @@ async function runAgent(
       } else break;
       last = await resumeRun(agent, runOptions);
     }
-    return { last, crashes, undelivered: pending.map((p) => p.name) };
+    return {
+      last,
+      crashes: crashAt === undefined ? 0 : 1,
+      undelivered: pending.map((p) => p.name),
+    };
   } finally {
-    runOptions.store.close();
+    store.close();
   }
 }
 
@@ -539,7 +542,12 @@ export async function runScenario(
         error: run.error,
         last,
         history: await readHistory(store, runId),
-        trace: normalizeTrace(raw, { name, dirs: [dir, real], callOrder: callOrder(db, runId) }),
+        trace: normalizeTrace(raw, {
+          name,
+          dirs: [dir, real],
+          paths: options.paths,
+          callOrder: callOrder(db, runId),
+        }),
         crashes,
         undelivered,
         outputs,
@@ -582,8 +590,12 @@ export function scenario(
   check?: (run: ScenarioRun) => void | Promise<void>,
 ): void {
   const origin = callerOrigin();
-  Deno.test(name, async () => {
-    const run = await runScenario(name, options, origin);
-    await check?.(run);
+  Deno.test({
+    ...options.test,
+    name,
+    fn: async () => {
+      const run = await runScenario(name, options, origin);
+      await check?.(run);
+    },
   });
 }
