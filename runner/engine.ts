@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isTailCall } from "@loom/tailcalls";
+import { isTailCall, type TailCall } from "@loom/tailcalls";
 import { type Agent, agentSourceHash, type CheckpointPolicy, type PayloadPolicy } from "./agent.ts";
 import {
   abortableDelay,
@@ -590,7 +590,7 @@ async function advance(
                 "a runner step must return recur(state), not a tail call to another loop",
               );
             }
-            out = { next: out.args[0], json: encodeState(agent, out.args[0]) };
+            out = { next: out.args[0], json: encodeState(agent, out.args[0]), marker: out };
           } else {
             out = { final: out, json: encodeJson(out === undefined ? null : out, "result") };
           }
@@ -672,7 +672,7 @@ async function advance(
         );
         return await finish("failed", { error }, state);
       }
-      const o = out as { next?: unknown; final?: unknown; json: string };
+      const o = out as { next?: unknown; final?: unknown; json: string; marker?: TailCall };
       if ("next" in o) {
         // Sync backends (SQLite) return a boolean: await only real promises (async backends).
         const committed = store.commitStep(
@@ -698,6 +698,7 @@ async function advance(
             stateBefore: state,
             stateAfter: o.next,
             final: false,
+            marker: o.marker,
             durationMs,
           });
         }

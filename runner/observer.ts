@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { TailCall } from "@loom/tailcalls";
 import type { ErrorCategory } from "./errors.ts";
 import type { RunStatus, WaitInfo } from "./store.ts";
 
@@ -71,6 +72,8 @@ export interface RunObserver {
     stateAfter: unknown;
     final: boolean;
     result?: unknown;
+    /** The `recur` marker the step returned (trace mode looks up where it was made). */
+    marker?: TailCall;
     durationMs: number;
   }): void;
   /** A tool call finished (ran or replayed). */

@@ -29,6 +29,8 @@ import type {
 } from "./store.ts";
 import type { ClaimedRun, WorkQueue } from "./work_queue.ts";
 
+export type { ClaimedRun, WorkQueue } from "./work_queue.ts";
+
 /** Current schema version of the PostgreSQL store. */
 export const PG_SCHEMA_VERSION = 1;
 /** Default schema a store lives in. */

@@ -14,6 +14,8 @@ import { errorMessage, RunnerError } from "./errors.ts";
 import { type Store, TERMINAL_STATUSES } from "./store.ts";
 import type { ClaimedRun, WorkQueue } from "./work_queue.ts";
 
+export type { ClaimedRun, WorkQueue } from "./work_queue.ts";
+
 /** Options of `runWorker`. */
 export interface WorkerOptions {
   /** A store workers can share (`PostgresStore`). */

@@ -14,11 +14,12 @@ import {
 } from "./options.ts";
 import { loopInfo, registerLoop, transferStep } from "./loops.ts";
 import {
+  announce,
   type Awaitable,
   isTailCall,
   type LoopResult,
-  recurHook,
   type RecurCheck,
+  recurHook,
   type TailCall,
   type TailTransfer,
   transferMarker,
@@ -176,6 +177,5 @@ export function tailcall(target: unknown, ...args: unknown[]): TailTransfer<unkn
     throw new TypeError("tailcall target is not a loop made by tailrec or tailstream");
   }
   const marker = transferMarker(target, args);
-  if (recurHook !== undefined) recurHook(marker);
-  return marker;
+  return recurHook === undefined ? marker : announce(marker);
 }
