@@ -64,7 +64,10 @@ interface CommandContext {
 /** Extension points for embedding the CLI (the xray `--trace` wiring uses `observers`). */
 export interface CliHooks {
   /** Extra observers for `run`/`resume`/`retry`, built from the parsed flags. */
-  observers?: (flags: Record<string, string | boolean | undefined>) => RunObserver[];
+  observers?: (
+    flags: Record<string, string | boolean | undefined>,
+    run: { agent: Agent; modulePath: string },
+  ) => RunObserver[];
   /** Called after a run invocation ends (e.g. to write a trace file). */
   afterRun?: (
     flags: Record<string, string | boolean | undefined>,
@@ -266,7 +269,7 @@ async function execute(ctx: CommandContext, mode: "run" | "resume" | "retry"): P
   try {
     const observer = combine([
       values.quiet || values.json ? undefined : progressObserver(),
-      ...(ctx.hooks.observers?.(values) ?? []),
+      ...(ctx.hooks.observers?.(values, { agent, modulePath: ctx.modulePath! }) ?? []),
     ]);
     const base = { store, runId, maxSteps, observer, signal: ac.signal };
     if (mode === "run") {

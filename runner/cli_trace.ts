@@ -11,6 +11,8 @@
  *
  * @module
  */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
   diffTraces,
@@ -40,10 +42,16 @@ function save(trace: TraceData, path: string): Promise<void> {
 export function traceHooks(): CliHooks {
   let recorder: Recorder | undefined;
   return {
-    observers(flags) {
+    observers(flags, { agent, modulePath }) {
       if (typeof flags.trace !== "string") return [];
-      recorder = new Recorder({ name: `run ${flags["run-id"] ?? ""}`.trim() });
-      return [traceObserver(recorder)];
+      recorder = new Recorder({ name: `${agent.name} ${flags["run-id"] ?? ""}`.trim() });
+      const path = resolve(modulePath);
+      const exits = {
+        step: agent.step as (...args: never[]) => unknown,
+        file: pathToFileURL(path).href,
+        source: Deno.readTextFileSync(path),
+      };
+      return [traceObserver(recorder, { exits })];
     },
     async afterRun(flags) {
       if (!recorder || typeof flags.trace !== "string") return;

@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { Recorder, type RecorderOptions, type SpanHandle, type TraceData } from "@loom/xray";
+import { onRecur, type TailCall } from "@loom/tailcalls";
+import {
+  exitsOf,
+  LOOM_EXIT_LOCATION,
+  Recorder,
+  type RecorderOptions,
+  type SpanHandle,
+  type TraceData,
+} from "@loom/xray";
 import type { RunObserver } from "./observer.ts";
 import type { CallRecord, RunRecord, Store } from "./store.ts";
 import { RunnerError } from "./errors.ts";
@@ -16,6 +24,7 @@ const RUN_ID = "loom.run.id";
 const STEP_INDEX = "loom.step.index";
 const ATTEMPT = "loom.step.attempt";
 const EXIT_KIND = "loom.exit.kind";
+const TAILCALLS_FRAME = /\/tailcalls\/[^/]+\.ts:/;
 const CATEGORY = "loom.error.category";
 
 /** A `RunObserver` that records into a recorder, plus access to the open spans. */
@@ -29,6 +38,17 @@ export interface TraceObserver extends RunObserver {
   stepSpan(runId: string): SpanHandle | undefined;
 }
 
+/** Options for `traceObserver`. */
+export interface TraceObserverOptions {
+  /**
+   * The agent's step and its module source. When given, the trace records the loop's possible
+   * exits (every `recur(...)` and `return` in the step) and, for each step, the `recur` it took
+   * (its `file:line:col`, captured while the run is traced). A final `return` gets a location
+   * only when the step has a single `return`: a stack cannot tell which `return` ran.
+   */
+  exits?: { step: (...args: never[]) => unknown; file: string; source: string };
+}
+
 /**
  * Records runs as they happen: one `run` span per run (child runs nest under the parent's step),
  * a `step` span per attempt with the state before as input and after as output, `tool` spans
@@ -38,10 +58,14 @@ export interface TraceObserver extends RunObserver {
  * @param recorder Where to record; one recorder can watch several runs (a parent and children).
  * @returns The observer; pass it as `RunOptions.observer`.
  */
-export function traceObserver(recorder: Recorder): TraceObserver {
+export function traceObserver(
+  recorder: Recorder,
+  options: TraceObserverOptions = {},
+): TraceObserver {
   const runs = new Map<string, SpanHandle>();
   const steps = new Map<string, SpanHandle>();
   const parents = new Map<string, string | null>();
+  const exits = options.exits ? loopExits(recorder, options.exits) : undefined;
 
   const endStep = (runId: string, output?: unknown, error?: unknown) => {
     const span = steps.get(runId);
@@ -70,6 +94,7 @@ export function traceObserver(recorder: Recorder): TraceObserver {
         },
       });
       runs.set(info.runId, span);
+      if (runs.size === 1) exits?.watch(true);
       if (!recorder.meta.runId) recorder.meta.runId = info.runId;
     },
     onStepStart(info) {
@@ -87,7 +112,10 @@ export function traceObserver(recorder: Recorder): TraceObserver {
       steps.set(info.runId, span);
     },
     onStepEnd(info) {
-      steps.get(info.runId)?.setAttribute(EXIT_KIND, info.final ? "return" : "recur");
+      const span = steps.get(info.runId);
+      span?.setAttribute(EXIT_KIND, info.final ? "return" : "recur");
+      const location = exits?.locate(info.final ? undefined : info.marker);
+      if (location) span?.setAttribute(LOOM_EXIT_LOCATION, location);
       endStep(info.runId, info.final ? info.result : info.stateAfter);
     },
     onToolCall(info) {
@@ -138,12 +166,41 @@ export function traceObserver(recorder: Recorder): TraceObserver {
       endStep(info.runId);
       const span = runs.get(info.runId);
       runs.delete(info.runId);
+      if (runs.size === 0) exits?.watch(false);
       span?.setAttributes({ "loom.run.status": info.status, "loom.run.steps": info.steps });
       if (info.status === "failed" && info.error) {
         span?.end({ error: Object.assign(new Error(info.error.message), { name: "RunFailed" }) });
       } else {
         span?.end({ output: info.result, status: "ok" });
       }
+    },
+  };
+}
+
+/**
+ * Possible exits of a step (stored in the trace) and, while watching, where each `recur` marker
+ * was made (from the stack inside the `onRecur` hook: the first frame outside tailcalls).
+ */
+function loopExits(recorder: Recorder, loop: NonNullable<TraceObserverOptions["exits"]>) {
+  const possible = exitsOf(loop.step, loop.file, loop.source);
+  recorder.addPossibleExits(possible);
+  const returns = possible.filter((e) => e.kind === "return");
+  const sites = new WeakMap<TailCall, string>();
+  const hook = (marker: TailCall) => {
+    const frame = new Error().stack?.split("\n").slice(1).find((f) =>
+      !TAILCALLS_FRAME.test(f) && !f.includes(import.meta.url)
+    );
+    const m = frame && /\(?((?:file|https?):[^\s()]*?):(\d+):(\d+)\)?\s*$/.exec(frame);
+    if (m) sites.set(marker, `${m[1]}:${m[2]}:${m[3]}`);
+  };
+  return {
+    watch(on: boolean) {
+      onRecur(on ? hook : undefined);
+    },
+    /** The location of a `recur` marker, or of the only `return` for a final step. */
+    locate(marker: TailCall | undefined): string | undefined {
+      if (marker) return sites.get(marker);
+      return returns.length === 1 ? returns[0].location : undefined;
     },
   };
 }

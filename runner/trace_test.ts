@@ -10,6 +10,7 @@ import {
   startRun,
 } from "./mod.ts";
 import { traceObserver, traceRun } from "./trace.ts";
+import looper from "./testdata/looper_agent.ts";
 
 const child = defineAgent({
   name: "child",
@@ -112,5 +113,29 @@ Deno.test("traceRun names an unknown run in one sentence", async () => {
   } catch (e) {
     assertEquals((e as Error).message, `no run "nope" in :memory:`);
   }
+  store.close();
+});
+
+Deno.test("with exits, a traced run records where each step left and the exits its source has", async () => {
+  const file = new URL("./testdata/looper_agent.ts", import.meta.url).href;
+  const source = await Deno.readTextFile(new URL(file));
+  const lines = source.split("\n");
+  const line = (text: string) => lines.findIndex((l) => l.includes(text)) + 1;
+  const store = openStore(":memory:");
+  const recorder = new Recorder();
+  const exits = { step: looper.step as never, file, source };
+  await startRun(looper, { store, runId: "l", observer: traceObserver(recorder, { exits }) });
+  const trace = recorder.toJSON();
+  const recurAt = `${file}:${line("return recur({ n: state.n + 1 })")}:12`;
+  const returnAt = `${file}:${line("if (state.n >= 2) return")}:23`;
+  assertEquals(
+    (trace.meta.exits as { kind: string; location: string }[]).map((e) => [e.kind, e.location]),
+    [["return", returnAt], ["recur", recurAt]],
+  );
+  const taken = spansOf(trace, "step").map((s) => [
+    s.attributes["loom.exit.kind"],
+    s.attributes["loom.exit.location"],
+  ]);
+  assertEquals(taken, [["recur", recurAt], ["recur", recurAt], ["return", returnAt]]);
   store.close();
 });

@@ -147,7 +147,8 @@ export function locateFunction(
   if (i < 0) return undefined;
   i = matching(code, i);
   if (i < 0) return undefined;
-  const rest = /^[^{=;]*?(=>\s*)?(\{)?/.exec(code.slice(i + 1))!;
+  // Greedy up to the body: a `{`, or `=>` then an optional `{` (an arrow with an expression body).
+  const rest = /^[^{=;]*(=>\s*)?(\{)?/.exec(code.slice(i + 1))!;
   if (rest[2] !== undefined) {
     const open = i + 1 + rest[0].length - 1;
     const close = matching(code, open);

@@ -102,3 +102,21 @@ Deno.test("recordExit records the caller's location, and the summary shows the e
 Deno.test("recordExit outside a trace just returns its value", () => {
   equal(recordExit("return", 5), 5);
 });
+
+Deno.test("exitsOf finds a method-shaped step (`step(state, ctx) {`) inside an object literal", () => {
+  const source = [
+    "export default defineAgent({",
+    "  name: 'x',",
+    "  step(state, ctx) {",
+    "    if (state.done) return { n: state.n };",
+    "    return recur({ ...state, n: state.n + 1 });",
+    "  },",
+    "});",
+  ].join("\n");
+  const step = { step(_s: unknown, _c: unknown) {} }.step;
+  const sites = exitsOf(step, "file:///a.ts", source);
+  deepEqual(sites.map((s) => `${s.kind} ${s.location}`), [
+    "return file:///a.ts:4:21",
+    "recur file:///a.ts:5:12",
+  ]);
+});
