@@ -32,15 +32,22 @@ export function parseOwner(owner: string): { host: string; pid: number } | undef
   return m ? { host: m[1], pid: Number(m[2]) } : undefined;
 }
 
-/** True when a process with that pid exists on this machine (Linux `/proc`); undefined if unknown. */
+/**
+ * True when a live process with that pid exists on this machine (Linux `/proc`); undefined if
+ * unknown. A zombie (killed, not yet reaped by its parent) counts as gone: right after a SIGKILL
+ * the pid lingers in `/proc` until the parent waits for it, and a resume must not wait for that.
+ */
 export function processExists(pid: number): boolean | undefined {
+  let stat: string;
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     return undefined;
   }
+  // "pid (comm) S ...": the state letter follows the last ")" (comm may contain spaces or ")").
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
 }
 
 /**
