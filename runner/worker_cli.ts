@@ -6,8 +6,8 @@
  * loom-runner worker --db URL --agents DIR [--concurrency N] [--lease-ttl MS] [--drain]
  * ```
  *
- * `AGENT` is a module file or the name of an agent found in `--agents DIR` (every `.ts`/`.js`
- * module there; each exported `defineAgent` value counts). `--db` defaults to `LOOM_DB_URL`.
+ * `AGENT` is a module file or the name of an agent found in `--agents DIR` (its `agents.ts` and
+ * `*_agent.ts`/`*_agents.ts` modules; each exported `defineAgent` value counts). `--db` defaults to `LOOM_DB_URL`.
  * Runnable directly too: `deno run -A runner/worker_cli.ts worker ...`.
  *
  * @module
@@ -25,6 +25,8 @@ import { runWorker, type WorkerSummary } from "./worker.ts";
 export type AnyAgent = Agent<unknown, unknown, unknown>;
 
 const MODULE_RE = /\.(ts|js|mjs|mts)$/;
+/** Modules `--agents DIR` loads: `agents.ts` and `*_agent.ts` / `*_agents.ts` (any JS/TS ending). */
+const AGENT_MODULE_RE = /(^|_)agents?\.(ts|js|mjs|mts)$/;
 
 function absolute(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
@@ -45,7 +47,8 @@ export async function loadAgentsDir(dir: string): Promise<AnyAgent[]> {
   const files: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && MODULE_RE.test(e.name) && !e.name.endsWith("_test.ts")) {
+      // Only agent modules: importing any other script (a demo, a benchmark) would run it.
+      if (e.isFile && AGENT_MODULE_RE.test(e.name)) {
         files.push(`${dir}/${e.name}`);
       }
     }
