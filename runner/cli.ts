@@ -536,6 +536,12 @@ const COMMANDS: Record<string, Command> = {
     run: (ctx) =>
       withStore(ctx.values, async (s) => {
         const runId = need(ctx.values, "run-id");
+        const kind = ctx.values.kind;
+        if (kind !== undefined && !["tool", "signal", "timer", "child"].includes(String(kind))) {
+          throw new RunnerError(
+            `--kind must be tool, signal, timer or child, got ${JSON.stringify(kind)}`,
+          );
+        }
         await requireRun(s, runId);
         const rows = await s.listCalls(runId, {
           ...page(ctx.values),

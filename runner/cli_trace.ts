@@ -128,16 +128,17 @@ export async function traceCommand(
       return 0;
     }
     if (name === "diff") {
-      const a = await traceRun(await open(values.db), need("run-id"));
+      const [runA, runB] = [need("run-id"), need("other-run-id")];
+      const a = await traceRun(await open(values.db), runA);
       const otherStore = values["other-db"] ? await open(values["other-db"]) : stores[0];
-      const b = await traceRun(otherStore, need("other-run-id"));
+      const b = await traceRun(otherStore, runB);
       const diff = diffTraces(a, b, {
         ignore: values.ignore ?? [],
         maxCostIncrease: tolerance(values["max-cost-increase"], "--max-cost-increase"),
         maxTokenIncrease: tolerance(values["max-token-increase"], "--max-token-increase"),
       });
       if (values.html) await writeHtml(a, values.html, { compare: b });
-      console.log(values.json ? JSON.stringify(diff, null, 2) : formatDiff(diff));
+      console.log(values.json ? JSON.stringify(diff, null, 2) : formatDiff(diff, [runA, runB]));
       return diff.ok ? 0 : 1;
     }
     const store = await open(values.db);

@@ -98,10 +98,20 @@ function intOption(name: string, value: string | undefined, min: number): number
 
 type Values = Record<string, string | boolean | undefined>;
 
+const USAGE = [
+  "usage: loom-runner enqueue AGENT --run-id X [--input JSON] [--agents DIR] --db URL",
+  "       loom-runner worker --db URL --agents DIR [--concurrency N] [--lease-ttl MS] " +
+  "[--steps-per-claim N] [--drain] [--json]",
+].join("\n");
+
+/** Thrown to print the usage and exit 0. */
+class HelpRequested extends Error {}
+
 function parse(
   args: string[],
   options: ParseArgsConfig["options"],
 ): { values: Values; positionals: string[] } {
+  if (args.includes("--help") || args.includes("-h")) throw new HelpRequested();
   try {
     const out = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: out.values as Values, positionals: out.positionals };
@@ -114,6 +124,10 @@ async function withErrors(fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(USAGE);
+      return 0;
+    }
     if (e instanceof RunnerError) {
       console.error(`error: ${e.message}`);
       return e.exitCode;

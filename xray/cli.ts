@@ -199,6 +199,10 @@ function tolerance(value: string | undefined, flag: string): DiffOptions["maxCos
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
+    if (rest.includes("--help") || rest.includes("-h")) {
+      await output(USAGE, undefined);
+      return 0;
+    }
     switch (command) {
       case undefined:
       case "help":
