@@ -122,7 +122,7 @@ export async function getCheckpoint(store: Store, runId: string, step: number): 
   if (!row || row.state === null) {
     const policy = JSON.parse(run.policy);
     throw new RunnerError(
-      `the checkpoint before step ${step} of run ${runId} was not kept (compact policy keeps every ${policy.every}th)`,
+      `the checkpoint before step ${step} of run ${runId} was not kept (the compact policy keeps one checkpoint in ${policy.every})`,
     );
   }
   return JSON.parse(row.state);

@@ -366,7 +366,7 @@ const COMMANDS: Record<string, Command> = {
       withStore(ctx.values, async (s) => {
         const e = await explainRun(s, need(ctx.values, "run-id"));
         ctx.out.doc(e);
-        ctx.out.text(formatExplain(e));
+        ctx.out.text(formatExplain(e, { db: String(ctx.values.db ?? "") || undefined }));
         return 0;
       }),
   },

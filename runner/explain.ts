@@ -204,8 +204,14 @@ function describeWaiting(w: WaitInfo): string {
   return `child run ${w.childRunId}; resume this run to advance it`;
 }
 
-/** Renders an explanation for a person. */
-export function formatExplain(e: Explanation): string {
+/**
+ * Renders an explanation for a person.
+ *
+ * @param e The explanation.
+ * @param options `db`: the database as the user named it, used in the "next" hint.
+ * @returns Lines of text.
+ */
+export function formatExplain(e: Explanation, options: { db?: string } = {}): string {
   const L: string[] = [];
   L.push(`run ${e.runId}: ${e.status.toUpperCase()}`);
   L.push(
@@ -223,7 +229,7 @@ export function formatExplain(e: Explanation): string {
   );
   L.push(
     `  policy     checkpoints ${
-      e.policy.checkpoint === "full" ? "every step" : `every ${e.policy.every}th + latest`
+      e.policy.checkpoint === "full" ? "every step" : `one in ${e.policy.every} + latest`
     } (${e.steps.checkpointsKept} kept), tool results capped at ${e.policy.maxInlineBytes} bytes`,
   );
   const cats = Object.entries(e.attempts.byCategory).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -268,10 +274,11 @@ export function formatExplain(e: Explanation): string {
       L.push(`    ${new Date(ev.at).toISOString()} ${ev.kind}: ${ev.message}`);
     }
   }
+  const db = options.db ? ` --db ${options.db}` : "";
   const hint = e.status === "failed"
-    ? "  next       loom-runner retry <agent module> --run-id " + e.runId
+    ? `  next       loom-runner retry <agent module> --run-id ${e.runId}${db}`
     : e.status === "paused"
-    ? "  next       loom-runner resume <agent module> --run-id " + e.runId
+    ? `  next       loom-runner resume <agent module> --run-id ${e.runId}${db}`
     : null;
   if (hint) L.push(hint);
   return L.join("\n");

@@ -64,6 +64,12 @@ export function parseTrace(text: string, source = "the input"): TraceData {
   const trimmed = text.trimStart();
   const firstLine = trimmed.slice(0, trimmed.indexOf("\n") >>> 0);
   if (firstLine.includes('"loom-trace-stream/1"')) return parseStream(trimmed, source);
+  if (text.startsWith("SQLite format 3")) {
+    throw new TraceFormatError(
+      `${source} is a SQLite database, not a trace; rebuild a run's trace from it with ` +
+        "`loom-runner trace --run-id ID --db FILE -o trace.json`",
+    );
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -295,6 +295,21 @@ export async function resumeOpsRun(
   if (run.agentName !== app.agents.supervisor.name) {
     throw new OpsUsageError(`run ${runId} is a sub-run; resume its supervisor instead`);
   }
+  if (run.status === "completed" || run.status === "failed") {
+    // Nothing left to do: resuming a finished run shows its stored outcome (idempotent, like loom-run).
+    const last = await app.store.lastStep(runId);
+    return {
+      runId,
+      status: run.status,
+      result: run.result ? JSON.parse(run.result) as OpsOutcome : undefined,
+      error: run.status === "failed"
+        ? { message: run.error ?? "unknown error", category: run.errorCategory ?? "unknown" }
+        : undefined,
+      steps: last ? last.step + 1 : 0,
+      stepsThisRun: 0,
+      state: undefined,
+    };
+  }
   app.audit.append({ runId, kind: "run.resumed", actor: "loom-ops", data: { from: run.status } });
   return await resumeRun(app.agents.supervisor, { store: app.store, runId, observer });
 }
