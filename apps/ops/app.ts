@@ -44,6 +44,14 @@ export class OpsUsageError extends Error {
   }
 }
 
+/** An approver the gate does not name (HTTP 403; still exit code 2 on the CLI). */
+export class OpsForbiddenError extends OpsUsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = "OpsForbiddenError";
+  }
+}
+
 /** Name of the workspace allowlist file. */
 export const ALLOWLIST_FILE = "ops.shell.allowlist.json";
 
@@ -405,7 +413,7 @@ export async function decide(
         ...req.details,
       },
     });
-    throw new OpsUsageError(
+    throw new OpsForbiddenError(
       `${req.by} may not ${req.decision} step ${req.step} (allowed: ${
         pending.approvers.join(", ")
       })`,
@@ -509,9 +517,16 @@ export async function statusOf(app: OpsApp, runId: string): Promise<StatusView> 
     const row = rows.get(p.step);
     if (row) row.status = "waiting-approval";
   }
+  for (const row of rows.values()) {
+    // An exit code belongs to a finished step; a step still running (or re-run after a crash)
+    // would otherwise show the previous attempt's exit.
+    if (UNFINISHED.has(row.status)) delete row.exitCode;
+  }
   view.steps = [...rows.values()];
   return view;
 }
+
+const UNFINISHED = new Set(["pending", "running", "waiting-approval", "approved"]);
 
 function applyEntry(row: StepView, e: AuditEntry): void {
   const d = e.data;

@@ -51,7 +51,7 @@ usage:
   loom-ops deny    --run-id ID --step STEP --by NAME [--comment TEXT]
   loom-ops resume  --run-id ID                 continue a run after a crash
   loom-ops status|explain --run-id ID [--json]
-  loom-ops audit [--run-id ID] [--jsonl [--out FILE]] [--verify] [--json]
+  loom-ops audit [--run-id ID] [--jsonl | --out FILE] [--verify] [--json]
   loom-ops memory search TEXT [--json]
   loom-ops serve [--port 8766]                 HTTP + SSE API
   loom-ops gateway telegram                    Telegram approval gateway
@@ -87,7 +87,6 @@ const OPTIONS = {
   verify: { type: "boolean" },
   trace: { type: "string" },
   port: { type: "string" },
-  host: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -222,6 +221,16 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
     switch (p.command) {
       case "supervise":
       case "runbook": {
+        if (p.command === "runbook" && !p.args[0]) {
+          throw new OpsUsageError(
+            "runbook needs the path of a YAML runbook: loom-ops runbook FILE.yaml --run-id ID",
+          );
+        }
+        if (p.command === "supervise" && !p.args.join(" ").trim()) {
+          throw new OpsUsageError(
+            'supervise needs the incident text, e.g. "incident: API latency"',
+          );
+        }
         const runId = need(flags["run-id"], "run-id");
         const config = buildRunConfig({
           mode: p.command as "runbook" | "supervise",
@@ -253,9 +262,19 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
         return await report(app!, result, flags, io);
       }
       case "resume": {
+        const runId = need(flags["run-id"], "run-id");
         open(false);
-        trace(need(flags["run-id"], "run-id"));
-        const result = await resumeOpsRun(app!, need(flags["run-id"], "run-id"));
+        trace(runId);
+        const result = await resumeOpsRun(app!, runId);
+        if (
+          result.stepsThisRun === 0 && (result.status === "completed" || result.status === "failed")
+        ) {
+          progress?.(
+            `run ${runId} had already ${
+              result.status === "completed" ? "completed" : "failed"
+            }; showing its stored outcome`,
+          );
+        }
         return await report(app!, result, flags, io);
       }
       case "approve":
@@ -278,8 +297,7 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
         });
         const denied = p.command === "deny" && result.status === "failed" &&
           (result.error?.message ?? "").startsWith(`step ${step} was denied`);
-        const code = await report(app!, result, flags, io);
-        return denied ? 0 : code;
+        return await report(app!, result, flags, io, denied);
       }
       case "status": {
         open(false);
@@ -364,11 +382,27 @@ function flatten(nodes: { runId: string; children: unknown[] }[]): string[] {
   return nodes.flatMap((n) => [n.runId, ...flatten(n.children as typeof nodes)]);
 }
 
+/**
+ * The options a follow-up command needs to reach the same run: `--db` when it is not the
+ * default one (a hint without it would open another database).
+ */
+function sameRunOptions(flags: Flags): string {
+  const path = dbPathOf(flags);
+  const fallback = Deno.env.get("LOOM_OPS_DB") ?? "ops.sqlite";
+  return path === fallback ? "" : ` --db ${shellWord(path)}`;
+}
+
+/** Quotes a word for a copy-pasted shell command when it needs it. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 async function report(
   app: OpsApp,
   result: RunResult<OpsOutcome>,
   flags: Flags,
   io: CliIo,
+  deniedOnRequest = false,
 ): Promise<number> {
   const view = await statusOf(app, result.runId);
   if (flags.json) {
@@ -376,16 +410,22 @@ async function report(
   } else {
     io.out(formatStatus(view));
     if (result.status === "waiting") {
+      const opts = sameRunOptions(flags);
       for (const w of view.waitingFor) {
         io.out(
           `\nrun ${w.runId} is waiting for approval of step ${w.step} by ${
             w.approvers.join(" or ")
           }.` +
-            `\n  approve: loom-ops approve --run-id ${w.runId} --step ${w.step} --by NAME` +
-            `\n  deny:    loom-ops deny --run-id ${w.runId} --step ${w.step} --by NAME --comment "why"`,
+            `\n  approve: loom-ops approve --run-id ${w.runId} --step ${w.step} --by NAME${opts}` +
+            `\n  deny:    loom-ops deny --run-id ${w.runId} --step ${w.step} --by NAME --comment "why"${opts}`,
         );
       }
     }
+  }
+  if (result.status === "failed" && deniedOnRequest) {
+    // The denial the caller asked for is an outcome, not an error.
+    io.err(`run ${result.runId} stopped: ${result.error?.message ?? "denied"}`);
+    return 0;
   }
   if (result.status === "failed") {
     io.err(`error: run ${result.runId} failed: ${result.error?.message ?? "unknown error"}`);
@@ -399,7 +439,9 @@ async function report(
 /** Formats the status view as a table. */
 export function formatStatus(v: StatusView): string {
   const lines = [`run ${v.runId}: ${v.status}${v.plan ? ` (plan ${v.plan})` : ""}`];
-  if (v.error) lines.push(`error: ${v.error}`);
+  // "reason", not "error": a denial the user asked for is an outcome, and the one `error:` line
+  // a failed command prints belongs on stderr.
+  if (v.error) lines.push(`reason: ${v.error}`);
   if (v.steps.length) {
     const w = Math.max(4, ...v.steps.map((s) => s.id.length));
     lines.push(`  ${"step".padEnd(w)}  ${"status".padEnd(16)} tries exit  command`);
@@ -434,7 +476,10 @@ function auditCommand(app: OpsApp, flags: Flags, io: CliIo): number {
   if (runId && entries.length === 0) {
     throw new OpsUsageError(`no audit entries for run ${runId}`);
   }
-  if (flags.jsonl) {
+  if (flags.out && flags.json) {
+    throw new OpsUsageError("--out writes JSON Lines; use it without --json");
+  }
+  if (flags.jsonl || flags.out) {
     const text = toJsonLines(entries);
     if (flags.out) {
       Deno.writeTextFileSync(flags.out, text);

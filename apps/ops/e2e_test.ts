@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { main } from "./main.ts";
+import { splitArgv } from "./playbook.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -228,31 +229,62 @@ Deno.test("approval gate: run → waiting → process exits → approve → comp
 
 Deno.test("deny: the gated command never runs and the run stops", async () => {
   await withEnv(async (env) => {
-    ok(
-      await env.run(
-        MOCK(
-          env,
-          `${OPS_DIR}/runbooks/deploy-with-rollback.yaml`,
-          "dep-8",
-          "--input",
-          "version=v2",
-        ),
+    const first = await env.run(
+      MOCK(
+        env,
+        `${OPS_DIR}/runbooks/deploy-with-rollback.yaml`,
+        "dep-8",
+        "--input",
+        "version=v2",
       ),
     );
-    const denied = await env.run([
-      "deny",
-      "--run-id",
-      "dep-8",
-      "--step",
-      "deploy",
-      "--by",
-      "carol",
-      "--comment",
-      "not now",
-    ]);
+    ok(first);
+    // The printed follow-up names the database, so it works as printed from anywhere.
+    const hint = /^ {2}deny: {4}loom-ops (.*)$/m.exec(first.stdout)?.[1];
+    assert.equal(
+      hint,
+      `deny --run-id dep-8 --step deploy --by NAME --comment "why" --db ${env.db}`,
+    );
+    const args = splitArgv(hint!).map((a) => a === "NAME" ? "carol" : a === "why" ? "not now" : a);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      cwd: env.state, // not the database's folder: --db has to be in the hint
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const denied = {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
     ok(denied);
     assert.match(denied.stdout, /run dep-8: failed/);
     assert.match(denied.stdout, /deploy\s+denied.*denied by carol: not now/);
+    // A denial asked for is an outcome: no `error:` line anywhere.
+    assert.equal(denied.stderr, "run dep-8 stopped: step deploy was denied by carol: not now\n");
+    assert.doesNotMatch(denied.stdout, /^error:/m);
+
+    // Resuming a run that has ended shows its stored outcome: exit 1 for a failed one.
+    const resumed = await env.run(["resume", "--run-id", "dep-8"]);
+    ok(resumed, 1);
+    assert.match(resumed.stdout, /^run dep-8: failed/);
+    assert.match(resumed.stderr, /run dep-8 had already failed; showing its stored outcome/);
+    assert.match(
+      resumed.stderr,
+      /^error: run dep-8 failed: step deploy was denied by carol: not now$/m,
+    );
+
+    // --out writes JSON Lines without --jsonl; with --json it is refused.
+    const file = `${env.dir}/audit.jsonl`;
+    const exported = await env.run(["audit", "--run-id", "dep-8", "--out", file]);
+    ok(exported);
+    const lines = (await Deno.readTextFile(file)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines.length > 3 && lines.every((e) => e.runId.startsWith("dep-8")));
+    assert.match(exported.stderr, new RegExp(`^wrote ${lines.length} entries to `));
+    const both = await env.run(["audit", "--out", file, "--json"]);
+    ok(both, 2);
+    assert.equal(both.stderr, "error: --out writes JSON Lines; use it without --json\n");
     const started = env.audit().filter((e) => e.kind === "command.started").map((e) => e.step);
     assert.deepEqual(started.sort(), ["build", "current"], "the deploy command never started");
     const again = await env.run([
@@ -451,7 +483,7 @@ Deno.test("supervise with the mock LLM plans from a playbook and remembers the i
         "--run-id",
         "inc-001",
         "--step",
-        "4-restart-the-service",
+        "4-restart-service",
         "--by",
         "bob",
       ]),
@@ -543,9 +575,30 @@ Deno.test("SIGKILL during a parallel step, then resume: at most one extra run pe
     assert.ok(finishedBefore.has("quick"));
     assert.ok(!before.some((e) => e.kind.startsWith("run.") && e.kind !== "run.started"));
 
+    // While the run is down, a step that was running shows no exit code (quick has finished
+    // its command but not been verified; the two warmups never finished).
+    const down = await env.run(["status", "--run-id", "crash-1", "--json"]);
+    ok(down);
+    const rows: { id: string; status: string; exitCode?: number }[] = JSON.parse(down.stdout).steps;
+    assert.deepEqual(
+      rows.filter((r) => r.status === "running").map((r) => r.id).sort(),
+      ["quick", "warm-a", "warm-b"],
+    );
+    for (const r of rows) {
+      if (r.status === "running") assert.equal(r.exitCode, undefined, `${r.id} is running`);
+    }
+    const table = await env.run(["status", "--run-id", "crash-1"]);
+    assert.match(table.stdout, /^ {2}quick\s+running\s+1\s+-\s+svcctl status api$/m);
+
     const resumed = await env.run(["resume", "--run-id", "crash-1"]);
     ok(resumed);
     assert.match(resumed.stdout, /run crash-1: completed/);
+    // Resuming a completed run again shows the stored outcome and exits 0 (idempotent).
+    const again = await env.run(["resume", "--run-id", "crash-1"]);
+    ok(again);
+    assert.match(again.stdout, /^run crash-1: completed/);
+    assert.match(again.stdout, /^ {2}after\s+succeeded\s+1\s+0\s+svcctl latency api$/m);
+    assert.match(again.stderr, /^run crash-1 had already completed; showing its stored outcome$/m);
 
     // Every command ran once, or twice if it was in flight when the process died: the same
     // idempotency key appears at most twice in the stand-ins' own log.
@@ -613,14 +666,31 @@ Deno.test("a planned command outside the allowlist is refused at run time and st
     ok(r, 1);
     assert.match(
       r.stderr,
-      /error: run c-1 failed: step 2-wipe-the-cache failed: refused by loom-ops: `rm -rf \/tmp\/cache` is not in the allowlist/,
+      /error: run c-1 failed: step 2-wipe-cache failed: refused by loom-ops: `rm -rf \/tmp\/cache` is not in the allowlist/,
     );
     assert.deepEqual(env.invocations().map((l) => l.split(" key=")[0]), ["svcctl status api"]);
     const refused = env.audit().filter((e) => e.kind === "command.refused");
     assert.equal(refused.length, 1);
     assert.equal(refused[0].run_id, "c-1:executor.2");
     assert.ok(
-      !env.audit().some((e) => e.kind === "command.started" && e.step === "2-wipe-the-cache"),
+      !env.audit().some((e) => e.kind === "command.started" && e.step === "2-wipe-cache"),
     );
+  });
+});
+
+Deno.test("run commands check their own arguments first", async () => {
+  await withEnv(async (env) => {
+    const noFile = await env.run(["runbook", "--run-id", "x"]);
+    ok(noFile, 2);
+    assert.equal(
+      noFile.stderr,
+      "error: runbook needs the path of a YAML runbook: loom-ops runbook FILE.yaml --run-id ID\n",
+    );
+    const noRunId = await env.run(["runbook", `${OPS_DIR}/runbooks/restart-service.yaml`]);
+    ok(noRunId, 2);
+    assert.equal(noRunId.stderr, "error: --run-id is required\n");
+    const noIncident = await env.run(["supervise", "--run-id", "x", "--mock-llm"]);
+    ok(noIncident, 2);
+    assert.match(noIncident.stderr, /^error: supervise needs the incident text/);
   });
 });

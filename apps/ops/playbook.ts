@@ -116,11 +116,24 @@ export function parsePlaybook(markdown: string, file: string): Playbook {
   return { title, file, keywords, steps };
 }
 
-/** Short slug of a step's prose, used as its id (`3-restart-the-service`). */
-function slug(step: PlaybookStep): string {
-  const words = step.text.replace(/`[^`]*`|\[[^\]]*\]/g, " ").toLowerCase().match(/[a-z0-9]+/g) ??
-    [];
-  return [String(step.number), ...words.slice(0, 3)].join("-");
+/** Filler words left out of step ids, so an id keeps the words that say what the step does. */
+const FILLER = new Set(
+  ("a an the that this these those is are be been it its of to in on at by for from with and or " +
+    "as all any up back now current recent currently please then").split(" "),
+);
+
+/**
+ * The id of a playbook step: its number and up to four words of the prose before its command,
+ * without filler words and `[markers]` (`1-check-service` for "Check that the service is up").
+ * Ids depend only on the step's own line, so they stay the same when other steps change.
+ */
+export function stepIdOf(step: Pick<PlaybookStep, "number" | "text">): string {
+  const unmarked = step.text.replace(/\[[^\]]*\]/g, " ").toLowerCase();
+  // The prose before the command says what the step does; `expect "…"` after it does not.
+  const before = unmarked.split("`")[0].match(/[a-z0-9]+/g);
+  const words = before ??
+    unmarked.replace(/`[^`]*`|expect\s+"[^"]*"/g, " ").match(/[a-z0-9]+/g) ?? [];
+  return [String(step.number), ...words.filter((w) => !FILLER.has(w)).slice(0, 4)].join("-");
 }
 
 /**
@@ -138,7 +151,7 @@ export function playbookToPlan(book: Playbook, allowlist?: string[][]): Plan {
       manual.push(`${s.number}. ${s.text}`);
       continue;
     }
-    const id = slug(s);
+    const id = stepIdOf(s);
     if (!s.parallel || group.length === 0) {
       groupNeeds = group;
       group = [];

@@ -26,6 +26,7 @@ import {
   explainOps,
   openApp,
   type OpsApp,
+  OpsForbiddenError,
   OpsUsageError,
   pendingApprovals,
   startOpsRun,
@@ -58,6 +59,8 @@ export function createServer(app: OpsApp, options: ServerOptions): {
 } {
   const hono = new Hono();
   const running = new Set<Promise<unknown>>();
+  // Runs accepted (202) whose record the runner may not have written yet: they are not unknown.
+  const accepted = new Set<string>();
   const background = (runId: string, p: Promise<RunResult<OpsOutcome>>) => {
     const done = p.catch((e) => console.error(`error: run ${runId}: ${(e as Error).message}`))
       .finally(() => running.delete(done));
@@ -72,6 +75,7 @@ export function createServer(app: OpsApp, options: ServerOptions): {
   });
   hono.onError((e, c) => {
     const err = asUsage(e);
+    if (err instanceof OpsForbiddenError) return c.json({ error: err.message }, 403);
     if (err instanceof OpsUsageError) {
       return c.json(
         { error: err.message },
@@ -79,6 +83,16 @@ export function createServer(app: OpsApp, options: ServerOptions): {
       );
     }
     return c.json({ error: (err as Error).message }, 500);
+  });
+
+  hono.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  // Every per-run route answers an unknown run the same way (before an SSE stream is opened).
+  hono.use("/runs/:id/*", async (c, next) => {
+    const runId = c.req.param("id");
+    if (!runId || (!accepted.has(runId) && !(await app.store.getRun(runId)))) {
+      return c.json({ error: `run ${runId} does not exist in ${app.dbPath}` }, 404);
+    }
+    await next();
   });
 
   const body = async (c: Context) => {
@@ -118,7 +132,8 @@ export function createServer(app: OpsApp, options: ServerOptions): {
     if (await app.store.getRun(runId)) {
       throw new OpsUsageError(`run ${runId} already exists in ${app.dbPath}`);
     }
-    background(runId, startOpsRun(app, runId, config));
+    accepted.add(runId);
+    background(runId, startOpsRun(app, runId, config).finally(() => accepted.delete(runId)));
     return c.json({
       runId,
       status: "started",
@@ -208,12 +223,21 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
     token: Deno.env.get("LOOM_OPS_HTTP_TOKEN") || undefined,
   });
   const ac = new AbortController();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port,
-    signal: ac.signal,
-    onListen: ({ port }) => io.err(`loom-ops serving on http://127.0.0.1:${port}`),
-  }, hono.fetch);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: "127.0.0.1",
+      port,
+      signal: ac.signal,
+      onListen: ({ port }) => io.err(`loom-ops serving on http://127.0.0.1:${port}`),
+    }, hono.fetch);
+  } catch (e) {
+    app.close();
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new OpsUsageError(`port ${port} is already in use`);
+    }
+    throw e;
+  }
   const stop = () => ac.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

@@ -78,7 +78,7 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     }
 
     const refused = await post("/runs/h-1/approve", { step: "restart", by: "mallory" });
-    assert.equal(refused.status, 400);
+    assert.equal(refused.status, 403, "an approver the gate does not name is forbidden");
     assert.match((await refused.json()).error, /mallory may not approve step restart/);
 
     const approved = await post("/runs/h-1/approve", { step: "restart", by: "bob", comment: "ok" });
@@ -99,9 +99,22 @@ Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", a
     const explain = await (await fetch(`${base}/runs/h-1:verifier/explain`, { headers: auth }))
       .json();
     assert.equal(explain.agent.name, "ops-verifier");
-    const missing = await fetch(`${base}/runs/nope/status`, { headers: auth });
-    assert.equal(missing.status, 404);
-    await missing.body?.cancel();
+    // Every per-run route answers an unknown run with a JSON 404 (the SSE route too, at once),
+    // and so does an unknown route.
+    for (const path of ["status", "explain", "audit", "events"]) {
+      const missing = await fetch(`${base}/runs/nope/${path}`, { headers: auth });
+      assert.equal(missing.status, 404, path);
+      assert.match(missing.headers.get("content-type") ?? "", /application\/json/);
+      assert.match((await missing.json()).error, /^run nope does not exist in /);
+    }
+    for (const decision of ["approve", "deny"]) {
+      const missing = await post(`/runs/nope/${decision}`, { step: "x", by: "bob", comment: "c" });
+      assert.equal(missing.status, 404, decision);
+      assert.match((await missing.json()).error, /^run nope does not exist in /);
+    }
+    const noRoute = await fetch(`${base}/no/such/route`, { headers: auth });
+    assert.equal(noRoute.status, 404);
+    assert.deepEqual(await noRoute.json(), { error: "no route GET /no/such/route" });
     const verify = await (await fetch(`${base}/audit/verify`, { headers: auth })).json();
     assert.equal(verify.ok, true);
     const mem = await (await fetch(`${base}/memory?q=restart-service`, { headers: auth })).json();
@@ -157,7 +170,7 @@ Deno.test("loom-ops serve listens on 127.0.0.1 and stops cleanly on SIGTERM", as
       (await (await fetch(`http://127.0.0.1:${port}/approvals`)).json()).map((
         a: { step: string },
       ) => a.step),
-      ["4-remove-stale-temporary"],
+      ["4-remove-stale-temporary-files"],
     );
     child.kill("SIGTERM");
     assert.equal((await child.status).code, 0);
@@ -168,6 +181,40 @@ Deno.test("loom-ops serve listens on 127.0.0.1 and stops cleanly on SIGTERM", as
       child.kill("SIGKILL");
     } catch { /* already exited */ }
     await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loom-ops serve: a port in use and an unknown --host are usage errors (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-serve-cli-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (busy.addr as Deno.NetAddr).port;
+  const serve = async (...extra: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./main.ts", import.meta.url).pathname,
+        "serve",
+        "--db",
+        `${dir}/ops.sqlite`,
+        "--workspace",
+        OPS_DIR,
+        "--mock-llm",
+        ...extra,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  try {
+    const inUse = await serve("--port", String(port));
+    assert.deepEqual(inUse, { code: 2, stderr: `error: port ${port} is already in use\n` });
+    const host = await serve("--port", "0", "--host", "0.0.0.0");
+    assert.deepEqual(host, { code: 2, stderr: "error: Unknown option '--host'\n" });
+  } finally {
+    busy.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -52,6 +52,18 @@ export interface GatewayOptions {
   parallel: number;
   /** Long-poll timeout in seconds (Telegram's `timeout` parameter). */
   pollTimeoutS?: number;
+  /** First retry delay after a failed Bot API call in ms (default 1000; doubles up to 60 s). */
+  retryBaseMs?: number;
+  /** Called once the Bot API has accepted the token (`getMe`), before any polling. */
+  onReady?: (bot: { username?: string }) => void;
+}
+
+/** Longest wait between retries of an unreachable Bot API. */
+const MAX_RETRY_MS = 60_000;
+
+/** The delay before retry number `failures` (1-based): bounded exponential backoff. */
+export function retryDelayMs(failures: number, baseMs = 1000): number {
+  return Math.min(baseMs * 2 ** Math.min(failures - 1, 30), Math.max(MAX_RETRY_MS, baseMs));
 }
 
 /** The part of a Telegram update the gateway reads. */
@@ -167,8 +179,16 @@ export async function runGateway(
     }
   };
 
+  let failures = 0;
+  let ready = false;
   while (!signal.aborted) {
     try {
+      if (!ready) {
+        // The token is checked before anything is announced or polled.
+        const me = await api.call<{ username?: string }>("getMe", {}, signal);
+        ready = true;
+        options.onReady?.(me);
+      }
       await announce();
       const updates = await api.call<Update[]>(
         "getUpdates",
@@ -188,13 +208,35 @@ export async function runGateway(
         const reply = await handle(app, options, u);
         if (reply) await say(m.chat.id, reply);
       }
+      failures = 0;
     } catch (e) {
       if (signal.aborted) break;
       if (e instanceof UnauthorizedError) throw new OpsUsageError(e.message);
-      log(`telegram: ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 1000));
+      failures++;
+      const delay = retryDelayMs(failures, options.retryBaseMs);
+      const why = e instanceof TypeError
+        ? `cannot reach the Bot API at ${options.apiBase} (${e.message})`
+        : (e as Error).message;
+      log(`telegram: ${why}; retrying in ${formatDelay(delay)} (failure ${failures})`);
+      await abortableSleep(delay, signal);
     }
   }
+}
+
+function formatDelay(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${ms}ms`;
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
 }
 
 async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<string> {
@@ -292,7 +334,6 @@ export async function runTelegramGateway(
   const stop = () => ac.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  o.io.err(`loom-ops Telegram gateway: listening for chats ${allowedChats.join(", ")}`);
   try {
     await runGateway(
       app,
@@ -304,6 +345,12 @@ export async function runTelegramGateway(
         stateDir: stateDirOf(o.flags, o.dbPath),
         allowShell: !!o.flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
         parallel: parallelOf(o.flags),
+        onReady: (bot) =>
+          o.io.err(
+            `loom-ops Telegram gateway: token accepted${
+              bot.username ? ` (@${bot.username})` : ""
+            }; listening for chats ${allowedChats.join(", ")}`,
+          ),
       },
       ac.signal,
       (line) => o.io.err(line),

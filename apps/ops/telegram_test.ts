@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildRunConfig, openApp, startOpsRun } from "./app.ts";
 import { MockPlanner } from "./planner.ts";
-import { runGateway } from "./telegram.ts";
+import { retryDelayMs, runGateway } from "./telegram.ts";
 
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -34,6 +34,12 @@ function fakeBotApi() {
           await new Promise((r) => setTimeout(r, 10));
         }
         return Response.json({ ok: true, result: [] });
+      }
+      if (m[2] === "getMe") {
+        return Response.json({
+          ok: true,
+          result: { id: 123, is_bot: true, username: "loom_ops_bot" },
+        });
       }
       if (m[2] === "sendMessage") {
         sent.push({ chat_id: params.chat_id, text: params.text });
@@ -113,7 +119,10 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
 
     bot.say(100, "bob", "/supervise incident: disk full on /var");
     await until("the supervised run", () => bot.sent.length >= 5);
-    assert.match(bot.sent[4].text, /^run tg-\d+ is waiting for approval:4-remove-stale-temporary$/);
+    assert.match(
+      bot.sent[4].text,
+      /^run tg-\d+ is waiting for approval:4-remove-stale-temporary-files$/,
+    );
 
     const audit = app.audit.list("t-1");
     const granted = audit.find((e) => e.kind === "approval.granted")!;
@@ -177,4 +186,107 @@ Deno.test("without a token the gateway explains how to configure it", async () =
   const err = new TextDecoder().decode(out.stderr);
   assert.match(err, /^error: the Telegram gateway is not configured: set TELEGRAM_BOT_TOKEN/);
   assert.match(err, /TELEGRAM_ALLOWED_CHAT_IDS/);
+});
+
+Deno.test("the CLI checks the token before it says it is listening", async () => {
+  const bot = fakeBotApi();
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
+  const gateway = (token: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "gateway",
+        "telegram",
+        "--db",
+        `${dir}/ops.sqlite`,
+        "--workspace",
+        OPS_DIR,
+      ],
+      env: {
+        TELEGRAM_BOT_TOKEN: token,
+        TELEGRAM_ALLOWED_CHAT_IDS: "42",
+        TELEGRAM_API_BASE: bot.base,
+      },
+      stdout: "null",
+      stderr: "piped",
+    });
+  try {
+    const rejected = await gateway("999:wrong").output();
+    const err = new TextDecoder().decode(rejected.stderr);
+    assert.equal(rejected.code, 2, err);
+    assert.equal(err, "error: Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized)\n");
+
+    const child = gateway(TOKEN).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    assert.equal(
+      text,
+      "loom-ops Telegram gateway: token accepted (@loom_ops_bot); listening for chats 42\n",
+    );
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    reader.releaseLock();
+    await child.stderr.cancel().catch(() => {});
+  } finally {
+    await bot.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unreachable Bot API is retried with a growing, announced delay", async () => {
+  // A port nobody listens on: bind one, note it, close it.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
+  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const ac = new AbortController();
+  const lines: string[] = [];
+  let ready = false;
+  try {
+    const gateway = runGateway(
+      app,
+      {
+        token: TOKEN,
+        apiBase: `http://127.0.0.1:${port}`,
+        allowedChats: [42],
+        workspace: OPS_DIR,
+        stateDir: dir,
+        allowShell: false,
+        parallel: 1,
+        retryBaseMs: 10,
+        onReady: () => (ready = true),
+      },
+      ac.signal,
+      (l) => lines.push(l),
+    );
+    await until("four failures", () => lines.length >= 4);
+    ac.abort();
+    await gateway;
+    assert.equal(ready, false, "never ready without a reachable API");
+    for (const [i, ms] of [10, 20, 40, 80].entries()) {
+      assert.match(
+        lines[i],
+        new RegExp(
+          `^telegram: cannot reach the Bot API at http://127\\.0\\.0\\.1:${port} \\(.+\\); retrying in ${ms}ms \\(failure ${
+            i + 1
+          }\\)$`,
+        ),
+      );
+    }
+    assert.equal(retryDelayMs(1), 1000);
+    assert.equal(retryDelayMs(4), 8000);
+    assert.equal(retryDelayMs(40), 60_000, "bounded");
+  } finally {
+    ac.abort();
+    app.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

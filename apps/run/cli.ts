@@ -3,8 +3,15 @@
  *
  * @module
  */
-import { combineObservers, resumeRun, type RunResult, startRun } from "@loom/runner";
-import { agentFor, checkSettings, makeAgents } from "./agent/agents.ts";
+import {
+  combineObservers,
+  resumeRun,
+  retryRun,
+  type RunResult,
+  startRun,
+  type Store,
+} from "@loom/runner";
+import { agentFor, checkSettings, checkStoredRun, makeAgents } from "./agent/agents.ts";
 import type { ChatResult } from "./agent/chat.ts";
 import type { SupervisorResult } from "./agent/supervisor.ts";
 import { type Config, parseConfig, readEnv, usage } from "./config.ts";
@@ -21,11 +28,42 @@ function newRunId(command: string): string {
   return `${command}-${stamp}-${crypto.randomUUID().slice(0, 4)}`;
 }
 
-/** Runs chat, supervise or resume and reports the outcome. Returns the exit code. */
+/** Refuses, before anything is printed or run, what cannot start: a taken id, a failed run to resume. */
+async function checkRun(config: Config, store: Store, runId: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (config.command === "chat" || config.command === "supervise") {
+    if (run) {
+      throw new UsageError(
+        `run ${runId} already exists in ${config.db}; continue it with: loom-run resume --run-id ${runId} --db ${config.db}`,
+      );
+    }
+    return;
+  }
+  if (!run) throw new UsageError(`there is no run '${runId}' in ${store.location}`);
+  if (config.command === "resume" && run.status === "failed") {
+    throw new UsageError(
+      `run ${runId} failed (${run.error}); continue it from its last checkpoint with: loom-run retry --run-id ${runId} --db ${config.db}`,
+    );
+  }
+  if (config.command === "retry" && run.status !== "failed") {
+    throw new UsageError(
+      `run ${runId} is ${run.status}; only a failed run can be retried (loom-run resume continues an interrupted one)`,
+    );
+  }
+  if (run.status !== "completed") await checkStoredRun(store, config, runId);
+}
+
+/** Runs chat, supervise, resume or retry and reports the outcome. Returns the exit code. */
 async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
-  if (config.command !== "resume") await checkSettings(config);
+  if (config.command === "chat" || config.command === "supervise") await checkSettings(config);
   const runId = config.runId ?? newRunId(config.command);
   const store = openRunStore(config.db);
+  try {
+    await checkRun(config, store, runId);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const agents = makeAgents(config);
   const progress = config.json ? undefined : new Progress(runId, io);
   const tracer = config.trace
@@ -64,6 +102,8 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
       });
     } else {
       const agent = await agentFor(store, agents, runId);
+      // A failed run becomes resumable again from its last checkpoint, then resumes as usual.
+      if (config.command === "retry") await retryRun(store, runId);
       const run = (await store.getRun(runId))!;
       if (run.status === "completed" && run.result) {
         // Nothing left to do: show the stored outcome (resume is idempotent).
@@ -93,6 +133,11 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
     store.close();
   }
   return report(config, result, progress, io);
+}
+
+/** `1 step`, `2 steps`. */
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** Prints the outcome of a run; returns the exit code. */
@@ -131,10 +176,11 @@ function report(
     if (!progress?.streamed.includes(value.answer.trim())) io.out(value.answer + "\n");
     const u = value.usage;
     const tools = "toolCalls" in value
-      ? ` · ${value.toolCalls} tool calls`
-      : ` · ${value.children.length} children`;
+      ? ` · ${plural(value.toolCalls, "tool call", "tool calls")}`
+      : ` · ${plural(value.children.length, "child", "children")}`;
+    const outcome = stoppedBy === "answer" ? "completed" : "stopped without a final answer";
     io.err(
-      `run ${result.runId} completed · ${result.steps} steps${tools} · ${
+      `run ${result.runId} ${outcome} · ${plural(result.steps, "step", "steps")}${tools} · ${
         u.promptTokens + u.completionTokens
       } tokens · $${u.costUsd.toFixed(4)}`,
     );

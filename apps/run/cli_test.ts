@@ -55,6 +55,14 @@ Deno.test("cli: user errors end in one sentence and exit code 2", async () => {
   const help = await cli(["help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^loom-run: a durable repository chat agent/);
+  assert.match(help.stdout, /loom-run retry --run-id ID .*continue a failed run/);
+  const flags = help.stdout.slice(
+    help.stdout.indexOf("common flags:"),
+    help.stdout.indexOf("environment"),
+  );
+  for (const flag of ["--llm-timeout-ms", "--test-timeout-ms", "--concurrency", "--test-command"]) {
+    assert.ok(flags.includes(flag), `common flags lack ${flag}`);
+  }
 });
 
 Deno.test("cli: --max-tool-calls and --max-steps stop a run", async () => {
@@ -93,6 +101,41 @@ Deno.test("cli: --max-tool-calls and --max-steps stop a run", async () => {
     "1",
   ]);
   assert.equal(short.code, 1);
+  // The summary says the run stopped without an answer, never "completed".
+  assert.match(short.stderr, /run short stopped without a final answer · 2 steps · /);
+  assert.doesNotMatch(short.stderr, /completed/);
   assert.match(short.stderr, /error: the run stopped at --max-steps 1 without a final answer/);
   assert.match(short.stdout, /No final answer within 1 LLM turns/);
+});
+
+Deno.test("cli: the summary counts in singular and plural; a run_tests timeout is marked as a failure", async () => {
+  await using t = await tempWorkspace();
+  const common = ["--db", join(t.dir, "runs.sqlite"), "--workspace", t.ws, "--mock-llm"];
+  const one = await cli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "one",
+    ...common,
+    ...TEST_CMD,
+    "--max-tool-calls",
+    "1",
+  ]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(one.stderr, /run one completed · 2 steps · 1 tool call · \d+ tokens/);
+
+  const slow = await cli([
+    "chat",
+    "why does the test fail?",
+    "--run-id",
+    "slow",
+    ...common,
+    "--test-command",
+    "deno eval 'setTimeout(() => {}, 60000)'",
+    "--test-timeout-ms",
+    "300",
+  ]);
+  assert.equal(slow.code, 0, slow.stderr);
+  assert.match(slow.stderr, /\n {2}✗ run_tests: error: timed out after 300 ms/);
+  assert.doesNotMatch(slow.stderr, /✓ run_tests/);
 });

@@ -9,9 +9,17 @@ import { resolve } from "node:path";
 import { UsageError } from "./errors.ts";
 
 /** The sub-commands of `loom-run`. */
-export type Command = "chat" | "supervise" | "resume" | "explain" | "serve" | "help";
+export type Command = "chat" | "supervise" | "resume" | "retry" | "explain" | "serve" | "help";
 
-const COMMANDS: readonly Command[] = ["chat", "supervise", "resume", "explain", "serve", "help"];
+const COMMANDS: readonly Command[] = [
+  "chat",
+  "supervise",
+  "resume",
+  "retry",
+  "explain",
+  "serve",
+  "help",
+];
 
 /** Settings of the LLM edge. The API key is never stored in a run. */
 export interface LlmSettings {
@@ -182,6 +190,12 @@ function positiveInt(value: string, what: string): number {
   return Number(value);
 }
 
+/** True for loopback addresses. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
  * True for a usable run id: letters, digits and `. _ : @ - /`, at most 128 characters, without
  * empty, `.` or `..` segments (ids like `team/1` name child runs).
@@ -191,13 +205,58 @@ export function isValidRunId(id: string): boolean {
     id.split("/").every((part) => part !== "" && part !== "." && part !== "..");
 }
 
-/** Splits a command string into words, honouring single and double quotes (no other shell syntax). */
+/** Characters a shell would treat as syntax; outside single quotes they are refused. */
+const SHELL_SYNTAX = new Set(["|", "&", ";", "<", ">", "`"]);
+
+/**
+ * Splits a command string into words, honouring single and double quotes. The command runs
+ * without a shell, so pipes, redirections, `&`, `;`, backticks, `$(` and unterminated quotes are
+ * refused instead of being passed on as arguments.
+ */
 export function splitCommand(text: string): string[] {
+  const refuse = (what: string): never => {
+    throw new UsageError(
+      `the test command '${text}' contains ${what}, but it runs without a shell (only words and quotes are allowed)`,
+    );
+  };
   const words: string[] = [];
-  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (const m of text.matchAll(pattern)) words.push(m[1] ?? m[2] ?? m[3]);
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (quote === '"') {
+      // Inside double quotes a shell still expands backticks and $( ... ).
+      if (c === "`" || (c === "$" && text[i + 1] === "(")) refuse(`'${c === "$" ? "$(" : c}'`);
+      if (c === '"') quote = undefined;
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      word ??= "";
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      if (SHELL_SYNTAX.has(c) || (c === "$" && text[i + 1] === "(")) {
+        refuse(`'${c === "$" ? "$(" : c}'`);
+      }
+      word = (word ?? "") + c;
+    }
+  }
+  if (quote) refuse(`an unterminated ${quote} quote`);
+  if (word !== undefined) words.push(word);
   if (words.length === 0) throw new UsageError("the test command is empty");
   return words;
+}
+
+/** node:util's parseArgs error as one short sentence (its text suggests `--` tricks). */
+function parseArgsMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const unknown = text.match(/^Unknown option '([^']+)'/);
+  if (unknown) return `unknown option ${unknown[1]} (see loom-run --help)`;
+  return `${text.split("\n")[0].replace(/\.\s.*$/, "")} (see loom-run --help)`;
 }
 
 /**
@@ -237,7 +296,7 @@ export function parseConfig(
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.split("\n")[0] : String(error));
+    throw new UsageError(parseArgsMessage(error));
   }
   const { values: v, positionals } = parsed;
   const command = (v.help ? "help" : positionals[0] ?? "help") as Command;
@@ -263,7 +322,7 @@ export function parseConfig(
   } else if (rest.length > 0 && command !== "help") {
     throw new UsageError(`'${command}' takes no positional argument (got '${rest[0]}')`);
   }
-  if ((command === "resume" || command === "explain") && !v["run-id"]) {
+  if ((command === "resume" || command === "retry" || command === "explain") && !v["run-id"]) {
     throw new UsageError(`'${command}' needs --run-id`);
   }
   if (v["run-id"] !== undefined && !isValidRunId(v["run-id"])) {
@@ -350,15 +409,20 @@ export function usage(): string {
     "usage:",
     '  loom-run chat "why does the test fail?" [--run-id ID] [--db FILE] [--mock-llm]',
     '  loom-run supervise "review this repo" [--run-id ID] [--db FILE] [--concurrency N]',
-    "  loom-run resume --run-id ID [--db FILE]",
+    "  loom-run resume --run-id ID [--db FILE]        continue a killed or interrupted run",
+    "  loom-run retry --run-id ID [--db FILE]         continue a failed run from its last checkpoint",
     "  loom-run explain --run-id ID [--db FILE] [--json]",
     "  loom-run serve [--port 8765] [--host 127.0.0.1] [--token T]",
     "",
     "common flags: --workspace DIR --max-steps N --max-tool-calls N --mcp-config FILE",
-    "              --model NAME --base-url URL --trace FILE.html --json --test-command CMD",
+    "              --model NAME --base-url URL --llm-timeout-ms MS --trace FILE.html --json",
+    "              --test-command CMD --test-timeout-ms MS --concurrency N",
     "",
     "environment (a flag wins over its variable):",
     ...rows,
+    "",
+    "without --mock-llm, LOOM_LLM_API_KEY (or OPENAI_API_KEY) is required unless --base-url is",
+    "on this machine (e.g. Ollama at http://127.0.0.1:11434/v1)",
     "",
     "exit codes: 0 ok, 1 the run failed, 2 usage or input error",
   ].join("\n");

@@ -101,6 +101,13 @@ Deno.test("config: splitCommand honours quotes", () => {
     "a b",
   ]);
   assert.throws(() => splitCommand("   "), /empty/);
+  // Quoted shell characters are plain text; quotes join with the rest of a word.
+  assert.deepEqual(splitCommand(`grep 'a|b' --x="1 2;3" ''`), ["grep", "a|b", "--x=1 2;3", ""]);
+  for (
+    const bad of ["a | b", "a&", "a;b", "a > f", "a <f", "a `b`", "a $(b)", `a "$(b)"`, "a 'b"]
+  ) {
+    assert.throws(() => splitCommand(bad), UsageError, bad);
+  }
 });
 
 Deno.test("config: help and README document every environment variable", async () => {

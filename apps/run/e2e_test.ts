@@ -107,6 +107,15 @@ Deno.test("e2e: chat answers, streams, explains, traces, and --json gives one do
   );
   assert.equal(explainJson.transcript[0].text, "why does the test fail?");
 
+  // A taken run id is refused before the run header is printed.
+  const taken = await runCli(["chat", "again", "--run-id", "demo", ...common(t.ws, db)]);
+  assert.equal(taken.code, 2, taken.stderr);
+  assert.match(
+    taken.stderr,
+    /^error: run demo already exists in .*; continue it with: loom-run resume --run-id demo/,
+  );
+  assert.equal(taken.stderr.trim().split("\n").length, 1, `one line only: ${taken.stderr}`);
+
   // Resuming a completed run shows its stored answer and runs nothing.
   const resumed = await runCli(["resume", "--run-id", "demo", "--db", db]);
   assert.equal(resumed.code, 0);
@@ -135,11 +144,12 @@ Deno.test("e2e: SIGKILL during a tool call, then resume: same answer, finished t
     "demo",
     ...common(t.ws, db),
   ], { env: knobs });
-  // Step 0 asks for list_files and run_tests; kill while run_tests (the second) is running.
+  // Step 0 asks for list_files and run_tests; kill once run_tests (the second) has started, during
+  // the test delay before it executes. The log holds real executions only: list_files alone.
   await victim.waitFor(/✓ list_files[\s\S]*→ run_tests/);
   const status = await victim.kill();
   assert.equal(status.signal, "SIGKILL");
-  assert.deepEqual((await toolLog(log)).map((l) => l[2]), ["list_files", "run_tests"]);
+  assert.deepEqual((await toolLog(log)).map((l) => l[2]), ["list_files"]);
 
   const resumed = await runCli(["resume", "--run-id", "demo", "--db", db], {
     env: { LOOM_RUN_TOOL_LOG: log },
@@ -149,10 +159,9 @@ Deno.test("e2e: SIGKILL during a tool call, then resume: same answer, finished t
   assert.match(resumed.stderr, /↺ list_files \(finished before; result taken from the store\)/);
   assert.match(resumed.stderr, /↺ llm/);
   const after = (await toolLog(log)).map((l) => `${l[1]} ${l[2]}`);
-  // list_files finished before the kill: never again. run_tests was in flight: it runs once more.
+  // list_files finished before the kill: never again. run_tests was interrupted: it runs on resume.
   assert.deepEqual(after, [
     "tool:1:call_1_1 list_files",
-    "tool:1:call_1_2 run_tests",
     "tool:1:call_1_2 run_tests",
     "tool:2:call_2_1 search",
     "tool:3:call_3_1 read_file",
@@ -194,7 +203,8 @@ Deno.test("e2e: supervise runs 3 children; kill mid-way and resume finishes only
   ], {
     env: { LOOM_RUN_TOOL_DELAY_MS: "700", LOOM_RUN_TOOL_LOG: log },
   });
-  await victim.waitFor(/child team\/1 completed/);
+  // Kill once child 1 has completed and child 2 has finished at least one tool call (logged).
+  await victim.waitFor(/^(?=[\s\S]*child team\/1 completed)(?=[\s\S]*\[team\/2\] ✓)/);
   await victim.kill();
   // --concurrency 2: children 1 and 2 ran together; child 3 waited for a free slot.
   const order = [...victim.stderr.matchAll(/child (team\/\d) (started|completed)/g)].map((m) =>
@@ -243,13 +253,32 @@ Deno.test("e2e: user errors end in one sentence on stderr and exit code 2, no st
     notDb,
     "not a database at all, just text that is long enough to look like a file",
   );
+  const db = join(t.dir, "r.sqlite");
+  const chat = ["chat", "q", "--workspace", t.ws, "--db", db, "--mock-llm", "--test-command"];
   const cases: [string[], RegExp][] = [
-    [["chat", "q", "--bogus"], /^error: Unknown option '--bogus'/],
+    [["chat", "q", "--bogus"], /^error: unknown option --bogus \(see loom-run --help\)\n$/],
+    [
+      ["chat", "q", "--db"],
+      /^error: Option '--db <value>' argument missing \(see loom-run --help\)\n$/,
+    ],
+    [
+      [...chat, "deno run math_check.js | cat"],
+      /^error: the test command .* contains '\|', but it runs without a shell/,
+    ],
+    [[...chat, "deno test; rm -rf x"], /contains ';', but it runs without a shell/],
+    [[...chat, "deno test && echo ok"], /contains '&', but/],
+    [[...chat, "deno test > out.txt"], /contains '>', but/],
+    [[...chat, "deno test < in.txt"], /contains '<', but/],
+    [[...chat, "deno test `id`"], /contains '`', but/],
+    [[...chat, 'deno test "$(id)"'], /contains '\$\(', but/],
+    [[...chat, "deno run 'math_check.js"], /contains an unterminated ' quote, but/],
+    [[...chat, 'deno run "math_check.js'], /contains an unterminated " quote, but/],
     [
       ["chat", "q", "--workspace", join(t.dir, "nope"), "--db", join(t.dir, "r.sqlite")],
       /^error: the workspace '.*nope' does not exist/,
     ],
     [["explain", "--run-id", "x", "--db", notDb], /^error: /],
+    [["retry", "--db", db], /^error: 'retry' needs --run-id/],
   ];
   for (const [args, pattern] of cases) {
     const out = await runCli(args);
@@ -257,6 +286,53 @@ Deno.test("e2e: user errors end in one sentence on stderr and exit code 2, no st
     assert.match(out.stderr, pattern);
     assert.equal(out.stderr.trim().split("\n").length, 1, `one line only: ${out.stderr}`);
     assert.equal(out.stdout, "");
+  }
+});
+
+Deno.test("e2e: without an API key a remote LLM endpoint is refused before any request; a local one needs none", async () => {
+  await using t = await tempWorkspace();
+  const db = join(t.dir, "runs.sqlite");
+  // No --allow-net at all: a request to api.openai.com would end in a permission error instead.
+  const noNet = ["--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+  for (const extra of [[], ["--base-url", "https://llm.example.com/v1"]]) {
+    const out = await runCli(
+      ["chat", "hi", "--run-id", "nokey", "--workspace", t.ws, "--db", db, ...extra],
+      { denoFlags: noNet },
+    );
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(
+      out.stderr,
+      /^error: no API key for https:\/\/(api\.openai\.com|llm\.example\.com)\/v1: set LOOM_LLM_API_KEY \(or OPENAI_API_KEY\), use --mock-llm, or point LOOM_LLM_BASE_URL/,
+    );
+    assert.equal(out.stderr.trim().split("\n").length, 1, `one line only: ${out.stderr}`);
+    assert.equal(out.stdout, "");
+  }
+  const none = await runCli(["explain", "--run-id", "nokey", "--db", db]);
+  assert.match(none.stderr, /there is no run 'nokey'/, "no run was started");
+
+  // A loopback endpoint (Ollama, llama.cpp, the fake here) runs without a key.
+  const fake = await startFakeOpenAi({ brain: new MockProvider("llama3") });
+  try {
+    const local = await runCli([
+      "chat",
+      "why does the test fail?",
+      "--run-id",
+      "local",
+      "--workspace",
+      t.ws,
+      "--db",
+      db,
+      ...TEST_CMD,
+      "--base-url",
+      fake.baseUrl,
+      "--model",
+      "llama3",
+    ]);
+    assert.equal(local.code, 0, local.stderr);
+    assert.match(local.stdout, /^The tests fail/);
+    assert.ok(fake.requests.length > 0);
+  } finally {
+    await fake.close();
   }
 });
 
@@ -303,6 +379,38 @@ Deno.test("e2e: the OpenAI-compatible client through the CLI: streaming, tool ca
       denied.stderr,
       /error: run oa2 failed: the LLM endpoint .* rejected the API key \(HTTP 401\)/,
     );
+    // resume refuses a failed run and names the command that continues it.
+    const resumed = await runCli(["resume", "--run-id", "oa2", "--db", db], {
+      env: { OPENAI_API_KEY: "sk-local" },
+    });
+    assert.equal(resumed.code, 2, resumed.stderr);
+    assert.match(
+      resumed.stderr,
+      /^error: run oa2 failed \(.*\); continue it from its last checkpoint with: loom-run retry --run-id oa2 --db /,
+    );
+    // retry checks the key against the stored settings plus overrides: a remote URL needs one.
+    const noKey = await runCli([
+      "retry",
+      "--run-id",
+      "oa2",
+      "--db",
+      db,
+      "--base-url",
+      "https://llm.example.com/v1",
+    ]);
+    assert.equal(noKey.code, 2, noKey.stderr);
+    assert.match(noKey.stderr, /^error: no API key for https:\/\/llm\.example\.com\/v1/);
+    // retry with the right key continues it from its checkpoint to an answer.
+    const before = fake.requests.length;
+    const retried = await runCli(["retry", "--run-id", "oa2", "--db", db], {
+      env: { OPENAI_API_KEY: "sk-local" },
+    });
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stderr, /run oa2 completed/);
+    assert.ok(fake.requests.length > before, "the retried run called the LLM again");
+    const again = await runCli(["retry", "--run-id", "oa2", "--db", db]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /^error: run oa2 is completed; only a failed run can be retried/);
   } finally {
     await fake.close();
   }
@@ -354,17 +462,17 @@ Deno.test("e2e: least privilege: a chat runs under narrow --allow-* flags instea
     "--allow-env=LOOM_RUN_DB,LOOM_RUN_WORKSPACE,LOOM_LLM_MOCK,LOOM_LLM_API_KEY,OPENAI_API_KEY,PATH,HOME",
     "--allow-net=127.0.0.1",
   ];
+  // The README's command as written (flags, no variables), with its paths filled in.
   const out = await runCli([
     "chat",
     "why does the test fail?",
-    "--run-id",
-    "lp",
+    "--workspace",
+    ws,
+    "--db",
+    db,
     "--mock-llm",
     ...TEST_CMD,
-  ], {
-    denoFlags: flags,
-    env: { LOOM_RUN_DB: db, LOOM_RUN_WORKSPACE: ws },
-  });
+  ], { denoFlags: flags });
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /^The tests fail/);
   // Without --allow-run the test tool reports it cannot run, and the run still answers.

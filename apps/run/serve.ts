@@ -18,7 +18,7 @@ import { toHtml } from "@loom/xray";
 import { type ChatResult, type ChatState, MESSAGE_SIGNAL } from "./agent/chat.ts";
 import type { RunEvent } from "./agent/events.ts";
 import { type Agents, checkSettings, makeAgents } from "./agent/agents.ts";
-import { type Config, isValidRunId, type RunSettings } from "./config.ts";
+import { type Config, isLoopback, isValidRunId, type RunSettings } from "./config.ts";
 import { messageOf, UsageError } from "./errors.ts";
 import { transcript } from "./explain.ts";
 import type { LlmReply } from "./llm/types.ts";
@@ -36,12 +36,6 @@ export interface ServeOptions {
   settings: RunSettings;
   /** When set, every request must carry this token. */
   token?: string;
-}
-
-/** True for loopback addresses. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" ||
-    /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function sameToken(given: string, expected: string): boolean {

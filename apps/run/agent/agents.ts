@@ -4,8 +4,8 @@
  * @module
  */
 import type { Store } from "@loom/runner";
-import type { Config } from "../config.ts";
-import { readEnv } from "../config.ts";
+import type { Config, LlmSettings, RunSettings } from "../config.ts";
+import { isLoopback, readEnv } from "../config.ts";
 import { messageOf, UsageError } from "../errors.ts";
 import { loadMcpConfig } from "../mcp/config.ts";
 import { Workspace } from "../tools/workspace.ts";
@@ -32,14 +32,43 @@ export function readKnobs(): TestKnobs {
   };
 }
 
+/** The LLM settings given explicitly (flag or env); they replace a stored run's on resume. */
+export function llmOverride(config: Config): Partial<LlmSettings> {
+  const override: Partial<LlmSettings> = {};
+  if (config.explicit.has("provider")) override.provider = config.settings.llm.provider;
+  if (config.explicit.has("model")) override.model = config.settings.llm.model;
+  if (config.explicit.has("baseUrl")) override.baseUrl = config.settings.llm.baseUrl;
+  if (config.explicit.has("timeoutMs")) override.timeoutMs = config.settings.llm.timeoutMs;
+  return override;
+}
+
+/** True when `baseUrl` names this machine (localhost, 127.0.0.0/8, ::1). */
+export function isLoopbackUrl(baseUrl: string): boolean {
+  try {
+    return isLoopback(new URL(baseUrl).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses to start an LLM run that would send requests without an API key to a remote endpoint
+ * (api.openai.com or any non-loopback host). A local server (Ollama, llama.cpp) needs no key.
+ */
+export function checkApiKey(llm: LlmSettings, apiKey: string | undefined): void {
+  if (llm.provider !== "openai" || apiKey !== undefined || isLoopbackUrl(llm.baseUrl)) return;
+  throw new UsageError(
+    `no API key for ${llm.baseUrl}: set LOOM_LLM_API_KEY (or OPENAI_API_KEY), use --mock-llm, or point LOOM_LLM_BASE_URL (--base-url) at a local server such as http://127.0.0.1:11434/v1`,
+  );
+}
+
 /** Builds the runtimes and agents for a config. */
 export function makeAgents(config: Config): Agents {
-  const llmOverride: Record<string, unknown> = {};
-  if (config.explicit.has("provider")) llmOverride.provider = config.settings.llm.provider;
-  if (config.explicit.has("model")) llmOverride.model = config.settings.llm.model;
-  if (config.explicit.has("baseUrl")) llmOverride.baseUrl = config.settings.llm.baseUrl;
-  if (config.explicit.has("timeoutMs")) llmOverride.timeoutMs = config.settings.llm.timeoutMs;
-  const runtimes = new Runtimes({ apiKey: config.apiKey, llmOverride, knobs: readKnobs() });
+  const runtimes = new Runtimes({
+    apiKey: config.apiKey,
+    llmOverride: llmOverride(config),
+    knobs: readKnobs(),
+  });
   const chat = chatAgent(runtimes);
   return { runtimes, chat, supervisor: supervisorAgent(runtimes, chat) };
 }
@@ -57,7 +86,18 @@ export async function agentFor(
   throw new UsageError(`run '${runId}' belongs to agent '${run.agentName}', not to loom-run`);
 }
 
-/** Checks what a user can get wrong before a run starts: the workspace and the MCP file. */
+/**
+ * Checks that a stored run (resume, retry) can reach its LLM: its stored LLM settings with the
+ * ones given now on top.
+ */
+export async function checkStoredRun(store: Store, config: Config, runId: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (!run?.input) return;
+  const settings = (JSON.parse(run.input) as { settings?: RunSettings }).settings;
+  if (settings?.llm) checkApiKey({ ...settings.llm, ...llmOverride(config) }, config.apiKey);
+}
+
+/** Checks what a user can get wrong before a run starts: API key, workspace, MCP file. */
 export async function checkSettings(config: Config): Promise<void> {
   try {
     new Workspace(config.settings.workspace);
@@ -65,4 +105,5 @@ export async function checkSettings(config: Config): Promise<void> {
     throw new UsageError(messageOf(error));
   }
   if (config.settings.mcpConfig) await loadMcpConfig(config.settings.mcpConfig);
+  checkApiKey(config.settings.llm, config.apiKey);
 }

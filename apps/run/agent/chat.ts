@@ -218,13 +218,6 @@ async function runTool(
     };
   }
   const startedAt = Date.now();
-  // The test log is written before the start is announced, so a test that kills the process on
-  // seeing the announcement always finds the line.
-  if (knobs.toolLog) {
-    await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, {
-      append: true,
-    });
-  }
   runtimes.events.emit({
     type: "tool_start",
     runId: ctx.runId,
@@ -234,6 +227,12 @@ async function runTool(
     callId: call.id,
   });
   if (knobs.toolDelayMs > 0) await abortableSleep(knobs.toolDelayMs, signal);
+  // The test log records real executions only: a call killed during the delay never ran.
+  if (knobs.toolLog) {
+    await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, {
+      append: true,
+    });
+  }
   let outcome: ToolOutcome;
   try {
     outcome = { ok: true, output: await tool.run(args, { signal }) };

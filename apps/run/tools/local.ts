@@ -200,7 +200,10 @@ async function runTests(
   const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
   // deno's output has ANSI colours even with NO_COLOR in some paths; the LLM needs plain text.
   const plain = text.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
-  if (timeout.aborted) return capOutput(`timed out after ${options.testTimeoutMs} ms\n${plain}`);
+  // A timeout is a failure of the tool (shown as ✗), with what the command printed so far.
+  if (timeout.aborted) {
+    throw new ToolError(capOutput(`timed out after ${options.testTimeoutMs} ms\n${plain}`));
+  }
   // Keep the tail: test runners print the failures and summary last.
   const capped = plain.length > 12_000
     ? `[... ${plain.length - 12_000} characters cut]\n${plain.slice(-12_000)}`

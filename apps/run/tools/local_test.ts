@@ -124,12 +124,14 @@ Deno.test("run_tests runs the configured command in the workspace with a clean e
 
 Deno.test("run_tests stops a command that runs past its timeout", async () => {
   await using t = await tempWorkspace();
-  const out = await tools(t.ws, [
-    "deno",
-    "eval",
-    "console.log('started'); setTimeout(() => {}, 60000)",
-  ], 1500)
-    .get("run_tests")!.run({}, { signal });
-  assert.match(out, /^timed out after 1500 ms/);
+  await refused(
+    tools(t.ws, [
+      "deno",
+      "eval",
+      "console.log('started'); setTimeout(() => {}, 60000)",
+    ], 1500).get("run_tests")!,
+    {},
+    /^timed out after 1500 ms\nstarted/,
+  );
   await refused(tools(t.ws, ["no-such-test-runner-xyz"]).get("run_tests")!, {}, /was not found/);
 });
