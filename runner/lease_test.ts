@@ -12,6 +12,14 @@ Deno.test("a SIGKILLed process counts as gone at once, even before its parent re
   const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const pid = Number((await reader.read()).value!.trim());
   try {
+    // Kill only once bash has exec'd `sleep 60`: bash itself would reap the child at once.
+    for (
+      let i = 0;
+      i < 500 && Deno.readTextFileSync(`/proc/${parent.pid}/comm`) !== "sleep\n";
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.equal(processExists(pid), true);
     const owner = `${newOwnerId().split(":")[0]}:${pid}:abc123`;
     assert.equal(ownerIsGone(owner), false, "a live owner on this host keeps its lease");
