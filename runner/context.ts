@@ -7,17 +7,10 @@
  * @module
  */
 import type { Agent } from "./agent.ts";
-import {
-  classifyError,
-  errorMessage,
-  errorType,
-  LoomError,
-  NotSerializableError,
-  ToolTimeoutError,
-} from "./errors.ts";
+import { errorMessage, LoomError, ToolTimeoutError } from "./errors.ts";
 import { encodeJson, sha256Hex, stableStringify, utf8Length } from "./json.ts";
 import { notify, type RunObserver } from "./observer.ts";
-import { backoffDelay, resolveRetry, type RetryPolicy, shouldRetry } from "./retry.ts";
+import { recordFailedAttempt, resolveRetry, type RetryPolicy } from "./retry.ts";
 import type { CallRecord, Store, StoredPolicy, WaitInfo } from "./store.ts";
 
 /** What a `waitForSignal` with a timeout returns when the timeout passed first. */
@@ -350,33 +343,16 @@ export class StepContextImpl implements StepContext {
       } catch (e) {
         if (this.signal.aborted) throw this.signal.reason ?? e;
         const durationMs = performance.now() - t0;
-        const category = e instanceof NotSerializableError
-          ? "validation"
-          : classifyError(e, retry.classify);
-        const again = shouldRetry(retry, category, attempt - before);
-        const wait = again ? backoffDelay(retry, attempt - before) : null;
-        await store.recordAttempt({
-          runId: this.runId,
-          step: this.stepIndex,
-          scope: key,
-          attempt,
-          error: errorMessage(e),
-          errorType: errorType(e),
-          category,
-          startedAt,
-          durationMs,
-          retryAt: wait === null ? null : Date.now() + wait,
-        });
-        notify(observer, "onAttemptError", {
+        const { category, wait } = await recordFailedAttempt(store, observer, retry, {
           runId: this.runId,
           stepIndex: this.stepIndex,
-          attempt,
-          scope: "tool",
+          scope: key,
           toolName: name,
+          attempt,
+          used: attempt - before,
           error: e,
-          message: errorMessage(e),
-          category,
-          retryInMs: wait,
+          startedAt,
+          durationMs,
         });
         if (wait !== null) {
           await delay(wait, this.signal);

@@ -13,18 +13,11 @@ import {
   type StepLogger,
   Suspend,
 } from "./context.ts";
-import {
-  classifyError,
-  type ErrorCategory,
-  errorMessage,
-  errorType,
-  NotSerializableError,
-  RunnerError,
-} from "./errors.ts";
+import { type ErrorCategory, errorMessage, NotSerializableError, RunnerError } from "./errors.ts";
 import { encodeJson } from "./json.ts";
 import { DEFAULT_LEASE_TTL_MS, newOwnerId, ownerIsGone } from "./lease.ts";
 import { notify, type RunObserver } from "./observer.ts";
-import { backoffDelay, resolveRetry, shouldRetry } from "./retry.ts";
+import { recordFailedAttempt, resolveRetry } from "./retry.ts";
 import type { RunRecord, RunStatus, Store, StoredPolicy, WaitInfo } from "./store.ts";
 
 /** Options of `startRun` / `resumeRun`. */
@@ -619,32 +612,15 @@ async function advance(
       if (ac.signal.aborted) break;
       if (failed) {
         const e = failure;
-        const category = e instanceof NotSerializableError
-          ? "validation"
-          : classifyError(e, retry.classify);
-        const again = shouldRetry(retry, category, attempt - budgetBase);
-        const wait = again ? backoffDelay(retry, attempt - budgetBase) : null;
-        await store.recordAttempt({
-          runId,
-          step: stepIndex,
-          scope: "",
-          attempt,
-          error: errorMessage(e),
-          errorType: errorType(e),
-          category,
-          startedAt,
-          durationMs,
-          retryAt: wait === null ? null : Date.now() + wait,
-        });
-        notify(observer, "onAttemptError", {
+        const { category, wait } = await recordFailedAttempt(store, observer, retry, {
           runId,
           stepIndex,
+          scope: "",
           attempt,
-          scope: "step",
+          used: attempt - budgetBase,
           error: e,
-          message: errorMessage(e),
-          category,
-          retryInMs: wait,
+          startedAt,
+          durationMs,
         });
         if (wait !== null) {
           try {

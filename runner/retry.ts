@@ -4,7 +4,15 @@
  *
  * @module
  */
-import type { ErrorCategory } from "./errors.ts";
+import {
+  classifyError,
+  type ErrorCategory,
+  errorMessage,
+  errorType,
+  NotSerializableError,
+} from "./errors.ts";
+import { notify, type RunObserver } from "./observer.ts";
+import type { Store } from "./store.ts";
 
 /** Retry policy for a step (per agent) or a tool (per call). */
 export interface RetryPolicy {
@@ -76,4 +84,68 @@ export function backoffDelay(
     policy.initialDelayMs * policy.multiplier ** Math.max(0, failedAttempt - 1),
   );
   return Math.round(base * (1 - policy.jitter) + base * policy.jitter * random());
+}
+
+/** One failed attempt of a step (`toolName` undefined) or of a tool call (its key as `scope`). */
+export interface FailedAttempt {
+  /** Run id. */
+  runId: string;
+  /** Step index. */
+  stepIndex: number;
+  /** `""` for the step itself, else the tool call's key. */
+  scope: string;
+  /** The tool's name, for tool attempts. */
+  toolName?: string;
+  /** Attempt number, from 1. */
+  attempt: number;
+  /** Attempts that count against the budget, this one included. */
+  used: number;
+  /** What was thrown. */
+  error: unknown;
+  /** Start, ms since epoch. */
+  startedAt: number;
+  /** Duration, ms. */
+  durationMs: number;
+}
+
+/**
+ * The one place a failed attempt is judged and recorded, for steps and tools alike: classifies
+ * the error, decides on a retry and its backoff, stores the attempt and tells the observer.
+ *
+ * @returns The category and the delay before the next attempt (`null`: no retry follows).
+ */
+export async function recordFailedAttempt(
+  store: Store,
+  observer: RunObserver | undefined,
+  retry: ResolvedRetryPolicy,
+  a: FailedAttempt,
+): Promise<{ category: ErrorCategory; wait: number | null }> {
+  const category = a.error instanceof NotSerializableError
+    ? "validation"
+    : classifyError(a.error, retry.classify);
+  const wait = shouldRetry(retry, category, a.used) ? backoffDelay(retry, a.used) : null;
+  await store.recordAttempt({
+    runId: a.runId,
+    step: a.stepIndex,
+    scope: a.scope,
+    attempt: a.attempt,
+    error: errorMessage(a.error),
+    errorType: errorType(a.error),
+    category,
+    startedAt: a.startedAt,
+    durationMs: a.durationMs,
+    retryAt: wait === null ? null : Date.now() + wait,
+  });
+  notify(observer, "onAttemptError", {
+    runId: a.runId,
+    stepIndex: a.stepIndex,
+    attempt: a.attempt,
+    scope: a.toolName === undefined ? "step" : "tool",
+    ...(a.toolName === undefined ? {} : { toolName: a.toolName }),
+    error: a.error,
+    message: errorMessage(a.error),
+    category,
+    retryInMs: wait,
+  });
+  return { category, wait };
 }
