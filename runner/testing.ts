@@ -64,3 +64,5 @@ export {
   type TraceBuilder,
 } from "./testing/scenario.ts";
 export { llmCallsFromTools, traceWithLlmCalls } from "./testing/llm_spans.ts";
+export { waitFor, type WaitForOptions } from "./testing/wait.ts";
+export { type SeededRandom, seededRandom, testSeed, withSeed } from "./testing/seed.ts";
