@@ -5,6 +5,7 @@
  * @module
  */
 import { isTailCall, type TailCall } from "@loom/tailcalls";
+import { crashIfRequested } from "./_fault_hook.ts";
 import { type Agent, agentSourceHash, type CheckpointPolicy, type PayloadPolicy } from "./agent.ts";
 import {
   abortableDelay,
@@ -658,6 +659,7 @@ async function advance(
         if (!(typeof committed === "boolean" ? committed : await committed)) {
           return await lost(state);
         }
+        crashIfRequested(runId, stepIndex); // test-only; a no-op unless LOOM_TEST_CRASH_AFTER_STEP
         if (compact && (stepIndex + 1) % every === 0 && stepIndex > run.firstStep) {
           await store.compactSteps(
             runId,
@@ -693,6 +695,7 @@ async function advance(
         o.json,
       );
       if (!ok) return await lost(state);
+      crashIfRequested(runId, stepIndex);
       notify(observer, "onStepEnd", {
         runId,
         stepIndex,

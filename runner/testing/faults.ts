@@ -30,7 +30,9 @@ export interface Faults {
   /**
    * Run the agent in a real subprocess and SIGKILL it once step `crashAfterStep` (0-based, as
    * in the run's history) is committed; the scenario then resumes the run in-process. Needs
-   * the agent as a module (`agent: new URL("./agent.ts", import.meta.url)`).
+   * the agent as a module (`agent: new URL("./agent.ts", import.meta.url)`). For app commands,
+   * the first invocation gets `LOOM_TEST_CRASH_AFTER_STEP=<runId>:<step>` and the runner's
+   * engine SIGKILLs that process itself right after the step's commit.
    */
   crashAfterStep?: number;
   /** Tool faults (transient failures, slowness). */

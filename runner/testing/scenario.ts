@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { TraceData } from "@loom/xray";
 import { type Agent, isAgent } from "../agent.ts";
 import { sendSignal } from "../admin.ts";
+import { CRASH_AFTER_STEP_ENV } from "../_fault_hook.ts";
 import { resumeRun, type RunResult, startRun } from "../engine.ts";
 import type {
   AttemptRecord,
@@ -272,7 +273,12 @@ function commandEnv(llm: ScenarioEnv["llm"], recording: boolean): Record<string,
   return env;
 }
 
-/** Runs the app's CLI invocations; SIGKILLs the first one after step `crashAfterStep`. */
+/**
+ * Runs the app's CLI invocations. With `crashAfterStep`, the first one gets the runner's
+ * test-only fault hook (`LOOM_TEST_CRASH_AFTER_STEP=<runId>:<step>`, see `_fault_hook.ts`): the
+ * engine SIGKILLs its own process right after that step's commit, so the kill point is exact on
+ * any machine, and the store must then hold exactly steps 0..N.
+ */
 async function runCommands(
   command: AppCommand,
   env: ScenarioEnv,
@@ -284,35 +290,19 @@ async function runCommands(
   const decoder = new TextDecoder();
   for (const [i, r] of command.runs(env).entries()) {
     const { args, code: expected = 0 } = Array.isArray(r) ? { args: r } : r;
-    const child = new Deno.Command(Deno.execPath(), {
+    const crashAt = i === 0 ? faults?.crashAfterStep : undefined;
+    const fault: Record<string, string> = crashAt === undefined
+      ? {}
+      : { [CRASH_AFTER_STEP_ENV]: `${env.runId}:${crashAt}` };
+    const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", main, ...args],
       cwd: command.cwd,
-      env: { ...env.env, ...command.env },
+      env: { ...env.env, ...command.env, ...fault },
       clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).spawn();
-    const crashAt = i === 0 ? faults?.crashAfterStep : undefined;
-    let exited = false;
-    let killed = false;
-    const watcher = crashAt === undefined ? undefined : (async () => {
-      // Poll the database: the app gives no hook, the committed steps are the truth.
-      while (!exited) {
-        const step = await committedStep(env.db, env.runId);
-        if (step !== undefined && step >= crashAt) {
-          try {
-            child.kill("SIGKILL");
-            killed = true;
-          } catch { /* it exited meanwhile */ }
-          return;
-        }
-        await sleep(5);
-      }
-    })();
-    const out = await child.output();
-    exited = true;
-    await watcher;
+    }).output();
     const record = {
       args,
       code: out.code,
@@ -320,14 +310,22 @@ async function runCommands(
       stderr: decoder.decode(out.stderr),
     };
     outputs.push(record);
-    if (killed && out.signal === "SIGKILL") {
+    if (crashAt !== undefined) {
+      if (out.signal !== "SIGKILL") {
+        throw new ScenarioError(
+          `crashAfterStep ${crashAt}: the command ended (exit ${out.code}) before that step was committed: ${
+            record.stderr.trim() || record.stdout.trim()
+          }`,
+        );
+      }
+      const step = await committedStep(env.db, env.runId);
+      if (step !== crashAt) {
+        throw new ScenarioError(
+          `after the crash the last committed step is ${step}, expected ${crashAt}`,
+        );
+      }
       crashes++;
       continue;
-    }
-    if (crashAt !== undefined) {
-      throw new ScenarioError(
-        `crashAfterStep ${crashAt}: the command ended (exit ${out.code}) before that step was committed`,
-      );
     }
     if (out.code !== expected) {
       throw new ScenarioError(
