@@ -21,7 +21,8 @@ import {
   startRun,
   verifyRun,
 } from "./mod.ts";
-import { memoryLogger, withTempStore } from "./test_util.ts";
+import { memoryLogger, withFakeClock, withTempStore } from "./test_util.ts";
+import { waitFor } from "./testing.ts";
 
 const counter = defineAgent({
   name: "counter",
@@ -392,12 +393,16 @@ Deno.test("signals: waiting status, replay of earlier tool calls, validator, tim
     );
     await assert.rejects(sendSignal(store, "nope", "approve", {}), /does not exist/);
 
-    const t = await startRun(agent, { store, runId: "t", input: { timeoutMs: 30 }, logger });
-    assert.equal(t.status, "waiting");
-    assert.equal((await resumeRun(agent, { store, runId: "t", logger })).status, "waiting");
-    await new Promise((r) => setTimeout(r, 40));
-    const timedOut = await resumeRun(agent, { store, runId: "t", logger });
-    assert.deepEqual(timedOut.result, { timedOut: true, name: "approve" });
+    // The wait's deadline on a hand-driven clock: exact, however slow the machine.
+    await withFakeClock(async (clock) => {
+      const t = await startRun(agent, { store, runId: "t", input: { timeoutMs: 30 }, logger });
+      assert.equal(t.status, "waiting");
+      clock.advance(29);
+      assert.equal((await resumeRun(agent, { store, runId: "t", logger })).status, "waiting");
+      clock.advance(1);
+      const timedOut = await resumeRun(agent, { store, runId: "t", logger });
+      assert.deepEqual(timedOut.result, { timedOut: true, name: "approve" });
+    });
   });
 });
 
@@ -431,24 +436,30 @@ Deno.test("sleep: short timers run in-process; long ones suspend and keep their 
   await withTempStore(async (store) => {
     const short = await startRun(agent, { store, runId: "a", input: { ms: 30 } });
     assert.ok((short.result as number) >= 29);
-    const long = await startRun(agent, {
-      store,
-      runId: "b",
-      input: { ms: 400 },
-      maxInProcessSleepMs: 10,
+    // Long timers on a hand-driven clock: the wake time is exact, however slow the machine.
+    await withFakeClock(async (clock) => {
+      const start = clock.now;
+      const opts = { store, runId: "b", maxInProcessSleepMs: 10 };
+      const long = await startRun(agent, { ...opts, input: { ms: 400 } });
+      assert.equal(long.status, "waiting");
+      assert.equal(long.waitingFor, "timer");
+      const wakeAt = (await store.listCalls("b", { kind: "timer" }))[0].deadline!;
+      assert.equal(wakeAt, start + 400);
+      clock.advance(200);
+      const again = await resumeRun(agent, opts);
+      assert.equal(again.status, "waiting");
+      assert.deepEqual(again.waiting, { kind: "timer", wakeAt, key: "0:timer:0" });
+      clock.advance(189); // 11 ms left: still more than maxInProcessSleepMs
+      assert.equal((await resumeRun(agent, opts)).status, "waiting", "not before the wake time");
+      // At the stored wake time the run completes at once; a restarted timer would wait 400 ms
+      // more, longer than maxInProcessSleepMs, so the run would still be waiting.
+      clock.advance(11);
+      const done = await resumeRun(agent, opts);
+      assert.equal(done.status, "completed");
+      const [timer] = await store.listCalls("b", { kind: "timer" });
+      assert.equal(timer.status, "completed");
+      assert.equal(timer.deadline, wakeAt);
     });
-    assert.equal(long.status, "waiting");
-    assert.equal(long.waitingFor, "timer");
-    const again = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 10 });
-    assert.equal(again.status, "waiting");
-    await new Promise((r) => setTimeout(r, 200));
-    const wakeAt = (await store.listCalls("b", { kind: "timer" }))[0].deadline!;
-    const t0 = Date.now();
-    const done = await resumeRun(agent, { store, runId: "b", maxInProcessSleepMs: 1000 });
-    assert.equal(done.status, "completed");
-    assert.ok(Date.now() >= wakeAt, "not before the stored wake time");
-    // ~200 ms remained; a restarted timer would wait the whole 400 ms.
-    assert.ok(Date.now() - t0 < 350, `waited ${Date.now() - t0} ms: the timer restarted`);
   });
 });
 
@@ -634,7 +645,7 @@ Deno.test("cancelling a run that another invocation is advancing stops it at its
   });
   await withTempStore(async (store) => {
     const running = startRun(slow, { store, runId: "s" });
-    await new Promise((r) => setTimeout(r, 40));
+    await waitFor("step 2 committed", async () => ((await store.lastStep("s"))?.step ?? -1) >= 2);
     await cancelRun(store, "s");
     const r = await running;
     assert.equal(r.status, "cancelled");
@@ -644,21 +655,22 @@ Deno.test("cancelling a run that another invocation is advancing stops it at its
 });
 
 Deno.test("an aborted signal interrupts the run: paused, resumable, nothing half-committed", async () => {
+  const ac = new AbortController();
   const slow = defineAgent({
     name: "slow",
     initialState: () => ({ n: 0 }),
     async step(state, ctx) {
-      await new Promise((r) => setTimeout(r, 5));
       await ctx.callTool("noop", { n: state.n }, () => state.n);
+      // Interrupted in the middle of step 3, after its tool call was recorded.
+      if (state.n === 3 && !ac.signal.aborted) ac.abort();
       return state.n >= 20 ? state.n : recur({ n: state.n + 1 });
     },
   });
   await withTempStore(async (store) => {
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 30);
     const r = await startRun(slow, { store, runId: "i", signal: ac.signal });
     assert.equal(r.status, "paused");
     assert.equal((await store.getRun("i"))!.leaseOwner, null);
+    assert.equal((await store.lastStep("i"))!.step, 2, "step 3 was not committed");
     const done = await resumeRun(slow, { store, runId: "i" });
     assert.equal(done.result, 20);
     assert.ok((await verifyRun(store, "i")).ok);

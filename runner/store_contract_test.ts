@@ -3,9 +3,18 @@
 // connection, and a SIGKILL crash test per backend with a real subprocess. (The engine's own
 // suite runs on PostgreSQL too: see engine_postgres_test.ts.)
 import assert from "node:assert/strict";
-import { cancelRun, enqueueRun, resumeRun, startRun, verifyRun } from "./mod.ts";
+import {
+  cancelRun,
+  defineAgent,
+  enqueueRun,
+  recur,
+  resumeRun,
+  startRun,
+  verifyRun,
+} from "./mod.ts";
 import { STORE_BACKENDS, type TestStore } from "./testing_stores.ts";
 import { chain, chainHash } from "./testdata/worker_agents/agents.ts";
+import { waitFor } from "./testing.ts";
 
 function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
   for (const backend of STORE_BACKENDS) {
@@ -20,12 +29,21 @@ function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * A counter that stops in step `at` until `release()` is called: the run is provably still
+ * being advanced, however fast or slow the machine, while the test acts on it.
+ */
+function gatedCounter(at: number, steps: number) {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const agent = defineAgent({
+    name: "gated",
+    initialState: () => ({ i: 0 }),
+    async step(s: { i: number }) {
+      if (s.i === at) await promise;
+      return s.i >= steps ? s.i : recur({ i: s.i + 1 });
+    },
+  });
+  return { agent, release: () => resolve() };
 }
 
 storeTest(
@@ -49,25 +67,40 @@ storeTest(
 
 storeTest("leases: a second process cannot advance a run that is being advanced", async (t) => {
   const other = await t.reopen();
-  const running = startRun(chain, { store: t.store, runId: "l", input: { n: 12, delayMs: 25 } });
-  await until("first step", async () => (await other.lastStep("l")) !== undefined);
-  await assert.rejects(
-    resumeRun(chain, { store: other, runId: "l" }),
-    /being advanced by another process/,
-  );
+  const { agent, release } = gatedCounter(1, 12);
+  const running = startRun(agent, { store: t.store, runId: "l" });
+  try {
+    await waitFor("step 0 committed", async () => (await other.lastStep("l")) !== undefined);
+    await assert.rejects(
+      resumeRun(agent, { store: other, runId: "l" }),
+      /being advanced by another process/,
+    );
+  } finally {
+    release();
+    await running.catch(() => {}); // settled before the store is closed, even on failure
+  }
   const done = await running;
-  assert.deepEqual(done.result, { i: 12, h: chainHash(12) });
+  assert.equal(done.result, 12);
+  // The refused resume left no trace (no "resumed", no "lease-takeover").
+  assert.deepEqual((await t.store.listEvents("l")).map((e) => e.kind), ["started"]);
 });
 
 storeTest("cancelling a run another invocation advances stops it at its next commit", async (t) => {
   const other = await t.reopen();
-  const running = startRun(chain, { store: t.store, runId: "x", input: { n: 200, delayMs: 10 } });
-  await until("some steps", async () => ((await other.lastStep("x"))?.step ?? -1) >= 2);
-  await cancelRun(other, "x", "stop it");
+  const { agent, release } = gatedCounter(3, 200);
+  const running = startRun(agent, { store: t.store, runId: "x" });
+  try {
+    await waitFor("step 2 committed", async () => (await other.lastStep("x"))?.step === 2);
+    await cancelRun(other, "x", "stop it");
+  } finally {
+    release();
+    await running.catch(() => {}); // settled before the store is closed, even on failure
+  }
   const r = await running;
   assert.equal(r.status, "cancelled");
   assert.equal((await t.store.getRun("x"))!.status, "cancelled");
-  assert.ok((await t.store.stepStats("x")).count < 200);
+  // Step 3 was running when the run was cancelled: its commit is refused.
+  assert.equal((await t.store.stepStats("x")).count, 3);
 });
 
 storeTest(
@@ -89,7 +122,7 @@ storeTest(
       stderr: "piped",
     }).spawn();
     try {
-      await until(
+      await waitFor(
         "a few committed steps",
         async () => ((await t.store.lastStep("k"))?.step ?? -1) >= 4,
       );

@@ -13,6 +13,7 @@ import {
 } from "./store_postgres.ts";
 import { SqliteStore } from "./store_sqlite.ts";
 import { dropSchema, PG_TEST_URL, randomSchema } from "./testing_stores.ts";
+import { waitFor } from "./testing.ts";
 
 async function withSchema(
   fn: (schema: string, admin: PostgresAdmin) => Promise<void>,
@@ -278,44 +279,44 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
     const b = await openPostgresStore(PG_TEST_URL, { schema });
     const elsewhere = await openPostgresStore(PG_TEST_URL, { schema: `${schema}_x` });
     let wakes = 0;
-    let wake: () => void = () => {};
-    const unlisten = await a.listenForWork(() => {
-      wakes++;
-      wake();
-    });
-    const next = () => new Promise<void>((r) => (wake = r));
+    const unlisten = await a.listenForWork(() => wakes++);
+    const woken = (n: number, what: string) =>
+      waitFor(`wake-up ${n} (${what}); ${wakes} so far`, () => wakes >= n);
+    let listening = true;
     try {
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(wakes, 1, "one wake-up when the LISTEN connection is (re)established");
-      await elsewhere.createRun(runRecord("x", "queued"));
-      await elsewhere.addEvent("x", "queued", "queued elsewhere");
-      let p = next();
-      await b.createRun(runRecord("q", "queued")); // wakes nobody until its "queued" event
-      await b.addEvent("q", "queued", "run queued");
-      await p;
-      p = next();
-      await b.updateRunIf("q", ["queued"], { status: "running" }); // not a wake-up
-      await b.addSignal("q", "go", "1", Date.now());
-      await p;
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(wakes, 3);
+      await woken(1, "listening started");
       // The listening connection dies (server restart, network): the client listens again and
       // wakes the worker at once, since notifications sent meanwhile are lost.
-      p = next();
       const killed = await admin.exec(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE application_name = $1 AND query ILIKE 'listen%'`,
         [`loom-runner ${schema}`],
       );
       assert.equal(killed.length, 1);
-      await p;
-      assert.equal(wakes, 4);
-      p = next();
+      await woken(2, "listening again after the connection died");
+      // Work in another schema, and an update to "running", wake nobody here: each is written
+      // before a write that does wake, so a wrong wake-up would be counted (see the end).
+      await elsewhere.createRun(runRecord("x", "queued"));
+      await elsewhere.addEvent("x", "queued", "queued elsewhere");
+      await b.createRun(runRecord("q", "queued")); // wakes nobody until its "queued" event
+      await b.addEvent("q", "queued", "run queued");
+      await woken(3, "a queued event");
+      await b.updateRunIf("q", ["queued"], { status: "running" });
+      await b.addSignal("q", "go", "1", Date.now());
+      await woken(4, "a signal");
       await b.createRun(runRecord("q2", "paused"));
-      await p;
-      assert.equal(wakes, 5);
-    } finally {
+      await woken(5, "a paused run");
+      // UNLISTEN goes over the listening connection, after every notification it was sent:
+      // once it returns, every wake-up there will be has been counted.
+      listening = false;
       await unlisten();
+      assert.equal(
+        wakes,
+        5,
+        `${wakes} wake-ups: expected only the listen, re-listen, queued event, signal and paused run`,
+      );
+    } finally {
+      if (listening) await unlisten();
       await admin.dropSchema(elsewhere.schema);
       for (const s of [a, b, elsewhere]) await s.close();
     }

@@ -1,9 +1,10 @@
 // Workers sharing one PostgreSQL store: in-process workers, LISTEN/NOTIFY wake-ups, timers, a
 // graceful stop, and real worker processes of which one is SIGKILLed mid-run.
 import assert from "node:assert/strict";
-import { enqueueRun, sendSignal } from "./mod.ts";
+import { defineAgent, enqueueRun, sendSignal } from "./mod.ts";
 import type { PostgresStore } from "./store_postgres.ts";
 import { memoryLogger } from "./test_util.ts";
+import { waitFor } from "./testing.ts";
 import { POSTGRES_BACKEND, type TestStore } from "./testing_stores.ts";
 import { chain, chainHash, sleeper, waiter } from "./testdata/worker_agents/agents.ts";
 import { runWorker, type WorkerOptions } from "./worker.ts";
@@ -24,14 +25,6 @@ function pgTest(
       await t.cleanup();
     }
   });
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function assertChainDone(store: PostgresStore, runId: string, n: number): Promise<void> {
@@ -61,24 +54,36 @@ pgTest("two workers drain 30 queued runs between them; each run completes once",
 pgTest("an idle worker wakes on NOTIFY: a new run, then a signal for a waiting run", async (t) => {
   const stop = new AbortController();
   const events: string[] = [];
+  // The worker asks for the next wake time only after a round that found nothing to claim,
+  // right before it sleeps: that call is the sign that it went idle.
+  let idleRounds = 0;
+  const store = new Proxy(t.store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (prop === "nextWakeAt") {
+        return (...args: unknown[]) => {
+          idleRounds++;
+          return value.apply(target, args);
+        };
+      }
+      return value.bind(target);
+    },
+  });
   const worker = runWorker({
-    store: t.store,
+    store,
     agents: AGENTS,
     maxIdleMs: 120_000, // far longer than the test: only a notification can wake it
     signal: stop.signal,
     onRun: (e) => events.push(`${e.runId}:${e.outcome}`),
   });
   try {
-    await new Promise((r) => setTimeout(r, 200)); // let it go idle
+    await waitFor("the worker to find no work and go idle", () => idleRounds >= 1);
     const other = await t.reopen();
     await enqueueRun(waiter, { store: other, runId: "w" });
-    await until("the run to wait", async () => (await t.store.getRun("w"))?.status === "waiting");
+    await waitFor("the run to wait", async () => (await t.store.getRun("w"))?.status === "waiting");
     await sendSignal(other, "w", "go", { value: 42 });
-    await until(
-      "completion",
-      async () => (await t.store.getRun("w"))?.status === "completed",
-      10_000,
-    );
+    await waitFor("completion", async () => (await t.store.getRun("w"))?.status === "completed");
     assert.deepEqual(JSON.parse((await t.store.getRun("w"))!.result!), { got: { value: 42 } });
     assert.deepEqual(events, ["w:waiting", "w:completed"]);
     const kinds = (await t.store.listEvents("w")).map((e) => e.kind);
@@ -107,18 +112,45 @@ pgTest("a suspended timer is resumed by the worker when due", async (t) => {
   assert.equal((await t.store.getRun("s"))!.result, '"woke"');
 });
 
+/**
+ * `chain` (same steps, same result), except that while `gate.closed` its step 3 waits until the
+ * worker stops it: runs are provably mid-way when the worker is stopped, on any machine.
+ */
+const gate = { closed: true };
+const gatedChain = defineAgent({
+  name: "gated-chain",
+  initialState: chain.initialState,
+  async step(s, ctx) {
+    if (gate.closed && s.i === 3) {
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+    }
+    return await chain.step(s, ctx);
+  },
+});
+
 pgTest("a stopped worker leaves its runs paused; another worker finishes them", async (t) => {
+  const agents = [gatedChain] as WorkerOptions["agents"];
   for (let i = 0; i < 3; i++) {
-    await enqueueRun(chain, { store: t.store, runId: `p${i}`, input: { n: 30, delayMs: 10 } });
+    await enqueueRun(gatedChain, { store: t.store, runId: `p${i}`, input: { n: 30 } });
   }
   const stop = new AbortController();
-  const first = runWorker({ store: t.store, agents: AGENTS, concurrency: 3, signal: stop.signal });
-  await until("progress", async () => ((await t.store.lastStep("p2"))?.step ?? -1) >= 2);
-  stop.abort();
+  const first = runWorker({ store: t.store, agents, concurrency: 3, signal: stop.signal });
+  try {
+    await waitFor("each run to commit step 2 and hold in step 3", async () => {
+      for (let i = 0; i < 3; i++) {
+        if ((await t.store.lastStep(`p${i}`))?.step !== 2) return false;
+      }
+      return true;
+    });
+  } finally {
+    stop.abort();
+  }
   const s1 = await first;
   assert.equal(s1.outcomes.paused, 3);
+  assert.equal(s1.steps, 3 * 3, "steps 0-2 of each run; step 3 was interrupted");
   for (let i = 0; i < 3; i++) assert.equal((await t.store.getRun(`p${i}`))!.status, "paused");
-  const s2 = await runWorker({ store: t.store, agents: AGENTS, concurrency: 2, drain: true });
+  gate.closed = false;
+  const s2 = await runWorker({ store: t.store, agents, concurrency: 2, drain: true });
   assert.equal(s2.outcomes.completed, 3);
   assert.equal(s1.steps + s2.steps, 3 * 31);
   for (let i = 0; i < 3; i++) await assertChainDone(t.store, `p${i}`, 30);
@@ -188,7 +220,7 @@ pgTest("3 worker processes, one SIGKILLed mid-run: every run completes once", as
   const victim = workers[0];
   try {
     // Kill the first worker once it has committed steps of a run it still holds.
-    await until("the victim to hold a run", async () => {
+    await waitFor("the victim to hold a run", async () => {
       const held = await t.store.sql.unsafe(
         `SELECT r.run_id FROM runs r WHERE r.lease_owner LIKE $1 AND r.status = 'running'
            AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.run_id AND s.step >= 2)`,
