@@ -3,9 +3,11 @@
  * on stdout; exit codes 0 ok, 1 the run failed, 2 usage or input error. Errors end in one
  * sentence on stderr, never a stack trace.
  *
+ * Each command is one entry of {@link COMMANDS} with one small handler; `main` parses the flags,
+ * picks the handler, reports errors and writes the `--trace` file when the command ends.
+ *
  * @module
  */
-import { parseArgs } from "node:util";
 import { formatExplain, type RunResult } from "@loom/runner";
 import type { OpsOutcome } from "./agents.ts";
 import {
@@ -20,27 +22,28 @@ import {
   resumeOpsRun,
   startOpsRun,
   statusOf,
-  type StatusView,
 } from "./app.ts";
 import { Allowlist } from "./allowlist.ts";
 import { summarize, toJsonLines } from "./audit.ts";
+import {
+  allowShellOf,
+  type CliIo,
+  consoleIo,
+  dbPathOf,
+  type Flags,
+  need,
+  parallelOf,
+  parseCli,
+  parseInputs,
+  plannerOf,
+  stateDirOf,
+  userOf,
+  workspaceOf,
+} from "./flags.ts";
+import { formatStatus } from "./format_status.ts";
 import { OpsDbError } from "./ops_db.ts";
-import { llmPlannerFromEnv } from "./llm_planner.ts";
-import { MockPlanner, type Planner } from "./planner.ts";
+import { MockPlanner } from "./planner.ts";
 import { RunbookError } from "./runbook.ts";
-
-/** Where the CLI writes; tests and the server substitute their own. */
-export interface CliIo {
-  /** stdout. */
-  out(text: string): void;
-  /** stderr. */
-  err(text: string): void;
-}
-
-const consoleIo: CliIo = {
-  out: (t) => console.log(t),
-  err: (t) => console.error(t),
-};
 
 const USAGE = `loom-ops — incident and deploy runbooks as durable runs
 
@@ -69,131 +72,61 @@ run options:
   --trace FILE       write an xray HTML trace of the run
   --json             one JSON document on stdout`;
 
-const OPTIONS = {
-  "run-id": { type: "string" },
-  db: { type: "string" },
-  workspace: { type: "string" },
-  "mock-llm": { type: "boolean" },
-  "allow-shell": { type: "boolean" },
-  parallel: { type: "string" },
-  "state-dir": { type: "string" },
-  input: { type: "string", multiple: true },
-  step: { type: "string" },
-  by: { type: "string" },
-  comment: { type: "string" },
-  json: { type: "boolean" },
-  jsonl: { type: "boolean" },
-  out: { type: "string" },
-  verify: { type: "boolean" },
-  trace: { type: "string" },
-  port: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/** Parsed flags. */
-export type Flags = {
-  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
-    : (typeof OPTIONS)[K] extends { type: "boolean" } ? boolean
-    : string;
-};
-
-/** Parsed command line. */
-export interface Parsed {
-  /** Subcommand. */
-  command: string;
+/** What a command's handler gets. */
+interface CommandContext {
   /** Positional arguments after the command. */
   args: string[];
-  /** Flags. */
+  /** The flags given. */
   flags: Flags;
+  /** Where the command writes. */
+  io: CliIo;
+  /** The runner database (`--db`). */
+  dbPath: string;
+  /** Progress lines for humans (stderr); undefined with `--json`. */
+  progress?: (line: string) => void;
+  /** Opens the databases, creating them or refusing when missing; closed when the command ends. */
+  open(create: boolean): OpsApp;
+  /** With `--trace`: the run whose trace is written when the command ends (whatever its outcome). */
+  trace(runId: string): void;
 }
 
-/** Parses argv; throws {@link OpsUsageError} on unknown flags. */
-export function parseCli(argv: string[]): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    });
-    return { command: positionals[0] ?? "", args: positionals.slice(1), flags: values as Flags };
-  } catch (e) {
-    throw new OpsUsageError((e as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
-  }
+/** One `loom-ops` command. */
+interface Command {
+  /** Whether `--trace` goes with it. */
+  traces?: boolean;
+  /** Runs the command; returns the exit code. */
+  run(c: CommandContext): Promise<number> | number;
 }
 
-function need(value: string | undefined, flag: string): string {
-  if (!value) throw new OpsUsageError(`--${flag} is required`);
-  return value;
-}
-
-/** The database path from flags and environment. */
-export function dbPathOf(flags: Flags): string {
-  return flags.db ?? Deno.env.get("LOOM_OPS_DB") ?? "ops.sqlite";
-}
-
-/** The absolute workspace directory from `--workspace` (default: the current directory). */
-export function workspaceOf(flags: Flags): string {
-  const ws = flags.workspace ?? ".";
-  try {
-    if (!Deno.statSync(ws).isDirectory) throw new Error();
-  } catch {
-    throw new OpsUsageError(`workspace ${ws} is not a directory`);
-  }
-  return Deno.realPathSync(ws);
-}
-
-/** Parses repeated `--input name=value` flags. */
-export function parseInputs(list: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list ?? []) {
-    const i = item.indexOf("=");
-    if (i <= 0) throw new OpsUsageError(`--input ${item} must look like name=value`);
-    out[item.slice(0, i)] = item.slice(i + 1);
-  }
-  return out;
-}
-
-/** The `--parallel` bound (1-64, default 4). */
-export function parallelOf(flags: Flags): number {
-  const n = Number(flags.parallel ?? 4);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new OpsUsageError("--parallel must be a whole number from 1 to 64");
-  }
-  return n;
-}
-
-/** Who starts a run: `--by`, else `$USER`, else `cli`. */
-export function userOf(flags: Flags): string {
-  return flags.by ?? Deno.env.get("USER") ?? "cli";
-}
-
-/** The planner for `supervise`: the deterministic mock with `--mock-llm`, else the configured LLM. */
-export function plannerOf(mockLlm: boolean): Planner {
-  if (mockLlm) return new MockPlanner();
-  const llm = llmPlannerFromEnv();
-  if (llm) return llm;
-  throw new OpsUsageError(
-    "no LLM is configured: pass --mock-llm, or set LOOM_OPS_LLM_URL (OpenAI-compatible) and LOOM_OPS_LLM_MODEL",
-  );
-}
-
-/** The directory handed to commands as `LOOM_OPS_STATE_DIR` (created when missing). */
-export function stateDirOf(flags: Flags, dbPath: string): string {
-  if (flags["state-dir"]) {
-    Deno.mkdirSync(flags["state-dir"], { recursive: true });
-    return Deno.realPathSync(flags["state-dir"]);
-  }
-  const dir = dbPath.includes("/") ? dbPath.replace(/\/[^/]*$/, "") : ".";
-  const stateDir = `${Deno.realPathSync(dir)}/ops-state`;
-  Deno.mkdirSync(stateDir, { recursive: true });
-  return stateDir;
-}
+/** The commands, by name; `serve` and `gateway` load their modules only when used. */
+const COMMANDS: Record<string, Command> = {
+  supervise: { traces: true, run: (c) => startCommand(c, "supervise") },
+  runbook: { traces: true, run: (c) => startCommand(c, "runbook") },
+  resume: { traces: true, run: resumeCommand },
+  approve: { traces: true, run: (c) => decideCommand(c, "approve") },
+  deny: { traces: true, run: (c) => decideCommand(c, "deny") },
+  status: { run: statusCommand },
+  explain: { run: explainCommand },
+  audit: { run: auditCommand },
+  memory: { run: memoryCommand },
+  serve: {
+    async run(c) {
+      const { serve } = await import("./serve.ts");
+      return await serve({ dbPath: c.dbPath, flags: c.flags, io: c.io });
+    },
+  },
+  gateway: {
+    async run(c) {
+      if (c.args[0] !== "telegram") throw new OpsUsageError("usage: loom-ops gateway telegram");
+      const { runTelegramGateway } = await import("./telegram.ts");
+      return await runTelegramGateway({ dbPath: c.dbPath, flags: c.flags, io: c.io });
+    },
+  },
+};
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: CliIo = consoleIo): Promise<number> {
   let app: OpsApp | undefined;
-  // --trace: the run whose trace is written when the command ends (whatever its outcome).
   let traced: { runId: string; path: string } | undefined;
   try {
     const p = parseCli(argv);
@@ -202,182 +135,193 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
       io.out(USAGE);
       return p.command === "" && !flags.help ? 2 : 0;
     }
-    const progress = flags.json ? undefined : (line: string) => io.err(line);
-    const dbPath = dbPathOf(flags);
-    const runCommand = ["supervise", "runbook"].includes(p.command);
-    const open = (create: boolean) =>
-      app = openApp({
-        dbPath,
-        create,
-        planner: p.command === "supervise" ? plannerOf(!!flags["mock-llm"]) : new MockPlanner(),
-        progress,
-      });
-    if (flags.trace && !(runCommand || ["approve", "deny", "resume"].includes(p.command))) {
+    const command = Object.hasOwn(COMMANDS, p.command) ? COMMANDS[p.command] : undefined;
+    if (flags.trace && !command?.traces) {
       throw new OpsUsageError("--trace goes with supervise, runbook, approve, deny or resume");
     }
-    const trace = (runId: string) => {
-      if (flags.trace) traced = { runId, path: flags.trace };
-    };
-    switch (p.command) {
-      case "supervise":
-      case "runbook": {
-        if (p.command === "runbook" && !p.args[0]) {
-          throw new OpsUsageError(
-            "runbook needs the path of a YAML runbook: loom-ops runbook FILE.yaml --run-id ID",
-          );
-        }
-        if (p.command === "supervise" && !p.args.join(" ").trim()) {
-          throw new OpsUsageError(
-            'supervise needs the incident text, e.g. "incident: API latency"',
-          );
-        }
-        const runId = need(flags["run-id"], "run-id");
-        const config = buildRunConfig({
-          mode: p.command as "runbook" | "supervise",
-          file: p.args[0],
-          inputs: parseInputs(flags.input),
-          incident: p.args.join(" "),
-          workspace: workspaceOf(flags),
-          stateDir: stateDirOf(flags, dbPath),
-          allowShell: !!flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
-          parallel: parallelOf(flags),
-          startedBy: userOf(flags),
-        });
-        open(true);
-        // Refuse a runbook with commands outside the allowlist before saying anything else.
-        if (config.plan) {
-          precheckPlan(app!, runId, config.plan, Allowlist.fromPlain(config.allowlist));
-        }
-        if (progress) {
-          progress(
-            `${runId}: ${
-              config.allowShell
-                ? "shell executor (allowlisted)"
-                : "mock executor (pass --allow-shell to run commands)"
-            }`,
-          );
-        }
-        trace(runId);
-        const result = await startOpsRun(app!, runId, config);
-        return await report(app!, result, flags, io);
-      }
-      case "resume": {
-        const runId = need(flags["run-id"], "run-id");
-        open(false);
-        trace(runId);
-        const result = await resumeOpsRun(app!, runId);
-        if (
-          result.stepsThisRun === 0 && (result.status === "completed" || result.status === "failed")
-        ) {
-          progress?.(
-            `run ${runId} had already ${
-              result.status === "completed" ? "completed" : "failed"
-            }; showing its stored outcome`,
-          );
-        }
-        return await report(app!, result, flags, io);
-      }
-      case "approve":
-      case "deny": {
-        const runId = need(flags["run-id"], "run-id");
-        const step = need(flags.step, "step");
-        const by = need(flags.by, "by");
-        if (p.command === "deny" && !flags.comment) {
-          throw new OpsUsageError("deny needs --comment saying why");
-        }
-        open(false);
-        trace(runId);
-        const result = await decide(app!, {
-          runId,
-          step,
-          by,
-          decision: p.command,
-          comment: flags.comment,
-          via: "cli",
-        });
-        const denied = p.command === "deny" && result.status === "failed" &&
-          (result.error?.message ?? "").startsWith(`step ${step} was denied`);
-        return await report(app!, result, flags, io, denied);
-      }
-      case "status": {
-        open(false);
-        const view = await statusOf(app!, need(flags["run-id"], "run-id"));
-        if (flags.json) io.out(JSON.stringify(view, null, 2));
-        else io.out(formatStatus(view));
-        return 0;
-      }
-      case "explain": {
-        open(false);
-        const e = await explainOps(app!, need(flags["run-id"], "run-id"));
-        if (flags.json) io.out(JSON.stringify(e, null, 2));
-        else {
-          io.out(formatExplain(e));
-          const subs = flatten(e.children);
-          if (subs.length) {
-            io.out(`\nsub-runs (explain each with --run-id): ${subs.join(", ")}`);
-          }
-        }
-        return 0;
-      }
-      case "audit":
-        open(false);
-        return auditCommand(app!, flags, io);
-      case "memory": {
-        if (p.args[0] !== "search" || p.args.length < 2) {
-          throw new OpsUsageError('usage: loom-ops memory search "TEXT"');
-        }
-        open(false);
-        const hits = app!.memory.search(p.args.slice(1).join(" "));
-        if (flags.json) io.out(JSON.stringify(hits, null, 2));
-        else if (hits.length === 0) io.out("no similar past runs");
-        else {
-          for (const h of hits) {
-            io.out(
-              `${h.runId}  ${
-                h.created.slice(0, 19)
-              }  ${h.incident}\n  did: ${h.actions}\n  outcome: ${h.outcome}`,
-            );
-          }
-        }
-        return 0;
-      }
-      case "serve": {
-        const { serve } = await import("./serve.ts");
-        return await serve({ dbPath, flags, io });
-      }
-      case "gateway": {
-        if (p.args[0] !== "telegram") throw new OpsUsageError("usage: loom-ops gateway telegram");
-        const { runTelegramGateway } = await import("./telegram.ts");
-        return await runTelegramGateway({ dbPath, flags, io });
-      }
-      default:
-        throw new OpsUsageError(`unknown command ${p.command} (see loom-ops --help)`);
-    }
+    if (!command) throw new OpsUsageError(`unknown command ${p.command} (see loom-ops --help)`);
+    const dbPath = dbPathOf(flags);
+    const progress = flags.json ? undefined : (line: string) => io.err(line);
+    return await command.run({
+      args: p.args,
+      flags,
+      io,
+      dbPath,
+      progress,
+      open: (create) =>
+        app = openApp({
+          dbPath,
+          create,
+          planner: p.command === "supervise" ? plannerOf(!!flags["mock-llm"]) : new MockPlanner(),
+          progress,
+        }),
+      trace: (runId) => {
+        if (flags.trace) traced = { runId, path: flags.trace };
+      },
+    });
   } catch (e) {
-    const err = asUsage(e);
-    if (err instanceof RunbookError) {
-      io.err(`error: invalid runbook ${err.file}:`);
-      for (const line of err.message.split("\n")) io.err(`  ${line}`);
-      return 2;
-    }
-    if (err instanceof OpsUsageError || err instanceof OpsDbError) {
-      io.err(`error: ${err.message}`);
-      return 2;
-    }
-    io.err(`error: ${(err as Error)?.message ?? String(err)}`);
-    return 1;
+    return reportError(e, io);
   } finally {
-    if (traced && app && await app.store.getRun(traced.runId)) {
-      const { writeRunTrace } = await import("./trace.ts");
-      await writeRunTrace(app.store, traced.runId, traced.path).then(
-        () => io.err(`trace written to ${traced!.path}`),
-        (e) => io.err(`error: cannot write the trace: ${(e as Error).message}`),
-      );
-    }
+    if (traced && app) await writeTrace(app, traced, io);
     app?.close();
   }
 }
 
+/** Prints an error as one sentence (a runbook's problems one per line); returns the exit code. */
+function reportError(e: unknown, io: CliIo): number {
+  const err = asUsage(e);
+  if (err instanceof RunbookError) {
+    io.err(`error: invalid runbook ${err.file}:`);
+    for (const line of err.message.split("\n")) io.err(`  ${line}`);
+    return 2;
+  }
+  if (err instanceof OpsUsageError || err instanceof OpsDbError) {
+    io.err(`error: ${err.message}`);
+    return 2;
+  }
+  io.err(`error: ${(err as Error)?.message ?? String(err)}`);
+  return 1;
+}
+
+/** Writes the `--trace` file of a run, when the run exists. */
+async function writeTrace(
+  app: OpsApp,
+  traced: { runId: string; path: string },
+  io: CliIo,
+): Promise<void> {
+  if (!await app.store.getRun(traced.runId)) return;
+  const { writeRunTrace } = await import("./trace.ts");
+  await writeRunTrace(app.store, traced.runId, traced.path).then(
+    () => io.err(`trace written to ${traced.path}`),
+    (e) => io.err(`error: cannot write the trace: ${(e as Error).message}`),
+  );
+}
+
+/** `supervise "INCIDENT"` and `runbook FILE.yaml`: start a run. */
+async function startCommand(c: CommandContext, mode: "runbook" | "supervise"): Promise<number> {
+  const { args, flags, progress } = c;
+  if (mode === "runbook" && !args[0]) {
+    throw new OpsUsageError(
+      "runbook needs the path of a YAML runbook: loom-ops runbook FILE.yaml --run-id ID",
+    );
+  }
+  if (mode === "supervise" && !args.join(" ").trim()) {
+    throw new OpsUsageError('supervise needs the incident text, e.g. "incident: API latency"');
+  }
+  const runId = need(flags["run-id"], "run-id");
+  const config = buildRunConfig({
+    mode,
+    file: args[0],
+    inputs: parseInputs(flags.input),
+    incident: args.join(" "),
+    workspace: workspaceOf(flags),
+    stateDir: stateDirOf(flags, c.dbPath),
+    allowShell: allowShellOf(flags),
+    parallel: parallelOf(flags),
+    startedBy: userOf(flags),
+  });
+  const app = c.open(true);
+  // Refuse a runbook with commands outside the allowlist before saying anything else.
+  if (config.plan) precheckPlan(app, runId, config.plan, Allowlist.fromPlain(config.allowlist));
+  progress?.(
+    `${runId}: ${
+      config.allowShell
+        ? "shell executor (allowlisted)"
+        : "mock executor (pass --allow-shell to run commands)"
+    }`,
+  );
+  c.trace(runId);
+  const result = await startOpsRun(app, runId, config);
+  return await report(app, result, flags, c.io);
+}
+
+/** `resume`: continue a run after a crash (a finished run shows its stored outcome). */
+async function resumeCommand(c: CommandContext): Promise<number> {
+  const runId = need(c.flags["run-id"], "run-id");
+  const app = c.open(false);
+  c.trace(runId);
+  const result = await resumeOpsRun(app, runId);
+  if (result.stepsThisRun === 0 && (result.status === "completed" || result.status === "failed")) {
+    c.progress?.(
+      `run ${runId} had already ${
+        result.status === "completed" ? "completed" : "failed"
+      }; showing its stored outcome`,
+    );
+  }
+  return await report(app, result, c.flags, c.io);
+}
+
+/** `approve` and `deny`: decide a gate and resume the run. */
+async function decideCommand(c: CommandContext, decision: "approve" | "deny"): Promise<number> {
+  const { flags } = c;
+  const runId = need(flags["run-id"], "run-id");
+  const step = need(flags.step, "step");
+  const by = need(flags.by, "by");
+  if (decision === "deny" && !flags.comment) {
+    throw new OpsUsageError("deny needs --comment saying why");
+  }
+  const app = c.open(false);
+  c.trace(runId);
+  const result = await decide(app, {
+    runId,
+    step,
+    by,
+    decision,
+    comment: flags.comment,
+    via: "cli",
+  });
+  const denied = decision === "deny" && result.status === "failed" &&
+    (result.error?.message ?? "").startsWith(`step ${step} was denied`);
+  return await report(app, result, flags, c.io, denied);
+}
+
+/** `status`: the step table of a run. */
+async function statusCommand(c: CommandContext): Promise<number> {
+  const app = c.open(false);
+  const view = await statusOf(app, need(c.flags["run-id"], "run-id"));
+  if (c.flags.json) c.io.out(JSON.stringify(view, null, 2));
+  else c.io.out(formatStatus(view));
+  return 0;
+}
+
+/** `explain`: the runner's explanation of a run, with its sub-runs' ids. */
+async function explainCommand(c: CommandContext): Promise<number> {
+  const app = c.open(false);
+  const e = await explainOps(app, need(c.flags["run-id"], "run-id"));
+  if (c.flags.json) c.io.out(JSON.stringify(e, null, 2));
+  else {
+    c.io.out(formatExplain(e));
+    const subs = flatten(e.children);
+    if (subs.length) {
+      c.io.out(`\nsub-runs (explain each with --run-id): ${subs.join(", ")}`);
+    }
+  }
+  return 0;
+}
+
+/** `memory search TEXT`: similar past runs of the workspace. */
+function memoryCommand(c: CommandContext): number {
+  const { args, flags, io } = c;
+  if (args[0] !== "search" || args.length < 2) {
+    throw new OpsUsageError('usage: loom-ops memory search "TEXT"');
+  }
+  const app = c.open(false);
+  const hits = app.memory.search(args.slice(1).join(" "));
+  if (flags.json) io.out(JSON.stringify(hits, null, 2));
+  else if (hits.length === 0) io.out("no similar past runs");
+  else {
+    for (const h of hits) {
+      io.out(
+        `${h.runId}  ${
+          h.created.slice(0, 19)
+        }  ${h.incident}\n  did: ${h.actions}\n  outcome: ${h.outcome}`,
+      );
+    }
+  }
+  return 0;
+}
+
+/** The run ids of a tree of sub-runs, depth first. */
 function flatten(nodes: { runId: string; children: unknown[] }[]): string[] {
   return nodes.flatMap((n) => [n.runId, ...flatten(n.children as typeof nodes)]);
 }
@@ -397,6 +341,10 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * Prints a run's status (and, when it waits, the commands that decide its gate); returns the
+ * exit code its outcome means.
+ */
 async function report(
   app: OpsApp,
   result: RunResult<OpsOutcome>,
@@ -436,29 +384,10 @@ async function report(
   return 1;
 }
 
-/** Formats the status view as a table. */
-export function formatStatus(v: StatusView): string {
-  const lines = [`run ${v.runId}: ${v.status}${v.plan ? ` (plan ${v.plan})` : ""}`];
-  // "reason", not "error": a denial the user asked for is an outcome, and the one `error:` line
-  // a failed command prints belongs on stderr.
-  if (v.error) lines.push(`reason: ${v.error}`);
-  if (v.steps.length) {
-    const w = Math.max(4, ...v.steps.map((s) => s.id.length));
-    lines.push(`  ${"step".padEnd(w)}  ${"status".padEnd(16)} tries exit  command`);
-    for (const s of v.steps) {
-      lines.push(
-        `  ${s.id.padEnd(w)}  ${s.status.padEnd(16)} ${String(s.attempts).padStart(5)} ${
-          String(s.exitCode ?? "-").padStart(4)
-        }  ${s.run.join(" ")}${s.approvedBy ? `  [approved by ${s.approvedBy}]` : ""}${
-          s.note && s.status !== "succeeded" ? `  (${s.note})` : ""
-        }`,
-      );
-    }
-  }
-  return lines.join("\n");
-}
-
-function auditCommand(app: OpsApp, flags: Flags, io: CliIo): number {
+/** `audit`: list, export (`--jsonl`, `--out`) or verify (`--verify`) the audit trail. */
+function auditCommand(c: CommandContext): number {
+  const { flags, io } = c;
+  const app = c.open(false);
   if (flags.verify) {
     const report = app.audit.verify();
     if (flags.json) io.out(JSON.stringify(report, null, 2));

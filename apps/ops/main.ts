@@ -15,6 +15,6 @@
 import { main } from "./cli.ts";
 
 export { main };
-export type { CliIo } from "./cli.ts";
+export type { CliIo } from "./flags.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -100,19 +100,7 @@ export function parseRunbookYaml(text: string, file: string): Plan {
   if (!name) add(root.get("name", true) as Node ?? root, "runbook needs a string `name`");
 
   const inputs = parseInputs(root.get("inputs", true) as Node | undefined, add);
-  const allowlistNode = root.get("allowlist", true) as Node | undefined;
-  let allowlist: string[][] | undefined;
-  if (allowlistNode !== undefined) {
-    allowlist = [];
-    if (!isSeq(allowlistNode)) {
-      add(allowlistNode, "`allowlist` must be a list of argv prefixes such as [svcctl, status]");
-    } else {
-      for (const item of allowlistNode.items as Node[]) {
-        const argv = argvOf(item, "allowlist entry", add);
-        if (argv) allowlist.push(argv);
-      }
-    }
-  }
+  const allowlist = parseAllowlist(root.get("allowlist", true) as Node | undefined, add);
 
   const stepsNode = root.get("steps", true) as Node | undefined;
   const steps = parseSteps(stepsNode, "steps", add, inputs, true);
@@ -122,7 +110,45 @@ export function parseRunbookYaml(text: string, file: string): Plan {
     ? []
     : parseSteps(rollbackNode, "rollback", add, inputs, false);
 
-  // Ids must be unique across both lists; `needs` must name steps of the normal flow.
+  checkStepGraph(steps, rollback, add);
+  if (issues.length) throw new RunbookError(file, issues);
+  return {
+    name: name!,
+    source: file,
+    description: scalarString(root.get("description", true) as Node | undefined),
+    inputs,
+    allowlist,
+    steps: steps.map((s) => s.step),
+    rollback: rollback.map((s) => s.step),
+  };
+}
+
+/** Reports a problem at a node. */
+type Add = (node: Node | Pair | null | undefined, message: string) => void;
+
+/** A parsed step with its node (for positions in later, cross-step messages). */
+type ParsedStep = { step: PlanStep; node: Node };
+
+/** The runbook's own `allowlist` (argv prefixes), or undefined when it has none. */
+function parseAllowlist(node: Node | undefined, add: Add): string[][] | undefined {
+  if (node === undefined) return undefined;
+  const allowlist: string[][] = [];
+  if (!isSeq(node)) {
+    add(node, "`allowlist` must be a list of argv prefixes such as [svcctl, status]");
+  } else {
+    for (const item of node.items as Node[]) {
+      const argv = argvOf(item, "allowlist entry", add);
+      if (argv) allowlist.push(argv);
+    }
+  }
+  return allowlist;
+}
+
+/**
+ * Checks what involves several steps: ids unique across both lists, `needs` naming steps of the
+ * normal flow, no dependency cycle, and a `rollback` list for `on_failure: rollback`.
+ */
+function checkStepGraph(steps: ParsedStep[], rollback: ParsedStep[], add: Add): void {
   const seen = new Map<string, Node>();
   for (const { step, node } of [...steps, ...rollback]) {
     if (seen.has(step.id)) add(node, `step id "${step.id}" is used twice`);
@@ -144,20 +170,7 @@ export function parseRunbookYaml(text: string, file: string): Plan {
     const node = steps.find((s) => s.step.onFailure === "rollback")!.node;
     add(node, "on_failure: rollback needs a top-level `rollback` list of steps");
   }
-  if (issues.length) throw new RunbookError(file, issues);
-  return {
-    name: name!,
-    source: file,
-    description: scalarString(root.get("description", true) as Node | undefined),
-    inputs,
-    allowlist,
-    steps: steps.map((s) => s.step),
-    rollback: rollback.map((s) => s.step),
-  };
 }
-
-/** Reports a problem at a node. */
-type Add = (node: Node | Pair | null | undefined, message: string) => void;
 
 function firstLine(s: string): string {
   return s.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
@@ -268,8 +281,8 @@ function parseSteps(
   add: Add,
   inputs: Record<string, InputSpec>,
   needNonEmpty: boolean,
-): { step: PlanStep; node: Node }[] {
-  const out: { step: PlanStep; node: Node }[] = [];
+): ParsedStep[] {
+  const out: ParsedStep[] = [];
   if (node === undefined) return out;
   if (!isSeq(node) || (needNonEmpty && node.items.length === 0)) {
     add(node, `\`${what}\` must be a non-empty list of steps`);
@@ -305,85 +318,13 @@ function parseStep(
     : argvOf(runNode, `${label}: run`, add);
   if (run) checkPlaceholders(run, runNode!, label, add, inputs);
 
-  const needsNode = node.get("needs", true) as Node | undefined;
-  let needs: string[] = [];
-  if (needsNode !== undefined) {
-    if (isScalar(needsNode)) needs = [String(needsNode.value)];
-    else if (isSeq(needsNode) && needsNode.items.every((i) => isScalar(i))) {
-      needs = (needsNode.items as Node[]).map((i) => String((i as { value: unknown }).value));
-    } else add(needsNode, `${label}: needs must be a step id or a list of step ids`);
-  }
-
-  const approveNode = node.get("approve", true) as Node | undefined;
-  let approve: PlanStep["approve"];
-  if (approveNode !== undefined) {
-    if (isScalar(approveNode) && typeof approveNode.value === "string") {
-      approve = { by: [approveNode.value] };
-    } else if (isSeq(approveNode)) {
-      approve = { by: (approveNode.items as Node[]).map((i) => scalarString(i) ?? "") };
-    } else if (isMap(approveNode)) {
-      checkKeys(approveNode, ["by", "reason"], `${label} approve`, add);
-      const by = approveNode.get("by", true) as Node | undefined;
-      const names = isSeq(by)
-        ? (by.items as Node[]).map((i) => scalarString(i) ?? "")
-        : isScalar(by)
-        ? [String(by.value)]
-        : [];
-      approve = {
-        by: names,
-        reason: scalarString(approveNode.get("reason", true) as Node | undefined),
-      };
-    }
-    if (!approve || approve.by.length === 0 || approve.by.some((n) => !n)) {
-      add(
-        approveNode,
-        `${label}: approve must name who may approve, e.g. approve: { by: [alice] }`,
-      );
-    }
-  }
-
-  const verify = parseVerify(node.get("verify", true) as Node | undefined, label, add, inputs);
-
-  const timeoutNode = node.get("timeout", true) as Node | undefined;
-  let timeoutMs = DEFAULT_TIMEOUT_MS;
-  if (timeoutNode !== undefined) {
-    const t = parseDuration(isScalar(timeoutNode) ? timeoutNode.value : undefined);
-    if (t === undefined) {
-      add(timeoutNode, `${label}: timeout must be a duration such as 30s, 2m or 500ms`);
-    } else timeoutMs = t;
-  }
-
-  const retryNode = node.get("retry", true) as Node | undefined;
-  const retry = { attempts: 1, delayMs: 0 };
-  if (retryNode !== undefined) {
-    if (isScalar(retryNode) && Number.isInteger(retryNode.value)) {
-      retry.attempts = 1 + (retryNode.value as number);
-    } else if (isMap(retryNode)) {
-      checkKeys(retryNode, ["attempts", "delay"], `${label} retry`, add);
-      const attempts = retryNode.get("attempts");
-      if (attempts !== undefined) retry.attempts = attempts as number;
-      const delay = retryNode.get("delay", true) as Node | undefined;
-      if (delay !== undefined) {
-        const d = parseDuration(isScalar(delay) ? delay.value : undefined);
-        if (d === undefined) add(delay, `${label}: retry delay must be a duration such as 2s`);
-        else retry.delayMs = d;
-      }
-    } else retry.attempts = NaN;
-    if (!Number.isInteger(retry.attempts) || retry.attempts < 1 || retry.attempts > 20) {
-      add(
-        retryNode,
-        `${label}: retry must be a count of extra attempts (0-19) or { attempts, delay }`,
-      );
-    }
-  }
-
-  const onFailureNode = node.get("on_failure", true) as Node | undefined;
-  let onFailure: OnFailure = "stop";
-  if (onFailureNode !== undefined) {
-    const v = scalarString(onFailureNode);
-    if (v === "stop" || v === "continue" || v === "rollback") onFailure = v;
-    else add(onFailureNode, `${label}: on_failure must be stop, continue or rollback`);
-  }
+  const field = (key: string) => node.get(key, true) as Node | undefined;
+  const needs = parseNeeds(field("needs"), label, add);
+  const approve = parseApprove(field("approve"), label, add);
+  const verify = parseVerify(field("verify"), label, add, inputs);
+  const timeoutMs = parseTimeout(field("timeout"), label, add);
+  const retry = parseRetry(field("retry"), label, add);
+  const onFailure = parseOnFailure(field("on_failure"), label, add);
   // A step with other problems is still returned (the whole file is rejected anyway) so that
   // cross-step checks such as `needs` and cycles can report on it too.
   if (!id || !ID_RE.test(id) || !run) return undefined;
@@ -398,6 +339,99 @@ function parseStep(
     retry,
     onFailure,
   };
+}
+
+/** A step's `needs`: one step id or a list of them. */
+function parseNeeds(node: Node | undefined, label: string, add: Add): string[] {
+  let needs: string[] = [];
+  if (node !== undefined) {
+    if (isScalar(node)) needs = [String(node.value)];
+    else if (isSeq(node) && node.items.every((i) => isScalar(i))) {
+      needs = (node.items as Node[]).map((i) => String((i as { value: unknown }).value));
+    } else add(node, `${label}: needs must be a step id or a list of step ids`);
+  }
+  return needs;
+}
+
+/** A step's `approve` gate: a name, a list of names, or `{ by, reason }`. */
+function parseApprove(node: Node | undefined, label: string, add: Add): PlanStep["approve"] {
+  let approve: PlanStep["approve"];
+  if (node !== undefined) {
+    if (isScalar(node) && typeof node.value === "string") {
+      approve = { by: [node.value] };
+    } else if (isSeq(node)) {
+      approve = { by: (node.items as Node[]).map((i) => scalarString(i) ?? "") };
+    } else if (isMap(node)) {
+      checkKeys(node, ["by", "reason"], `${label} approve`, add);
+      const by = node.get("by", true) as Node | undefined;
+      const names = isSeq(by)
+        ? (by.items as Node[]).map((i) => scalarString(i) ?? "")
+        : isScalar(by)
+        ? [String(by.value)]
+        : [];
+      approve = {
+        by: names,
+        reason: scalarString(node.get("reason", true) as Node | undefined),
+      };
+    }
+    if (!approve || approve.by.length === 0 || approve.by.some((n) => !n)) {
+      add(
+        node,
+        `${label}: approve must name who may approve, e.g. approve: { by: [alice] }`,
+      );
+    }
+  }
+  return approve;
+}
+
+/** A step's `timeout` in ms (default {@link DEFAULT_TIMEOUT_MS}). */
+function parseTimeout(node: Node | undefined, label: string, add: Add): number {
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (node !== undefined) {
+    const t = parseDuration(isScalar(node) ? node.value : undefined);
+    if (t === undefined) {
+      add(node, `${label}: timeout must be a duration such as 30s, 2m or 500ms`);
+    } else timeoutMs = t;
+  }
+  return timeoutMs;
+}
+
+/** A step's `retry`: a count of extra attempts, or `{ attempts, delay }`. */
+function parseRetry(node: Node | undefined, label: string, add: Add): PlanStep["retry"] {
+  const retry = { attempts: 1, delayMs: 0 };
+  if (node !== undefined) {
+    if (isScalar(node) && Number.isInteger(node.value)) {
+      retry.attempts = 1 + (node.value as number);
+    } else if (isMap(node)) {
+      checkKeys(node, ["attempts", "delay"], `${label} retry`, add);
+      const attempts = node.get("attempts");
+      if (attempts !== undefined) retry.attempts = attempts as number;
+      const delay = node.get("delay", true) as Node | undefined;
+      if (delay !== undefined) {
+        const d = parseDuration(isScalar(delay) ? delay.value : undefined);
+        if (d === undefined) add(delay, `${label}: retry delay must be a duration such as 2s`);
+        else retry.delayMs = d;
+      }
+    } else retry.attempts = NaN;
+    if (!Number.isInteger(retry.attempts) || retry.attempts < 1 || retry.attempts > 20) {
+      add(
+        node,
+        `${label}: retry must be a count of extra attempts (0-19) or { attempts, delay }`,
+      );
+    }
+  }
+  return retry;
+}
+
+/** A step's `on_failure` policy (default `stop`). */
+function parseOnFailure(node: Node | undefined, label: string, add: Add): OnFailure {
+  let onFailure: OnFailure = "stop";
+  if (node !== undefined) {
+    const v = scalarString(node);
+    if (v === "stop" || v === "continue" || v === "rollback") onFailure = v;
+    else add(node, `${label}: on_failure must be stop, continue or rollback`);
+  }
+  return onFailure;
 }
 
 function checkPlaceholders(

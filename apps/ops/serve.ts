@@ -32,7 +32,14 @@ import {
   startOpsRun,
   statusOf,
 } from "./app.ts";
-import { type CliIo, type Flags, parallelOf, stateDirOf, workspaceOf } from "./cli.ts";
+import {
+  allowShellOf,
+  type CliIo,
+  type Flags,
+  parallelOf,
+  stateDirOf,
+  workspaceOf,
+} from "./flags.ts";
 import { llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
 
@@ -58,15 +65,55 @@ export function createServer(app: OpsApp, options: ServerOptions): {
   settled(): Promise<void>;
 } {
   const hono = new Hono();
-  const running = new Set<Promise<unknown>>();
-  // Runs accepted (202) whose record the runner may not have written yet: they are not unknown.
-  const accepted = new Set<string>();
-  const background = (runId: string, p: Promise<RunResult<OpsOutcome>>) => {
-    const done = p.catch((e) => console.error(`error: run ${runId}: ${(e as Error).message}`))
-      .finally(() => running.delete(done));
-    running.add(done);
-  };
+  const runs = new BackgroundRuns();
+  guard(hono, app, options, runs);
+  hono.post("/supervise", (c) => start(c, app, options, runs, "supervise"));
+  hono.post("/runbook", (c) => start(c, app, options, runs, "runbook"));
+  for (const decision of ["approve", "deny"] as const) {
+    hono.post(`/runs/:id/${decision}`, async (c) => {
+      const b = await body(c);
+      const result = await decide(app, {
+        runId: c.req.param("id"),
+        step: str(b, "step")!,
+        by: str(b, "by")!,
+        comment: str(b, "comment", false),
+        decision,
+        via: "http",
+      });
+      return c.json({ ...(await statusOf(app, result.runId)), result: result.result ?? null });
+    });
+  }
+  hono.get("/runs/:id/status", async (c) => c.json(await statusOf(app, c.req.param("id"))));
+  hono.get("/runs/:id/explain", async (c) => c.json(await explainOps(app, c.req.param("id"))));
+  hono.get("/runs/:id/audit", (c) => c.json(app.audit.list(c.req.param("id"))));
+  hono.get("/approvals", (c) => c.json(pendingApprovals(app)));
+  hono.get("/audit/verify", (c) => c.json(app.audit.verify()));
+  hono.get("/memory", (c) => c.json(app.memory.search(c.req.query("q") ?? "")));
+  hono.get("/runs/:id/events", (c) => events(c, app, c.req.param("id"), options.pollMs ?? 250));
+  return { hono, settled: () => runs.settled() };
+}
 
+/** The runs the server started and has not seen end. */
+class BackgroundRuns {
+  #running = new Set<Promise<unknown>>();
+  /** Runs accepted (202) whose record the runner may not have written yet: they are not unknown. */
+  readonly accepted = new Set<string>();
+
+  /** Lets `p` run on; its failure is logged, not thrown. */
+  add(runId: string, p: Promise<RunResult<OpsOutcome>>): void {
+    const done = p.catch((e) => console.error(`error: run ${runId}: ${(e as Error).message}`))
+      .finally(() => this.#running.delete(done));
+    this.#running.add(done);
+  }
+
+  /** Resolves once no run is left running (including runs started meanwhile). */
+  async settled(): Promise<void> {
+    while (this.#running.size) await Promise.all([...this.#running]);
+  }
+}
+
+/** The bearer-token check, the error-to-status mapping, and the unknown route and run answers. */
+function guard(hono: Hono, app: OpsApp, options: ServerOptions, runs: BackgroundRuns): void {
   hono.use("*", async (c, next) => {
     if (options.token && c.req.header("authorization") !== `Bearer ${options.token}`) {
       return c.json({ error: "missing or wrong bearer token" }, 401);
@@ -89,116 +136,98 @@ export function createServer(app: OpsApp, options: ServerOptions): {
   // Every per-run route answers an unknown run the same way (before an SSE stream is opened).
   hono.use("/runs/:id/*", async (c, next) => {
     const runId = c.req.param("id");
-    if (!runId || (!accepted.has(runId) && !(await app.store.getRun(runId)))) {
+    if (!runId || (!runs.accepted.has(runId) && !(await app.store.getRun(runId)))) {
       return c.json({ error: `run ${runId} does not exist in ${app.dbPath}` }, 404);
     }
     await next();
   });
+}
 
-  const body = async (c: Context) => {
-    try {
-      const b = await c.req.json();
-      if (typeof b !== "object" || b === null) throw new Error();
-      return b as Record<string, unknown>;
-    } catch {
-      throw new OpsUsageError("the request body must be a JSON object");
-    }
-  };
-  const str = (b: Record<string, unknown>, key: string, required = true): string | undefined => {
-    const v = b[key];
-    if (v === undefined && !required) return undefined;
-    if (typeof v !== "string" || !v) throw new OpsUsageError(`"${key}" must be a non-empty string`);
-    return v;
-  };
-
-  const start = async (c: Context, mode: "runbook" | "supervise") => {
-    const b = await body(c);
-    const runId = str(b, "runId")!;
-    const file = mode === "runbook" ? str(b, "file")! : undefined;
-    if (file && (file.includes("..") || file.startsWith("/"))) {
-      throw new OpsUsageError("file must name a runbook inside the workspace's runbooks/ folder");
-    }
-    const config = buildRunConfig({
-      mode,
-      file: file ? `${options.workspace}/runbooks/${file}` : undefined,
-      inputs: (b.inputs ?? {}) as Record<string, string>,
-      incident: mode === "supervise" ? str(b, "incident") : undefined,
-      workspace: options.workspace,
-      stateDir: options.stateDir,
-      allowShell: options.allowShell,
-      parallel: options.parallel,
-      startedBy: str(b, "by", false) ?? "http",
-    });
-    if (await app.store.getRun(runId)) {
-      throw new OpsUsageError(`run ${runId} already exists in ${app.dbPath}`);
-    }
-    accepted.add(runId);
-    background(runId, startOpsRun(app, runId, config).finally(() => accepted.delete(runId)));
-    return c.json({
-      runId,
-      status: "started",
-      links: {
-        status: `/runs/${runId}/status`,
-        events: `/runs/${runId}/events`,
-        explain: `/runs/${runId}/explain`,
-      },
-    }, 202);
-  };
-  hono.post("/supervise", (c) => start(c, "supervise"));
-  hono.post("/runbook", (c) => start(c, "runbook"));
-
-  for (const decision of ["approve", "deny"] as const) {
-    hono.post(`/runs/:id/${decision}`, async (c) => {
-      const b = await body(c);
-      const result = await decide(app, {
-        runId: c.req.param("id"),
-        step: str(b, "step")!,
-        by: str(b, "by")!,
-        comment: str(b, "comment", false),
-        decision,
-        via: "http",
-      });
-      return c.json({ ...(await statusOf(app, result.runId)), result: result.result ?? null });
-    });
+/** The request body as a JSON object. */
+async function body(c: Context): Promise<Record<string, unknown>> {
+  try {
+    const b = await c.req.json();
+    if (typeof b !== "object" || b === null) throw new Error();
+    return b as Record<string, unknown>;
+  } catch {
+    throw new OpsUsageError("the request body must be a JSON object");
   }
-  hono.get("/runs/:id/status", async (c) => c.json(await statusOf(app, c.req.param("id"))));
-  hono.get("/runs/:id/explain", async (c) => c.json(await explainOps(app, c.req.param("id"))));
-  hono.get("/runs/:id/audit", (c) => c.json(app.audit.list(c.req.param("id"))));
-  hono.get("/approvals", (c) => c.json(pendingApprovals(app)));
-  hono.get("/audit/verify", (c) => c.json(app.audit.verify()));
-  hono.get("/memory", (c) => c.json(app.memory.search(c.req.query("q") ?? "")));
-  hono.get("/runs/:id/events", (c) => {
-    const runId = c.req.param("id");
-    return streamSSE(c, async (stream) => {
-      let after = Number(c.req.header("last-event-id") ?? 0) || 0;
-      let closed = false;
-      stream.onAbort(() => {
-        closed = true;
-      });
-      while (!closed) {
-        for (const e of app.audit.list(runId, after)) {
-          after = e.seq;
-          await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
-          if (e.runId === runId && (e.kind === "run.completed" || e.kind === "run.failed")) {
-            closed = true;
-          }
-        }
-        if (!closed) {
-          const run = await app.store.getRun(runId);
-          if (run?.status === "waiting") {
-            await stream.writeSSE({ event: "waiting", data: JSON.stringify({ runId }) });
-          }
-          await stream.sleep(options.pollMs ?? 250);
+}
+
+/** A string field of a request body (a non-empty one when required). */
+function str(b: Record<string, unknown>, key: string, required = true): string | undefined {
+  const v = b[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== "string" || !v) throw new OpsUsageError(`"${key}" must be a non-empty string`);
+  return v;
+}
+
+/** `POST /supervise` and `POST /runbook`: starts a run in the background (202). */
+async function start(
+  c: Context,
+  app: OpsApp,
+  options: ServerOptions,
+  runs: BackgroundRuns,
+  mode: "runbook" | "supervise",
+) {
+  const b = await body(c);
+  const runId = str(b, "runId")!;
+  const file = mode === "runbook" ? str(b, "file")! : undefined;
+  if (file && (file.includes("..") || file.startsWith("/"))) {
+    throw new OpsUsageError("file must name a runbook inside the workspace's runbooks/ folder");
+  }
+  const config = buildRunConfig({
+    mode,
+    file: file ? `${options.workspace}/runbooks/${file}` : undefined,
+    inputs: (b.inputs ?? {}) as Record<string, string>,
+    incident: mode === "supervise" ? str(b, "incident") : undefined,
+    workspace: options.workspace,
+    stateDir: options.stateDir,
+    allowShell: options.allowShell,
+    parallel: options.parallel,
+    startedBy: str(b, "by", false) ?? "http",
+  });
+  if (await app.store.getRun(runId)) {
+    throw new OpsUsageError(`run ${runId} already exists in ${app.dbPath}`);
+  }
+  runs.accepted.add(runId);
+  runs.add(runId, startOpsRun(app, runId, config).finally(() => runs.accepted.delete(runId)));
+  return c.json({
+    runId,
+    status: "started",
+    links: {
+      status: `/runs/${runId}/status`,
+      events: `/runs/${runId}/events`,
+      explain: `/runs/${runId}/explain`,
+    },
+  }, 202);
+}
+
+/** `GET /runs/:id/events`: the run's audit entries as Server-Sent Events, until the run ends. */
+function events(c: Context, app: OpsApp, runId: string, pollMs: number) {
+  return streamSSE(c, async (stream) => {
+    let after = Number(c.req.header("last-event-id") ?? 0) || 0;
+    let closed = false;
+    stream.onAbort(() => {
+      closed = true;
+    });
+    while (!closed) {
+      for (const e of app.audit.list(runId, after)) {
+        after = e.seq;
+        await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
+        if (e.runId === runId && (e.kind === "run.completed" || e.kind === "run.failed")) {
+          closed = true;
         }
       }
-    });
+      if (!closed) {
+        const run = await app.store.getRun(runId);
+        if (run?.status === "waiting") {
+          await stream.writeSSE({ event: "waiting", data: JSON.stringify({ runId }) });
+        }
+        await stream.sleep(pollMs);
+      }
+    }
   });
-  return {
-    hono,
-    settled: async () => {
-      while (running.size) await Promise.all([...running]);
-    },
-  };
 }
 
 /** `loom-ops serve`: runs the server until interrupted. */
@@ -218,7 +247,7 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
   const { hono, settled } = createServer(app, {
     workspace: workspaceOf(flags),
     stateDir: stateDirOf(flags, o.dbPath),
-    allowShell: !!flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
+    allowShell: allowShellOf(flags),
     parallel: parallelOf(flags),
     token: Deno.env.get("LOOM_OPS_HTTP_TOKEN") || undefined,
   });

@@ -22,13 +22,14 @@ import {
   statusOf,
 } from "./app.ts";
 import {
+  allowShellOf,
   type CliIo,
   type Flags,
-  formatStatus,
   parallelOf,
   stateDirOf,
   workspaceOf,
-} from "./cli.ts";
+} from "./flags.ts";
+import { formatStatus } from "./format_status.ts";
 import { llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
 import type { RunResult } from "@loom/runner";
@@ -343,7 +344,7 @@ export async function runTelegramGateway(
         allowedChats,
         workspace: workspaceOf(o.flags),
         stateDir: stateDirOf(o.flags, o.dbPath),
-        allowShell: !!o.flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1",
+        allowShell: allowShellOf(o.flags),
         parallel: parallelOf(o.flags),
         onReady: (bot) =>
           o.io.err(
