@@ -4,12 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { waitFor } from "@loom/runner/testing";
 import { main } from "./main.ts";
 import { splitArgv } from "./playbook.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const BIN = `${OPS_DIR}/examples/bin`;
+/** Test-only stand-ins (`hold`: a command that runs until the test releases it). */
+const TEST_BIN = `${OPS_DIR}/testdata/bin`;
 
 interface Cli {
   code: number;
@@ -64,6 +67,20 @@ class Env {
       return [];
     }
   }
+  /**
+   * The runner's durable calls (keys such as `key:command:quick#1`): a command whose call is
+   * `completed` here has its result
+   * committed, so a resume must never run it again. (Its `command.finished` audit entry is
+   * written just before that commit, inside the call.)
+   */
+  calls(): { run_id: string; key: string; status: string }[] {
+    const db = new DatabaseSync(this.db, { readOnly: true });
+    try {
+      return db.prepare("SELECT run_id, key, status FROM tool_calls").all() as never;
+    } finally {
+      db.close();
+    }
+  }
   audit(): {
     seq: number;
     run_id: string;
@@ -105,7 +122,7 @@ async function workspace(
   await Deno.mkdir(`${ws}/runbooks`, { recursive: true });
   await Deno.writeTextFile(
     `${ws}/ops.shell.allowlist.json`,
-    JSON.stringify({ path: [BIN], allow }),
+    JSON.stringify({ path: [BIN, TEST_BIN], allow }),
   );
   for (const [name, text] of Object.entries(runbooks)) {
     await Deno.writeTextFile(`${ws}/runbooks/${name}`, text);
@@ -520,14 +537,19 @@ Deno.test("supervise with the mock LLM plans from a playbook and remembers the i
 
 Deno.test("SIGKILL during a parallel step, then resume: at most one extra run per in-flight command", async () => {
   await withEnv(async (env) => {
-    const ws = await workspace(env, [["svcctl"]], {
+    // The two slow steps are `hold` stand-ins: they run until the test creates the release
+    // file, so they are certainly still running when the process is killed, however slow or
+    // fast the machine is.
+    const ws = await workspace(env, [["svcctl"], ["hold"]], {
       "crashy.yaml": [
         "name: crashy",
         "steps:",
         "  - id: warm-a",
-        "    run: [svcctl, warmup, a, '3']",
+        "    run: [hold, a]",
+        "    timeout: 10m",
         "  - id: warm-b",
-        "    run: [svcctl, warmup, b, '3']",
+        "    run: [hold, b]",
+        "    timeout: 10m",
         "  - id: quick",
         "    run: [svcctl, status, api]",
         "  - id: after",
@@ -554,25 +576,26 @@ Deno.test("SIGKILL during a parallel step, then resume: at most one extra run pe
       stdout: "null",
       stderr: "null",
     }).spawn();
-    // Kill once both slow parallel commands have started (they log before sleeping) and the
-    // quick one has been recorded as finished.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    // Kill once both held commands have started (they log first, then wait for the release)
+    // and the quick one's result is committed.
+    const committed = () =>
+      new Set(
+        env.calls().filter((c) => c.status === "completed")
+          .map((c) => /(?:^|:)command:([^#]+)#/.exec(c.key)?.[1]).filter((s) => s !== undefined),
+      );
+    await waitFor("both held commands started and the quick one's result committed", () => {
       const calls = env.invocations();
-      const started = ["warmup a", "warmup b"].every((c) => calls.some((l) => l.includes(c)));
-      const quickDone = started &&
-        env.audit().some((e) => e.kind === "command.finished" && e.step === "quick");
-      if (quickDone) break;
-      if (Date.now() > deadline) throw new Error("the run did not reach the parallel step");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return ["hold a", "hold b"].every((c) => calls.some((l) => l.startsWith(c))) &&
+        committed().has("quick");
+    });
     child.kill("SIGKILL");
     assert.equal((await child.status).signal, "SIGKILL");
+    // From here on the held commands may finish: the ones orphaned by the kill, and the re-runs.
+    await Deno.writeTextFile(`${env.state}/release`, "");
     const before = env.audit();
-    const finishedBefore = new Set(
-      before.filter((e) => e.kind === "command.finished").map((e) => e.step),
-    );
-    assert.ok(finishedBefore.has("quick"));
+    const finishedBefore = committed();
+    assert.deepEqual([...finishedBefore], ["quick"]);
+    assert.ok(before.some((e) => e.kind === "command.finished" && e.step === "quick"));
     assert.ok(!before.some((e) => e.kind.startsWith("run.") && e.kind !== "run.started"));
 
     // While the run is down, a step that was running shows no exit code (quick has finished

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor } from "@loom/runner/testing";
 import { buildRunConfig, openApp, startOpsRun } from "./app.ts";
 import { MockPlanner } from "./planner.ts";
 import { retryDelayMs, runGateway } from "./telegram.ts";
@@ -7,11 +8,20 @@ const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const TOKEN = "123:test-token";
 
-/** A fake Telegram Bot API on 127.0.0.1 speaking the real method/JSON shapes. */
+/**
+ * A fake Telegram Bot API on 127.0.0.1 speaking the real method/JSON shapes. `getUpdates` is a
+ * long poll driven by events, not by a clock: it answers as soon as an update is queued, and
+ * otherwise waits until one is, the client hangs up, or the fake closes.
+ */
 function fakeBotApi() {
   const queue: unknown[] = [];
   const sent: { chat_id: number; text: string }[] = [];
+  const wake = new Set<() => void>();
+  const wakeAll = () => {
+    for (const w of wake) w();
+  };
   let nextId = 1;
+  let closed = false;
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
@@ -25,15 +35,16 @@ function fakeBotApi() {
       }
       const params = await req.json();
       if (m[2] === "getUpdates") {
-        const deadline = Date.now() + 100;
-        while (Date.now() < deadline) {
-          const ready = queue.filter((u) =>
-            (u as { update_id: number }).update_id >= (params.offset ?? 0)
-          );
-          if (ready.length) return Response.json({ ok: true, result: ready });
-          await new Promise((r) => setTimeout(r, 10));
+        const ready = () =>
+          queue.filter((u) => (u as { update_id: number }).update_id >= (params.offset ?? 0));
+        while (ready().length === 0 && !closed && !req.signal.aborted) {
+          const { promise, resolve } = Promise.withResolvers<void>();
+          wake.add(resolve);
+          req.signal.addEventListener("abort", () => resolve(), { once: true });
+          await promise;
+          wake.delete(resolve);
         }
-        return Response.json({ ok: true, result: [] });
+        return Response.json({ ok: true, result: ready() });
       }
       if (m[2] === "getMe") {
         return Response.json({
@@ -56,20 +67,15 @@ function fakeBotApi() {
         update_id: nextId++,
         message: { text, chat: { id: chat }, from: { id: chat * 10, username } },
       });
+      wakeAll();
     },
     async close() {
+      closed = true;
+      wakeAll();
       ac.abort();
       await server.finished;
     },
   };
-}
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 Deno.test("Telegram gateway: announces, refuses strangers, approves as the Telegram user", async () => {
@@ -97,28 +103,27 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
       stateDir: dir,
       allowShell: false,
       parallel: 4,
-      pollTimeoutS: 0,
     }, ac.signal);
 
-    await until("the announcement", () => bot.sent.length >= 1);
+    await waitFor("the approval request to be announced", () => bot.sent.length >= 1);
     assert.equal(bot.sent[0].chat_id, 100);
     assert.match(bot.sent[0].text, /Approval needed: run t-1, step restart\n\$ svcctl restart api/);
 
     bot.say(999, "alice", "/approve t-1 restart");
     bot.say(100, "mallory", "/approve t-1 restart");
-    await until("the refusal", () => bot.sent.length >= 2);
+    await waitFor("the refusal to be sent", () => bot.sent.length >= 2);
     assert.match(bot.sent[1].text, /error: mallory may not approve step restart/);
     assert.ok(bot.sent.every((m) => m.chat_id === 100), "chat 999 is not answered");
 
     bot.say(100, "Alice", "/approve t-1 restart load is back to normal");
-    await until("the approval", () => bot.sent.length >= 3);
+    await waitFor("the approval to be confirmed", () => bot.sent.length >= 3);
     assert.equal(bot.sent[2].text, "approved by @alice. run t-1 is completed");
     bot.say(100, "alice", "/status t-1");
-    await until("the status", () => bot.sent.length >= 4);
+    await waitFor("the status reply", () => bot.sent.length >= 4);
     assert.match(bot.sent[3].text, /run t-1: completed/);
 
     bot.say(100, "bob", "/supervise incident: disk full on /var");
-    await until("the supervised run", () => bot.sent.length >= 5);
+    await waitFor("the reply to /supervise", () => bot.sent.length >= 5);
     assert.match(
       bot.sent[4].text,
       /^run tg-\d+ is waiting for approval:4-remove-stale-temporary-files$/,
@@ -164,7 +169,6 @@ Deno.test("a token the Bot API rejects stops the gateway with a clear error", as
         stateDir: dir,
         allowShell: false,
         parallel: 1,
-        pollTimeoutS: 0,
       }, new AbortController().signal),
       /Telegram rejected TELEGRAM_BOT_TOKEN \(401 Unauthorized\)/,
     );
@@ -267,7 +271,7 @@ Deno.test("an unreachable Bot API is retried with a growing, announced delay", a
       ac.signal,
       (l) => lines.push(l),
     );
-    await until("four failures", () => lines.length >= 4);
+    await waitFor("four failed connection attempts to be logged", () => lines.length >= 4);
     ac.abort();
     await gateway;
     assert.equal(ready, false, "never ready without a reachable API");
