@@ -60,17 +60,39 @@ async function open(browser: Browser, path: string, hash = ""): Promise<Watched>
   return { page, problems, requests };
 }
 
-/** Waits until the search box reports `text` ("matches / spans"). */
-async function searchCount(page: Page, text: string): Promise<void> {
-  // Polled from outside: the page's CSP (rightly) refuses the string evaluation waitForFunction uses.
-  const el = page.locator("#search-count");
-  let seen: string | null = null;
-  for (const until = Date.now() + 5_000; Date.now() < until;) {
-    seen = await el.textContent();
-    if (seen === text) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`search count: expected ${text}, saw ${seen}`);
+/**
+ * Waits until the search box reports `text` ("matches / spans"). Event-based: a MutationObserver
+ * in the page resolves on the change itself; the page-side deadline is only there to fail with
+ * what was shown instead, and is generous because a loaded machine must never reach it.
+ */
+async function searchCount(page: Page, text: string, timeoutMs = 60_000): Promise<void> {
+  // A function, not a string: the page's CSP (rightly) refuses the string evaluation that
+  // waitForFunction uses, while evaluate hands this function over through the debugger.
+  const seen = await page.locator("#search-count").evaluate(
+    (el, { text, timeoutMs }) =>
+      new Promise<string | null>((resolve) => {
+        if (el.textContent === text) return resolve(text);
+        // Deno's type library has no DOM; this runs in the page, where the browser has it.
+        const { MutationObserver } = globalThis as unknown as {
+          MutationObserver: new (onChange: () => void) => {
+            observe(target: unknown, options: Record<string, boolean>): void;
+            disconnect(): void;
+          };
+        };
+        const observer = new MutationObserver(() => {
+          if (el.textContent === text) finish();
+        });
+        const timer = setTimeout(finish, timeoutMs);
+        function finish() {
+          observer.disconnect();
+          clearTimeout(timer);
+          resolve(el.textContent);
+        }
+        observer.observe(el, { childList: true, characterData: true, subtree: true });
+      }),
+    { text, timeoutMs },
+  );
+  assert.equal(seen, text, `search count: expected ${text}, saw ${seen} after ${timeoutMs} ms`);
 }
 
 async function writeTrace(dir: string, name: string, trace: TraceData, compare?: TraceData) {
@@ -204,29 +226,15 @@ Deno.test({
           const big = bigTrace(3333); // 3333 * 3 + 1 = 10,000 spans
           assert.equal(big.spans.length, 10_000);
           const bigPath = await writeTrace(dir, "big", big);
-          // Baseline in the same run: the 23-span page, so a loaded machine does not fail the test.
-          const t0 = performance.now();
-          const small = await open(browser, path, "#tab=spans");
-          await small.page.waitForSelector("#view-spans .vrow");
-          const smallMs = performance.now() - t0;
-          await small.page.close();
-          const started = performance.now();
+          // Functional checks only: no test asserts how long loading takes (speed belongs in bench/).
           const { page, problems, requests } = await open(browser, bigPath, "#tab=spans");
           await page.waitForSelector("#view-spans .vrow");
-          const ms = performance.now() - started;
-          console.log(
-            `10,000-span trace: loaded and rendered in ${ms.toFixed(0)} ms ` +
-              `(23-span page: ${smallMs.toFixed(0)} ms, ratio ${(ms / smallMs).toFixed(1)})`,
-          );
-          // A sanity bound against pathological (quadratic) rendering, not a performance target.
-          const bound = Math.max(15_000, 25 * smallMs);
-          assert.ok(ms < bound, `took ${ms.toFixed(0)} ms, bound ${bound.toFixed(0)} ms`);
           const rendered = await page.locator("#view-spans .vrow").count();
           assert.ok(rendered > 10 && rendered < 200, `virtualised: ${rendered} rows in the DOM`);
           // scroll to the end: the last span's row is rendered on demand
           await page.locator("#view-spans .vlist").evaluate((el) => el.scrollTop = el.scrollHeight);
           const last = big.spans[big.spans.length - 1];
-          await page.waitForSelector(`.vrow[data-span="${last.id}"]`, { timeout: 5_000 });
+          await page.waitForSelector(`.vrow[data-span="${last.id}"]`, { timeout: 60_000 });
           await page.fill("#search", "needle-in-meta");
           await searchCount(page, "1 / 10,000");
           await page.click("#mode-timeline");
