@@ -49,7 +49,9 @@ Deno.test("tailstream stops cleanly when the consumer breaks: finally runs, no s
   assert.deepEqual(seen, [0, 0.5, 1, 1.5, 2]);
   assert.equal(started, 3);
   assert.equal(cleanedUp, 3);
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  // The steps await nothing but each other, so a runaway producer would run on microtasks:
+  // one macrotask later, every step it could have started has started.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(started, 3, "a step started after the consumer left");
 });
 
