@@ -175,7 +175,13 @@ export function toOtlpJson(trace: TraceData, options: OtlpOptions = {}): OtlpTra
   const resource = [
     kv("service.name", options.serviceName ?? trace.name),
     kv("telemetry.sdk.name", "@loom/xray"),
-    kv("telemetry.sdk.language", "js"),
+    // `telemetry.sdk.language` must be one of the values the semantic conventions define (cpp,
+    // dotnet, erlang, go, java, nodejs, php, python, ruby, rust, swift, webjs); "js" is not one.
+    // xray is server-side JavaScript (Deno, or Node with the npm build), which is what "nodejs"
+    // denotes ("webjs" is the browser); OpenTelemetry's own JS SDK reports "nodejs" under Deno
+    // too. The runtime really exporting is named apart, in `process.runtime.*`.
+    kv("telemetry.sdk.language", "nodejs"),
+    ...runtimeAttributes(),
   ];
   for (const [k, v] of Object.entries(trace.meta)) {
     if (k === "exits") continue; // source locations are for the viewer, not the backend
@@ -187,6 +193,30 @@ export function toOtlpJson(trace: TraceData, options: OtlpOptions = {}): OtlpTra
       scopeSpans: [{ scope: SCOPE, spans: trace.spans.map((s) => convertSpan(trace, s)) }],
     }],
   };
+}
+
+/** `process.runtime.name`/`.version` of the runtime doing the export (Deno, Node, Bun). */
+function runtimeAttributes(): OtlpKeyValue[] {
+  const g = globalThis as {
+    Deno?: { version?: { deno?: string } };
+    process?: { versions?: { node?: string; bun?: string } };
+  };
+  if (g.Deno?.version?.deno) {
+    return [kv("process.runtime.name", "deno"), kv("process.runtime.version", g.Deno.version.deno)];
+  }
+  if (g.process?.versions?.bun) {
+    return [
+      kv("process.runtime.name", "bun"),
+      kv("process.runtime.version", g.process.versions.bun),
+    ];
+  }
+  if (g.process?.versions?.node) {
+    return [
+      kv("process.runtime.name", "nodejs"),
+      kv("process.runtime.version", g.process.versions.node),
+    ];
+  }
+  return [];
 }
 
 /** Options for `postOtlp`. */

@@ -149,3 +149,28 @@ Deno.test("postOtlp sends the document to a collector endpoint over real HTTP", 
     /could not send the trace/,
   );
 });
+
+Deno.test("OTLP resource: telemetry.sdk.language is a semantic-conventions value, the runtime named apart", () => {
+  const attrs = toOtlpJson(sample()).resourceSpans[0].resource.attributes;
+  const value = (key: string) => attrs.find((a) => a.key === key)?.value;
+  // The values the semantic conventions define for telemetry.sdk.language.
+  const defined = [
+    "cpp",
+    "dotnet",
+    "erlang",
+    "go",
+    "java",
+    "nodejs",
+    "php",
+    "python",
+    "ruby",
+    "rust",
+    "swift",
+    "webjs",
+  ];
+  const language = value("telemetry.sdk.language") as { stringValue: string };
+  ok(defined.includes(language.stringValue), language.stringValue);
+  equal(language.stringValue, "nodejs");
+  deepEqual(value("process.runtime.name"), { stringValue: "deno" });
+  deepEqual(value("process.runtime.version"), { stringValue: Deno.version.deno });
+});

@@ -11,13 +11,21 @@ import {
   startRun,
   type Store,
 } from "@loom/runner";
-import { agentFor, checkSettings, checkStoredRun, makeAgents } from "./agent/agents.ts";
+import {
+  agentFor,
+  checkSettings,
+  checkStoredRun,
+  foreignRunMessage,
+  isLoomRunAgent,
+  makeAgents,
+  resumeCommand,
+} from "./agent/agents.ts";
 import type { ChatResult } from "./agent/chat.ts";
 import type { SupervisorResult } from "./agent/supervisor.ts";
 import { type Config, parseConfig, readEnv, usage } from "./config.ts";
 import { messageOf, UsageError } from "./errors.ts";
 import { explainCommand } from "./explain.ts";
-import { Progress, type ProgressOutput, TERMINAL } from "./progress.ts";
+import { formatUsage, Progress, type ProgressOutput, TERMINAL } from "./progress.ts";
 import { serveCommand } from "./serve.ts";
 import { RunTracer } from "./trace.ts";
 import { openRunStore } from "./runs.ts";
@@ -33,13 +41,18 @@ async function checkRun(config: Config, store: Store, runId: string): Promise<vo
   const run = await store.getRun(runId);
   if (config.command === "chat" || config.command === "supervise") {
     if (run) {
+      const owner = isLoomRunAgent(run.agentName) ? "" : ` (agent '${run.agentName}')`;
       throw new UsageError(
-        `run ${runId} already exists in ${config.db}; continue it with: loom-run resume --run-id ${runId} --db ${config.db}`,
+        `run ${runId} already exists in ${config.db}${owner}; continue it with: ${
+          resumeCommand(run, config.db)
+        }, or pick another --run-id`,
       );
     }
     return;
   }
   if (!run) throw new UsageError(`there is no run '${runId}' in ${store.location}`);
+  // Another app's run (loom-ops, a runner agent) is continued by that app, not here.
+  if (!isLoomRunAgent(run.agentName)) throw new UsageError(foreignRunMessage(run, config.db));
   if (config.command === "resume" && run.status === "failed") {
     throw new UsageError(
       `run ${runId} failed (${run.error}); continue it from its last checkpoint with: loom-run retry --run-id ${runId} --db ${config.db}`,
@@ -135,6 +148,20 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
   return report(config, result, progress, io);
 }
 
+/** The summary line's word for each way a run can stop. */
+const OUTCOMES: Record<string, string> = {
+  answer: "completed",
+  "max-steps": "stopped without a final answer",
+  refusal: "ended with a refusal",
+  length: "ended with a cut-off answer",
+};
+
+/** One line, at most 300 characters. */
+function brief(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
 /** `1 step`, `2 steps`. */
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -148,7 +175,7 @@ function report(
   io: ProgressOutput,
 ): number {
   const value = result.result;
-  const stoppedBy = value && "stoppedBy" in value ? value.stoppedBy : "answer";
+  const stoppedBy = value?.stoppedBy ?? "answer";
   const code = result.status === "completed" && stoppedBy === "answer"
     ? 0
     : result.status === "waiting"
@@ -159,8 +186,10 @@ function report(
       JSON.stringify({
         runId: result.runId,
         status: result.status,
-        answer: value?.answer ?? null,
+        // A refusal is not an answer: `answer` is null and `refusal` holds what the model said.
+        answer: stoppedBy === "refusal" ? null : value?.answer ?? null,
         stoppedBy: value ? stoppedBy : null,
+        refusal: value?.refusal ?? null,
         steps: result.steps,
         toolCalls: value && "toolCalls" in value ? value.toolCalls : undefined,
         children: value && "children" in value ? value.children : undefined,
@@ -173,20 +202,28 @@ function report(
   }
   if (result.status === "completed" && value) {
     // The answer streamed while it was generated; print it only if it came from the store.
-    if (!progress?.streamed.includes(value.answer.trim())) io.out(value.answer + "\n");
-    const u = value.usage;
+    if (
+      stoppedBy !== "refusal" && value.answer !== "" &&
+      !progress?.streamed.includes(value.answer.trim())
+    ) io.out(value.answer + "\n");
     const tools = "toolCalls" in value
       ? ` · ${plural(value.toolCalls, "tool call", "tool calls")}`
       : ` · ${plural(value.children.length, "child", "children")}`;
-    const outcome = stoppedBy === "answer" ? "completed" : "stopped without a final answer";
+    const outcome = OUTCOMES[stoppedBy];
     io.err(
       `run ${result.runId} ${outcome} · ${plural(result.steps, "step", "steps")}${tools} · ${
-        u.promptTokens + u.completionTokens
-      } tokens · $${u.costUsd.toFixed(4)}`,
+        formatUsage(value.usage)
+      }`,
     );
     if (stoppedBy === "max-steps") {
       io.err(
         `error: the run stopped at --max-steps ${config.settings.maxSteps} without a final answer`,
+      );
+    } else if (stoppedBy === "refusal") {
+      io.err(`error: the model refused to answer: ${JSON.stringify(brief(value.refusal ?? ""))}`);
+    } else if (stoppedBy === "length") {
+      io.err(
+        `error: the answer was cut off at the model's output token limit (finish_reason "length"); it is incomplete`,
       );
     }
   } else if (result.status === "failed") {

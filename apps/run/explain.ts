@@ -36,6 +36,7 @@ export function transcript(state: unknown): TranscriptLine[] {
       else if (m.role === "tool") lines.push({ role: "tool", text: short(m.content, 120) });
       else {
         if (m.content) lines.push({ role: "assistant", text: short(m.content) });
+        if (m.refusal) lines.push({ role: "refusal", text: short(m.refusal) });
         for (const c of m.tool_calls ?? []) {
           lines.push({
             role: "assistant",
@@ -77,9 +78,16 @@ export async function explainCommand(config: Config, io: ProgressOutput): Promis
     const lines = transcript(await latestState(store, runId));
     // The final step keeps no state: the answer is in the run's result.
     if (run.result) {
-      const result = JSON.parse(run.result) as { answer?: string };
-      if (typeof result?.answer === "string") {
-        lines.push({ role: "answer", text: short(result.answer, 400) });
+      const result = JSON.parse(run.result) as {
+        answer?: string;
+        stoppedBy?: string;
+        refusal?: string;
+      };
+      if (result?.stoppedBy === "refusal") {
+        lines.push({ role: "refusal", text: short(result.refusal ?? "", 400) });
+      } else if (typeof result?.answer === "string") {
+        const cut = result.stoppedBy === "length" ? " [cut off at the output token limit]" : "";
+        lines.push({ role: "answer", text: short(result.answer, 400) + cut });
       }
     }
     const children = await store.listRuns({ parentRunId: runId });

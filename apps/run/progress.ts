@@ -5,6 +5,7 @@
  * @module
  */
 import type { RunObserver } from "@loom/runner";
+import type { UsageTotals } from "./agent/chat.ts";
 import type { RunEvent } from "./agent/events.ts";
 
 /** Where progress is written. */
@@ -25,6 +26,28 @@ function brief(value: unknown, max = 100): string {
   const text = typeof value === "string" ? value : JSON.stringify(value);
   const line = (text ?? "").replace(/\s+/g, " ").trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/**
+ * Tokens and cost for a summary line: `681 tokens · $0.0004`. Calls whose endpoint sent no usage
+ * (or whose model has no known price) make it `tokens unknown` / `cost unknown`, or a lower bound
+ * (`≥ 681 tokens`) when only some calls are unknown: never a false zero.
+ */
+export function formatUsage(u: UsageTotals): string {
+  const tokens = u.promptTokens + u.completionTokens;
+  const noUsage = u.callsWithoutUsage ?? 0;
+  const noCost = u.callsWithoutCost ?? 0;
+  const tokenText = noUsage === 0
+    ? `${tokens} tokens`
+    : noUsage >= u.calls
+    ? "tokens unknown"
+    : `≥ ${tokens} tokens (${noUsage} of ${u.calls} LLM calls without usage)`;
+  const costText = noCost === 0
+    ? `$${u.costUsd.toFixed(4)}`
+    : noCost >= u.calls
+    ? "cost unknown"
+    : `≥ $${u.costUsd.toFixed(4)} (cost of ${noCost} of ${u.calls} LLM calls unknown)`;
+  return `${tokenText} · ${costText}`;
 }
 
 /** Prints the events and runner notifications of the run `mainRunId` (and its children). */
@@ -93,7 +116,7 @@ export class Progress {
         }
         return;
       case "warning":
-        this.#line(`warning: ${event.message}`);
+        this.#line(`${this.#tag(event.runId)}warning: ${event.message}`);
         return;
     }
   };

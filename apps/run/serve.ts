@@ -7,7 +7,8 @@
  *
  * It listens on 127.0.0.1 by default; binding to another address requires a token, and when a
  * token is set every request must carry it (`Authorization: Bearer <token>`, or `?token=` for
- * opening a trace in a browser).
+ * opening a trace in a browser). It starts without a usable LLM (no API key) too, so stored runs
+ * can be browsed; only a `POST /chat` that would call that LLM is refused (503, one sentence).
  *
  * @module
  */
@@ -17,8 +18,20 @@ import { explainRun, resumeRun, sendSignal, startRun, type Store } from "@loom/r
 import { toHtml } from "@loom/xray";
 import { type ChatResult, type ChatState, MESSAGE_SIGNAL } from "./agent/chat.ts";
 import type { RunEvent } from "./agent/events.ts";
-import { type Agents, checkSettings, makeAgents } from "./agent/agents.ts";
-import { type Config, isLoopback, isValidRunId, type RunSettings } from "./config.ts";
+import {
+  type Agents,
+  checkApiKey,
+  checkSettings,
+  llmOverride,
+  makeAgents,
+} from "./agent/agents.ts";
+import {
+  type Config,
+  isLoopback,
+  isValidRunId,
+  type LlmSettings,
+  type RunSettings,
+} from "./config.ts";
 import { messageOf, UsageError } from "./errors.ts";
 import { transcript } from "./explain.ts";
 import type { LlmReply } from "./llm/types.ts";
@@ -36,6 +49,12 @@ export interface ServeOptions {
   settings: RunSettings;
   /** When set, every request must carry this token. */
   token?: string;
+  /**
+   * Why a run with these LLM settings cannot reach its LLM (e.g. no API key), or `undefined`
+   * when it can. A `POST /chat` whose run would need an unusable LLM is refused with 503.
+   * @default every LLM is usable
+   */
+  llmProblem?: (llm: LlmSettings) => string | undefined;
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -85,7 +104,7 @@ async function lastAnswer(store: Store, runId: string): Promise<string | undefin
 
 /** Builds the Hono app; see the module doc. */
 export function createServeApp(options: ServeOptions): Hono {
-  const { store, agents, settings, token } = options;
+  const { store, agents, settings, token, llmProblem = () => undefined } = options;
   const active = new Set<string>();
   const app = new Hono();
 
@@ -142,12 +161,20 @@ export function createServeApp(options: ServeOptions): Hono {
         409,
       );
     }
+    // Only now is the LLM needed: the new run's settings, or the stored run's.
+    const llm = kind === "start" ? settings.llm : storedLlm(existing!.input);
+    const problem = llm ? llmProblem(llm) : undefined;
+    if (problem) return c.json({ error: `POST /chat needs the LLM, but ${problem}` }, 503);
     active.add(runId);
     return streamSSE(c, async (stream) => {
       let answer: string | undefined;
+      let stopped: { stoppedBy?: string; refusal?: string } = {};
       const unsubscribe = agents.runtimes.events.subscribe((event) => {
         if (event.runId !== runId) return;
-        if (event.type === "answer") answer = event.text;
+        if (event.type === "answer") {
+          answer = event.text;
+          stopped = { stoppedBy: event.stoppedBy, refusal: event.refusal };
+        }
         stream.writeSSE({ event: event.type, data: JSON.stringify(publicEvent(event)) }).catch(
           () => {},
         );
@@ -169,7 +196,9 @@ export function createServeApp(options: ServeOptions): Hono {
           data: JSON.stringify({
             runId,
             status: result.status,
-            answer: answer ?? null,
+            answer: stopped.stoppedBy === "refusal" ? null : answer ?? null,
+            stoppedBy: stopped.stoppedBy ?? (answer === undefined ? null : "answer"),
+            refusal: stopped.refusal ?? null,
             error: result.error ?? null,
           }),
         });
@@ -229,6 +258,15 @@ export function createServeApp(options: ServeOptions): Hono {
   return app;
 }
 
+/** The LLM settings stored with a run (its input), if readable. */
+function storedLlm(input: string | null): LlmSettings | undefined {
+  try {
+    return (JSON.parse(input ?? "null") as { settings?: RunSettings } | null)?.settings?.llm;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `serve` until SIGINT or SIGTERM; returns the exit code. */
 export async function serveCommand(config: Config, io: ProgressOutput): Promise<number> {
   if (!isLoopback(config.host) && !config.token) {
@@ -236,10 +274,28 @@ export async function serveCommand(config: Config, io: ProgressOutput): Promise<
       `binding to ${config.host} exposes the API beyond this machine; set --token (or LOOM_RUN_TOKEN)`,
     );
   }
-  await checkSettings(config);
+  // The workspace and the MCP file are checked now; the LLM only when a request needs it, so a
+  // server without an API key still serves the stored runs.
+  await checkSettings(config, { llm: false });
+  const override = llmOverride(config);
+  const llmProblem = (llm: LlmSettings) => {
+    try {
+      checkApiKey({ ...llm, ...override }, config.apiKey);
+      return undefined;
+    } catch (error) {
+      return messageOf(error);
+    }
+  };
   const store = openRunStore(config.db);
   const agents = makeAgents(config);
-  const app = createServeApp({ store, agents, settings: config.settings, token: config.token });
+  const app = createServeApp({
+    store,
+    agents,
+    settings: config.settings,
+    token: config.token,
+    llmProblem,
+  });
+  const problem = llmProblem(config.settings.llm);
   const stop = new AbortController();
   const { promise: listening, resolve } = Promise.withResolvers<void>();
   let server: Deno.HttpServer;
@@ -254,6 +310,11 @@ export async function serveCommand(config: Config, io: ProgressOutput): Promise<
             hostname.includes(":") ? `[${hostname}]` : hostname
           }:${port} (db ${config.db})`,
         );
+        if (problem) {
+          io.err(
+            `warning: ${problem}; stored runs can be browsed, but POST /chat is refused until serve is restarted with a usable LLM`,
+          );
+        }
         resolve();
       },
     }, app.fetch);

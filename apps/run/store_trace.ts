@@ -1,21 +1,69 @@
 /**
  * The trace of a stored run (and its child runs), rebuilt from the run store by the runner's
  * `traceRun`, with loom-run's durable LLM turns (tool calls named `llm`) drawn as `llm` spans
- * carrying the model, tokens and cost of the stored reply. `serve` uses it for
- * `GET /runs/:id/trace`, so any run has a trace, even one started by another process.
+ * carrying the model, tokens and cost of the stored reply, and its failed tool calls (stored as
+ * completed calls whose outcome is `{ok: false}`, so a resume replays them) drawn as failed
+ * `tool` spans: status error and the error message, hence an `exception` event in OTLP. `serve`
+ * uses it for `GET /runs/:id/trace`, so any run has a trace, even one started by another process.
  *
  * @module
  */
-import type { Store } from "@loom/runner";
+import type { CallRecord, Store } from "@loom/runner";
 import { traceRun } from "@loom/runner/trace";
-import type { TraceData } from "@loom/xray";
+import type { Recorder, SpanHandle, TraceData } from "@loom/xray";
 import type { LlmReply } from "./llm/types.ts";
+
+/** The stored outcome of one of loom-run's tool calls. */
+interface ToolOutcome {
+  ok: boolean;
+  output: string;
+}
+
+/** The outcome of a completed tool call when it is a failure the LLM was shown, else undefined. */
+export function failedOutcome(result: unknown): ToolOutcome | undefined {
+  const outcome = result as Partial<ToolOutcome> | null;
+  return outcome !== null && typeof outcome === "object" && outcome.ok === false &&
+      typeof outcome.output === "string"
+    ? outcome as ToolOutcome
+    : undefined;
+}
+
+/** The error of a failed tool outcome, named like the tool errors it came from. */
+export function toolOutcomeError(outcome: ToolOutcome): Error {
+  return Object.assign(new Error(outcome.output.replace(/^error: /, "")), { name: "ToolError" });
+}
+
+/** Draws a completed tool call whose outcome is `{ok: false}` as a failed tool span. */
+function recordFailedTool(call: CallRecord, parent: SpanHandle, recorder: Recorder): boolean {
+  if (call.kind !== "tool" || call.status !== "completed" || call.result === null) return false;
+  const outcome = failedOutcome(JSON.parse(call.result));
+  if (!outcome) return false;
+  recorder.recordTool({
+    parent,
+    name: call.name,
+    args: call.args === null ? undefined : JSON.parse(call.args),
+    result: outcome,
+    key: call.key,
+    error: toolOutcomeError(outcome),
+    startTime: call.startedAt,
+    durationMs: call.durationMs ?? 0,
+    attributes: {
+      "loom.tool.attempts": call.attempts,
+      "loom.tool.status": call.status,
+      "loom.tool.capped": call.capped,
+    },
+  });
+  return true;
+}
 
 /** Builds the trace of `runId` and its descendants from the store; undefined for no such run. */
 export async function traceFromStore(store: Store, runId: string): Promise<TraceData | undefined> {
   if (!(await store.getRun(runId))) return undefined;
   return await traceRun(store, runId, {
     recordCall(call, parent, recorder) {
+      if (call.kind === "tool" && call.name !== "llm") {
+        return recordFailedTool(call, parent, recorder);
+      }
       if (call.kind !== "tool" || call.name !== "llm" || call.result === null) return false;
       const reply = JSON.parse(call.result) as LlmReply;
       recorder.recordLlm({

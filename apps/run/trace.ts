@@ -8,6 +8,7 @@
 import type { RunObserver } from "@loom/runner";
 import { Recorder, type SpanHandle } from "@loom/xray";
 import type { RunEvent } from "./agent/events.ts";
+import { failedOutcome, toolOutcomeError } from "./store_trace.ts";
 
 /** Records the runs of one process into one trace. */
 export class RunTracer {
@@ -60,6 +61,8 @@ export class RunTracer {
     },
     onToolCall: (info) => {
       if (!info.replayed) return; // fresh calls are recorded from the run's own events
+      // A tool failure the LLM was shown is stored as a result; replayed, it is still a failure.
+      const failed = info.name === "llm" ? undefined : failedOutcome(info.result);
       this.recorder.recordTool({
         parent: this.#parent(info.runId),
         name: info.name,
@@ -67,6 +70,7 @@ export class RunTracer {
         result: info.result,
         key: info.key,
         replayed: true,
+        error: failed ? toolOutcomeError(failed) : undefined,
         durationMs: 0,
       });
     },
@@ -120,7 +124,7 @@ export class RunTracer {
         key: event.key,
         callId: event.callId,
         replayed: false,
-        error: event.ok ? undefined : new Error(event.output),
+        error: event.ok ? undefined : toolOutcomeError(event),
         startTime: event.startedAt,
         durationMs: event.durationMs,
       });

@@ -3,15 +3,15 @@
  *
  * @module
  */
-import type { Store } from "@loom/runner";
+import type { RunRecord, Store } from "@loom/runner";
 import type { Config, LlmSettings, RunSettings } from "../config.ts";
 import { isLoopback, readEnv } from "../config.ts";
 import { messageOf, UsageError } from "../errors.ts";
 import { loadMcpConfig } from "../mcp/config.ts";
 import { Workspace } from "../tools/workspace.ts";
-import { chatAgent } from "./chat.ts";
+import { CHAT_AGENT, chatAgent } from "./chat.ts";
 import { Runtimes, type TestKnobs } from "./runtime.ts";
-import { supervisorAgent } from "./supervisor.ts";
+import { SUPERVISOR_AGENT, supervisorAgent } from "./supervisor.ts";
 
 /** The agents of one process, sharing one set of runtimes. */
 export interface Agents {
@@ -68,9 +68,48 @@ export function makeAgents(config: Config): Agents {
     apiKey: config.apiKey,
     llmOverride: llmOverride(config),
     knobs: readKnobs(),
+    hiddenFiles: [config.db],
   });
   const chat = chatAgent(runtimes);
   return { runtimes, chat, supervisor: supervisorAgent(runtimes, chat) };
+}
+
+/** True when a stored run belongs to loom-run (its chat or supervisor agent). */
+export function isLoomRunAgent(agentName: string): boolean {
+  return agentName === CHAT_AGENT || agentName === SUPERVISOR_AGENT;
+}
+
+/** A word as a shell would read it back: quoted when it holds anything but plain characters. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9._/:@%+=,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The command that continues a stored run, chosen by the agent it belongs to: `loom-run resume`
+ * for loom-run's runs, `loom-ops resume` (on the top run) for loom-ops', and the runner's own
+ * `loom-runner resume <module>` for any other agent.
+ */
+export function resumeCommand(
+  run: Pick<RunRecord, "runId" | "agentName" | "parentRunId">,
+  db: string,
+): string {
+  const where = `--db ${shellWord(db)}`;
+  if (isLoomRunAgent(run.agentName)) return `loom-run resume --run-id ${run.runId} ${where}`;
+  if (run.agentName.startsWith("ops-")) {
+    // loom-ops resumes a supervisor, which resumes its sub-runs.
+    return `loom-ops resume --run-id ${run.parentRunId ?? run.runId} ${where}`;
+  }
+  return `loom-runner resume <module of agent '${run.agentName}'> --run-id ${run.runId} ${where}`;
+}
+
+/** The sentence for a run that is not loom-run's: whose it is and which command continues it. */
+export function foreignRunMessage(
+  run: Pick<RunRecord, "runId" | "agentName" | "parentRunId">,
+  db: string,
+): string {
+  return `run '${run.runId}' belongs to agent '${run.agentName}', not to loom-run; continue it with: ${
+    resumeCommand(run, db)
+  }`;
 }
 
 /** Picks the agent that owns a stored run. */
@@ -83,7 +122,7 @@ export async function agentFor(
   if (!run) throw new UsageError(`there is no run '${runId}' in ${store.location}`);
   if (run.agentName === agents.chat.name) return agents.chat;
   if (run.agentName === agents.supervisor.name) return agents.supervisor;
-  throw new UsageError(`run '${runId}' belongs to agent '${run.agentName}', not to loom-run`);
+  throw new UsageError(foreignRunMessage(run, store.location));
 }
 
 /**
@@ -97,13 +136,19 @@ export async function checkStoredRun(store: Store, config: Config, runId: string
   if (settings?.llm) checkApiKey({ ...settings.llm, ...llmOverride(config) }, config.apiKey);
 }
 
-/** Checks what a user can get wrong before a run starts: API key, workspace, MCP file. */
-export async function checkSettings(config: Config): Promise<void> {
+/**
+ * Checks what a user can get wrong before a run starts: workspace, MCP file and (unless
+ * `llm: false`, as `serve` does to start without one) the API key.
+ */
+export async function checkSettings(
+  config: Config,
+  options: { llm?: boolean } = {},
+): Promise<void> {
   try {
     new Workspace(config.settings.workspace);
   } catch (error) {
     throw new UsageError(messageOf(error));
   }
   if (config.settings.mcpConfig) await loadMcpConfig(config.settings.mcpConfig);
-  checkApiKey(config.settings.llm, config.apiKey);
+  if (options.llm !== false) checkApiKey(config.settings.llm, config.apiKey);
 }

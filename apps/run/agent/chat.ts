@@ -28,12 +28,19 @@ export interface ChatInput {
   followUps?: boolean;
 }
 
-/** Totals of LLM usage. */
+/**
+ * Totals of LLM usage. Tokens and cost count only the calls that reported them; the calls that
+ * did not are counted apart, so a summary can say "unknown" instead of a false zero.
+ */
 export interface UsageTotals extends Usage {
   /** LLM calls made. */
   calls: number;
   /** Cost in USD of the calls whose price is known. */
   costUsd: number;
+  /** LLM calls whose endpoint reported no token usage (absent when none). */
+  callsWithoutUsage?: number;
+  /** LLM calls whose cost is unknown: no usage, or no known price (absent when none). */
+  callsWithoutCost?: number;
 }
 
 /** The state of a chat run: the conversation and the budgets spent. */
@@ -58,12 +65,21 @@ export interface ChatState {
   answer?: string;
 }
 
+/**
+ * Why a chat run stopped: `answer` (a complete answer), `max-steps` (no answer within
+ * `--max-steps`), `refusal` (the model declined; see `ChatResult.refusal`) or `length` (the answer
+ * was cut at the model's output token limit, `finish_reason: "length"`).
+ */
+export type StoppedBy = "answer" | "max-steps" | "refusal" | "length";
+
 /** How a chat run ended. */
 export interface ChatResult {
-  /** The final answer. */
+  /** The final answer (empty after a refusal; incomplete when `stoppedBy` is `length`). */
   answer: string;
-  /** `answer`, or `max-steps` when the LLM did not answer within `--max-steps`. */
-  stoppedBy: "answer" | "max-steps";
+  /** Why the run stopped; anything but `answer` means there is no complete answer. */
+  stoppedBy: StoppedBy;
+  /** The model's refusal message, when `stoppedBy` is `refusal`. */
+  refusal?: string;
   /** LLM turns taken for the last question. */
   turns: number;
   /** Tool calls made for the last question. */
@@ -98,14 +114,31 @@ export const CHAT_AGENT = "loom-run.chat";
 /** Usage totals of nothing. */
 export const NO_USAGE: UsageTotals = { calls: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
 
+/** Usage totals with the unknown counts set only when there are any (stored states stay small). */
+function usageTotals(
+  base: Usage & { calls: number; costUsd: number },
+  callsWithoutUsage: number,
+  callsWithoutCost: number,
+): UsageTotals {
+  const totals: UsageTotals = { ...base };
+  if (callsWithoutUsage > 0) totals.callsWithoutUsage = callsWithoutUsage;
+  if (callsWithoutCost > 0) totals.callsWithoutCost = callsWithoutCost;
+  return totals;
+}
+
 /** Sums usage totals. */
 export function sumUsage(...all: UsageTotals[]): UsageTotals {
-  return all.reduce((a, b) => ({
-    calls: a.calls + b.calls,
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    costUsd: a.costUsd + b.costUsd,
-  }), NO_USAGE);
+  return all.reduce((a, b) =>
+    usageTotals(
+      {
+        calls: a.calls + b.calls,
+        promptTokens: a.promptTokens + b.promptTokens,
+        completionTokens: a.completionTokens + b.completionTokens,
+        costUsd: a.costUsd + b.costUsd,
+      },
+      (a.callsWithoutUsage ?? 0) + (b.callsWithoutUsage ?? 0),
+      (a.callsWithoutCost ?? 0) + (b.callsWithoutCost ?? 0),
+    ), NO_USAGE);
 }
 
 /** The initial state of a chat run. */
@@ -235,7 +268,9 @@ async function runTool(
   }
   let outcome: ToolOutcome;
   try {
-    outcome = { ok: true, output: await tool.run(args, { signal }) };
+    const warn = (message: string) =>
+      runtimes.events.emit({ type: "warning", runId: ctx.runId, message });
+    outcome = { ok: true, output: await tool.run(args, { signal, warn }) };
   } catch (error) {
     if (signal.aborted) throw error;
     // Tool failures (bad path, crashed MCP server, timeout) are information for the LLM.
@@ -269,14 +304,35 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Adds one reply's usage to the totals. */
+/** Adds one reply's usage to the totals (a reply without usage or cost counts as unknown). */
 export function addUsage(total: UsageTotals, reply: LlmReply): UsageTotals {
-  return {
-    calls: total.calls + 1,
-    promptTokens: total.promptTokens + (reply.usage?.promptTokens ?? 0),
-    completionTokens: total.completionTokens + (reply.usage?.completionTokens ?? 0),
-    costUsd: total.costUsd + (reply.costUsd ?? 0),
-  };
+  return usageTotals(
+    {
+      calls: total.calls + 1,
+      promptTokens: total.promptTokens + (reply.usage?.promptTokens ?? 0),
+      completionTokens: total.completionTokens + (reply.usage?.completionTokens ?? 0),
+      costUsd: total.costUsd + (reply.costUsd ?? 0),
+    },
+    (total.callsWithoutUsage ?? 0) + (reply.usage ? 0 : 1),
+    (total.callsWithoutCost ?? 0) + (reply.costUsd === undefined ? 1 : 0),
+  );
+}
+
+/** Why a reply without tool calls ends the turn: an answer, a refusal, or a cut answer. */
+export function stopReason(reply: LlmReply): "answer" | "refusal" | "length" {
+  if (reply.refusal) return "refusal";
+  return reply.finishReason === "length" ? "length" : "answer";
+}
+
+/** The assistant message of a reply, as the conversation keeps it (refusals included). */
+function assistantMessage(reply: LlmReply): ChatMessage {
+  if (reply.toolCalls.length > 0) {
+    return { role: "assistant", content: reply.content || null, tool_calls: reply.toolCalls };
+  }
+  if (reply.refusal) {
+    return { role: "assistant", content: reply.content || null, refusal: reply.refusal };
+  }
+  return { role: "assistant", content: reply.content };
 }
 
 /** Builds the chat agent; its steps get their LLM and tools from `runtimes`. */
@@ -310,22 +366,29 @@ export function chatAgent(runtimes: Runtimes): Agent<ChatState, ChatResult, Chat
         tools: state.toolsExhausted ? [] : runtime.specs,
       });
       const usage = addUsage(state.usage, reply);
-      const assistant: ChatMessage = reply.toolCalls.length > 0
-        ? { role: "assistant", content: reply.content || null, tool_calls: reply.toolCalls }
-        : { role: "assistant", content: reply.content };
-      const messages = [...state.messages, assistant];
+      const messages = [...state.messages, assistantMessage(reply)];
       const next = { ...state, messages, usage, turns: state.turns + 1, totalTurns: turn };
 
       if (reply.toolCalls.length === 0) {
+        const stoppedBy = stopReason(reply);
         // A replayed answer was already shown by the process that got it.
-        if (fresh) runtimes.events.emit({ type: "answer", runId: ctx.runId, text: reply.content });
+        if (fresh) {
+          runtimes.events.emit({
+            type: "answer",
+            runId: ctx.runId,
+            text: reply.content,
+            stoppedBy,
+            refusal: reply.refusal,
+          });
+        }
         const result: ChatResult = {
           answer: reply.content,
-          stoppedBy: "answer",
+          stoppedBy,
           turns: next.turns,
           toolCalls: state.toolCalls,
           usage,
         };
+        if (reply.refusal) result.refusal = reply.refusal;
         if (!state.followUps) return result;
         // Serve mode: the run stays open until the next user message arrives as a signal.
         const payload = await ctx.waitForSignal<{ message: string }>(MESSAGE_SIGNAL, {

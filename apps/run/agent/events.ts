@@ -35,7 +35,15 @@ export type RunEvent =
     startedAt: number;
     durationMs: number;
   }
-  | { type: "answer"; runId: string; text: string }
+  | {
+    type: "answer";
+    runId: string;
+    text: string;
+    /** `answer`, or `refusal` / `length` when there is no complete answer (absent = `answer`). */
+    stoppedBy?: "answer" | "refusal" | "length";
+    /** The model's refusal message. */
+    refusal?: string;
+  }
   | { type: "plan"; runId: string; tasks: string[] }
   | {
     type: "child";

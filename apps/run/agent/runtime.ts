@@ -39,6 +39,8 @@ export interface RuntimesOptions {
   knobs?: TestKnobs;
   /** Provider to use instead of the one the settings name (tests). */
   provider?: LlmProvider;
+  /** Files the local tools never show: the run database of this process. */
+  hiddenFiles?: string[];
 }
 
 /** Builds and caches runtimes per distinct settings; owns the event hub of the process. */
@@ -82,6 +84,7 @@ export class Runtimes {
       testCommand: settings.testCommand,
       testTimeoutMs: settings.testTimeoutMs,
       mcpConfig: settings.mcpConfig,
+      hiddenFiles: this.#options.hiddenFiles,
     });
     for (const message of tools.warnings) this.events.emit({ type: "warning", runId: "", message });
     const provider = this.#options.provider ??

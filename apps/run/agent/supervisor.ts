@@ -16,6 +16,7 @@ import {
   type ChatState,
   durableLlmCall,
   NO_USAGE,
+  stopReason,
   sumUsage,
   type UsageTotals,
 } from "./chat.ts";
@@ -47,8 +48,12 @@ export interface SupervisorState {
 
 /** The supervisor's result. */
 export interface SupervisorResult {
-  /** The final answer. */
+  /** The final answer (empty after a refusal, incomplete when cut). */
   answer: string;
+  /** Set when the final answer is missing or incomplete: `refusal` or `length` (cut). */
+  stoppedBy?: "refusal" | "length";
+  /** The model's refusal message, when `stoppedBy` is `refusal`. */
+  refusal?: string;
   /** Sub-tasks with their child run ids and answers. */
   children: { runId: string; task: string; answer: string; stoppedBy: string }[];
   /** LLM usage of the supervisor and its children together. */
@@ -70,6 +75,13 @@ export async function withLimit<T>(limit: number, fns: (() => Promise<T>)[]): Pr
   };
   await Promise.all(Array.from({ length: Math.min(limit, fns.length) }, worker));
   return results;
+}
+
+/** A child's answer as the synthesis reads it: refusals and cut answers are said to be so. */
+function childAnswer(result: ChatResult): string {
+  if (result.stoppedBy === "refusal") return `(the model refused: ${result.refusal ?? ""})`;
+  if (result.stoppedBy === "length") return `${result.answer} (cut off: incomplete)`;
+  return result.answer;
 }
 
 /** Builds the supervisor agent around the chat agent it starts as children. */
@@ -156,14 +168,23 @@ export function supervisorAgent(
           { role: "system", content: SYNTHESIS_SYSTEM },
           {
             role: "user",
-            content: synthesisPrompt(state.goal, state.tasks, state.results.map((r) => r.answer)),
+            content: synthesisPrompt(state.goal, state.tasks, state.results.map(childAnswer)),
           },
         ],
         tools: [],
       });
-      runtimes.events.emit({ type: "answer", runId: ctx.runId, text: reply.content });
+      const stoppedBy = stopReason(reply);
+      runtimes.events.emit({
+        type: "answer",
+        runId: ctx.runId,
+        text: reply.content,
+        stoppedBy,
+        refusal: reply.refusal,
+      });
       return {
         answer: reply.content,
+        ...(stoppedBy === "answer" ? {} : { stoppedBy }),
+        ...(reply.refusal ? { refusal: reply.refusal } : {}),
         children: state.tasks.map((task, i) => ({
           runId: `${ctx.runId}/${i + 1}`,
           task,

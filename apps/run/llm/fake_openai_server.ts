@@ -1,17 +1,28 @@
 /**
  * A local fake of the OpenAI Chat Completions endpoint on 127.0.0.1, for tests and demos.
- * It speaks the real wire protocol (SSE streaming, tool-call deltas split over chunks, usage in
- * the last chunk). Replies come from a script of canned behaviours (errors, hangs, text, tool
- * calls) and, when the script is used up, from an optional "brain" provider such as the mock.
+ * It speaks the documented wire shapes, checked with the official `openai` SDK in
+ * `fake_openai_server_test.ts`: with `stream: true` server-sent `chat.completion.chunk` events
+ * (tool-call deltas split over chunks, `delta.refusal`, and a final usage chunk with empty
+ * `choices` when `stream_options.include_usage` is set), otherwise one JSON `chat.completion`
+ * (`id`, `object`, `created`, `model`, `choices[].index`, `message.refusal`, `finish_reason`,
+ * `usage` with `total_tokens`). Replies come from a script of canned behaviours (errors, hangs,
+ * text, tool calls, refusals) and, when the script is used up, from an optional "brain" provider
+ * such as the mock.
  *
  * @module
  */
 import type { ChatMessage, LlmProvider, LlmReply, ToolSpec } from "./types.ts";
 
-/** One scripted behaviour of the fake endpoint. */
+/**
+ * One scripted behaviour of the fake endpoint. `json` always answers with one JSON completion,
+ * even to `stream: true` (as some servers do); the others follow the request's `stream` flag.
+ */
 export type FakeStep =
-  | { kind: "text"; text: string; pieces?: number }
+  /** Text in `pieces` chunks; `finishReason: "length"` plays an answer cut at the token limit. */
+  | { kind: "text"; text: string; pieces?: number; finishReason?: string }
   | { kind: "tools"; calls: { id?: string; name: string; arguments: string }[]; text?: string }
+  /** The model declines: `delta.refusal` pieces, or `message.refusal` when not streaming. */
+  | { kind: "refusal"; text: string }
   | { kind: "status"; status: number; body?: unknown }
   | { kind: "json"; reply: LlmReply }
   | { kind: "hang" }
@@ -27,6 +38,7 @@ export interface FakeRequest {
     messages: ChatMessage[];
     tools?: { function: ToolSpec }[];
     stream?: boolean;
+    stream_options?: { include_usage?: boolean };
   };
 }
 
@@ -50,6 +62,8 @@ export interface FakeOptions {
   apiKey?: string;
   /** Models that exist; others get 404 `model_not_found`. */
   models?: string[];
+  /** Send `usage` (like OpenAI) or leave it out (like some local servers). @default true */
+  sendUsage?: boolean;
 }
 
 /** Starts the fake endpoint on an ephemeral port of 127.0.0.1. */
@@ -57,6 +71,7 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
   const script = [...(options.script ?? [])];
   const requests: FakeRequest[] = [];
   const hanging = new Set<AbortController>();
+  const sendUsage = options.sendUsage ?? true;
   const { promise, resolve } = Promise.withResolvers<FakeOpenAi>();
   const server = Deno.serve({
     hostname: "127.0.0.1",
@@ -73,18 +88,15 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
   }, async (req) => {
     const url = new URL(req.url);
     if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
-      return Response.json({ error: { message: "not found" } }, { status: 404 });
+      return apiError(404, "not found");
     }
     const body = await req.json();
     requests.push({ authorization: req.headers.get("authorization"), body });
     if (options.apiKey && req.headers.get("authorization") !== `Bearer ${options.apiKey}`) {
-      return Response.json({ error: { message: "Incorrect API key provided" } }, { status: 401 });
+      return apiError(401, "Incorrect API key provided", "invalid_api_key");
     }
     if (options.models && !options.models.includes(body.model)) {
-      return Response.json(
-        { error: { message: `The model '${body.model}' does not exist`, code: "model_not_found" } },
-        { status: 404 },
-      );
+      return apiError(404, `The model '${body.model}' does not exist`, "model_not_found");
     }
     const step = script.shift();
     if (step?.kind === "status") {
@@ -110,21 +122,31 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
         headers: { "content-type": "text/event-stream" },
       });
     }
+    const meta = {
+      id: `chatcmpl-fake${requests.length}`,
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+    };
     if (step?.kind === "json") {
-      const r = step.reply;
-      return Response.json({
-        model: r.model,
-        choices: [{
-          finish_reason: r.finishReason,
-          message: { role: "assistant", content: r.content, tool_calls: r.toolCalls },
-        }],
-        usage: r.usage &&
-          { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens },
-      });
+      // Answers JSON whatever `stream` said, as servers that ignore streaming do.
+      return Response.json(completion(step.reply, { ...meta, model: step.reply.model }, sendUsage));
     }
     let reply: LlmReply;
     if (step?.kind === "text") {
-      reply = { content: step.text, toolCalls: [], model: body.model, finishReason: "stop" };
+      reply = {
+        content: step.text,
+        toolCalls: [],
+        model: body.model,
+        finishReason: step.finishReason ?? "stop",
+      };
+    } else if (step?.kind === "refusal") {
+      reply = {
+        content: "",
+        refusal: step.text,
+        toolCalls: [],
+        model: body.model,
+        finishReason: "stop",
+      };
     } else if (step?.kind === "tools") {
       reply = {
         content: step.text ?? "",
@@ -142,10 +164,16 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
         tools: (body.tools ?? []).map((t: { function: ToolSpec }) => t.function),
       });
     } else {
-      return Response.json({ error: { message: "fake server: script used up" } }, { status: 500 });
+      return apiError(500, "fake server: script used up");
     }
+    reply.usage ??= { promptTokens: 42, completionTokens: 7 };
+    if (body.stream !== true) return Response.json(completion(reply, meta, sendUsage));
+    const includeUsage = sendUsage && body.stream_options?.include_usage === true;
     return new Response(
-      streamReply(reply, body.model, step?.kind === "text" ? step.pieces : undefined),
+      streamReply(reply, meta, {
+        pieces: step?.kind === "text" ? step.pieces : undefined,
+        includeUsage,
+      }),
       {
         headers: { "content-type": "text/event-stream" },
       },
@@ -154,61 +182,101 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
   return promise;
 }
 
+/** An error body as OpenAI sends it. */
+function apiError(status: number, message: string, code: string | null = null): Response {
+  const type = status === 401
+    ? "invalid_request_error"
+    : status >= 500
+    ? "server_error"
+    : "invalid_request_error";
+  return Response.json({ error: { message, type, param: null, code } }, { status });
+}
+
+/** `id`, `created` and `model` of one response. */
+interface Meta {
+  id: string;
+  created: number;
+  model: string;
+}
+
+/** The `usage` object: prompt, completion and total tokens. */
+function usageJson(usage: LlmReply["usage"]): Record<string, number> | undefined {
+  if (!usage) return undefined;
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+  };
+}
+
+/** A non-streamed `chat.completion` object. */
+function completion(reply: LlmReply, meta: Meta, sendUsage: boolean): Record<string, unknown> {
+  const toolCalls = reply.toolCalls ?? [];
+  const message: Record<string, unknown> = {
+    role: "assistant",
+    // Like OpenAI: null content when the model only called tools or refused.
+    content: reply.content === "" && (toolCalls.length > 0 || reply.refusal) ? null : reply.content,
+    refusal: reply.refusal ?? null,
+  };
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  const json: Record<string, unknown> = {
+    id: meta.id,
+    object: "chat.completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: reply.finishReason }],
+  };
+  const usage = sendUsage ? usageJson(reply.usage) : undefined;
+  if (usage) json.usage = usage;
+  return json;
+}
+
 /** Encodes a reply as the SSE chunks OpenAI sends, splitting text and tool arguments. */
-function streamReply(reply: LlmReply, model: string, pieces = 3): ReadableStream<Uint8Array> {
+function streamReply(
+  reply: LlmReply,
+  meta: Meta,
+  options: { pieces?: number; includeUsage: boolean },
+): ReadableStream<Uint8Array> {
+  const { pieces = 3, includeUsage } = options;
   const chunks: unknown[] = [];
-  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", model };
-  chunks.push({
+  const base = {
+    id: meta.id,
+    object: "chat.completion.chunk",
+    created: meta.created,
+    model: meta.model,
+  };
+  // With include_usage every chunk carries `usage: null` until the last one, as OpenAI does.
+  const chunk = (delta: Record<string, unknown>, finishReason: string | null = null) => ({
     ...base,
-    choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }],
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    ...(includeUsage ? { usage: null } : {}),
   });
-  for (const part of split(reply.content, pieces)) {
-    chunks.push({
-      ...base,
-      choices: [{ index: 0, delta: { content: part }, finish_reason: null }],
-    });
-  }
+  chunks.push(
+    chunk(
+      reply.refusal
+        ? { role: "assistant", content: null, refusal: "" }
+        : { role: "assistant", content: "", refusal: null },
+    ),
+  );
+  for (const part of split(reply.refusal ?? "", pieces)) chunks.push(chunk({ refusal: part }));
+  for (const part of split(reply.content, pieces)) chunks.push(chunk({ content: part }));
   reply.toolCalls.forEach((call, index) => {
     const [first, ...more] = split(call.function.arguments, 2);
-    chunks.push({
-      ...base,
-      choices: [{
-        index: 0,
-        delta: {
-          tool_calls: [{
-            index,
-            id: call.id,
-            type: "function",
-            function: { name: call.function.name, arguments: first ?? "" },
-          }],
-        },
-        finish_reason: null,
+    chunks.push(chunk({
+      tool_calls: [{
+        index,
+        id: call.id,
+        type: "function",
+        function: { name: call.function.name, arguments: first ?? "" },
       }],
-    });
+    }));
     for (const part of more) {
-      chunks.push({
-        ...base,
-        choices: [{
-          index: 0,
-          delta: { tool_calls: [{ index, function: { arguments: part } }] },
-          finish_reason: null,
-        }],
-      });
+      chunks.push(chunk({ tool_calls: [{ index, function: { arguments: part } }] }));
     }
   });
-  const finish = reply.toolCalls.length > 0 ? "tool_calls" : "stop";
-  chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }] });
-  const promptTokens = reply.usage?.promptTokens ?? 42;
-  const completionTokens = reply.usage?.completionTokens ?? 7;
-  chunks.push({
-    ...base,
-    choices: [],
-    usage: {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      total_tokens: promptTokens + completionTokens,
-    },
-  });
+  const finish = reply.toolCalls.length > 0 ? "tool_calls" : reply.finishReason || "stop";
+  chunks.push(chunk({}, finish));
+  if (includeUsage) chunks.push({ ...base, choices: [], usage: usageJson(reply.usage) });
   const events = [...chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`), "data: [DONE]\n\n"];
   const encoder = new TextEncoder();
   // One network write per chunk, a few ms apart, like a real endpoint generating tokens.

@@ -192,7 +192,14 @@ function answer(question: string, seen: Seen[]): string {
     if (/^exit code 0\b/.test(tests.result)) parts.push("The tests pass (exit code 0).");
     else if (failures.length > 0) {
       parts.push(`The tests fail: \`${failures.slice(0, 3).join("`, `")}\`.`);
-    } else parts.push(`The test command did not pass: ${firstLine(tests.result)}.`);
+    } else {
+      parts.push(
+        `The test command did not pass: ${firstLine(tests.result.replace(/^note: .*\n/, ""))}.`,
+      );
+    }
+    // run_tests explains failures that come from missing permissions in a first `note:` line.
+    const note = tests.result.match(/^note: (.*)$/m);
+    if (note) parts.push(`Note: ${note[1]}.`);
   }
   for (const s of seen.filter((s) => s.name === "search")) {
     const hits = [...s.result.matchAll(/^([^\s:]+):(\d+): (.*)$/gm)];

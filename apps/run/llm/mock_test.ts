@@ -125,3 +125,30 @@ Deno.test("parsePlan accepts JSON, numbered lines, or falls back to the goal", (
   assert.deepEqual(parsePlan("1. first\n2) second", "g"), ["first", "second"]);
   assert.deepEqual(parsePlan("just do it", "g"), ["g"]);
 });
+
+Deno.test("mock LLM: passes on run_tests' note about missing permissions", async () => {
+  const reply = await new MockProvider().complete({
+    messages: [
+      { role: "system", content: CHAT_SYSTEM },
+      { role: "user", content: "why does the test fail?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "c1",
+          type: "function",
+          function: { name: "run_tests", arguments: "{}" },
+        }],
+      },
+      {
+        role: "tool",
+        tool_call_id: "c1",
+        content:
+          "note: 2 test error(s) say a permission is missing (read): 'deno test' runs the tests without them\nexit code 1 (failed)\nreads => ./a_test.ts:1:6\nerror: NotCapable: Requires read access",
+      },
+    ],
+    tools: [],
+  });
+  assert.match(reply.content, /^The test command did not pass: exit code 1 \(failed\)\./);
+  assert.match(reply.content, /\nNote: 2 test error\(s\) say a permission is missing \(read\)/);
+});

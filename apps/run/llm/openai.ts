@@ -2,6 +2,9 @@
  * An OpenAI-compatible Chat Completions client over `fetch`, with tool calling and streaming.
  * Works with OpenAI, Ollama's `/v1`, vLLM and the llama.cpp server. Failures become `LlmError`s
  * whose category tells the runner's retry policy what to retry (429, 5xx, network, timeout).
+ * A refusal (`delta.refusal`, `message.refusal`) is kept in `LlmReply.refusal`, `finish_reason`
+ * as it came (`length` = the answer was cut), and a reply without `usage` has no `usage` and no
+ * `costUsd` (unknown, not zero).
  *
  * @module
  */
@@ -105,6 +108,7 @@ export class OpenAiProvider implements LlmProvider {
     onDelta?: (text: string) => void,
   ): Promise<LlmReply> {
     let content = "";
+    let refusal = "";
     let model = this.model;
     let finishReason = "stop";
     let usage: LlmReply["usage"];
@@ -138,6 +142,8 @@ export class OpenAiProvider implements LlmProvider {
         content += delta.content;
         onDelta?.(delta.content);
       }
+      // A refusal streams in its own field; it is not answer text, so it is not streamed out.
+      if (typeof delta.refusal === "string") refusal += delta.refusal;
       // Tool calls arrive in pieces keyed by index: the first piece has id and name, the
       // following ones append to the JSON arguments string.
       for (const piece of delta.tool_calls ?? []) {
@@ -148,7 +154,7 @@ export class OpenAiProvider implements LlmProvider {
         if (piece.function?.arguments) call.arguments += piece.function.arguments;
       }
     }
-    return this.#reply(content, calls, model, finishReason, usage);
+    return this.#reply(content, refusal, calls, model, finishReason, usage);
   }
 
   #fromJson(json: CompletionJson): LlmReply {
@@ -166,6 +172,7 @@ export class OpenAiProvider implements LlmProvider {
       : undefined;
     return this.#reply(
       message.content ?? "",
+      message.refusal ?? "",
       calls,
       json.model ?? this.model,
       json.choices?.[0]?.finish_reason ?? "stop",
@@ -175,6 +182,7 @@ export class OpenAiProvider implements LlmProvider {
 
   #reply(
     content: string,
+    refusal: string,
     calls: { id: string; name: string; arguments: string }[],
     model: string,
     finishReason: string,
@@ -186,6 +194,8 @@ export class OpenAiProvider implements LlmProvider {
       function: { name: c.name, arguments: c.arguments || "{}" },
     }));
     const reply: LlmReply = { content, toolCalls, model, finishReason };
+    if (refusal !== "") reply.refusal = refusal;
+    // No usage from the endpoint means unknown tokens and cost, not zero: both stay absent.
     if (usage) {
       reply.usage = usage;
       const price = this.#options.pricePerMTok ?? KNOWN_PRICES[this.model];
@@ -248,11 +258,12 @@ async function httpError(response: Response, url: string, model: string): Promis
 interface ChunkJson {
   model?: string;
   error?: { message?: string };
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   choices?: {
     finish_reason?: string | null;
     delta?: {
       content?: string | null;
+      refusal?: string | null;
       tool_calls?: {
         index?: number;
         id?: string;
@@ -264,11 +275,12 @@ interface ChunkJson {
 
 interface CompletionJson {
   model?: string;
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   choices?: {
     finish_reason?: string;
     message?: {
       content?: string | null;
+      refusal?: string | null;
       tool_calls?: { id?: string; function?: { name?: string; arguments?: string } }[];
     };
   }[];

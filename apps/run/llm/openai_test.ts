@@ -168,3 +168,79 @@ Deno.test("openai client: a server that stops sending times out as a transient e
     await fake.close();
   }
 });
+
+Deno.test("openai client: a refusal, streamed or not, is kept as a refusal and not streamed as text", async () => {
+  const text = "I'm sorry, I can't help with that.";
+  const fake = await startFakeOpenAi({
+    script: [
+      { kind: "refusal", text },
+      {
+        kind: "json",
+        reply: { content: "", refusal: text, toolCalls: [], model: "m", finishReason: "stop" },
+      },
+    ],
+  });
+  try {
+    const llm = new OpenAiProvider({ baseUrl: fake.baseUrl, model: "m" });
+    const deltas: string[] = [];
+    const streamed = await llm.complete({
+      messages: user,
+      tools: [],
+      onDelta: (d) => deltas.push(d),
+    });
+    assert.equal(streamed.refusal, text);
+    assert.equal(streamed.content, "");
+    assert.deepEqual(deltas, [], "a refusal is not answer text");
+    const plain = await llm.complete({ messages: user, tools: [] });
+    assert.equal(plain.refusal, text);
+    assert.equal(plain.content, "");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai client: finish_reason length is kept, so the caller knows the answer was cut", async () => {
+  const fake = await startFakeOpenAi({
+    script: [{ kind: "text", text: "The test fails because", finishReason: "length" }],
+  });
+  try {
+    const reply = await new OpenAiProvider({ baseUrl: fake.baseUrl, model: "m" }).complete({
+      messages: user,
+      tools: [],
+    });
+    assert.equal(reply.content, "The test fails because");
+    assert.equal(reply.finishReason, "length");
+    assert.equal(reply.refusal, undefined);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai client: a server that sends no usage leaves tokens and cost unknown, not zero", async () => {
+  const fake = await startFakeOpenAi({
+    sendUsage: false,
+    script: [{ kind: "text", text: "hi" }, {
+      kind: "json",
+      reply: { content: "hi", toolCalls: [], model: "gpt-4o-mini", finishReason: "stop" },
+    }],
+  });
+  try {
+    const llm = new OpenAiProvider({ baseUrl: fake.baseUrl, model: "gpt-4o-mini" });
+    for (
+      const reply of [
+        await llm.complete({ messages: user, tools: [] }),
+        await llm.complete({ messages: user, tools: [] }),
+      ]
+    ) {
+      assert.equal(reply.content, "hi");
+      assert.equal(reply.usage, undefined);
+      assert.equal(
+        reply.costUsd,
+        undefined,
+        "a known price without usage is still an unknown cost",
+      );
+    }
+  } finally {
+    await fake.close();
+  }
+});

@@ -19,7 +19,7 @@ export interface ToolCall {
 export type ChatMessage =
   | { role: "system"; content: string }
   | { role: "user"; content: string }
-  | { role: "assistant"; content: string | null; tool_calls?: ToolCall[] }
+  | { role: "assistant"; content: string | null; tool_calls?: ToolCall[]; refusal?: string }
   | { role: "tool"; tool_call_id: string; content: string };
 
 /** A tool offered to the LLM: name, description and JSON Schema of its arguments. */
@@ -48,11 +48,16 @@ export interface LlmReply {
   toolCalls: ToolCall[];
   /** Model that answered. */
   model: string;
-  /** Why it stopped (`stop`, `tool_calls`, `length`, ...). */
+  /** Why it stopped (`stop`, `tool_calls`, `length` = cut at the output limit, ...). */
   finishReason: string;
-  /** Token usage when the endpoint reported it (the mock estimates it). */
+  /**
+   * The model's refusal message (`delta.refusal` / `message.refusal`), when it declined to
+   * answer; absent otherwise. A refusal is not an answer: `content` is then usually empty.
+   */
+  refusal?: string;
+  /** Token usage when the endpoint reported it (the mock estimates it); absent = unknown. */
   usage?: Usage;
-  /** Cost in US dollars when the model's price is known. */
+  /** Cost in US dollars when the usage and the model's price are known; absent = unknown. */
   costUsd?: number;
 }
 

@@ -1,12 +1,18 @@
 /**
  * A small MCP client over stdio: newline-delimited JSON-RPC 2.0 with a server process.
- * It does the protocol handshake (`initialize`, `notifications/initialized`), `tools/list` and
- * `tools/call`, with timeouts, and turns a crash, garbage on stdout or a hang into one clear
- * error naming the server. Written here rather than taken from the MCP SDK to control exactly
- * what environment the server gets and to keep `loom-run`'s dependencies to `hono`.
+ * It does the protocol handshake (`initialize`, `notifications/initialized`), declares the
+ * `roots` capability and answers `roots/list` with the roots it was given (the workspace),
+ * follows pagination for `tools/list`, `resources/list`, `resources/templates/list` and
+ * `prompts/list`, and calls `tools/call`, `resources/read` and `prompts/get`, with timeouts. A
+ * crash, garbage on stdout or a hang becomes one clear error naming the server, with the most
+ * useful line of its stderr (an npm 404, not npm's "a complete log is in ..." last line).
+ * Written here rather than taken from the MCP SDK to control exactly what environment the server
+ * gets and to keep `loom-run`'s dependencies to `hono`.
  *
  * @module
  */
+import { basename } from "node:path";
+import { pathToFileURL } from "node:url";
 import { childEnv } from "../tools/child_env.ts";
 
 /** How to start one MCP server (one entry of the `--mcp-config` file). */
@@ -33,6 +39,117 @@ export interface McpToolInfo {
   description?: string;
   /** JSON Schema of the arguments. */
   inputSchema?: Record<string, unknown>;
+  /**
+   * Execution hints (MCP 2025-11-25): `taskSupport` is `forbidden` (default), `optional`, or
+   * `required` (the call must be task-augmented, which this client does not do).
+   */
+  execution?: { taskSupport?: string };
+}
+
+/** A root the client exposes to servers (`roots/list`). */
+export interface McpRoot {
+  /** A `file://` URI. */
+  uri: string;
+  /** Display name. */
+  name?: string;
+}
+
+/** Options of `McpClient.start` beyond the server's own config. */
+export interface McpStartOptions {
+  /** Roots to declare and answer `roots/list` with (loom-run: the workspace). */
+  roots?: McpRoot[];
+}
+
+/** What a server said it can do in `initialize` (only the parts this client uses). */
+export interface McpServerCapabilities {
+  /** Present when the server has tools. */
+  tools?: Record<string, unknown>;
+  /** Present when the server offers resources. */
+  resources?: Record<string, unknown>;
+  /** Present when the server offers prompts. */
+  prompts?: Record<string, unknown>;
+  /** Anything else. */
+  [key: string]: unknown;
+}
+
+/** A resource as `resources/list` describes it. */
+export interface McpResourceInfo {
+  /** Its URI. */
+  uri: string;
+  /** Its name. */
+  name: string;
+  /** Human title. */
+  title?: string;
+  /** What it is. */
+  description?: string;
+  /** MIME type. */
+  mimeType?: string;
+}
+
+/** A resource template (`resources/templates/list`). */
+export interface McpResourceTemplate {
+  /** RFC 6570 URI template. */
+  uriTemplate: string;
+  /** Its name. */
+  name: string;
+  /** Human title. */
+  title?: string;
+  /** What it gives. */
+  description?: string;
+  /** MIME type. */
+  mimeType?: string;
+}
+
+/** One content item of `resources/read`: text, or base64 `blob`. */
+export interface McpResourceContents {
+  /** URI of this content. */
+  uri: string;
+  /** MIME type. */
+  mimeType?: string;
+  /** Text content. */
+  text?: string;
+  /** Binary content, base64. */
+  blob?: string;
+}
+
+/** A prompt as `prompts/list` describes it. */
+export interface McpPromptInfo {
+  /** Its name. */
+  name: string;
+  /** Human title. */
+  title?: string;
+  /** What it is for. */
+  description?: string;
+  /** Its arguments. */
+  arguments?: { name: string; description?: string; required?: boolean }[];
+}
+
+/** A content block of a tool result or prompt message. */
+export interface McpContent {
+  /** `text`, `image`, `audio`, `resource`, `resource_link`, ... */
+  type: string;
+  /** Text (`text`). */
+  text?: string;
+  /** MIME type (`image`, `audio`, `resource_link`). */
+  mimeType?: string;
+  /** `resource_link`: URI. */
+  uri?: string;
+  /** `resource_link`: name. */
+  name?: string;
+  /** `resource_link`: title. */
+  title?: string;
+  /** `resource_link`: description. */
+  description?: string;
+  /** `resource`: the embedded resource. */
+  resource?: McpResourceContents;
+}
+
+/** The result of `prompts/get`. */
+export interface McpPromptResult {
+  /** What the prompt is. */
+  description?: string;
+  /** Its messages. */
+  messages: { role: string; content: McpContent }[];
 }
 
 /** The result of `tools/call`, flattened to text. */
@@ -52,8 +169,40 @@ export class McpError extends Error {
   }
 }
 
-/** The MCP protocol revision this client speaks. */
-export const PROTOCOL_VERSION = "2025-06-18";
+/** The MCP protocol revision this client asks for (servers may answer with an older one). */
+export const PROTOCOL_VERSION = "2025-11-25";
+
+/** The root for a workspace folder: its `file://` URI, named after the folder. */
+export function workspaceRoot(path: string): McpRoot {
+  return { uri: pathToFileURL(path).href, name: basename(path) || path };
+}
+
+/**
+ * True when a listed tool can only be called task-augmented (`execution.taskSupport:
+ * "required"`); a plain `tools/call` of it fails with -32601, so such a tool is not offered.
+ */
+export function requiresTask(tool: McpToolInfo): boolean {
+  return tool.execution?.taskSupport === "required";
+}
+
+/**
+ * One content block as text for the LLM: text as it is, an embedded text resource as its text,
+ * a `resource_link` with its URI and name (so it can be read), other kinds summarised.
+ */
+export function contentText(c: McpContent): string {
+  if (c.type === "text") return c.text ?? "";
+  if (c.type === "resource") {
+    const r = c.resource;
+    if (typeof r?.text === "string") return r.text;
+    return `[resource ${r?.uri ?? ""}${r?.mimeType ? ` (${r.mimeType}, binary)` : " (binary)"}]`;
+  }
+  if (c.type === "resource_link") {
+    const about = [c.name, c.mimeType].filter(Boolean).join(", ");
+    const description = c.description ? `: ${c.description}` : "";
+    return `[resource_link ${c.uri ?? ""}${about ? ` (${about})` : ""}${description}]`;
+  }
+  return `[${c.type}${c.mimeType ? ` ${c.mimeType}` : ""} content]`;
+}
 
 interface Pending {
   resolve(value: unknown): void;
@@ -66,17 +215,30 @@ export class McpClient {
   readonly name: string;
   /** What the server said about itself in `initialize`. */
   serverInfo: { name?: string; version?: string } = {};
+  /** What the server can do (`initialize`'s `capabilities`). */
+  capabilities: McpServerCapabilities = {};
+  /** The protocol revision the server chose. */
+  protocolVersion = "";
   readonly #process: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #pending = new Map<number, Pending>();
   readonly #timeoutMs: number;
   #nextId = 1;
   #failure: McpError | undefined;
+  #stderrHead = "";
   #stderrTail = "";
   #closed: Promise<void>;
+  /** Roots answered to `roots/list`; undefined when the capability was not declared. */
+  readonly #roots: McpRoot[] | undefined;
 
-  private constructor(name: string, process: Deno.ChildProcess, timeoutMs: number) {
+  private constructor(
+    name: string,
+    process: Deno.ChildProcess,
+    timeoutMs: number,
+    roots: McpRoot[] | undefined,
+  ) {
     this.name = name;
+    this.#roots = roots;
     this.#process = process;
     this.#timeoutMs = timeoutMs;
     this.#writer = process.stdin.getWriter();
@@ -91,8 +253,15 @@ export class McpClient {
     });
   }
 
-  /** Starts a server and completes the MCP handshake. Throws `McpError` when that fails. */
-  static async start(name: string, config: McpServerConfig): Promise<McpClient> {
+  /**
+   * Starts a server and completes the MCP handshake. Throws `McpError` when that fails.
+   * With `options.roots` the client declares the `roots` capability and answers `roots/list`.
+   */
+  static async start(
+    name: string,
+    config: McpServerConfig,
+    options: McpStartOptions = {},
+  ): Promise<McpClient> {
     let process: Deno.ChildProcess;
     try {
       process = new Deno.Command(config.command, {
@@ -117,19 +286,23 @@ export class McpClient {
       }
       throw new McpError(`MCP server '${name}' could not start: ${(error as Error).message}`);
     }
-    const client = new McpClient(name, process, config.timeoutMs ?? 30_000);
+    const client = new McpClient(name, process, config.timeoutMs ?? 30_000, options.roots);
     try {
       const init = await client.#request("initialize", {
         protocolVersion: PROTOCOL_VERSION,
-        capabilities: {},
+        // The workspace is offered as a root; its list never changes while the server runs.
+        capabilities: options.roots ? { roots: { listChanged: false } } : {},
         clientInfo: { name: "loom-run", version: "0.1.0" },
       }, config.initTimeoutMs ?? 30_000) as {
         protocolVersion?: string;
+        capabilities?: McpServerCapabilities;
         serverInfo?: { name?: string; version?: string };
       };
       if (typeof init?.protocolVersion !== "string") {
         throw new McpError(`MCP server '${name}' answered initialize without a protocolVersion`);
       }
+      client.protocolVersion = init.protocolVersion;
+      client.capabilities = init.capabilities ?? {};
       client.serverInfo = init.serverInfo ?? {};
       await client.#send({ jsonrpc: "2.0", method: "notifications/initialized" });
     } catch (error) {
@@ -145,21 +318,76 @@ export class McpClient {
   }
 
   /** Lists the server's tools (following pagination). */
-  async listTools(): Promise<McpToolInfo[]> {
-    const tools: McpToolInfo[] = [];
+  listTools(): Promise<McpToolInfo[]> {
+    return this.#listAll<McpToolInfo>("tools/list", "tools");
+  }
+
+  /** Lists the server's resources (following pagination). */
+  listResources(): Promise<McpResourceInfo[]> {
+    return this.#listAll<McpResourceInfo>("resources/list", "resources");
+  }
+
+  /** Lists the server's resource templates (following pagination). */
+  listResourceTemplates(): Promise<McpResourceTemplate[]> {
+    return this.#listAll<McpResourceTemplate>("resources/templates/list", "resourceTemplates");
+  }
+
+  /** Reads a resource by URI. A JSON-RPC error (unknown URI), crash or timeout throws `McpError`. */
+  async readResource(
+    uri: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<McpResourceContents[]> {
+    const result = await this.#request("resources/read", { uri }, undefined, options.signal) as {
+      contents?: McpResourceContents[];
+    };
+    if (!Array.isArray(result?.contents)) {
+      throw new McpError(`MCP server '${this.name}' sent a resources/read result without contents`);
+    }
+    return result.contents;
+  }
+
+  /** Lists the server's prompts (following pagination). */
+  listPrompts(): Promise<McpPromptInfo[]> {
+    return this.#listAll<McpPromptInfo>("prompts/list", "prompts");
+  }
+
+  /** Gets a prompt with its arguments filled in. */
+  async getPrompt(
+    name: string,
+    args: Record<string, string>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<McpPromptResult> {
+    const result = await this.#request(
+      "prompts/get",
+      { name, arguments: args },
+      undefined,
+      options.signal,
+    ) as Partial<McpPromptResult>;
+    if (!Array.isArray(result?.messages)) {
+      throw new McpError(`MCP server '${this.name}' sent a prompts/get result without messages`);
+    }
+    return { description: result.description, messages: result.messages };
+  }
+
+  async #listAll<T>(method: string, key: string): Promise<T[]> {
+    const items: T[] = [];
+    const seen = new Set<string>();
     let cursor: string | undefined;
     do {
-      const page = await this.#request("tools/list", cursor ? { cursor } : {}) as {
-        tools?: McpToolInfo[];
-        nextCursor?: string;
-      };
-      if (!Array.isArray(page?.tools)) {
-        throw new McpError(`MCP server '${this.name}' sent a tools/list result without tools`);
+      const page = await this.#request(method, cursor ? { cursor } : {}) as Record<string, unknown>;
+      const list = page?.[key];
+      if (!Array.isArray(list)) {
+        throw new McpError(`MCP server '${this.name}' sent a ${method} result without ${key}`);
       }
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
+      items.push(...list as T[]);
+      cursor = typeof page.nextCursor === "string" ? page.nextCursor : undefined;
+      // A server that hands out the same cursor again would keep this loop going forever.
+      if (cursor !== undefined && seen.has(cursor)) {
+        throw new McpError(`MCP server '${this.name}' repeated the ${method} cursor '${cursor}'`);
+      }
+      if (cursor !== undefined) seen.add(cursor);
     } while (cursor);
-    return tools;
+    return items;
   }
 
   /** Calls a tool. A JSON-RPC error, crash or timeout throws `McpError`; `isError` results do not. */
@@ -174,20 +402,11 @@ export class McpClient {
       options.timeoutMs,
       options.signal,
     ) as {
-      content?: {
-        type: string;
-        text?: string;
-        mimeType?: string;
-        resource?: { uri?: string; text?: string };
-      }[];
+      content?: McpContent[];
       structuredContent?: unknown;
       isError?: boolean;
     };
-    const parts = (result?.content ?? []).map((c) => {
-      if (c.type === "text") return c.text ?? "";
-      if (c.type === "resource") return c.resource?.text ?? `[resource ${c.resource?.uri ?? ""}]`;
-      return `[${c.type}${c.mimeType ? ` ${c.mimeType}` : ""} content]`;
-    });
+    const parts = (result?.content ?? []).map(contentText);
     if (parts.length === 0 && result?.structuredContent !== undefined) {
       parts.push(JSON.stringify(result.structuredContent));
     }
@@ -216,6 +435,14 @@ export class McpClient {
     try {
       await this.#writer.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
     } catch {
+      // A server that died at once breaks the pipe before its exit is seen: wait for the exit
+      // (bounded, in case it only closed its input) so the error has its code and stderr.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#closed,
+        new Promise((r) => timer = setTimeout(r, 5000)),
+      ]);
+      clearTimeout(timer);
       throw this.#failure ?? new McpError(`MCP server '${this.name}' closed its input`);
     }
   }
@@ -311,13 +538,19 @@ export class McpClient {
       return;
     }
     if (message.method !== undefined) {
-      // A request from the server (ping, roots/list, sampling...): answer ping, decline the rest.
+      // A request from the server: answer ping and roots/list (when roots were declared),
+      // decline what was not declared (sampling, elicitation...). Notifications are ignored.
       if (message.id !== undefined) {
-        const reply = message.method === "ping" ? { jsonrpc: "2.0", id: message.id, result: {} } : {
-          jsonrpc: "2.0",
-          id: message.id,
-          error: { code: -32601, message: `loom-run does not support ${message.method}` },
-        };
+        const id = message.id;
+        const reply = message.method === "ping"
+          ? { jsonrpc: "2.0", id, result: {} }
+          : message.method === "roots/list" && this.#roots !== undefined
+          ? { jsonrpc: "2.0", id, result: { roots: this.#roots } }
+          : {
+            jsonrpc: "2.0",
+            id,
+            error: { code: -32601, message: `loom-run does not support ${message.method}` },
+          };
         await this.#send(reply).catch(() => {});
       }
       return;
@@ -341,7 +574,9 @@ export class McpClient {
   async #readStderr(): Promise<void> {
     try {
       for await (const text of this.#process.stderr.pipeThrough(new TextDecoderStream())) {
-        this.#stderrTail = (this.#stderrTail + text).slice(-2000);
+        // Keep the start (where npm and deno say what went wrong) and the end.
+        if (this.#stderrHead.length < 8000) this.#stderrHead += text;
+        this.#stderrTail = (this.#stderrTail + text).slice(-4000);
       }
     } catch {
       // ignore
@@ -349,8 +584,8 @@ export class McpClient {
   }
 
   #stderrSuffix(): string {
-    const last = this.#stderrTail.trim().split("\n").filter(Boolean).at(-1);
-    return last ? ` (stderr: ${last.slice(0, 200)})` : "";
+    const line = usefulStderrLine(this.#stderrHead, this.#stderrTail);
+    return line ? ` (stderr: ${line.slice(0, 300)})` : "";
   }
 
   #fail(error: McpError): void {
@@ -360,4 +595,30 @@ export class McpClient {
       pending.reject(this.#failure);
     }
   }
+}
+
+/** Lines that are boilerplate, never the reason: npm's log pointer, bare codes, stack frames. */
+const STDERR_NOISE = [
+  /A complete log of this run can be found in/i,
+  /^npm (error|ERR!) (code|errno|syscall)\b/,
+  /^npm (error|ERR!)( \d+)?\s*$/,
+  /^\s*at\s/,
+];
+
+/** Lines that say what went wrong (not found, denied, an error:). */
+const STDERR_REASON =
+  /\b(404|not found|could not be found|does not exist|no such file|ENOENT|EACCES|EADDRINUSE|denied|not permitted|cannot find|fatal)\b|\berror:/i;
+
+/**
+ * The most useful line of a failed server's stderr: the first line that states a reason (an npm
+ * `404 Not Found`, `error: ...`), skipping boilerplate such as npm's "A complete log of this run
+ * can be found in ..."; otherwise the last line that is not boilerplate.
+ */
+export function usefulStderrLine(head: string, tail = ""): string | undefined {
+  // ANSI colours make lines unreadable in a one-line message.
+  const clean = (text: string) =>
+    text.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "").split(/\r?\n/)
+      .map((l) => l.trim()).filter((l) => l !== "" && !STDERR_NOISE.some((n) => n.test(l)));
+  const lines = [...clean(head), ...clean(tail)];
+  return lines.find((l) => STDERR_REASON.test(l)) ?? clean(tail || head).at(-1);
 }

@@ -1,10 +1,12 @@
 /**
  * The local tools: `read_file`, `list_files`, `search` and `run_tests`, all confined to the
- * workspace, with capped outputs.
+ * workspace, with capped outputs. loom-run's own run database (`loom-run.sqlite*`, and the
+ * `--db` file when it lies in the workspace) is not a workspace file: never listed, searched or
+ * read. Names that a listing could misread are shown quoted (`quotePath`).
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { childEnv } from "./child_env.ts";
 import { capOutput, stringArg, type Tool, ToolError } from "./types.ts";
 import { Workspace } from "./workspace.ts";
@@ -17,6 +19,8 @@ export interface LocalToolOptions {
   testCommand: string[];
   /** `run_tests` timeout in ms. */
   testTimeoutMs: number;
+  /** Files the tools must not show (the run database); their `-wal`/`-shm`/`-journal` too. */
+  hiddenFiles?: string[];
 }
 
 /** Directories never listed or searched: version control and dependency caches. */
@@ -24,10 +28,38 @@ const SKIPPED_DIRS = new Set([".git", "node_modules", ".hg", ".svn", "__pycache_
 const MAX_LIST = 500;
 const MAX_MATCHES = 200;
 const MAX_SEARCH_FILE = 1_000_000;
+/** loom-run's default database and its companions, wherever they are. */
+const RUN_DB_NAME = /^loom-run\.sqlite(-wal|-shm|-journal)?$/;
+
+/** Which files are loom-run's own state rather than the workspace's. */
+class Hidden {
+  readonly #paths = new Set<string>();
+
+  constructor(files: string[]) {
+    for (const file of files) {
+      const absolute = resolve(file);
+      const forms = [absolute];
+      try {
+        // The workspace root is a real path, so compare with the database's real folder too.
+        forms.push(join(Deno.realPathSync(dirname(absolute)), basename(absolute)));
+      } catch {
+        // the folder does not exist (yet): the plain form is enough
+      }
+      for (const form of forms) {
+        for (const suffix of ["", "-wal", "-shm", "-journal"]) this.#paths.add(form + suffix);
+      }
+    }
+  }
+
+  has(path: string): boolean {
+    return RUN_DB_NAME.test(basename(path)) || this.#paths.has(path);
+  }
+}
 
 /** Builds the four local tools for a workspace. */
 export function localTools(options: LocalToolOptions): Tool[] {
   const ws = new Workspace(options.workspace);
+  const hidden = new Hidden(options.hiddenFiles ?? []);
   return [
     {
       name: "read_file",
@@ -43,20 +75,20 @@ export function localTools(options: LocalToolOptions): Tool[] {
         },
         required: ["path"],
       },
-      run: (args) => readFile(ws, args),
+      run: (args) => readFile(ws, hidden, args),
     },
     {
       name: "list_files",
       source: "local",
       description:
-        "List the files under a workspace directory, recursively (skips .git and node_modules).",
+        'List the files under a workspace directory, recursively (skips .git and node_modules). A name with a newline, other control character or ":" is shown as a JSON string ("a\\nb.txt"); pass it back as shown or unquoted.',
       parameters: {
         type: "object",
         properties: {
           path: { type: "string", description: "directory relative to the workspace, default ." },
         },
       },
-      run: (args) => listFiles(ws, stringArg(args, "path", ".")),
+      run: (args) => listFiles(ws, hidden, stringArg(args, "path", ".")),
     },
     {
       name: "search",
@@ -71,7 +103,7 @@ export function localTools(options: LocalToolOptions): Tool[] {
         },
         required: ["query"],
       },
-      run: (args) => search(ws, stringArg(args, "query"), stringArg(args, "path", ".")),
+      run: (args) => search(ws, hidden, stringArg(args, "query"), stringArg(args, "path", ".")),
     },
     {
       name: "run_tests",
@@ -80,14 +112,26 @@ export function localTools(options: LocalToolOptions): Tool[] {
         options.testCommand.join(" ")
       }) and return the exit code and output.`,
       parameters: { type: "object", properties: {} },
-      run: (_args, { signal }) => runTests(ws, options, signal),
+      run: (_args, { signal, warn }) => runTests(ws, options, signal, warn),
     },
   ];
 }
 
-async function readFile(ws: Workspace, args: Record<string, unknown>): Promise<string> {
+/** Refuses loom-run's own database files as if they were not in the workspace. */
+function refuseHidden(hidden: Hidden, real: string, path: string): void {
+  if (hidden.has(real)) {
+    throw new ToolError(`'${path}' is loom-run's run database, not a workspace file`);
+  }
+}
+
+async function readFile(
+  ws: Workspace,
+  hidden: Hidden,
+  args: Record<string, unknown>,
+): Promise<string> {
   const path = stringArg(args, "path");
   const real = await ws.resolve(path);
+  refuseHidden(hidden, real, path);
   const info = await Deno.stat(real);
   if (info.isDirectory) throw new ToolError(`'${path}' is a directory; use list_files`);
   const bytes = await Deno.readFile(real);
@@ -108,6 +152,7 @@ async function readFile(ws: Workspace, args: Record<string, unknown>): Promise<s
  */
 async function* walk(
   ws: Workspace,
+  hidden: Hidden,
   dir: string,
 ): AsyncGenerator<{ path: string; isFile: boolean; isSymlink: boolean }> {
   const entries: Deno.DirEntry[] = [];
@@ -118,19 +163,19 @@ async function* walk(
     const path = join(dir, entry.name);
     if (entry.isDirectory) {
       if (SKIPPED_DIRS.has(entry.name)) continue;
-      yield* walk(ws, path);
-    } else {
+      yield* walk(ws, hidden, path);
+    } else if (!hidden.has(path)) {
       yield { path, isFile: entry.isFile, isSymlink: entry.isSymlink };
     }
   }
 }
 
-async function listFiles(ws: Workspace, path: string): Promise<string> {
+async function listFiles(ws: Workspace, hidden: Hidden, path: string): Promise<string> {
   const root = await ws.resolve(path);
   if (!(await Deno.stat(root)).isDirectory) throw new ToolError(`'${path}' is not a directory`);
   const lines: string[] = [];
   let total = 0;
-  for await (const entry of walk(ws, root)) {
+  for await (const entry of walk(ws, hidden, root)) {
     total++;
     if (lines.length < MAX_LIST) {
       lines.push(ws.display(entry.path) + (entry.isSymlink ? " (symlink)" : ""));
@@ -140,11 +185,17 @@ async function listFiles(ws: Workspace, path: string): Promise<string> {
   return capOutput(lines.length ? lines.join("\n") : "(no files)");
 }
 
-async function search(ws: Workspace, query: string, path: string): Promise<string> {
+async function search(
+  ws: Workspace,
+  hidden: Hidden,
+  query: string,
+  path: string,
+): Promise<string> {
   if (query.trim() === "") throw new ToolError("the search query is empty");
   const root = await ws.resolve(path);
+  refuseHidden(hidden, root, path);
   const needle = query.toLowerCase();
-  const files = (await Deno.stat(root)).isDirectory ? walk(ws, root) : (async function* () {
+  const files = (await Deno.stat(root)).isDirectory ? walk(ws, hidden, root) : (async function* () {
     yield { path: root, isFile: true, isSymlink: false };
   })();
   const hits: string[] = [];
@@ -172,6 +223,7 @@ async function runTests(
   ws: Workspace,
   options: LocalToolOptions,
   signal: AbortSignal,
+  warn?: (message: string) => void,
 ): Promise<string> {
   const [cmd, ...args] = options.testCommand;
   const timeout = AbortSignal.timeout(options.testTimeoutMs);
@@ -208,5 +260,43 @@ async function runTests(
   const capped = plain.length > 12_000
     ? `[... ${plain.length - 12_000} characters cut]\n${plain.slice(-12_000)}`
     : plain;
-  return `exit code ${output.code}${output.success ? " (passed)" : " (failed)"}\n${capped}`;
+  const note = output.success ? undefined : permissionNote(ws, options.testCommand, plain);
+  if (note) warn?.(note);
+  return `${note ? `note: ${note}\n` : ""}exit code ${output.code}${
+    output.success ? " (passed)" : " (failed)"
+  }\n${capped}`;
+}
+
+/**
+ * When failures come from missing Deno permissions (`NotCapable: Requires read access ...`),
+ * says so and which test command would grant them: a bare `deno test` runs with none, so a
+ * repository whose tests need `-A` otherwise reports every such test as failed.
+ */
+function permissionNote(ws: Workspace, command: string[], output: string): string | undefined {
+  const kinds = new Set<string>();
+  let count = 0;
+  for (const m of output.matchAll(/(?:NotCapable|PermissionDenied): Requires (\w+) access/g)) {
+    kinds.add(m[1]);
+    count++;
+  }
+  if (count === 0) return undefined;
+  const flags = [...kinds].sort().map((k) => `--allow-${k}`).join(" ");
+  const task = hasDenoTestTask(ws) ? ' or the workspace\'s own "deno task test"' : "";
+  return `${count} test error(s) say a permission is missing (${[...kinds].sort().join(", ")}): '${
+    command.join(" ")
+  }' runs the tests without them; if they need them, set --test-command (LOOM_RUN_TEST_COMMAND) to e.g. "deno test ${flags}"${task}`;
+}
+
+/** True when the workspace's deno.json(c) defines a `test` task. */
+function hasDenoTestTask(ws: Workspace): boolean {
+  for (const name of ["deno.json", "deno.jsonc"]) {
+    try {
+      const text = Deno.readTextFileSync(join(ws.root, name));
+      // A task named "test" is all we look for; jsonc comments make a full parse unreliable.
+      if (/"tasks"\s*:\s*\{[^}]*"test"\s*:/.test(text)) return true;
+    } catch {
+      // no such file or not readable
+    }
+  }
+  return false;
 }

@@ -2,14 +2,29 @@
  * The tool set of a run: the local tools plus the tools of the configured MCP servers, each MCP
  * tool named `<server>__<tool>` so no server can shadow a local tool or another server's tool.
  *
+ * A server's resources and prompts are offered as tools too, when its `initialize` capabilities
+ * list them: `<server>__list_resources`, `<server>__read_resource` (`uri`),
+ * `<server>__list_prompts` and `<server>__get_prompt` (`name`, `arguments`). A server tool of
+ * the same name keeps the name (the generated one is left out, with a warning). Tools that need
+ * task augmentation (`execution.taskSupport: "required"`) are not offered, with a warning: a
+ * plain call of them can only fail. Every server gets the workspace as its one root.
+ *
  * @module
  */
-import { type McpClient, McpClient as Client, McpError } from "../mcp/client.ts";
+import {
+  contentText,
+  type McpClient,
+  McpClient as Client,
+  McpError,
+  type McpToolInfo,
+  requiresTask,
+  workspaceRoot,
+} from "../mcp/client.ts";
 import { loadMcpConfig } from "../mcp/config.ts";
 import type { ToolSpec } from "../llm/types.ts";
 import { UsageError } from "../errors.ts";
 import { type LocalToolOptions, localTools } from "./local.ts";
-import { capOutput, type Tool, ToolError } from "./types.ts";
+import { capOutput, stringArg, type Tool, ToolError } from "./types.ts";
 
 /** The tools of a run and the MCP processes behind them. */
 export interface ToolSet {
@@ -64,6 +79,130 @@ function mcpTool(
   };
 }
 
+/** `name — title: description`, the parts that are there. */
+function described(name: string, title?: string, description?: string): string {
+  const about = [title && title !== name ? title : "", description ?? ""].filter(Boolean);
+  return about.length ? `${name} — ${about.join(": ").replace(/\s+/g, " ")}` : name;
+}
+
+/** A base64 blob as text when its MIME type says it is text (`text/*`, JSON, XML), else undefined. */
+function blobText(blob: string | undefined, mimeType: string | undefined): string | undefined {
+  if (
+    blob === undefined ||
+    !/^(text\/|application\/(json|xml)|[^;]*\+(json|xml))/.test(mimeType ?? "")
+  ) {
+    return undefined;
+  }
+  try {
+    return new TextDecoder().decode(Uint8Array.from(atob(blob), (c) => c.charCodeAt(0)));
+  } catch {
+    return undefined; // not valid base64
+  }
+}
+
+/** The resource tools of a server that lists resources. */
+function resourceTools(client: McpClient): Tool[] {
+  const source = `mcp:${client.name}`;
+  const list = mcpToolName(client.name, "list_resources");
+  const read = mcpToolName(client.name, "read_resource");
+  return [{
+    name: list,
+    source,
+    description:
+      `[${client.name}] List the resources (documents, data) MCP server '${client.name}' offers, with their URIs and URI templates; read one with ${read}.`,
+    parameters: { type: "object", properties: {} },
+    run: async () => {
+      const resources = await client.listResources();
+      const templates = await client.listResourceTemplates().catch(() => []);
+      const lines = resources.map((r) =>
+        `${r.uri}  ${described(r.name, r.title, r.description)}${
+          r.mimeType ? ` (${r.mimeType})` : ""
+        }`
+      );
+      for (const t of templates) {
+        lines.push(`template ${t.uriTemplate}  ${described(t.name, t.title, t.description)}`);
+      }
+      return capOutput(lines.length ? lines.join("\n") : "(no resources)");
+    },
+  }, {
+    name: read,
+    source,
+    description:
+      `[${client.name}] Read a resource of MCP server '${client.name}' by its URI (from ${list}, a template filled in, or a resource_link in a tool result).`,
+    parameters: {
+      type: "object",
+      properties: { uri: { type: "string", description: "the resource URI" } },
+      required: ["uri"],
+    },
+    run: async (args, { signal }) => {
+      const contents = await client.readResource(stringArg(args, "uri"), { signal });
+      const parts = contents.map((c) => {
+        const text = typeof c.text === "string" ? c.text : blobText(c.blob, c.mimeType);
+        if (text === undefined) {
+          return `[binary resource ${c.uri}${c.mimeType ? ` (${c.mimeType})` : ""}, ${
+            Math.floor((c.blob?.length ?? 0) * 3 / 4)
+          } bytes]`;
+        }
+        return contents.length > 1 ? `--- ${c.uri}\n${text}` : text;
+      });
+      return capOutput(parts.length ? parts.join("\n") : "(empty resource)");
+    },
+  }];
+}
+
+/** The prompt tools of a server that lists prompts. */
+function promptTools(client: McpClient): Tool[] {
+  const source = `mcp:${client.name}`;
+  const get = mcpToolName(client.name, "get_prompt");
+  return [{
+    name: mcpToolName(client.name, "list_prompts"),
+    source,
+    description:
+      `[${client.name}] List the prompt templates of MCP server '${client.name}' and their arguments (* = required); get one filled in with ${get}.`,
+    parameters: { type: "object", properties: {} },
+    run: async () => {
+      const prompts = await client.listPrompts();
+      const lines = prompts.map((p) => {
+        const args = (p.arguments ?? []).map((a) => `${a.name}${a.required ? "*" : ""}`);
+        return `${described(p.name, p.title, p.description)}${
+          args.length ? ` (arguments: ${args.join(", ")})` : ""
+        }`;
+      });
+      return capOutput(lines.length ? lines.join("\n") : "(no prompts)");
+    },
+  }, {
+    name: get,
+    source,
+    description:
+      `[${client.name}] Get a prompt of MCP server '${client.name}' with its arguments filled in; returns its messages.`,
+    parameters: {
+      type: "object",
+      properties: {
+        name: { type: "string", description: "the prompt name" },
+        arguments: {
+          type: "object",
+          description: "the prompt's arguments, as strings",
+          additionalProperties: { type: "string" },
+        },
+      },
+      required: ["name"],
+    },
+    run: async (args, { signal }) => {
+      const raw = args.arguments ?? {};
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        throw new ToolError("argument 'arguments' must be an object of strings");
+      }
+      const values = Object.fromEntries(
+        Object.entries(raw).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+      );
+      const prompt = await client.getPrompt(stringArg(args, "name"), values, { signal });
+      const lines = prompt.messages.map((m) => `${m.role}: ${contentText(m.content)}`);
+      if (prompt.description) lines.unshift(`(${prompt.description})`);
+      return capOutput(lines.join("\n"));
+    },
+  }];
+}
+
 /** Adds `tool` to `tools`, refusing a name that is already taken. */
 function register(tools: Map<string, Tool>, tool: Tool): void {
   const existing = tools.get(tool.name);
@@ -91,10 +230,15 @@ export async function openToolSet(
   };
   if (!options.mcpConfig) return { tools, warnings, close };
   const servers = Object.entries(await loadMcpConfig(options.mcpConfig));
+  const roots = [workspaceRoot(Deno.realPathSync(options.workspace))];
   const started = await Promise.allSettled(servers.map(async ([name, config]) => {
-    const client = await Client.start(name, { cwd: options.workspace, ...config });
+    const client = await Client.start(name, { cwd: options.workspace, ...config }, { roots });
     clients.push(client);
-    return { client, list: await client.listTools() };
+    const list: McpToolInfo[] = client.capabilities.tools === undefined &&
+        (client.capabilities.resources !== undefined || client.capabilities.prompts !== undefined)
+      ? [] // a resources- or prompts-only server has no tools/list to ask
+      : await client.listTools();
+    return { client, list };
   }));
   try {
     started.forEach((outcome, i) => {
@@ -107,11 +251,28 @@ export async function openToolSet(
         );
         return;
       }
-      for (const info of outcome.value.list) {
-        register(
-          tools,
-          mcpTool(outcome.value.client, mcpToolName(outcome.value.client.name, info.name), info),
-        );
+      const { client, list } = outcome.value;
+      for (const info of list) {
+        if (requiresTask(info)) {
+          warnings.push(
+            `MCP server '${client.name}': tool '${info.name}' requires task-augmented calls, which loom-run does not make; it is not offered`,
+          );
+          continue;
+        }
+        register(tools, mcpTool(client, mcpToolName(client.name, info.name), info));
+      }
+      const extra = [
+        ...(client.capabilities.resources !== undefined ? resourceTools(client) : []),
+        ...(client.capabilities.prompts !== undefined ? promptTools(client) : []),
+      ];
+      for (const tool of extra) {
+        if (tools.has(tool.name)) {
+          warnings.push(
+            `MCP server '${client.name}': '${tool.name}' is taken by ${
+              tools.get(tool.name)!.source
+            }, so loom-run's tool of that name for the server's resources or prompts is left out`,
+          );
+        } else register(tools, tool);
       }
     });
   } catch (error) {

@@ -5,12 +5,20 @@
  */
 import type { ToolSpec } from "../llm/types.ts";
 
+/** What a tool gets besides its arguments. */
+export interface ToolRunOptions {
+  /** Aborts the call. */
+  signal: AbortSignal;
+  /** Tells the user something about this call (a `warning:` line); the LLM sees only the result. */
+  warn?: (message: string) => void;
+}
+
 /** A tool the agent can call. Its result is text for the LLM (already capped). */
 export interface Tool extends ToolSpec {
   /** Where it comes from: `local` or `mcp:<server>`. */
   source: string;
   /** Runs the tool. Throws `ToolError` for failures the LLM should see as an error result. */
-  run(args: Record<string, unknown>, options: { signal: AbortSignal }): Promise<string>;
+  run(args: Record<string, unknown>, options: ToolRunOptions): Promise<string>;
 }
 
 /** A tool failure caused by its input (bad path, missing file): shown to the LLM, not retried. */

@@ -1,6 +1,11 @@
 /**
  * Confinement of file access to the workspace. A path is refused when it is absolute, climbs out
- * with `..`, or resolves (through symlinks) to a place outside the workspace's real path.
+ * with a `..` segment, or resolves (through symlinks) to a place outside the workspace's real
+ * path. A name that merely starts with two dots (`..dotdot.txt`) is an ordinary name.
+ *
+ * Paths shown to the LLM go through `quotePath`: a name that a line-oriented listing could
+ * misread (a newline, other control characters, a colon, a leading quote or blank) is shown as a
+ * JSON string literal, and `resolve` accepts that quoted form back.
  *
  * @module
  */
@@ -29,7 +34,8 @@ export class Workspace {
   /** True when the absolute path `real` is the root or below it. */
   contains(real: string): boolean {
     const rel = relative(this.root, real);
-    return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+    // Only a `..` segment leaves the root: `..dotdot.txt` is a file inside it.
+    return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
   }
 
   /**
@@ -37,6 +43,17 @@ export class Workspace {
    * The target must exist.
    */
   async resolve(path: string): Promise<string> {
+    const unquoted = unquotePath(path);
+    if (unquoted === undefined) return await this.#resolve(path);
+    // A quoted name from a listing; a file really named with quotes still wins.
+    try {
+      return await this.#resolve(path);
+    } catch {
+      return await this.#resolve(unquoted);
+    }
+  }
+
+  async #resolve(path: string): Promise<string> {
     const lexical = this.#lexical(path);
     let real: string;
     try {
@@ -55,9 +72,9 @@ export class Workspace {
     return real;
   }
 
-  /** Workspace-relative display form of an absolute path inside the workspace. */
+  /** Workspace-relative display form of an absolute path inside the workspace (see `quotePath`). */
   display(absolute: string): string {
-    return relative(this.root, absolute).split(sep).join("/") || ".";
+    return quotePath(relative(this.root, absolute).split(sep).join("/") || ".");
   }
 
   #lexical(path: string): string {
@@ -70,5 +87,35 @@ export class Workspace {
       throw new ToolError(`'${path}' climbs out of the workspace and is refused`);
     }
     return join(this.root, normal);
+  }
+}
+
+/** Characters a listing could misread: controls (newlines, tabs), line separators, DEL, C1. */
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * A path as tools print it: unchanged when it is plain, otherwise a JSON string literal (with
+ * `\n`, `\u2028`... escaped) so one entry stays one line and `file:line:` stays unambiguous.
+ * Quoted: control characters, line separators, a `:`, a leading `"`, leading/trailing blanks.
+ */
+export function quotePath(path: string): string {
+  if (!UNSAFE.test(path) && !path.includes(":") && !path.startsWith('"') && path.trim() === path) {
+    return path;
+  }
+  return JSON.stringify(path).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** The path inside a `quotePath` literal, or `undefined` when `text` is not one. */
+export function unquotePath(text: string): string | undefined {
+  if (text.length < 2 || !text.startsWith('"') || !text.endsWith('"')) return undefined;
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
