@@ -8,15 +8,15 @@
 // so the figures are the cost of the durable machinery itself.
 import { parseArgs } from "node:util";
 import { enqueueRun, startRun, type Store } from "@loom/runner";
-import { openStore } from "../runner/store_sqlite.ts";
+import { openStore } from "../runner/store/sqlite.ts";
 import {
   connectPostgresAdmin,
   openPostgresStore,
   type PostgresStore,
-} from "../runner/store_postgres.ts";
+} from "../runner/store/postgres/store.ts";
 import { chain } from "../runner/testdata/worker_agents/agents.ts";
-import { runWorker } from "../runner/worker.ts";
-import type { WorkQueue } from "../runner/work_queue.ts";
+import { runWorker } from "../runner/worker/worker.ts";
+import type { WorkQueue } from "../runner/store/work_queue.ts";
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,7 @@ const STEPS = Number(values.steps); // transitions per run, the final one includ
 const URL_ = values.url!;
 const CONCURRENCY = Number(values.concurrency);
 const TOTAL = RUNS * STEPS;
-const CLI = new URL("../runner/worker_cli.ts", import.meta.url).pathname;
+const CLI = new URL("../runner/cli/worker.ts", import.meta.url).pathname;
 const AGENTS_DIR = new URL("../runner/testdata/worker_agents", import.meta.url).pathname;
 const input = { n: STEPS - 1 };
 

@@ -12,17 +12,17 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Agent, type CheckpointPolicy, isAgent } from "./agent.ts";
-import { cancelRun, deleteRun, forkRun, pruneRuns, retryRun, sendSignal } from "./admin.ts";
-import { describeWait, requireRun, resumeRun, type RunResult, startRun } from "./engine.ts";
+import { type Agent, type CheckpointPolicy, isAgent } from "./engine/agent.ts";
+import { cancelRun, deleteRun, forkRun, pruneRuns, retryRun, sendSignal } from "./inspect/admin.ts";
+import { describeWait, requireRun, resumeRun, type RunResult, startRun } from "./engine/engine.ts";
 import { RunnerError } from "./errors.ts";
-import { explainRun, formatExplain, preview } from "./explain.ts";
-import type { RunObserver } from "./observer.ts";
-import { RUN_STATUSES, type RunStatus, TERMINAL_STATUSES } from "./store.ts";
-import type { Store } from "./store.ts";
-import { openAnyStore } from "./open_store.ts";
-import { verifyRun } from "./verify.ts";
-import { cut, duration, table, time } from "./cli_format.ts";
+import { explainRun, formatExplain, preview } from "./inspect/explain.ts";
+import type { RunObserver } from "./engine/observer.ts";
+import { RUN_STATUSES, type RunStatus, TERMINAL_STATUSES } from "./store/store.ts";
+import type { Store } from "./store/store.ts";
+import { openAnyStore } from "./store/open.ts";
+import { verifyRun } from "./inspect/verify.ts";
+import { cut, duration, table, time } from "./cli/format.ts";
 
 type OptionSpec = { type: "string" | "boolean"; short?: string };
 type Values = Record<string, string | boolean | undefined>;
@@ -725,14 +725,14 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
     console.log(usage());
     return name ? 0 : 2;
   }
-  // Scale-out commands live in worker_cli.ts (PostgreSQL work queue); loaded only when used.
-  // Trace commands live in cli_trace.ts (they load @loom/xray); loaded only when used.
+  // Scale-out commands live in cli/worker.ts (PostgreSQL work queue); loaded only when used.
+  // Trace commands live in cli/trace.ts (they load @loom/xray); loaded only when used.
   if (name === "trace" || name === "diff" || name === "serve") {
-    const { traceCommand } = await import("./cli_trace.ts");
+    const { traceCommand } = await import("./cli/trace.ts");
     return await traceCommand(name, rest);
   }
   if (name === "enqueue" || name === "worker") {
-    const { enqueueCommand, workerCommand } = await import("./worker_cli.ts");
+    const { enqueueCommand, workerCommand } = await import("./cli/worker.ts");
     return name === "enqueue" ? await enqueueCommand(rest) : await workerCommand(rest);
   }
   const command = COMMANDS[name];
@@ -798,7 +798,7 @@ function reportError(e: unknown, values: Values): number {
 if (import.meta.main) {
   // `--trace FILE` needs @loom/xray: load it only when the flag is there.
   const hooks = Deno.args.some((a) => a === "--trace" || a.startsWith("--trace="))
-    ? (await import("./cli_trace.ts")).traceHooks()
+    ? (await import("./cli/trace.ts")).traceHooks()
     : {};
   Deno.exit(await main(Deno.args, hooks));
 }

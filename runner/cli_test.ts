@@ -2,7 +2,7 @@
 // the binary runs); a few spawn the real CLI to check exit codes and that no stack trace leaks.
 import assert from "node:assert/strict";
 import { main } from "./cli.ts";
-import { openStore } from "./store_sqlite.ts";
+import { openStore } from "./store/sqlite.ts";
 
 const COUNTER = new URL("../examples/counter_agent.ts", import.meta.url).pathname;
 const APPROVAL = new URL("./testdata/approval_agent.ts", import.meta.url).pathname;

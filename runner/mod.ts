@@ -34,7 +34,7 @@ export {
   defineAgent,
   isAgent,
   type PayloadPolicy,
-} from "./agent.ts";
+} from "./engine/agent.ts";
 export {
   isSignalTimeout,
   type SignalTimeout,
@@ -42,7 +42,7 @@ export {
   type StepLogger,
   type ToolCallInfo,
   type ToolCallOptions,
-} from "./context.ts";
+} from "./engine/context.ts";
 export {
   classifyError,
   ERROR_CATEGORIES,
@@ -53,9 +53,13 @@ export {
   ToolTimeoutError,
 } from "./errors.ts";
 export { assertJson, hashJson, stableStringify } from "./json.ts";
-export { type RetryPolicy } from "./retry.ts";
-export type { RunObserver, RunStartInfo, ToolCallInfo as ObservedToolCall } from "./observer.ts";
-export { combineObservers } from "./observer.ts";
+export { type RetryPolicy } from "./engine/retry.ts";
+export type {
+  RunObserver,
+  RunStartInfo,
+  ToolCallInfo as ObservedToolCall,
+} from "./engine/observer.ts";
+export { combineObservers } from "./engine/observer.ts";
 export {
   describeWait,
   enqueueRun,
@@ -65,7 +69,7 @@ export {
   type RunResult,
   startOrResumeRun,
   startRun,
-} from "./engine.ts";
+} from "./engine/engine.ts";
 export {
   cancelRun,
   deleteRun,
@@ -74,9 +78,14 @@ export {
   pruneRuns,
   retryRun,
   sendSignal,
-} from "./admin.ts";
-export { explainRun, type Explanation, formatExplain, type RunTreeNode } from "./explain.ts";
-export { type VerifyReport, verifyRun } from "./verify.ts";
+} from "./inspect/admin.ts";
+export {
+  explainRun,
+  type Explanation,
+  formatExplain,
+  type RunTreeNode,
+} from "./inspect/explain.ts";
+export { type VerifyReport, verifyRun } from "./inspect/verify.ts";
 export type {
   AttemptRecord,
   CallKind,
@@ -94,6 +103,6 @@ export type {
   Store,
   StoredPolicy,
   WaitInfo,
-} from "./store.ts";
-export { RUN_STATUSES, TERMINAL_STATUSES } from "./store.ts";
-export { openStore, type OpenStoreOptions, SqliteStore } from "./store_sqlite.ts";
+} from "./store/store.ts";
+export { RUN_STATUSES, TERMINAL_STATUSES } from "./store/store.ts";
+export { openStore, type OpenStoreOptions, SqliteStore } from "./store/sqlite.ts";

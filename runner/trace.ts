@@ -15,8 +15,8 @@ import {
   type SpanHandle,
   type TraceData,
 } from "@loom/xray";
-import type { RunObserver } from "./observer.ts";
-import type { CallRecord, RunRecord, Store } from "./store.ts";
+import type { RunObserver } from "./engine/observer.ts";
+import type { CallRecord, RunRecord, Store } from "./store/store.ts";
 import { RunnerError } from "./errors.ts";
 
 /** Attribute names the runner adds to spans (beside OpenTelemetry's GenAI names). */

@@ -1,7 +1,7 @@
 // Test fixture: advances one `chain` run in its own process (for SIGKILL crash tests).
 // Usage: run_chain_proc.ts DB SCHEMA RUN_ID N DELAY_MS   (SCHEMA "-" for SQLite)
 import { startOrResumeRun } from "@loom/runner";
-import { openAnyStore } from "../open_store.ts";
+import { openAnyStore } from "../store/open.ts";
 import { chain } from "./worker_agents/agents.ts";
 
 const [db, schema, runId, n, delayMs] = Deno.args;

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { isAgent } from "../agent.ts";
-import { startRun } from "../engine.ts";
-import { openStore } from "../store_sqlite.ts";
+import { isAgent } from "../engine/agent.ts";
+import { startRun } from "../engine/engine.ts";
+import { openStore } from "../store/sqlite.ts";
 import { type Faults, withFaults } from "./faults.ts";
 
 /** What the parent hands the driver. */

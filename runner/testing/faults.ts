@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { type Agent, defineAgent } from "../agent.ts";
-import type { StepContext, ToolCallInfo } from "../context.ts";
+import { type Agent, defineAgent } from "../engine/agent.ts";
+import type { StepContext, ToolCallInfo } from "../engine/context.ts";
 import { LoomError } from "../errors.ts";
 
 /** A fault on every call of one tool. */

@@ -15,7 +15,7 @@ import {
   type Span,
   type TraceData,
 } from "@loom/xray";
-import type { Store } from "../store.ts";
+import type { Store } from "../store/store.ts";
 import { traceRun } from "../trace.ts";
 
 type Json = Record<string, unknown>;

@@ -8,10 +8,10 @@
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import type { TraceData } from "@loom/xray";
-import { type Agent, isAgent } from "../agent.ts";
-import { sendSignal } from "../admin.ts";
-import { CRASH_AFTER_STEP_ENV } from "../_fault_hook.ts";
-import { resumeRun, type RunResult, startRun } from "../engine.ts";
+import { type Agent, isAgent } from "../engine/agent.ts";
+import { sendSignal } from "../inspect/admin.ts";
+import { CRASH_AFTER_STEP_ENV } from "../engine/_fault_hook.ts";
+import { resumeRun, type RunResult, startRun } from "../engine/engine.ts";
 import type {
   AttemptRecord,
   CallRecord,
@@ -20,8 +20,8 @@ import type {
   SignalRecord,
   StepRecord,
   Store,
-} from "../store.ts";
-import { openStore } from "../store_sqlite.ts";
+} from "../store/store.ts";
+import { openStore } from "../store/sqlite.ts";
 import { traceRun } from "../trace.ts";
 import { type Cassette, type CassetteServer, startCassette } from "./cassette.ts";
 import { CRASH_POINT, type CrashDriverConfig } from "./crash_driver.ts";
@@ -275,7 +275,7 @@ function commandEnv(llm: ScenarioEnv["llm"], recording: boolean): Record<string,
 
 /**
  * Runs the app's CLI invocations. With `crashAfterStep`, the first one gets the runner's
- * test-only fault hook (`LOOM_TEST_CRASH_AFTER_STEP=<runId>:<step>`, see `_fault_hook.ts`): the
+ * test-only fault hook (`LOOM_TEST_CRASH_AFTER_STEP=<runId>:<step>`, see `engine/_fault_hook.ts`): the
  * engine SIGKILLs its own process right after that step's commit, so the kill point is exact on
  * any machine, and the store must then hold exactly steps 0..N.
  */

@@ -1,0 +1,198 @@
+/**
+ * The xray side of `loom-runner`, loaded only when used so the plain runner loads no xray code:
+ *
+ * ```
+ * loom-runner run AGENT --run-id X --db runs.sqlite --trace trace.html   (this process's steps)
+ * loom-runner trace --run-id X --db runs.sqlite -o trace.html            (the whole run, rebuilt)
+ * loom-runner diff --run-id A --other-run-id B --db runs.sqlite [--other-db F] [--ignore P]
+ *                  [--max-cost-increase X] [--max-token-increase X] [--html out.html]
+ * loom-runner serve --db runs.sqlite [--port 8787] [--hostname 127.0.0.1]
+ * ```
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  diffTraces,
+  formatDiff,
+  parseTolerance,
+  Recorder,
+  type TraceData,
+  writeHtml,
+  writeTrace,
+} from "@loom/xray";
+import { serveTraces, type TraceSource } from "@loom/xray/serve";
+import type { CliHooks } from "../cli.ts";
+import { errorMessage, RunnerError } from "../errors.ts";
+import { openAnyStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
+import { traceObserver, traceRun } from "../trace.ts";
+
+/** Writes the trace to `path`: HTML for `.html`, else JSON. */
+function save(trace: TraceData, path: string): Promise<void> {
+  return path.endsWith(".html") ? writeHtml(trace, path) : writeTrace(trace, path);
+}
+
+/**
+ * `--trace FILE` for `run`/`resume`/`retry`: records this process's steps, tool calls and
+ * retries, and writes the file when the invocation ends, whatever its outcome.
+ */
+export function traceHooks(): CliHooks {
+  let recorder: Recorder | undefined;
+  return {
+    observers(flags, { agent, modulePath }) {
+      if (typeof flags.trace !== "string") return [];
+      recorder = new Recorder({ name: `${agent.name} ${flags["run-id"] ?? ""}`.trim() });
+      const path = resolve(modulePath);
+      const exits = {
+        step: agent.step as (...args: never[]) => unknown,
+        file: pathToFileURL(path).href,
+        source: Deno.readTextFileSync(path),
+      };
+      return [traceObserver(recorder, { exits })];
+    },
+    async afterRun(flags) {
+      if (!recorder || typeof flags.trace !== "string") return;
+      try {
+        await save(recorder.toJSON(), flags.trace);
+      } catch (e) {
+        throw new RunnerError(`cannot write trace ${flags.trace}: ${errorMessage(e)}`);
+      }
+      if (!flags.json && !flags.quiet) console.error(`trace written to ${flags.trace}`);
+    },
+  };
+}
+
+const OPTIONS = {
+  db: { type: "string" },
+  "run-id": { type: "string" },
+  output: { type: "string", short: "o" },
+  "other-run-id": { type: "string" },
+  "other-db": { type: "string" },
+  ignore: { type: "string", multiple: true },
+  "max-cost-increase": { type: "string" },
+  "max-token-increase": { type: "string" },
+  html: { type: "string" },
+  port: { type: "string" },
+  hostname: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const USAGE: Record<string, string> = {
+  trace: "trace --run-id X --db FILE -o trace.html   rebuild a whole run's trace (.html or .json)",
+  diff: "diff --run-id A --other-run-id B --db FILE [--other-db FILE] [--ignore PATH]... " +
+    "[--max-cost-increase X] [--max-token-increase X] [--html out.html] [--json]",
+  serve: "serve --db FILE [--port 8787] [--hostname 127.0.0.1]   live trace pages of a database",
+};
+
+/** Runs `trace`, `diff` or `serve`; returns the exit code. */
+export async function traceCommand(
+  name: "trace" | "diff" | "serve",
+  args: string[],
+): Promise<number> {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(args).values;
+  } catch (e) {
+    console.error(`error: ${errorMessage(e).split("\n")[0]} (see loom-runner ${name} --help)`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(`usage: loom-runner ${USAGE[name]}`);
+    return 0;
+  }
+  const stores: Store[] = [];
+  const open = async (db: string | undefined) => {
+    const location = db ?? Deno.env.get("LOOM_DB_URL");
+    if (!location) throw new RunnerError("--db is required");
+    const store = await openAnyStore(location, { create: false });
+    stores.push(store);
+    return store;
+  };
+  const need = (flag: "run-id" | "output" | "other-run-id") => {
+    const v = values[flag];
+    if (!v) throw new RunnerError(`--${flag} is required`);
+    return v;
+  };
+  try {
+    if (name === "trace") {
+      const runId = need("run-id");
+      const output = need("output");
+      const trace = await traceRun(await open(values.db), runId);
+      await save(trace, output);
+      if (values.json) console.log(JSON.stringify({ runId, output, spans: trace.spans.length }));
+      else console.log(`trace of run ${runId} (${trace.spans.length} spans) written to ${output}`);
+      return 0;
+    }
+    if (name === "diff") {
+      const [runA, runB] = [need("run-id"), need("other-run-id")];
+      const a = await traceRun(await open(values.db), runA);
+      const otherStore = values["other-db"] ? await open(values["other-db"]) : stores[0];
+      const b = await traceRun(otherStore, runB);
+      const diff = diffTraces(a, b, {
+        ignore: values.ignore ?? [],
+        maxCostIncrease: tolerance(values["max-cost-increase"], "--max-cost-increase"),
+        maxTokenIncrease: tolerance(values["max-token-increase"], "--max-token-increase"),
+      });
+      if (values.html) await writeHtml(a, values.html, { compare: b });
+      console.log(values.json ? JSON.stringify(diff, null, 2) : formatDiff(diff, [runA, runB]));
+      return diff.ok ? 0 : 1;
+    }
+    const store = await open(values.db);
+    const port = values.port === undefined ? 8787 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RunnerError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
+    }
+    const server = await serveTraces({
+      source: runnerSource(store),
+      port,
+      hostname: values.hostname ?? "127.0.0.1",
+    });
+    console.log(`serving the runs of ${store.location} at ${server.url} (Ctrl-C stops)`);
+    await server.finished;
+    return 0;
+  } catch (e) {
+    console.error(`error: ${errorMessage(e)}`);
+    return e instanceof RunnerError ? e.exitCode : 1;
+  } finally {
+    for (const s of stores) await s.close();
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+}
+
+function tolerance(
+  value: string | undefined,
+  flag: string,
+): ReturnType<typeof parseTolerance> | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseTolerance(value);
+  } catch (e) {
+    throw new RunnerError(`${flag}: ${errorMessage(e)}`);
+  }
+}
+
+/** The runs of a runner store as a trace source: top-level runs listed, each trace rebuilt live. */
+export function runnerSource(store: Store): TraceSource {
+  return {
+    async listRuns() {
+      const runs = await store.listRuns({ limit: 500 });
+      return runs.filter((r) => r.parentRunId === null).map((r) => ({
+        id: r.runId,
+        name: r.agentName,
+        status: r.status,
+        startedAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      }));
+    },
+    async traceFor(runId) {
+      return (await store.getRun(runId)) ? await traceRun(store, runId) : undefined;
+    },
+  };
+}

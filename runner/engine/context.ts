@@ -1,0 +1,535 @@
+/**
+ * The step context: `ctx.callTool` (idempotent tool calls), `ctx.waitForSignal` (durable waits),
+ * `ctx.sleep` (durable timers) and `ctx.child` (durable child runs). Each is a *durable call*
+ * keyed by the step and its position among equal calls, recorded in the store, and replayed from
+ * the store when the step re-runs after a suspend, a failure or a crash.
+ *
+ * @module
+ */
+import type { Agent } from "./agent.ts";
+import { errorMessage, LoomError, ToolTimeoutError } from "../errors.ts";
+import { encodeJson, sha256Hex, stableStringify, utf8Length } from "../json.ts";
+import { notify, type RunObserver } from "./observer.ts";
+import { recordFailedAttempt, resolveRetry, type RetryPolicy } from "./retry.ts";
+import type { CallRecord, Store, StoredPolicy, WaitInfo } from "../store/store.ts";
+
+/** What a `waitForSignal` with a timeout returns when the timeout passed first. */
+export interface SignalTimeout {
+  /** Always true. */
+  readonly timedOut: true;
+  /** The signal that did not arrive. */
+  readonly name: string;
+}
+
+/** True when a `waitForSignal` result is a timeout. */
+export function isSignalTimeout(value: unknown): value is SignalTimeout {
+  return typeof value === "object" && value !== null &&
+    (value as { timedOut?: unknown }).timedOut === true &&
+    typeof (value as { name?: unknown }).name === "string" && Object.keys(value).length === 2;
+}
+
+/** What a tool function receives besides its arguments. */
+export interface ToolCallInfo {
+  /** The idempotency key: stable across attempts and processes; hand it to external APIs. */
+  key: string;
+  /** Aborted when the run is cancelled, interrupted, loses its lease, or the tool times out. */
+  signal: AbortSignal;
+  /** Attempt number of this call, from 1 (counts attempts in earlier processes too). */
+  attempt: number;
+  /**
+   * True when an earlier process started this call and died before its result was recorded: the
+   * side effect may already have happened. Ask the external system about `key` before repeating.
+   */
+  maybeRanBefore: boolean;
+}
+
+/** Options of `ctx.callTool`. */
+export interface ToolCallOptions {
+  /** Retry policy for this tool (defaults: 3 attempts, transient errors only). */
+  retry?: RetryPolicy;
+  /** Explicit idempotency key, scoped to the run. Reusing it with other arguments is an error. */
+  key?: string;
+  /** Per-attempt timeout in ms; a timeout is a transient error. */
+  timeoutMs?: number;
+}
+
+/** A log sink for `ctx.log`. */
+export interface StepLogger {
+  /** Informational line. */
+  info(message: string, data?: unknown): void;
+  /** Warning line. */
+  warn(message: string, data?: unknown): void;
+  /** Error line. */
+  error(message: string, data?: unknown): void;
+}
+
+/** What a step receives besides its state. */
+export interface StepContext {
+  /** Run id. */
+  readonly runId: string;
+  /** Index of this step (0-based over the run's lineage). */
+  readonly stepIndex: number;
+  /** Attempt number of this step, from 1. */
+  readonly attempt: number;
+  /** Aborted when the run is cancelled, interrupted or loses its lease. */
+  readonly signal: AbortSignal;
+  /** Logger; lines also reach observers. */
+  readonly log: StepLogger;
+  /**
+   * Idempotent tool call. A call already completed (in an earlier attempt or process) returns
+   * its stored result without running `fn` again. See the README for the exact guarantee.
+   */
+  callTool<T>(
+    name: string,
+    args: unknown,
+    // deno-lint-ignore no-explicit-any
+    fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
+    options?: ToolCallOptions,
+  ): Promise<T>;
+  /**
+   * Durably waits for a named signal. Without one, the run is checkpointed as `waiting` and the
+   * step stops; after `sendSignal` and a resume the step re-runs and this returns the payload.
+   */
+  waitForSignal<T = unknown>(
+    name: string,
+    options?: { timeoutMs?: number; validate?: (data: unknown) => T },
+  ): Promise<T | SignalTimeout>;
+  /** Durable timer: the wake-up time is stored, so a restart waits only for the remainder. */
+  sleep(ms: number): Promise<void>;
+  /** Starts or resumes a durable child run and returns its result. */
+  // deno-lint-ignore no-explicit-any
+  child<R2>(agent: Agent<any, R2, any>, options: { runId: string; input?: unknown }): Promise<R2>;
+}
+
+/** Thrown inside a step to suspend the run; the engine catches it. */
+export class Suspend extends Error {
+  /** What the run waits for. */
+  readonly waiting: WaitInfo;
+  /** Creates the marker. */
+  constructor(waiting: WaitInfo) {
+    super(`run suspended (${waiting.kind}); do not catch this error in step code`);
+    this.name = "LoomSuspend";
+    this.waiting = waiting;
+  }
+}
+
+/** Runs a child run; supplied by the engine (avoids an import cycle). */
+export type ChildRunner = (
+  // deno-lint-ignore no-explicit-any
+  agent: Agent<any, any, any>,
+  runId: string,
+  input: unknown,
+  parent: { runId: string; step: number },
+) => Promise<
+  {
+    status: string;
+    result?: unknown;
+    error?: { message: string; category: string };
+    waiting?: WaitInfo;
+  }
+>;
+
+/** Everything a context needs from the engine. */
+export interface ContextDeps {
+  store: Store;
+  runId: string;
+  stepIndex: number;
+  attempt: number;
+  signal: AbortSignal;
+  log: StepLogger;
+  observer?: RunObserver;
+  policy: StoredPolicy;
+  maxInProcessSleepMs: number;
+  runChild: ChildRunner;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export { delay as abortableDelay };
+
+/** The `StepContext` implementation used by the engine. */
+export class StepContextImpl implements StepContext {
+  readonly runId: string;
+  readonly stepIndex: number;
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  readonly log: StepLogger;
+  /** Set when a suspension was thrown (even if step code swallowed it). */
+  suspended: Suspend | undefined;
+  #deps: ContextDeps;
+  #seen: Map<string, number> | undefined;
+
+  constructor(deps: ContextDeps) {
+    this.#deps = deps;
+    this.runId = deps.runId;
+    this.stepIndex = deps.stepIndex;
+    this.attempt = deps.attempt;
+    this.signal = deps.signal;
+    this.log = deps.log;
+  }
+
+  #occurrence(base: string): number {
+    this.#seen ??= new Map();
+    const n = this.#seen.get(base) ?? 0;
+    this.#seen.set(base, n + 1);
+    return n;
+  }
+
+  #suspend(waiting: WaitInfo): never {
+    this.suspended = new Suspend(waiting);
+    throw this.suspended;
+  }
+
+  #baseCall(key: string, kind: CallRecord["kind"], name: string): CallRecord {
+    return {
+      runId: this.runId,
+      key,
+      step: this.stepIndex,
+      kind,
+      name,
+      args: null,
+      argsHash: null,
+      status: "started",
+      result: null,
+      resultBytes: null,
+      resultHash: null,
+      capped: false,
+      error: null,
+      category: null,
+      attempts: 0,
+      startedAt: Date.now(),
+      durationMs: null,
+      deadline: null,
+    };
+  }
+
+  async callTool<T>(
+    name: string,
+    args: unknown,
+    // deno-lint-ignore no-explicit-any
+    fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
+    options: ToolCallOptions = {},
+  ): Promise<T> {
+    const { store, observer, policy: payload } = this.#deps;
+    const argsJson = encodeJson(args === undefined ? null : args, `the arguments of tool ${name}`);
+    const argsHash = sha256Hex(stableStringify(args ?? null)).slice(0, 16);
+    let key: string;
+    let fnKey: string;
+    if (options.key !== undefined) {
+      key = `key:${options.key}`;
+      fnKey = options.key;
+    } else {
+      const base = `${this.stepIndex}:${name}:${argsHash}`;
+      key = `${base}:${this.#occurrence(base)}`;
+      fnKey = `${this.runId}:${key}`;
+    }
+    const existing = await store.getCall(this.runId, key);
+    if (existing && existing.kind !== "tool") {
+      throw new LoomError(`idempotency key ${options.key} is already used by a ${existing.kind}`, {
+        category: "validation",
+      });
+    }
+    if (existing?.status === "completed") {
+      if (existing.argsHash !== argsHash) {
+        throw new LoomError(
+          `idempotency key ${options.key} was already used in run ${this.runId} with different arguments`,
+          { category: "validation" },
+        );
+      }
+      const value = JSON.parse(existing.result ?? "null");
+      notify(observer, "onToolCall", {
+        runId: this.runId,
+        stepIndex: this.stepIndex,
+        name,
+        args,
+        key: fnKey,
+        replayed: true,
+        result: value,
+        attempts: 0,
+        durationMs: 0,
+        startedAt: Date.now(),
+      });
+      return value as T;
+    }
+    const retry = resolveRetry(options.retry);
+    const maybeRanBefore = existing?.status === "started";
+    const before = existing?.attempts ?? 0;
+    const row: CallRecord = {
+      ...this.#baseCall(key, "tool", name),
+      args: argsJson.length > payload.maxInlineBytes ? null : argsJson,
+      argsHash,
+      attempts: before,
+      startedAt: existing?.startedAt ?? Date.now(),
+    };
+    await store.putCall(row);
+    let attempt = before;
+    for (;;) {
+      attempt++;
+      const t0 = performance.now();
+      const startedAt = Date.now();
+      const ac = new AbortController();
+      const onAbort = () => ac.abort(this.signal.reason);
+      this.signal.addEventListener("abort", onAbort, { once: true });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        if (this.signal.aborted) throw this.signal.reason;
+        const info: ToolCallInfo = {
+          key: fnKey,
+          signal: ac.signal,
+          attempt,
+          maybeRanBefore: maybeRanBefore && attempt === before + 1,
+        };
+        const running = Promise.resolve().then(() => fn(args, info));
+        const value = options.timeoutMs === undefined ? await running : await Promise.race([
+          running,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              const err = new ToolTimeoutError(name, options.timeoutMs!);
+              ac.abort(err);
+              reject(err);
+            }, options.timeoutMs);
+          }),
+        ]);
+        const json = encodeJson(value === undefined ? null : value, `the result of tool ${name}`);
+        const bytes = utf8Length(json);
+        const capped = bytes > payload.maxInlineBytes;
+        const stored = capped
+          ? JSON.stringify({
+            $loomCapped: true,
+            bytes,
+            sha256: sha256Hex(json),
+            preview: json.slice(0, 256),
+          })
+          : json;
+        const durationMs = performance.now() - t0;
+        await store.putCall({
+          ...row,
+          status: "completed",
+          result: stored,
+          resultBytes: bytes,
+          resultHash: sha256Hex(stored).slice(0, 16),
+          capped,
+          error: null,
+          category: null,
+          attempts: attempt,
+          durationMs,
+        });
+        notify(observer, "onToolCall", {
+          runId: this.runId,
+          stepIndex: this.stepIndex,
+          name,
+          args,
+          key: fnKey,
+          replayed: false,
+          result: value,
+          attempts: attempt - before,
+          durationMs,
+          startedAt,
+        });
+        return value as T;
+      } catch (e) {
+        if (this.signal.aborted) throw this.signal.reason ?? e;
+        const durationMs = performance.now() - t0;
+        const { category, wait } = await recordFailedAttempt(store, observer, retry, {
+          runId: this.runId,
+          stepIndex: this.stepIndex,
+          scope: key,
+          toolName: name,
+          attempt,
+          used: attempt - before,
+          error: e,
+          startedAt,
+          durationMs,
+        });
+        if (wait !== null) {
+          await delay(wait, this.signal);
+          continue;
+        }
+        await store.putCall({
+          ...row,
+          status: "failed",
+          error: errorMessage(e),
+          category,
+          attempts: attempt,
+          durationMs,
+        });
+        notify(observer, "onToolCall", {
+          runId: this.runId,
+          stepIndex: this.stepIndex,
+          name,
+          args,
+          key: fnKey,
+          replayed: false,
+          error: errorMessage(e),
+          category,
+          attempts: attempt - before,
+          durationMs,
+          startedAt,
+        });
+        throw e;
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+        this.signal.removeEventListener("abort", onAbort);
+      }
+    }
+  }
+
+  async waitForSignal<T = unknown>(
+    name: string,
+    options: { timeoutMs?: number; validate?: (data: unknown) => T } = {},
+  ): Promise<T | SignalTimeout> {
+    const { store } = this.#deps;
+    const base = `${this.stepIndex}:signal:${name}`;
+    const key = `${base}:${this.#occurrence(base)}`;
+    const existing = await store.getCall(this.runId, key);
+    if (existing?.status === "completed") {
+      const stored = JSON.parse(existing.result ?? "null") as { data?: unknown; timedOut?: true };
+      if (stored.timedOut) return { timedOut: true, name };
+      return options.validate ? options.validate(stored.data) : stored.data as T;
+    }
+    const deadline = existing?.deadline ??
+      (options.timeoutMs === undefined ? null : Date.now() + options.timeoutMs);
+    const row: CallRecord = {
+      ...this.#baseCall(key, "signal", name),
+      deadline,
+      startedAt: existing?.startedAt ?? Date.now(),
+    };
+    if (!existing) await store.putCall(row);
+    for (;;) {
+      const sig = await store.nextSignal(this.runId, name);
+      if (!sig) break;
+      const data = JSON.parse(sig.data);
+      let value: T;
+      try {
+        value = options.validate ? options.validate(data) : data as T;
+      } catch (e) {
+        const reason = errorMessage(e);
+        await store.consumeSignal(this.runId, sig.seq, { rejected: reason });
+        await store.addEvent(
+          this.runId,
+          "signal-rejected",
+          `signal ${name} #${sig.seq} was rejected by the step's validator: ${reason}`,
+        );
+        this.log.warn(`signal ${name} #${sig.seq} rejected: ${reason}`);
+        continue;
+      }
+      const result = JSON.stringify({ data });
+      await store.consumeSignal(this.runId, sig.seq, {
+        call: {
+          ...row,
+          status: "completed",
+          result,
+          resultBytes: utf8Length(result),
+          resultHash: sha256Hex(result).slice(0, 16),
+          attempts: 1,
+          durationMs: Date.now() - row.startedAt,
+        },
+      });
+      await store.addEvent(
+        this.runId,
+        "signal-received",
+        `step ${this.stepIndex} received signal ${name} #${sig.seq}`,
+      );
+      return value;
+    }
+    if (deadline !== null && Date.now() >= deadline) {
+      const result = JSON.stringify({ timedOut: true });
+      await store.putCall({
+        ...row,
+        status: "completed",
+        result,
+        resultBytes: result.length,
+        resultHash: sha256Hex(result).slice(0, 16),
+        attempts: 1,
+        durationMs: Date.now() - row.startedAt,
+      });
+      await store.addEvent(this.runId, "signal-timeout", `waiting for signal ${name} timed out`);
+      return { timedOut: true, name };
+    }
+    this.#suspend({ kind: "signal", name, deadline, key });
+  }
+
+  async sleep(ms: number): Promise<void> {
+    const { store, maxInProcessSleepMs } = this.#deps;
+    const base = `${this.stepIndex}:timer`;
+    const key = `${base}:${this.#occurrence(base)}`;
+    const existing = await store.getCall(this.runId, key);
+    if (existing?.status === "completed") return;
+    const wakeAt = existing?.deadline ?? Date.now() + Math.max(0, ms);
+    const row: CallRecord = {
+      ...this.#baseCall(key, "timer", "sleep"),
+      args: JSON.stringify({ ms }),
+      deadline: wakeAt,
+      startedAt: existing?.startedAt ?? Date.now(),
+    };
+    if (!existing) await store.putCall(row);
+    const remaining = wakeAt - Date.now();
+    if (remaining > maxInProcessSleepMs) this.#suspend({ kind: "timer", wakeAt, key });
+    if (remaining > 0) await delay(remaining, this.signal);
+    await store.putCall({
+      ...row,
+      status: "completed",
+      result: "null",
+      attempts: 1,
+      durationMs: Date.now() - row.startedAt,
+    });
+  }
+
+  async child<R2>(
+    // deno-lint-ignore no-explicit-any
+    agent: Agent<any, R2, any>,
+    options: { runId: string; input?: unknown },
+  ): Promise<R2> {
+    const { store } = this.#deps;
+    const childId = options.runId;
+    const key = `${this.stepIndex}:child:${childId}`;
+    const existing = await store.getCall(this.runId, key);
+    if (existing?.status === "completed") return JSON.parse(existing.result ?? "null") as R2;
+    const row: CallRecord = {
+      ...this.#baseCall(key, "child", childId),
+      args: options.input === undefined
+        ? null
+        : encodeJson(options.input, `the input of child run ${childId}`),
+      startedAt: existing?.startedAt ?? Date.now(),
+    };
+    if (!existing) await store.putCall(row);
+    const out = await this.#deps.runChild(agent, childId, options.input, {
+      runId: this.runId,
+      step: this.stepIndex,
+    });
+    if (out.status === "completed") {
+      const result = out.result === undefined ? "null" : JSON.stringify(out.result);
+      await store.putCall({
+        ...row,
+        status: "completed",
+        result,
+        resultBytes: utf8Length(result),
+        resultHash: sha256Hex(result).slice(0, 16),
+        attempts: 1,
+        durationMs: Date.now() - row.startedAt,
+      });
+      return out.result as R2;
+    }
+    if (out.status === "waiting") this.#suspend({ kind: "child", childRunId: childId, key });
+    if (this.signal.aborted) throw this.signal.reason;
+    if (out.status === "failed") {
+      throw new LoomError(`child run ${childId} failed: ${out.error?.message ?? "unknown error"}`, {
+        category: (out.error?.category ?? "unknown") as never,
+      });
+    }
+    throw new LoomError(`child run ${childId} is ${out.status}`, { category: "business" });
+  }
+}

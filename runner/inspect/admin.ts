@@ -1,0 +1,234 @@
+/**
+ * Operations on stored runs that need no agent module: signals, cancel, retry, fork, delete and
+ * prune.
+ *
+ * @module
+ */
+import { RunnerError } from "../errors.ts";
+import { encodeJson } from "../json.ts";
+import { requireRun } from "../engine/engine.ts";
+import { ownerIsGone } from "../engine/lease.ts";
+import { type RunRecord, type RunStatus, type Store, TERMINAL_STATUSES } from "../store/store.ts";
+
+/**
+ * Delivers a signal to a run. It is stored and consumed by the next `ctx.waitForSignal(name)` of
+ * the run (on its next resume if it is waiting). Fails for unknown or finished runs.
+ */
+export async function sendSignal(
+  store: Store,
+  runId: string,
+  name: string,
+  data?: unknown,
+): Promise<{ seq: number; status: RunStatus; waitingFor: string | null }> {
+  const run = await requireRun(store, runId);
+  if (TERMINAL_STATUSES.includes(run.status)) {
+    throw new RunnerError(`run ${runId} is ${run.status}; it takes no more signals`);
+  }
+  if (!name) throw new RunnerError("a signal name is required");
+  const json = encodeJson(data === undefined ? null : data, "the signal data");
+  const seq = await store.addSignal(runId, name, json, Date.now());
+  await store.addEvent(runId, "signal-sent", `signal ${name} #${seq} delivered`);
+  const waiting = run.waiting ? JSON.parse(run.waiting) : null;
+  return {
+    seq,
+    status: run.status,
+    waitingFor: run.status === "waiting" && waiting?.kind === "signal" ? waiting.name : null,
+  };
+}
+
+/**
+ * Cancels a run and, recursively, its unfinished children. A process advancing the run stops at
+ * its next commit (nothing of the current step is committed). Returns the ids cancelled.
+ */
+export async function cancelRun(
+  store: Store,
+  runId: string,
+  reason = "cancelled",
+): Promise<string[]> {
+  const run = await requireRun(store, runId);
+  if (TERMINAL_STATUSES.includes(run.status)) {
+    throw new RunnerError(`run ${runId} is already ${run.status}`);
+  }
+  const done: string[] = [];
+  const visit = async (r: RunRecord): Promise<void> => {
+    if (!TERMINAL_STATUSES.includes(r.status)) {
+      const ok = await store.updateRunIf(r.runId, ["running", "paused", "waiting"], {
+        status: "cancelled",
+        error: reason,
+        errorCategory: "business",
+        waiting: null,
+      });
+      if (ok) {
+        await store.addEvent(r.runId, "cancelled", `cancelled: ${reason}`);
+        done.push(r.runId);
+      }
+    }
+    for (const child of await store.listRuns({ parentRunId: r.runId })) await visit(child);
+  };
+  await visit(run);
+  return done;
+}
+
+/**
+ * Makes a failed run resumable again from its last checkpoint, with a fresh retry budget for the
+ * step that failed. Resume it afterwards.
+ */
+export async function retryRun(store: Store, runId: string): Promise<void> {
+  const run = await requireRun(store, runId);
+  if (run.status !== "failed") {
+    throw new RunnerError(`run ${runId} is ${run.status}; only failed runs can be retried`);
+  }
+  const last = await store.lastStep(runId);
+  const step = last ? last.step + 1 : run.firstStep;
+  const prev = await store.lastAttempt(runId, step, "");
+  const ok = await store.updateRunIf(runId, ["failed"], {
+    status: "paused",
+    error: null,
+    errorCategory: null,
+    retryStep: step,
+    retryBase: prev?.attempt ?? 0,
+    leaseOwner: null,
+    leaseExpires: null,
+  });
+  if (!ok) throw new RunnerError(`run ${runId} changed while it was being retried; try again`);
+  await store.addEvent(
+    runId,
+    "retry",
+    `retry requested: step ${step} gets a fresh attempt budget (after ${
+      prev?.attempt ?? 0
+    } failed attempt(s))`,
+    JSON.stringify({ previousError: run.error, previousCategory: run.errorCategory }),
+  );
+}
+
+/** The state stored before step `step` of a run (its checkpoint), or an error if not kept. */
+export async function getCheckpoint(store: Store, runId: string, step: number): Promise<unknown> {
+  const run = await requireRun(store, runId);
+  const last = await store.lastStep(runId);
+  const next = last ? last.step + 1 : run.firstStep;
+  if (!Number.isInteger(step) || step < run.firstStep || step > next) {
+    throw new RunnerError(
+      `run ${runId} has checkpoints for steps ${run.firstStep}..${next}; ${step} is out of range`,
+    );
+  }
+  if (step === next && run.status === "completed") {
+    throw new RunnerError(
+      `run ${runId} completed at step ${next - 1}; step ${step} has no checkpoint`,
+    );
+  }
+  if (run.patchedStep === step && run.patchedState !== null) return JSON.parse(run.patchedState);
+  if (step === run.firstStep) return JSON.parse(run.initialState);
+  const row = await store.getStep(runId, step - 1);
+  if (!row || row.state === null) {
+    const policy = JSON.parse(run.policy);
+    throw new RunnerError(
+      `the checkpoint before step ${step} of run ${runId} was not kept (the compact policy keeps one checkpoint in ${policy.every})`,
+    );
+  }
+  return JSON.parse(row.state);
+}
+
+/**
+ * Starts a new run from a kept checkpoint of another run (optionally with an edited state). The
+ * new run is `paused` at that step; resume it with the agent module. Lineage is recorded.
+ */
+export async function forkRun(
+  store: Store,
+  options: { runId: string; fromStep: number; newRunId: string; state?: unknown },
+): Promise<RunRecord> {
+  const src = await requireRun(store, options.runId);
+  if (await store.getRun(options.newRunId)) {
+    throw new RunnerError(`run ${options.newRunId} already exists in ${store.location}`);
+  }
+  const state = options.state !== undefined
+    ? options.state
+    : await getCheckpoint(store, options.runId, options.fromStep);
+  if (options.state !== undefined) await getCheckpoint(store, options.runId, options.fromStep);
+  const now = Date.now();
+  const rec: RunRecord = {
+    ...src,
+    runId: options.newRunId,
+    status: "paused",
+    parentRunId: null,
+    parentStep: null,
+    forkOfRunId: src.runId,
+    forkOfStep: options.fromStep,
+    firstStep: options.fromStep,
+    initialState: encodeJson(state, "state"),
+    result: null,
+    error: null,
+    errorCategory: null,
+    waiting: null,
+    patchedStep: null,
+    patchedState: null,
+    leaseOwner: null,
+    leaseExpires: null,
+    retryStep: null,
+    retryBase: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await store.createRun(rec);
+  await store.addEvent(
+    rec.runId,
+    "forked",
+    `forked from run ${src.runId} at step ${options.fromStep}${
+      options.state !== undefined ? " with an edited state" : ""
+    }`,
+  );
+  await store.addEvent(
+    src.runId,
+    "fork-made",
+    `run ${rec.runId} was forked from step ${options.fromStep}`,
+  );
+  return rec;
+}
+
+function leaseIsLive(run: RunRecord): boolean {
+  return run.status === "running" && run.leaseOwner !== null &&
+    (run.leaseExpires ?? 0) > Date.now() && !ownerIsGone(run.leaseOwner);
+}
+
+/** Deletes a run, its rows and its child runs. Refuses a run that a live process is advancing. */
+export async function deleteRun(store: Store, runId: string): Promise<string[]> {
+  const run = await requireRun(store, runId);
+  if (leaseIsLive(run)) {
+    throw new RunnerError(`run ${runId} is being advanced by ${run.leaseOwner}; cancel it first`);
+  }
+  const deleted: string[] = [];
+  for (const child of await store.listRuns({ parentRunId: runId })) {
+    deleted.push(...await deleteRun(store, child.runId));
+  }
+  if (await store.deleteRun(runId)) deleted.push(runId);
+  return deleted;
+}
+
+/** Deletes finished runs (completed by default) last updated before `before`. Returns their ids. */
+export async function pruneRuns(
+  store: Store,
+  options: { before: Date; statuses?: RunStatus[] },
+): Promise<string[]> {
+  const statuses = options.statuses ?? ["completed"];
+  for (const s of statuses) {
+    if (!TERMINAL_STATUSES.includes(s)) {
+      throw new RunnerError(
+        `prune only removes finished runs (completed, failed, cancelled), not ${s}`,
+      );
+    }
+  }
+  const out: string[] = [];
+  for (const status of statuses) {
+    for (;;) {
+      const batch = await store.listRuns({
+        status,
+        updatedBefore: options.before.getTime(),
+        limit: 500,
+      });
+      if (batch.length === 0) break;
+      for (const r of batch) {
+        if (await store.deleteRun(r.runId)) out.push(r.runId);
+      }
+    }
+  }
+  return out;
+}

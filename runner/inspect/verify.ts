@@ -1,0 +1,164 @@
+/**
+ * `verifyRun`: checks a run's integrity — no gaps in steps or attempts, checkpoints kept as the
+ * run's stored policy says, stored JSON parses, tool-call hashes match — plus SQLite's own check.
+ *
+ * @module
+ */
+import { requireRun } from "../engine/engine.ts";
+import { sha256Hex, stableStringify } from "../json.ts";
+import type { Store, StoredPolicy } from "../store/store.ts";
+
+/** Outcome of `verifyRun`. */
+export interface VerifyReport {
+  /** Run id. */
+  runId: string;
+  /** True when no problem was found. */
+  ok: boolean;
+  /** Problems found (each one sentence). */
+  problems: string[];
+  /** Oddities that are not corruption. */
+  warnings: string[];
+  /** What was checked. */
+  checked: { steps: number; attempts: number; calls: number; signals: number };
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks one run (and the database file). */
+export async function verifyRun(store: Store, runId: string): Promise<VerifyReport> {
+  const run = await requireRun(store, runId);
+  const policy = JSON.parse(run.policy) as StoredPolicy;
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const stats = await store.stepStats(runId);
+  const completed = run.status === "completed";
+  if (stats.count > 0) {
+    if (stats.first !== run.firstStep) {
+      problems.push(`steps start at ${stats.first}, but the run starts at step ${run.firstStep}`);
+    }
+    const expected = stats.last! - run.firstStep + 1;
+    if (stats.count !== expected) {
+      problems.push(
+        `${expected - stats.count} step(s) missing between ${run.firstStep} and ${stats.last}`,
+      );
+    }
+  } else if (completed) problems.push("the run is completed but has no step rows");
+  if (completed && run.result === null) problems.push("the run is completed but has no result");
+  if (!parses(run.initialState)) problems.push("the initial state is not valid JSON");
+
+  // Walk the steps in pages: gaps, kept checkpoints, JSON validity.
+  const failedByStep = new Map<number, number>();
+  const attempts = await store.listAttempts(runId, { scope: "" });
+  for (const a of attempts) {
+    failedByStep.set(a.step, Math.max(failedByStep.get(a.step) ?? 0, a.attempt));
+  }
+  let prev: number | null = null;
+  for (let offset = 0;; offset += 5000) {
+    const rows = await store.listSteps(runId, { limit: 5000, offset });
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      if (prev !== null && r.step !== prev + 1) {
+        problems.push(`gap in steps: ${prev} is followed by ${r.step}`);
+      }
+      prev = r.step;
+      const isFinal = completed && r.step === stats.last;
+      const isLatest = r.step === (completed ? stats.last! - 1 : stats.last);
+      if (r.state !== null && !parses(r.state)) {
+        problems.push(`the state after step ${r.step} is not valid JSON`);
+      }
+      if (isFinal) {
+        if (r.state !== null) warnings.push(`the final step ${r.step} also stored a state`);
+      } else if (r.state === null) {
+        const mustKeep = policy.checkpoint === "full" || isLatest ||
+          (r.step + 1) % policy.every === 0;
+        if (mustKeep) {
+          problems.push(
+            `the checkpoint after step ${r.step} is missing (${policy.checkpoint} policy)`,
+          );
+        }
+      }
+      const failed = failedByStep.get(r.step) ?? 0;
+      if (r.attempt <= failed) {
+        problems.push(
+          `step ${r.step} committed as attempt ${r.attempt}, but attempt ${failed} is recorded as failed`,
+        );
+      }
+    }
+  }
+  // Attempt numbers per scope must have no gaps.
+  const all = await store.listAttempts(runId);
+  const byScope = new Map<string, number[]>();
+  for (const a of all) {
+    const k = `${a.step}\0${a.scope}`;
+    const list = byScope.get(k) ?? [];
+    list.push(a.attempt);
+    byScope.set(k, list);
+  }
+  for (const [k, list] of byScope) {
+    list.sort((a, b) => a - b);
+    const [step, scope] = k.split("\0");
+    const start = list[0];
+    list.forEach((n, i) => {
+      if (n !== start + i) {
+        problems.push(
+          `gap in attempts of step ${step}${scope ? ` tool ${scope}` : ""}: ${list.join(",")}`,
+        );
+      }
+    });
+    if (start !== 1 && scope === "") {
+      problems.push(`attempts of step ${step} start at ${start}, not 1`);
+    }
+  }
+  // Durable calls: hashes and JSON.
+  const next = stats.last === null ? run.firstStep : stats.last + 1;
+  let calls = 0;
+  for (let offset = 0;; offset += 5000) {
+    const rows = await store.listCalls(runId, { limit: 5000, offset });
+    if (rows.length === 0) break;
+    calls += rows.length;
+    for (const c of rows) {
+      if (c.status === "completed") {
+        if (c.result === null || !parses(c.result)) {
+          problems.push(`call ${c.key} is completed without a valid stored result`);
+        } else if (c.resultHash !== null && sha256Hex(c.result).slice(0, 16) !== c.resultHash) {
+          problems.push(`the stored result of call ${c.key} does not match its hash`);
+        }
+      }
+      if (c.args !== null && c.argsHash !== null) {
+        if (!parses(c.args)) {
+          problems.push(`the stored arguments of call ${c.key} are not valid JSON`);
+        } else if (sha256Hex(stableStringify(JSON.parse(c.args))).slice(0, 16) !== c.argsHash) {
+          problems.push(`the stored arguments of call ${c.key} do not match their hash`);
+        }
+      }
+      if (c.step > next) {
+        problems.push(`call ${c.key} belongs to step ${c.step}, after the next step ${next}`);
+      }
+      if (c.status === "started" && c.step < next && c.kind === "tool") {
+        warnings.push(`tool call ${c.key} of committed step ${c.step} has no recorded outcome`);
+      }
+    }
+  }
+  const signals = await store.listSignals(runId, { limit: 100_000 });
+  for (const s of signals) {
+    if (!parses(s.data)) problems.push(`signal #${s.seq} has invalid JSON data`);
+    if (s.consumedBy && !(await store.getCall(runId, s.consumedBy))) {
+      problems.push(`signal #${s.seq} was consumed by ${s.consumedBy}, which is not recorded`);
+    }
+  }
+  for (const msg of await store.integrityCheck()) problems.push(`SQLite integrity check: ${msg}`);
+  return {
+    runId,
+    ok: problems.length === 0,
+    problems,
+    warnings,
+    checked: { steps: stats.count, attempts: all.length, calls, signals: signals.length },
+  };
+}

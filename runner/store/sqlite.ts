@@ -1,0 +1,818 @@
+/**
+ * The SQLite store (`node:sqlite`). WAL mode; `synchronous=NORMAL` by default (a committed
+ * transition survives a killed process) or `FULL` with `durability: "fsync"` (survives power loss).
+ * Schema version in `user_version`, Loom marker in `application_id`. All SQL of the runner is here.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { RunnerError } from "../errors.ts";
+import type {
+  AttemptRecord,
+  CallRecord,
+  EventRecord,
+  LeaseResult,
+  Page,
+  RunPatch,
+  RunRecord,
+  RunStatus,
+  SignalRecord,
+  StepRecord,
+  StepStats,
+  Store,
+} from "./store.ts";
+
+/** `application_id` of a Loom database ("LOOM"). */
+export const LOOM_APPLICATION_ID = 0x4c4f4f4d;
+/** Current schema version. */
+export const SCHEMA_VERSION = 1;
+
+/** Options of `openStore`. */
+export interface OpenStoreOptions {
+  /** `normal` (default): WAL + synchronous=NORMAL. `fsync`: synchronous=FULL. */
+  durability?: "normal" | "fsync";
+  /** Create the file when missing (default true). Inspection passes false. */
+  create?: boolean;
+  /** SQLite busy timeout, ms (default 5000). */
+  busyTimeoutMs?: number;
+  /**
+   * Page size for a new database file (bytes, power of two 512..65536). Smaller pages mean less
+   * written per commit of a small transition. Default 4096. Ignored for existing files.
+   */
+  pageSize?: number;
+}
+
+/** Schema migrations: index i brings a database from version i to i+1. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    agent_name TEXT NOT NULL,
+    agent_version INTEGER NOT NULL,
+    agent_hash TEXT,
+    status TEXT NOT NULL,
+    parent_run_id TEXT,
+    parent_step INTEGER,
+    fork_of_run_id TEXT,
+    fork_of_step INTEGER,
+    first_step INTEGER NOT NULL,
+    initial_state TEXT NOT NULL,
+    input TEXT,
+    result TEXT,
+    error TEXT,
+    error_category TEXT,
+    waiting TEXT,
+    policy TEXT NOT NULL,
+    patched_step INTEGER,
+    patched_state TEXT,
+    lease_owner TEXT,
+    lease_expires INTEGER,
+    retry_step INTEGER,
+    retry_base INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX runs_by_status ON runs(status, updated_at);
+  CREATE INDEX runs_by_updated ON runs(updated_at);
+  CREATE INDEX runs_by_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+  CREATE TABLE steps (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    state TEXT,
+    PRIMARY KEY (run_id, step)
+  ) WITHOUT ROWID;
+  CREATE TABLE attempts (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    error_type TEXT NOT NULL,
+    category TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    retry_at INTEGER,
+    PRIMARY KEY (run_id, step, scope, attempt)
+  ) WITHOUT ROWID;
+  CREATE TABLE tool_calls (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    args TEXT,
+    args_hash TEXT,
+    status TEXT NOT NULL,
+    result TEXT,
+    result_bytes INTEGER,
+    result_hash TEXT,
+    capped INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    category TEXT,
+    attempts INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms REAL,
+    deadline INTEGER,
+    PRIMARY KEY (run_id, key)
+  );
+  CREATE INDEX tool_calls_by_step ON tool_calls(run_id, step);
+  CREATE TABLE signals (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    consumed_by TEXT,
+    rejected TEXT,
+    PRIMARY KEY (run_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    data TEXT,
+    PRIMARY KEY (run_id, seq)
+  ) WITHOUT ROWID;
+  `,
+];
+
+const RUN_COLUMNS = `run_id AS runId, agent_name AS agentName, agent_version AS agentVersion,
+  agent_hash AS agentHash, status, parent_run_id AS parentRunId, parent_step AS parentStep,
+  fork_of_run_id AS forkOfRunId, fork_of_step AS forkOfStep, first_step AS firstStep,
+  initial_state AS initialState, input, result, error, error_category AS errorCategory, waiting,
+  policy, patched_step AS patchedStep, patched_state AS patchedState, lease_owner AS leaseOwner,
+  lease_expires AS leaseExpires, retry_step AS retryStep, retry_base AS retryBase,
+  created_at AS createdAt, updated_at AS updatedAt`;
+const STEP_COLUMNS =
+  `run_id AS runId, step, attempt, started_at AS startedAt, duration_ms AS durationMs, state`;
+const ATTEMPT_COLUMNS = `run_id AS runId, step, scope, attempt, error, error_type AS errorType,
+  category, started_at AS startedAt, duration_ms AS durationMs, retry_at AS retryAt`;
+const CALL_COLUMNS = `run_id AS runId, key, step, kind, name, args, args_hash AS argsHash, status,
+  result, result_bytes AS resultBytes, result_hash AS resultHash, capped, error, category, attempts,
+  started_at AS startedAt, duration_ms AS durationMs, deadline`;
+const SIGNAL_COLUMNS = `run_id AS runId, seq, name, data, sent_at AS sentAt,
+  consumed_by AS consumedBy, rejected`;
+
+const PATCH_COLUMNS: Record<keyof RunPatch, string> = {
+  status: "status",
+  result: "result",
+  error: "error",
+  errorCategory: "error_category",
+  waiting: "waiting",
+  agentVersion: "agent_version",
+  agentHash: "agent_hash",
+  patchedStep: "patched_step",
+  patchedState: "patched_state",
+  leaseOwner: "lease_owner",
+  leaseExpires: "lease_expires",
+  retryStep: "retry_step",
+  retryBase: "retry_base",
+};
+
+type Param = string | number | null;
+
+function limitClause(page: Page | undefined): string {
+  const limit = page?.limit ?? -1;
+  const offset = page?.offset ?? 0;
+  return ` LIMIT ${Math.floor(limit)} OFFSET ${Math.max(0, Math.floor(offset))}`;
+}
+
+function fileExists(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new RunnerError(`cannot read database file ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The SQLite implementation of `Store`. Create it with `openStore`. */
+export class SqliteStore implements Store {
+  /** File path or `:memory:`. */
+  readonly location: string;
+  /** The underlying connection (for tests and benchmarks). */
+  readonly db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+  #commitStep: StatementSync;
+
+  /** Opens (and when allowed creates) a Loom database. */
+  constructor(path: string, options: OpenStoreOptions = {}) {
+    this.location = path;
+    const memory = path === ":memory:" || path === "";
+    const info = memory ? undefined : fileExists(path);
+    if (!memory && !info && options.create === false) {
+      throw new RunnerError(`database file ${path} does not exist`);
+    }
+    if (info?.isDirectory) throw new RunnerError(`${path} is a directory, not a database file`);
+    const isNewFile = memory || !info || info.size === 0;
+    if (!memory && info && info.size === 0 && options.create === false) {
+      throw new RunnerError(`${path} is an empty file, not a Loom database`);
+    }
+    try {
+      this.db = new DatabaseSync(path);
+    } catch (e) {
+      throw new RunnerError(`cannot open database ${path}: ${(e as Error).message}`);
+    }
+    try {
+      this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      if (isNewFile && options.pageSize !== undefined) {
+        const ps = options.pageSize;
+        if (!Number.isInteger(ps) || ps < 512 || ps > 65536 || (ps & (ps - 1)) !== 0) {
+          throw new RunnerError(`page size must be a power of two from 512 to 65536, got ${ps}`);
+        }
+        this.db.exec(`PRAGMA page_size = ${ps}`);
+      }
+      this.#checkAndMigrate(isNewFile);
+      if (!memory) this.db.exec("PRAGMA journal_mode = WAL");
+      this.db.exec(
+        `PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`,
+      );
+      this.db.exec("PRAGMA foreign_keys = OFF");
+    } catch (e) {
+      try {
+        this.db.close();
+      } catch { /* already unusable */ }
+      if (e instanceof RunnerError) throw e;
+      throw new RunnerError(
+        `${path} is not a Loom database or is corrupt (SQLite: ${(e as Error).message})`,
+      );
+    }
+    this.#commitStep = this.db.prepare(
+      `INSERT INTO steps (run_id, step, attempt, started_at, duration_ms, state)
+       SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS
+         (SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ? AND status = 'running')`,
+    );
+  }
+
+  #checkAndMigrate(isNewFile: boolean): void {
+    const appId = (this.db.prepare("PRAGMA application_id").get() as { application_id: number })
+      .application_id;
+    const version = (this.db.prepare("PRAGMA user_version").get() as { user_version: number })
+      .user_version;
+    const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as {
+      n: number;
+    }).n;
+    if (appId !== LOOM_APPLICATION_ID) {
+      if (tables > 0 || appId !== 0 || !isNewFile && version !== 0) {
+        throw new RunnerError(`${this.location} is not a Loom database`);
+      }
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new RunnerError(
+        `${this.location} has schema version ${version}, newer than this runner supports (${SCHEMA_VERSION}); upgrade @loom/runner`,
+      );
+    }
+    if (version === SCHEMA_VERSION) return;
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]);
+      this.db.exec(`PRAGMA application_id = ${LOOM_APPLICATION_ID}`);
+      this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      this.db.exec("COMMIT");
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  #run(sql: string, ...params: Param[]): number {
+    return Number(this.#stmt(sql).run(...params).changes);
+  }
+
+  #get<T>(sql: string, ...params: Param[]): T | undefined {
+    return this.#stmt(sql).get(...params) as T | undefined;
+  }
+
+  #all<T>(sql: string, ...params: Param[]): T[] {
+    return this.#stmt(sql).all(...params) as T[];
+  }
+
+  #tx<T>(fn: () => T): T {
+    this.#stmt("BEGIN IMMEDIATE").run();
+    try {
+      const out = fn();
+      this.#stmt("COMMIT").run();
+      return out;
+    } catch (e) {
+      if (this.db.isTransaction) this.#stmt("ROLLBACK").run();
+      throw e;
+    }
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  /** Creates a run. */
+  createRun(r: RunRecord): void {
+    const exists = () => new RunnerError(`run ${r.runId} already exists in ${this.location}`);
+    if (this.#get("SELECT 1 FROM runs WHERE run_id = ?", r.runId)) throw exists();
+    try {
+      this.#insertRun(r);
+    } catch (e) {
+      // Another process created the same run between the check and the insert.
+      if (/UNIQUE constraint failed/.test((e as Error).message)) throw exists();
+      throw e;
+    }
+  }
+
+  #insertRun(r: RunRecord): void {
+    this.#run(
+      `INSERT INTO runs (run_id, agent_name, agent_version, agent_hash, status, parent_run_id,
+        parent_step, fork_of_run_id, fork_of_step, first_step, initial_state, input, result, error,
+        error_category, waiting, policy, patched_step, patched_state, lease_owner, lease_expires,
+        retry_step, retry_base, created_at, updated_at)
+       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      r.runId,
+      r.agentName,
+      r.agentVersion,
+      r.agentHash,
+      r.status,
+      r.parentRunId,
+      r.parentStep,
+      r.forkOfRunId,
+      r.forkOfStep,
+      r.firstStep,
+      r.initialState,
+      r.input,
+      r.result,
+      r.error,
+      r.errorCategory,
+      r.waiting,
+      r.policy,
+      r.patchedStep,
+      r.patchedState,
+      r.leaseOwner,
+      r.leaseExpires,
+      r.retryStep,
+      r.retryBase,
+      r.createdAt,
+      r.updatedAt,
+    );
+  }
+
+  /** One run. */
+  getRun(runId: string): RunRecord | undefined {
+    return this.#get<RunRecord>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`, runId);
+  }
+
+  /** Runs, newest first. */
+  listRuns(
+    filter: Page & { status?: RunStatus; parentRunId?: string; updatedBefore?: number } = {},
+  ): RunRecord[] {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (filter.status) {
+      where.push("status = ?");
+      params.push(filter.status);
+    }
+    if (filter.parentRunId !== undefined) {
+      where.push("parent_run_id = ?");
+      params.push(filter.parentRunId);
+    }
+    if (filter.updatedBefore !== undefined) {
+      where.push("updated_at < ?");
+      params.push(filter.updatedBefore);
+    }
+    const sql = `SELECT ${RUN_COLUMNS} FROM runs${
+      where.length ? ` WHERE ${where.join(" AND ")}` : ""
+    } ORDER BY updated_at DESC, run_id${limitClause(filter)}`;
+    return this.#all<RunRecord>(sql, ...params);
+  }
+
+  /** Takes the lease (see `Store.acquireLease`). */
+  acquireLease(
+    runId: string,
+    owner: string,
+    ttlMs: number,
+    isStale: (owner: string, expires: number) => boolean,
+    allowedStatuses: readonly RunStatus[],
+  ): LeaseResult {
+    return this.#tx(() => {
+      const row = this.#get<{ owner: string | null; expires: number | null; status: RunStatus }>(
+        "SELECT lease_owner AS owner, lease_expires AS expires, status FROM runs WHERE run_id = ?",
+        runId,
+      );
+      if (!row) throw new RunnerError(`run ${runId} does not exist in ${this.location}`);
+      const now = Date.now();
+      const held = row.owner !== null && row.owner !== owner;
+      if (held && (row.expires ?? 0) > now && !isStale(row.owner!, row.expires ?? 0)) {
+        return { ok: false as const, owner: row.owner!, expires: row.expires ?? 0 };
+      }
+      if (!allowedStatuses.includes(row.status)) {
+        throw new RunnerError(`run ${runId} is ${row.status} and cannot be resumed`);
+      }
+      this.#run(
+        `UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running', updated_at = ?
+         WHERE run_id = ?`,
+        owner,
+        now + ttlMs,
+        now,
+        runId,
+      );
+      return { ok: true as const, previousOwner: row.owner, tookOver: held };
+    });
+  }
+
+  /** Extends the lease. */
+  renewLease(runId: string, owner: string, ttlMs: number): RunStatus | null {
+    const changed = this.#run(
+      "UPDATE runs SET lease_expires = ? WHERE run_id = ? AND lease_owner = ?",
+      Date.now() + ttlMs,
+      runId,
+      owner,
+    );
+    if (changed === 0) return null;
+    return this.#get<{ status: RunStatus }>("SELECT status FROM runs WHERE run_id = ?", runId)
+      ?.status ?? null;
+  }
+
+  #patch(patch: RunPatch): { sets: string; params: Param[] } {
+    const sets: string[] = ["updated_at = ?"];
+    const params: Param[] = [Date.now()];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      sets.push(`${PATCH_COLUMNS[k as keyof RunPatch]} = ?`);
+      params.push(v as Param);
+    }
+    return { sets: sets.join(", "), params };
+  }
+
+  /** Patches an owned, running run. */
+  updateOwnedRun(runId: string, owner: string, patch: RunPatch): boolean {
+    const { sets, params } = this.#patch(patch);
+    return this.#run(
+      `UPDATE runs SET ${sets} WHERE run_id = ? AND lease_owner = ? AND status = 'running'`,
+      ...params,
+      runId,
+      owner,
+    ) === 1;
+  }
+
+  /** Patches a run in one of the given statuses. */
+  updateRunIf(runId: string, from: readonly RunStatus[], patch: RunPatch): boolean {
+    const { sets, params } = this.#patch(patch);
+    return this.#run(
+      `UPDATE runs SET ${sets} WHERE run_id = ? AND status IN (${from.map(() => "?").join(",")})`,
+      ...params,
+      runId,
+      ...from,
+    ) === 1;
+  }
+
+  /** Hot path: one guarded INSERT, i.e. one implicit transaction. */
+  commitStep(s: StepRecord, owner: string): boolean {
+    return this.#commitStep.run(
+      s.runId,
+      s.step,
+      s.attempt,
+      s.startedAt,
+      s.durationMs,
+      s.state,
+      s.runId,
+      owner,
+    ).changes === 1;
+  }
+
+  /** Final step row and completion in one transaction. */
+  commitFinal(s: StepRecord, owner: string, result: string): boolean {
+    return this.#tx(() => {
+      if (!this.commitStep(s, owner)) return false;
+      this.#run(
+        `UPDATE runs SET status = 'completed', result = ?, waiting = NULL, error = NULL,
+           error_category = NULL, lease_owner = NULL, lease_expires = NULL, updated_at = ?
+         WHERE run_id = ?`,
+        result,
+        Date.now(),
+        s.runId,
+      );
+      return true;
+    });
+  }
+
+  /** Drops states that the compact policy does not keep. */
+  compactSteps(runId: string, from: number, to: number, every: number): void {
+    this.#run(
+      `UPDATE steps SET state = NULL WHERE run_id = ? AND step BETWEEN ? AND ?
+         AND (step + 1) % ? != 0 AND state IS NOT NULL`,
+      runId,
+      from,
+      to,
+      every,
+    );
+  }
+
+  /** Latest step row. */
+  lastStep(runId: string): StepRecord | undefined {
+    return this.#get<StepRecord>(
+      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY step DESC LIMIT 1`,
+      runId,
+    );
+  }
+
+  /** One step row. */
+  getStep(runId: string, step: number): StepRecord | undefined {
+    return this.#get<StepRecord>(
+      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ? AND step = ?`,
+      runId,
+      step,
+    );
+  }
+
+  /** Step rows. */
+  listSteps(runId: string, page: Page & { fromStep?: number } = {}): StepRecord[] {
+    return this.#all<StepRecord>(
+      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ? AND step >= ? ORDER BY step${
+        limitClause(page)
+      }`,
+      runId,
+      page.fromStep ?? -1,
+    );
+  }
+
+  /** Step summary. */
+  stepStats(runId: string): StepStats {
+    const r = this.#get<StepStats>(
+      `SELECT count(*) AS count, min(step) AS first, max(step) AS last,
+         coalesce(sum(duration_ms), 0) AS totalMs, count(state) AS withState,
+         coalesce(max(attempt), 0) AS maxAttempt
+       FROM steps WHERE run_id = ?`,
+      runId,
+    );
+    return r!;
+  }
+
+  /** Records a failed attempt. */
+  recordAttempt(a: AttemptRecord): void {
+    this.#run(
+      `INSERT OR REPLACE INTO attempts (run_id, step, scope, attempt, error, error_type, category,
+         started_at, duration_ms, retry_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+      a.runId,
+      a.step,
+      a.scope,
+      a.attempt,
+      a.error,
+      a.errorType,
+      a.category,
+      a.startedAt,
+      a.durationMs,
+      a.retryAt,
+    );
+  }
+
+  /** Highest recorded attempt of a scope. */
+  lastAttempt(runId: string, step: number, scope: string): AttemptRecord | undefined {
+    return this.#get<AttemptRecord>(
+      `SELECT ${ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ? AND step = ? AND scope = ?
+       ORDER BY attempt DESC LIMIT 1`,
+      runId,
+      step,
+      scope,
+    );
+  }
+
+  /** Failed attempts. */
+  listAttempts(
+    runId: string,
+    page: Page & { step?: number; scope?: string } = {},
+  ): AttemptRecord[] {
+    const where = ["run_id = ?"];
+    const params: Param[] = [runId];
+    if (page.step !== undefined) {
+      where.push("step = ?");
+      params.push(page.step);
+    }
+    if (page.scope !== undefined) {
+      where.push("scope = ?");
+      params.push(page.scope);
+    }
+    return this.#all<AttemptRecord>(
+      `SELECT ${ATTEMPT_COLUMNS} FROM attempts WHERE ${
+        where.join(" AND ")
+      } ORDER BY step, started_at, scope, attempt${limitClause(page)}`,
+      ...params,
+    );
+  }
+
+  /** Number of failed attempts. */
+  countAttempts(runId: string): number {
+    return this.#get<{ n: number }>("SELECT count(*) AS n FROM attempts WHERE run_id = ?", runId)!
+      .n;
+  }
+
+  #call(row: CallRecord | undefined): CallRecord | undefined {
+    if (row) row.capped = Boolean(row.capped);
+    return row;
+  }
+
+  /** One durable call. */
+  getCall(runId: string, key: string): CallRecord | undefined {
+    return this.#call(
+      this.#get<CallRecord>(
+        `SELECT ${CALL_COLUMNS} FROM tool_calls WHERE run_id = ? AND key = ?`,
+        runId,
+        key,
+      ),
+    );
+  }
+
+  #putCall(c: CallRecord): void {
+    this.#run(
+      `INSERT OR REPLACE INTO tool_calls (run_id, key, step, kind, name, args, args_hash, status,
+         result, result_bytes, result_hash, capped, error, category, attempts, started_at,
+         duration_ms, deadline) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      c.runId,
+      c.key,
+      c.step,
+      c.kind,
+      c.name,
+      c.args,
+      c.argsHash,
+      c.status,
+      c.result,
+      c.resultBytes,
+      c.resultHash,
+      c.capped ? 1 : 0,
+      c.error,
+      c.category,
+      c.attempts,
+      c.startedAt,
+      c.durationMs,
+      c.deadline,
+    );
+  }
+
+  /** Upserts a durable call. */
+  putCall(c: CallRecord): void {
+    this.#putCall(c);
+  }
+
+  /** Calls in order. */
+  listCalls(runId: string, page: Page & { step?: number; kind?: string } = {}): CallRecord[] {
+    const where = ["run_id = ?"];
+    const params: Param[] = [runId];
+    if (page.step !== undefined) {
+      where.push("step = ?");
+      params.push(page.step);
+    }
+    if (page.kind !== undefined) {
+      where.push("kind = ?");
+      params.push(page.kind);
+    }
+    return this.#all<CallRecord>(
+      `SELECT ${CALL_COLUMNS} FROM tool_calls WHERE ${
+        where.join(" AND ")
+      } ORDER BY step, started_at, key${limitClause(page)}`,
+      ...params,
+    ).map((c) => this.#call(c)!);
+  }
+
+  /** Call counts. */
+  countCalls(runId: string): { kind: string; name: string; status: string; n: number }[] {
+    return this.#all(
+      `SELECT kind, name, status, count(*) AS n FROM tool_calls WHERE run_id = ?
+       GROUP BY kind, name, status ORDER BY kind, name, status`,
+      runId,
+    );
+  }
+
+  /** Adds a signal. */
+  addSignal(runId: string, name: string, data: string, at: number): number {
+    return this.#tx(() => {
+      const seq = this.#get<{ n: number }>(
+        "SELECT coalesce(max(seq), 0) + 1 AS n FROM signals WHERE run_id = ?",
+        runId,
+      )!.n;
+      this.#run(
+        "INSERT INTO signals (run_id, seq, name, data, sent_at) VALUES (?,?,?,?,?)",
+        runId,
+        seq,
+        name,
+        data,
+        at,
+      );
+      return seq;
+    });
+  }
+
+  /** Oldest unconsumed signal of a name. */
+  nextSignal(runId: string, name: string): SignalRecord | undefined {
+    return this.#get<SignalRecord>(
+      `SELECT ${SIGNAL_COLUMNS} FROM signals WHERE run_id = ? AND name = ?
+         AND consumed_by IS NULL AND rejected IS NULL ORDER BY seq LIMIT 1`,
+      runId,
+      name,
+    );
+  }
+
+  /** Consumes or rejects a signal. */
+  consumeSignal(
+    runId: string,
+    seq: number,
+    consumer: { call: CallRecord } | { rejected: string },
+  ): void {
+    this.#tx(() => {
+      if ("call" in consumer) {
+        this.#run(
+          "UPDATE signals SET consumed_by = ? WHERE run_id = ? AND seq = ?",
+          consumer.call.key,
+          runId,
+          seq,
+        );
+        this.#putCall(consumer.call);
+      } else {
+        this.#run(
+          "UPDATE signals SET rejected = ? WHERE run_id = ? AND seq = ?",
+          consumer.rejected,
+          runId,
+          seq,
+        );
+      }
+    });
+  }
+
+  /** Signals. */
+  listSignals(runId: string, page: Page = {}): SignalRecord[] {
+    return this.#all<SignalRecord>(
+      `SELECT ${SIGNAL_COLUMNS} FROM signals WHERE run_id = ? ORDER BY seq${limitClause(page)}`,
+      runId,
+    );
+  }
+
+  /** Appends an event. */
+  addEvent(runId: string, kind: string, message: string, data: string | null = null): void {
+    this.#run(
+      `INSERT INTO events (run_id, seq, at, kind, message, data)
+       SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ? FROM events WHERE run_id = ?`,
+      runId,
+      Date.now(),
+      kind,
+      message,
+      data,
+      runId,
+    );
+  }
+
+  /** Events. */
+  listEvents(runId: string, page: Page = {}): EventRecord[] {
+    return this.#all<EventRecord>(
+      `SELECT run_id AS runId, seq, at, kind, message, data FROM events WHERE run_id = ?
+       ORDER BY seq${limitClause(page)}`,
+      runId,
+    );
+  }
+
+  /** Deletes a run's rows. */
+  deleteRun(runId: string): boolean {
+    return this.#tx(() => {
+      for (const t of ["steps", "attempts", "tool_calls", "signals", "events"]) {
+        this.#run(`DELETE FROM ${t} WHERE run_id = ?`, runId);
+      }
+      return this.#run("DELETE FROM runs WHERE run_id = ?", runId) === 1;
+    });
+  }
+
+  /** `PRAGMA integrity_check`; empty when ok. */
+  integrityCheck(): string[] {
+    const rows = this.db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];
+    const msgs = rows.map((r) => r.integrity_check);
+    return msgs.length === 1 && msgs[0] === "ok" ? [] : msgs;
+  }
+
+  /** Database size in bytes (pages in use, WAL excluded). */
+  sizeBytes(): number {
+    const pc = this.db.prepare("PRAGMA page_count").get() as { page_count: number };
+    const fc = this.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number };
+    const ps = this.db.prepare("PRAGMA page_size").get() as { page_size: number };
+    return (pc.page_count - fc.freelist_count) * ps.page_size;
+  }
+
+  /** Runs `VACUUM` (after deletes). */
+  vacuum(): void {
+    this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    this.db.exec("VACUUM");
+  }
+}
+
+/**
+ * Opens a store. A path (or `:memory:`) opens SQLite. A file that is not a Loom database, or is
+ * corrupt, fails with one clear `RunnerError`.
+ */
+export function openStore(path: string, options: OpenStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, options);
+}

@@ -1,0 +1,223 @@
+/**
+ * Workers: processes that share the runs of one store. A worker claims runnable runs (queued,
+ * paused, waiting whose signal arrived or timer is due, running whose lease expired because its
+ * worker died), advances each with `resumeRun`, and sleeps on LISTEN/NOTIFY (plus a timer for
+ * the next known deadline) when there is nothing to do. Two workers never advance one run: the
+ * claim keeps them from racing for it, and the run's lease (checked by every commit) decides.
+ *
+ * @module
+ */
+import type { Agent } from "../engine/agent.ts";
+import type { StepLogger } from "../engine/context.ts";
+import { resumeRun, type RunResult } from "../engine/engine.ts";
+import { errorMessage, RunnerError } from "../errors.ts";
+import { type Store, TERMINAL_STATUSES } from "../store/store.ts";
+import type { ClaimedRun, WorkQueue } from "../store/work_queue.ts";
+
+export type { ClaimedRun, WorkQueue } from "../store/work_queue.ts";
+
+/** Options of `runWorker`. */
+export interface WorkerOptions {
+  /** A store workers can share (`PostgresStore`). */
+  store: Store & WorkQueue;
+  /** Agents this worker runs; it claims only runs of these agents. */
+  agents: readonly Agent<unknown, unknown, unknown>[];
+  /** Runs advanced at once (default 4). */
+  concurrency?: number;
+  /** Lease time-to-live (default 30 s): how long a dead worker's runs wait for a takeover. */
+  leaseTtlMs?: number;
+  /** Steps per claim before the run is released for any worker (default: until it stops). */
+  stepsPerClaim?: number;
+  /** Return once no run of these agents needs a worker (default: work until `signal` aborts). */
+  drain?: boolean;
+  /** Aborting it stops the worker: runs in flight are interrupted (left `paused`). */
+  signal?: AbortSignal;
+  /** Longest idle sleep without a notification, ms (default 10 000): a safety net only. */
+  maxIdleMs?: number;
+  /** How long a run that failed to resume is left alone by this worker, ms (default 30 000). */
+  errorBackoffMs?: number;
+  /** Where steps' `ctx.log` lines go (default: stderr). */
+  logger?: StepLogger;
+  /** Timers longer than this suspend the run and free the worker slot (default 5 min). */
+  maxInProcessSleepMs?: number;
+  /** Consecutive failed store round trips tolerated (1 s apart) before the worker fails (default 30). */
+  maxStoreFailures?: number;
+  /** Progress: called when a claimed run's invocation ends or fails. */
+  onRun?: (event: WorkerRunEvent) => void;
+}
+
+/** What happened to one claimed run. */
+export interface WorkerRunEvent {
+  /** Run id. */
+  runId: string;
+  /** Agent name. */
+  agentName: string;
+  /** Status after this worker's invocation, or `error`, or `contended` (another took it first). */
+  outcome: RunResult["status"] | "error" | "contended";
+  /** Steps this worker committed. */
+  steps: number;
+  /** Error message for `error`. */
+  error?: string;
+}
+
+/** Totals of one worker's life. */
+export interface WorkerSummary {
+  /** Runs claimed. */
+  claimed: number;
+  /** Invocations by outcome. */
+  outcomes: Record<string, number>;
+  /** Steps committed by this worker. */
+  steps: number;
+}
+
+/** A wake-up latch: `kick()` ends the current (or next) `wait()`. */
+class Latch {
+  #dirty = false;
+  #wake: (() => void) | undefined;
+  kick(): void {
+    this.#dirty = true;
+    this.#wake?.();
+  }
+  /** Forgets kicks so far (call right before looking for work). */
+  reset(): void {
+    this.#dirty = false;
+  }
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.#dirty || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener("abort", done, { once: true });
+      this.#wake = done;
+    });
+  }
+}
+
+/**
+ * Runs a worker until `signal` aborts (or, with `drain`, until no run needs a worker). Runs in
+ * flight when it stops are interrupted and left `paused`, so any worker resumes them.
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
+  const { store } = options;
+  const agents = new Map<string, Agent<unknown, unknown, unknown>>();
+  for (const a of options.agents) {
+    if (agents.has(a.name)) throw new RunnerError(`two agents are named ${a.name}`);
+    agents.set(a.name, a);
+  }
+  if (agents.size === 0) throw new RunnerError("a worker needs at least one agent");
+  const names = [...agents.keys()];
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+  const leaseTtlMs = options.leaseTtlMs ?? 30_000;
+  const maxIdleMs = options.maxIdleMs ?? 10_000;
+  const errorBackoffMs = options.errorBackoffMs ?? 30_000;
+  const maxStoreFailures = options.maxStoreFailures ?? 30;
+  const summary: WorkerSummary = { claimed: 0, outcomes: {}, steps: 0 };
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const latch = new Latch();
+  const inFlight = new Map<string, Promise<void>>();
+  const backoff = new Map<string, number>(); // run id -> not before (ms since epoch)
+  const unlisten = await store.listenForWork(() => latch.kick());
+
+  const report = (
+    c: ClaimedRun,
+    outcome: WorkerRunEvent["outcome"],
+    steps: number,
+    error?: string,
+  ) => {
+    summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
+    summary.steps += steps;
+    options.onRun?.({ runId: c.runId, agentName: c.agentName, outcome, steps, error });
+  };
+
+  const advance = async (c: ClaimedRun): Promise<void> => {
+    // A finished run needs no claim release (and the store ends claims on status changes); a run
+    // that is still waiting may have been left untouched, so its claim is released explicitly.
+    let claimEnded = false;
+    try {
+      const result = await resumeRun(agents.get(c.agentName)!, {
+        store,
+        runId: c.runId,
+        leaseTtlMs,
+        maxSteps: options.stepsPerClaim,
+        signal: stop.signal,
+        logger: options.logger,
+        maxInProcessSleepMs: options.maxInProcessSleepMs,
+      });
+      claimEnded = TERMINAL_STATUSES.includes(result.status);
+      report(c, result.status, result.stepsThisRun);
+    } catch (e) {
+      // Another process holding a live lease is a lost race, not an error.
+      const run = await Promise.resolve(store.getRun(c.runId)).catch(() => undefined);
+      if (run?.leaseOwner && (run.leaseExpires ?? 0) > Date.now() && run.status === "running") {
+        report(c, "contended", 0);
+      } else {
+        backoff.set(c.runId, Date.now() + errorBackoffMs);
+        report(c, "error", 0, errorMessage(e));
+      }
+    } finally {
+      inFlight.delete(c.runId);
+      if (!claimEnded) await store.releaseClaim(c.runId).catch(() => {});
+      latch.kick();
+    }
+  };
+
+  let storeFailures = 0;
+  try {
+    while (!stop.signal.aborted) {
+      try {
+        if (await lookForWork()) break;
+        storeFailures = 0;
+      } catch (e) {
+        // The database restarting or a network blip: retry for a while, then give up loudly.
+        if (++storeFailures > maxStoreFailures) throw e;
+        console.error(`worker: store error (${errorMessage(e)}); retrying in 1 s`);
+        await latch.wait(1000, stop.signal);
+      }
+    }
+  } finally {
+    stop.abort();
+    await Promise.allSettled([...inFlight.values()]);
+    options.signal?.removeEventListener("abort", onAbort);
+    await unlisten().catch(() => {});
+  }
+  return summary;
+
+  /** One round: claim what can be claimed, or sleep until there may be work. True: drained. */
+  async function lookForWork(): Promise<boolean> {
+    latch.reset();
+    const now = Date.now();
+    for (const [id, until] of backoff) if (until <= now) backoff.delete(id);
+    if (inFlight.size < concurrency) {
+      const claimed = await store.claimRunnable(
+        names,
+        concurrency - inFlight.size,
+        leaseTtlMs,
+        [...inFlight.keys(), ...backoff.keys()],
+      );
+      for (const c of claimed) {
+        summary.claimed++;
+        inFlight.set(c.runId, advance(c));
+      }
+      if (claimed.length > 0) return false;
+    } else {
+      await latch.wait(maxIdleMs, stop.signal); // a run in flight ends, or a notification
+      return false;
+    }
+    if (options.drain && inFlight.size === 0) {
+      if (await store.pendingRuns(names, [...backoff.keys()]) === 0) return true;
+    }
+    const next = await store.nextWakeAt(names);
+    const ms = next === null ? maxIdleMs : Math.min(maxIdleMs, next - Date.now() + 5);
+    await latch.wait(ms, stop.signal);
+    return false;
+  }
+}
