@@ -3,7 +3,7 @@
 // The loop runs with a step budget and an `onStep` hook; when the budget runs out the error
 // carries the state, and the demo resumes from it. Ctrl-C stops it cleanly between two steps.
 //
-// Run: deno task demo        (or: deno run -A examples/agent_loop.ts [--budget 3] [--json])
+// Run: deno run -A examples/agent_loop.ts [--budget 3] [--think-ms 150] [--json]
 import { parseArgs } from "node:util";
 import {
   LoopAbortedError,
@@ -42,7 +42,7 @@ function search(query: string): string[] {
 // --- a scripted stand-in for the LLM: reads the state, picks the next action ---------------
 
 async function decide(state: AgentState): Promise<Action> {
-  await new Promise((resolve) => setTimeout(resolve, 150)); // the "model" takes a moment
+  await think();
   const heard = (word: string) => state.notes.some((note) => note.includes(word));
   if (!heard("tailrec runs")) return { kind: "search", query: "tailrec" };
   if (!heard("maxSteps")) return { kind: "search", query: "budget" };
@@ -53,6 +53,19 @@ async function decide(state: AgentState): Promise<Action> {
     text: "A tailrec loop can run 1000000 steps (and more) in constant memory; a budget " +
       "(maxSteps) stops it with its state so it can resume, and the runner makes each step durable.",
   };
+}
+
+/** The "model" takes a moment (`--think-ms`); Ctrl-C cuts it short, then the loop stops. */
+function think(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      controller.signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, thinkMs);
+    controller.signal.addEventListener("abort", done);
+  });
 }
 
 // --- the loop -------------------------------------------------------------------------------
@@ -89,12 +102,18 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     budget: { type: "string", default: "3" },
+    "think-ms": { type: "string", default: "150" },
     json: { type: "boolean", default: false },
   },
 });
 const budget = Number(flags.budget);
 if (!Number.isInteger(budget) || budget < 1) {
   console.error(`--budget must be a positive whole number of steps, got "${flags.budget}"`);
+  Deno.exit(2);
+}
+const thinkMs = Number(flags["think-ms"]);
+if (!Number.isInteger(thinkMs) || thinkMs < 0) {
+  console.error(`--think-ms must be a whole number of milliseconds, got "${flags["think-ms"]}"`);
   Deno.exit(2);
 }
 const say = (line: string) => flags.json || console.log(line);

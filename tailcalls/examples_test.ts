@@ -26,14 +26,16 @@ Deno.test("examples/agent_loop.ts: finishes within budget by resuming, reports i
 
 Deno.test("examples/agent_loop.ts: Ctrl-C stops it between steps with exit code 1", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", example("agent_loop.ts")],
+    // Each "model" call thinks for ten minutes unless Ctrl-C cuts it short, so the interrupt
+    // always lands inside the loop, however slow or fast the machine.
+    args: ["run", "-A", "--quiet", example("agent_loop.ts"), "--think-ms", "600000"],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Wait for the first progress line, then interrupt.
+  // Wait until the loop is about to start (the SIGINT listener is in place), then interrupt.
   const reader = child.stdout.getReader();
   let seen = "";
-  while (!seen.includes("step  1")) {
+  while (!seen.includes("goal:")) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += decode(value);
