@@ -2,7 +2,7 @@
  * Loom: durable async agent loops. Re-exports the three libraries:
  *
  * - `@loom/tailcalls`: stack-safe async loops (`tailrec`, `recur`, `tailcall`, `tailstream`).
- * - `@loom/runner`: durable runs on SQLite (`defineAgent`, `startRun`, `resumeRun`, ...).
+ * - `@loom/runner`: durable runs on SQLite or PostgreSQL (`defineAgent`, `startRun`, ...).
  * - `@loom/xray`: traces and the offline HTML viewer (`Recorder`, `toHtml`, `summarize`, ...).
  *
  * @module

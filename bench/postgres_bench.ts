@@ -13,7 +13,7 @@ import {
   connectPostgresAdmin,
   openPostgresStore,
   type PostgresStore,
-} from "../runner/store/postgres/store.ts";
+} from "../runner/store/postgres/mod.ts";
 import { chain } from "../runner/testdata/worker_agents/agents.ts";
 import { runWorker } from "../runner/worker/worker.ts";
 import type { WorkQueue } from "../runner/store/work_queue.ts";

@@ -1,5 +1,5 @@
 /**
- * `@loom/runner`: durable runs on SQLite. An agent's step returns a final value or
+ * `@loom/runner`: durable runs on SQLite or PostgreSQL. An agent's step returns a final value or
  * `recur(nextState)`; every `recur` is committed before the next step starts, so a run survives
  * SIGKILL at any point and resumes from its last committed transition. Tool calls are idempotent,
  * waits and timers are durable, and every step, attempt and tool call can be inspected afterwards.
@@ -54,6 +54,7 @@ export {
 } from "./errors.ts";
 export { assertJson, hashJson, stableStringify } from "./json.ts";
 export { type RetryPolicy } from "./engine/retry.ts";
+export type { LeaseResult } from "./engine/lease.ts";
 export type {
   RunObserver,
   RunStartInfo,
@@ -91,7 +92,7 @@ export type {
   CallKind,
   CallRecord,
   EventRecord,
-  LeaseResult,
+  LeaseState,
   MaybePromise,
   Page,
   RunPatch,

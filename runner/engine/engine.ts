@@ -16,7 +16,7 @@ import {
 } from "./context.ts";
 import { type ErrorCategory, errorMessage, NotSerializableError, RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
-import { DEFAULT_LEASE_TTL_MS, newOwnerId, ownerIsGone } from "./lease.ts";
+import { DEFAULT_LEASE_TTL_MS, newOwnerId, takeRunLease } from "./lease.ts";
 import { notify, type RunObserver } from "./observer.ts";
 import { recordFailedAttempt, resolveRetry } from "./retry.ts";
 import type { RunRecord, RunStatus, Store, StoredPolicy, WaitInfo } from "../store/store.ts";
@@ -265,13 +265,11 @@ async function invoke(
   if (typeof runId !== "string" || runId === "") throw new RunnerError("a run id is required");
   const owner = newOwnerId();
   const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
-  let run: RunRecord;
-  let resumed = false;
   if (mode === "start") {
     if (await store.getRun(runId)) {
       throw new RunnerError(`run ${runId} already exists in ${store.location}; resume it instead`);
     }
-    run = newRunRecord(agent, options, "running", owner, ttl, parent);
+    const run = newRunRecord(agent, options, "running", owner, ttl, parent);
     await store.createRun(run);
     await store.addEvent(
       runId,
@@ -281,55 +279,32 @@ async function invoke(
       }`,
       JSON.stringify({ owner, agentHash: run.agentHash }),
     );
-  } else {
-    resumed = true;
-    run = await requireRun(store, runId);
-    if (run.agentName !== agent.name) {
-      throw new RunnerError(`run ${runId} belongs to agent ${run.agentName}, not ${agent.name}`);
-    }
-    if (run.status === "completed") {
-      throw new RunnerError(`run ${runId} is already completed and cannot be resumed`);
-    }
-    if (run.status === "failed") {
-      throw new RunnerError(
-        `run ${runId} failed (${run.errorCategory}: ${run.error}); use retry to continue it from its last checkpoint`,
-      );
-    }
-    if (run.status === "cancelled") {
-      throw new RunnerError(`run ${runId} was cancelled and cannot be resumed`);
-    }
-    if (run.agentVersion !== agent.version && !agent.migrate) {
-      throw new RunnerError(
-        `run ${runId} was checkpointed by ${agent.name} version ${run.agentVersion}, but this module is version ${agent.version} and has no migrate()`,
-      );
-    }
-    // A waiting run whose wait cannot be over yet stays waiting without taking the lease.
-    if (run.status === "waiting" && run.waiting) {
-      const w = JSON.parse(run.waiting) as WaitInfo;
-      const limit = options.maxInProcessSleepMs ?? 5 * 60_000;
-      const stillWaiting = (w.kind === "signal" &&
-        (w.deadline === null || Date.now() < w.deadline) &&
-        !(await store.nextSignal(runId, w.name))) ||
-        (w.kind === "timer" && w.wakeAt - Date.now() > limit);
-      if (stillWaiting) {
-        const last = await store.lastStep(runId);
-        const next = last ? last.step + 1 : run.firstStep;
-        const json = run.patchedStep === next ? run.patchedState : last?.state ?? run.initialState;
-        return {
-          ...finishedResult(run, next),
-          state: json === null ? undefined : decodeState(agent, json),
-          waitingFor: describeWait(w),
-          waiting: w,
-        };
-      }
-    }
-    const lease = await store.acquireLease(
-      runId,
-      owner,
-      ttl,
-      (o, expires) => expires <= Date.now() || ownerIsGone(o),
-      ["queued", "running", "paused", "waiting"],
-    );
+    return await advance(agent, options, run, owner, ttl, false);
+  }
+  const resume = await leaseForResume(agent, options, owner, ttl);
+  if ("result" in resume) return resume.result;
+  return await advance(agent, options, resume.run, owner, ttl, true);
+}
+
+/**
+ * Reads a run to resume, checks that it may resume, and takes its lease; when another process
+ * changed the run between the read and the lease, reads it and decides again. A waiting run whose
+ * wait cannot be over yet is returned as it is, without its lease being taken.
+ */
+async function leaseForResume(
+  agent: Agent<unknown, unknown, unknown>,
+  options: RunOptions,
+  owner: string,
+  ttl: number,
+): Promise<{ run: RunRecord } | { result: RunResult }> {
+  const { store, runId } = options;
+  for (;;) {
+    const run = await requireRun(store, runId);
+    assertResumable(run, agent);
+    const waiting = await stillWaiting(agent, options, run);
+    if (waiting) return { result: waiting };
+    const lease = await takeRunLease(store, run, owner, ttl);
+    if (lease === undefined) continue; // the run changed since it was read
     if (!lease.ok) {
       throw new RunnerError(
         `run ${runId} is being advanced by another process (lease owner ${lease.owner}, expires in ${
@@ -347,8 +322,61 @@ async function invoke(
       );
     }
     await store.addEvent(runId, "resumed", `resumed from ${run.status}`, JSON.stringify({ owner }));
+    return { run };
   }
-  return await advance(agent, options, run, owner, ttl, resumed);
+}
+
+/** Fails unless `agent` may resume `run`: its own agent, not finished, a version it can read. */
+function assertResumable(run: RunRecord, agent: Agent<unknown, unknown, unknown>): void {
+  const { runId } = run;
+  if (run.agentName !== agent.name) {
+    throw new RunnerError(`run ${runId} belongs to agent ${run.agentName}, not ${agent.name}`);
+  }
+  if (run.status === "completed") {
+    throw new RunnerError(`run ${runId} is already completed and cannot be resumed`);
+  }
+  if (run.status === "failed") {
+    throw new RunnerError(
+      `run ${runId} failed (${run.errorCategory}: ${run.error}); use retry to continue it from its last checkpoint`,
+    );
+  }
+  if (run.status === "cancelled") {
+    throw new RunnerError(`run ${runId} was cancelled and cannot be resumed`);
+  }
+  if (run.agentVersion !== agent.version && !agent.migrate) {
+    throw new RunnerError(
+      `run ${runId} was checkpointed by ${agent.name} version ${run.agentVersion}, but this module is version ${agent.version} and has no migrate()`,
+    );
+  }
+}
+
+/**
+ * The result for a waiting run whose wait cannot be over yet (no signal, deadline ahead, or a
+ * timer too far off to sleep in-process); undefined when the run should advance.
+ */
+async function stillWaiting(
+  agent: Agent<unknown, unknown, unknown>,
+  options: RunOptions,
+  run: RunRecord,
+): Promise<RunResult | undefined> {
+  if (run.status !== "waiting" || !run.waiting) return undefined;
+  const { store, runId } = options;
+  const w = JSON.parse(run.waiting) as WaitInfo;
+  const limit = options.maxInProcessSleepMs ?? 5 * 60_000;
+  const waiting = (w.kind === "signal" &&
+    (w.deadline === null || Date.now() < w.deadline) &&
+    !(await store.nextSignal(runId, w.name))) ||
+    (w.kind === "timer" && w.wakeAt - Date.now() > limit);
+  if (!waiting) return undefined;
+  const last = await store.lastStep(runId);
+  const next = last ? last.step + 1 : run.firstStep;
+  const json = run.patchedStep === next ? run.patchedState : last?.state ?? run.initialState;
+  return {
+    ...finishedResult(run, next),
+    state: json === null ? undefined : decodeState(agent, json),
+    waitingFor: describeWait(w),
+    waiting: w,
+  };
 }
 
 async function advance(
@@ -463,6 +491,7 @@ async function advance(
   };
 
   const release = { leaseOwner: null, leaseExpires: null } as const;
+  const success = { error: null, errorCategory: null } as const;
 
   // Whoever made our guarded write fail: cancellation, or another owner.
   const lost = async (state: unknown): Promise<RunResult> => {
@@ -692,7 +721,7 @@ async function advance(
       const ok = await store.commitFinal(
         { runId, step: stepIndex, attempt, startedAt, durationMs, state: null },
         owner,
-        o.json,
+        { status: "completed", result: o.json, waiting: null, ...success, ...release },
       );
       if (!ok) return await lost(state);
       crashIfRequested(runId, stepIndex);

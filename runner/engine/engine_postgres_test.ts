@@ -2,7 +2,7 @@
 // test bodies, run in a subprocess with LOOM_TEST_STORE=postgres so that `withTempStore` hands
 // each test a fresh PostgreSQL schema instead of a SQLite file.
 import assert from "node:assert/strict";
-import { PostgresStore } from "../store/postgres/store.ts";
+import { PostgresStore } from "../store/postgres/mod.ts";
 import { withTempStore } from "../_test_util.ts";
 
 Deno.test("LOOM_TEST_STORE=postgres makes withTempStore hand out PostgreSQL stores", async () => {

@@ -1,9 +1,17 @@
 /**
- * Lease owners: `host:pid:token`, and the check that lets a resume take over at once from a
- * process on this host that is gone (e.g. SIGKILLed).
+ * Leases: who may advance a run. Owners are `host:pid:token`; a lease is live while it has not
+ * expired and its owner's process is not certainly gone (a process on this host that no longer
+ * exists, e.g. SIGKILLed, is replaced at once). These rules are the engine's: the store only
+ * stores the lease and swaps it with a compare-and-set (`Store.takeLease`).
  *
  * @module
  */
+import type { RunRecord, Store } from "../store/store.ts";
+
+/** Result of taking a run's lease: taken (from whom), or held by a live owner. */
+export type LeaseResult =
+  | { ok: true; previousOwner: string | null; tookOver: boolean }
+  | { ok: false; owner: string; expires: number };
 
 /** Default lease time-to-live; renewed every third of it while a run advances. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
@@ -59,4 +67,38 @@ export function ownerIsGone(owner: string): boolean {
   if (!p || p.host !== hostname()) return false;
   if (p.pid === Deno.pid) return false;
   return processExists(p.pid) === false;
+}
+
+/**
+ * True when a run's lease is held right now: it has an owner, has not expired, and the owner's
+ * process is not certainly gone (`ownerIsGone`).
+ */
+export function leaseIsLive(
+  run: Pick<RunRecord, "leaseOwner" | "leaseExpires">,
+  now: number = Date.now(),
+): boolean {
+  return run.leaseOwner !== null && (run.leaseExpires ?? 0) > now && !ownerIsGone(run.leaseOwner);
+}
+
+/**
+ * Takes the lease of `run`, as it was read, for `owner` until `ttlMs` from now, unless another
+ * owner holds it live. The write is a compare-and-set on the lease and status that were read.
+ *
+ * @returns The lease result, or undefined when the run changed since it was read (another
+ * process took the lease or changed the status first): read it again and decide again.
+ */
+export async function takeRunLease(
+  store: Store,
+  run: RunRecord,
+  owner: string,
+  ttlMs: number,
+): Promise<LeaseResult | undefined> {
+  const now = Date.now();
+  const held = run.leaseOwner !== null && run.leaseOwner !== owner;
+  if (held && leaseIsLive(run, now)) {
+    return { ok: false, owner: run.leaseOwner!, expires: run.leaseExpires ?? 0 };
+  }
+  const expected = { owner: run.leaseOwner, expires: run.leaseExpires, status: run.status };
+  if (!(await store.takeLease(run.runId, expected, owner, now + ttlMs))) return undefined;
+  return { ok: true, previousOwner: run.leaseOwner, tookOver: held };
 }

@@ -7,7 +7,7 @@
 import { RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
 import { requireRun } from "../engine/engine.ts";
-import { ownerIsGone } from "../engine/lease.ts";
+import { leaseIsLive } from "../engine/lease.ts";
 import { type RunRecord, type RunStatus, type Store, TERMINAL_STATUSES } from "../store/store.ts";
 
 /**
@@ -184,15 +184,10 @@ export async function forkRun(
   return rec;
 }
 
-function leaseIsLive(run: RunRecord): boolean {
-  return run.status === "running" && run.leaseOwner !== null &&
-    (run.leaseExpires ?? 0) > Date.now() && !ownerIsGone(run.leaseOwner);
-}
-
 /** Deletes a run, its rows and its child runs. Refuses a run that a live process is advancing. */
 export async function deleteRun(store: Store, runId: string): Promise<string[]> {
   const run = await requireRun(store, runId);
-  if (leaseIsLive(run)) {
+  if (run.status === "running" && leaseIsLive(run)) {
     throw new RunnerError(`run ${runId} is being advanced by ${run.leaseOwner}; cancel it first`);
   }
   const deleted: string[] = [];

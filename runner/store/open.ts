@@ -33,7 +33,7 @@ export async function openAnyStore(
   options: OpenAnyStoreOptions = {},
 ): Promise<Store> {
   if (!isPostgresUrl(location)) return openStore(location, options);
-  const { openPostgresStore } = await import("./postgres/store.ts");
+  const { openPostgresStore } = await import("./postgres/mod.ts");
   return await openPostgresStore(location, {
     durability: options.durability,
     create: options.create,

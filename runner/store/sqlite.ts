@@ -1,17 +1,38 @@
 /**
  * The SQLite store (`node:sqlite`). WAL mode; `synchronous=NORMAL` by default (a committed
  * transition survives a killed process) or `FULL` with `durability: "fsync"` (survives power loss).
- * Schema version in `user_version`, Loom marker in `application_id`. All SQL of the runner is here.
+ * Schema version in `user_version`, Loom marker in `application_id`. All SQLite SQL of the runner
+ * is here (what it shares with the PostgreSQL store in `_sql.ts`).
  *
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { RunnerError } from "../errors.ts";
+import {
+  ATTEMPT_COLUMNS,
+  ATTEMPT_INSERT_COLUMNS,
+  attemptParams,
+  CALL_COLUMNS,
+  CALL_INSERT_COLUMNS,
+  callParams,
+  EVENT_COLUMNS,
+  limitClause as sqlLimit,
+  marks,
+  type Param,
+  patchSql,
+  QUESTION_MARK,
+  RUN_COLUMNS,
+  RUN_INSERT_COLUMNS,
+  runParams,
+  SIGNAL_COLUMNS,
+  STEP_COLUMNS,
+  STEP_STATS,
+} from "./_sql.ts";
 import type {
   AttemptRecord,
   CallRecord,
   EventRecord,
-  LeaseResult,
+  LeaseState,
   Page,
   RunPatch,
   RunRecord,
@@ -141,45 +162,8 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
-const RUN_COLUMNS = `run_id AS runId, agent_name AS agentName, agent_version AS agentVersion,
-  agent_hash AS agentHash, status, parent_run_id AS parentRunId, parent_step AS parentStep,
-  fork_of_run_id AS forkOfRunId, fork_of_step AS forkOfStep, first_step AS firstStep,
-  initial_state AS initialState, input, result, error, error_category AS errorCategory, waiting,
-  policy, patched_step AS patchedStep, patched_state AS patchedState, lease_owner AS leaseOwner,
-  lease_expires AS leaseExpires, retry_step AS retryStep, retry_base AS retryBase,
-  created_at AS createdAt, updated_at AS updatedAt`;
-const STEP_COLUMNS =
-  `run_id AS runId, step, attempt, started_at AS startedAt, duration_ms AS durationMs, state`;
-const ATTEMPT_COLUMNS = `run_id AS runId, step, scope, attempt, error, error_type AS errorType,
-  category, started_at AS startedAt, duration_ms AS durationMs, retry_at AS retryAt`;
-const CALL_COLUMNS = `run_id AS runId, key, step, kind, name, args, args_hash AS argsHash, status,
-  result, result_bytes AS resultBytes, result_hash AS resultHash, capped, error, category, attempts,
-  started_at AS startedAt, duration_ms AS durationMs, deadline`;
-const SIGNAL_COLUMNS = `run_id AS runId, seq, name, data, sent_at AS sentAt,
-  consumed_by AS consumedBy, rejected`;
-
-const PATCH_COLUMNS: Record<keyof RunPatch, string> = {
-  status: "status",
-  result: "result",
-  error: "error",
-  errorCategory: "error_category",
-  waiting: "waiting",
-  agentVersion: "agent_version",
-  agentHash: "agent_hash",
-  patchedStep: "patched_step",
-  patchedState: "patched_state",
-  leaseOwner: "lease_owner",
-  leaseExpires: "lease_expires",
-  retryStep: "retry_step",
-  retryBase: "retry_base",
-};
-
-type Param = string | number | null;
-
 function limitClause(page: Page | undefined): string {
-  const limit = page?.limit ?? -1;
-  const offset = page?.offset ?? 0;
-  return ` LIMIT ${Math.floor(limit)} OFFSET ${Math.max(0, Math.floor(offset))}`;
+  return sqlLimit(page, "-1");
 }
 
 function fileExists(path: string): Deno.FileInfo | undefined {
@@ -245,7 +229,8 @@ export class SqliteStore implements Store {
     this.#commitStep = this.db.prepare(
       `INSERT INTO steps (run_id, step, attempt, started_at, duration_ms, state)
        SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS
-         (SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ? AND status = 'running')`,
+         (SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ? AND status = 'running')
+       ON CONFLICT DO NOTHING`,
     );
   }
 
@@ -332,37 +317,10 @@ export class SqliteStore implements Store {
   }
 
   #insertRun(r: RunRecord): void {
+    const params = runParams(r);
     this.#run(
-      `INSERT INTO runs (run_id, agent_name, agent_version, agent_hash, status, parent_run_id,
-        parent_step, fork_of_run_id, fork_of_step, first_step, initial_state, input, result, error,
-        error_category, waiting, policy, patched_step, patched_state, lease_owner, lease_expires,
-        retry_step, retry_base, created_at, updated_at)
-       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-      r.runId,
-      r.agentName,
-      r.agentVersion,
-      r.agentHash,
-      r.status,
-      r.parentRunId,
-      r.parentStep,
-      r.forkOfRunId,
-      r.forkOfStep,
-      r.firstStep,
-      r.initialState,
-      r.input,
-      r.result,
-      r.error,
-      r.errorCategory,
-      r.waiting,
-      r.policy,
-      r.patchedStep,
-      r.patchedState,
-      r.leaseOwner,
-      r.leaseExpires,
-      r.retryStep,
-      r.retryBase,
-      r.createdAt,
-      r.updatedAt,
+      `INSERT INTO runs (${RUN_INSERT_COLUMNS}) VALUES (${marks(params.length, QUESTION_MARK)})`,
+      ...params,
     );
   }
 
@@ -395,38 +353,19 @@ export class SqliteStore implements Store {
     return this.#all<RunRecord>(sql, ...params);
   }
 
-  /** Takes the lease (see `Store.acquireLease`). */
-  acquireLease(
-    runId: string,
-    owner: string,
-    ttlMs: number,
-    isStale: (owner: string, expires: number) => boolean,
-    allowedStatuses: readonly RunStatus[],
-  ): LeaseResult {
-    return this.#tx(() => {
-      const row = this.#get<{ owner: string | null; expires: number | null; status: RunStatus }>(
-        "SELECT lease_owner AS owner, lease_expires AS expires, status FROM runs WHERE run_id = ?",
-        runId,
-      );
-      if (!row) throw new RunnerError(`run ${runId} does not exist in ${this.location}`);
-      const now = Date.now();
-      const held = row.owner !== null && row.owner !== owner;
-      if (held && (row.expires ?? 0) > now && !isStale(row.owner!, row.expires ?? 0)) {
-        return { ok: false as const, owner: row.owner!, expires: row.expires ?? 0 };
-      }
-      if (!allowedStatuses.includes(row.status)) {
-        throw new RunnerError(`run ${runId} is ${row.status} and cannot be resumed`);
-      }
-      this.#run(
-        `UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running', updated_at = ?
-         WHERE run_id = ?`,
-        owner,
-        now + ttlMs,
-        now,
-        runId,
-      );
-      return { ok: true as const, previousOwner: row.owner, tookOver: held };
-    });
+  /** Compare-and-set of the lease (see `Store.takeLease`): one guarded UPDATE. */
+  takeLease(runId: string, expected: LeaseState, owner: string, expires: number): boolean {
+    return this.#run(
+      `UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running', updated_at = ?
+       WHERE run_id = ? AND lease_owner IS ? AND lease_expires IS ? AND status = ?`,
+      owner,
+      expires,
+      Date.now(),
+      runId,
+      expected.owner,
+      expected.expires,
+      expected.status,
+    ) === 1;
   }
 
   /** Extends the lease. */
@@ -442,20 +381,10 @@ export class SqliteStore implements Store {
       ?.status ?? null;
   }
 
-  #patch(patch: RunPatch): { sets: string; params: Param[] } {
-    const sets: string[] = ["updated_at = ?"];
-    const params: Param[] = [Date.now()];
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) continue;
-      sets.push(`${PATCH_COLUMNS[k as keyof RunPatch]} = ?`);
-      params.push(v as Param);
-    }
-    return { sets: sets.join(", "), params };
-  }
-
   /** Patches an owned, running run. */
   updateOwnedRun(runId: string, owner: string, patch: RunPatch): boolean {
-    const { sets, params } = this.#patch(patch);
+    const params: Param[] = [];
+    const sets = patchSql(patch, params, QUESTION_MARK);
     return this.#run(
       `UPDATE runs SET ${sets} WHERE run_id = ? AND lease_owner = ? AND status = 'running'`,
       ...params,
@@ -466,9 +395,12 @@ export class SqliteStore implements Store {
 
   /** Patches a run in one of the given statuses. */
   updateRunIf(runId: string, from: readonly RunStatus[], patch: RunPatch): boolean {
-    const { sets, params } = this.#patch(patch);
+    const params: Param[] = [];
+    const sets = patchSql(patch, params, QUESTION_MARK);
     return this.#run(
-      `UPDATE runs SET ${sets} WHERE run_id = ? AND status IN (${from.map(() => "?").join(",")})`,
+      `UPDATE runs SET ${sets} WHERE run_id = ? AND status IN (${
+        marks(from.length, QUESTION_MARK)
+      })`,
       ...params,
       runId,
       ...from,
@@ -489,18 +421,13 @@ export class SqliteStore implements Store {
     ).changes === 1;
   }
 
-  /** Final step row and completion in one transaction. */
-  commitFinal(s: StepRecord, owner: string, result: string): boolean {
+  /** Final step row and the run's patch in one transaction. */
+  commitFinal(s: StepRecord, owner: string, patch: RunPatch): boolean {
     return this.#tx(() => {
       if (!this.commitStep(s, owner)) return false;
-      this.#run(
-        `UPDATE runs SET status = 'completed', result = ?, waiting = NULL, error = NULL,
-           error_category = NULL, lease_owner = NULL, lease_expires = NULL, updated_at = ?
-         WHERE run_id = ?`,
-        result,
-        Date.now(),
-        s.runId,
-      );
+      const params: Param[] = [];
+      const sets = patchSql(patch, params, QUESTION_MARK);
+      this.#run(`UPDATE runs SET ${sets} WHERE run_id = ?`, ...params, s.runId);
       return true;
     });
   }
@@ -547,31 +474,16 @@ export class SqliteStore implements Store {
 
   /** Step summary. */
   stepStats(runId: string): StepStats {
-    const r = this.#get<StepStats>(
-      `SELECT count(*) AS count, min(step) AS first, max(step) AS last,
-         coalesce(sum(duration_ms), 0) AS totalMs, count(state) AS withState,
-         coalesce(max(attempt), 0) AS maxAttempt
-       FROM steps WHERE run_id = ?`,
-      runId,
-    );
-    return r!;
+    return this.#get<StepStats>(`${STEP_STATS} WHERE run_id = ?`, runId)!;
   }
 
   /** Records a failed attempt. */
   recordAttempt(a: AttemptRecord): void {
+    const params = attemptParams(a);
     this.#run(
-      `INSERT OR REPLACE INTO attempts (run_id, step, scope, attempt, error, error_type, category,
-         started_at, duration_ms, retry_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-      a.runId,
-      a.step,
-      a.scope,
-      a.attempt,
-      a.error,
-      a.errorType,
-      a.category,
-      a.startedAt,
-      a.durationMs,
-      a.retryAt,
+      `INSERT OR REPLACE INTO attempts (${ATTEMPT_INSERT_COLUMNS})
+       VALUES (${marks(params.length, QUESTION_MARK)})`,
+      ...params,
     );
   }
 
@@ -632,28 +544,11 @@ export class SqliteStore implements Store {
   }
 
   #putCall(c: CallRecord): void {
+    const params = callParams(c, (capped) => capped ? 1 : 0);
     this.#run(
-      `INSERT OR REPLACE INTO tool_calls (run_id, key, step, kind, name, args, args_hash, status,
-         result, result_bytes, result_hash, capped, error, category, attempts, started_at,
-         duration_ms, deadline) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-      c.runId,
-      c.key,
-      c.step,
-      c.kind,
-      c.name,
-      c.args,
-      c.argsHash,
-      c.status,
-      c.result,
-      c.resultBytes,
-      c.resultHash,
-      c.capped ? 1 : 0,
-      c.error,
-      c.category,
-      c.attempts,
-      c.startedAt,
-      c.durationMs,
-      c.deadline,
+      `INSERT OR REPLACE INTO tool_calls (${CALL_INSERT_COLUMNS})
+       VALUES (${marks(params.length, QUESTION_MARK)})`,
+      ...params,
     );
   }
 
@@ -771,8 +666,7 @@ export class SqliteStore implements Store {
   /** Events. */
   listEvents(runId: string, page: Page = {}): EventRecord[] {
     return this.#all<EventRecord>(
-      `SELECT run_id AS runId, seq, at, kind, message, data FROM events WHERE run_id = ?
-       ORDER BY seq${limitClause(page)}`,
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq${limitClause(page)}`,
       runId,
     );
   }

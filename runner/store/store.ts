@@ -1,7 +1,11 @@
 /**
  * The storage interface the engine and the inspection tools use. It is backend-neutral: records
  * carry JSON as text, and every method may return a value or a promise (the engine awaits), so an
- * asynchronous backend (PostgreSQL) fits without engine changes. SQL lives in `sqlite.ts` and `postgres/`.
+ * asynchronous backend (PostgreSQL) fits without engine changes. A store reads and writes; its
+ * writes are guarded (by the lease, by an expected status or lease), and the decisions about
+ * them — who may take a lease, which run may resume — are the engine's (`engine/lease.ts`,
+ * `engine/engine.ts`). The SQL of the two implementations lives in `sqlite.ts` and `postgres/`
+ * (what they share in `_sql.ts`); `contract_test.ts` runs the same cases against both.
  *
  * @module
  */
@@ -265,10 +269,15 @@ export interface StepStats {
   maxAttempt: number;
 }
 
-/** Result of a lease request. */
-export type LeaseResult =
-  | { ok: true; previousOwner: string | null; tookOver: boolean }
-  | { ok: false; owner: string; expires: number };
+/** The lease of a run as it was read: what `Store.takeLease` expects to find unchanged. */
+export interface LeaseState {
+  /** Lease owner, or null when the run is not leased. */
+  owner: string | null;
+  /** Lease expiry (ms since epoch), or null. */
+  expires: number | null;
+  /** The run's status. */
+  status: RunStatus;
+}
 
 /** Backend-neutral run store. */
 export interface Store {
@@ -287,16 +296,17 @@ export interface Store {
   ): MaybePromise<RunRecord[]>;
 
   /**
-   * Takes the run's lease for `owner` when it is free, expired, or `isStale(owner)` says its
-   * holder is gone; sets `status` to `running` in the same transaction when `toStatus` is given.
+   * Compare-and-set of a run's lease: when the run's lease owner, lease expiry and status are
+   * still `expected`, gives the lease to `owner` until `expires` and sets the status to `running`
+   * (one guarded write); false when the run changed (or is gone). Whether the lease may be taken
+   * is the caller's decision (`engine/lease.ts`).
    */
-  acquireLease(
+  takeLease(
     runId: string,
+    expected: LeaseState,
     owner: string,
-    ttlMs: number,
-    isStale: (owner: string, expires: number) => boolean,
-    allowedStatuses: readonly RunStatus[],
-  ): MaybePromise<LeaseResult>;
+    expires: number,
+  ): MaybePromise<boolean>;
   /** Extends the lease; returns the run status, or null when the lease is no longer ours. */
   renewLease(runId: string, owner: string, ttlMs: number): MaybePromise<RunStatus | null>;
   /** Patches a run while `owner` holds its lease (and status is `running`); false otherwise. */
@@ -306,8 +316,11 @@ export interface Store {
 
   /** Hot path: commits one transition in one transaction, guarded by the lease. */
   commitStep(step: StepRecord, owner: string): MaybePromise<boolean>;
-  /** Commits the final step and the completed status together, guarded by the lease. */
-  commitFinal(step: StepRecord, owner: string, result: string): MaybePromise<boolean>;
+  /**
+   * Commits the final step and applies `patch` to the run (the engine's completion: status,
+   * result, lease released) in one transaction, guarded by the lease like `commitStep`.
+   */
+  commitFinal(step: StepRecord, owner: string, patch: RunPatch): MaybePromise<boolean>;
   /** Drops kept states of steps in [from, to] whose checkpoint index is not a multiple of every. */
   compactSteps(runId: string, from: number, to: number, every: number): MaybePromise<void>;
   /** The latest step row, or undefined. */
@@ -321,7 +334,7 @@ export interface Store {
 
   /** Records a failed attempt. */
   recordAttempt(attempt: AttemptRecord): MaybePromise<void>;
-  /** Highest recorded attempt number for a step scope (0 when none). */
+  /** The recorded failed attempt with the highest number for a step scope, or undefined. */
   lastAttempt(runId: string, step: number, scope: string): MaybePromise<AttemptRecord | undefined>;
   /** Failed attempts in order. */
   listAttempts(

@@ -7,7 +7,7 @@
  */
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/sqlite.ts";
-import { openPostgresStore, type PostgresStore } from "../store/postgres/store.ts";
+import { openPostgresStore, type PostgresStore } from "../store/postgres/mod.ts";
 
 /** PostgreSQL server the tests use. */
 export const PG_TEST_URL: string = Deno.env.get("LOOM_TEST_PG_URL") ??

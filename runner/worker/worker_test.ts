@@ -2,7 +2,7 @@
 // graceful stop, and real worker processes of which one is SIGKILLed mid-run.
 import assert from "node:assert/strict";
 import { defineAgent, enqueueRun, sendSignal } from "../mod.ts";
-import type { PostgresStore } from "../store/postgres/store.ts";
+import type { PostgresStore } from "../store/postgres/mod.ts";
 import { memoryLogger } from "../_test_util.ts";
 import { waitFor } from "../testing.ts";
 import { POSTGRES_BACKEND, type TestStore } from "../testing/_stores.ts";

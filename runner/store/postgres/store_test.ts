@@ -10,7 +10,7 @@ import {
   PG_SCHEMA_VERSION,
   type PostgresAdmin,
   type PostgresStore,
-} from "./store.ts";
+} from "./mod.ts";
 import { SqliteStore } from "../sqlite.ts";
 import { dropSchema, PG_TEST_URL, randomSchema } from "../../testing/_stores.ts";
 import { waitFor } from "../../testing.ts";
@@ -145,16 +145,16 @@ Deno.test("postgres: two pools racing for one lease: exactly one wins; only the 
     const b = await openPostgresStore(PG_TEST_URL, { schema });
     try {
       for (let i = 0; i < 10; i++) await a.createRun(runRecord(`r${i}`));
-      const stale = () => false;
-      const allowed = ["paused", "running"] as const;
+      const free = { owner: null, expires: null, status: "paused" } as const;
+      const expires = Date.now() + 60_000;
       for (let i = 0; i < 10; i++) {
         const [x, y] = await Promise.all([
-          a.acquireLease(`r${i}`, "host:1:a", 60_000, stale, allowed),
-          b.acquireLease(`r${i}`, "host:2:b", 60_000, stale, allowed),
+          a.takeLease(`r${i}`, free, "host:1:a", expires),
+          b.takeLease(`r${i}`, free, "host:2:b", expires),
         ]);
-        assert.equal([x.ok, y.ok].filter(Boolean).length, 1, `run r${i}`);
-        const winner = x.ok ? "host:1:a" : "host:2:b";
-        const loser = x.ok ? "host:2:b" : "host:1:a";
+        assert.equal([x, y].filter(Boolean).length, 1, `run r${i}`);
+        const winner = x ? "host:1:a" : "host:2:b";
+        const loser = x ? "host:2:b" : "host:1:a";
         const step = {
           runId: `r${i}`,
           step: 0,
