@@ -36,6 +36,7 @@ export {
   type PayloadPolicy,
 } from "./engine/agent.ts";
 export {
+  describeWait,
   isSignalTimeout,
   type SignalTimeout,
   type StepContext,
@@ -62,7 +63,6 @@ export type {
 } from "./engine/observer.ts";
 export { combineObservers } from "./engine/observer.ts";
 export {
-  describeWait,
   enqueueRun,
   resolvePolicy,
   resumeRun,

@@ -101,6 +101,13 @@ export interface StepContext {
   child<R2>(agent: Agent<any, R2, any>, options: { runId: string; input?: unknown }): Promise<R2>;
 }
 
+/** Describes what a waiting run waits for, in a few words. */
+export function describeWait(w: WaitInfo): string {
+  if (w.kind === "signal") return w.name;
+  if (w.kind === "timer") return "timer";
+  return `child:${w.childRunId}`;
+}
+
 /** Thrown inside a step to suspend the run; the engine catches it. */
 export class Suspend extends Error {
   /** What the run waits for. */

@@ -1,24 +1,19 @@
 /**
- * The engine: starts and resumes runs, commits every `recur` as a checkpoint (one transaction),
- * applies retry policies, suspends on signals/timers/children, and holds the run's lease.
+ * The engine: starts and resumes runs (`startRun`, `resumeRun`, `enqueueRun`), takes each run's
+ * lease by the rules of `lease.ts`, and hands it to `advance.ts`, which commits every `recur` as
+ * a checkpoint (one transaction), applies retry policies and suspends on signals, timers and
+ * children. Child runs are started and resumed here too.
  *
  * @module
  */
-import { isTailCall, type TailCall } from "@loom/tailcalls";
-import { crashIfRequested } from "./_fault_hook.ts";
 import { type Agent, agentSourceHash, type CheckpointPolicy, type PayloadPolicy } from "./agent.ts";
-import {
-  abortableDelay,
-  type ChildRunner,
-  StepContextImpl,
-  type StepLogger,
-  Suspend,
-} from "./context.ts";
-import { type ErrorCategory, errorMessage, NotSerializableError, RunnerError } from "../errors.ts";
+import { advance } from "./advance.ts";
+import { decodeState, encodeState } from "./checkpoint.ts";
+import { type ChildRunner, describeWait, type StepLogger } from "./context.ts";
+import { type ErrorCategory, NotSerializableError, RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
 import { DEFAULT_LEASE_TTL_MS, newOwnerId, takeRunLease } from "./lease.ts";
-import { notify, type RunObserver } from "./observer.ts";
-import { recordFailedAttempt, resolveRetry } from "./retry.ts";
+import type { RunObserver } from "./observer.ts";
 import type { RunRecord, RunStatus, Store, StoredPolicy, WaitInfo } from "../store/store.ts";
 
 /** Options of `startRun` / `resumeRun`. */
@@ -88,51 +83,6 @@ export function resolvePolicy(
     every,
     maxInlineBytes: payload?.maxInlineBytes ?? 1024 * 1024,
   };
-}
-
-const defaultLogger = (runId: string, step: () => number): StepLogger => {
-  const line = (level: string, msg: string, data?: unknown) =>
-    console.error(
-      `[${runId} step ${step()}] ${level}: ${msg}${data === undefined ? "" : ` ${safeJson(data)}`}`,
-    );
-  return {
-    info: (m, d) => line("info", m, d),
-    warn: (m, d) => line("warn", m, d),
-    error: (m, d) => line("error", m, d),
-  };
-};
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === "object" && v !== null &&
-    typeof (v as { then?: unknown }).then === "function";
-}
-
-function safeJson(v: unknown): string {
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
-
-/** Describes what a waiting run waits for, in a few words. */
-export function describeWait(w: WaitInfo): string {
-  if (w.kind === "signal") return w.name;
-  if (w.kind === "timer") return "timer";
-  return `child:${w.childRunId}`;
-}
-
-function decodeState(agent: Agent<unknown, unknown, unknown>, json: string): unknown {
-  const raw = JSON.parse(json);
-  return agent.decode ? agent.decode(raw) : raw;
-}
-
-function encodeState(
-  agent: Agent<unknown, unknown, unknown>,
-  state: unknown,
-  path = "state",
-): string {
-  return encodeJson(agent.encode ? agent.encode(state) : state, path);
 }
 
 /** Reads a run or fails with a clear error. */
@@ -279,11 +229,11 @@ async function invoke(
       }`,
       JSON.stringify({ owner, agentHash: run.agentHash }),
     );
-    return await advance(agent, options, run, owner, ttl, false);
+    return await advance(agent, options, run, owner, ttl, false, childRunner(options));
   }
   const resume = await leaseForResume(agent, options, owner, ttl);
   if ("result" in resume) return resume.result;
-  return await advance(agent, options, resume.run, owner, ttl, true);
+  return await advance(agent, options, resume.run, owner, ttl, true, childRunner(options));
 }
 
 /**
@@ -379,82 +329,26 @@ async function stillWaiting(
   };
 }
 
-async function advance(
-  agent: Agent<unknown, unknown, unknown>,
-  options: RunOptions,
-  run: RunRecord,
-  owner: string,
-  ttl: number,
-  resumed: boolean,
-): Promise<RunResult> {
-  const { store, runId, observer } = options;
-  const policy = JSON.parse(run.policy) as StoredPolicy;
-  const maxSteps = options.maxSteps ?? agent.maxSteps ?? Infinity;
-  const maxInProcessSleepMs = options.maxInProcessSleepMs ?? 5 * 60_000;
-  const retry = resolveRetry(agent.retry);
-  let stepIndex = run.firstStep;
-  let stepsThisRun = 0;
-
-  // One abort controller per invocation: cancellation, lease loss and caller interrupts.
-  const ac = new AbortController();
-  const onOuterAbort = () =>
-    ac.abort(new RunnerError(`run ${runId} was interrupted`, { exitCode: 1 }));
-  if (options.signal?.aborted) onOuterAbort();
-  options.signal?.addEventListener("abort", onOuterAbort, { once: true });
-  let lostLease = false;
-  let cancelled = false;
-  const renew = setInterval(async () => {
-    try {
-      const status = await store.renewLease(runId, owner, ttl);
-      if (status === null) {
-        lostLease = true;
-        ac.abort(
-          new RunnerError(`run ${runId} lost its lease to another process`, { exitCode: 1 }),
-        );
-      } else if (status === "cancelled") {
-        cancelled = true;
-        ac.abort(new RunnerError(`run ${runId} was cancelled`, { exitCode: 1 }));
-      }
-    } catch { /* a busy database: try again next tick */ }
-  }, Math.max(50, Math.floor(ttl / 3)));
-  Deno.unrefTimer(renew);
-
-  const logger = options.logger ?? defaultLogger(runId, () => stepIndex);
-  const log: StepLogger = {
-    info: (m, d) => {
-      notify(observer, "onLog", { runId, stepIndex, level: "info", message: m, data: d });
-      logger.info(m, d);
-    },
-    warn: (m, d) => {
-      notify(observer, "onLog", { runId, stepIndex, level: "warn", message: m, data: d });
-      logger.warn(m, d);
-    },
-    error: (m, d) => {
-      notify(observer, "onLog", { runId, stepIndex, level: "error", message: m, data: d });
-      logger.error(m, d);
-    },
-  };
-
-  const runChild: ChildRunner = async (childAgent, childId, input, parent) => {
+/**
+ * How a run's steps start or resume its child runs (`ctx.child`): with the parent's store,
+ * observer, logger and limits, aborted with the parent's invocation (`signal`).
+ */
+function childRunner(options: RunOptions): (signal: AbortSignal) => ChildRunner {
+  return (signal) => async (childAgent, childId, input, parent) => {
+    const { store } = options;
     const existing = await store.getRun(childId);
     const childOptions: RunOptions = {
       store,
       runId: childId,
       input,
-      observer,
-      signal: ac.signal,
+      observer: options.observer,
+      signal,
       logger: options.logger,
       leaseTtlMs: options.leaseTtlMs,
       maxInProcessSleepMs: options.maxInProcessSleepMs,
     };
-    if (!existing) {
-      return await invoke(
-        childAgent as Agent<unknown, unknown, unknown>,
-        childOptions,
-        "start",
-        parent,
-      );
-    }
+    const agent = childAgent as Agent<unknown, unknown, unknown>;
+    if (!existing) return await invoke(agent, childOptions, "start", parent);
     if (existing.parentRunId !== parent.runId) {
       throw new RunnerError(`run ${childId} exists and is not a child of run ${parent.runId}`);
     }
@@ -464,303 +358,6 @@ async function advance(
     ) {
       return finishedResult(existing);
     }
-    return await invoke(childAgent as Agent<unknown, unknown, unknown>, childOptions, "resume");
+    return await invoke(agent, childOptions, "resume");
   };
-
-  const finish = async (
-    status: RunStatus,
-    extra: Partial<RunResult>,
-    state: unknown,
-  ): Promise<RunResult> => {
-    clearInterval(renew);
-    options.signal?.removeEventListener("abort", onOuterAbort);
-    // Compact what the hot path left; keep the latest checkpoint (before the final step, if any).
-    const keepFrom = status === "completed" ? stepIndex - 2 : stepIndex - 1;
-    if (policy.checkpoint === "compact" && keepFrom > run.firstStep) {
-      await store.compactSteps(runId, run.firstStep, keepFrom - 1, policy.every);
-    }
-    const result: RunResult = { runId, status, steps: stepIndex, stepsThisRun, state, ...extra };
-    notify(observer, "onRunEnd", {
-      runId,
-      status,
-      steps: stepIndex,
-      result: extra.result,
-      error: extra.error,
-    });
-    return result;
-  };
-
-  const release = { leaseOwner: null, leaseExpires: null } as const;
-  const success = { error: null, errorCategory: null } as const;
-
-  // Whoever made our guarded write fail: cancellation, or another owner.
-  const lost = async (state: unknown): Promise<RunResult> => {
-    const now = await store.getRun(runId);
-    if (now?.status === "cancelled") {
-      return finish("cancelled", { error: cancelError(now) }, state);
-    }
-    clearInterval(renew);
-    options.signal?.removeEventListener("abort", onOuterAbort);
-    throw new RunnerError(
-      `run ${runId} lost its lease to ${
-        now?.leaseOwner ?? "another process"
-      }; stopped without committing`,
-      { exitCode: 1 },
-    );
-  };
-
-  try {
-    // Load the last committed transition.
-    const last = await store.lastStep(runId);
-    stepIndex = last ? last.step + 1 : run.firstStep;
-    let stateJson: string | null = run.patchedStep === stepIndex
-      ? run.patchedState
-      : last
-      ? last.state
-      : run.initialState;
-    if (stateJson === null) {
-      throw new RunnerError(
-        `run ${runId} has no stored checkpoint before step ${stepIndex}; the database is damaged`,
-      );
-    }
-    if (run.agentVersion !== agent.version) {
-      const migrated = agent.migrate!(JSON.parse(stateJson), run.agentVersion);
-      stateJson = encodeState(agent, migrated, "migrated state");
-      const ok = await store.updateOwnedRun(runId, owner, {
-        agentVersion: agent.version,
-        agentHash: agentSourceHash(agent),
-        patchedStep: stepIndex,
-        patchedState: stateJson,
-      });
-      if (!ok) return await lost(undefined);
-      await store.addEvent(
-        runId,
-        "migrated",
-        `state migrated from version ${run.agentVersion} to ${agent.version} before step ${stepIndex}`,
-      );
-    } else if (resumed) {
-      const hash = agentSourceHash(agent);
-      if (hash !== null && run.agentHash !== null && hash !== run.agentHash) {
-        await store.updateOwnedRun(runId, owner, { agentHash: hash });
-        await store.addEvent(
-          runId,
-          "source-changed",
-          `warning: the agent's source changed since the last start/resume (hash ${run.agentHash} -> ${hash}); resumed with the same version ${agent.version}`,
-        );
-        logger.warn(
-          `agent ${agent.name} source changed since run ${runId} last ran; resuming (same version)`,
-        );
-      }
-    }
-    let state = decodeState(agent, stateJson);
-    const lastAttempt = await store.lastAttempt(runId, stepIndex, "");
-    let attempt = (lastAttempt?.attempt ?? 0) + 1;
-    let budgetBase = run.retryStep === stepIndex ? run.retryBase : 0;
-    // A retry delay recorded before a crash is honoured after the restart.
-    if (lastAttempt?.retryAt && lastAttempt.retryAt > Date.now()) {
-      await abortableDelay(lastAttempt.retryAt - Date.now(), ac.signal);
-    }
-    notify(observer, "onRunStart", {
-      runId,
-      agentName: agent.name,
-      agentVersion: agent.version,
-      resumed,
-      stepIndex,
-      parentRunId: run.parentRunId,
-      state,
-    });
-    const every = policy.every;
-    const origin = performance.timeOrigin;
-    const compact = policy.checkpoint === "compact";
-
-    for (;;) {
-      if (ac.signal.aborted) break;
-      if (stepsThisRun >= maxSteps) {
-        if (!(await store.updateOwnedRun(runId, owner, { status: "paused", ...release }))) {
-          return await lost(state);
-        }
-        return await finish("paused", {}, state);
-      }
-      const ctx = new StepContextImpl({
-        store,
-        runId,
-        stepIndex,
-        attempt,
-        signal: ac.signal,
-        log,
-        observer,
-        policy,
-        maxInProcessSleepMs,
-        runChild,
-      });
-      const t0 = performance.now();
-      const startedAt = Math.round(origin + t0);
-      if (observer) {
-        notify(observer, "onStepStart", { runId, stepIndex, attempt, state, startedAt });
-      }
-      let out: unknown;
-      let failure: unknown;
-      let failed = false;
-      try {
-        // A synchronous step's value is used as is: no microtask per step on the hot path.
-        out = agent.step(state, ctx);
-        if (isThenable(out)) out = await out;
-        // Serialise inside the try: a non-JSON state is a failure of the step that produced it.
-        if (!ctx.suspended) {
-          if (isTailCall(out)) {
-            if (out.target !== undefined) {
-              throw new TypeError(
-                "a runner step must return recur(state), not a tail call to another loop",
-              );
-            }
-            out = { next: out.args[0], json: encodeState(agent, out.args[0]), marker: out };
-          } else {
-            out = { final: out, json: encodeJson(out === undefined ? null : out, "result") };
-          }
-        }
-      } catch (e) {
-        failure = e;
-        failed = true;
-      }
-      const durationMs = performance.now() - t0;
-      const suspension = ctx.suspended ?? (failure instanceof Suspend ? failure : undefined);
-      if (suspension) {
-        if (ac.signal.aborted) break;
-        const waiting = suspension.waiting;
-        if (
-          !(await store.updateOwnedRun(runId, owner, {
-            status: "waiting",
-            waiting: JSON.stringify(waiting),
-            ...release,
-          }))
-        ) {
-          return await lost(state);
-        }
-        notify(observer, "onWaiting", { runId, stepIndex, waiting });
-        return await finish("waiting", { waitingFor: describeWait(waiting), waiting }, state);
-      }
-      if (ac.signal.aborted) break;
-      if (failed) {
-        const e = failure;
-        const { category, wait } = await recordFailedAttempt(store, observer, retry, {
-          runId,
-          stepIndex,
-          scope: "",
-          attempt,
-          used: attempt - budgetBase,
-          error: e,
-          startedAt,
-          durationMs,
-        });
-        if (wait !== null) {
-          try {
-            await abortableDelay(wait, ac.signal);
-          } catch {
-            break;
-          }
-          attempt++;
-          continue;
-        }
-        const error = { message: errorMessage(e), category };
-        if (
-          !(await store.updateOwnedRun(runId, owner, {
-            status: "failed",
-            error: error.message,
-            errorCategory: category,
-            waiting: null,
-            ...release,
-          }))
-        ) return await lost(state);
-        await store.addEvent(
-          runId,
-          "failed",
-          `step ${stepIndex} failed after ${attempt} attempt(s): ${category}: ${error.message}`,
-        );
-        return await finish("failed", { error }, state);
-      }
-      const o = out as { next?: unknown; final?: unknown; json: string; marker?: TailCall };
-      if ("next" in o) {
-        // Sync backends (SQLite) return a boolean: await only real promises (async backends).
-        const committed = store.commitStep(
-          { runId, step: stepIndex, attempt, startedAt, durationMs, state: o.json },
-          owner,
-        );
-        if (!(typeof committed === "boolean" ? committed : await committed)) {
-          return await lost(state);
-        }
-        crashIfRequested(runId, stepIndex); // test-only; a no-op unless LOOM_TEST_CRASH_AFTER_STEP
-        if (compact && (stepIndex + 1) % every === 0 && stepIndex > run.firstStep) {
-          await store.compactSteps(
-            runId,
-            Math.max(run.firstStep, stepIndex - 2 * every),
-            stepIndex - 1,
-            every,
-          );
-        }
-        if (observer) {
-          notify(observer, "onStepEnd", {
-            runId,
-            stepIndex,
-            attempt,
-            stateBefore: state,
-            stateAfter: o.next,
-            final: false,
-            marker: o.marker,
-            durationMs,
-          });
-        }
-        state = o.next;
-        stepIndex++;
-        stepsThisRun++;
-        if (attempt !== 1 || budgetBase !== 0) {
-          attempt = 1;
-          budgetBase = 0;
-        }
-        continue;
-      }
-      const ok = await store.commitFinal(
-        { runId, step: stepIndex, attempt, startedAt, durationMs, state: null },
-        owner,
-        { status: "completed", result: o.json, waiting: null, ...success, ...release },
-      );
-      if (!ok) return await lost(state);
-      crashIfRequested(runId, stepIndex);
-      notify(observer, "onStepEnd", {
-        runId,
-        stepIndex,
-        attempt,
-        stateBefore: state,
-        stateAfter: undefined,
-        final: true,
-        result: o.final,
-        durationMs,
-      });
-      stepIndex++;
-      stepsThisRun++;
-      return await finish("completed", { result: o.final }, state);
-    }
-    // Interrupted, cancelled or lease lost: nothing of the current step is committed.
-    if (cancelled) {
-      const now = await store.getRun(runId);
-      return await finish("cancelled", { error: now ? cancelError(now) : undefined }, state);
-    }
-    if (lostLease) return await lost(state);
-    if (!(await store.updateOwnedRun(runId, owner, { status: "paused", ...release }))) {
-      return await lost(state);
-    }
-    await store.addEvent(runId, "interrupted", `interrupted during step ${stepIndex}; paused`);
-    return await finish("paused", {}, state);
-  } catch (e) {
-    clearInterval(renew);
-    options.signal?.removeEventListener("abort", onOuterAbort);
-    // Leave the run resumable: drop our lease so a resume does not have to wait for expiry.
-    try {
-      await store.updateOwnedRun(runId, owner, { status: "paused", ...release });
-    } catch { /* store unusable: the lease will expire */ }
-    throw e;
-  }
-}
-
-function cancelError(run: RunRecord): { message: string; category: ErrorCategory } {
-  return { message: run.error ?? "cancelled", category: run.errorCategory ?? "business" };
 }

@@ -102,3 +102,33 @@ export async function takeRunLease(
   if (!(await store.takeLease(run.runId, expected, owner, now + ttlMs))) return undefined;
   return { ok: true, previousOwner: run.leaseOwner, tookOver: held };
 }
+
+/** A lease being renewed in the background; `stop()` ends the renewals. */
+export interface LeaseKeeper {
+  /** Stops renewing. */
+  stop(): void;
+}
+
+/**
+ * Renews `owner`'s lease of a run every third of its time-to-live while an invocation advances
+ * it. Calls `on.lost` when the lease is no longer ours, `on.cancelled` when the run was cancelled
+ * meanwhile; a failed renewal (a busy database) is tried again at the next tick. The timer does
+ * not keep the process alive.
+ */
+export function keepLease(
+  store: Store,
+  runId: string,
+  owner: string,
+  ttlMs: number,
+  on: { lost(): void; cancelled(): void },
+): LeaseKeeper {
+  const timer = setInterval(async () => {
+    try {
+      const status = await store.renewLease(runId, owner, ttlMs);
+      if (status === null) on.lost();
+      else if (status === "cancelled") on.cancelled();
+    } catch { /* a busy database: try again next tick */ }
+  }, Math.max(50, Math.floor(ttlMs / 3)));
+  Deno.unrefTimer(timer);
+  return { stop: () => clearInterval(timer) };
+}
