@@ -27,7 +27,8 @@ import { messageOf, UsageError } from "./errors.ts";
 import { explainCommand } from "./explain.ts";
 import { formatUsage, Progress, type ProgressOutput, TERMINAL } from "./progress.ts";
 import { serveCommand } from "./serve.ts";
-import { RunTracer } from "./trace.ts";
+import { Recorder } from "@loom/xray";
+import { chatTracer } from "./trace.ts";
 import { openRunStore } from "./runs.ts";
 import { ToolError } from "./tools/types.ts";
 
@@ -80,7 +81,9 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
   const agents = makeAgents(config);
   const progress = config.json ? undefined : new Progress(runId, io);
   const tracer = config.trace
-    ? new RunTracer(runId, { runId, command: config.command, db: config.db })
+    ? chatTracer(
+      new Recorder({ name: runId, meta: { runId, command: config.command, db: config.db } }),
+    )
     : undefined;
   if (progress) agents.runtimes.events.subscribe(progress.onEvent);
   if (tracer) agents.runtimes.events.subscribe(tracer.onEvent);
@@ -140,7 +143,7 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
     Deno.removeSignalListener("SIGINT", onInterrupt);
     await agents.runtimes.close();
     if (tracer && config.trace) {
-      await tracer.write(config.trace);
+      await tracer.recorder.flushTo(config.trace);
       if (progress) io.err(`trace written to ${config.trace}`);
     }
     store.close();
@@ -155,6 +158,14 @@ const OUTCOMES: Record<string, string> = {
   refusal: "ended with a refusal",
   length: "ended with a cut-off answer",
 };
+
+/**
+ * The chat agent's stop reason in loom-run's words: its `maxTurns` budget is loom-run's
+ * `--max-steps`, so `max-turns` is reported as `max-steps` (as it always was).
+ */
+export function cliStopReason(stoppedBy: string | undefined): string {
+  return stoppedBy === "max-turns" ? "max-steps" : stoppedBy ?? "answer";
+}
 
 /** One line, at most 300 characters. */
 function brief(text: string): string {
@@ -175,7 +186,7 @@ function report(
   io: ProgressOutput,
 ): number {
   const value = result.result;
-  const stoppedBy = value?.stoppedBy ?? "answer";
+  const stoppedBy = cliStopReason(value?.stoppedBy);
   const code = result.status === "completed" && stoppedBy === "answer"
     ? 0
     : result.status === "waiting"
@@ -192,7 +203,9 @@ function report(
         refusal: value?.refusal ?? null,
         steps: result.steps,
         toolCalls: value && "toolCalls" in value ? value.toolCalls : undefined,
-        children: value && "children" in value ? value.children : undefined,
+        children: value && "children" in value
+          ? value.children.map((c) => ({ ...c, stoppedBy: cliStopReason(c.stoppedBy) }))
+          : undefined,
         usage: value?.usage,
         error: result.error ?? null,
         trace: config.trace ?? null,
@@ -209,7 +222,7 @@ function report(
     const tools = "toolCalls" in value
       ? ` · ${plural(value.toolCalls, "tool call", "tool calls")}`
       : ` · ${plural(value.children.length, "child", "children")}`;
-    const outcome = OUTCOMES[stoppedBy];
+    const outcome = OUTCOMES[stoppedBy] ?? `stopped by its ${stoppedBy} budget`;
     io.err(
       `run ${result.runId} ${outcome} · ${plural(result.steps, "step", "steps")}${tools} · ${
         formatUsage(value.usage)

@@ -5,7 +5,7 @@
  * @module
  */
 import type { RunObserver } from "@loom/runner";
-import type { UsageTotals } from "./agent/chat.ts";
+import type { UsageTotals } from "./agent/usage.ts";
 import type { RunEvent } from "./agent/events.ts";
 
 /** Where progress is written. */

@@ -37,7 +37,7 @@ import { transcript } from "./explain.ts";
 import type { LlmReply } from "./llm/types.ts";
 import type { ProgressOutput } from "./progress.ts";
 import { latestState, openRunStore } from "./runs.ts";
-import { traceFromStore } from "./store_trace.ts";
+import { traceChatRun } from "./store_trace.ts";
 
 /** What the HTTP app needs. */
 export interface ServeOptions {
@@ -231,7 +231,7 @@ export function createServeApp(options: ServeOptions): Hono {
   // Run ids may contain "/" (children of a supervisor: team/1), hence the `.+` patterns.
   app.get("/runs/:id{.+/trace}", async (c) => {
     const runId = c.req.param("id").replace(/\/trace$/, "");
-    const trace = await traceFromStore(store, runId);
+    const trace = await traceChatRun(store, runId);
     if (!trace) return c.json({ error: `there is no run '${runId}'` }, 404);
     return c.html(toHtml(trace));
   });

@@ -1,10 +1,11 @@
 /**
- * The trace of a stored run (and its child runs), rebuilt from the run store by the runner's
- * `traceRun`, with loom-run's durable LLM turns (tool calls named `llm`) drawn as `llm` spans
- * carrying the model, tokens and cost of the stored reply, and its failed tool calls (stored as
- * completed calls whose outcome is `{ok: false}`, so a resume replays them) drawn as failed
- * `tool` spans: status error and the error message, hence an `exception` event in OTLP. `serve`
- * uses it for `GET /runs/:id/trace`, so any run has a trace, even one started by another process.
+ * The trace of a stored chat run (and its child runs), rebuilt from the run store by the
+ * runner's `traceRun`, with the chat agent's durable LLM turns (calls named `llm`) drawn as `llm`
+ * spans carrying the model, tokens and cost of the stored reply, and its failed tool calls
+ * (stored as completed calls whose outcome is `{ok: false}`, so a resume replays them) drawn as
+ * failed `tool` spans: status error and the error message, hence an `exception` event in OTLP.
+ * loom-run's `serve` uses it for `GET /runs/:id/trace`, so any run has a trace, even one started
+ * by another process; a regression-lab scenario can use it as its `trace`.
  *
  * @module
  */
@@ -56,8 +57,29 @@ function recordFailedTool(call: CallRecord, parent: SpanHandle, recorder: Record
   return true;
 }
 
-/** Builds the trace of `runId` and its descendants from the store; undefined for no such run. */
-export async function traceFromStore(store: Store, runId: string): Promise<TraceData | undefined> {
+/**
+ * Builds the trace of a chat run and its child runs from the store: runs, steps, attempts and
+ * events as the runner draws them, LLM turns as `llm` spans with tokens and cost, tool calls as
+ * `tool` spans (failed when the model was shown an error).
+ *
+ * @param store The run store.
+ * @param runId The run.
+ * @returns The trace, or undefined when there is no such run.
+ *
+ * @example
+ * ```ts
+ * import { openStore, startRun } from "@loom/runner";
+ * import { chatAgent, scriptedModel, traceChatRun } from "@loom/run";
+ *
+ * const agent = chatAgent({ name: "hi", model: scriptedModel(["Hello!"]) });
+ * const store = openStore(":memory:");
+ * await startRun(agent, { store, runId: "h", input: { question: "Hi?" } });
+ * const trace = await traceChatRun(store, "h");
+ * console.log(trace?.spans.filter((s) => s.kind === "llm").length); // 1
+ * store.close();
+ * ```
+ */
+export async function traceChatRun(store: Store, runId: string): Promise<TraceData | undefined> {
   if (!(await store.getRun(runId))) return undefined;
   return await traceRun(store, runId, {
     recordCall(call, parent, recorder) {

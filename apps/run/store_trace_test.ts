@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { openStore } from "@loom/runner";
 import { loadTrace, type OtlpSpan, toOtlpJson, type TraceData } from "@loom/xray";
 import { startFakeOpenAi } from "./llm/fake_openai_server.ts";
-import { traceFromStore } from "./store_trace.ts";
-import { RunTracer } from "./trace.ts";
+import { traceChatRun } from "./store_trace.ts";
+import { Recorder } from "@loom/xray";
+import { chatTracer } from "./trace.ts";
 import { runCli, tempWorkspace, testdata } from "./testing.ts";
 
 /** The OTLP span of the tool named `name`. */
@@ -87,14 +88,14 @@ Deno.test("trace: a failed MCP tool call exports as an ERROR span with an except
     const call = (await store.listCalls("disk")).find((c) => c.name === "fx__is_error")!;
     assert.equal(call.status, "completed", "stored as a result the LLM saw");
     assert.equal(JSON.parse(call.result!).ok, false);
-    assertFailed(otlpTool((await traceFromStore(store, "disk"))!, "fx__is_error"), failure);
+    assertFailed(otlpTool((await traceChatRun(store, "disk"))!, "fx__is_error"), failure);
   } finally {
     store.close();
   }
 });
 
 Deno.test("trace: a replayed failed tool call is still a failed span", () => {
-  const tracer = new RunTracer("r", {});
+  const tracer = chatTracer(new Recorder({ name: "r" }));
   tracer.observer.onToolCall?.({
     runId: "r",
     stepIndex: 0,

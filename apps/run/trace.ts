@@ -1,104 +1,119 @@
 /**
- * `--trace FILE`: records a run with `@loom/xray` (a span per run and step, LLM calls with tokens
- * and cost, tool calls with their idempotency keys, replayed calls marked) and writes one offline
- * HTML file (or JSON when the name does not end in `.html`).
+ * Live traces of chat runs: the runner's own trace observer (`@loom/runner/trace`: run and step
+ * spans, failed attempts, waits) with the chat agent's calls drawn as what they are: each LLM
+ * turn an `llm` span with its messages, tokens and cost, each tool call a `tool` span (an error
+ * the model was shown is a failed span), replayed calls marked. loom-run's `--trace` uses it; a
+ * trace of a stored run, from any process, is `traceChatRun` (`store_trace.ts`).
  *
  * @module
  */
-import type { RunObserver } from "@loom/runner";
-import { Recorder, type SpanHandle } from "@loom/xray";
-import type { RunEvent } from "./agent/events.ts";
+import type { ObservedToolCall, RunObserver } from "@loom/runner";
+import { traceObserver } from "@loom/runner/trace";
+import type { Recorder } from "@loom/xray";
+import type { ChatEvent } from "./agent/events.ts";
+import type { LlmReply } from "./llm/types.ts";
 import { failedOutcome, toolOutcomeError } from "./store_trace.ts";
 
-/** Records the runs of one process into one trace. */
-export class RunTracer {
-  /** The xray recorder. */
+/** Records chat runs into a recorder; see the module doc. */
+export interface ChatTracer {
+  /** Where the spans go. */
   readonly recorder: Recorder;
-  readonly #runs = new Map<string, SpanHandle>();
-  readonly #steps = new Map<string, SpanHandle>();
-
+  /** Pass as the runs' `observer` (with `combineObservers` next to others). */
+  readonly observer: RunObserver;
   /**
-   * @param name trace name (the main run id)
-   * @param meta trace metadata
+   * Pass as the chat agent's `onEvent` (or call it from yours): records fresh LLM calls and
+   * warnings; other events (yours too) are ignored.
    */
-  constructor(name: string, meta: Record<string, unknown>) {
-    this.recorder = new Recorder({ name, meta });
-  }
+  readonly onEvent: (event: ChatEvent | { readonly type: string }) => void;
+}
 
-  #parent(runId: string): SpanHandle | null {
-    return this.#steps.get(runId) ?? this.#runs.get(runId) ?? null;
+/** The model's arguments of a stored tool call, parsed when they are JSON. */
+function toolArgs(args: unknown): unknown {
+  const text = (args as { arguments?: unknown } | null)?.arguments;
+  if (typeof text !== "string") return args;
+  try {
+    return JSON.parse(text || "{}");
+  } catch {
+    return text;
   }
+}
 
-  /** Runner hooks: run and step spans, replayed calls, retried attempts. */
-  observer: RunObserver = {
-    onRunStart: (info) => {
-      const parent = info.parentRunId ? this.#parent(info.parentRunId) : null;
-      this.#runs.set(
-        info.runId,
-        this.recorder.startSpan("run", info.runId, {
-          parent,
-          input: info.resumed ? undefined : info.state,
-          attributes: {
-            "loom.run.id": info.runId,
-            "loom.agent.name": info.agentName,
-            "loom.run.resumed": info.resumed,
-          },
-        }),
-      );
-    },
-    onStepStart: (info) => {
-      this.#steps.set(
-        info.runId,
-        this.recorder.startSpan("step", `step ${info.stepIndex}`, {
-          parent: this.#runs.get(info.runId) ?? null,
-          attributes: { "loom.step.index": info.stepIndex, "loom.step.attempt": info.attempt },
-        }),
-      );
-    },
-    onStepEnd: (info) => {
-      this.#steps.get(info.runId)?.end({ output: info.final ? info.result : undefined });
-      this.#steps.delete(info.runId);
-    },
-    onToolCall: (info) => {
-      if (!info.replayed) return; // fresh calls are recorded from the run's own events
-      // A tool failure the LLM was shown is stored as a result; replayed, it is still a failure.
-      const failed = info.name === "llm" ? undefined : failedOutcome(info.result);
-      this.recorder.recordTool({
-        parent: this.#parent(info.runId),
-        name: info.name,
-        args: info.args,
-        result: info.result,
-        key: info.key,
-        replayed: true,
-        error: failed ? toolOutcomeError(failed) : undefined,
+/** True for a durable call the chat agent made for a tool (its outcome is `{ok, output}`). */
+function isChatToolCall(info: ObservedToolCall): boolean {
+  const outcome = info.result as { ok?: unknown; output?: unknown } | undefined;
+  return typeof outcome?.ok === "boolean" && typeof outcome.output === "string";
+}
+
+/**
+ * Records chat runs live: pass `observer` to `startRun`/`resumeRun` and `onEvent` to the agent
+ * (`chatAgent({ onEvent })`). Built on the runner's `traceObserver`, so runs, steps, attempts,
+ * child runs and other tools are drawn exactly as the runner draws them.
+ *
+ * @param recorder The xray recorder to write into (one can hold several runs).
+ * @returns The observer and the event sink.
+ *
+ * @example
+ * ```ts
+ * import { openStore, startRun } from "@loom/runner";
+ * import { Recorder } from "@loom/xray";
+ * import { chatAgent, chatTracer, scriptedModel } from "@loom/run";
+ *
+ * const tracer = chatTracer(new Recorder({ name: "hello" }));
+ * const agent = chatAgent({
+ *   name: "hello",
+ *   model: scriptedModel(["Hello!"]),
+ *   onEvent: tracer.onEvent,
+ * });
+ * const store = openStore(":memory:");
+ * await startRun(agent, { store, runId: "h", input: { question: "Hi?" }, observer: tracer.observer });
+ * console.log(tracer.recorder.toJSON().spans.map((s) => s.kind)); // run, step, llm
+ * store.close();
+ * ```
+ */
+export function chatTracer(recorder: Recorder): ChatTracer {
+  const base = traceObserver(recorder);
+  const parent = (runId: string) => base.stepSpan(runId) ?? null;
+  const onToolCall = (info: ObservedToolCall): void => {
+    if (info.name === "llm") {
+      // A fresh LLM call is recorded from its events (messages, failed attempts); a replayed one
+      // only here.
+      if (!info.replayed) return;
+      const reply = info.result as LlmReply;
+      recorder.recordLlm({
+        parent: parent(info.runId),
+        model: reply.model ?? "unknown",
+        response: { content: reply.content, tool_calls: reply.toolCalls },
+        inputTokens: reply.usage?.promptTokens,
+        outputTokens: reply.usage?.completionTokens,
+        costUsd: reply.costUsd,
+        finishReasons: reply.finishReason ? [reply.finishReason] : undefined,
         durationMs: 0,
+        attributes: { "loom.tool.replayed": true, "loom.tool.idempotency_key": info.key },
       });
-    },
-    onAttemptError: (info) => {
-      this.recorder.recordError(info.error, {
-        parent: this.#parent(info.runId),
-        name: `${info.scope === "tool" ? info.toolName : "step"} attempt ${info.attempt} failed`,
-        attributes: { "error.category": info.category },
-      });
-    },
-    onRunEnd: (info) => {
-      const span = this.#steps.get(info.runId);
-      span?.end({ error: info.error ? new Error(info.error.message) : undefined });
-      this.#steps.delete(info.runId);
-      this.#runs.get(info.runId)?.end({
-        output: info.result,
-        error: info.error ? new Error(info.error.message) : undefined,
-        attributes: { "loom.run.status": info.status, "loom.run.steps": info.steps },
-      });
-      this.#runs.delete(info.runId);
-    },
+      return;
+    }
+    if (!isChatToolCall(info)) return base.onToolCall?.(info);
+    const outcome = info.result as { ok: boolean; output: string };
+    const failed = failedOutcome(outcome);
+    recorder.recordTool({
+      parent: parent(info.runId),
+      name: info.name,
+      args: toolArgs(info.args),
+      result: outcome.output,
+      key: info.key,
+      callId: (info.args as { callId?: string } | null)?.callId,
+      replayed: info.replayed,
+      error: failed ? toolOutcomeError(failed) : undefined,
+      startTime: info.startedAt,
+      durationMs: info.durationMs,
+      attributes: { "loom.tool.attempts": info.attempts },
+    });
   };
-
-  /** Run events: LLM calls and tool executions. */
-  onEvent = (event: RunEvent): void => {
+  const onEvent = (any: ChatEvent | { readonly type: string }): void => {
+    const event = any as ChatEvent;
     if (event.type === "llm") {
-      this.recorder.recordLlm({
-        parent: this.#parent(event.runId),
+      recorder.recordLlm({
+        parent: parent(event.runId),
         name: `${event.purpose} ${event.model}`,
         model: event.model,
         provider: event.provider,
@@ -115,26 +130,12 @@ export class RunTracer {
         startTime: event.startedAt,
         durationMs: event.durationMs,
       });
-    } else if (event.type === "tool_end") {
-      this.recorder.recordTool({
-        parent: this.#parent(event.runId),
-        name: event.name,
-        args: event.args,
-        result: event.output,
-        key: event.key,
-        callId: event.callId,
-        replayed: false,
-        error: event.ok ? undefined : toolOutcomeError(event),
-        startTime: event.startedAt,
-        durationMs: event.durationMs,
-      });
     } else if (event.type === "warning") {
-      this.recorder.recordEvent("warning", { input: event.message });
+      recorder.recordEvent("warning", {
+        input: event.message,
+        parent: event.runId ? parent(event.runId) : null,
+      });
     }
   };
-
-  /** Writes the trace file. */
-  async write(path: string): Promise<void> {
-    await this.recorder.flushTo(path);
-  }
+  return { recorder, observer: { ...base, onToolCall }, onEvent };
 }

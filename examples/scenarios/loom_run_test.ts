@@ -1,7 +1,7 @@
 // Scenarios for loom-run, driven through its CLI (`deno run -A apps/run/main.ts chat ...`) as
 // subprocesses on a temp database and a copy of the fixture workspace: once with the built-in
 // mock LLM, once with a cassette recorded against the local fake OpenAI-compatible server.
-// Traces are rebuilt from the run database by loom-run's own `traceFromStore` (LLM spans with
+// Traces are rebuilt from the run database by loom-run's own `traceChatRun` (LLM spans with
 // tokens and cost) and compared with golden files.
 import assert from "node:assert/strict";
 import {
@@ -13,7 +13,7 @@ import {
 } from "@loom/runner/testing";
 import { startFakeOpenAi } from "../../apps/run/llm/fake_openai_server.ts";
 import { MockProvider } from "../../apps/run/llm/mock.ts";
-import { traceFromStore } from "../../apps/run/store_trace.ts";
+import { traceChatRun } from "../../apps/run/store_trace.ts";
 import { copyTree, testdata } from "../../apps/run/testing.ts";
 
 const QUESTION = "why does the test fail?";
@@ -38,7 +38,7 @@ function chat(extra: Partial<ScenarioOptions> = {}): ScenarioOptions {
         "--json",
       ]],
     },
-    trace: traceFromStore,
+    trace: traceChatRun,
     ...extra,
   };
 }

@@ -7,20 +7,43 @@ import type { RunRecord, Store } from "@loom/runner";
 import type { Config, LlmSettings, RunSettings } from "../config.ts";
 import { isLoopback, readEnv } from "../config.ts";
 import { messageOf, UsageError } from "../errors.ts";
+import { CHAT_SYSTEM } from "../llm/prompts.ts";
 import { loadMcpConfig } from "../mcp/config.ts";
 import { Workspace } from "../tools/workspace.ts";
-import { CHAT_AGENT, chatAgent } from "./chat.ts";
+import { type ChatAgent, chatAgent } from "./chat.ts";
 import { Runtimes, type TestKnobs } from "./runtime.ts";
 import { SUPERVISOR_AGENT, supervisorAgent } from "./supervisor.ts";
+
+/** Name of loom-run's chat agent in the run store. */
+export const CHAT_AGENT = "loom-run.chat";
+
+/** loom-run's chat agent: a chat agent whose run settings are loom-run's `RunSettings`. */
+export type RepoChatAgent = ChatAgent<RunSettings>;
 
 /** The agents of one process, sharing one set of runtimes. */
 export interface Agents {
   /** Runtimes (LLM, tools, events) shared by the agents. */
   runtimes: Runtimes;
   /** The chat agent. */
-  chat: ReturnType<typeof chatAgent>;
+  chat: RepoChatAgent;
   /** The supervisor agent. */
   supervisor: ReturnType<typeof supervisorAgent>;
+}
+
+/**
+ * loom-run's repository chat agent, built with the library's `chatAgent`: its model, tools and
+ * budgets come from the settings stored with each run (`--max-steps` is `maxTurns`), its events
+ * go to the process's event hub.
+ */
+export function repoChatAgent(runtimes: Runtimes): RepoChatAgent {
+  return chatAgent<RunSettings>({
+    name: CHAT_AGENT,
+    system: CHAT_SYSTEM,
+    model: async (settings) => (await runtimes.get(settings)).llm,
+    tools: async (settings) => (await runtimes.get(settings)).list,
+    limits: (settings) => ({ maxTurns: settings.maxSteps, maxToolCalls: settings.maxToolCalls }),
+    onEvent: (event) => runtimes.events.emit(event),
+  });
 }
 
 /** Reads the test-only knobs from the environment. */
@@ -70,7 +93,7 @@ export function makeAgents(config: Config): Agents {
     knobs: readKnobs(),
     hiddenFiles: [config.db],
   });
-  const chat = chatAgent(runtimes);
+  const chat = repoChatAgent(runtimes);
   return { runtimes, chat, supervisor: supervisorAgent(runtimes, chat) };
 }
 

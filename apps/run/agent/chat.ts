@@ -1,61 +1,67 @@
 /**
- * The chat agent: one durable step = one LLM turn plus the tool calls it asked for. The
- * conversation is the run's state. The LLM call and every tool call go through `ctx.callTool`,
- * so a resumed run replays finished calls from the store instead of repeating them.
+ * `chatAgent`: the model + tools loop as a durable agent. One step is one LLM turn plus the tool
+ * calls it asked for; the conversation is the run's state. The LLM call and every tool call are
+ * durable calls (`ctx.callTool`), so a run killed at any point resumes without asking the model
+ * again for a turn it answered or running a finished tool again. Budgets stop it cleanly, tool
+ * arguments are checked against their JSON Schema before a tool runs, and refusals and cut
+ * answers are results of their own (`stoppedBy`), never passed off as answers.
  *
  * @module
  */
-import { type Agent, defineAgent, recur, type RetryPolicy, type StepContext } from "@loom/runner";
-import type { RunSettings } from "../config.ts";
-import { CHAT_SYSTEM } from "../llm/prompts.ts";
 import {
-  type ChatMessage,
-  LlmError,
-  type LlmReply,
-  type ToolSpec,
-  type Usage,
-} from "../llm/types.ts";
-import { ToolError } from "../tools/types.ts";
-import type { Runtime, Runtimes } from "./runtime.ts";
-
-/** What a chat run starts from. */
-export interface ChatInput {
-  /** The user's question. */
-  question: string;
-  /** Settings (workspace, LLM, limits) stored with the run. */
-  settings: RunSettings;
-  /** Keep the conversation open after answering: wait for a `message` signal (serve). */
-  followUps?: boolean;
-}
+  type Agent,
+  defineAgent,
+  recur,
+  type RetryPolicy,
+  type StepContext,
+  type TailCall,
+} from "@loom/runner";
+import { resolve } from "node:path";
+import { workspaceRoot } from "../mcp/client.ts";
+import type { McpServer } from "../mcp/server.ts";
+import type { ChatMessage, ChatModel, LlmReply, ToolSpec } from "../llm/types.ts";
+import { addMcpTools, type McpTools, startMcpTools } from "../tools/registry.ts";
+import { TOOL_NAME } from "../tools/tool.ts";
+import type { Tool } from "../tools/types.ts";
+import type { ChatEvent } from "./events.ts";
+import { callModel, LLM_RETRY } from "./model_call.ts";
+import { runToolCall, type ToolOutcome } from "./tool_call.ts";
+import { addUsage, NO_USAGE, type UsageTotals } from "./usage.ts";
 
 /**
- * Totals of LLM usage. Tokens and cost count only the calls that reported them; the calls that
- * did not are counted apart, so a summary can say "unknown" instead of a false zero.
+ * What a chat run starts from: the question, and the run's settings when the agent reads its
+ * model, tools or limits from them (`S`). Settings are stored with the run, so a resumed run
+ * rebuilds the same model and tools without being told again.
  */
-export interface UsageTotals extends Usage {
-  /** LLM calls made. */
-  calls: number;
-  /** Cost in USD of the calls whose price is known. */
-  costUsd: number;
-  /** LLM calls whose endpoint reported no token usage (absent when none). */
-  callsWithoutUsage?: number;
-  /** LLM calls whose cost is unknown: no usage, or no known price (absent when none). */
-  callsWithoutCost?: number;
-}
+export type ChatInput<S = undefined> =
+  & {
+    /** The user's question. */
+    question: string;
+    /** Keep the conversation open after answering: wait for a `message` signal (a chat UI). */
+    followUps?: boolean;
+  }
+  & (undefined extends S ? {
+      /** The run's settings (see `ChatAgentOptions`). */
+      settings?: S;
+    }
+    : {
+      /** The run's settings (see `ChatAgentOptions`). */
+      settings: S;
+    });
 
-/** The state of a chat run: the conversation and the budgets spent. */
-export interface ChatState {
-  /** Settings stored with the run. */
-  settings: RunSettings;
+/** The state of a chat run: the conversation and the budgets spent. Plain JSON. */
+export interface ChatState<S = undefined> {
+  /** The run's settings, when given. */
+  settings: S;
   /** The conversation in Chat Completions format. */
   messages: ChatMessage[];
   /** LLM turns since the last user message. */
   turns: number;
   /** Tool calls since the last user message. */
   toolCalls: number;
-  /** Total LLM turns of the run (names the durable LLM calls). */
+  /** Total LLM turns of the run (names the durable LLM calls `llm:<n>`). */
   totalTurns: number;
-  /** True once `--max-tool-calls` is reached: the LLM gets no more tools. */
+  /** True once `maxToolCalls` is reached: the model is offered no more tools. */
   toolsExhausted: boolean;
   /** Keep the conversation open after answering. */
   followUps: boolean;
@@ -66,17 +72,21 @@ export interface ChatState {
 }
 
 /**
- * Why a chat run stopped: `answer` (a complete answer), `max-steps` (no answer within
- * `--max-steps`), `refusal` (the model declined; see `ChatResult.refusal`) or `length` (the answer
- * was cut at the model's output token limit, `finish_reason: "length"`).
+ * Why a chat run stopped: `answer` (a complete answer); `refusal` (the model declined, see
+ * `ChatResult.refusal`); `length` (the answer was cut at the model's output limit,
+ * `finish_reason: "length"`); `max-turns`, `max-tokens`, `max-cost` (a budget of `ChatLimits`
+ * ran out before an answer). Anything but `answer` means there is no complete answer.
  */
-export type StoppedBy = "answer" | "max-steps" | "refusal" | "length";
+export type StoppedBy = "answer" | "refusal" | "length" | "max-turns" | "max-tokens" | "max-cost";
 
 /** How a chat run ended. */
 export interface ChatResult {
-  /** The final answer (empty after a refusal; incomplete when `stoppedBy` is `length`). */
+  /**
+   * The answer: complete for `answer`, cut for `length`, empty after a refusal, and after a
+   * budget stop the last text the model wrote (or a sentence saying there is none).
+   */
   answer: string;
-  /** Why the run stopped; anything but `answer` means there is no complete answer. */
+  /** Why the run stopped. */
   stoppedBy: StoppedBy;
   /** The model's refusal message, when `stoppedBy` is `refusal`. */
   refusal?: string;
@@ -88,234 +98,257 @@ export interface ChatResult {
   usage: UsageTotals;
 }
 
-/** The outcome of one tool call as stored (errors are results the LLM sees, not failures). */
-interface ToolOutcome {
-  ok: boolean;
-  output: string;
+/** Budgets of a chat run. Each one stops the run cleanly, with a result that says which. */
+export interface ChatLimits {
+  /** LLM turns per question; then the run stops with `max-turns`. @default 12 */
+  maxTurns?: number;
+  /**
+   * Tool calls per question; then calls are answered "budget spent" and the model is offered no
+   * more tools, so its next turn answers. @default 30
+   */
+  maxToolCalls?: number;
+  /**
+   * Tokens (prompt + completion) of the whole run; checked before each LLM turn, so the turn
+   * that crosses it completes, and the run stops with `max-tokens`. @default no limit
+   */
+  maxTokens?: number;
+  /**
+   * Cost in US dollars of the whole run, from the calls whose cost is known; checked before
+   * each LLM turn like `maxTokens`, stopping with `max-cost`. @default no limit
+   */
+  maxCostUsd?: number;
+}
+
+/** A value, or a function of the run's settings giving it (sync or async). */
+export type PerRun<S, T> = T | ((settings: S) => T | Promise<T>);
+
+/** What `chatAgent` takes. `S` is the type of the run's settings (none by default). */
+export interface ChatAgentOptions<S = undefined> {
+  /** Agent name, recorded with each run; a run is resumed by an agent of the same name. */
+  name: string;
+  /** Version of the state shape. @default 1 */
+  version?: number;
+  /** The chat model, or a function of the run's settings that picks it. */
+  model: PerRun<S, ChatModel>;
+  /** System prompt, the conversation's first message. @default none */
+  system?: string;
+  /** Tools the model may call (made with `tool()`), or a function of the settings. @default [] */
+  tools?: PerRun<S, readonly Tool[]>;
+  /**
+   * MCP servers (made with `mcpServer()`) whose tools are offered as `<server>__<tool>`. Started
+   * on the agent's first step in a process and kept for later runs; `close()` stops them. A
+   * server that fails to start fails the step (the run can be retried). @default []
+   */
+  mcp?: readonly McpServer[];
+  /** Budgets, or a function of the settings. @default `{ maxTurns: 12, maxToolCalls: 30 }` */
+  limits?: PerRun<S, ChatLimits>;
+  /** Receives the run's events (streamed text, LLM and tool calls, answers). Must not throw. */
+  onEvent?: (event: ChatEvent) => void;
+  /** Stream answer text to `onEvent` as `delta` events. @default true */
+  stream?: boolean;
+  /** Retries of LLM calls. @default LLM_RETRY: transient failures, 4 attempts */
+  llmRetry?: RetryPolicy;
+  /** URL of the module that defines the agent. @default the caller of `chatAgent` */
+  moduleUrl?: string;
+}
+
+/** A chat agent: a runner agent (`startRun`, `resumeRun`, `ctx.child`) that can stop its MCP servers. */
+export interface ChatAgent<S = undefined> extends Agent<ChatState<S>, ChatResult, ChatInput<S>> {
+  /** Stops the MCP servers this agent started (they start again on its next step). */
+  close(): Promise<void>;
+  /** `close()`, for `await using agent = chatAgent(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Signal name a chat run in follow-up mode waits for; its payload is `{ message: string }`. */
 export const MESSAGE_SIGNAL = "message";
 
-/** Retries of LLM calls: transient HTTP errors (429, 5xx, network, timeout) with backoff. */
-export const LLM_RETRY: RetryPolicy = {
-  maxAttempts: 4,
-  initialDelayMs: 500,
-  maxDelayMs: 8000,
-  multiplier: 2,
-  jitter: 0.2,
-  retryOn: ["transient"],
-  classify: (e) => (e instanceof LlmError ? e.category : undefined),
-};
+/** Budgets used where `limits` leaves one out. */
+const DEFAULT_LIMITS = { maxTurns: 12, maxToolCalls: 30 };
 
-/** Name of the chat agent in the run store. */
-export const CHAT_AGENT = "loom-run.chat";
-
-/** Usage totals of nothing. */
-export const NO_USAGE: UsageTotals = { calls: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-
-/** Usage totals with the unknown counts set only when there are any (stored states stay small). */
-function usageTotals(
-  base: Usage & { calls: number; costUsd: number },
-  callsWithoutUsage: number,
-  callsWithoutCost: number,
-): UsageTotals {
-  const totals: UsageTotals = { ...base };
-  if (callsWithoutUsage > 0) totals.callsWithoutUsage = callsWithoutUsage;
-  if (callsWithoutCost > 0) totals.callsWithoutCost = callsWithoutCost;
-  return totals;
+/** What a step works with, built from the options and the run's settings. */
+interface Runtime {
+  model: ChatModel;
+  tools: Map<string, Tool>;
+  specs: ToolSpec[];
+  limits: Required<Pick<ChatLimits, "maxTurns" | "maxToolCalls">> & ChatLimits;
 }
 
-/** Sums usage totals. */
-export function sumUsage(...all: UsageTotals[]): UsageTotals {
-  return all.reduce((a, b) =>
-    usageTotals(
-      {
-        calls: a.calls + b.calls,
-        promptTokens: a.promptTokens + b.promptTokens,
-        completionTokens: a.completionTokens + b.completionTokens,
-        costUsd: a.costUsd + b.costUsd,
-      },
-      (a.callsWithoutUsage ?? 0) + (b.callsWithoutUsage ?? 0),
-      (a.callsWithoutCost ?? 0) + (b.callsWithoutCost ?? 0),
-    ), NO_USAGE);
+/** `Cannot create chat agent 'x' as ...: current value is ...`. */
+function problem(agent: string, what: string, value: unknown): string {
+  let shown: string;
+  try {
+    shown = typeof value === "function" ? "a function" : JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return `Cannot create chat agent '${agent}' as ${what}: current value is ${shown}`;
 }
 
-/** The initial state of a chat run. */
-export function chatInitialState(input: ChatInput): ChatState {
+function checkModel(agent: string, model: unknown): ChatModel {
+  const m = model as Partial<ChatModel> | null;
+  if (typeof m !== "object" || m === null || typeof m.complete !== "function") {
+    throw new TypeError(
+      problem(
+        agent,
+        "'model' must be a chat model (openAiCompatible(), scriptedModel()...)",
+        model,
+      ),
+    );
+  }
+  return m as ChatModel;
+}
+
+function checkTools(agent: string, tools: unknown): readonly Tool[] {
+  if (!Array.isArray(tools)) throw new TypeError(problem(agent, "'tools' must be an array", tools));
+  const names = new Set<string>();
+  for (const t of tools as Partial<Tool>[]) {
+    if (
+      typeof t !== "object" || t === null || typeof t.run !== "function" ||
+      typeof t.name !== "string" || !TOOL_NAME.test(t.name) || typeof t.parameters !== "object"
+    ) {
+      throw new TypeError(problem(agent, "every tool must be made with tool()", t?.name ?? t));
+    }
+    if (t.name === "llm") {
+      throw new TypeError(
+        problem(agent, "no tool may be named 'llm' (the agent's LLM calls are)", t.name),
+      );
+    }
+    if (names.has(t.name)) {
+      throw new TypeError(
+        problem(agent, `tool names must be unique ('${t.name}' is given twice)`, t.name),
+      );
+    }
+    names.add(t.name);
+  }
+  return tools as readonly Tool[];
+}
+
+function checkLimits(agent: string, limits: unknown): Runtime["limits"] {
+  if (typeof limits !== "object" || limits === null) {
+    throw new TypeError(problem(agent, "'limits' must be an object", limits));
+  }
+  const l = { ...DEFAULT_LIMITS, ...limits as ChatLimits };
+  for (const key of ["maxTurns", "maxToolCalls", "maxTokens"] as const) {
+    const v = l[key];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
+      throw new RangeError(problem(agent, `'limits.${key}' must be a positive integer`, v));
+    }
+  }
+  if (l.maxCostUsd !== undefined && !(Number.isFinite(l.maxCostUsd) && l.maxCostUsd > 0)) {
+    throw new RangeError(
+      problem(agent, "'limits.maxCostUsd' must be a positive number", l.maxCostUsd),
+    );
+  }
+  return l;
+}
+
+/** Checks the options that are given as values; those given as functions are checked per run. */
+function checkOptions<S>(options: ChatAgentOptions<S>): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot create a chat agent as its options must be an object: got ${options}`,
+    );
+  }
+  const { name } = options;
+  if (typeof name !== "string" || name.trim() === "") {
+    throw new TypeError(
+      `Cannot create a chat agent as 'name' must be a non-empty string: current value is ${
+        JSON.stringify(name)
+      }`,
+    );
+  }
+  if (options.model === undefined) {
+    throw new TypeError(problem(name, "'model' is required", undefined));
+  }
+  if (typeof options.model !== "function") checkModel(name, options.model);
+  if (options.tools !== undefined && typeof options.tools !== "function") {
+    checkTools(name, options.tools);
+  }
+  if (options.limits !== undefined && typeof options.limits !== "function") {
+    checkLimits(name, options.limits);
+  }
+  if (options.system !== undefined && typeof options.system !== "string") {
+    throw new TypeError(problem(name, "'system' must be a string", options.system));
+  }
+  if (options.mcp !== undefined) {
+    const names = new Set<string>();
+    for (const server of Array.isArray(options.mcp) ? options.mcp : [options.mcp]) {
+      if (typeof server?.name !== "string" || typeof server?.config?.command !== "string") {
+        throw new TypeError(problem(name, "'mcp' must list servers made with mcpServer()", server));
+      }
+      if (names.has(server.name)) {
+        throw new TypeError(
+          problem(name, `MCP server names must be unique ('${server.name}')`, server.name),
+        );
+      }
+      names.add(server.name);
+    }
+  }
+}
+
+/** The first module in the call stack that is not this one: where the agent is defined. */
+function callerModuleUrl(): string | undefined {
+  const here = import.meta.url;
+  for (const m of (new Error().stack ?? "").matchAll(/((?:file|https?):\/\/[^\s()]+?):\d+:\d+/g)) {
+    if (m[1] !== here) return m[1];
+  }
+  return undefined;
+}
+
+/** Resolves a `PerRun` value for a run's settings. */
+async function perRun<S, T>(value: PerRun<S, T>, settings: S): Promise<T> {
+  return typeof value === "function"
+    ? await (value as (settings: S) => T | Promise<T>)(settings)
+    : value;
+}
+
+/** Starts the agent's MCP servers once per process; `close` stops them. */
+function mcpPool(servers: readonly McpServer[], emit: (event: ChatEvent) => void) {
+  let started: Promise<McpTools[]> | undefined;
+  const start = async (): Promise<McpTools[]> => {
+    const outcomes = await Promise.allSettled(
+      servers.map((server) =>
+        startMcpTools(server.name, server.config, {
+          roots: server.roots?.map((path) => workspaceRoot(resolve(path))),
+          unref: true,
+        })
+      ),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    const sets = outcomes.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
+    if (failed) {
+      await Promise.allSettled(sets.map((s) => s.client.close()));
+      throw failed.reason;
+    }
+    for (const set of sets) {
+      for (const message of set.warnings) emit({ type: "warning", runId: "", message });
+    }
+    return sets;
+  };
   return {
-    settings: input.settings,
-    messages: [{ role: "system", content: CHAT_SYSTEM }, { role: "user", content: input.question }],
-    turns: 0,
-    toolCalls: 0,
-    totalTurns: 0,
-    toolsExhausted: false,
-    followUps: input.followUps ?? false,
-    usage: NO_USAGE,
+    get(): Promise<McpTools[]> {
+      if (servers.length === 0) return Promise.resolve([]);
+      if (!started) {
+        started = start();
+        // A failed start is not kept: the next step tries again.
+        started.catch(() => started = undefined);
+      }
+      return started;
+    },
+    async close(): Promise<void> {
+      const running = started;
+      started = undefined;
+      const sets = await running?.catch(() => []) ?? [];
+      await Promise.allSettled(sets.map((s) => s.client.close()));
+    },
   };
 }
 
-/**
- * Makes one durable LLM call through `ctx.callTool`, streaming text to the run's events while it
- * arrives. A replayed call returns the stored reply without calling the LLM (`fresh: false`).
- */
-export async function durableLlmCall(
-  ctx: StepContext,
-  runtime: Runtime,
-  runtimes: Runtimes,
-  call: {
-    key: string;
-    purpose: string;
-    turn: number;
-    messages: ChatMessage[];
-    tools: ToolSpec[];
-    /** Stream text to the run's events (default true; off for machine-read replies like plans). */
-    stream?: boolean;
-  },
-): Promise<{ reply: LlmReply; fresh: boolean }> {
-  const { llm } = runtime;
-  let fresh = false;
-  const reply = await ctx.callTool<LlmReply>(
-    "llm",
-    { purpose: call.purpose, turn: call.turn, model: llm.model, messages: call.messages.length },
-    async (_args, { signal }) => {
-      fresh = true;
-      const startedAt = Date.now();
-      const base = {
-        type: "llm" as const,
-        runId: ctx.runId,
-        turn: call.turn,
-        purpose: call.purpose,
-        provider: llm.kind,
-        model: llm.model,
-        messages: call.messages,
-        startedAt,
-      };
-      try {
-        const reply = await llm.complete({
-          messages: call.messages,
-          tools: call.tools,
-          signal,
-          onDelta: call.stream === false
-            ? undefined
-            : (text) => runtimes.events.emit({ type: "delta", runId: ctx.runId, text }),
-        });
-        runtimes.events.emit({ ...base, reply, durationMs: Date.now() - startedAt });
-        return reply;
-      } catch (error) {
-        runtimes.events.emit({
-          ...base,
-          error: (error as Error).message,
-          durationMs: Date.now() - startedAt,
-        });
-        throw error;
-      }
-    },
-    { key: call.key, retry: LLM_RETRY },
-  );
-  return { reply, fresh };
-}
-
-/** Runs one tool for the LLM; every failure becomes an error result the LLM can read. */
-async function runTool(
-  ctx: StepContext,
-  runtime: Runtime,
-  runtimes: Runtimes,
-  call: { id: string; name: string; arguments: string },
-  key: string,
-  signal: AbortSignal,
-): Promise<ToolOutcome> {
-  const { knobs } = runtimes;
-  let args: Record<string, unknown>;
-  try {
-    const parsed = JSON.parse(call.arguments || "{}");
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      throw new Error("not an object");
-    }
-    args = parsed;
-  } catch {
-    return {
-      ok: false,
-      output: `error: the arguments of ${call.name} are not a JSON object: ${
-        call.arguments.slice(0, 200)
-      }`,
-    };
-  }
-  const tool = runtime.tools.tools.get(call.name);
-  if (!tool) {
-    return {
-      ok: false,
-      output: `error: there is no tool named '${call.name}'; available: ${
-        [...runtime.tools.tools.keys()].join(", ")
-      }`,
-    };
-  }
-  const startedAt = Date.now();
-  runtimes.events.emit({
-    type: "tool_start",
-    runId: ctx.runId,
-    name: call.name,
-    args,
-    key,
-    callId: call.id,
-  });
-  if (knobs.toolDelayMs > 0) await abortableSleep(knobs.toolDelayMs, signal);
-  // The test log records real executions only: a call killed during the delay never ran.
-  if (knobs.toolLog) {
-    await Deno.writeTextFile(knobs.toolLog, `${ctx.runId}\t${key}\t${call.name}\n`, {
-      append: true,
-    });
-  }
-  let outcome: ToolOutcome;
-  try {
-    const warn = (message: string) =>
-      runtimes.events.emit({ type: "warning", runId: ctx.runId, message });
-    outcome = { ok: true, output: await tool.run(args, { signal, warn }) };
-  } catch (error) {
-    if (signal.aborted) throw error;
-    // Tool failures (bad path, crashed MCP server, timeout) are information for the LLM.
-    const message = error instanceof ToolError
-      ? error.message
-      : `${call.name} failed: ${(error as Error)?.message ?? error}`;
-    outcome = { ok: false, output: `error: ${message}` };
-  }
-  runtimes.events.emit({
-    type: "tool_end",
-    runId: ctx.runId,
-    name: call.name,
-    args,
-    key,
-    callId: call.id,
-    ok: outcome.ok,
-    output: outcome.output,
-    startedAt,
-    durationMs: Date.now() - startedAt,
-  });
-  return outcome;
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
-}
-
-/** Adds one reply's usage to the totals (a reply without usage or cost counts as unknown). */
-export function addUsage(total: UsageTotals, reply: LlmReply): UsageTotals {
-  return usageTotals(
-    {
-      calls: total.calls + 1,
-      promptTokens: total.promptTokens + (reply.usage?.promptTokens ?? 0),
-      completionTokens: total.completionTokens + (reply.usage?.completionTokens ?? 0),
-      costUsd: total.costUsd + (reply.costUsd ?? 0),
-    },
-    (total.callsWithoutUsage ?? 0) + (reply.usage ? 0 : 1),
-    (total.callsWithoutCost ?? 0) + (reply.costUsd === undefined ? 1 : 0),
-  );
+/** The last text the model wrote, for a run stopped by a budget. */
+function lastText(messages: ChatMessage[]): string | undefined {
+  const last = [...messages].reverse().find((m) => m.role === "assistant" && m.content);
+  return (last?.content as string | undefined) ?? undefined;
 }
 
 /** Why a reply without tool calls ends the turn: an answer, a refusal, or a cut answer. */
@@ -335,108 +368,261 @@ function assistantMessage(reply: LlmReply): ChatMessage {
   return { role: "assistant", content: reply.content };
 }
 
-/** Builds the chat agent; its steps get their LLM and tools from `runtimes`. */
-export function chatAgent(runtimes: Runtimes): Agent<ChatState, ChatResult, ChatInput> {
-  return defineAgent<ChatState, ChatResult, ChatInput>({
-    name: CHAT_AGENT,
-    version: 1,
-    initialState: chatInitialState,
+/** The budget that is spent before the next LLM turn, with its sentence; undefined if none. */
+function spentBudget<S>(
+  state: ChatState<S>,
+  limits: Runtime["limits"],
+): { stoppedBy: StoppedBy; text: string } | undefined {
+  if (state.turns >= limits.maxTurns) {
+    return {
+      stoppedBy: "max-turns",
+      text: `No final answer within ${limits.maxTurns} LLM turns.`,
+    };
+  }
+  const tokens = state.usage.promptTokens + state.usage.completionTokens;
+  if (limits.maxTokens !== undefined && tokens >= limits.maxTokens) {
+    return {
+      stoppedBy: "max-tokens",
+      text: `No final answer within the budget of ${limits.maxTokens} tokens (${tokens} used).`,
+    };
+  }
+  if (limits.maxCostUsd !== undefined && state.usage.costUsd >= limits.maxCostUsd) {
+    return {
+      stoppedBy: "max-cost",
+      text: `No final answer within the budget of $${limits.maxCostUsd} ($${
+        state.usage.costUsd.toFixed(4)
+      } spent).`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Defines a chat agent: a durable LLM agent that answers a question with tools. Run it with the
+ * runner (`startRun`, `resumeRun`, a worker, `ctx.child`); its state is the conversation.
+ *
+ * - Every LLM turn is a durable call (`llm:<turn>`) and every tool call one too
+ *   (`tool:<turn>:<call id>`): a killed run resumes without asking the model again for a turn
+ *   it answered or running a finished tool again.
+ * - Tool arguments are checked against the tool's JSON Schema before it runs; bad ones, an
+ *   unknown tool and a tool's failure go back to the model as an error result (stored, so a
+ *   resume replays it). Failures the tool's `retry` names (default: transient) are retried first.
+ * - LLM failures are retried when transient (429, 5xx, network, timeout); a failure that stays
+ *   fails the run, which `retryRun` continues from its last turn.
+ * - Budgets (`limits`) stop the run with a result that names the budget (`stoppedBy`).
+ *
+ * @param options Name, model, system prompt, tools, MCP servers, limits, events.
+ * @returns The agent; `close()` stops the MCP servers it started.
+ * @throws {TypeError} When the name is empty, or the model, tools, MCP servers or system prompt
+ *   given as values are malformed.
+ * @throws {RangeError} When a limit given as a value is not positive.
+ *
+ * @example
+ * ```ts
+ * import { openStore, startRun } from "@loom/runner";
+ * import { chatAgent, scriptedModel, tool } from "@loom/run";
+ *
+ * const forecast = tool({
+ *   name: "forecast",
+ *   description: "Tomorrow's weather for a city.",
+ *   parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+ *   run: ({ city }) => `${city}: sunny, 21 °C`,
+ * });
+ * const agent = chatAgent({
+ *   name: "weather",
+ *   model: scriptedModel([
+ *     { toolCalls: [{ name: "forecast", arguments: { city: "Oslo" } }] },
+ *     "Sunny, 21 °C.",
+ *   ]),
+ *   system: "Answer with the tools.",
+ *   tools: [forecast],
+ *   limits: { maxTurns: 5 },
+ * });
+ * const store = openStore(":memory:");
+ * const run = await startRun(agent, { store, runId: "w1", input: { question: "Oslo tomorrow?" } });
+ * console.log(run.result?.answer, run.result?.stoppedBy); // "Sunny, 21 °C." "answer"
+ * store.close();
+ * ```
+ */
+export function chatAgent<S = undefined>(options: ChatAgentOptions<S>): ChatAgent<S> {
+  checkOptions(options);
+  const { name, system, stream = true, llmRetry = LLM_RETRY } = options;
+  const emit = (event: ChatEvent) => {
+    try {
+      options.onEvent?.(event);
+    } catch {
+      // an observer must never break a run
+    }
+  };
+  const mcp = mcpPool(options.mcp ?? [], emit);
+
+  const runtime = async (settings: S): Promise<Runtime> => {
+    const [model, tools, limits, servers] = await Promise.all([
+      perRun(options.model, settings),
+      perRun(options.tools ?? [], settings),
+      perRun(options.limits ?? {}, settings),
+      mcp.get(),
+    ]);
+    const byName = new Map<string, Tool>();
+    for (const t of checkTools(name, tools)) byName.set(t.name, t);
+    const warnings: string[] = [];
+    for (const set of servers) addMcpTools(byName, set, warnings);
+    const specs = [...byName.values()].map(({ name, description, parameters }) => ({
+      name,
+      description,
+      parameters,
+    }));
+    return {
+      model: checkModel(name, model),
+      tools: byName,
+      specs,
+      limits: checkLimits(name, limits),
+    };
+  };
+
+  /** What a step returns: the result, or the next state to checkpoint. */
+  type Next = ChatResult | TailCall<[ChatState<S>]>;
+
+  const step = async (state: ChatState<S>, ctx: StepContext): Promise<Next> => {
+    const { model, tools, specs, limits } = await runtime(state.settings);
+    const spent = spentBudget(state, limits);
+    if (spent) {
+      return {
+        answer: lastText(state.messages) ?? spent.text,
+        stoppedBy: spent.stoppedBy,
+        turns: state.turns,
+        toolCalls: state.toolCalls,
+        usage: state.usage,
+      } satisfies ChatResult;
+    }
+    const turn = state.totalTurns + 1;
+    const { reply, fresh } = await callModel(ctx, model, {
+      key: `llm:${turn}`,
+      purpose: "chat",
+      turn,
+      messages: state.messages,
+      tools: state.toolsExhausted ? [] : specs,
+      stream,
+      onEvent: emit,
+      retry: llmRetry,
+    });
+    const usage = addUsage(state.usage, reply);
+    const messages = [...state.messages, assistantMessage(reply)];
+    const next: ChatState<S> = {
+      ...state,
+      messages,
+      usage,
+      turns: state.turns + 1,
+      totalTurns: turn,
+    };
+    if (reply.toolCalls.length === 0) return await finish(state, next, reply, fresh, ctx);
+
+    let toolCalls = state.toolCalls;
+    let toolsExhausted = state.toolsExhausted;
+    for (const call of reply.toolCalls) {
+      let outcome: ToolOutcome;
+      if (toolCalls >= limits.maxToolCalls) {
+        toolsExhausted = true;
+        outcome = {
+          ok: false,
+          output:
+            `error: the tool-call budget of this run is spent (${limits.maxToolCalls} calls); answer with what you have`,
+        };
+      } else {
+        toolCalls++;
+        outcome = await runToolCall(ctx, tools, call, `tool:${turn}:${call.id}`, emit);
+      }
+      messages.push({ role: "tool", tool_call_id: call.id, content: outcome.output });
+    }
+    if (toolCalls >= limits.maxToolCalls) toolsExhausted = true;
+    return recur({ ...next, messages, toolCalls, toolsExhausted });
+  };
+
+  /** The model answered (or refused, or was cut): the result, or a wait for the next message. */
+  const finish = async (
+    state: ChatState<S>,
+    next: ChatState<S>,
+    reply: LlmReply,
+    fresh: boolean,
+    ctx: StepContext,
+  ): Promise<Next> => {
+    const stoppedBy = stopReason(reply);
+    // A replayed answer was already shown by the process that got it.
+    if (fresh) {
+      emit({
+        type: "answer",
+        runId: ctx.runId,
+        text: reply.content,
+        stoppedBy,
+        refusal: reply.refusal,
+      });
+    }
+    const result: ChatResult = {
+      answer: reply.content,
+      stoppedBy,
+      turns: next.turns,
+      toolCalls: state.toolCalls,
+      usage: next.usage,
+    };
+    if (reply.refusal) result.refusal = reply.refusal;
+    if (!state.followUps) return result;
+    // Follow-up mode: the run stays open until the next user message arrives as a signal.
+    const payload = await ctx.waitForSignal<{ message: string }>(MESSAGE_SIGNAL, {
+      validate: (data) => {
+        const message = (data as { message?: unknown })?.message;
+        if (typeof message !== "string" || message.trim() === "") {
+          throw new Error("a follow-up needs a non-empty message");
+        }
+        return { message };
+      },
+    });
+    if (!("message" in payload)) return result;
+    return recur({
+      ...next,
+      answer: reply.content,
+      messages: [...next.messages, { role: "user", content: payload.message }],
+      turns: 0,
+      toolCalls: 0,
+      toolsExhausted: false,
+    });
+  };
+
+  const agent = defineAgent<ChatState<S>, ChatResult, ChatInput<S>>({
+    name,
+    version: options.version ?? 1,
+    moduleUrl: options.moduleUrl ?? callerModuleUrl(),
     // LLM and tool calls retry on their own; a step that still fails should stop the run.
     retry: { maxAttempts: 1 },
-    async step(state, ctx) {
-      const runtime = await runtimes.get(state.settings);
-      const { maxSteps, maxToolCalls } = state.settings;
-      if (state.turns >= maxSteps) {
-        const last = [...state.messages].reverse().find((m) => m.role === "assistant" && m.content);
-        return {
-          answer: (last?.content as string | undefined) ??
-            `No final answer within ${maxSteps} LLM turns (--max-steps ${maxSteps}).`,
-          stoppedBy: "max-steps",
-          turns: state.turns,
-          toolCalls: state.toolCalls,
-          usage: state.usage,
-        };
+    initialState: (input) => {
+      if (typeof input?.question !== "string" || input.question.trim() === "") {
+        throw new TypeError(
+          `Cannot start a run of chat agent '${name}' as 'question' must be a non-empty string: current value is ${
+            JSON.stringify(input?.question)
+          }`,
+        );
       }
-      const turn = state.totalTurns + 1;
-      const { reply, fresh } = await durableLlmCall(ctx, runtime, runtimes, {
-        key: `llm:${turn}`,
-        purpose: "chat",
-        turn,
-        messages: state.messages,
-        tools: state.toolsExhausted ? [] : runtime.specs,
-      });
-      const usage = addUsage(state.usage, reply);
-      const messages = [...state.messages, assistantMessage(reply)];
-      const next = { ...state, messages, usage, turns: state.turns + 1, totalTurns: turn };
-
-      if (reply.toolCalls.length === 0) {
-        const stoppedBy = stopReason(reply);
-        // A replayed answer was already shown by the process that got it.
-        if (fresh) {
-          runtimes.events.emit({
-            type: "answer",
-            runId: ctx.runId,
-            text: reply.content,
-            stoppedBy,
-            refusal: reply.refusal,
-          });
-        }
-        const result: ChatResult = {
-          answer: reply.content,
-          stoppedBy,
-          turns: next.turns,
-          toolCalls: state.toolCalls,
-          usage,
-        };
-        if (reply.refusal) result.refusal = reply.refusal;
-        if (!state.followUps) return result;
-        // Serve mode: the run stays open until the next user message arrives as a signal.
-        const payload = await ctx.waitForSignal<{ message: string }>(MESSAGE_SIGNAL, {
-          validate: (data) => {
-            const message = (data as { message?: unknown })?.message;
-            if (typeof message !== "string" || message.trim() === "") {
-              throw new Error("a follow-up needs a non-empty message");
-            }
-            return { message };
-          },
-        });
-        if (!("message" in payload)) return result;
-        return recur({
-          ...next,
-          answer: reply.content,
-          messages: [...messages, { role: "user", content: payload.message }],
-          turns: 0,
-          toolCalls: 0,
-          toolsExhausted: false,
-        });
-      }
-
-      let toolCalls = state.toolCalls;
-      let toolsExhausted = state.toolsExhausted;
-      for (const call of reply.toolCalls) {
-        let outcome: ToolOutcome;
-        if (toolCalls >= maxToolCalls) {
-          toolsExhausted = true;
-          outcome = {
-            ok: false,
-            output:
-              `error: the tool-call budget of this run is spent (--max-tool-calls ${maxToolCalls}); answer with what you have`,
-          };
-        } else {
-          toolCalls++;
-          const key = `tool:${turn}:${call.id}`;
-          outcome = await ctx.callTool<ToolOutcome>(
-            call.function.name,
-            { arguments: call.function.arguments, callId: call.id },
-            (_args, { signal }) =>
-              runTool(ctx, runtime, runtimes, { id: call.id, ...call.function }, key, signal),
-            { key },
-          );
-        }
-        messages.push({ role: "tool", tool_call_id: call.id, content: outcome.output });
-      }
-      if (toolCalls >= maxToolCalls) toolsExhausted = true;
-      return recur({ ...next, messages, toolCalls, toolsExhausted });
+      const messages: ChatMessage[] = system === undefined
+        ? []
+        : [{ role: "system", content: system }];
+      messages.push({ role: "user", content: input.question });
+      const state = {
+        settings: input.settings,
+        messages,
+        turns: 0,
+        toolCalls: 0,
+        totalTurns: 0,
+        toolsExhausted: false,
+        followUps: input.followUps ?? false,
+        usage: NO_USAGE,
+      } as ChatState<S>;
+      if (input.settings === undefined) delete (state as { settings?: S }).settings;
+      return state;
     },
+    step,
+  });
+  return Object.freeze({
+    ...agent,
+    close: () => mcp.close(),
+    [Symbol.asyncDispose]: () => mcp.close(),
   });
 }

@@ -1,14 +1,21 @@
 /**
- * What a run reports while it works: streamed text, tool calls, LLM calls, answers. The CLI prints
- * these, `serve` sends them as server-sent events and the tracer records them.
+ * What a run reports while it works: streamed text, tool calls, LLM calls, answers. The chat
+ * agent sends `ChatEvent`s to its `onEvent`; loom-run adds its supervisor's events, prints them
+ * (CLI), sends them as server-sent events (`serve`) and traces them.
  *
  * @module
  */
 import type { ChatMessage, LlmReply } from "../llm/types.ts";
 
-/** One event of a run. `runId` tells child runs of a supervisor apart. */
-export type RunEvent =
+/**
+ * One event of a chat run. `runId` tells runs apart (a supervisor's children, several runs of
+ * one agent in a process). Events describe work done in this process: a call replayed from the
+ * store after a crash sends none (the runner's `onToolCall` observer sees it as `replayed`).
+ */
+export type ChatEvent =
+  /** A piece of answer text as the model streams it. */
   | { type: "delta"; runId: string; text: string }
+  /** An LLM call finished (`reply`) or failed for good (`error`). */
   | {
     type: "llm";
     runId: string;
@@ -22,7 +29,9 @@ export type RunEvent =
     startedAt: number;
     durationMs: number;
   }
+  /** A tool call starts (once per attempt). `args` are the parsed arguments when they parse. */
   | { type: "tool_start"; runId: string; name: string; args: unknown; key: string; callId: string }
+  /** A tool call ended: `ok` false when the model is shown an error. */
   | {
     type: "tool_end";
     runId: string;
@@ -35,6 +44,7 @@ export type RunEvent =
     startedAt: number;
     durationMs: number;
   }
+  /** The model replied without tool calls: an answer, a refusal, or an answer cut off. */
   | {
     type: "answer";
     runId: string;
@@ -44,6 +54,12 @@ export type RunEvent =
     /** The model's refusal message. */
     refusal?: string;
   }
+  /** Something the user should know that does not stop the run (a tool's warning). */
+  | { type: "warning"; runId: string; message: string };
+
+/** One event of a loom-run process: a chat event, or one of the supervisor's. */
+export type RunEvent =
+  | ChatEvent
   | { type: "plan"; runId: string; tasks: string[] }
   | {
     type: "child";
@@ -52,8 +68,7 @@ export type RunEvent =
     task: string;
     status: "started" | "completed" | "failed";
     answer?: string;
-  }
-  | { type: "warning"; runId: string; message: string };
+  };
 
 /** Receives run events. Must not throw. */
 export type EventSink = (event: RunEvent) => void;

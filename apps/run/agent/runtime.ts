@@ -1,24 +1,26 @@
 /**
- * What a run needs besides its state: the LLM provider and the tool set, built from the run's
- * stored settings (so `resume` needs no flags) and shared by the runs of one process.
+ * What a loom-run run needs besides its state: the chat model and the tool set, built from the
+ * run's stored settings (so `resume` needs no flags) and shared by the runs of one process. The
+ * chat agent reads them through its per-run `model` and `tools` options.
  *
  * @module
  */
 import type { LlmSettings, RunSettings } from "../config.ts";
 import { MockProvider } from "../llm/mock.ts";
 import { OpenAiProvider } from "../llm/openai.ts";
-import type { LlmProvider, ToolSpec } from "../llm/types.ts";
-import { openToolSet, type ToolSet, toolSpecs } from "../tools/registry.ts";
+import type { ChatModel } from "../llm/types.ts";
+import { openToolSet, type ToolSet } from "../tools/registry.ts";
+import type { Tool } from "../tools/types.ts";
 import { EventHub } from "./events.ts";
 
 /** The live parts of a run. */
 export interface Runtime {
-  /** The LLM edge. */
-  llm: LlmProvider;
-  /** Local and MCP tools. */
+  /** The chat model. */
+  llm: ChatModel;
+  /** Local and MCP tools, and the MCP processes behind them. */
   tools: ToolSet;
-  /** Tool specs for the LLM. */
-  specs: ToolSpec[];
+  /** The tools as the chat agent offers them (with the test knobs applied). */
+  list: Tool[];
 }
 
 /** Test-only knobs read from the environment (documented in the README). */
@@ -38,9 +40,39 @@ export interface RuntimesOptions {
   /** Test knobs. */
   knobs?: TestKnobs;
   /** Provider to use instead of the one the settings name (tests). */
-  provider?: LlmProvider;
+  provider?: ChatModel;
   /** Files the local tools never show: the run database of this process. */
   hiddenFiles?: string[];
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** A tool with the test knobs applied: a delay before it runs, a log line when it really runs. */
+function withKnobs(tool: Tool, knobs: TestKnobs): Tool {
+  if (knobs.toolDelayMs <= 0 && !knobs.toolLog) return tool;
+  return {
+    ...tool,
+    run: async (args, options) => {
+      if (knobs.toolDelayMs > 0) await abortableSleep(knobs.toolDelayMs, options.signal);
+      // The test log records real executions only: a call killed during the delay never ran.
+      if (knobs.toolLog) {
+        await Deno.writeTextFile(
+          knobs.toolLog,
+          `${options.runId ?? ""}\t${options.key ?? ""}\t${tool.name}\n`,
+          { append: true },
+        );
+      }
+      return await tool.run(args, options);
+    },
+  };
 }
 
 /** Builds and caches runtimes per distinct settings; owns the event hub of the process. */
@@ -87,6 +119,7 @@ export class Runtimes {
       hiddenFiles: this.#options.hiddenFiles,
     });
     for (const message of tools.warnings) this.events.emit({ type: "warning", runId: "", message });
+    const list = [...tools.tools.values()].map((tool) => withKnobs(tool, this.knobs));
     const provider = this.#options.provider ??
       (llm.provider === "mock" ? new MockProvider(llm.model) : new OpenAiProvider({
         baseUrl: llm.baseUrl,
@@ -94,7 +127,7 @@ export class Runtimes {
         apiKey: this.#options.apiKey,
         timeoutMs: llm.timeoutMs,
       }));
-    return { llm: provider, tools, specs: toolSpecs(tools) };
+    return { llm: provider, tools, list };
   }
 
   /** Stops every MCP server started by this process. */

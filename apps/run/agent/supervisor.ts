@@ -9,18 +9,10 @@
 import { type Agent, defineAgent, recur } from "@loom/runner";
 import type { RunSettings } from "../config.ts";
 import { parsePlan, PLAN_SYSTEM, SYNTHESIS_SYSTEM, synthesisPrompt } from "../llm/prompts.ts";
-import {
-  addUsage,
-  type ChatInput,
-  type ChatResult,
-  type ChatState,
-  durableLlmCall,
-  NO_USAGE,
-  stopReason,
-  sumUsage,
-  type UsageTotals,
-} from "./chat.ts";
+import { type ChatAgent, type ChatInput, type ChatResult, stopReason } from "./chat.ts";
+import { callModel } from "./model_call.ts";
 import type { Runtimes } from "./runtime.ts";
+import { addUsage, NO_USAGE, sumUsage, type UsageTotals } from "./usage.ts";
 
 /** What a supervisor run starts from. */
 export interface SupervisorInput {
@@ -84,11 +76,15 @@ function childAnswer(result: ChatResult): string {
   return result.answer;
 }
 
-/** Builds the supervisor agent around the chat agent it starts as children. */
+/**
+ * Builds the supervisor agent around the chat agent it starts as children. Its own two LLM calls
+ * (plan, synthesis) are the library's durable `callModel`.
+ */
 export function supervisorAgent(
   runtimes: Runtimes,
-  chat: Agent<ChatState, ChatResult, ChatInput>,
+  chat: ChatAgent<RunSettings>,
 ): Agent<SupervisorState, SupervisorResult, SupervisorInput> {
+  const emit = (event: Parameters<typeof runtimes.events.emit>[0]) => runtimes.events.emit(event);
   return defineAgent<SupervisorState, SupervisorResult, SupervisorInput>({
     name: SUPERVISOR_AGENT,
     version: 1,
@@ -104,7 +100,7 @@ export function supervisorAgent(
     async step(state, ctx) {
       const runtime = await runtimes.get(state.settings);
       if (state.phase === "plan") {
-        const { reply } = await durableLlmCall(ctx, runtime, runtimes, {
+        const { reply } = await callModel(ctx, runtime.llm, {
           key: "llm:plan",
           purpose: "plan",
           turn: 1,
@@ -112,8 +108,8 @@ export function supervisorAgent(
             role: "user",
             content: state.goal,
           }],
-          tools: [],
           stream: false,
+          onEvent: emit,
         });
         const tasks = parsePlan(reply.content, state.goal);
         runtimes.events.emit({ type: "plan", runId: ctx.runId, tasks });
@@ -134,7 +130,9 @@ export function supervisorAgent(
             try {
               const result = await ctx.child(chat, {
                 runId: childRunId,
-                input: { question: task, settings: state.settings } satisfies ChatInput,
+                input: { question: task, settings: state.settings } satisfies ChatInput<
+                  RunSettings
+                >,
               });
               runtimes.events.emit({
                 type: "child",
@@ -160,7 +158,7 @@ export function supervisorAgent(
         );
         return recur({ ...state, phase: "synthesize", results });
       }
-      const { reply } = await durableLlmCall(ctx, runtime, runtimes, {
+      const { reply } = await callModel(ctx, runtime.llm, {
         key: "llm:synthesize",
         purpose: "synthesize",
         turn: 2,
@@ -171,7 +169,7 @@ export function supervisorAgent(
             content: synthesisPrompt(state.goal, state.tasks, state.results.map(childAnswer)),
           },
         ],
-        tools: [],
+        onEvent: emit,
       });
       const stoppedBy = stopReason(reply);
       runtimes.events.emit({

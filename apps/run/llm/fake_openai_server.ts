@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { ChatMessage, LlmProvider, LlmReply, ToolSpec } from "./types.ts";
+import type { ChatMessage, ChatModel, LlmReply, ToolSpec } from "./types.ts";
 
 /**
  * One scripted behaviour of the fake endpoint. `json` always answers with one JSON completion,
@@ -57,7 +57,7 @@ export interface FakeOptions {
   /** Behaviours consumed in order, one per request. */
   script?: FakeStep[];
   /** Answers requests once the script is used up. */
-  brain?: LlmProvider;
+  brain?: ChatModel;
   /** If set, requests without `Bearer <apiKey>` get 401. */
   apiKey?: string;
   /** Models that exist; others get 404 `model_not_found`. */

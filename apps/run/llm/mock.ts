@@ -8,8 +8,8 @@
 import { PLAN_MARKER, SYNTHESIS_MARKER } from "./prompts.ts";
 import {
   type ChatMessage,
+  type ChatModel,
   estimateTokens,
-  type LlmProvider,
   type LlmReply,
   type LlmRequest,
   type ToolCall,
@@ -31,9 +31,9 @@ interface Seen extends Action {
 const MAX_ROUNDS = 4;
 
 /** The deterministic mock provider; see the module doc. */
-export class MockProvider implements LlmProvider {
-  /** Provider kind. */
-  readonly kind = "mock";
+export class MockProvider implements ChatModel {
+  /** Who serves it. */
+  readonly provider = "mock";
   /** Model name reported in traces. */
   readonly model: string;
 

@@ -11,8 +11,8 @@
 import { readSse } from "../sse.ts";
 import {
   type ChatMessage,
+  type ChatModel,
   LlmError,
-  type LlmProvider,
   type LlmReply,
   type LlmRequest,
   type ToolCall,
@@ -32,6 +32,108 @@ export interface OpenAiOptions {
   pricePerMTok?: [number, number];
 }
 
+/** Options of `openAiCompatible`; each has a default, so `openAiCompatible()` works as it is. */
+export interface OpenAiCompatibleOptions {
+  /**
+   * Base URL of the Chat Completions API: OpenAI, Ollama (`http://127.0.0.1:11434/v1`), vLLM,
+   * llama.cpp, a regression-lab cassette. Undefined or empty takes the default.
+   * @default `$LOOM_LLM_BASE_URL`, else `https://api.openai.com/v1`
+   */
+  baseUrl?: string;
+  /** Model name sent to the endpoint. @default `$LOOM_LLM_MODEL`, else `gpt-4o-mini` */
+  model?: string;
+  /** Bearer token; local servers need none. @default `$LOOM_LLM_API_KEY`, else `$OPENAI_API_KEY` */
+  apiKey?: string;
+  /** Time limit of one request in ms, streaming included. @default 120000 */
+  timeoutMs?: number;
+  /**
+   * Price in US dollars per million tokens, `[input, output]`, for the trace's and the budget's
+   * cost. @default the list price for a few OpenAI models; unknown (no cost) for others
+   */
+  pricePerMTok?: [number, number];
+}
+
+/** An environment variable, when it is set and readable without a permission prompt. */
+function envValue(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    const value = Deno.env.get(name);
+    return value === undefined || value === "" ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A chat model behind an OpenAI-compatible Chat Completions endpoint, streamed, with tool calls.
+ * Options left out come from `LOOM_LLM_BASE_URL`, `LOOM_LLM_MODEL` and `LOOM_LLM_API_KEY` (or
+ * `OPENAI_API_KEY`), read only when env access is already granted. Failures are `LlmError`s:
+ * 429, 5xx, network errors and timeouts are `transient` (retried by the chat agent), a rejected
+ * key is `permission`, an unknown model `validation`. A refusal is `reply.refusal`, a cut answer
+ * `finishReason: "length"`, and a reply without `usage` has no tokens or cost (unknown, not 0).
+ *
+ * @param options Endpoint, model, key, timeout, price.
+ * @returns The model.
+ * @throws {TypeError} When `baseUrl` is not an http(s) URL, or `model` is empty.
+ * @throws {RangeError} When `timeoutMs` or a price is not a positive (or zero) number.
+ *
+ * @example
+ * ```ts
+ * import { openAiCompatible } from "@loom/run";
+ *
+ * const local = openAiCompatible({ baseUrl: "http://127.0.0.1:11434/v1", model: "qwen2.5" });
+ * console.log(local.model); // "qwen2.5"
+ * ```
+ */
+export function openAiCompatible(options: OpenAiCompatibleOptions = {}): ChatModel {
+  const {
+    baseUrl = envValue("LOOM_LLM_BASE_URL") ?? "https://api.openai.com/v1",
+    model = envValue("LOOM_LLM_MODEL") ?? "gpt-4o-mini",
+    apiKey = envValue("LOOM_LLM_API_KEY") ?? envValue("OPENAI_API_KEY"),
+    timeoutMs = 120_000,
+    pricePerMTok,
+  } = { ...options, baseUrl: options.baseUrl || undefined };
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new TypeError(
+      `Cannot create the OpenAI-compatible model as 'baseUrl' must be an http(s) URL: current value is ${
+        JSON.stringify(baseUrl)
+      }`,
+    );
+  }
+  if (typeof model !== "string" || model.trim() === "") {
+    throw new TypeError(
+      `Cannot create the OpenAI-compatible model as 'model' must be a non-empty string: current value is ${
+        JSON.stringify(model)
+      }`,
+    );
+  }
+  if (!(typeof timeoutMs === "number" && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new RangeError(
+      `Cannot create the OpenAI-compatible model as 'timeoutMs' must be a positive number: current value is ${timeoutMs}`,
+    );
+  }
+  if (
+    pricePerMTok !== undefined &&
+    !(Array.isArray(pricePerMTok) && pricePerMTok.length === 2 &&
+      pricePerMTok.every((p) => typeof p === "number" && Number.isFinite(p) && p >= 0))
+  ) {
+    throw new RangeError(
+      `Cannot create the OpenAI-compatible model as 'pricePerMTok' must be [input, output] dollars per million tokens: current value is ${
+        JSON.stringify(pricePerMTok)
+      }`,
+    );
+  }
+  return new OpenAiProvider({ baseUrl, model, apiKey, timeoutMs, pricePerMTok });
+}
+
 /** Public list prices (USD per million tokens) of a few common models, for the trace's cost. */
 const KNOWN_PRICES: Record<string, [number, number]> = {
   "gpt-4o-mini": [0.15, 0.6],
@@ -41,9 +143,9 @@ const KNOWN_PRICES: Record<string, [number, number]> = {
 };
 
 /** Chat Completions client; see the module doc. */
-export class OpenAiProvider implements LlmProvider {
-  /** Provider kind. */
-  readonly kind = "openai";
+export class OpenAiProvider implements ChatModel {
+  /** Who serves it. */
+  readonly provider = "openai";
   /** Model name. */
   readonly model: string;
   readonly #options: OpenAiOptions;
@@ -54,7 +156,7 @@ export class OpenAiProvider implements LlmProvider {
     this.#options = options;
   }
 
-  /** Runs one streaming chat completion; see `LlmProvider.complete`. */
+  /** Runs one streaming chat completion; see `ChatModel.complete`. */
   async complete(request: LlmRequest): Promise<LlmReply> {
     const { baseUrl, apiKey, timeoutMs = 120_000 } = this.#options;
     const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;

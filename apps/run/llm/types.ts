@@ -1,5 +1,5 @@
 /**
- * The conversation and provider shapes shared by the mock and the OpenAI-compatible client.
+ * The conversation and model shapes shared by every chat model (OpenAI-compatible, scripted, mock).
  * Messages use the Chat Completions wire format so a run's state can be sent as it is.
  *
  * @module
@@ -73,26 +73,63 @@ export interface LlmRequest {
   onDelta?: (text: string) => void;
 }
 
-/** An LLM edge: the mock or an OpenAI-compatible endpoint. */
-export interface LlmProvider {
-  /** `mock` or `openai`. */
-  readonly kind: string;
+/**
+ * A chat model: one Chat Completions call at a time. `openAiCompatible()` talks to an endpoint,
+ * `scriptedModel()` plays scripted turns in tests; any object of this shape works.
+ *
+ * @example
+ * ```ts
+ * import type { ChatModel } from "@loom/run";
+ *
+ * const echo: ChatModel = {
+ *   provider: "echo",
+ *   model: "echo-1",
+ *   complete: (request) => {
+ *     const last = request.messages.at(-1);
+ *     return Promise.resolve({
+ *       content: `you said: ${last?.content ?? ""}`,
+ *       toolCalls: [],
+ *       model: "echo-1",
+ *       finishReason: "stop",
+ *     });
+ *   },
+ * };
+ * ```
+ */
+export interface ChatModel {
+  /** Who serves it, for traces: `openai`, `mock`, `scripted`... */
+  readonly provider: string;
   /** Model name. */
   readonly model: string;
-  /** Runs one chat completion. Throws `LlmError` with a category on failure. */
+  /**
+   * Runs one chat completion. Throws `LlmError` on failure; its `category` tells the runner's
+   * retry policy whether to try again (`transient`: 429, 5xx, network, timeout).
+   */
   complete(request: LlmRequest): Promise<LlmReply>;
 }
 
 /** How an LLM failure should be treated: retried (`transient`) or reported. */
 export type LlmErrorCategory = "transient" | "permission" | "validation" | "unknown";
 
-/** A failed LLM call, with a one-sentence message and a retry category. */
+/**
+ * A failed LLM call, with a one-sentence message and a retry category.
+ *
+ * @example
+ * ```ts
+ * import { LlmError } from "@loom/run";
+ *
+ * const busy = new LlmError("the endpoint is busy (HTTP 429)", "transient", 429);
+ * console.log(busy.category); // "transient": the chat agent tries again with backoff
+ * ```
+ */
 export class LlmError extends Error {
   /** Retry category (matches the runner's error categories). */
   readonly category: LlmErrorCategory;
   /** HTTP status when there was one. */
   readonly status?: number;
   /**
+   * Creates the error.
+   *
    * @param message one clear sentence
    * @param category retry category
    * @param status HTTP status

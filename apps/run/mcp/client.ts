@@ -58,6 +58,12 @@ export interface McpRoot {
 export interface McpStartOptions {
   /** Roots to declare and answer `roots/list` with (loom-run: the workspace). */
   roots?: McpRoot[];
+  /**
+   * Let this process exit while the server runs (`Deno.ChildProcess.unref`): a library user who
+   * forgets `close()` is not kept waiting; the server sees its input close when we exit. A
+   * pending request still keeps the process alive (its timeout timer does).
+   */
+  unref?: boolean;
 }
 
 /** What a server said it can do in `initialize` (only the parts this client uses). */
@@ -286,6 +292,7 @@ export class McpClient {
       }
       throw new McpError(`MCP server '${name}' could not start: ${(error as Error).message}`);
     }
+    if (options.unref) process.unref();
     const client = new McpClient(name, process, config.timeoutMs ?? 30_000, options.roots);
     try {
       const init = await client.#request("initialize", {

@@ -16,6 +16,8 @@ import {
   type McpClient,
   McpClient as Client,
   McpError,
+  type McpServerConfig,
+  type McpStartOptions,
   type McpToolInfo,
   requiresTask,
   workspaceRoot,
@@ -214,6 +216,74 @@ function register(tools: Map<string, Tool>, tool: Tool): void {
   tools.set(tool.name, tool);
 }
 
+/** A started MCP server's tools, named `<server>__<tool>`, and what was left out and why. */
+export interface McpTools {
+  /** The connected server. */
+  client: McpClient;
+  /** Its tools (but those that require task augmentation). */
+  tools: Tool[];
+  /** Tools for its resources and prompts, when its capabilities list them. */
+  extras: Tool[];
+  /** Tools left out (task-only tools), one sentence each. */
+  warnings: string[];
+}
+
+/**
+ * Starts one MCP server and lists what it offers as tools: its tools (but those that require
+ * task augmentation, which are named in `warnings`), and resource and prompt tools when its
+ * capabilities list them. Throws `McpError` when the server does not start.
+ */
+export async function startMcpTools(
+  name: string,
+  config: McpServerConfig,
+  options: McpStartOptions = {},
+): Promise<McpTools> {
+  const client = await Client.start(name, config, options);
+  const warnings: string[] = [];
+  const tools: Tool[] = [];
+  try {
+    const list: McpToolInfo[] = client.capabilities.tools === undefined &&
+        (client.capabilities.resources !== undefined || client.capabilities.prompts !== undefined)
+      ? [] // a resources- or prompts-only server has no tools/list to ask
+      : await client.listTools();
+    for (const info of list) {
+      if (requiresTask(info)) {
+        warnings.push(
+          `MCP server '${client.name}': tool '${info.name}' requires task-augmented calls, which loom-run does not make; it is not offered`,
+        );
+        continue;
+      }
+      tools.push(mcpTool(client, mcpToolName(client.name, info.name), info));
+    }
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  const extras = [
+    ...(client.capabilities.resources !== undefined ? resourceTools(client) : []),
+    ...(client.capabilities.prompts !== undefined ? promptTools(client) : []),
+  ];
+  return { client, tools, extras, warnings };
+}
+
+/**
+ * Adds a started server's tools to `tools`: its own tools (a name already taken is an error),
+ * then its resource and prompt tools (a name already taken keeps its owner; the generated tool
+ * is left out with a warning pushed to `warnings`).
+ */
+export function addMcpTools(tools: Map<string, Tool>, set: McpTools, warnings: string[]): void {
+  warnings.push(...set.warnings);
+  for (const tool of set.tools) register(tools, tool);
+  for (const tool of set.extras) {
+    const owner = tools.get(tool.name);
+    if (owner) {
+      warnings.push(
+        `MCP server '${set.client.name}': '${tool.name}' is taken by ${owner.source}, so loom-run's tool of that name for the server's resources or prompts is left out`,
+      );
+    } else register(tools, tool);
+  }
+}
+
 /**
  * Opens the tool set: local tools, then every server of `mcpConfig` (started in parallel).
  * A server that fails to start is reported in `warnings` and left out.
@@ -232,13 +302,9 @@ export async function openToolSet(
   const servers = Object.entries(await loadMcpConfig(options.mcpConfig));
   const roots = [workspaceRoot(Deno.realPathSync(options.workspace))];
   const started = await Promise.allSettled(servers.map(async ([name, config]) => {
-    const client = await Client.start(name, { cwd: options.workspace, ...config }, { roots });
-    clients.push(client);
-    const list: McpToolInfo[] = client.capabilities.tools === undefined &&
-        (client.capabilities.resources !== undefined || client.capabilities.prompts !== undefined)
-      ? [] // a resources- or prompts-only server has no tools/list to ask
-      : await client.listTools();
-    return { client, list };
+    const set = await startMcpTools(name, { cwd: options.workspace, ...config }, { roots });
+    clients.push(set.client);
+    return set;
   }));
   try {
     started.forEach((outcome, i) => {
@@ -251,29 +317,7 @@ export async function openToolSet(
         );
         return;
       }
-      const { client, list } = outcome.value;
-      for (const info of list) {
-        if (requiresTask(info)) {
-          warnings.push(
-            `MCP server '${client.name}': tool '${info.name}' requires task-augmented calls, which loom-run does not make; it is not offered`,
-          );
-          continue;
-        }
-        register(tools, mcpTool(client, mcpToolName(client.name, info.name), info));
-      }
-      const extra = [
-        ...(client.capabilities.resources !== undefined ? resourceTools(client) : []),
-        ...(client.capabilities.prompts !== undefined ? promptTools(client) : []),
-      ];
-      for (const tool of extra) {
-        if (tools.has(tool.name)) {
-          warnings.push(
-            `MCP server '${client.name}': '${tool.name}' is taken by ${
-              tools.get(tool.name)!.source
-            }, so loom-run's tool of that name for the server's resources or prompts is left out`,
-          );
-        } else register(tools, tool);
-      }
+      addMcpTools(tools, outcome.value, warnings);
     });
   } catch (error) {
     await close();
