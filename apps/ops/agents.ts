@@ -64,6 +64,8 @@ export interface OpsDeps {
   progress?: (line: string) => void;
   /** Builds the executor for a run (default: shell or mock, from the run's config). */
   executorFor?: (config: RunConfig) => CommandExecutor;
+  /** Files no command may see (the Loom databases, the audit key), hidden by the OS sandbox. */
+  hidden?: string[];
 }
 
 /** The four agents, bound to their services. */
@@ -82,7 +84,12 @@ export interface OpsAgents {
 export function createOpsAgents(deps: OpsDeps): OpsAgents {
   const { audit, memory } = deps;
   const progress = deps.progress ?? (() => {});
-  const runCommand = createCommandRunner({ audit, progress, executorFor: deps.executorFor });
+  const runCommand = createCommandRunner({
+    audit,
+    progress,
+    executorFor: deps.executorFor,
+    hidden: deps.hidden,
+  });
   const planner = createPlannerAgent({ audit, memory, planner: deps.planner });
   const executor = createExecutorAgent({ runCommand });
   const verifier = createVerifierAgent({ audit, progress, runCommand });

@@ -29,11 +29,15 @@ import {
 } from "./agents.ts";
 import { Allowlist } from "./allowlist.ts";
 import { type AuditEntry, AuditLog } from "./audit.ts";
+import { ANCHOR_RUN_ID, storeAnchor } from "./audit_anchor.ts";
+import { auditKeyPath, loadAuditKey } from "./audit_key.ts";
+import { verifyAudit, type VerifyReport } from "./audit_verify.ts";
 import { Memory } from "./memory.ts";
-import { openOpsDb, opsDbPath } from "./ops_db.ts";
+import { openOpsDb, OpsDbError, opsDbPath } from "./ops_db.ts";
 import { bindInputs, type Plan } from "./plan.ts";
 import type { Planner } from "./planner.ts";
 import { parseRunbookYaml } from "./runbook.ts";
+import { checkBubblewrap, OsSandboxUnavailableError, within } from "./sandbox.ts";
 import type { DatabaseSync } from "node:sqlite";
 
 /** An error the user caused (bad input, unknown run, refused approver): exit code 2. */
@@ -69,6 +73,12 @@ export interface OpsApp {
   agents: OpsAgents;
   /** Path of the runner database. */
   dbPath: string;
+  /** Path of the audit key file. */
+  auditKeyPath: string;
+  /** Files no command may see: both databases (with their WAL files) and the audit key. */
+  hidden: string[];
+  /** Verifies the audit trail against its key and the runner database, writing nothing. */
+  verifyAudit(): Promise<VerifyReport>;
   /** Closes both databases. */
   close(): void;
 }
@@ -85,6 +95,11 @@ export interface OpenAppOptions {
   progress?: (line: string) => void;
   /** Executor override (tests). */
   executorFor?: OpsDeps["executorFor"];
+  /**
+   * The audit key file (default: `$LOOM_OPS_AUDIT_KEY`, else `~/.config/loom-ops/audit.key`);
+   * created with mode 0600 on the first audit entry.
+   */
+  auditKeyPath?: string;
 }
 
 /** Opens the runner store and the ops database next to it. */
@@ -96,22 +111,30 @@ export function openApp(options: OpenAppOptions): OpsApp {
       throw new OpsUsageError(`no loom-ops database at ${options.dbPath} (pass --db)`);
     }
   }
+  const keyPath = auditKeyPath(options.auditKeyPath);
   const store = openStore(options.dbPath);
   let db: DatabaseSync;
   try {
+    refuseLostAuditFile(store, options.dbPath);
     db = openOpsDb(opsDbPath(options.dbPath));
   } catch (e) {
     store.close();
     throw e;
   }
-  const audit = new AuditLog(db);
+  const audit = new AuditLog(db, {
+    key: (o) => loadAuditKey(keyPath, o),
+    keyPath,
+    anchor: storeAnchor(store),
+  });
   const memory = new Memory(db);
+  const hidden = protectedFiles(options.dbPath, keyPath);
   const agents = createOpsAgents({
     audit,
     memory,
     planner: options.planner,
     progress: options.progress,
     executorFor: options.executorFor,
+    hidden,
   });
   return {
     store,
@@ -120,11 +143,60 @@ export function openApp(options: OpenAppOptions): OpsApp {
     memory,
     agents,
     dbPath: options.dbPath,
+    auditKeyPath: keyPath,
+    hidden,
+    async verifyAudit() {
+      return await verifyAudit({
+        opsPath: opsDbPath(options.dbPath),
+        store,
+        key: await loadAuditKey(keyPath, { create: false }),
+        keyPath,
+      });
+    },
     close() {
       store.close();
       db.close();
     },
   };
+}
+
+/**
+ * Refuses to start a new, empty audit file next to a runner database that anchored entries of
+ * an old one: the old file was deleted or moved, and a fresh one would hide that.
+ */
+function refuseLostAuditFile(store: Store, dbPath: string): void {
+  const opsPath = opsDbPath(dbPath);
+  try {
+    Deno.statSync(opsPath);
+    return;
+  } catch { /* missing: is it lost? */ }
+  const anchors = store.listEvents(ANCHOR_RUN_ID, { limit: 1 });
+  if (Array.isArray(anchors) && anchors.length) {
+    throw new OpsDbError(
+      `the audit file ${opsPath} is missing, but ${dbPath} records entries of it; restore it from a backup (audit --verify reports what is lost)`,
+    );
+  }
+}
+
+/**
+ * The files of this process that no command may see: the runner database and the ops file,
+ * each with its SQLite companions, and the audit key, as absolute paths.
+ */
+export function protectedFiles(dbPath: string, keyPath: string): string[] {
+  const absolute = (p: string) => {
+    const dir = p.includes("/") ? p.replace(/\/[^/]*$/, "") || "/" : ".";
+    const name = p.replace(/^.*\//, "");
+    try {
+      return `${Deno.realPathSync(dir).replace(/\/$/, "")}/${name}`;
+    } catch {
+      return p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
+    }
+  };
+  const files = [];
+  for (const db of [dbPath, opsDbPath(dbPath)]) {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) files.push(absolute(`${db}${suffix}`));
+  }
+  return [...files, absolute(keyPath)];
 }
 
 /** Loads the workspace allowlist, or undefined when the workspace has none. */
@@ -192,12 +264,17 @@ export function loadRunbook(file: string, inputs: Record<string, string>): Plan 
  * Refuses a plan up front when any of its commands is outside the allowlist, so nothing runs;
  * the refusal is an audit entry.
  */
-export function precheckPlan(app: OpsApp, runId: string, plan: Plan, allowlist: Allowlist): void {
+export async function precheckPlan(
+  app: OpsApp,
+  runId: string,
+  plan: Plan,
+  allowlist: Allowlist,
+): Promise<void> {
   for (const step of [...plan.steps, ...plan.rollback]) {
     for (const argv of [step.run, step.verify?.run].filter((a): a is string[] => !!a)) {
       const d = allowlist.check(argv);
       if (!d.allowed) {
-        app.audit.append({
+        await app.audit.append({
           runId,
           kind: "command.refused",
           actor: "loom-ops",
@@ -228,6 +305,11 @@ export interface RunRequest {
   stateDir: string;
   /** Run commands for real. */
   allowShell: boolean;
+  /**
+   * The OS sandbox of real commands (default `bwrap`: bubblewrap must be installed and work);
+   * `none` only when the user asked for it (`--no-os-sandbox`).
+   */
+  osSandbox?: "bwrap" | "none";
   /** Parallel steps. */
   parallel: number;
   /** Who starts it. */
@@ -239,10 +321,14 @@ export interface RunRequest {
  * and works out the allowlist. Touches no database, so bad input fails before any file exists.
  */
 export function buildRunConfig(req: RunRequest): RunConfig {
+  const osSandbox = req.osSandbox ?? "bwrap";
+  if (req.allowShell && osSandbox === "bwrap") requireOsSandbox();
   const base = {
     workspace: req.workspace,
     stateDir: req.stateDir,
     allowShell: req.allowShell,
+    // Only real commands have an OS sandbox (a mock run's stored config is unchanged).
+    ...(req.allowShell ? { osSandbox } : {}),
     parallel: req.parallel,
     startedBy: req.startedBy,
   };
@@ -260,6 +346,20 @@ export function buildRunConfig(req: RunRequest): RunConfig {
   return { ...base, mode: "supervise", incident, allowlist: allowlist.toJSON() };
 }
 
+/**
+ * Checks that bubblewrap works here (fail closed: without it, `--allow-shell` runs nothing).
+ *
+ * @throws {OpsUsageError} One sentence saying how to install it, or to pass `--no-os-sandbox`.
+ */
+export function requireOsSandbox(): string {
+  try {
+    return checkBubblewrap();
+  } catch (e) {
+    if (e instanceof OsSandboxUnavailableError) throw new OpsUsageError(e.message);
+    throw e;
+  }
+}
+
 /** Starts a new run of the supervisor (a runbook's commands are checked against the allowlist first). */
 export async function startOpsRun(
   app: OpsApp,
@@ -270,8 +370,16 @@ export async function startOpsRun(
   if (await app.store.getRun(runId)) {
     throw new OpsUsageError(`run ${runId} already exists in ${app.dbPath}`);
   }
-  if (config.plan) precheckPlan(app, runId, config.plan, Allowlist.fromPlain(config.allowlist));
-  app.audit.append({
+  const exposed = app.hidden.find((f) => within(f, config.stateDir));
+  if (config.allowShell && exposed) {
+    throw new OpsUsageError(
+      `the state directory ${config.stateDir} holds ${exposed}, and commands may write there; pass another --state-dir`,
+    );
+  }
+  if (config.plan) {
+    await precheckPlan(app, runId, config.plan, Allowlist.fromPlain(config.allowlist));
+  }
+  await app.audit.append({
     runId,
     kind: "run.started",
     actor: config.startedBy,
@@ -280,6 +388,8 @@ export async function startOpsRun(
       incident: config.incident,
       runbook: config.plan?.source,
       executor: config.allowShell ? "shell" : "mock",
+      // Which OS sandbox real commands run in; `none` is the explicit --no-os-sandbox.
+      osSandbox: config.allowShell ? config.osSandbox ?? "bwrap" : undefined,
       allowlist: config.allowlist.allow,
     },
     once: `${runId}:started`,
@@ -318,7 +428,12 @@ export async function resumeOpsRun(
       state: undefined,
     };
   }
-  app.audit.append({ runId, kind: "run.resumed", actor: "loom-ops", data: { from: run.status } });
+  await app.audit.append({
+    runId,
+    kind: "run.resumed",
+    actor: "loom-ops",
+    data: { from: run.status },
+  });
   return await resumeRun(app.agents.supervisor, { store: app.store, runId, observer });
 }
 
@@ -400,7 +515,7 @@ export async function decide(
   }
   if (!req.by.trim()) throw new OpsUsageError("--by must name the approver");
   if (!mayApprove(pending.approvers, req.by)) {
-    app.audit.append({
+    await app.audit.append({
       runId: req.runId,
       kind: "approval.refused",
       actor: req.by,
@@ -426,7 +541,7 @@ export async function decide(
     via: req.via,
     at: new Date().toISOString(),
   };
-  app.audit.append({
+  await app.audit.append({
     runId: req.runId,
     kind: req.decision === "approve" ? "approval.granted" : "approval.denied",
     actor: req.by,

@@ -1,14 +1,18 @@
 /**
  * The audit trail: an append-only table of every plan, command, approval, denial, refusal and
- * verification. Each entry's hash covers the previous entry's hash and the entry itself, so
- * editing, inserting or deleting a row in the middle breaks the chain and `audit --verify` finds
- * the first bad row. Triggers refuse UPDATE and DELETE; the chain catches whoever drops them.
+ * verification. Each entry's hash is an HMAC-SHA256 (under the audit key, kept outside both
+ * databases) of the previous entry's hash and the entry itself, so editing, inserting or
+ * deleting a row breaks the chain and `audit --verify` finds the first bad row; and after each
+ * entry the chain head is anchored in the runner's database, so cutting the newest entries or
+ * re-chaining the file is found too (see `audit_verify.ts`). Triggers refuse UPDATE and DELETE;
+ * the chain catches whoever drops them.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
-import { immediate } from "./ops_db.ts";
+import type { AuditAnchor } from "./audit_anchor.ts";
+import { type AuditKey, AuditKeyError } from "./audit_key.ts";
+import { OPS_FORMAT, OpsDbError } from "./ops_db.ts";
 
 /** Hash of the (virtual) entry before the first one. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -78,8 +82,8 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
-/** The hash of an entry given its predecessor's hash. */
-export function entryHash(prevHash: string, e: Omit<AuditEntry, "hash" | "prevHash">): string {
+/** The text an entry's hash covers: its predecessor's hash and its canonical JSON. */
+export function hashedText(prevHash: string, e: Omit<AuditEntry, "hash" | "prevHash">): string {
   const body = canonicalJson({
     seq: e.seq,
     runId: e.runId,
@@ -89,40 +93,64 @@ export function entryHash(prevHash: string, e: Omit<AuditEntry, "hash" | "prevHa
     step: e.step,
     data: e.data,
   });
-  return createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
+  return `${prevHash}\n${body}`;
 }
 
-/** The result of {@link AuditLog.verify}. */
-export interface VerifyReport {
-  /** Whether the whole chain is intact. */
-  ok: boolean;
-  /** Entries checked. */
-  entries: number;
-  /** The first broken entry and why. */
-  firstBad?: { seq: number; reason: string };
+/** The hash of an entry given its predecessor's hash: HMAC-SHA256 under the audit key. */
+export async function entryHash(
+  key: AuditKey,
+  prevHash: string,
+  e: Omit<AuditEntry, "hash" | "prevHash">,
+): Promise<string> {
+  return await key.sign(hashedText(prevHash, e));
 }
 
-/** Append-only, hash-chained audit log in the ops database. */
+/** What {@link AuditLog} needs besides its database. */
+export interface AuditLogOptions {
+  /**
+   * Loads the audit key on the first append; `create` is true only while the trail has no
+   * entries signed yet (a trail that has some is never given a new key). Undefined: no key.
+   */
+  key: (options: { create: boolean }) => Promise<AuditKey | undefined>;
+  /** Where the key is, for messages. */
+  keyPath?: string;
+  /** Where the chain head is anchored after each entry (the runner's database). */
+  anchor?: AuditAnchor;
+}
+
+/** Append-only, keyed hash chain of audit entries in the ops database. */
 export class AuditLog {
   readonly #db: DatabaseSync;
-  constructor(db: DatabaseSync) {
+  readonly #options: AuditLogOptions;
+  #key: Promise<AuditKey> | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(db: DatabaseSync, options: AuditLogOptions) {
     this.#db = db;
+    this.#options = options;
   }
 
   /**
-   * Appends one entry atomically (reads the chain head and inserts in one IMMEDIATE transaction).
-   * Returns the existing entry when `once` names one already written.
+   * Appends one entry and anchors the new chain head. Returns the existing entry when `once`
+   * names one already written. Appends of this process run one at a time; another process's
+   * append in between is noticed at commit time and the entry is chained again.
+   *
+   * @throws {AuditKeyError} When the key cannot be loaded or is not the one the trail uses.
    */
-  append(input: AuditInput): AuditEntry {
-    return immediate(this.#db, () => {
+  append(input: AuditInput): Promise<AuditEntry> {
+    const next = this.#tail.then(() => this.#append(input));
+    this.#tail = next.catch(() => {});
+    return next;
+  }
+
+  async #append(input: AuditInput): Promise<AuditEntry> {
+    const key = await this.#keyForTrail();
+    for (;;) {
       if (input.once !== undefined) {
-        const prior = this.#db.prepare("SELECT * FROM ops_audit WHERE once_key = ?").get(
-          input.once,
-        );
-        if (prior) return toEntry(prior);
+        const prior = this.#prior(input.once);
+        if (prior) return prior;
       }
-      const head = this.#db.prepare("SELECT seq, hash FROM ops_audit ORDER BY seq DESC LIMIT 1")
-        .get() as { seq: number; hash: string } | undefined;
+      const head = this.#head();
       const partial = {
         seq: (head?.seq ?? 0) + 1,
         runId: input.runId,
@@ -133,7 +161,32 @@ export class AuditLog {
         data: JSON.parse(JSON.stringify(input.data ?? {})),
       };
       const prevHash = head?.hash ?? GENESIS_HASH;
-      const entry: AuditEntry = { ...partial, prevHash, hash: entryHash(prevHash, partial) };
+      const entry: AuditEntry = {
+        ...partial,
+        prevHash,
+        hash: await entryHash(key, prevHash, partial),
+      };
+      const written = this.#insert(entry, input.once, head?.seq ?? 0, key);
+      if (written === "moved") continue; // another process appended meanwhile: chain again
+      if (written !== entry) return written;
+      await this.#options.anchor?.record({ count: entry.seq, hash: entry.hash, keyId: key.id });
+      return entry;
+    }
+  }
+
+  /**
+   * Inserts `entry` in one IMMEDIATE transaction if the chain head is still `headSeq`; returns
+   * the entry, the prior entry of the same `once` key, or `moved` when the head has moved.
+   */
+  #insert(entry: AuditEntry, once: string | undefined, headSeq: number, key: AuditKey) {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const prior = once === undefined ? undefined : this.#prior(once);
+      const now = this.#head()?.seq ?? 0;
+      if (prior || now !== headSeq) {
+        this.#db.exec("ROLLBACK");
+        return prior ?? "moved" as const;
+      }
       this.#db.prepare(
         `INSERT INTO ops_audit (seq, run_id, ts, kind, actor, step, data, prev_hash, hash, once_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -147,10 +200,70 @@ export class AuditLog {
         JSON.stringify(entry.data),
         entry.prevHash,
         entry.hash,
-        input.once ?? null,
+        once ?? null,
       );
+      this.#db.prepare("INSERT OR IGNORE INTO ops_meta (key, value) VALUES ('key_id', ?)")
+        .run(key.id);
+      this.#db.exec("COMMIT");
       return entry;
-    });
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  #prior(once: string): AuditEntry | undefined {
+    const row = this.#db.prepare("SELECT * FROM ops_audit WHERE once_key = ?").get(once);
+    return row ? toEntry(row) : undefined;
+  }
+
+  #head(): { seq: number; hash: string } | undefined {
+    return this.#db.prepare("SELECT seq, hash FROM ops_audit ORDER BY seq DESC LIMIT 1")
+      .get() as { seq: number; hash: string } | undefined;
+  }
+
+  /**
+   * Loads the key (creating it on first use) and checks it against the trail, as the first
+   * append would: so a command can refuse a wrong key before it says or starts anything.
+   *
+   * @throws {AuditKeyError} When the key is unusable or not the one the trail was signed with.
+   */
+  async ready(): Promise<void> {
+    await this.#keyForTrail();
+  }
+
+  /** The key, checked once against the trail: its format, and the key its entries were signed with. */
+  #keyForTrail(): Promise<AuditKey> {
+    this.#key ??= (async () => {
+      const meta = (k: string) =>
+        (this.#db.prepare("SELECT value FROM ops_meta WHERE key = ?").get(k) as
+          | { value: string }
+          | undefined)?.value;
+      const id = meta("key_id");
+      const key = await this.#options.key({ create: id === undefined });
+      if (!key) {
+        throw new AuditKeyError(
+          `there is no audit key at ${
+            this.#options.keyPath ?? "the configured path"
+          }, and the audit trail was signed with key id ${id}; pass the key it was written with (--audit-key or LOOM_OPS_AUDIT_KEY)`,
+        );
+      }
+      if (meta("format") !== OPS_FORMAT) {
+        throw new OpsDbError(
+          `the audit trail was written by an earlier loom-ops without a keyed hash chain (${
+            meta("format")
+          }); start a new database with --db (the old one can still be listed with audit)`,
+        );
+      }
+      if (id !== undefined && id !== key.id) {
+        throw new AuditKeyError(
+          `the audit trail was signed with another audit key (id ${id}) than ${key.path} (id ${key.id}); pass the key it was written with (--audit-key or LOOM_OPS_AUDIT_KEY)`,
+        );
+      }
+      return key;
+    })();
+    this.#key.catch(() => (this.#key = undefined));
+    return this.#key;
   }
 
   /** Whether an entry with this deduplication key has been written. */
@@ -168,40 +281,10 @@ export class AuditLog {
       ).all(afterSeq, runId, runId.length + 1, `${runId}:`);
     return rows.map(toEntry);
   }
-
-  /** Walks the whole chain and reports the first entry whose hash or link does not match. */
-  verify(): VerifyReport {
-    let prev = GENESIS_HASH;
-    let expectedSeq = 1;
-    let count = 0;
-    for (const row of this.#db.prepare("SELECT * FROM ops_audit ORDER BY seq").iterate()) {
-      let e: AuditEntry;
-      try {
-        e = toEntry(row);
-      } catch {
-        return bad(count, Number(row.seq), "its data is not valid JSON");
-      }
-      count++;
-      if (e.seq !== expectedSeq) {
-        return bad(count, e.seq, `entry ${expectedSeq} is missing`);
-      }
-      if (e.prevHash !== prev) return bad(count, e.seq, "it does not link to the previous entry");
-      const { hash: _h, prevHash: _p, ...body } = e;
-      if (entryHash(prev, body) !== e.hash) {
-        return bad(count, e.seq, "its content does not match its hash (edited)");
-      }
-      prev = e.hash;
-      expectedSeq++;
-    }
-    return { ok: true, entries: count };
-  }
 }
 
-function bad(entries: number, seq: number, reason: string): VerifyReport {
-  return { ok: false, entries, firstBad: { seq, reason } };
-}
-
-function toEntry(row: Record<string, unknown>): AuditEntry {
+/** An entry from its row; throws when its data is not valid JSON. */
+export function toEntry(row: Record<string, unknown>): AuditEntry {
   return {
     seq: Number(row.seq),
     runId: String(row.run_id),
@@ -225,8 +308,15 @@ export function summarize(e: AuditEntry): string {
   const d = e.data as Record<string, unknown>;
   const argv = Array.isArray(d.argv) ? (d.argv as string[]).join(" ") : undefined;
   switch (e.kind) {
-    case "command.started":
-      return `${argv} (attempt ${d.attempt}, ${d.executor})`;
+    case "command.started": {
+      const os = (d.sandbox as { os?: string } | undefined)?.os;
+      const where = os === "bubblewrap"
+        ? " in bubblewrap"
+        : os === "none"
+        ? " without OS sandbox"
+        : "";
+      return `${argv} (attempt ${d.attempt}, ${d.executor}${where})`;
+    }
     case "command.finished":
       return `${argv} → exit ${d.exitCode ?? "-"}${
         d.timedOut ? " (timed out)" : ""
@@ -243,10 +333,16 @@ export function summarize(e: AuditEntry): string {
       }`;
     case "approval.requested":
       return `needs one of: ${(d.approvers as string[] | undefined)?.join(", ")}`;
-    case "run.started":
+    case "run.started": {
+      const os = d.osSandbox === "bwrap"
+        ? " in bubblewrap"
+        : d.osSandbox === "none"
+        ? " WITHOUT the OS sandbox (--no-os-sandbox)"
+        : "";
       return `${d.mode}${d.runbook ? ` ${d.runbook}` : ""}${
         d.incident ? ` "${d.incident}"` : ""
-      }, ${d.executor} executor`;
+      }, ${d.executor} executor${os}`;
+    }
     case "run.completed":
     case "run.failed":
       return String(d.outcome);

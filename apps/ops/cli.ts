@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { formatExplain, type RunResult } from "@loom/runner";
+import { formatExplain, openStore, type RunResult } from "@loom/runner";
 import type { OpsOutcome } from "./agents.ts";
 import {
   asUsage,
@@ -25,6 +25,9 @@ import {
 } from "./app.ts";
 import { Allowlist } from "./allowlist.ts";
 import { summarize, toJsonLines } from "./audit.ts";
+import { AuditKeyError, auditKeyPath, loadAuditKey } from "./audit_key.ts";
+import { verifyAudit } from "./audit_verify.ts";
+import { dryRun } from "./dry_run.ts";
 import {
   allowShellOf,
   type CliIo,
@@ -32,6 +35,7 @@ import {
   dbPathOf,
   type Flags,
   need,
+  osSandboxOf,
   parallelOf,
   parseCli,
   parseInputs,
@@ -41,7 +45,7 @@ import {
   workspaceOf,
 } from "./flags.ts";
 import { formatStatus } from "./format_status.ts";
-import { OpsDbError } from "./ops_db.ts";
+import { OpsDbError, opsDbPath } from "./ops_db.ts";
 import { MockPlanner } from "./planner.ts";
 import { RunbookError } from "./runbook.ts";
 
@@ -50,6 +54,7 @@ const USAGE = `loom-ops — incident and deploy runbooks as durable runs
 usage:
   loom-ops supervise "INCIDENT" --run-id ID [--mock-llm] [run options]
   loom-ops runbook FILE.yaml --run-id ID [--input k=v ...] [run options]
+  loom-ops runbook FILE.yaml --dry-run [--input k=v ...]   each command with its sandbox
   loom-ops approve --run-id ID --step STEP --by NAME [--comment TEXT]
   loom-ops deny    --run-id ID --step STEP --by NAME [--comment TEXT]
   loom-ops resume  --run-id ID                 continue a run after a crash
@@ -64,8 +69,12 @@ common options:
                      its audit trail and memory next to it in FILE.ops
   --workspace DIR    workspace (default .): runbooks in DIR/runbooks, allowlist in
                      DIR/ops.shell.allowlist.json
+  --audit-key FILE   audit HMAC key (default $LOOM_OPS_AUDIT_KEY or ~/.config/loom-ops/audit.key;
+                     created with mode 0600 on first use)
 run options:
-  --allow-shell      really run commands (also LOOM_OPS_ALLOW_SHELL=1); default: mock executor
+  --allow-shell      really run commands (also LOOM_OPS_ALLOW_SHELL=1), each inside the
+                     bubblewrap OS sandbox; default: mock executor
+  --no-os-sandbox    with --allow-shell: run commands without bubblewrap (recorded in the audit)
   --parallel N       steps run at the same time (default 4)
   --state-dir DIR    LOOM_OPS_STATE_DIR for commands (default: DB's directory/ops-state)
   --by NAME          who starts the run (default $USER)
@@ -154,6 +163,7 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
           create,
           planner: p.command === "supervise" ? plannerOf(!!flags["mock-llm"]) : new MockPlanner(),
           progress,
+          auditKeyPath: flags["audit-key"],
         }),
       trace: (runId) => {
         if (flags.trace) traced = { runId, path: flags.trace };
@@ -175,7 +185,7 @@ function reportError(e: unknown, io: CliIo): number {
     for (const line of err.message.split("\n")) io.err(`  ${line}`);
     return 2;
   }
-  if (err instanceof OpsUsageError || err instanceof OpsDbError) {
+  if (err instanceof OpsUsageError || err instanceof OpsDbError || err instanceof AuditKeyError) {
     io.err(`error: ${err.message}`);
     return 2;
   }
@@ -208,6 +218,10 @@ async function startCommand(c: CommandContext, mode: "runbook" | "supervise"): P
   if (mode === "supervise" && !args.join(" ").trim()) {
     throw new OpsUsageError('supervise needs the incident text, e.g. "incident: API latency"');
   }
+  if (flags["dry-run"]) {
+    if (mode !== "runbook") throw new OpsUsageError("--dry-run goes with runbook");
+    return await dryRun({ file: args[0], flags, dbPath: c.dbPath, io: c.io });
+  }
   const runId = need(flags["run-id"], "run-id");
   const config = buildRunConfig({
     mode,
@@ -217,22 +231,28 @@ async function startCommand(c: CommandContext, mode: "runbook" | "supervise"): P
     workspace: workspaceOf(flags),
     stateDir: stateDirOf(flags, c.dbPath),
     allowShell: allowShellOf(flags),
+    osSandbox: osSandboxOf(flags),
     parallel: parallelOf(flags),
     startedBy: userOf(flags),
   });
   const app = c.open(true);
+  await app.audit.ready(); // a wrong or unusable audit key is refused before anything starts
   // Refuse a runbook with commands outside the allowlist before saying anything else.
-  if (config.plan) precheckPlan(app, runId, config.plan, Allowlist.fromPlain(config.allowlist));
-  progress?.(
-    `${runId}: ${
-      config.allowShell
-        ? "shell executor (allowlisted)"
-        : "mock executor (pass --allow-shell to run commands)"
-    }`,
-  );
+  if (config.plan) {
+    await precheckPlan(app, runId, config.plan, Allowlist.fromPlain(config.allowlist));
+  }
+  progress?.(`${runId}: ${executorLine(config.allowShell, config.osSandbox)}`);
   c.trace(runId);
   const result = await startOpsRun(app, runId, config);
   return await report(app, result, flags, c.io);
+}
+
+/** The progress line naming the executor a run uses. */
+function executorLine(allowShell: boolean, osSandbox: "bwrap" | "none" | undefined): string {
+  if (!allowShell) return "mock executor (pass --allow-shell to run commands)";
+  return osSandbox === "none"
+    ? "shell executor (allowlisted) WITHOUT the OS sandbox (--no-os-sandbox, recorded in the audit)"
+    : "shell executor (allowlisted, inside the bubblewrap OS sandbox)";
 }
 
 /** `resume`: continue a run after a crash (a finished run shows its stored outcome). */
@@ -321,6 +341,49 @@ function memoryCommand(c: CommandContext): number {
   return 0;
 }
 
+/**
+ * `audit --verify`: checks the chain, its key and its anchors in the runner database. Writes
+ * nothing: the runner database must exist, the audit file is opened read-only (a missing one is
+ * reported, not created), and the key is read, never created.
+ */
+async function verifyCommand(c: CommandContext): Promise<number> {
+  const { flags, io } = c;
+  let store;
+  try {
+    store = openStore(c.dbPath, { create: false });
+  } catch (e) {
+    throw new OpsUsageError(
+      `no loom-ops database at ${c.dbPath} (pass --db): ${(e as Error).message}`,
+    );
+  }
+  try {
+    const keyPath = auditKeyPath(flags["audit-key"]);
+    const report = await verifyAudit({
+      opsPath: opsDbPath(c.dbPath),
+      store,
+      key: await loadAuditKey(keyPath, { create: false }),
+      keyPath,
+    });
+    if (flags.json) io.out(JSON.stringify(report, null, 2));
+    if (report.ok) {
+      if (!flags.json) {
+        io.out(
+          `audit chain intact: ${report.entries} entries verified (HMAC-SHA256; ${report.anchored} anchored in the runner database; ${report.runs} runs checked)`,
+        );
+      }
+      return 0;
+    }
+    io.err(
+      report.firstBad
+        ? `error: audit chain broken at entry ${report.firstBad.seq}: ${report.firstBad.reason}`
+        : `error: audit trail not intact: ${report.problem}`,
+    );
+    return 1;
+  } finally {
+    store.close();
+  }
+}
+
 /** The run ids of a tree of sub-runs, depth first. */
 function flatten(nodes: { runId: string; children: unknown[] }[]): string[] {
   return nodes.flatMap((n) => [n.runId, ...flatten(n.children as typeof nodes)]);
@@ -385,21 +448,10 @@ async function report(
 }
 
 /** `audit`: list, export (`--jsonl`, `--out`) or verify (`--verify`) the audit trail. */
-function auditCommand(c: CommandContext): number {
+async function auditCommand(c: CommandContext): Promise<number> {
   const { flags, io } = c;
+  if (flags.verify) return await verifyCommand(c);
   const app = c.open(false);
-  if (flags.verify) {
-    const report = app.audit.verify();
-    if (flags.json) io.out(JSON.stringify(report, null, 2));
-    if (report.ok) {
-      if (!flags.json) io.out(`audit chain intact: ${report.entries} entries verified`);
-      return 0;
-    }
-    io.err(
-      `error: audit chain broken at entry ${report.firstBad!.seq}: ${report.firstBad!.reason}`,
-    );
-    return 1;
-  }
   const runId = flags["run-id"];
   const entries = app.audit.list(runId);
   if (runId && entries.length === 0) {

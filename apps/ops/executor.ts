@@ -1,14 +1,17 @@
 /**
  * Command executors. The shell executor checks the allowlist, then runs the argv inside a Deno
  * subprocess that only holds `--allow-run=<the allowlist's executables>` (no `-A`), so the
- * allowlist is enforced twice. The mock executor runs nothing and says so; it is the default
- * unless `--allow-shell` (or `LOOM_OPS_ALLOW_SHELL=1`) is given.
+ * allowlist is enforced twice; with an OS sandbox (the default of `--allow-shell`), that Deno
+ * subprocess itself runs inside bubblewrap ({@link bwrapArgs}), so what the command can touch is
+ * limited too. The mock executor runs nothing and says so; it is the default unless
+ * `--allow-shell` (or `LOOM_OPS_ALLOW_SHELL=1`) is given.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { type Allowlist, baseName } from "./allowlist.ts";
+import { type AllowDecision, type Allowlist, baseName } from "./allowlist.ts";
 import type { SandboxRequest, SandboxResponse } from "./sandbox_child.ts";
+import { bwrapArgs, type HostLayout, hostLayout, type SandboxPolicy, within } from "./sandbox.ts";
 
 /** The system directories searched after the workspace's own executable directories. */
 export const SYSTEM_PATH = ["/usr/local/bin", "/usr/bin", "/bin"];
@@ -26,6 +29,16 @@ export interface ExecRequest {
   env?: Record<string, string>;
   /** Working directory. */
   cwd: string;
+  /** What the command may write and reach inside the OS sandbox (ignored without one). */
+  access?: CommandAccess;
+}
+
+/** What one command may write and reach inside the OS sandbox, besides reading the system. */
+export interface CommandAccess {
+  /** Absolute paths it may write: the step's state directory and its declared `writes`. */
+  writable: string[];
+  /** Whether it shares the host's network (`network: true` in the runbook). */
+  network: boolean;
 }
 
 /** The result of one command. */
@@ -48,9 +61,15 @@ export interface ExecResult {
   truncated: boolean;
   /** sha256 of the output (see `SandboxResponse.outputHash`). */
   outputHash: string;
-  /** Why the command did not run: refused by loom-ops, denied by Deno, or could not start. */
-  refused?: { by: "loom-ops" | "deno" | "spawn"; reason: string };
+  /**
+   * Why the command did not run: refused by loom-ops, denied by Deno, refused by the OS sandbox
+   * (a declared path that cannot be granted, or bubblewrap could not start), or could not start.
+   */
+  refused?: { by: RefusedBy; reason: string };
 }
+
+/** Which layer refused a command. */
+export type RefusedBy = "loom-ops" | "deno" | "sandbox" | "spawn";
 
 /** Something that runs commands. */
 export interface CommandExecutor {
@@ -72,7 +91,7 @@ export function outputHash(stdout: string, stderr: string): string {
 function refusedResult(
   argv: string[],
   kind: "shell" | "mock",
-  by: "loom-ops" | "deno" | "spawn",
+  by: RefusedBy,
   reason: string,
 ): ExecResult {
   return {
@@ -110,25 +129,96 @@ export interface SandboxOptions {
   path: string[];
   /** Output cap per stream. */
   maxOutputBytes?: number;
+  /**
+   * Run the Deno child (and so the command) inside bubblewrap under this policy; without it the
+   * Deno child runs directly, limited by `--allow-run` alone.
+   */
+  os?: { bwrap: string; policy: SandboxPolicy; layout?: HostLayout };
+}
+
+/** Where the Deno runtime that runs the command is mounted inside the OS sandbox. */
+export const SANDBOX_RUNTIME_DIR = "/run/loom-ops";
+
+let childScript: Promise<string> | undefined;
+
+/**
+ * The path of `sandbox_child.ts` on this machine; when loom-ops was loaded from a registry (not
+ * from files), a copy is written to a temporary file once, so the sandbox can mount it.
+ */
+function childScriptPath(): Promise<string> {
+  const url = new URL("./sandbox_child.ts", import.meta.url);
+  if (url.protocol === "file:") return Promise.resolve(decodeURIComponent(url.pathname));
+  childScript ??= (async () => {
+    const text = await (await fetch(url)).text();
+    const file = await Deno.makeTempFile({ prefix: "loom-ops-sandbox-child-", suffix: ".ts" });
+    await Deno.writeTextFile(file, text);
+    return file;
+  })();
+  return childScript;
+}
+
+/**
+ * The process {@link runSandboxed} starts for `options`: the Deno child, or bubblewrap running
+ * the Deno child. Nothing is started; `--dry-run` prints this.
+ *
+ * @returns The program, its arguments, and the environment it is given (nothing else).
+ */
+export async function sandboxCommand(
+  options: SandboxOptions,
+): Promise<{ program: string; args: string[]; env: Record<string, string> }> {
+  const deno = ["run", "--no-prompt", "--no-config", "--quiet"];
+  // An empty --allow-run= would be ambiguous; leaving the flag out denies every subprocess.
+  if (options.allowRun.length) deno.push(`--allow-run=${options.allowRun.join(",")}`);
+  const script = await childScriptPath();
+  if (!options.os) {
+    const env: Record<string, string> = { NO_COLOR: "1" };
+    for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+      const v = Deno.env.get(k);
+      if (v !== undefined) env[k] = v;
+    }
+    return { program: Deno.execPath(), args: [...deno, script], env };
+  }
+  const dir = SANDBOX_RUNTIME_DIR;
+  const policy: SandboxPolicy = {
+    ...options.os.policy,
+    files: [
+      ...(options.os.policy.files ?? []),
+      { source: Deno.execPath(), dest: `${dir}/deno` },
+      { source: script, dest: `${dir}/sandbox_child.ts` },
+    ],
+    scratch: [...(options.os.policy.scratch ?? []), `${dir}/cache`],
+    env: {
+      ...options.os.policy.env,
+      DENO_DIR: `${dir}/cache`,
+      DENO_NO_UPDATE_CHECK: "1",
+      HOME: "/tmp",
+      NO_COLOR: "1",
+    },
+  };
+  const args = [
+    ...bwrapArgs(policy, options.os.layout ?? hostLayout()),
+    `${dir}/deno`,
+    ...deno,
+    `${dir}/sandbox_child.ts`,
+  ];
+  return { program: options.os.bwrap, args, env: {} };
 }
 
 /**
  * Runs argv inside the permission-limited Deno child, with no allowlist check of its own: the
- * only guard here is Deno's `--allow-run`. {@link ShellExecutor} checks the allowlist first;
- * tests call this directly to show that Deno refuses what the check would have refused.
+ * guards here are Deno's `--allow-run` and, with `options.os`, the OS sandbox around that child.
+ * {@link ShellExecutor} checks the allowlist first; tests call this directly to show that Deno
+ * (and bubblewrap) refuse what the check would have refused.
  */
 export async function runSandboxed(
   req: ExecRequest,
   options: SandboxOptions,
 ): Promise<SandboxResponse> {
-  const args = ["run", "--no-prompt", "--no-config", "--quiet"];
-  // An empty --allow-run= would be ambiguous; leaving the flag out denies every subprocess.
-  if (options.allowRun.length) args.push(`--allow-run=${options.allowRun.join(",")}`);
-  args.push(new URL("./sandbox_child.ts", import.meta.url).href);
   const env: Record<string, string> = {
     PATH: options.path.join(":"),
     LANG: "C.UTF-8",
-    HOME: req.cwd,
+    // Inside the OS sandbox there is no home directory: HOME is the private /tmp.
+    HOME: options.os ? "/tmp" : req.cwd,
     ...req.env,
   };
   const request: SandboxRequest = {
@@ -138,15 +228,11 @@ export async function runSandboxed(
     timeoutMs: req.timeoutMs,
     maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
   };
-  const denoEnv: Record<string, string> = { NO_COLOR: "1" };
-  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) denoEnv[k] = v;
-  }
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const command = await sandboxCommand(options);
+  const child = new Deno.Command(command.program, {
+    args: command.args,
     clearEnv: true,
-    env: denoEnv,
+    env: command.env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -154,7 +240,8 @@ export async function runSandboxed(
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(JSON.stringify(request)));
   await writer.close();
-  // The child enforces the command's timeout itself; this guard only covers a stuck child.
+  // The child enforces the command's timeout itself; this guard only covers a stuck child. With
+  // the OS sandbox, killing bubblewrap ends every process inside it.
   const guard = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -166,8 +253,62 @@ export async function runSandboxed(
     return JSON.parse(text) as SandboxResponse;
   } catch {
     const err = new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "";
+    if (options.os && err.startsWith("bwrap:")) return sandboxFailure(err);
     throw new Error(`the sandboxed executor failed (exit ${out.code}): ${err}`);
   }
+}
+
+/** The response for a command bubblewrap could not start (a path it could not mount, say). */
+function sandboxFailure(message: string): SandboxResponse {
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    durationMs: 0,
+    stdout: "",
+    stderr: "",
+    truncated: false,
+    outputHash: outputHash("", ""),
+    failure: { kind: "sandbox", message: `bubblewrap could not start the sandbox: ${message}` },
+  };
+}
+
+/** The OS sandbox of a {@link ShellExecutor}. */
+export interface OsSandboxOptions {
+  /** Path of `bwrap` (see `checkBubblewrap`). */
+  bwrap: string;
+  /**
+   * Files no command may see or write (the Loom databases and their WAL files, the audit key):
+   * hidden wherever a mounted path would show them, and no writable path may contain them.
+   */
+  hidden?: string[];
+  /** The host's system directories (default: read from this machine once). */
+  layout?: HostLayout;
+}
+
+/** Options of {@link ShellExecutor}. */
+export interface ShellExecutorOptions {
+  /** Output cap per stream (default {@link DEFAULT_MAX_OUTPUT_BYTES}). */
+  maxOutputBytes?: number;
+  /**
+   * Run every command inside bubblewrap. Omitted: commands run in the Deno child alone (what
+   * `--no-os-sandbox` asks for); the CLI, the server and the gateway always pass it otherwise.
+   */
+  osSandbox?: OsSandboxOptions;
+}
+
+/** How a command would run: what {@link ShellExecutor.plan} reports without running it. */
+export interface CommandPlan {
+  /** The allowlist's decision. */
+  decision: AllowDecision;
+  /** The executable's absolute path, when it was found. */
+  executable?: string;
+  /** What the OS sandbox lets it touch (with an OS sandbox). */
+  policy?: SandboxPolicy;
+  /** The process that would be started (bubblewrap or Deno), with its arguments. */
+  spawn?: string[];
+  /** Why it would be refused after the allowlist (not found, or a path the sandbox cannot grant). */
+  refused?: { by: RefusedBy; reason: string };
 }
 
 /** Runs allowlisted commands for real, through the permission-limited Deno child. */
@@ -178,14 +319,18 @@ export class ShellExecutor implements CommandExecutor {
   readonly #dirs: string[];
   readonly #allowRun: string[];
   readonly #maxOutputBytes: number;
+  readonly #os?: OsSandboxOptions & { layout: HostLayout };
 
-  constructor(allowlist: Allowlist, options: { maxOutputBytes?: number } = {}) {
+  constructor(allowlist: Allowlist, options: ShellExecutorOptions = {}) {
     this.#allowlist = allowlist;
     this.#dirs = [...allowlist.path, ...SYSTEM_PATH];
     this.#allowRun = allowlist.executables()
       .map((e) => resolveExecutable(e, this.#dirs))
       .filter((p): p is string => p !== undefined);
     this.#maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (options.osSandbox) {
+      this.#os = { ...options.osSandbox, layout: options.osSandbox.layout ?? hostLayout() };
+    }
   }
 
   /** The absolute paths given to Deno's `--allow-run`. */
@@ -193,26 +338,133 @@ export class ShellExecutor implements CommandExecutor {
     return [...this.#allowRun];
   }
 
+  /** Whether commands run inside the OS sandbox. */
+  get osSandbox(): boolean {
+    return this.#os !== undefined;
+  }
+
+  /**
+   * Checks and resolves one command and works out its sandbox, without running anything.
+   * `options.notYet` names writable paths a run creates before its first command (the state
+   * directory), which a dry run shows as they will be.
+   */
+  async plan(req: ExecRequest, options: { notYet?: string[] } = {}): Promise<CommandPlan> {
+    const decision = this.#allowlist.check(req.argv);
+    if (!decision.allowed) return { decision };
+    const executable = resolveExecutable(req.argv[0], this.#dirs);
+    if (!executable) {
+      const reason = `executable "${baseName(req.argv[0])}" was not found in ${
+        this.#dirs.join(":")
+      }`;
+      return { decision, refused: { by: "spawn", reason } };
+    }
+    let policy: SandboxPolicy | undefined;
+    if (this.#os) {
+      const granted = this.#policy(req, options.notYet ?? []);
+      if (typeof granted === "string") {
+        return { decision, executable, refused: { by: "sandbox", reason: granted } };
+      }
+      policy = granted;
+    }
+    const command = await sandboxCommand(this.#options(policy));
+    return { decision, executable, policy, spawn: [command.program, ...command.args] };
+  }
+
   /** Checks, resolves and runs one command. */
   async run(req: ExecRequest): Promise<ExecResult> {
-    const decision = this.#allowlist.check(req.argv);
-    if (!decision.allowed) return refusedResult(req.argv, "shell", "loom-ops", decision.reason);
-    const exe = resolveExecutable(req.argv[0], this.#dirs);
-    if (!exe) {
-      return refusedResult(
-        req.argv,
-        "shell",
-        "spawn",
-        `executable "${baseName(req.argv[0])}" was not found in ${this.#dirs.join(":")}`,
-      );
+    const plan = await this.plan(req);
+    if (!plan.decision.allowed) {
+      return refusedResult(req.argv, "shell", "loom-ops", plan.decision.reason);
     }
+    if (plan.refused) return refusedResult(req.argv, "shell", plan.refused.by, plan.refused.reason);
     const res = await runSandboxed(
-      { ...req, argv: [exe, ...req.argv.slice(1)] },
-      { allowRun: this.#allowRun, path: this.#dirs, maxOutputBytes: this.#maxOutputBytes },
+      { ...req, argv: [plan.executable!, ...req.argv.slice(1)] },
+      this.#options(plan.policy),
     );
     return fromSandbox(req.argv, res);
   }
+
+  #options(policy: SandboxPolicy | undefined): SandboxOptions {
+    return {
+      allowRun: this.#allowRun,
+      path: this.#dirs,
+      maxOutputBytes: this.#maxOutputBytes,
+      os: policy && this.#os
+        ? { bwrap: this.#os.bwrap, policy, layout: this.#os.layout }
+        : undefined,
+    };
+  }
+
+  /**
+   * The OS sandbox policy of one command, or why it cannot be granted: a writable path that does
+   * not exist, or that would expose a Loom database or the home directory.
+   */
+  #policy(req: ExecRequest, notYet: string[]): SandboxPolicy | string {
+    const os = this.#os!;
+    const access = req.access ?? { writable: [], network: false };
+    const hidden = os.hidden ?? [];
+    const writable: string[] = [];
+    for (const path of access.writable) {
+      let real: string;
+      try {
+        real = Deno.realPathSync(path);
+      } catch {
+        if (!notYet.includes(path)) {
+          return `the writable path ${path} does not exist; create it before the run`;
+        }
+        real = path;
+      }
+      const exposed = hidden.find((h) => within(h, real));
+      if (exposed) {
+        return `the writable path ${path} contains ${exposed}, which no command may write; pick a path without the Loom databases`;
+      }
+      writable.push(real);
+    }
+    // Executable directories outside the system ones: the allowlist's `path` and where listed
+    // absolute executables live.
+    const readOnly = [
+      ...this.#allowlist.path,
+      ...this.#allowRun.map((p) => p.replace(/\/[^/]*$/, "") || "/"),
+    ].filter((p) => !SYSTEM_PATH.includes(p) && isDirectory(p));
+    const home = Deno.env.get("HOME");
+    if (home && home !== "/") {
+      const bad = [req.cwd, ...readOnly, ...writable].find((p) => within(home, p));
+      if (bad) {
+        return `the sandbox would show ${bad}, which contains the home directory ${home}; use a workspace and paths inside it, not around it`;
+      }
+    }
+    return {
+      cwd: req.cwd,
+      readOnly,
+      writable,
+      hidden: hidden.filter(exists),
+      network: access.network,
+    };
+  }
 }
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const FAILURE_LAYER: Record<"denied" | "spawn" | "sandbox", RefusedBy> = {
+  denied: "deno",
+  spawn: "spawn",
+  sandbox: "sandbox",
+};
 
 /** Converts the child's response into an {@link ExecResult}. */
 export function fromSandbox(argv: string[], res: SandboxResponse): ExecResult {
@@ -227,7 +479,7 @@ export function fromSandbox(argv: string[], res: SandboxResponse): ExecResult {
     truncated: res.truncated,
     outputHash: res.outputHash,
     refused: res.failure
-      ? { by: res.failure.kind === "denied" ? "deno" : "spawn", reason: res.failure.message }
+      ? { by: FAILURE_LAYER[res.failure.kind], reason: res.failure.message }
       : undefined,
   };
 }
@@ -261,5 +513,29 @@ export class MockExecutor implements CommandExecutor {
       truncated: false,
       outputHash: outputHash(stdout, ""),
     });
+  }
+}
+
+/**
+ * Refuses every command, because the OS sandbox the run asks for cannot be used on this machine
+ * (bubblewrap missing or not working): fail closed, with the reason on each refusal.
+ */
+export class UnavailableExecutor implements CommandExecutor {
+  /** Always `shell`: the run asked for real commands. */
+  readonly kind = "shell" as const;
+  readonly #allowlist: Allowlist;
+  readonly #reason: string;
+  constructor(allowlist: Allowlist, reason: string) {
+    this.#allowlist = allowlist;
+    this.#reason = reason;
+  }
+  /** Refuses the command (by loom-ops when the allowlist refuses it, else by the sandbox). */
+  run(req: ExecRequest): Promise<ExecResult> {
+    const decision = this.#allowlist.check(req.argv);
+    return Promise.resolve(
+      decision.allowed
+        ? refusedResult(req.argv, "shell", "sandbox", this.#reason)
+        : refusedResult(req.argv, "shell", "loom-ops", decision.reason),
+    );
   }
 }

@@ -30,6 +30,9 @@ const OPTIONS = {
   workspace: { type: "string" },
   "mock-llm": { type: "boolean" },
   "allow-shell": { type: "boolean" },
+  "no-os-sandbox": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  "audit-key": { type: "string" },
   parallel: { type: "string" },
   "state-dir": { type: "string" },
   input: { type: "string", multiple: true },
@@ -124,6 +127,14 @@ export function allowShellOf(flags: Flags): boolean {
   return !!flags["allow-shell"] || Deno.env.get("LOOM_OPS_ALLOW_SHELL") === "1";
 }
 
+/**
+ * The OS sandbox of real commands: `bwrap` (bubblewrap, the default), or `none` when
+ * `--no-os-sandbox` asks for commands without it (the run's audit records that choice).
+ */
+export function osSandboxOf(flags: Flags): "bwrap" | "none" {
+  return flags["no-os-sandbox"] ? "none" : "bwrap";
+}
+
 /** Who starts a run: `--by`, else `$USER`, else `cli`. */
 export function userOf(flags: Flags): string {
   return flags.by ?? Deno.env.get("USER") ?? "cli";
@@ -139,14 +150,18 @@ export function plannerOf(mockLlm: boolean): Planner {
   );
 }
 
-/** The directory handed to commands as `LOOM_OPS_STATE_DIR` (created when missing). */
-export function stateDirOf(flags: Flags, dbPath: string): string {
-  if (flags["state-dir"]) {
-    Deno.mkdirSync(flags["state-dir"], { recursive: true });
-    return Deno.realPathSync(flags["state-dir"]);
+/**
+ * The directory handed to commands as `LOOM_OPS_STATE_DIR`, created when missing unless
+ * `create` is false (a dry run creates nothing).
+ */
+export function stateDirOf(flags: Flags, dbPath: string, create = true): string {
+  const given = flags["state-dir"];
+  const dbDir = dbPath.includes("/") ? dbPath.replace(/\/[^/]*$/, "") || "/" : ".";
+  const path = given ?? `${dbDir}/ops-state`;
+  if (create) Deno.mkdirSync(path, { recursive: true });
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
   }
-  const dir = dbPath.includes("/") ? dbPath.replace(/\/[^/]*$/, "") : ".";
-  const stateDir = `${Deno.realPathSync(dir)}/ops-state`;
-  Deno.mkdirSync(stateDir, { recursive: true });
-  return stateDir;
 }

@@ -1,7 +1,8 @@
 /**
  * `loom-ops`: incident and deploy runbooks as durable runs — planner → executor ∥ verifier on
- * `@loom/runner`, human approval gates, an allowlisted shell sandboxed by Deno permissions, and a
- * hash-chained audit trail. Run `deno task loom-ops --help`.
+ * `@loom/runner`, human approval gates, an allowlisted shell (checked by loom-ops, limited by Deno's
+ * `--allow-run`, contained by a bubblewrap OS sandbox), and a keyed hash-chained audit trail
+ * anchored in the runner's database. Run `deno task loom-ops --help`.
  *
  * @example
  * ```sh

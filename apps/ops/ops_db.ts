@@ -13,6 +13,12 @@ export function opsDbPath(runnerDbPath: string): string {
   return `${runnerDbPath}.ops`;
 }
 
+/**
+ * The format of the ops file: `loom-ops/2` chains audit entries with a keyed hash (HMAC);
+ * `loom-ops/1` files used a plain sha256 chain and can be listed but not appended to.
+ */
+export const OPS_FORMAT = "loom-ops/2";
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ops_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ops_audit (
@@ -47,7 +53,8 @@ export class OpsDbError extends Error {
 
 /**
  * Opens (and creates, unless `create` is false) the ops database. WAL and a busy timeout let the
- * CLI, the server and the gateway append to it at the same time.
+ * CLI, the server and the gateway append to it at the same time. An existing ops file whose
+ * audit table is gone is refused, not silently given a new, empty one.
  */
 export function openOpsDb(path: string, options: { create?: boolean } = {}): DatabaseSync {
   let exists = true;
@@ -63,22 +70,35 @@ export function openOpsDb(path: string, options: { create?: boolean } = {}): Dat
   try {
     db = new DatabaseSync(path);
     db.exec("PRAGMA busy_timeout = 5000");
-    if (exists) {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-        .map((r) => String(r.name));
-      if (tables.length && !tables.includes("ops_meta")) {
-        db.close();
-        throw new OpsDbError(`${path} is not a loom-ops database`);
-      }
-    }
+    if (exists) checkExisting(db, path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(SCHEMA);
-    db.prepare("INSERT OR IGNORE INTO ops_meta (key, value) VALUES ('format', 'loom-ops/1')").run();
+    db.prepare("INSERT OR IGNORE INTO ops_meta (key, value) VALUES ('format', ?)").run(OPS_FORMAT);
+    // A file of the first format with no entries yet simply starts a keyed chain.
+    db.prepare(
+      "UPDATE ops_meta SET value = ? WHERE key = 'format' AND NOT EXISTS (SELECT 1 FROM ops_audit)",
+    ).run(OPS_FORMAT);
   } catch (e) {
     if (e instanceof OpsDbError) throw e;
     throw new OpsDbError(`cannot open ${path} as a loom-ops database (${(e as Error).message})`);
   }
   return db;
+}
+
+/** Refuses a file that is not an ops database, or one whose audit table was dropped. */
+function checkExisting(db: DatabaseSync, path: string): void {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    .map((r) => String(r.name));
+  if (tables.length && !tables.includes("ops_meta")) {
+    db.close();
+    throw new OpsDbError(`${path} is not a loom-ops database`);
+  }
+  if (tables.includes("ops_meta") && !tables.includes("ops_audit")) {
+    db.close();
+    throw new OpsDbError(
+      `the audit table of ${path} is missing (dropped?); restore the file from a backup (audit --verify reports what is lost)`,
+    );
+  }
 }
 
 /** Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if it throws. */

@@ -57,6 +57,13 @@ export interface PlanStep {
   retry: StepRetry;
   /** What a final failure does to the run. */
   onFailure: OnFailure;
+  /**
+   * Paths the command may write inside the OS sandbox besides the state directory (absolute,
+   * or relative to the workspace): the step's own `writes` and the runbook's. Absent: none.
+   */
+  writes?: string[];
+  /** Whether the command may use the network (the step's or the runbook's `network: true`). */
+  network?: boolean;
 }
 
 /** Declared input of a runbook, substituted into argv elements as `{{ name }}`. */
@@ -126,9 +133,19 @@ export function bindInputs(plan: Plan, given: Record<string, string>): Plan {
   const bindStep = (s: PlanStep): PlanStep => ({
     ...s,
     run: substituteInputs(s.run, values),
+    ...(s.writes ? { writes: substituteInputs(s.writes, values) } : {}),
     verify: s.verify?.run ? { ...s.verify, run: substituteInputs(s.verify.run, values) } : s.verify,
   });
   return { ...plan, steps: plan.steps.map(bindStep), rollback: plan.rollback.map(bindStep) };
+}
+
+/**
+ * The plan with no step granted extra sandbox access (`writes`, `network`): what a planner
+ * proposes gets the narrowest sandbox, whatever its answer said; only a runbook file grants more.
+ */
+export function confine(plan: Plan): Plan {
+  const strip = ({ writes: _w, network: _n, ...s }: PlanStep): PlanStep => s;
+  return { ...plan, steps: plan.steps.map(strip), rollback: plan.rollback.map(strip) };
 }
 
 /** Steps whose dependencies are all in `done` and that are not in `started`, in plan order. */

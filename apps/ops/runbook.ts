@@ -43,7 +43,16 @@ export class RunbookError extends Error {
   }
 }
 
-const TOP_KEYS = ["name", "description", "inputs", "allowlist", "steps", "rollback"];
+const TOP_KEYS = [
+  "name",
+  "description",
+  "inputs",
+  "allowlist",
+  "writes",
+  "network",
+  "steps",
+  "rollback",
+];
 const STEP_KEYS = [
   "id",
   "description",
@@ -54,6 +63,8 @@ const STEP_KEYS = [
   "timeout",
   "retry",
   "on_failure",
+  "writes",
+  "network",
 ];
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -110,6 +121,8 @@ export function parseRunbookYaml(text: string, file: string): Plan {
     ? []
     : parseSteps(rollbackNode, "rollback", add, inputs, false);
 
+  const access = parseAccess(root, "runbook", add, inputs);
+
   checkStepGraph(steps, rollback, add);
   if (issues.length) throw new RunbookError(file, issues);
   return {
@@ -118,9 +131,51 @@ export function parseRunbookYaml(text: string, file: string): Plan {
     description: scalarString(root.get("description", true) as Node | undefined),
     inputs,
     allowlist,
-    steps: steps.map((s) => s.step),
-    rollback: rollback.map((s) => s.step),
+    steps: steps.map((s) => withAccess(s.step, access)),
+    rollback: rollback.map((s) => withAccess(s.step, access)),
   };
+}
+
+/** A runbook's or a step's sandbox access: `writes` (paths) and `network` (true or false). */
+interface Access {
+  writes?: string[];
+  network?: boolean;
+}
+
+/** Reads `writes` and `network` from a runbook or a step. */
+function parseAccess(
+  map: YAMLMap,
+  label: string,
+  add: Add,
+  inputs: Record<string, InputSpec>,
+): Access {
+  const access: Access = {};
+  const writesNode = map.get("writes", true) as Node | undefined;
+  if (writesNode !== undefined) {
+    const items = isSeq(writesNode) ? writesNode.items as Node[] : undefined;
+    const paths = items?.map((i) => isScalar(i) && typeof i.value === "string" ? i.value : "");
+    if (!paths || paths.some((p) => !p)) {
+      add(writesNode, `${label}: writes must be a list of paths such as [/var/log/app, out]`);
+    } else {
+      checkPlaceholders(paths, writesNode, label, add, inputs);
+      access.writes = paths;
+    }
+  }
+  const networkNode = map.get("network", true) as Node | undefined;
+  if (networkNode !== undefined) {
+    if (isScalar(networkNode) && typeof networkNode.value === "boolean") {
+      access.network = networkNode.value;
+    } else add(networkNode, `${label}: network must be true or false`);
+  }
+  return access;
+}
+
+/** A step with the runbook's access added to its own (a step's `network` wins over the runbook's). */
+function withAccess(step: PlanStep, runbook: Access): PlanStep {
+  const writes = [...new Set([...(runbook.writes ?? []), ...(step.writes ?? [])])];
+  const network = step.network ?? runbook.network ?? false;
+  const { writes: _w, network: _n, ...rest } = step;
+  return { ...rest, ...(writes.length ? { writes } : {}), ...(network ? { network } : {}) };
 }
 
 /** Reports a problem at a node. */
@@ -325,6 +380,7 @@ function parseStep(
   const timeoutMs = parseTimeout(field("timeout"), label, add);
   const retry = parseRetry(field("retry"), label, add);
   const onFailure = parseOnFailure(field("on_failure"), label, add);
+  const access = parseAccess(node, label, add, inputs);
   // A step with other problems is still returned (the whole file is rejected anyway) so that
   // cross-step checks such as `needs` and cycles can report on it too.
   if (!id || !ID_RE.test(id) || !run) return undefined;
@@ -338,6 +394,7 @@ function parseStep(
     timeoutMs,
     retry,
     onFailure,
+    ...access,
   };
 }
 

@@ -3,7 +3,9 @@
  * `deno run --no-prompt --allow-run=<allowlisted executables> sandbox_child.ts` (never `-A`), reads
  * one JSON request on stdin, runs that argv with a clean environment, a timeout and capped
  * output, and prints one JSON result. Because Deno itself limits which executables this process
- * may start, a bug in loom-ops' own allowlist check cannot widen what runs.
+ * may start, a bug in loom-ops' own allowlist check cannot widen what runs. With the OS sandbox
+ * it runs inside bubblewrap as PID 1 of its own PID namespace (`sandbox.ts`): when it exits, the
+ * kernel ends every process the command left behind.
  *
  * @module
  */
@@ -41,8 +43,11 @@ export interface SandboxResponse {
   truncated: boolean;
   /** sha256 (hex) of the full-stdout and full-stderr sha256 digests (output beyond the cap included). */
   outputHash: string;
-  /** Set when the command could not start: `denied` (Deno permission) or `spawn`. */
-  failure?: { kind: "denied" | "spawn"; message: string };
+  /**
+   * Set when the command could not start: `denied` (Deno permission), `spawn`, or `sandbox`
+   * (reported by the parent when bubblewrap could not set the sandbox up).
+   */
+  failure?: { kind: "denied" | "spawn" | "sandbox"; message: string };
 }
 
 /** How long output is still read after the command exited (a leftover process may hold the pipe). */

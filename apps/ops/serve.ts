@@ -1,7 +1,8 @@
 /**
  * `loom-ops serve`: the same actions as the CLI over HTTP (Hono), plus Server-Sent Events of a
  * run's audit entries as they are written. Listens on 127.0.0.1 only. When `LOOM_OPS_HTTP_TOKEN`
- * is set, every request must carry `Authorization: Bearer <token>`.
+ * is set, every request must carry `Authorization: Bearer <token>`. A request body larger than
+ * {@link MAX_BODY_BYTES} (64 KiB) is answered 413 without being read further.
  *
  *     POST /supervise            {"incident", "runId"}            start a run (202)
  *     POST /runbook              {"file", "runId", "inputs"}      start a runbook run (202)
@@ -10,13 +11,14 @@
  *     GET  /runs/:id/status | /runs/:id/explain | /runs/:id/audit
  *     GET  /runs/:id/events      SSE stream of audit entries (ends when the run ends)
  *     GET  /approvals            open approval requests
- *     GET  /audit/verify         hash-chain check
+ *     GET  /audit/verify         audit trail check (keyed chain, anchors, runs)
  *     GET  /memory?q=TEXT        memory search
  *
  * @module
  */
 import { type Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { bodyLimit } from "hono/body-limit";
 import type { RunResult } from "@loom/runner";
 import type { OpsOutcome } from "./agents.ts";
 import {
@@ -29,6 +31,7 @@ import {
   OpsForbiddenError,
   OpsUsageError,
   pendingApprovals,
+  requireOsSandbox,
   startOpsRun,
   statusOf,
 } from "./app.ts";
@@ -36,6 +39,7 @@ import {
   allowShellOf,
   type CliIo,
   type Flags,
+  osSandboxOf,
   parallelOf,
   stateDirOf,
   workspaceOf,
@@ -51,13 +55,23 @@ export interface ServerOptions {
   stateDir: string;
   /** Whether runs really execute commands. */
   allowShell: boolean;
+  /** The OS sandbox of real commands (default `bwrap`; `none` is `--no-os-sandbox`). */
+  osSandbox?: "bwrap" | "none";
   /** Parallel steps per run. */
   parallel: number;
   /** Bearer token required on every request, if set. */
   token?: string;
   /** Poll interval of the SSE stream in ms. */
   pollMs?: number;
+  /** Largest request body accepted, in bytes (default {@link MAX_BODY_BYTES}); larger is 413. */
+  maxBodyBytes?: number;
 }
+
+/**
+ * The largest request body the server accepts: 64 KiB, far more than any request needs (an
+ * incident text, a runbook name, inputs, a comment). A larger one is answered 413 at once.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 /** The Hono application; runs started through it continue in the background. */
 export function createServer(app: OpsApp, options: ServerOptions): {
@@ -87,7 +101,7 @@ export function createServer(app: OpsApp, options: ServerOptions): {
   hono.get("/runs/:id/explain", async (c) => c.json(await explainOps(app, c.req.param("id"))));
   hono.get("/runs/:id/audit", (c) => c.json(app.audit.list(c.req.param("id"))));
   hono.get("/approvals", (c) => c.json(pendingApprovals(app)));
-  hono.get("/audit/verify", (c) => c.json(app.audit.verify()));
+  hono.get("/audit/verify", async (c) => c.json(await app.verifyAudit()));
   hono.get("/memory", (c) => c.json(app.memory.search(c.req.query("q") ?? "")));
   hono.get("/runs/:id/events", (c) => events(c, app, c.req.param("id"), options.pollMs ?? 250));
   return { hono, settled: () => runs.settled() };
@@ -120,6 +134,14 @@ function guard(hono: Hono, app: OpsApp, options: ServerOptions, runs: Background
     }
     await next();
   });
+  const maxSize = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  hono.use(
+    "*",
+    bodyLimit({
+      maxSize,
+      onError: (c) => c.json({ error: `the request body is larger than ${maxSize} bytes` }, 413),
+    }),
+  );
   hono.onError((e, c) => {
     const err = asUsage(e);
     if (err instanceof OpsForbiddenError) return c.json({ error: err.message }, 403);
@@ -184,6 +206,7 @@ async function start(
     workspace: options.workspace,
     stateDir: options.stateDir,
     allowShell: options.allowShell,
+    osSandbox: options.osSandbox,
     parallel: options.parallel,
     startedBy: str(b, "by", false) ?? "http",
   });
@@ -237,17 +260,23 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new OpsUsageError("--port must be a port number");
   }
+  const allowShell = allowShellOf(flags);
+  const osSandbox = osSandboxOf(flags);
+  // Fail closed before listening: without bubblewrap, --allow-shell serves nothing.
+  if (allowShell && osSandbox === "bwrap") requireOsSandbox();
   const app = openApp({
     dbPath: o.dbPath,
     create: true,
     planner: flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv() ??
       new UnconfiguredPlanner("start the server with --mock-llm or set LOOM_OPS_LLM_URL")),
     progress: (line) => io.err(line),
+    auditKeyPath: flags["audit-key"],
   });
   const { hono, settled } = createServer(app, {
     workspace: workspaceOf(flags),
     stateDir: stateDirOf(flags, o.dbPath),
-    allowShell: allowShellOf(flags),
+    allowShell,
+    osSandbox,
     parallel: parallelOf(flags),
     token: Deno.env.get("LOOM_OPS_HTTP_TOKEN") || undefined,
   });

@@ -18,6 +18,7 @@ import {
   type OpsApp,
   OpsUsageError,
   pendingApprovals,
+  requireOsSandbox,
   startOpsRun,
   statusOf,
 } from "./app.ts";
@@ -25,6 +26,7 @@ import {
   allowShellOf,
   type CliIo,
   type Flags,
+  osSandboxOf,
   parallelOf,
   stateDirOf,
   workspaceOf,
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   stateDir: string;
   /** Whether runs execute commands for real. */
   allowShell: boolean;
+  /** The OS sandbox of real commands (default `bwrap`; `none` is `--no-os-sandbox`). */
+  osSandbox?: "bwrap" | "none";
   /** Parallel steps. */
   parallel: number;
   /** Long-poll timeout in seconds (Telegram's `timeout` parameter). */
@@ -168,7 +172,7 @@ export async function runGateway(
             `${p.reason ? `why: ${p.reason}\n` : ""}approvers: ${p.approvers.join(", ")}\n` +
             `/approve ${p.runId} ${p.step}\n/deny ${p.runId} ${p.step} <reason>`,
         );
-        app.audit.append({
+        await app.audit.append({
           runId: p.runId,
           kind: "gateway.command",
           actor: "telegram",
@@ -260,7 +264,7 @@ async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<
     switch (cmd) {
       case "/approve":
       case "/deny": {
-        heard({ action: cmd.slice(1) });
+        await heard({ action: cmd.slice(1) });
         if (!username) return "set a Telegram username first: approvals are recorded by username";
         if (args.length < 2) {
           return `usage: ${cmd} RUN STEP ${cmd === "/deny" ? "reason" : "[comment]"}`;
@@ -281,23 +285,24 @@ async function handle(app: OpsApp, options: GatewayOptions, u: Update): Promise<
         }`;
       }
       case "/status":
-        heard({ action: "status" });
+        await heard({ action: "status" });
         if (!runId) return "usage: /status RUN";
         return formatStatus(await statusOf(app, runId));
       case "/explain":
-        heard({ action: "explain" });
+        await heard({ action: "explain" });
         if (!runId) return "usage: /explain RUN";
         return formatExplain(await explainOps(app, runId));
       case "/supervise": {
         const incident = args.join(" ");
         const id = `tg-${u.update_id}`;
-        heard({ action: "supervise", runId: id });
+        await heard({ action: "supervise", runId: id });
         const config = buildRunConfig({
           mode: "supervise",
           incident,
           workspace: options.workspace,
           stateDir: options.stateDir,
           allowShell: options.allowShell,
+          osSandbox: options.osSandbox,
           parallel: options.parallel,
           startedBy: `telegram:@${username || user.id}`,
         });
@@ -324,12 +329,15 @@ export async function runTelegramGateway(
   if (allowedChats.length === 0) {
     throw new OpsUsageError("TELEGRAM_ALLOWED_CHAT_IDS is empty: no chat would be heard");
   }
+  // Fail closed before listening: without bubblewrap, --allow-shell runs nothing.
+  if (allowShellOf(o.flags) && osSandboxOf(o.flags) === "bwrap") requireOsSandbox();
   const app = openApp({
     dbPath: o.dbPath,
     create: true,
     planner: o.flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv() ??
       new UnconfiguredPlanner("start the gateway with --mock-llm or set LOOM_OPS_LLM_URL")),
     progress: (line) => o.io.err(line),
+    auditKeyPath: o.flags["audit-key"],
   });
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -345,6 +353,7 @@ export async function runTelegramGateway(
         workspace: workspaceOf(o.flags),
         stateDir: stateDirOf(o.flags, o.dbPath),
         allowShell: allowShellOf(o.flags),
+        osSandbox: osSandboxOf(o.flags),
         parallel: parallelOf(o.flags),
         onReady: (bot) =>
           o.io.err(

@@ -46,7 +46,7 @@ export async function awaitApproval(
 ): Promise<TailCall<[SupervisorState]>> {
   const root = ctx.runId;
   const gate = step.approve!;
-  audit.append({
+  await audit.append({
     runId: root,
     kind: "approval.requested",
     actor: "loom-ops",

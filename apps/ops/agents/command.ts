@@ -9,7 +9,15 @@
 import type { StepContext } from "@loom/runner";
 import { Allowlist } from "../allowlist.ts";
 import type { AuditLog } from "../audit.ts";
-import { type CommandExecutor, type ExecResult, MockExecutor, ShellExecutor } from "../executor.ts";
+import {
+  type CommandAccess,
+  type CommandExecutor,
+  type ExecResult,
+  MockExecutor,
+  ShellExecutor,
+  UnavailableExecutor,
+} from "../executor.ts";
+import { checkBubblewrap } from "../sandbox.ts";
 import type { PlanStep } from "../plan.ts";
 import type { RunConfig } from "./state.ts";
 import { NO_RETRY } from "./_util.ts";
@@ -39,14 +47,35 @@ export interface CommandRunnerDeps {
   progress: (line: string) => void;
   /** Builds the executor for a run (default: shell or mock, from the run's config). */
   executorFor?: (config: RunConfig) => CommandExecutor;
+  /** Files no command may see (the Loom databases, the audit key), hidden by the OS sandbox. */
+  hidden?: string[];
 }
 
 /** Output kept in run state per stream; the full output is hashed and summarized in the audit. */
 const KEPT_OUTPUT = 4096;
 
-function defaultExecutor(config: RunConfig): CommandExecutor {
+/**
+ * The executor a run's config asks for: the mock one, or the shell one inside the bubblewrap OS
+ * sandbox unless the run was started with `--no-os-sandbox`. Without a working bubblewrap every
+ * command is refused (fail closed), also when a run started elsewhere is resumed here.
+ */
+function defaultExecutor(config: RunConfig, hidden: string[]): CommandExecutor {
   const allowlist = Allowlist.fromPlain(config.allowlist);
-  return config.allowShell ? new ShellExecutor(allowlist) : new MockExecutor(allowlist);
+  if (!config.allowShell) return new MockExecutor(allowlist);
+  if (config.osSandbox === "none") return new ShellExecutor(allowlist);
+  let bwrap: string;
+  try {
+    bwrap = checkBubblewrap();
+  } catch (e) {
+    return new UnavailableExecutor(allowlist, (e as Error).message);
+  }
+  return new ShellExecutor(allowlist, { osSandbox: { bwrap, hidden } });
+}
+
+/** What the OS sandbox lets a step's command write and reach. */
+export function commandAccess(config: RunConfig, step: PlanStep): CommandAccess {
+  const writes = (step.writes ?? []).map((p) => p.startsWith("/") ? p : `${config.workspace}/${p}`);
+  return { writable: [config.stateDir, ...writes], network: step.network === true };
 }
 
 function shorten(res: ExecResult): ExecResult {
@@ -62,10 +91,11 @@ function shorten(res: ExecResult): ExecResult {
  * per distinct shell setting and allowlist and reused by every run of the process.
  */
 export function createCommandRunner(deps: CommandRunnerDeps): CommandRunner {
-  const executorFor = deps.executorFor ?? defaultExecutor;
+  const executorFor = deps.executorFor ??
+    ((config: RunConfig) => defaultExecutor(config, deps.hidden ?? []));
   const executors = new Map<string, CommandExecutor>();
   const executorOf = (config: RunConfig): CommandExecutor => {
-    const k = JSON.stringify([config.allowShell, config.allowlist]);
+    const k = JSON.stringify([config.allowShell, config.osSandbox, config.allowlist]);
     let ex = executors.get(k);
     if (!ex) executors.set(k, ex = executorFor(config));
     return ex;
@@ -78,9 +108,9 @@ export function createCommandRunner(deps: CommandRunnerDeps): CommandRunner {
       async (_args, info) => {
         const command = { ctx, root, config, step, attempt, argv, purpose, info };
         const executor = executorOf(config);
-        const allowed = announce(deps, command, executor);
+        const allowed = await announce(deps, command, executor);
         const res = await execute(command, executor);
-        record(deps, command, res, allowed);
+        await record(deps, command, res, allowed);
         return shorten(res);
       },
       { key, retry: NO_RETRY },
@@ -105,11 +135,15 @@ interface Command {
  * Checks the allowlist and writes `command.started`, or `command.refused` when loom-ops refuses
  * it (the executor then refuses it too); returns whether loom-ops allowed it.
  */
-function announce(deps: CommandRunnerDeps, c: Command, executor: CommandExecutor): boolean {
+async function announce(
+  deps: CommandRunnerDeps,
+  c: Command,
+  executor: CommandExecutor,
+): Promise<boolean> {
   const { step, argv, attempt, purpose } = c;
   const decision = Allowlist.fromPlain(c.config.allowlist).check(argv);
   if (!decision.allowed) {
-    deps.audit.append({
+    await deps.audit.append({
       runId: c.ctx.runId,
       kind: "command.refused",
       actor: "loom-ops",
@@ -119,7 +153,7 @@ function announce(deps: CommandRunnerDeps, c: Command, executor: CommandExecutor
     deps.progress(`  ✗ ${step.id}: refused: ${decision.reason}`);
     return false;
   }
-  deps.audit.append({
+  await deps.audit.append({
     runId: c.ctx.runId,
     kind: "command.started",
     actor: "loom-ops",
@@ -129,6 +163,7 @@ function announce(deps: CommandRunnerDeps, c: Command, executor: CommandExecutor
       attempt,
       purpose,
       executor: executor.kind,
+      sandbox: sandboxOf(c, executor),
       key: c.info.key,
       maybeRanBefore: c.info.maybeRanBefore,
     },
@@ -137,12 +172,20 @@ function announce(deps: CommandRunnerDeps, c: Command, executor: CommandExecutor
   return true;
 }
 
+/** The OS sandbox a command runs in, for its audit entry (none for the mock executor). */
+function sandboxOf(c: Command, executor: CommandExecutor): Record<string, unknown> | undefined {
+  if (executor.kind !== "shell") return undefined;
+  if (c.config.osSandbox === "none") return { os: "none" };
+  return { os: "bubblewrap", ...commandAccess(c.config, c.step) };
+}
+
 /** Runs the command in the workspace with the `LOOM_OPS_*` environment. */
 async function execute(c: Command, executor: CommandExecutor): Promise<ExecResult> {
   return await executor.run({
     argv: c.argv,
     timeoutMs: c.step.timeoutMs,
     cwd: c.config.workspace,
+    access: commandAccess(c.config, c.step),
     env: {
       LOOM_OPS_RUN_ID: c.root,
       LOOM_OPS_STEP: c.step.id,
@@ -157,11 +200,16 @@ async function execute(c: Command, executor: CommandExecutor): Promise<ExecResul
  * Writes `command.finished`, or `command.refused` for a refusal loom-ops did not already record
  * (one by the executor's own layer, or of a command loom-ops allowed).
  */
-function record(deps: CommandRunnerDeps, c: Command, res: ExecResult, allowed: boolean): void {
+async function record(
+  deps: CommandRunnerDeps,
+  c: Command,
+  res: ExecResult,
+  allowed: boolean,
+): Promise<void> {
   const { step, argv, attempt, purpose } = c;
   if (res.refused) {
     if (res.refused.by !== "loom-ops" || allowed) {
-      deps.audit.append({
+      await deps.audit.append({
         runId: c.ctx.runId,
         kind: "command.refused",
         actor: "loom-ops",
@@ -172,7 +220,7 @@ function record(deps: CommandRunnerDeps, c: Command, res: ExecResult, allowed: b
     }
     return;
   }
-  deps.audit.append({
+  await deps.audit.append({
     runId: c.ctx.runId,
     kind: "command.finished",
     actor: "loom-ops",

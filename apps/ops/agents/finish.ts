@@ -19,7 +19,11 @@ export interface FinishDeps {
 }
 
 /** Ends the run: the outcome of a run that succeeded; throws for one that failed. */
-export function finish(ctx: StepContext, state: SupervisorState, deps: FinishDeps): OpsOutcome {
+export async function finish(
+  ctx: StepContext,
+  state: SupervisorState,
+  deps: FinishDeps,
+): Promise<OpsOutcome> {
   const root = ctx.runId;
   const plan = state.plan!;
   // Steps that never got to run because the run stopped early.
@@ -44,7 +48,7 @@ export function finish(ctx: StepContext, state: SupervisorState, deps: FinishDep
     actions: [`playbook: ${plan.name}`, ...actions].join("; "),
     outcome,
   });
-  deps.audit.append({
+  await deps.audit.append({
     runId: root,
     kind: state.failure ? "run.failed" : "run.completed",
     actor: "loom-ops",

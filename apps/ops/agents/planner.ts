@@ -8,7 +8,7 @@
 import { type Agent, defineAgent } from "@loom/runner";
 import type { AuditLog } from "../audit.ts";
 import type { Memory } from "../memory.ts";
-import type { Plan } from "../plan.ts";
+import { confine, type Plan } from "../plan.ts";
 import type { Planner } from "../planner.ts";
 import { parsePlaybook, type Playbook } from "../playbook.ts";
 import type { PlannerState, RunConfig } from "./state.ts";
@@ -66,7 +66,7 @@ export function createPlannerAgent(deps: PlannerAgentDeps): PlannerAgent {
         plan = out.plan;
         memoryIds = out.memoryIds;
       }
-      audit.append({
+      await audit.append({
         runId: ctx.runId,
         kind: "plan",
         actor: config.mode === "runbook" ? config.startedBy : deps.planner.name,
@@ -80,6 +80,8 @@ export function createPlannerAgent(deps: PlannerAgentDeps): PlannerAgent {
             run: s.run,
             needs: s.needs,
             approve: s.approve?.by,
+            writes: s.writes,
+            network: s.network,
           })),
           rollback: plan.rollback.map((s) => ({ id: s.id, run: s.run })),
         },
@@ -102,5 +104,6 @@ async function planIncident(
     memory,
     allowlist: config.allowlist.allow,
   });
-  return { plan, memoryIds: memory.map((m) => m.runId) };
+  // A planner (an LLM, say) cannot widen the OS sandbox: its steps get no writes and no network.
+  return { plan: confine(plan), memoryIds: memory.map((m) => m.runId) };
 }

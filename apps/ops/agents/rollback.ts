@@ -31,7 +31,7 @@ export async function rollback(
 ): Promise<TailCall<[SupervisorState]>> {
   const root = ctx.runId;
   const plan = state.plan!;
-  deps.audit.append({
+  await deps.audit.append({
     runId: root,
     kind: "rollback.started",
     actor: "loom-ops",

@@ -22,6 +22,11 @@ export interface RunConfig {
   stateDir: string;
   /** Whether commands really run (shell executor) or are only reported (mock executor). */
   allowShell: boolean;
+  /**
+   * The OS sandbox of real commands: `bwrap` (bubblewrap; also when absent, in runs stored
+   * before it existed) or `none` (`--no-os-sandbox`, recorded in the audit).
+   */
+  osSandbox?: "bwrap" | "none";
   /** The effective allowlist, as plain JSON. */
   allowlist: { allow: string[][]; path: string[]; ceiling?: unknown };
   /** How many steps may run at the same time. */

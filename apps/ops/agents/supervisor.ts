@@ -64,7 +64,7 @@ export function createSupervisorAgent(deps: SupervisorDeps): SupervisorAgent {
         case "rollback":
           return await rollback(ctx, state, deps);
         case "finish":
-          return finish(ctx, state, deps);
+          return await finish(ctx, state, deps);
       }
     },
   });
@@ -125,7 +125,7 @@ async function executeRound(ctx: StepContext, state: SupervisorState, deps: Supe
       verdicts: [],
     },
   });
-  const { failure, phase } = applyVerdicts(root, plan, steps, results, verdicts, deps.audit);
+  const { failure, phase } = await applyVerdicts(root, plan, steps, results, verdicts, deps.audit);
   return recur({ ...state, steps, round, failure, phase });
 }
 
@@ -134,14 +134,14 @@ async function executeRound(ctx: StepContext, state: SupervisorState, deps: Supe
  * retries, and works out where the supervisor goes next: on, or to the rollback or finish that
  * the first failure's `on_failure` asks for.
  */
-function applyVerdicts(
+async function applyVerdicts(
   root: string,
   plan: Plan,
   steps: Record<string, StepStatus>,
   results: StepResult[],
   verdicts: Verdict[],
   audit: AuditLog,
-): Pick<SupervisorState, "failure" | "phase"> {
+): Promise<Pick<SupervisorState, "failure" | "phase">> {
   let failure: SupervisorState["failure"];
   let phase: SupervisorState["phase"] = "execute";
   for (const v of verdicts) {
@@ -154,7 +154,7 @@ function applyVerdicts(
       steps[v.step] = { ...base, phase: "pending", reason: v.reason };
     } else {
       steps[v.step] = { ...base, phase: v.refused ? "refused" : "failed", reason: v.reason };
-      audit.append({
+      await audit.append({
         runId: root,
         kind: "step.failed",
         actor: "loom-ops",
@@ -174,7 +174,7 @@ function applyVerdicts(
     }
   }
   for (const v of verdicts.filter((v) => v.verdict === "retry")) {
-    audit.append({
+    await audit.append({
       runId: root,
       kind: "step.retry",
       actor: "loom-ops",

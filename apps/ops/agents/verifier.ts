@@ -37,7 +37,7 @@ export function createVerifierAgent(deps: VerifierAgentDeps): VerifierAgent {
       const result = state.results[state.next];
       const step = state.steps[result.step];
       const verdict = await verifyOne(deps.runCommand, ctx, state, step, result);
-      audit.append({
+      await audit.append({
         runId: ctx.runId,
         kind: "verification",
         actor: "loom-ops",
