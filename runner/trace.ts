@@ -16,7 +16,7 @@ import {
   type TraceData,
 } from "@loom/xray";
 import type { RunObserver } from "./engine/observer.ts";
-import type { CallRecord, RunRecord, Store } from "./store/store.ts";
+import type { CallRecord, RunRecord, StepRecord, Store } from "./store/store.ts";
 import { RunnerError } from "./errors.ts";
 
 /** Attribute names the runner adds to spans (beside OpenTelemetry's GenAI names). */
@@ -62,119 +62,151 @@ export function traceObserver(
   recorder: Recorder,
   options: TraceObserverOptions = {},
 ): TraceObserver {
-  const runs = new Map<string, SpanHandle>();
-  const steps = new Map<string, SpanHandle>();
-  const parents = new Map<string, string | null>();
-  const exits = options.exits ? loopExits(recorder, options.exits) : undefined;
-
-  const endStep = (runId: string, output?: unknown, error?: unknown) => {
-    const span = steps.get(runId);
-    if (!span) return;
-    steps.delete(runId);
-    span.end(error !== undefined ? { error } : { output });
+  const live: LiveTrace = {
+    recorder,
+    runs: new Map(),
+    steps: new Map(),
+    exits: options.exits ? loopExits(recorder, options.exits) : undefined,
   };
-
+  // A plain object of own hooks: callers may spread it and replace one (`{ ...base, onLog }`).
   return {
     recorder,
-    stepSpan: (runId) => steps.get(runId),
-    onRunStart(info) {
-      parents.set(info.runId, info.parentRunId);
-      const parent = info.parentRunId
-        ? steps.get(info.parentRunId) ?? runs.get(info.parentRunId) ?? null
-        : null;
-      const span = recorder.startSpan("run", `${info.agentName} ${info.runId}`, {
-        parent,
-        input: info.state,
-        attributes: {
-          [RUN_ID]: info.runId,
-          "loom.agent.name": info.agentName,
-          "loom.agent.version": info.agentVersion,
-          "loom.run.resumed": info.resumed,
-          "loom.run.first_step": info.stepIndex,
-        },
-      });
-      runs.set(info.runId, span);
-      if (runs.size === 1) exits?.watch(true);
-      if (!recorder.meta.runId) recorder.meta.runId = info.runId;
-    },
-    onStepStart(info) {
-      endStep(info.runId); // a step span left open by a suspended attempt
-      const span = recorder.startSpan("step", `step ${info.stepIndex}`, {
-        parent: runs.get(info.runId) ?? null,
-        input: info.state,
-        startTime: info.startedAt,
-        attributes: {
-          [RUN_ID]: info.runId,
-          [STEP_INDEX]: info.stepIndex,
-          [ATTEMPT]: info.attempt,
-        },
-      });
-      steps.set(info.runId, span);
-    },
-    onStepEnd(info) {
-      const span = steps.get(info.runId);
-      span?.setAttribute(EXIT_KIND, info.final ? "return" : "recur");
-      const location = exits?.locate(info.final ? undefined : info.marker);
-      if (location) span?.setAttribute(LOOM_EXIT_LOCATION, location);
-      endStep(info.runId, info.final ? info.result : info.stateAfter);
-    },
-    onToolCall(info) {
-      recorder.recordTool({
-        parent: steps.get(info.runId) ?? runs.get(info.runId) ?? null,
-        name: info.name,
-        args: info.args,
-        result: info.result,
-        key: info.key,
-        replayed: info.replayed,
-        startTime: info.startedAt,
-        durationMs: info.durationMs,
-        error: info.error !== undefined ? new Error(info.error) : undefined,
-        attributes: { "loom.tool.attempts": info.attempts },
-      });
-    },
-    onAttemptError(info) {
-      const attributes = {
-        [CATEGORY]: info.category,
-        [STEP_INDEX]: info.stepIndex,
-        ...(info.retryInMs !== null ? { "loom.retry_in_ms": info.retryInMs } : {}),
-      };
-      if (info.scope === "step") {
-        steps.get(info.runId)?.setAttributes(attributes).tag(
-          info.retryInMs !== null ? "retry" : "failed",
-        );
-        endStep(info.runId, undefined, info.error);
-      } else {
-        recorder.recordError(info.error, {
-          parent: steps.get(info.runId) ?? runs.get(info.runId) ?? null,
-          name: `${info.toolName ?? "tool"} attempt ${info.attempt} failed`,
-          attributes,
-        });
-      }
-    },
+    stepSpan: (runId) => live.steps.get(runId),
+    onRunStart: (info) => runStarted(live, info),
+    onStepStart: (info) => stepStarted(live, info),
+    onStepEnd: (info) => stepEnded(live, info),
+    onToolCall: (info) => toolCalled(live, info),
+    onAttemptError: (info) => attemptFailed(live, info),
     onWaiting(info) {
-      const parent = steps.get(info.runId) ?? runs.get(info.runId) ?? null;
-      recorder.recordEvent(`waiting for ${info.waiting.kind}`, { parent, input: info.waiting });
-      endStep(info.runId, undefined);
+      recorder.recordEvent(`waiting for ${info.waiting.kind}`, {
+        parent: openSpan(live, info.runId),
+        input: info.waiting,
+      });
+      endStep(live, info.runId, undefined);
     },
     onLog(info) {
       recorder.recordEvent(`log ${info.level}`, {
-        parent: steps.get(info.runId) ?? runs.get(info.runId) ?? null,
+        parent: openSpan(live, info.runId),
         input: info.data === undefined ? info.message : { message: info.message, data: info.data },
       });
     },
-    onRunEnd(info) {
-      endStep(info.runId);
-      const span = runs.get(info.runId);
-      runs.delete(info.runId);
-      if (runs.size === 0) exits?.watch(false);
-      span?.setAttributes({ "loom.run.status": info.status, "loom.run.steps": info.steps });
-      if (info.status === "failed" && info.error) {
-        span?.end({ error: Object.assign(new Error(info.error.message), { name: "RunFailed" }) });
-      } else {
-        span?.end({ output: info.result, status: "ok" });
-      }
-    },
+    onRunEnd: (info) => runEnded(live, info),
   };
+}
+
+/** The spans a trace observer has open: one per run, and the running step's per run. */
+interface LiveTrace {
+  recorder: Recorder;
+  runs: Map<string, SpanHandle>;
+  steps: Map<string, SpanHandle>;
+  exits?: ReturnType<typeof loopExits>;
+}
+
+/** What the engine hands hook `K`. */
+type HookInfo<K extends keyof RunObserver> = Parameters<NonNullable<RunObserver[K]>>[0];
+
+/** The running step's span of a run, else the run's span, else none (a root). */
+function openSpan(live: LiveTrace, runId: string): SpanHandle | null {
+  return live.steps.get(runId) ?? live.runs.get(runId) ?? null;
+}
+
+function endStep(live: LiveTrace, runId: string, output?: unknown, error?: unknown): void {
+  const span = live.steps.get(runId);
+  if (!span) return;
+  live.steps.delete(runId);
+  span.end(error !== undefined ? { error } : { output });
+}
+
+function runStarted(live: LiveTrace, info: HookInfo<"onRunStart">): void {
+  const { recorder, runs, steps } = live;
+  const parent = info.parentRunId
+    ? steps.get(info.parentRunId) ?? runs.get(info.parentRunId) ?? null
+    : null;
+  const span = recorder.startSpan("run", `${info.agentName} ${info.runId}`, {
+    parent,
+    input: info.state,
+    attributes: {
+      [RUN_ID]: info.runId,
+      "loom.agent.name": info.agentName,
+      "loom.agent.version": info.agentVersion,
+      "loom.run.resumed": info.resumed,
+      "loom.run.first_step": info.stepIndex,
+    },
+  });
+  runs.set(info.runId, span);
+  if (runs.size === 1) live.exits?.watch(true);
+  if (!recorder.meta.runId) recorder.meta.runId = info.runId;
+}
+
+function stepStarted(live: LiveTrace, info: HookInfo<"onStepStart">): void {
+  endStep(live, info.runId); // a step span left open by a suspended attempt
+  const span = live.recorder.startSpan("step", `step ${info.stepIndex}`, {
+    parent: live.runs.get(info.runId) ?? null,
+    input: info.state,
+    startTime: info.startedAt,
+    attributes: {
+      [RUN_ID]: info.runId,
+      [STEP_INDEX]: info.stepIndex,
+      [ATTEMPT]: info.attempt,
+    },
+  });
+  live.steps.set(info.runId, span);
+}
+
+function stepEnded(live: LiveTrace, info: HookInfo<"onStepEnd">): void {
+  const span = live.steps.get(info.runId);
+  span?.setAttribute(EXIT_KIND, info.final ? "return" : "recur");
+  const location = live.exits?.locate(info.final ? undefined : info.marker);
+  if (location) span?.setAttribute(LOOM_EXIT_LOCATION, location);
+  endStep(live, info.runId, info.final ? info.result : info.stateAfter);
+}
+
+function toolCalled(live: LiveTrace, info: HookInfo<"onToolCall">): void {
+  live.recorder.recordTool({
+    parent: openSpan(live, info.runId),
+    name: info.name,
+    args: info.args,
+    result: info.result,
+    key: info.key,
+    replayed: info.replayed,
+    startTime: info.startedAt,
+    durationMs: info.durationMs,
+    error: info.error !== undefined ? new Error(info.error) : undefined,
+    attributes: { "loom.tool.attempts": info.attempts },
+  });
+}
+
+function attemptFailed(live: LiveTrace, info: HookInfo<"onAttemptError">): void {
+  const attributes = {
+    [CATEGORY]: info.category,
+    [STEP_INDEX]: info.stepIndex,
+    ...(info.retryInMs !== null ? { "loom.retry_in_ms": info.retryInMs } : {}),
+  };
+  if (info.scope === "step") {
+    live.steps.get(info.runId)?.setAttributes(attributes).tag(
+      info.retryInMs !== null ? "retry" : "failed",
+    );
+    endStep(live, info.runId, undefined, info.error);
+  } else {
+    live.recorder.recordError(info.error, {
+      parent: openSpan(live, info.runId),
+      name: `${info.toolName ?? "tool"} attempt ${info.attempt} failed`,
+      attributes,
+    });
+  }
+}
+
+function runEnded(live: LiveTrace, info: HookInfo<"onRunEnd">): void {
+  endStep(live, info.runId);
+  const span = live.runs.get(info.runId);
+  live.runs.delete(info.runId);
+  if (live.runs.size === 0) live.exits?.watch(false);
+  span?.setAttributes({ "loom.run.status": info.status, "loom.run.steps": info.steps });
+  if (info.status === "failed" && info.error) {
+    span?.end({ error: Object.assign(new Error(info.error.message), { name: "RunFailed" }) });
+  } else {
+    span?.end({ output: info.result, status: "ok" });
+  }
 }
 
 /**
@@ -270,40 +302,8 @@ async function addRun(
     store.listEvents(run.runId, { limit: 1_000_000 }),
     depth < 20 ? store.listRuns({ parentRunId: run.runId, limit: 10_000 }) : [],
   ]);
-  const stepSpans = new Map<number, SpanHandle>();
-  let stateBefore: unknown = parseJson(run.initialState);
-  for (const step of steps) {
-    const final = run.status === "completed" && step === steps[steps.length - 1];
-    const span = recorder.startSpan("step", `step ${step.step}`, {
-      parent: runSpan,
-      startTime: step.startedAt,
-      input: stateBefore,
-      attributes: {
-        [RUN_ID]: run.runId,
-        [STEP_INDEX]: step.step,
-        [ATTEMPT]: step.attempt,
-        [EXIT_KIND]: final ? "return" : "recur",
-      },
-    });
-    const after = final ? parseJson(run.result) : parseJson(step.state);
-    span.end({ output: after, endTime: step.startedAt + step.durationMs });
-    if (step.state !== null) stateBefore = after;
-    stepSpans.set(step.step, span);
-  }
-  // Calls of a step that never committed (the run stopped inside it) get an open step span.
-  for (const call of calls) {
-    if (stepSpans.has(call.step)) continue;
-    const open = recorder.startSpan("step", `step ${call.step} (not committed)`, {
-      parent: runSpan,
-      startTime: call.startedAt,
-      attributes: { [RUN_ID]: run.runId, [STEP_INDEX]: call.step },
-    });
-    const ends = calls.filter((c) => c.step === call.step).map((c) =>
-      c.startedAt + (c.durationMs ?? 0)
-    );
-    open.end({ status: "unset", endTime: Math.max(...ends) });
-    stepSpans.set(call.step, open);
-  }
+  const stepSpans = addSteps(recorder, run, runSpan, steps);
+  addUncommittedSteps(recorder, run, runSpan, calls, stepSpans);
   const underStep = (step: number) => stepSpans.get(step) ?? runSpan;
   for (const a of attempts) {
     pointSpan(
@@ -330,6 +330,64 @@ async function addRun(
   for (const child of children.reverse()) {
     await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1, recordCall);
   }
+  endRunSpan(run, runSpan, steps);
+}
+
+/** One span per committed step, with the state before and after; by step index. */
+function addSteps(
+  recorder: Recorder,
+  run: RunRecord,
+  runSpan: SpanHandle,
+  steps: StepRecord[],
+): Map<number, SpanHandle> {
+  const stepSpans = new Map<number, SpanHandle>();
+  let stateBefore: unknown = parseJson(run.initialState);
+  for (const step of steps) {
+    const final = run.status === "completed" && step === steps[steps.length - 1];
+    const span = recorder.startSpan("step", `step ${step.step}`, {
+      parent: runSpan,
+      startTime: step.startedAt,
+      input: stateBefore,
+      attributes: {
+        [RUN_ID]: run.runId,
+        [STEP_INDEX]: step.step,
+        [ATTEMPT]: step.attempt,
+        [EXIT_KIND]: final ? "return" : "recur",
+      },
+    });
+    const after = final ? parseJson(run.result) : parseJson(step.state);
+    span.end({ output: after, endTime: step.startedAt + step.durationMs });
+    if (step.state !== null) stateBefore = after;
+    stepSpans.set(step.step, span);
+  }
+  return stepSpans;
+}
+
+/** Calls of a step that never committed (the run stopped inside it) get an open step span. */
+function addUncommittedSteps(
+  recorder: Recorder,
+  run: RunRecord,
+  runSpan: SpanHandle,
+  calls: CallRecord[],
+  stepSpans: Map<number, SpanHandle>,
+): void {
+  for (const call of calls) {
+    if (stepSpans.has(call.step)) continue;
+    const open = recorder.startSpan("step", `step ${call.step} (not committed)`, {
+      parent: runSpan,
+      startTime: call.startedAt,
+      attributes: { [RUN_ID]: run.runId, [STEP_INDEX]: call.step },
+    });
+    const ends = calls.filter((c) => c.step === call.step).map((c) =>
+      c.startedAt + (c.durationMs ?? 0)
+    );
+    open.end({ status: "unset", endTime: Math.max(...ends) });
+    stepSpans.set(call.step, open);
+  }
+}
+
+/** Ends a run's span at its last change (or its last step's end): failed, or ok with its result. */
+function endRunSpan(run: RunRecord, runSpan: SpanHandle, steps: StepRecord[]): void {
   const lastStep = steps[steps.length - 1];
   const endTime = Math.max(run.updatedAt, lastStep ? lastStep.startedAt + lastStep.durationMs : 0);
   if (run.status === "failed") {

@@ -229,15 +229,7 @@ class Invocation {
       const ctx = this.#context(attempt, runChild);
       const t0 = performance.now();
       const startedAt = Math.round(origin + t0);
-      if (observer) {
-        notify(observer, "onStepStart", {
-          runId,
-          stepIndex: this.stepIndex,
-          attempt,
-          state,
-          startedAt,
-        });
-      }
+      if (observer) this.#stepStarted(attempt, state, startedAt);
       let out: Outcome | undefined;
       let failure: unknown;
       let failed = false;
@@ -280,25 +272,9 @@ class Invocation {
       }
       crashIfRequested(runId, step); // test-only; a no-op unless LOOM_TEST_CRASH_AFTER_STEP
       if (compact && (step + 1) % every === 0 && step > this.record.firstStep) {
-        await store.compactSteps(
-          runId,
-          Math.max(this.record.firstStep, step - 2 * every),
-          step - 1,
-          every,
-        );
+        await this.#compactBefore(step);
       }
-      if (observer) {
-        notify(observer, "onStepEnd", {
-          runId,
-          stepIndex: step,
-          attempt,
-          stateBefore: state,
-          stateAfter: out.next,
-          final: false,
-          marker: out.marker,
-          durationMs,
-        });
-      }
+      if (observer) this.#stepCommitted(attempt, state, out, durationMs);
       state = out.next;
       this.stepIndex++;
       this.stepsThisRun++;
@@ -308,6 +284,36 @@ class Invocation {
       }
     }
     return await this.#interrupted(state);
+  }
+
+  #stepStarted(attempt: number, state: unknown, startedAt: number): void {
+    const { runId, stepIndex } = this;
+    notify(this.observer, "onStepStart", { runId, stepIndex, attempt, state, startedAt });
+  }
+
+  #stepCommitted(
+    attempt: number,
+    state: unknown,
+    out: { next: unknown; marker: TailCall },
+    durationMs: number,
+  ): void {
+    notify(this.observer, "onStepEnd", {
+      runId: this.runId,
+      stepIndex: this.stepIndex,
+      attempt,
+      stateBefore: state,
+      stateAfter: out.next,
+      final: false,
+      marker: out.marker,
+      durationMs,
+    });
+  }
+
+  /** The compact policy: drops the states before `step` that are not kept (the hot loop's share). */
+  async #compactBefore(step: number): Promise<void> {
+    const { every } = this.policy;
+    const from = Math.max(this.record.firstStep, step - 2 * every);
+    await this.store.compactSteps(this.runId, from, step - 1, every);
   }
 
   #context(attempt: number, runChild: ChildRunner): StepContextImpl {

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Agent } from "./agent.ts";
-import { errorMessage, LoomError, ToolTimeoutError } from "../errors.ts";
+import { type ErrorCategory, errorMessage, LoomError, ToolTimeoutError } from "../errors.ts";
 import { encodeJson, sha256Hex, stableStringify, utf8Length } from "../json.ts";
 import { notify, type RunObserver } from "./observer.ts";
 import { recordFailedAttempt, resolveRetry, type RetryPolicy } from "./retry.ts";
@@ -167,6 +167,58 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 
 export { delay as abortableDelay };
 
+/** A tool call's keys and arguments. */
+interface ToolKey {
+  /** Tool name. */
+  name: string;
+  /** Arguments as given. */
+  args: unknown;
+  /** Durable key, unique within the run. */
+  key: string;
+  /** Idempotency key handed to the tool. */
+  fnKey: string;
+  /** Arguments as JSON. */
+  argsJson: string;
+  /** Stable hash of the arguments. */
+  argsHash: string;
+}
+
+/** One attempt of a tool call, as its outcome is recorded. */
+interface ToolAttempt {
+  row: CallRecord;
+  call: ToolKey;
+  t0: number;
+  startedAt: number;
+  /** Attempt number (across processes). */
+  attempt: number;
+  /** Attempts made by this call in this process. */
+  attempts: number;
+}
+
+/**
+ * `running`, or a `ToolTimeoutError` after `timeoutMs` (which also aborts the attempt). The
+ * timer is handed out in `timeout` so the caller clears it when the attempt is over.
+ */
+function withTimeout<T>(
+  running: Promise<T>,
+  name: string,
+  timeoutMs: number | undefined,
+  ac: AbortController,
+  timeout: { timer?: ReturnType<typeof setTimeout> },
+): Promise<T> {
+  if (timeoutMs === undefined) return running;
+  return Promise.race([
+    running,
+    new Promise<never>((_, reject) => {
+      timeout.timer = setTimeout(() => {
+        const err = new ToolTimeoutError(name, timeoutMs);
+        ac.abort(err);
+        reject(err);
+      }, timeoutMs);
+    }),
+  ]);
+}
+
 /** The `StepContext` implementation used by the engine. */
 export class StepContextImpl implements StepContext {
   readonly runId: string;
@@ -230,54 +282,22 @@ export class StepContextImpl implements StepContext {
     fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
     options: ToolCallOptions = {},
   ): Promise<T> {
-    const { store, observer, policy: payload } = this.#deps;
-    const argsJson = encodeJson(args === undefined ? null : args, `the arguments of tool ${name}`);
-    const argsHash = sha256Hex(stableStringify(args ?? null)).slice(0, 16);
-    let key: string;
-    let fnKey: string;
-    if (options.key !== undefined) {
-      key = `key:${options.key}`;
-      fnKey = options.key;
-    } else {
-      const base = `${this.stepIndex}:${name}:${argsHash}`;
-      key = `${base}:${this.#occurrence(base)}`;
-      fnKey = `${this.runId}:${key}`;
-    }
-    const existing = await store.getCall(this.runId, key);
+    const { store, observer } = this.#deps;
+    const call = this.#toolKey(name, args, options.key);
+    const existing = await store.getCall(this.runId, call.key);
     if (existing && existing.kind !== "tool") {
       throw new LoomError(`idempotency key ${options.key} is already used by a ${existing.kind}`, {
         category: "validation",
       });
     }
-    if (existing?.status === "completed") {
-      if (existing.argsHash !== argsHash) {
-        throw new LoomError(
-          `idempotency key ${options.key} was already used in run ${this.runId} with different arguments`,
-          { category: "validation" },
-        );
-      }
-      const value = JSON.parse(existing.result ?? "null");
-      notify(observer, "onToolCall", {
-        runId: this.runId,
-        stepIndex: this.stepIndex,
-        name,
-        args,
-        key: fnKey,
-        replayed: true,
-        result: value,
-        attempts: 0,
-        durationMs: 0,
-        startedAt: Date.now(),
-      });
-      return value as T;
-    }
+    if (existing?.status === "completed") return this.#replayTool(existing, call, options) as T;
     const retry = resolveRetry(options.retry);
     const maybeRanBefore = existing?.status === "started";
     const before = existing?.attempts ?? 0;
     const row: CallRecord = {
-      ...this.#baseCall(key, "tool", name),
-      args: argsJson.length > payload.maxInlineBytes ? null : argsJson,
-      argsHash,
+      ...this.#baseCall(call.key, "tool", name),
+      args: call.argsJson.length > this.#deps.policy.maxInlineBytes ? null : call.argsJson,
+      argsHash: call.argsHash,
       attempts: before,
       startedAt: existing?.startedAt ?? Date.now(),
     };
@@ -290,62 +310,19 @@ export class StepContextImpl implements StepContext {
       const ac = new AbortController();
       const onAbort = () => ac.abort(this.signal.reason);
       this.signal.addEventListener("abort", onAbort, { once: true });
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout: { timer?: ReturnType<typeof setTimeout> } = {};
+      const done = { row, call, t0, startedAt, attempt, attempts: attempt - before };
       try {
         if (this.signal.aborted) throw this.signal.reason;
         const info: ToolCallInfo = {
-          key: fnKey,
+          key: call.fnKey,
           signal: ac.signal,
           attempt,
           maybeRanBefore: maybeRanBefore && attempt === before + 1,
         };
         const running = Promise.resolve().then(() => fn(args, info));
-        const value = options.timeoutMs === undefined ? await running : await Promise.race([
-          running,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              const err = new ToolTimeoutError(name, options.timeoutMs!);
-              ac.abort(err);
-              reject(err);
-            }, options.timeoutMs);
-          }),
-        ]);
-        const json = encodeJson(value === undefined ? null : value, `the result of tool ${name}`);
-        const bytes = utf8Length(json);
-        const capped = bytes > payload.maxInlineBytes;
-        const stored = capped
-          ? JSON.stringify({
-            $loomCapped: true,
-            bytes,
-            sha256: sha256Hex(json),
-            preview: json.slice(0, 256),
-          })
-          : json;
-        const durationMs = performance.now() - t0;
-        await store.putCall({
-          ...row,
-          status: "completed",
-          result: stored,
-          resultBytes: bytes,
-          resultHash: sha256Hex(stored).slice(0, 16),
-          capped,
-          error: null,
-          category: null,
-          attempts: attempt,
-          durationMs,
-        });
-        notify(observer, "onToolCall", {
-          runId: this.runId,
-          stepIndex: this.stepIndex,
-          name,
-          args,
-          key: fnKey,
-          replayed: false,
-          result: value,
-          attempts: attempt - before,
-          durationMs,
-          startedAt,
-        });
+        const value = await withTimeout(running, name, options.timeoutMs, ac, timeout);
+        await this.#toolSucceeded(done, value);
         return value as T;
       } catch (e) {
         if (this.signal.aborted) throw this.signal.reason ?? e;
@@ -353,7 +330,7 @@ export class StepContextImpl implements StepContext {
         const { category, wait } = await recordFailedAttempt(store, observer, retry, {
           runId: this.runId,
           stepIndex: this.stepIndex,
-          scope: key,
+          scope: call.key,
           toolName: name,
           attempt,
           used: attempt - before,
@@ -365,33 +342,119 @@ export class StepContextImpl implements StepContext {
           await delay(wait, this.signal);
           continue;
         }
-        await store.putCall({
-          ...row,
-          status: "failed",
-          error: errorMessage(e),
-          category,
-          attempts: attempt,
-          durationMs,
-        });
-        notify(observer, "onToolCall", {
-          runId: this.runId,
-          stepIndex: this.stepIndex,
-          name,
-          args,
-          key: fnKey,
-          replayed: false,
-          error: errorMessage(e),
-          category,
-          attempts: attempt - before,
-          durationMs,
-          startedAt,
-        });
+        await this.#toolFailed(done, e, category, durationMs);
         throw e;
       } finally {
-        if (timer !== undefined) clearTimeout(timer);
+        if (timeout.timer !== undefined) clearTimeout(timeout.timer);
         this.signal.removeEventListener("abort", onAbort);
       }
     }
+  }
+
+  /**
+   * The durable key of a tool call (`key:<k>` for an explicit key, else step, name, argument
+   * hash and occurrence), the key handed to the tool, and the arguments as stored.
+   */
+  #toolKey(name: string, args: unknown, explicitKey: string | undefined): ToolKey {
+    const argsJson = encodeJson(args === undefined ? null : args, `the arguments of tool ${name}`);
+    const argsHash = sha256Hex(stableStringify(args ?? null)).slice(0, 16);
+    if (explicitKey !== undefined) {
+      return { name, args, key: `key:${explicitKey}`, fnKey: explicitKey, argsJson, argsHash };
+    }
+    const base = `${this.stepIndex}:${name}:${argsHash}`;
+    const key = `${base}:${this.#occurrence(base)}`;
+    return { name, args, key, fnKey: `${this.runId}:${key}`, argsJson, argsHash };
+  }
+
+  /** A completed call: its stored result, without running the tool again. */
+  #replayTool(existing: CallRecord, call: ToolKey, options: ToolCallOptions): unknown {
+    if (existing.argsHash !== call.argsHash) {
+      throw new LoomError(
+        `idempotency key ${options.key} was already used in run ${this.runId} with different arguments`,
+        { category: "validation" },
+      );
+    }
+    const value = JSON.parse(existing.result ?? "null");
+    notify(this.#deps.observer, "onToolCall", {
+      runId: this.runId,
+      stepIndex: this.stepIndex,
+      name: call.name,
+      args: call.args,
+      key: call.fnKey,
+      replayed: true,
+      result: value,
+      attempts: 0,
+      durationMs: 0,
+      startedAt: Date.now(),
+    });
+    return value;
+  }
+
+  /** Records a tool's result (a capped stub when it is larger than the payload policy allows). */
+  async #toolSucceeded(done: ToolAttempt, value: unknown): Promise<void> {
+    const { row, call } = done;
+    const json = encodeJson(value === undefined ? null : value, `the result of tool ${call.name}`);
+    const bytes = utf8Length(json);
+    const capped = bytes > this.#deps.policy.maxInlineBytes;
+    const stored = capped
+      ? JSON.stringify({
+        $loomCapped: true,
+        bytes,
+        sha256: sha256Hex(json),
+        preview: json.slice(0, 256),
+      })
+      : json;
+    const durationMs = performance.now() - done.t0;
+    await this.#deps.store.putCall({
+      ...row,
+      status: "completed",
+      result: stored,
+      resultBytes: bytes,
+      resultHash: sha256Hex(stored).slice(0, 16),
+      capped,
+      error: null,
+      category: null,
+      attempts: done.attempt,
+      durationMs,
+    });
+    this.#toolCalled(done, durationMs, { result: value });
+  }
+
+  /** Records a tool call that failed for good (no retry left). */
+  async #toolFailed(
+    done: ToolAttempt,
+    e: unknown,
+    category: ErrorCategory,
+    durationMs: number,
+  ): Promise<void> {
+    await this.#deps.store.putCall({
+      ...done.row,
+      status: "failed",
+      error: errorMessage(e),
+      category,
+      attempts: done.attempt,
+      durationMs,
+    });
+    this.#toolCalled(done, durationMs, { error: errorMessage(e), category });
+  }
+
+  #toolCalled(
+    done: ToolAttempt,
+    durationMs: number,
+    outcome: { result: unknown } | { error: string; category: ErrorCategory },
+  ): void {
+    notify(this.#deps.observer, "onToolCall", {
+      runId: this.runId,
+      stepIndex: this.stepIndex,
+      name: done.call.name,
+      args: done.call.args,
+      key: done.call.fnKey,
+      replayed: false,
+      ...outcome,
+      attempts: done.attempts,
+      durationMs,
+      startedAt: done.startedAt,
+    });
   }
 
   async waitForSignal<T = unknown>(

@@ -6,7 +6,14 @@
  */
 import { requireRun } from "../engine/engine.ts";
 import { sha256Hex, stableStringify } from "../json.ts";
-import type { Store, StoredPolicy } from "../store/store.ts";
+import type {
+  CallRecord,
+  RunRecord,
+  StepRecord,
+  StepStats,
+  Store,
+  StoredPolicy,
+} from "../store/store.ts";
 
 /** Outcome of `verifyRun`. */
 export interface VerifyReport {
@@ -31,13 +38,37 @@ function parses(text: string): boolean {
   }
 }
 
+/** What the checks of one run collect. */
+interface Findings {
+  problems: string[];
+  warnings: string[];
+}
+
 /** Checks one run (and the database file). */
 export async function verifyRun(store: Store, runId: string): Promise<VerifyReport> {
   const run = await requireRun(store, runId);
-  const policy = JSON.parse(run.policy) as StoredPolicy;
-  const problems: string[] = [];
-  const warnings: string[] = [];
+  const found: Findings = { problems: [], warnings: [] };
   const stats = await store.stepStats(runId);
+  checkRun(run, stats, found);
+  await checkSteps(store, run, stats, found);
+  const attempts = await checkAttempts(store, runId, found);
+  const next = stats.last === null ? run.firstStep : stats.last + 1;
+  const calls = await checkCalls(store, runId, next, found);
+  const signals = await checkSignals(store, runId, found);
+  for (const msg of await store.integrityCheck()) {
+    found.problems.push(`SQLite integrity check: ${msg}`);
+  }
+  return {
+    runId,
+    ok: found.problems.length === 0,
+    problems: found.problems,
+    warnings: found.warnings,
+    checked: { steps: stats.count, attempts, calls, signals },
+  };
+}
+
+/** The run record against its step summary: first step, missing steps, result, initial state. */
+function checkRun(run: RunRecord, stats: StepStats, { problems }: Findings): void {
   const completed = run.status === "completed";
   if (stats.count > 0) {
     if (stats.first !== run.firstStep) {
@@ -52,8 +83,16 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
   } else if (completed) problems.push("the run is completed but has no step rows");
   if (completed && run.result === null) problems.push("the run is completed but has no result");
   if (!parses(run.initialState)) problems.push("the initial state is not valid JSON");
+}
 
-  // Walk the steps in pages: gaps, kept checkpoints, JSON validity.
+/** Walks the steps in pages: gaps, kept checkpoints, JSON validity, attempt numbers. */
+async function checkSteps(
+  store: Store,
+  run: RunRecord,
+  stats: StepStats,
+  found: Findings,
+): Promise<void> {
+  const { runId } = run;
   const failedByStep = new Map<number, number>();
   const attempts = await store.listAttempts(runId, { scope: "" });
   for (const a of attempts) {
@@ -65,34 +104,44 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
     if (rows.length === 0) break;
     for (const r of rows) {
       if (prev !== null && r.step !== prev + 1) {
-        problems.push(`gap in steps: ${prev} is followed by ${r.step}`);
+        found.problems.push(`gap in steps: ${prev} is followed by ${r.step}`);
       }
       prev = r.step;
-      const isFinal = completed && r.step === stats.last;
-      const isLatest = r.step === (completed ? stats.last! - 1 : stats.last);
-      if (r.state !== null && !parses(r.state)) {
-        problems.push(`the state after step ${r.step} is not valid JSON`);
-      }
-      if (isFinal) {
-        if (r.state !== null) warnings.push(`the final step ${r.step} also stored a state`);
-      } else if (r.state === null) {
-        const mustKeep = policy.checkpoint === "full" || isLatest ||
-          (r.step + 1) % policy.every === 0;
-        if (mustKeep) {
-          problems.push(
-            `the checkpoint after step ${r.step} is missing (${policy.checkpoint} policy)`,
-          );
-        }
-      }
+      checkStep(r, run, stats, found);
       const failed = failedByStep.get(r.step) ?? 0;
       if (r.attempt <= failed) {
-        problems.push(
+        found.problems.push(
           `step ${r.step} committed as attempt ${r.attempt}, but attempt ${failed} is recorded as failed`,
         );
       }
     }
   }
-  // Attempt numbers per scope must have no gaps.
+}
+
+/** One step row: its state parses, and is kept where the run's stored policy says it must be. */
+function checkStep(r: StepRecord, run: RunRecord, stats: StepStats, found: Findings): void {
+  const policy = JSON.parse(run.policy) as StoredPolicy;
+  const completed = run.status === "completed";
+  const isFinal = completed && r.step === stats.last;
+  const isLatest = r.step === (completed ? stats.last! - 1 : stats.last);
+  if (r.state !== null && !parses(r.state)) {
+    found.problems.push(`the state after step ${r.step} is not valid JSON`);
+  }
+  if (isFinal) {
+    if (r.state !== null) found.warnings.push(`the final step ${r.step} also stored a state`);
+  } else if (r.state === null) {
+    const mustKeep = policy.checkpoint === "full" || isLatest ||
+      (r.step + 1) % policy.every === 0;
+    if (mustKeep) {
+      found.problems.push(
+        `the checkpoint after step ${r.step} is missing (${policy.checkpoint} policy)`,
+      );
+    }
+  }
+}
+
+/** Attempt numbers per scope have no gaps, and a step's start at 1. Returns the attempts seen. */
+async function checkAttempts(store: Store, runId: string, { problems }: Findings): Promise<number> {
   const all = await store.listAttempts(runId);
   const byScope = new Map<string, number[]>();
   for (const a of all) {
@@ -116,36 +165,52 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
       problems.push(`attempts of step ${step} start at ${start}, not 1`);
     }
   }
-  // Durable calls: hashes and JSON.
-  const next = stats.last === null ? run.firstStep : stats.last + 1;
+  return all.length;
+}
+
+/** Durable calls, in pages: hashes, JSON, steps. Returns the calls seen. */
+async function checkCalls(
+  store: Store,
+  runId: string,
+  next: number,
+  found: Findings,
+): Promise<number> {
   let calls = 0;
   for (let offset = 0;; offset += 5000) {
     const rows = await store.listCalls(runId, { limit: 5000, offset });
     if (rows.length === 0) break;
     calls += rows.length;
-    for (const c of rows) {
-      if (c.status === "completed") {
-        if (c.result === null || !parses(c.result)) {
-          problems.push(`call ${c.key} is completed without a valid stored result`);
-        } else if (c.resultHash !== null && sha256Hex(c.result).slice(0, 16) !== c.resultHash) {
-          problems.push(`the stored result of call ${c.key} does not match its hash`);
-        }
-      }
-      if (c.args !== null && c.argsHash !== null) {
-        if (!parses(c.args)) {
-          problems.push(`the stored arguments of call ${c.key} are not valid JSON`);
-        } else if (sha256Hex(stableStringify(JSON.parse(c.args))).slice(0, 16) !== c.argsHash) {
-          problems.push(`the stored arguments of call ${c.key} do not match their hash`);
-        }
-      }
-      if (c.step > next) {
-        problems.push(`call ${c.key} belongs to step ${c.step}, after the next step ${next}`);
-      }
-      if (c.status === "started" && c.step < next && c.kind === "tool") {
-        warnings.push(`tool call ${c.key} of committed step ${c.step} has no recorded outcome`);
-      }
+    for (const c of rows) checkCall(c, next, found);
+  }
+  return calls;
+}
+
+/** One durable call: its stored result and arguments parse and match their hashes. */
+function checkCall(c: CallRecord, next: number, { problems, warnings }: Findings): void {
+  if (c.status === "completed") {
+    if (c.result === null || !parses(c.result)) {
+      problems.push(`call ${c.key} is completed without a valid stored result`);
+    } else if (c.resultHash !== null && sha256Hex(c.result).slice(0, 16) !== c.resultHash) {
+      problems.push(`the stored result of call ${c.key} does not match its hash`);
     }
   }
+  if (c.args !== null && c.argsHash !== null) {
+    if (!parses(c.args)) {
+      problems.push(`the stored arguments of call ${c.key} are not valid JSON`);
+    } else if (sha256Hex(stableStringify(JSON.parse(c.args))).slice(0, 16) !== c.argsHash) {
+      problems.push(`the stored arguments of call ${c.key} do not match their hash`);
+    }
+  }
+  if (c.step > next) {
+    problems.push(`call ${c.key} belongs to step ${c.step}, after the next step ${next}`);
+  }
+  if (c.status === "started" && c.step < next && c.kind === "tool") {
+    warnings.push(`tool call ${c.key} of committed step ${c.step} has no recorded outcome`);
+  }
+}
+
+/** Signals: JSON data, and consumers that are recorded. Returns the signals seen. */
+async function checkSignals(store: Store, runId: string, { problems }: Findings): Promise<number> {
   const signals = await store.listSignals(runId, { limit: 100_000 });
   for (const s of signals) {
     if (!parses(s.data)) problems.push(`signal #${s.seq} has invalid JSON data`);
@@ -153,12 +218,5 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
       problems.push(`signal #${s.seq} was consumed by ${s.consumedBy}, which is not recorded`);
     }
   }
-  for (const msg of await store.integrityCheck()) problems.push(`SQLite integrity check: ${msg}`);
-  return {
-    runId,
-    ok: problems.length === 0,
-    problems,
-    warnings,
-    checked: { steps: stats.count, attempts: all.length, calls, signals: signals.length },
-  };
+  return signals.length;
 }

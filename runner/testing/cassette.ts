@@ -171,90 +171,135 @@ export async function startCassette(
   dir: string,
 ): Promise<CassetteServer> {
   const recording = options.record ?? Deno.env.get("LOOM_RECORD") === "1";
-  const secrets = options.secrets ?? [];
-  const recorded: Interaction[] = [];
-  let tape: Interaction[] = [];
-  let upstreamUrl = "";
-  let closeUpstream: (() => Promise<void>) | undefined;
-  if (recording) {
-    const up = options.upstream ?? Deno.env.get("LOOM_RECORD_BASE_URL") ??
-      "https://api.openai.com/v1";
-    if (typeof up === "string") upstreamUrl = up;
-    else {
-      const started = await up();
-      upstreamUrl = started.baseUrl;
-      closeUpstream = started.close;
-    }
-    upstreamUrl = upstreamUrl.replace(/\/+$/, "");
-  } else {
-    tape = (await readCassette(file)).interactions;
-  }
-  const used = new Set<number>();
-  const normalize = options.normalizeRequest ?? ((b: unknown) => b);
-  const matchKey = (r: Interaction["request"]) =>
-    stableStringify([r.method, r.path, normalize(structuredClone(r.body))]);
-  const mismatches: Mismatch[] = [];
-  const problems: string[] = [];
-  let requests = 0;
-  // Recorded request → stored form: secrets out, the temp dir as a placeholder.
-  const storeText = (text: string) => scrubSecrets(text, secrets).split(dir).join(DIR_PLACEHOLDER);
+  const upstream = recording ? await openUpstream(options) : undefined;
+  const tape = recording ? [] : (await readCassette(file)).interactions;
+  const session = new CassetteSession(file, options, dir, tape, upstream);
   const { promise: listening, resolve } = Promise.withResolvers<number>();
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
     onListen: ({ port }) => resolve(port),
-  }, async (req) => {
+  }, (req) => session.handle(req));
+  const port = await listening;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    recording,
+    get requests() {
+      return session.requests;
+    },
+    mismatches: session.mismatches,
+    async close() {
+      await server.shutdown();
+      await upstream?.close?.();
+      return await session.finish();
+    },
+  };
+}
+
+/** The server a recording forwards to: its base URL (no trailing `/`) and how to stop it. */
+interface OpenUpstream {
+  url: string;
+  close?: () => Promise<void>;
+}
+
+async function openUpstream(options: CassetteOptions): Promise<OpenUpstream> {
+  const up = options.upstream ?? Deno.env.get("LOOM_RECORD_BASE_URL") ??
+    "https://api.openai.com/v1";
+  if (typeof up === "string") return { url: up.replace(/\/+$/, "") };
+  const started = await up();
+  return { url: started.baseUrl.replace(/\/+$/, ""), close: started.close };
+}
+
+/** One scenario's cassette: records (forwarding upstream) or replays, and reports at the end. */
+class CassetteSession {
+  readonly mismatches: Mismatch[] = [];
+  requests = 0;
+  readonly #problems: string[] = [];
+  readonly #recorded: Interaction[] = [];
+  readonly #used = new Set<number>();
+  readonly #normalize: (body: unknown) => unknown;
+
+  constructor(
+    readonly file: string,
+    readonly options: CassetteOptions,
+    readonly dir: string,
+    readonly tape: Interaction[],
+    readonly upstream: OpenUpstream | undefined,
+  ) {
+    this.#normalize = options.normalizeRequest ?? ((b: unknown) => b);
+  }
+
+  #matchKey(r: Interaction["request"]): string {
+    return stableStringify([r.method, r.path, this.#normalize(structuredClone(r.body))]);
+  }
+
+  /** Recorded text → stored form: secrets out, the temp dir as a placeholder. */
+  #storeText(text: string): string {
+    return scrubSecrets(text, this.options.secrets ?? []).split(this.dir).join(DIR_PLACEHOLDER);
+  }
+
+  /** Answers one request of the agent: forwarded and recorded, or replayed from the tape. */
+  async handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     const raw = await req.text();
-    const index = ++requests;
+    const index = ++this.requests;
     const request = {
       method: req.method,
       path: url.pathname + url.search,
-      body: parseBody(storeText(raw)),
+      body: parseBody(this.#storeText(raw)),
     };
-    if (recording) {
-      const headers: Record<string, string> = {
-        "content-type": req.headers.get("content-type") ?? "application/json",
-      };
-      const auth = req.headers.get("authorization");
-      if (auth) headers.authorization = auth;
-      // The base URL's path (`/v1`) is part of both sides; forward what follows it.
-      const suffix = url.pathname.replace(/^\/v1/, "") + url.search;
-      let response: Response;
-      try {
-        response = await fetch(upstreamUrl + suffix, {
-          method: req.method,
-          headers,
-          body: req.method === "GET" || req.method === "HEAD" ? undefined : raw,
-        });
-      } catch (e) {
-        problems.push(`recording: could not reach ${upstreamUrl}: ${(e as Error).message}`);
-        return Response.json({ error: { message: "cassette: upstream unreachable" } }, {
-          status: 502,
-        });
-      }
-      const body = await response.text();
-      const contentType = response.headers.get("content-type") ?? "application/json";
-      recorded.push({
-        request,
-        response: { status: response.status, contentType, body: storeText(body) },
+    if (this.upstream) return await this.#record(req, url, raw, request, this.upstream.url);
+    return this.#replay(request, index);
+  }
+
+  async #record(
+    req: Request,
+    url: URL,
+    raw: string,
+    request: Interaction["request"],
+    upstreamUrl: string,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {
+      "content-type": req.headers.get("content-type") ?? "application/json",
+    };
+    const auth = req.headers.get("authorization");
+    if (auth) headers.authorization = auth;
+    // The base URL's path (`/v1`) is part of both sides; forward what follows it.
+    const suffix = url.pathname.replace(/^\/v1/, "") + url.search;
+    let response: Response;
+    try {
+      response = await fetch(upstreamUrl + suffix, {
+        method: req.method,
+        headers,
+        body: req.method === "GET" || req.method === "HEAD" ? undefined : raw,
       });
-      return new Response(body, {
-        status: response.status,
-        headers: { "content-type": contentType },
+    } catch (e) {
+      this.#problems.push(`recording: could not reach ${upstreamUrl}: ${(e as Error).message}`);
+      return Response.json({ error: { message: "cassette: upstream unreachable" } }, {
+        status: 502,
       });
     }
-    const key = matchKey(request);
-    let found = -1;
-    for (let i = 0; i < tape.length; i++) {
-      if (used.has(i)) continue;
-      if (matchKey(tape[i].request) === key) {
-        found = i;
-        break;
-      }
-    }
+    const body = await response.text();
+    const contentType = response.headers.get("content-type") ?? "application/json";
+    this.#recorded.push({
+      request,
+      response: { status: response.status, contentType, body: this.#storeText(body) },
+    });
+    return new Response(body, {
+      status: response.status,
+      headers: { "content-type": contentType },
+    });
+  }
+
+  #replay(request: Interaction["request"], index: number): Response {
+    const { tape, file } = this;
+    const key = this.#matchKey(request);
+    const found = tape.findIndex((t, i) => !this.#used.has(i) && this.#matchKey(t.request) === key);
     if (found < 0) {
-      mismatches.push({ index, message: explainMismatch(file, index, request, tape, used) });
+      this.mismatches.push({
+        index,
+        message: explainMismatch(file, index, request, tape, this.#used),
+      });
       return Response.json({
         error: {
           message:
@@ -263,42 +308,37 @@ export async function startCassette(
         },
       }, { status: 400 });
     }
-    used.add(found);
+    this.#used.add(found);
     const r = tape[found].response;
     // Byte for byte what was recorded; only the temp-dir placeholder is filled back in.
-    return new Response(r.body.split(DIR_PLACEHOLDER).join(dir), {
+    return new Response(r.body.split(DIR_PLACEHOLDER).join(this.dir), {
       status: r.status,
       headers: { "content-type": r.contentType },
     });
-  });
-  const port = await listening;
-  return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    recording,
-    get requests() {
-      return requests;
-    },
-    mismatches,
-    async close() {
-      await server.shutdown();
-      await closeUpstream?.();
-      if (recording) {
-        const data: CassetteFile = { format: "loom-cassette/1", interactions: recorded };
-        await Deno.mkdir(dirname(file), { recursive: true });
-        await Deno.writeTextFile(file, JSON.stringify(data, null, 2) + "\n");
-      } else if (mismatches.length === 0 && !options.allowUnused && used.size < tape.length) {
-        const first = tape.findIndex((_, i) => !used.has(i));
-        problems.push(
-          `cassette ${file}: the agent made ${used.size} of the ${tape.length} recorded requests; ` +
-            `the first one it no longer makes is number ${first + 1}:\n` +
-            indent(summarizeBody(tape[first].request.body)) +
-            "\nRe-record with LOOM_RECORD=1 if the change is intended.",
-        );
-      }
-      const all = [...mismatches.map((m) => m.message), ...problems];
-      return all.length > 0 ? all.join("\n\n") : undefined;
-    },
-  };
+  }
+
+  /** Writes a recording, or checks that the replay used the whole tape; the problems, if any. */
+  async finish(): Promise<string | undefined> {
+    const { file, tape } = this;
+    const used = this.#used;
+    if (this.upstream) {
+      const data: CassetteFile = { format: "loom-cassette/1", interactions: this.#recorded };
+      await Deno.mkdir(dirname(file), { recursive: true });
+      await Deno.writeTextFile(file, JSON.stringify(data, null, 2) + "\n");
+    } else if (
+      this.mismatches.length === 0 && !this.options.allowUnused && used.size < tape.length
+    ) {
+      const first = tape.findIndex((_, i) => !used.has(i));
+      this.#problems.push(
+        `cassette ${file}: the agent made ${used.size} of the ${tape.length} recorded requests; ` +
+          `the first one it no longer makes is number ${first + 1}:\n` +
+          indent(summarizeBody(tape[first].request.body)) +
+          "\nRe-record with LOOM_RECORD=1 if the change is intended.",
+      );
+    }
+    const all = [...this.mismatches.map((m) => m.message), ...this.#problems];
+    return all.length > 0 ? all.join("\n\n") : undefined;
+  }
 }
 
 function indent(text: string, by = "  "): string {

@@ -478,7 +478,6 @@ export async function runScenario(
   }
   const dir = await Deno.makeTempDir({ prefix: "loom-scenario-" });
   const runId = options.runId ?? "scenario";
-  const db = `${dir}/runs.sqlite`;
   let llmServer: CassetteServer | undefined;
   let keep = false;
   try {
@@ -490,71 +489,22 @@ export async function runScenario(
         dir,
       );
     }
-    const llmInfo = llm === "mock"
-      ? { mock: true }
-      : { mock: false, ...(llmServer ? { baseUrl: llmServer.baseUrl } : {}) };
-    const env: ScenarioEnv = {
-      dir,
-      db,
-      runId,
-      llm: llmInfo,
-      env: commandEnv(llmInfo, llmServer?.recording ?? false),
-    };
+    const env = scenarioEnv(options, dir, runId, llmServer);
     await options.setup?.(env);
     const input = typeof options.input === "function"
       ? (options.input as (env: ScenarioEnv) => unknown)(env)
       : options.input;
-    let last: RunResult | undefined;
-    let undelivered: string[] = [];
-    let crashes = 0;
-    let outputs: ScenarioRun["outputs"] = [];
-    let failure: unknown;
-    try {
-      if (options.command) {
-        ({ outputs, crashes } = await runCommands(options.command, env, options.faults));
-      } else {
-        ({ last, crashes, undelivered } = await runAgent(options, env, input, origin));
-      }
-    } catch (e) {
-      failure = e;
-    }
+    const outcome = await execute(options, env, input, origin);
     // Prompt drift explains most other failures, so it is reported first.
     const server = llmServer;
     llmServer = undefined;
     const drift = await server?.close();
     if (drift) throw new CassetteMismatchError(`scenario "${name}": ${drift}`);
-    if (failure) throw failure;
-    const store = openStore(db, { create: false });
-    try {
-      const run = await store.getRun(runId);
-      if (!run) throw new ScenarioError(`scenario "${name}": no run ${runId} was created`);
-      const raw = await (options.trace ?? traceRun)(store, runId);
-      if (!raw) throw new ScenarioError(`scenario "${name}": no trace for run ${runId}`);
-      const real = await Deno.realPath(dir);
-      return {
-        name,
-        runId,
-        run,
-        status: run.status,
-        result: run.result === null ? undefined : JSON.parse(run.result),
-        error: run.error,
-        last,
-        history: await readHistory(store, runId),
-        trace: normalizeTrace(raw, {
-          name,
-          dirs: [dir, real],
-          paths: options.paths,
-          callOrder: callOrder(db, runId),
-        }),
-        crashes,
-        undelivered,
-        outputs,
-        llmRequests: server?.requests ?? 0,
-        origin,
-      };
-    } finally {
-      store.close();
-    }
+    if (outcome.failure) throw outcome.failure;
+    return await collectRun(name, options, env, outcome, {
+      llmRequests: server?.requests ?? 0,
+      origin,
+    });
   } catch (e) {
     keep = Deno.env.get("LOOM_KEEP_SCENARIO") === "1";
     throw e;
@@ -563,6 +513,105 @@ export async function runScenario(
     if (keep || Deno.env.get("LOOM_KEEP_SCENARIO") === "1") {
       console.error(`scenario "${name}": kept ${dir}`);
     } else await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Where a scenario runs: its directory, database, run id, LLM, and the env of app commands. */
+function scenarioEnv(
+  options: ScenarioOptions,
+  dir: string,
+  runId: string,
+  llmServer: CassetteServer | undefined,
+): ScenarioEnv {
+  const llmInfo = options.llm === "mock"
+    ? { mock: true }
+    : { mock: false, ...(llmServer ? { baseUrl: llmServer.baseUrl } : {}) };
+  return {
+    dir,
+    db: `${dir}/runs.sqlite`,
+    runId,
+    llm: llmInfo,
+    env: commandEnv(llmInfo, llmServer?.recording ?? false),
+  };
+}
+
+/** What running the agent or the app's commands gave (or the error it ended with). */
+interface Outcome {
+  last?: RunResult;
+  undelivered: string[];
+  crashes: number;
+  outputs: ScenarioRun["outputs"];
+  failure?: unknown;
+}
+
+/** Runs the app's commands or the agent; an error is kept in `failure`, not thrown. */
+async function execute(
+  options: ScenarioOptions,
+  env: ScenarioEnv,
+  input: unknown,
+  origin: string | undefined,
+): Promise<Outcome> {
+  const out: Outcome = { undelivered: [], crashes: 0, outputs: [] };
+  try {
+    if (options.command) {
+      ({ outputs: out.outputs, crashes: out.crashes } = await runCommands(
+        options.command,
+        env,
+        options.faults,
+      ));
+    } else {
+      ({ last: out.last, crashes: out.crashes, undelivered: out.undelivered } = await runAgent(
+        options,
+        env,
+        input,
+        origin,
+      ));
+    }
+  } catch (e) {
+    out.failure = e;
+  }
+  return out;
+}
+
+/** The scenario's run as stored: record, history and normalised trace. */
+async function collectRun(
+  name: string,
+  options: ScenarioOptions,
+  env: ScenarioEnv,
+  outcome: Outcome,
+  extra: { llmRequests: number; origin: string | undefined },
+): Promise<ScenarioRun> {
+  const { dir, db, runId } = env;
+  const store = openStore(db, { create: false });
+  try {
+    const run = await store.getRun(runId);
+    if (!run) throw new ScenarioError(`scenario "${name}": no run ${runId} was created`);
+    const raw = await (options.trace ?? traceRun)(store, runId);
+    if (!raw) throw new ScenarioError(`scenario "${name}": no trace for run ${runId}`);
+    const real = await Deno.realPath(dir);
+    return {
+      name,
+      runId,
+      run,
+      status: run.status,
+      result: run.result === null ? undefined : JSON.parse(run.result),
+      error: run.error,
+      last: outcome.last,
+      history: await readHistory(store, runId),
+      trace: normalizeTrace(raw, {
+        name,
+        dirs: [dir, real],
+        paths: options.paths,
+        callOrder: callOrder(db, runId),
+      }),
+      crashes: outcome.crashes,
+      undelivered: outcome.undelivered,
+      outputs: outcome.outputs,
+      llmRequests: extra.llmRequests,
+      origin: extra.origin,
+    };
+  } finally {
+    store.close();
   }
 }
 

@@ -103,121 +103,156 @@ class Latch {
  * flight when it stops are interrupted and left `paused`, so any worker resumes them.
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
-  const { store } = options;
+  const worker = new Worker(options);
+  const unlisten = await options.store.listenForWork(() => worker.latch.kick());
+  try {
+    await worker.work();
+  } finally {
+    await worker.stop();
+    await unlisten().catch(() => {});
+  }
+  return worker.summary;
+}
+
+/** The agents of a worker by name; refuses two agents with one name, and none. */
+function agentsByName(
+  list: readonly Agent<unknown, unknown, unknown>[],
+): Map<string, Agent<unknown, unknown, unknown>> {
   const agents = new Map<string, Agent<unknown, unknown, unknown>>();
-  for (const a of options.agents) {
+  for (const a of list) {
     if (agents.has(a.name)) throw new RunnerError(`two agents are named ${a.name}`);
     agents.set(a.name, a);
   }
   if (agents.size === 0) throw new RunnerError("a worker needs at least one agent");
-  const names = [...agents.keys()];
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
-  const leaseTtlMs = options.leaseTtlMs ?? 30_000;
-  const maxIdleMs = options.maxIdleMs ?? 10_000;
-  const errorBackoffMs = options.errorBackoffMs ?? 30_000;
-  const maxStoreFailures = options.maxStoreFailures ?? 30;
-  const summary: WorkerSummary = { claimed: 0, outcomes: {}, steps: 0 };
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(options.signal?.reason);
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  return agents;
+}
 
-  const latch = new Latch();
-  const inFlight = new Map<string, Promise<void>>();
-  const backoff = new Map<string, number>(); // run id -> not before (ms since epoch)
-  const unlisten = await store.listenForWork(() => latch.kick());
+/** One worker: its settings, the runs it advances, and the runs it leaves alone for a while. */
+class Worker {
+  readonly summary: WorkerSummary = { claimed: 0, outcomes: {}, steps: 0 };
+  readonly latch = new Latch();
+  readonly #options: WorkerOptions;
+  readonly #store: Store & WorkQueue;
+  readonly #agents: Map<string, Agent<unknown, unknown, unknown>>;
+  readonly #names: string[];
+  readonly #concurrency: number;
+  readonly #leaseTtlMs: number;
+  readonly #maxIdleMs: number;
+  readonly #errorBackoffMs: number;
+  readonly #maxStoreFailures: number;
+  readonly #stop = new AbortController();
+  readonly #onAbort: () => void;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #backoff = new Map<string, number>(); // run id -> not before (ms since epoch)
 
-  const report = (
-    c: ClaimedRun,
-    outcome: WorkerRunEvent["outcome"],
-    steps: number,
-    error?: string,
-  ) => {
-    summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
-    summary.steps += steps;
-    options.onRun?.({ runId: c.runId, agentName: c.agentName, outcome, steps, error });
-  };
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#agents = agentsByName(options.agents);
+    this.#names = [...this.#agents.keys()];
+    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+    this.#leaseTtlMs = options.leaseTtlMs ?? 30_000;
+    this.#maxIdleMs = options.maxIdleMs ?? 10_000;
+    this.#errorBackoffMs = options.errorBackoffMs ?? 30_000;
+    this.#maxStoreFailures = options.maxStoreFailures ?? 30;
+    this.#onAbort = () => this.#stop.abort(options.signal?.reason);
+    if (options.signal?.aborted) this.#onAbort();
+    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
 
-  const advance = async (c: ClaimedRun): Promise<void> => {
+  /** Looks for work until stopped or drained; store errors are retried for a while. */
+  async work(): Promise<void> {
+    let storeFailures = 0;
+    while (!this.#stop.signal.aborted) {
+      try {
+        if (await this.#lookForWork()) break;
+        storeFailures = 0;
+      } catch (e) {
+        // The database restarting or a network blip: retry for a while, then give up loudly.
+        if (++storeFailures > this.#maxStoreFailures) throw e;
+        console.error(`worker: store error (${errorMessage(e)}); retrying in 1 s`);
+        await this.latch.wait(1000, this.#stop.signal);
+      }
+    }
+  }
+
+  /** Interrupts the runs in flight and waits for them to be left paused. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await Promise.allSettled([...this.#inFlight.values()]);
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  /** One round: claim what can be claimed, or sleep until there may be work. True: drained. */
+  async #lookForWork(): Promise<boolean> {
+    const store = this.#store;
+    const inFlight = this.#inFlight;
+    this.latch.reset();
+    const now = Date.now();
+    for (const [id, until] of this.#backoff) if (until <= now) this.#backoff.delete(id);
+    if (inFlight.size < this.#concurrency) {
+      const claimed = await store.claimRunnable(
+        this.#names,
+        this.#concurrency - inFlight.size,
+        this.#leaseTtlMs,
+        [...inFlight.keys(), ...this.#backoff.keys()],
+      );
+      for (const c of claimed) {
+        this.summary.claimed++;
+        inFlight.set(c.runId, this.#advance(c));
+      }
+      if (claimed.length > 0) return false;
+    } else {
+      await this.latch.wait(this.#maxIdleMs, this.#stop.signal); // a run in flight ends, or a notification
+      return false;
+    }
+    if (this.#options.drain && inFlight.size === 0) {
+      if (await store.pendingRuns(this.#names, [...this.#backoff.keys()]) === 0) return true;
+    }
+    const next = await store.nextWakeAt(this.#names);
+    const ms = next === null ? this.#maxIdleMs : Math.min(this.#maxIdleMs, next - Date.now() + 5);
+    await this.latch.wait(ms, this.#stop.signal);
+    return false;
+  }
+
+  /** Advances one claimed run with `resumeRun`, then reports and ends the claim. */
+  async #advance(c: ClaimedRun): Promise<void> {
+    const store = this.#store;
     // A finished run needs no claim release (and the store ends claims on status changes); a run
     // that is still waiting may have been left untouched, so its claim is released explicitly.
     let claimEnded = false;
     try {
-      const result = await resumeRun(agents.get(c.agentName)!, {
+      const result = await resumeRun(this.#agents.get(c.agentName)!, {
         store,
         runId: c.runId,
-        leaseTtlMs,
-        maxSteps: options.stepsPerClaim,
-        signal: stop.signal,
-        logger: options.logger,
-        maxInProcessSleepMs: options.maxInProcessSleepMs,
+        leaseTtlMs: this.#leaseTtlMs,
+        maxSteps: this.#options.stepsPerClaim,
+        signal: this.#stop.signal,
+        logger: this.#options.logger,
+        maxInProcessSleepMs: this.#options.maxInProcessSleepMs,
       });
       claimEnded = TERMINAL_STATUSES.includes(result.status);
-      report(c, result.status, result.stepsThisRun);
+      this.#report(c, result.status, result.stepsThisRun);
     } catch (e) {
       // Another process holding a live lease is a lost race, not an error.
       const run = await Promise.resolve(store.getRun(c.runId)).catch(() => undefined);
       if (run?.leaseOwner && (run.leaseExpires ?? 0) > Date.now() && run.status === "running") {
-        report(c, "contended", 0);
+        this.#report(c, "contended", 0);
       } else {
-        backoff.set(c.runId, Date.now() + errorBackoffMs);
-        report(c, "error", 0, errorMessage(e));
+        this.#backoff.set(c.runId, Date.now() + this.#errorBackoffMs);
+        this.#report(c, "error", 0, errorMessage(e));
       }
     } finally {
-      inFlight.delete(c.runId);
+      this.#inFlight.delete(c.runId);
       if (!claimEnded) await store.releaseClaim(c.runId).catch(() => {});
-      latch.kick();
+      this.latch.kick();
     }
-  };
-
-  let storeFailures = 0;
-  try {
-    while (!stop.signal.aborted) {
-      try {
-        if (await lookForWork()) break;
-        storeFailures = 0;
-      } catch (e) {
-        // The database restarting or a network blip: retry for a while, then give up loudly.
-        if (++storeFailures > maxStoreFailures) throw e;
-        console.error(`worker: store error (${errorMessage(e)}); retrying in 1 s`);
-        await latch.wait(1000, stop.signal);
-      }
-    }
-  } finally {
-    stop.abort();
-    await Promise.allSettled([...inFlight.values()]);
-    options.signal?.removeEventListener("abort", onAbort);
-    await unlisten().catch(() => {});
   }
-  return summary;
 
-  /** One round: claim what can be claimed, or sleep until there may be work. True: drained. */
-  async function lookForWork(): Promise<boolean> {
-    latch.reset();
-    const now = Date.now();
-    for (const [id, until] of backoff) if (until <= now) backoff.delete(id);
-    if (inFlight.size < concurrency) {
-      const claimed = await store.claimRunnable(
-        names,
-        concurrency - inFlight.size,
-        leaseTtlMs,
-        [...inFlight.keys(), ...backoff.keys()],
-      );
-      for (const c of claimed) {
-        summary.claimed++;
-        inFlight.set(c.runId, advance(c));
-      }
-      if (claimed.length > 0) return false;
-    } else {
-      await latch.wait(maxIdleMs, stop.signal); // a run in flight ends, or a notification
-      return false;
-    }
-    if (options.drain && inFlight.size === 0) {
-      if (await store.pendingRuns(names, [...backoff.keys()]) === 0) return true;
-    }
-    const next = await store.nextWakeAt(names);
-    const ms = next === null ? maxIdleMs : Math.min(maxIdleMs, next - Date.now() + 5);
-    await latch.wait(ms, stop.signal);
-    return false;
+  #report(c: ClaimedRun, outcome: WorkerRunEvent["outcome"], steps: number, error?: string) {
+    const summary = this.summary;
+    summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
+    summary.steps += steps;
+    this.#options.onRun?.({ runId: c.runId, agentName: c.agentName, outcome, steps, error });
   }
 }
