@@ -24,7 +24,7 @@ import {
   writeTrace,
 } from "@loom/xray";
 import { serveTraces, type TraceSource } from "@loom/xray/serve";
-import type { CliHooks } from "../cli.ts";
+import type { CliHooks } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import { openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -93,7 +93,7 @@ export async function traceCommand(
   name: "trace" | "diff" | "serve",
   args: string[],
 ): Promise<number> {
-  let values: ReturnType<typeof parse>["values"];
+  let values: Flags;
   try {
     values = parse(args).values;
   } catch (e) {
@@ -112,54 +112,70 @@ export async function traceCommand(
     stores.push(store);
     return store;
   };
-  const need = (flag: "run-id" | "output" | "other-run-id") => {
-    const v = values[flag];
-    if (!v) throw new RunnerError(`--${flag} is required`);
-    return v;
-  };
   try {
-    if (name === "trace") {
-      const runId = need("run-id");
-      const output = need("output");
-      const trace = await traceRun(await open(values.db), runId);
-      await save(trace, output);
-      if (values.json) console.log(JSON.stringify({ runId, output, spans: trace.spans.length }));
-      else console.log(`trace of run ${runId} (${trace.spans.length} spans) written to ${output}`);
-      return 0;
-    }
-    if (name === "diff") {
-      const [runA, runB] = [need("run-id"), need("other-run-id")];
-      const a = await traceRun(await open(values.db), runA);
-      const otherStore = values["other-db"] ? await open(values["other-db"]) : stores[0];
-      const b = await traceRun(otherStore, runB);
-      const diff = diffTraces(a, b, {
-        ignore: values.ignore ?? [],
-        maxCostIncrease: tolerance(values["max-cost-increase"], "--max-cost-increase"),
-        maxTokenIncrease: tolerance(values["max-token-increase"], "--max-token-increase"),
-      });
-      if (values.html) await writeHtml(a, values.html, { compare: b });
-      console.log(values.json ? JSON.stringify(diff, null, 2) : formatDiff(diff, [runA, runB]));
-      return diff.ok ? 0 : 1;
-    }
-    const store = await open(values.db);
-    const port = values.port === undefined ? 8787 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RunnerError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
-    }
-    const server = await serveTraces({
-      source: runnerSource(store),
-      port,
-      hostname: values.hostname ?? "127.0.0.1",
-    });
-    console.log(`serving the runs of ${store.location} at ${server.url} (Ctrl-C stops)`);
-    await server.finished;
-    return 0;
+    const command = name === "trace" ? writeRunTrace : name === "diff" ? diffRuns : serveRuns;
+    return await command(values, open);
   } catch (e) {
     console.error(`error: ${errorMessage(e)}`);
     return e instanceof RunnerError ? e.exitCode : 1;
   } finally {
     for (const s of stores) await s.close();
   }
+}
+
+type Flags = ReturnType<typeof parse>["values"];
+/** Opens a store for reading (closed when the command ends). */
+type Open = (db: string | undefined) => Promise<Store>;
+
+function need(values: Flags, flag: "run-id" | "output" | "other-run-id"): string {
+  const v = values[flag];
+  if (!v) throw new RunnerError(`--${flag} is required`);
+  return v;
+}
+
+/** `trace`: the whole run's trace, rebuilt from the store, to a file. */
+async function writeRunTrace(values: Flags, open: Open): Promise<number> {
+  const runId = need(values, "run-id");
+  const output = need(values, "output");
+  const trace = await traceRun(await open(values.db), runId);
+  await save(trace, output);
+  if (values.json) console.log(JSON.stringify({ runId, output, spans: trace.spans.length }));
+  else console.log(`trace of run ${runId} (${trace.spans.length} spans) written to ${output}`);
+  return 0;
+}
+
+/** `diff`: two runs compared step by step; 1 when they differ beyond the tolerances. */
+async function diffRuns(values: Flags, open: Open): Promise<number> {
+  const [runA, runB] = [need(values, "run-id"), need(values, "other-run-id")];
+  const store = await open(values.db);
+  const a = await traceRun(store, runA);
+  const otherStore = values["other-db"] ? await open(values["other-db"]) : store;
+  const b = await traceRun(otherStore, runB);
+  const diff = diffTraces(a, b, {
+    ignore: values.ignore ?? [],
+    maxCostIncrease: tolerance(values["max-cost-increase"], "--max-cost-increase"),
+    maxTokenIncrease: tolerance(values["max-token-increase"], "--max-token-increase"),
+  });
+  if (values.html) await writeHtml(a, values.html, { compare: b });
+  console.log(values.json ? JSON.stringify(diff, null, 2) : formatDiff(diff, [runA, runB]));
+  return diff.ok ? 0 : 1;
+}
+
+/** `serve`: live trace pages of a database's runs, until the process is stopped. */
+async function serveRuns(values: Flags, open: Open): Promise<number> {
+  const store = await open(values.db);
+  const port = values.port === undefined ? 8787 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RunnerError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
+  }
+  const server = await serveTraces({
+    source: runnerSource(store),
+    port,
+    hostname: values.hostname ?? "127.0.0.1",
+  });
+  console.log(`serving the runs of ${store.location} at ${server.url} (Ctrl-C stops)`);
+  await server.finished;
+  return 0;
 }
 
 function parse(args: string[]) {

@@ -17,9 +17,9 @@ import { type Agent, isAgent } from "../engine/agent.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import { isPostgresUrl, openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
-import { isWorkQueue } from "../store/work_queue.ts";
+import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
 import { enqueueRun } from "../engine/engine.ts";
-import { runWorker, type WorkerSummary } from "../worker/worker.ts";
+import { runWorker, type WorkerOptions, type WorkerSummary } from "../worker/worker.ts";
 
 /** An agent of any state, result and input type. */
 export type AnyAgent = Agent<unknown, unknown, unknown>;
@@ -212,38 +212,13 @@ export function workerCommand(args: string[]): Promise<number> {
     const agents = await loadAgentsDir(values.agents as string);
     const store = await openAnyStore(db, { schema: values.schema as string | undefined });
     if (!isWorkQueue(store)) throw new RunnerError(`${store.location} cannot be shared by workers`);
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
     const json = Boolean(values.json);
-    let summary: WorkerSummary;
-    try {
-      if (!json) {
-        console.error(
-          `worker ${Deno.pid}: agents ${agents.map((a) => a.name).join(", ")}; concurrency ${
-            concurrency ?? 4
-          }; store ${store.location}`,
-        );
-      }
-      summary = await runWorker({
-        store,
-        agents,
-        concurrency,
-        leaseTtlMs,
-        stepsPerClaim,
-        drain: Boolean(values.drain),
-        signal: stop.signal,
-        onRun: (e) => {
-          if (json) return;
-          const extra = e.error ? `: ${e.error}` : "";
-          console.log(`run ${e.runId} (${e.agentName}): ${e.outcome}, ${e.steps} step(s)${extra}`);
-        },
-      });
-    } finally {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-      await closeStore(store);
-    }
+    const summary = await serve(store, agents, json, {
+      concurrency,
+      leaseTtlMs,
+      stepsPerClaim,
+      drain: Boolean(values.drain),
+    });
     if (json) console.log(JSON.stringify({ pid: Deno.pid, ...summary }));
     else {
       const parts = Object.entries(summary.outcomes).map(([k, n]) => `${n} ${k}`).join(", ");
@@ -255,6 +230,42 @@ export function workerCommand(args: string[]): Promise<number> {
     }
     return 0;
   });
+}
+
+/** Runs a worker on `store` until SIGINT/SIGTERM (or drained), a line per run unless `json`. */
+async function serve(
+  store: Store & WorkQueue,
+  agents: AnyAgent[],
+  json: boolean,
+  options: Pick<WorkerOptions, "concurrency" | "leaseTtlMs" | "stepsPerClaim" | "drain">,
+): Promise<WorkerSummary> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    if (!json) {
+      console.error(
+        `worker ${Deno.pid}: agents ${agents.map((a) => a.name).join(", ")}; concurrency ${
+          options.concurrency ?? 4
+        }; store ${store.location}`,
+      );
+    }
+    return await runWorker({
+      store,
+      agents,
+      ...options,
+      signal: stop.signal,
+      onRun: (e) => {
+        if (json) return;
+        const extra = e.error ? `: ${e.error}` : "";
+        console.log(`run ${e.runId} (${e.agentName}): ${e.outcome}, ${e.steps} step(s)${extra}`);
+      },
+    });
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    await closeStore(store);
+  }
 }
 
 if (import.meta.main) {

@@ -1,0 +1,153 @@
+/**
+ * What every `loom-runner` command is made of: its options, the context it runs in (parsed flags,
+ * output, hooks), and the flag and store helpers the commands share.
+ *
+ * @module
+ */
+import type { Agent } from "../engine/agent.ts";
+import type { RunResult } from "../engine/engine.ts";
+import type { RunObserver } from "../engine/observer.ts";
+import { RunnerError } from "../errors.ts";
+import { openAnyStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
+
+/** A command option, as `parseArgs` takes it. */
+export type OptionSpec = { type: "string" | "boolean"; short?: string };
+/** Parsed flags. */
+export type Values = Record<string, string | boolean | undefined>;
+
+/** Options every command takes. */
+export const COMMON: Record<string, OptionSpec> = {
+  db: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+/** `--run-id`. */
+export const RUN_ID: Record<string, OptionSpec> = { "run-id": { type: "string" } };
+/** `--limit` and `--offset`. */
+export const PAGING: Record<string, OptionSpec> = {
+  limit: { type: "string" },
+  offset: { type: "string" },
+};
+/** Options of the commands that advance a run. */
+export const EXEC: Record<string, OptionSpec> = {
+  ...RUN_ID,
+  "max-steps": { type: "string" },
+  durability: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  // --trace is wired by the xray integration through `CliHooks.observers`.
+  trace: { type: "string" },
+};
+
+/** One command of the table. */
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Record<string, OptionSpec>;
+  module?: "required" | "optional";
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** What a command runs with. */
+export interface CommandContext {
+  values: Values;
+  modulePath?: string;
+  out: Output;
+  hooks: CliHooks;
+}
+
+/** Extension points for embedding the CLI (the xray `--trace` wiring uses `observers`). */
+export interface CliHooks {
+  /** Extra observers for `run`/`resume`/`retry`, built from the parsed flags. */
+  observers?: (
+    flags: Record<string, string | boolean | undefined>,
+    run: { agent: Agent; modulePath: string },
+  ) => RunObserver[];
+  /** Called after a run invocation ends (e.g. to write a trace file). */
+  afterRun?: (
+    flags: Record<string, string | boolean | undefined>,
+    result: RunResult | undefined,
+  ) => Promise<void> | void;
+}
+
+/** Human text, or (with `--json`) one JSON document on stdout. */
+export class Output {
+  constructor(readonly json: boolean) {}
+  text(s: string): void {
+    if (!this.json) console.log(s);
+  }
+  doc(value: unknown): void {
+    if (this.json) console.log(JSON.stringify(value, null, 2));
+  }
+}
+
+/** A required string flag. */
+export function need(values: Values, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v === "") throw new RunnerError(`--${name} is required`);
+  return v;
+}
+
+/** An integer flag of at least `min`, or undefined. */
+export function intFlag(values: Values, name: string, min = 0): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || !/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new RunnerError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** A JSON flag, parsed, or undefined. */
+export function jsonFlag(values: Values, name: string): unknown {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(String(v));
+  } catch (e) {
+    throw new RunnerError(`--${name} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** A JSON file (`what` names it in errors). */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new RunnerError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new RunnerError(`${what} ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Opens the store `--db` (or `LOOM_DB_URL`) names; `create` a missing SQLite file. */
+export function openFor(values: Values, create: boolean): Promise<Store> {
+  const db = typeof values.db === "string" && values.db !== ""
+    ? values.db
+    : Deno.env.get("LOOM_DB_URL") ?? need(values, "db");
+  const durability = values.durability ?? "normal";
+  if (durability !== "normal" && durability !== "fsync") {
+    throw new RunnerError(`--durability must be normal or fsync, got ${durability}`);
+  }
+  return openAnyStore(db, { create, durability: durability as "normal" | "fsync" });
+}
+
+/** Runs `fn` with the store of `--db` (never created), closed afterwards. */
+export async function withStore<T>(values: Values, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openFor(values, false);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `--limit` (default 50) and `--offset`. */
+export function page(values: Values): { limit: number; offset: number } {
+  return { limit: intFlag(values, "limit", 1) ?? 50, offset: intFlag(values, "offset") ?? 0 };
+}
