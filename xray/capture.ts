@@ -157,6 +157,168 @@ function cutToBytes(s: string, bytes: number): string {
 const MARKER_RESERVE = 48;
 
 /**
+ * One capture's walk and its running state: the bytes of the budget left, how many values were
+ * redacted, whether anything was cut, and the objects being walked (to spot cycles).
+ */
+class Capturer {
+  #remaining: number;
+  redactions = 0;
+  truncated = false;
+  readonly #ancestors: object[] = [];
+  readonly #redact: Redactor | undefined;
+  readonly #defaultRedaction: boolean;
+  readonly #maxDepth: number;
+
+  constructor(
+    maxBytes: number,
+    redact: Redactor | undefined,
+    defaultRedaction: boolean,
+    maxDepth: number,
+  ) {
+    this.#remaining = Math.max(0, maxBytes);
+    this.#redact = redact;
+    this.#defaultRedaction = defaultRedaction;
+    this.#maxDepth = maxDepth;
+  }
+
+  /** Takes `bytes` off the budget and returns `v`. */
+  #spend(v: unknown, bytes: number): unknown {
+    this.#remaining -= bytes;
+    return v;
+  }
+
+  /** A string within the budget, cut with a visible marker when it does not fit. */
+  #text(s: string): string {
+    const bytes = jsonStringBytes(s);
+    if (bytes <= this.#remaining) return this.#spend(s, bytes) as string;
+    this.truncated = true;
+    const keep = cutToBytes(s, Math.max(0, this.#remaining - MARKER_RESERVE));
+    const out = `${keep}… [truncated, ${utf8Length(s)} bytes in total]`;
+    return this.#spend(out, jsonStringBytes(out)) as string;
+  }
+
+  /** Captures one value: redaction first, then by type. */
+  walk(input: unknown, key: string, path: string[], depth: number): unknown {
+    if (
+      this.#defaultRedaction && key !== "" && looksSecret(key) && input !== undefined &&
+      input !== null
+    ) {
+      this.redactions++;
+      return this.#spend(REDACTED, REDACTED.length + 2);
+    }
+    const v = this.#hook(input, key, path);
+    if (typeof v !== "object") return this.#primitive(v, depth);
+    if (v === null) return this.#spend(null, 4);
+    return this.#object(v, path, depth);
+  }
+
+  /** Runs the `redact` hook; a replacement counts as one redaction. */
+  #hook(v: unknown, key: string, path: string[]): unknown {
+    if (!this.#redact) return v;
+    let r: unknown;
+    try {
+      r = this.#redact(v, { key, path });
+    } catch {
+      r = REDACTED; // a failing hook must not leak what it was meant to hide
+    }
+    if (Object.is(r, v)) return v;
+    this.redactions++;
+    return r;
+  }
+
+  /** Strings (credentials masked), numbers, booleans and the shapes JSON cannot hold. */
+  #primitive(v: unknown, depth: number): unknown {
+    switch (typeof v) {
+      case "string": {
+        if (this.#defaultRedaction) {
+          const scrubbed = scrubSecrets(v);
+          if (scrubbed !== v) {
+            this.redactions++;
+            v = scrubbed;
+          }
+        }
+        return this.#text(v as string);
+      }
+      case "number":
+        if (!Number.isFinite(v)) return this.#text(String(v));
+        return this.#spend(Object.is(v, -0) ? 0 : v, String(v).length);
+      case "boolean":
+        return this.#spend(v, 5);
+      case "bigint":
+        return this.#text(`${v}n`);
+      case "undefined":
+        return depth === 0 ? undefined : this.#text("[undefined]");
+      case "symbol":
+        return this.#text((v as symbol).toString());
+      case "function": {
+        const src = Function.prototype.toString.call(v);
+        const name = (v as { name?: string }).name || "(anonymous)";
+        return this.#text(src.startsWith("class") ? `[class ${name}]` : `[Function ${name}]`);
+      }
+    }
+  }
+
+  /** An object: a cycle or depth marker, a rendered special object, or its walked contents. */
+  #object(obj: object, path: string[], depth: number): unknown {
+    if (this.#ancestors.includes(obj)) return this.#text("[Circular]");
+    if (depth >= this.#maxDepth) {
+      this.truncated = true;
+      return this.#text(Array.isArray(obj) ? `[Array(${obj.length})]` : "[Object]");
+    }
+    const special = renderSpecial(obj);
+    if (special !== undefined) {
+      if (typeof special === "string") return this.#text(special);
+      return this.#children(special, path, depth);
+    }
+    return this.#children(obj, path, depth);
+  }
+
+  /** Walks an array's items or an object's keys, with `obj` marked as an ancestor. */
+  #children(obj: object, path: string[], depth: number): unknown {
+    this.#ancestors.push(obj);
+    try {
+      return Array.isArray(obj) ? this.#items(obj, path, depth) : this.#keys(obj, path, depth);
+    } finally {
+      this.#ancestors.pop();
+    }
+  }
+
+  /** An array's items, until the budget runs out. */
+  #items(obj: unknown[], path: string[], depth: number): unknown[] {
+    const out: unknown[] = [];
+    this.#spend(null, 2);
+    for (let i = 0; i < obj.length; i++) {
+      if (this.#remaining < MARKER_RESERVE) {
+        this.truncated = true;
+        out.push(this.#text(`[truncated: ${obj.length - i} more items]`));
+        break;
+      }
+      out.push(this.walk(readProperty(obj, i), String(i), [...path, String(i)], depth + 1));
+      this.#remaining -= 1;
+    }
+    return out;
+  }
+
+  /** An object's own enumerable keys, until the budget runs out. */
+  #keys(obj: object, path: string[], depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.#spend(null, 2);
+    const keys = ownKeys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (this.#remaining < MARKER_RESERVE + jsonStringBytes(k)) {
+        this.truncated = true;
+        out["[truncated]"] = this.#text(`${keys.length - i} more keys`);
+        break;
+      }
+      this.#remaining -= jsonStringBytes(k) + 2;
+      out[k] = this.walk(readProperty(obj, k), k, [...path, k], depth + 1);
+    }
+    return out;
+  }
+}
+
+/**
  * Captures a value as plain, capped, redacted JSON data. Never throws.
  *
  * @param value Anything.
@@ -177,129 +339,15 @@ export function capture(value: unknown, options: CaptureOptions = {}): Captured 
     defaultRedaction = true,
     maxDepth = 32,
   } = options;
-  let remaining = Math.max(0, maxBytes);
-  let redactions = 0;
-  let truncated = false;
-  const ancestors: object[] = [];
-
-  const spend = (v: unknown, bytes: number): unknown => {
-    remaining -= bytes;
-    return v;
-  };
-  const text = (s: string): string => {
-    const bytes = jsonStringBytes(s);
-    if (bytes <= remaining) return spend(s, bytes) as string;
-    truncated = true;
-    const keep = cutToBytes(s, Math.max(0, remaining - MARKER_RESERVE));
-    const out = `${keep}… [truncated, ${utf8Length(s)} bytes in total]`;
-    return spend(out, jsonStringBytes(out)) as string;
-  };
-
-  const walk = (input: unknown, key: string, path: string[], depth: number): unknown => {
-    let v = input;
-    if (defaultRedaction && key !== "" && looksSecret(key) && v !== undefined && v !== null) {
-      redactions++;
-      return spend(REDACTED, REDACTED.length + 2);
-    }
-    if (redact) {
-      let r: unknown;
-      try {
-        r = redact(v, { key, path });
-      } catch {
-        r = REDACTED; // a failing hook must not leak what it was meant to hide
-      }
-      if (!Object.is(r, v)) {
-        redactions++;
-        v = r;
-      }
-    }
-    switch (typeof v) {
-      case "string": {
-        if (defaultRedaction) {
-          const scrubbed = scrubSecrets(v);
-          if (scrubbed !== v) {
-            redactions++;
-            v = scrubbed;
-          }
-        }
-        return text(v as string);
-      }
-      case "number":
-        if (!Number.isFinite(v)) return text(String(v));
-        return spend(Object.is(v, -0) ? 0 : v, String(v).length);
-      case "boolean":
-        return spend(v, 5);
-      case "bigint":
-        return text(`${v}n`);
-      case "undefined":
-        return depth === 0 ? undefined : text("[undefined]");
-      case "symbol":
-        return text((v as symbol).toString());
-      case "function": {
-        const src = Function.prototype.toString.call(v);
-        const name = (v as { name?: string }).name || "(anonymous)";
-        return text(src.startsWith("class") ? `[class ${name}]` : `[Function ${name}]`);
-      }
-    }
-    if (v === null) return spend(null, 4);
-    const obj = v as object;
-    if (ancestors.includes(obj)) return text("[Circular]");
-    if (depth >= maxDepth) {
-      truncated = true;
-      return text(Array.isArray(obj) ? `[Array(${obj.length})]` : "[Object]");
-    }
-    const special = renderSpecial(obj);
-    if (special !== undefined) {
-      if (typeof special === "string") return text(special);
-      return walkChildren(special, key, path, depth);
-    }
-    return walkChildren(obj, key, path, depth);
-  };
-
-  const walkChildren = (obj: object, _key: string, path: string[], depth: number): unknown => {
-    ancestors.push(obj);
-    try {
-      if (Array.isArray(obj)) {
-        const out: unknown[] = [];
-        spend(null, 2);
-        for (let i = 0; i < obj.length; i++) {
-          if (remaining < MARKER_RESERVE) {
-            truncated = true;
-            out.push(text(`[truncated: ${obj.length - i} more items]`));
-            break;
-          }
-          out.push(walk(readProperty(obj, i), String(i), [...path, String(i)], depth + 1));
-          remaining -= 1;
-        }
-        return out;
-      }
-      const out: Record<string, unknown> = {};
-      spend(null, 2);
-      const keys = ownKeys(obj);
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i];
-        if (remaining < MARKER_RESERVE + jsonStringBytes(k)) {
-          truncated = true;
-          out["[truncated]"] = text(`${keys.length - i} more keys`);
-          break;
-        }
-        remaining -= jsonStringBytes(k) + 2;
-        out[k] = walk(readProperty(obj, k), k, [...path, k], depth + 1);
-      }
-      return out;
-    } finally {
-      ancestors.pop();
-    }
-  };
-
+  const capturer = new Capturer(maxBytes, redact, defaultRedaction, maxDepth);
   let result: unknown;
   try {
-    result = walk(value, "", [], 0);
+    result = capturer.walk(value, "", [], 0);
   } catch (e) {
     // Exotic objects (revoked proxies, hostile getters on prototypes) end up here.
     result = `[Uncapturable: ${e instanceof Error ? e.message : String(e)}]`;
   }
-  return { value: result, redactions, truncated };
+  return { value: result, redactions: capturer.redactions, truncated: capturer.truncated };
 }
 
 /** Own enumerable string keys; `[]` when the object refuses to list them. */

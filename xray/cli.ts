@@ -94,8 +94,8 @@ function ms(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`;
 }
 
-/** The human-readable summary. */
-export function formatSummary(trace: TraceData, s: TraceSummary): string {
+/** The trace's name, totals and root-cause errors. */
+function totalsLines(trace: TraceData, s: TraceSummary): string[] {
   const t = s.totals;
   const lines: string[] = [];
   lines.push(`trace "${trace.name}" ${trace.traceId}`);
@@ -129,17 +129,27 @@ export function formatSummary(trace: TraceData, s: TraceSummary): string {
     );
   }
   if (trace.redactions > 0) lines.push(`  ${trace.redactions} value(s) redacted`);
-  if (s.models.length > 0) {
-    lines.push("models:");
-    for (const m of s.models) {
-      const cost = m.costUsd === null ? "no price" : `$${m.costUsd.toFixed(6)}`;
-      lines.push(
-        `  ${m.model}${
-          m.provider ? ` (${m.provider})` : ""
-        }: ${m.calls} call(s), ${m.inputTokens}/${m.outputTokens} tokens, ${cost}`,
-      );
-    }
+  return lines;
+}
+
+/** Per-model calls, tokens and cost. */
+function modelLines(s: TraceSummary): string[] {
+  if (s.models.length === 0) return [];
+  const lines = ["models:"];
+  for (const m of s.models) {
+    const cost = m.costUsd === null ? "no price" : `$${m.costUsd.toFixed(6)}`;
+    lines.push(
+      `  ${m.model}${
+        m.provider ? ` (${m.provider})` : ""
+      }: ${m.calls} call(s), ${m.inputTokens}/${m.outputTokens} tokens, ${cost}`,
+    );
   }
+  return lines;
+}
+
+/** The critical path (segments over 5% of it) and the five spans with the most self time. */
+function timeLines(trace: TraceData, s: TraceSummary): string[] {
+  const lines: string[] = [];
   const byId = new Map(trace.spans.map((x) => [x.id, x]));
   const path = s.criticalPath.segments.filter((x) => x.ms > 0.05 * s.criticalPath.ms);
   if (path.length > 0) {
@@ -156,6 +166,12 @@ export function formatSummary(trace: TraceData, s: TraceSummary): string {
       );
     }
   }
+  return lines;
+}
+
+/** Repeated calls, loop exits and tags. */
+function callLines(s: TraceSummary): string[] {
+  const lines: string[] = [];
   if (s.repeatedCalls.length > 0) {
     lines.push("repeated calls:");
     for (const r of s.repeatedCalls) {
@@ -177,6 +193,23 @@ export function formatSummary(trace: TraceData, s: TraceSummary): string {
   if (s.tags.length > 0) {
     lines.push(`tags: ${s.tags.map((x) => `${x.tag} (${x.count})`).join(", ")}`);
   }
+  return lines;
+}
+
+/**
+ * The human-readable summary.
+ *
+ * @param trace The trace.
+ * @param s Its summary, from `summarize`.
+ * @returns Text ending in a newline.
+ */
+export function formatSummary(trace: TraceData, s: TraceSummary): string {
+  const lines = [
+    ...totalsLines(trace, s),
+    ...modelLines(s),
+    ...timeLines(trace, s),
+    ...callLines(s),
+  ];
   return lines.join("\n") + "\n";
 }
 
@@ -190,6 +223,160 @@ function tolerance(value: string | undefined, flag: string): DiffOptions["maxCos
   }
 }
 
+/** `html TRACE [-o OUT] [--compare OTHER]`. */
+async function htmlCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    output: { type: "string", short: "o" },
+    compare: { type: "string" },
+  });
+  needFiles(positionals, 1, "html");
+  const trace = await loadTrace(positionals[0]);
+  const compare = values.compare !== undefined ? await loadTrace(values.compare) : undefined;
+  const out = values.output ?? positionals[0].replace(/(\.jsonl?)?$/, ".html");
+  await output(toHtml(trace, compare ? { compare } : {}), out);
+  console.error(`wrote ${out}`);
+  return 0;
+}
+
+/** `otlp TRACE [-o OUT | --endpoint URL] [--service-name NAME]`. */
+async function otlpCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    output: { type: "string", short: "o" },
+    "service-name": { type: "string" },
+    endpoint: { type: "string" },
+  });
+  needFiles(positionals, 1, "otlp");
+  if (values.endpoint !== undefined) {
+    if (!/^https?:\/\//.test(values.endpoint)) {
+      throw new UsageError(`--endpoint must be an http(s) URL, got "${values.endpoint}"`);
+    }
+    const trace = await loadTrace(positionals[0]);
+    try {
+      await postOtlp(trace, values.endpoint, { serviceName: values["service-name"] });
+    } catch (e) {
+      console.error(`loom-xray: ${(e as Error).message}`);
+      return 1;
+    }
+    console.error(`sent ${trace.spans.length} spans to ${values.endpoint}`);
+    return 0;
+  }
+  const doc = toOtlpJson(await loadTrace(positionals[0]), {
+    serviceName: values["service-name"],
+  });
+  await output(JSON.stringify(doc) + "\n", values.output);
+  return 0;
+}
+
+/** `merge A B ... [-o OUT] [--name NAME]`. */
+async function mergeCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    output: { type: "string", short: "o" },
+    name: { type: "string" },
+  });
+  needFiles(positionals, 2, "merge", true);
+  const traces = await Promise.all(positionals.map((p) => loadTrace(p)));
+  await output(
+    JSON.stringify(mergeTraces(traces, { name: values.name })) + "\n",
+    values.output,
+  );
+  return 0;
+}
+
+/** `summary TRACE [--json]`. */
+async function summaryCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { json: { type: "boolean" } });
+  needFiles(positionals, 1, "summary");
+  const trace = await loadTrace(positionals[0]);
+  const s = summarize(trace);
+  await output(values.json ? JSON.stringify(s) + "\n" : formatSummary(trace, s), undefined);
+  return 0;
+}
+
+/** `dot TRACE [-o OUT]`. */
+async function dotCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { output: { type: "string", short: "o" } });
+  needFiles(positionals, 1, "dot");
+  await output(toDot(await loadTrace(positionals[0])), values.output);
+  return 0;
+}
+
+/** `diff A B [--ignore P]... [--max-cost-increase X] [--max-token-increase X] [--json] [--html OUT]`. */
+async function diffCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    ignore: { type: "string", multiple: true },
+    "max-cost-increase": { type: "string" },
+    "max-token-increase": { type: "string" },
+    json: { type: "boolean" },
+    html: { type: "string" },
+  });
+  needFiles(positionals, 2, "diff");
+  const [a, b] = await Promise.all(positionals.map((p) => loadTrace(p)));
+  const result = diffTraces(a, b, {
+    ignore: values.ignore as string[] | undefined,
+    maxCostIncrease: tolerance(values["max-cost-increase"], "max-cost-increase"),
+    maxTokenIncrease: tolerance(values["max-token-increase"], "max-token-increase"),
+  });
+  if (values.html !== undefined) await output(toHtml(a, { compare: b }), values.html);
+  await output(
+    values.json
+      ? JSON.stringify(result) + "\n"
+      : formatDiff(result, [positionals[0], positionals[1]]),
+    undefined,
+  );
+  return result.ok ? 0 : 1;
+}
+
+/** `serve DIR [--port 8787]`: serves until stopped. */
+async function serveCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { port: { type: "string" } });
+  if (positionals.length !== 1) throw new UsageError("serve needs one folder of trace files");
+  const port = Number(values.port ?? "8787");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--port must be a port number (0-65535), got "${values.port}"`);
+  }
+  try {
+    if (!(await Deno.stat(positionals[0])).isDirectory) throw new Error();
+  } catch {
+    throw new UsageError(`${positionals[0]} is not a folder`);
+  }
+  // Loaded here so the other commands never load Hono.
+  const { dirSource, serveTraces } = await import("./serve.ts");
+  const server = await serveTraces({ source: dirSource(positionals[0]), port });
+  console.log(`serving the traces in ${positionals[0]} at ${server.url}`);
+  await server.finished;
+  return 0;
+}
+
+/** The commands, by name: each takes the arguments after its name and returns the exit code. */
+const COMMANDS = new Map<string, (rest: string[]) => Promise<number>>([
+  ["html", htmlCommand],
+  ["otlp", otlpCommand],
+  ["merge", mergeCommand],
+  ["summary", summaryCommand],
+  ["dot", dotCommand],
+  ["diff", diffCommand],
+  ["serve", serveCommand],
+]);
+
+/** Runs one command; help and unknown commands included. */
+async function dispatch(command: string | undefined, rest: string[]): Promise<number> {
+  if (rest.includes("--help") || rest.includes("-h")) {
+    await output(USAGE, undefined);
+    return 0;
+  }
+  if (command === undefined || ["help", "--help", "-h"].includes(command)) {
+    await output(USAGE, undefined);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS.get(command);
+  if (!run) {
+    throw new UsageError(
+      `unknown command "${command}": use html, otlp, merge, summary, dot, diff or serve`,
+    );
+  }
+  return await run(rest);
+}
+
 /**
  * Runs the CLI.
  *
@@ -199,132 +386,7 @@ function tolerance(value: string | undefined, flag: string): DiffOptions["maxCos
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
-    if (rest.includes("--help") || rest.includes("-h")) {
-      await output(USAGE, undefined);
-      return 0;
-    }
-    switch (command) {
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        await output(USAGE, undefined);
-        return command === undefined ? 2 : 0;
-      case "html": {
-        const { values, positionals } = parse(rest, {
-          output: { type: "string", short: "o" },
-          compare: { type: "string" },
-        });
-        needFiles(positionals, 1, "html");
-        const trace = await loadTrace(positionals[0]);
-        const compare = values.compare !== undefined ? await loadTrace(values.compare) : undefined;
-        const out = values.output ?? positionals[0].replace(/(\.jsonl?)?$/, ".html");
-        await output(toHtml(trace, compare ? { compare } : {}), out);
-        console.error(`wrote ${out}`);
-        return 0;
-      }
-      case "otlp": {
-        const { values, positionals } = parse(rest, {
-          output: { type: "string", short: "o" },
-          "service-name": { type: "string" },
-          endpoint: { type: "string" },
-        });
-        needFiles(positionals, 1, "otlp");
-        if (values.endpoint !== undefined) {
-          if (!/^https?:\/\//.test(values.endpoint)) {
-            throw new UsageError(`--endpoint must be an http(s) URL, got "${values.endpoint}"`);
-          }
-          const trace = await loadTrace(positionals[0]);
-          try {
-            await postOtlp(trace, values.endpoint, { serviceName: values["service-name"] });
-          } catch (e) {
-            console.error(`loom-xray: ${(e as Error).message}`);
-            return 1;
-          }
-          console.error(`sent ${trace.spans.length} spans to ${values.endpoint}`);
-          return 0;
-        }
-        const doc = toOtlpJson(await loadTrace(positionals[0]), {
-          serviceName: values["service-name"],
-        });
-        await output(JSON.stringify(doc) + "\n", values.output);
-        return 0;
-      }
-      case "merge": {
-        const { values, positionals } = parse(rest, {
-          output: { type: "string", short: "o" },
-          name: { type: "string" },
-        });
-        needFiles(positionals, 2, "merge", true);
-        const traces = await Promise.all(positionals.map((p) => loadTrace(p)));
-        await output(
-          JSON.stringify(mergeTraces(traces, { name: values.name })) + "\n",
-          values.output,
-        );
-        return 0;
-      }
-      case "summary": {
-        const { values, positionals } = parse(rest, { json: { type: "boolean" } });
-        needFiles(positionals, 1, "summary");
-        const trace = await loadTrace(positionals[0]);
-        const s = summarize(trace);
-        await output(values.json ? JSON.stringify(s) + "\n" : formatSummary(trace, s), undefined);
-        return 0;
-      }
-      case "dot": {
-        const { values, positionals } = parse(rest, { output: { type: "string", short: "o" } });
-        needFiles(positionals, 1, "dot");
-        await output(toDot(await loadTrace(positionals[0])), values.output);
-        return 0;
-      }
-      case "diff": {
-        const { values, positionals } = parse(rest, {
-          ignore: { type: "string", multiple: true },
-          "max-cost-increase": { type: "string" },
-          "max-token-increase": { type: "string" },
-          json: { type: "boolean" },
-          html: { type: "string" },
-        });
-        needFiles(positionals, 2, "diff");
-        const [a, b] = await Promise.all(positionals.map((p) => loadTrace(p)));
-        const result = diffTraces(a, b, {
-          ignore: values.ignore as string[] | undefined,
-          maxCostIncrease: tolerance(values["max-cost-increase"], "max-cost-increase"),
-          maxTokenIncrease: tolerance(values["max-token-increase"], "max-token-increase"),
-        });
-        if (values.html !== undefined) await output(toHtml(a, { compare: b }), values.html);
-        await output(
-          values.json
-            ? JSON.stringify(result) + "\n"
-            : formatDiff(result, [positionals[0], positionals[1]]),
-          undefined,
-        );
-        return result.ok ? 0 : 1;
-      }
-      case "serve": {
-        const { values, positionals } = parse(rest, { port: { type: "string" } });
-        if (positionals.length !== 1) throw new UsageError("serve needs one folder of trace files");
-        const port = Number(values.port ?? "8787");
-        if (!Number.isInteger(port) || port < 0 || port > 65535) {
-          throw new UsageError(`--port must be a port number (0-65535), got "${values.port}"`);
-        }
-        try {
-          if (!(await Deno.stat(positionals[0])).isDirectory) throw new Error();
-        } catch {
-          throw new UsageError(`${positionals[0]} is not a folder`);
-        }
-        // Loaded here so the other commands never load Hono.
-        const { dirSource, serveTraces } = await import("./serve.ts");
-        const server = await serveTraces({ source: dirSource(positionals[0]), port });
-        console.log(`serving the traces in ${positionals[0]} at ${server.url}`);
-        await server.finished;
-        return 0;
-      }
-      default:
-        throw new UsageError(
-          `unknown command "${command}": use html, otlp, merge, summary, dot, diff or serve`,
-        );
-    }
+    return await dispatch(command, rest);
   } catch (e) {
     if (e instanceof UsageError || e instanceof TraceFormatError) {
       console.error(`loom-xray: ${e.message}`);

@@ -247,30 +247,13 @@ function usageOf(span: Span): Record<string, unknown> {
   };
 }
 
-/**
- * Compares two traces step by step.
- *
- * @param a The baseline (golden) trace.
- * @param b The new trace.
- * @param options Ignore patterns and budgets.
- * @returns Changes, budget checks and the verdict (`ok`).
- *
- * @example
- * ```ts
- * import { diffTraces, Recorder } from "@loom/xray";
- * const run = (path: string) => {
- *   const rec = new Recorder({ name: "golden" });
- *   rec.recordTool({ parent: null, name: "read_file", args: { path }, result: "x" });
- *   return rec.toJSON();
- * };
- * const d = diffTraces(run("a.txt"), run("b.txt"));
- * d.ok; // false
- * d.failing[0].field; // "args.path"
- * ```
- */
-export function diffTraces(a: TraceData, b: TraceData, options: DiffOptions = {}): DiffResult {
-  const matchers = (options.ignore ?? []).map(compilePattern);
-  const isIgnored = (kind: SpanKind, label: string, field: string): boolean => {
+/** Tells whether a change is ignored: a span's kind and label, and the changed field. */
+type IgnoreCheck = (kind: SpanKind, label: string, field: string) => boolean;
+
+/** Compiles the ignore patterns, matched against `field`, `kind.field` and `kind:label.field`. */
+function ignoreCheck(patterns: string[]): IgnoreCheck {
+  const matchers = patterns.map(compilePattern);
+  return (kind, label, field) => {
     const fieldSegs = field === "" ? [] : field.split(".");
     const candidates = [
       ...(fieldSegs.length > 0 ? [fieldSegs] : []),
@@ -279,21 +262,44 @@ export function diffTraces(a: TraceData, b: TraceData, options: DiffOptions = {}
     ];
     return matchers.some((m) => candidates.some((c) => m(c)));
   };
+}
 
-  const la = locate(a);
-  const lb = locate(b);
+/** Records one change of span `x`, sorted by `order` (a step's position). */
+type AddChange = (
+  order: number,
+  x: Located,
+  change: Change["change"],
+  field: string,
+  va: unknown,
+  vb: unknown,
+  severity: Change["severity"],
+) => void;
+
+/** Adds the changes between span `x` of a and span `y` of b, found at position `j` of b. */
+function pairChanges(x: Located, y: Located, j: number, add: AddChange): void {
+  const fa = fieldsOf(x.span);
+  const fb = fieldsOf(y.span);
+  for (const k of new Set([...Object.keys(fa), ...Object.keys(fb)])) {
+    compareValues(
+      fa[k],
+      fb[k],
+      [k],
+      (path, va, vb) => add(j, x, "changed", path.join("."), va, vb, "fail"),
+    );
+  }
+  const ua = usageOf(x.span);
+  const ub = usageOf(y.span);
+  for (const k of new Set([...Object.keys(ua), ...Object.keys(ub)])) {
+    if (!Object.is(ua[k], ub[k])) add(j, x, "changed", k, ua[k], ub[k], "info");
+  }
+}
+
+/** All changes between the located spans of a and b, in step order (b's). */
+function spanChanges(la: Located[], lb: Located[], isIgnored: IgnoreCheck): Change[] {
   const inA = new Map(la.map((x, i) => [x.locator, i]));
   const inB = new Map(lb.map((x, i) => [x.locator, i]));
   const keyed: Array<{ order: number; change: Change }> = [];
-  const add = (
-    order: number,
-    x: Located,
-    change: Change["change"],
-    field: string,
-    va: unknown,
-    vb: unknown,
-    severity: Change["severity"],
-  ) => {
+  const add: AddChange = (order, x, change, field, va, vb, severity) => {
     keyed.push({
       order,
       change: {
@@ -319,30 +325,21 @@ export function diffTraces(a: TraceData, b: TraceData, options: DiffOptions = {}
       return;
     }
     lastMatched = j;
-    const y = lb[j];
-    const fa = fieldsOf(x.span);
-    const fb = fieldsOf(y.span);
-    for (const k of new Set([...Object.keys(fa), ...Object.keys(fb)])) {
-      compareValues(
-        fa[k],
-        fb[k],
-        [k],
-        (path, va, vb) => add(j, x, "changed", path.join("."), va, vb, "fail"),
-      );
-    }
-    const ua = usageOf(x.span);
-    const ub = usageOf(y.span);
-    for (const k of new Set([...Object.keys(ua), ...Object.keys(ub)])) {
-      if (!Object.is(ua[k], ub[k])) add(j, x, "changed", k, ua[k], ub[k], "info");
-    }
+    pairChanges(x, lb[j], j, add);
   });
   lb.forEach((y, j) => {
     if (!inA.has(y.locator)) add(j, y, "added", "", undefined, undefined, "fail");
   });
   keyed.sort((p, q) => p.order - q.order);
-  const changes = keyed.map((k) => k.change);
-  const failing = changes.filter((c) => c.severity === "fail" && !c.ignored);
+  return keyed.map((k) => k.change);
+}
 
+/** The token and cost budget checks of b against a. */
+function budgets(
+  a: TraceData,
+  b: TraceData,
+  options: DiffOptions,
+): Pick<DiffResult, "tokens" | "cost"> {
   const ta = summarize(a).totals;
   const tb = summarize(b).totals;
   const budget = (x: number, y: number, tol: Tolerance | undefined): BudgetCheck => {
@@ -357,6 +354,35 @@ export function diffTraces(a: TraceData, b: TraceData, options: DiffOptions = {}
     unpricedA: ta.unpricedLlmCalls,
     unpricedB: tb.unpricedLlmCalls,
   };
+  return { tokens, cost };
+}
+
+/**
+ * Compares two traces step by step.
+ *
+ * @param a The baseline (golden) trace.
+ * @param b The new trace.
+ * @param options Ignore patterns and budgets.
+ * @returns Changes, budget checks and the verdict (`ok`).
+ *
+ * @example
+ * ```ts
+ * import { diffTraces, Recorder } from "@loom/xray";
+ * const run = (path: string) => {
+ *   const rec = new Recorder({ name: "golden" });
+ *   rec.recordTool({ parent: null, name: "read_file", args: { path }, result: "x" });
+ *   return rec.toJSON();
+ * };
+ * const d = diffTraces(run("a.txt"), run("b.txt"));
+ * d.ok; // false
+ * d.failing[0].field; // "args.path"
+ * ```
+ */
+export function diffTraces(a: TraceData, b: TraceData, options: DiffOptions = {}): DiffResult {
+  const isIgnored = ignoreCheck(options.ignore ?? []);
+  const changes = spanChanges(locate(a), locate(b), isIgnored);
+  const failing = changes.filter((c) => c.severity === "fail" && !c.ignored);
+  const { tokens, cost } = budgets(a, b, options);
   return { changes, failing, tokens, cost, ok: failing.length === 0 && tokens.ok && cost.ok };
 }
 

@@ -20,7 +20,7 @@ import { VIEWER_CSS } from "./viewer/style.ts";
 
 /** Options for {@linkcode toHtml}. */
 export interface HtmlOptions {
-  /** Page title; defaults to the trace's name. */
+  /** Page title. @default the trace's name */
   title?: string;
   /** A second trace to compare with: adds a Diff tab showing both side by side. */
   compare?: TraceData;

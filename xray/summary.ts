@@ -12,25 +12,22 @@
  * - errors: one error is counted once, at its root cause (the deepest span that failed with it);
  *   ancestors that ended with the same error only propagated it.
  *
+ * `summarize` builds the span tree once (`tree.ts`) and runs the phases over it, each in its own
+ * private module: per-span times and subtree totals (`_summary_spans.ts`), the critical path,
+ * errors, the counting pass for totals, models, repeated calls and tags (`_summary_usage.ts`),
+ * and loop exits.
+ *
  * @module
  */
 
-import {
-  GEN_AI_PROVIDER_NAME,
-  GEN_AI_REQUEST_MODEL,
-  GEN_AI_SYSTEM,
-  GEN_AI_TOOL_NAME,
-  GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-  GEN_AI_USAGE_INPUT_TOKENS,
-  GEN_AI_USAGE_OUTPUT_TOKENS,
-  LOOM_COST_USD,
-  LOOM_ERROR_PROPAGATED_FROM,
-  LOOM_EXIT_KIND,
-  LOOM_EXIT_LOCATION,
-  LOOM_TOOL_REPLAYED,
-} from "./attributes.ts";
-import type { ExitKind, ExitSite } from "./exits.ts";
-import type { Span, SpanKind, TraceData } from "./model.ts";
+import { criticalPath } from "./_summary_critical_path.ts";
+import { findErrors } from "./_summary_errors.ts";
+import { exitUsage } from "./_summary_exits.ts";
+import { spanFigures, timeline } from "./_summary_spans.ts";
+import { countUsage, emptyTotals } from "./_summary_usage.ts";
+import type { ExitKind } from "./exits.ts";
+import type { SpanKind, TraceData } from "./model.ts";
+import { spanTree } from "./tree.ts";
 
 /** Token and cost totals of one span's subtree (the span and all its descendants). */
 export interface SubtreeTotals {
@@ -242,61 +239,6 @@ export interface TraceSummary {
   exits: ExitUsage[];
 }
 
-const KINDS: SpanKind[] = ["run", "step", "llm", "tool", "branch", "error", "event"];
-
-/** Reads a numeric attribute, `0` when absent or not a finite number. */
-function numberAttr(span: Span, key: string): number {
-  const v = span.attributes[key];
-  return typeof v === "number" && Number.isFinite(v) ? v : 0;
-}
-
-/** Reads a string attribute, or `undefined`. */
-function stringAttr(span: Span, key: string): string | undefined {
-  const v = span.attributes[key];
-  return typeof v === "string" ? v : undefined;
-}
-
-/** The cost of an `llm` span, or `null` when it carries none. */
-function costOfSpan(span: Span): number | null {
-  const v = span.attributes[LOOM_COST_USD];
-  return span.kind === "llm" && typeof v === "number" && Number.isFinite(v) ? v : null;
-}
-
-/** `true` for a span that records a failure. */
-function isErrorSpan(span: Span): boolean {
-  return span.status === "error" || span.kind === "error";
-}
-
-/** The identity used to recognise the same error on a parent: class name and message. */
-function errorKey(span: Span): string {
-  return `${span.error?.type ?? "Error"}\u0000${span.error?.message ?? ""}`;
-}
-
-/** Total length of the union of intervals. */
-function unionLength(intervals: Array<[number, number]>): number {
-  const sorted = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
-  let total = 0;
-  let curStart = -Infinity;
-  let curEnd = -Infinity;
-  for (const [a, b] of sorted) {
-    if (a > curEnd) {
-      if (curEnd > curStart) total += curEnd - curStart;
-      curStart = a;
-      curEnd = b;
-    } else if (b > curEnd) {
-      curEnd = b;
-    }
-  }
-  if (curEnd > curStart) total += curEnd - curStart;
-  return total;
-}
-
-/** Splits a `file:line:col` location into its file and line (the column is not compared). */
-function fileAndLine(location: string): string {
-  const m = /^(.*):(\d+):(\d+)$/.exec(location);
-  return m ? `${m[1]}:${m[2]}` : location;
-}
-
 /**
  * Computes totals, per-span self and total times, the critical path, token-heavy spans, models,
  * repeated calls, root-cause errors, tags and loop exits of a trace.
@@ -314,348 +256,26 @@ function fileAndLine(location: string): string {
  * ```
  */
 export function summarize(trace: TraceData): TraceSummary {
-  const spans = trace.spans;
-  const byId = new Map<string, Span>();
-  for (const s of spans) byId.set(s.id, s);
-
-  // Tree: a span whose parent is missing from the trace is treated as a root.
-  const childrenOf = new Map<string, Span[]>();
-  const roots: Span[] = [];
-  for (const s of spans) {
-    if (s.parentId !== null && byId.has(s.parentId) && s.parentId !== s.id) {
-      const list = childrenOf.get(s.parentId) ?? [];
-      list.push(s);
-      childrenOf.set(s.parentId, list);
-    } else {
-      roots.push(s);
-    }
-  }
-  const byStart = (a: Span, b: Span) => a.startOffset - b.startOffset;
-  roots.sort(byStart);
-  for (const list of childrenOf.values()) list.sort(byStart);
-
-  // Intervals. An open span is taken to last until the last time seen anywhere in the trace.
-  let traceStart = Infinity;
-  let traceEnd = -Infinity;
-  for (const s of spans) {
-    traceStart = Math.min(traceStart, s.startOffset);
-    traceEnd = Math.max(traceEnd, s.startOffset + (s.duration ?? 0));
-  }
-  if (spans.length === 0) traceStart = traceEnd = 0;
-  const interval = new Map<string, [number, number]>();
-  for (const s of spans) {
-    const end = s.duration === null
-      ? Math.max(traceEnd, s.startOffset)
-      : s.startOffset + s.duration;
-    interval.set(s.id, [s.startOffset, end]);
-  }
-
-  const perSpan: Record<string, SpanSummary> = {};
-  const depthOf = new Map<string, number>();
-  const order: Span[] = []; // pre-order, parents before children
-  const stack: Array<[Span, number]> = roots.slice().reverse().map((r) => [r, 0]);
-  while (stack.length > 0) {
-    const [s, d] = stack.pop()!;
-    depthOf.set(s.id, d);
-    order.push(s);
-    const kids = childrenOf.get(s.id) ?? [];
-    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], d + 1]);
-  }
-
-  // Errors: a failing span propagates when it says so or a descendant failed with the same error.
-  const failedBelow = new Map<string, Set<string>>(); // span id -> error keys failed in subtree
-  const propagates = new Set<string>();
-  for (let i = order.length - 1; i >= 0; i--) {
-    const s = order[i];
-    const keys = new Set<string>();
-    for (const c of childrenOf.get(s.id) ?? []) {
-      for (const k of failedBelow.get(c.id) ?? []) keys.add(k);
-    }
-    if (isErrorSpan(s)) {
-      const marked = typeof s.attributes[LOOM_ERROR_PROPAGATED_FROM] === "string";
-      if (marked || keys.has(errorKey(s))) propagates.add(s.id);
-      keys.add(errorKey(s));
-    }
-    failedBelow.set(s.id, keys);
-  }
-  const rootCauses: RootCauseError[] = [];
-  const isRootCause = new Set<string>();
-  let errorSpans = 0;
-  for (const s of order) {
-    if (!isErrorSpan(s)) continue;
-    errorSpans++;
-    if (propagates.has(s.id)) continue;
-    isRootCause.add(s.id);
-    const path: string[] = [];
-    const through: string[] = [];
-    let chainOpen = true;
-    let handled = false;
-    let cur: Span | undefined = s;
-    let top: Span = s;
-    while (cur) {
-      path.unshift(cur.name);
-      top = cur;
-      const parent: Span | undefined = cur.parentId !== null ? byId.get(cur.parentId) : undefined;
-      if (parent && chainOpen) {
-        const same = errorKey(parent) === errorKey(s) ||
-          parent.attributes[LOOM_ERROR_PROPAGATED_FROM] === s.id;
-        if (isErrorSpan(parent) && same) through.push(parent.id);
-        else chainOpen = false;
-      }
-      cur = parent;
-    }
-    handled = !(top.id === s.id || through.includes(top.id));
-    rootCauses.push({
-      spanId: s.id,
-      type: s.error?.type ?? "Error",
-      message: s.error?.message ?? "",
-      path,
-      propagatedThrough: through,
-      handled,
-    });
-  }
-
-  // Per-span times and subtree totals, children before parents.
-  for (let i = order.length - 1; i >= 0; i--) {
-    const s = order[i];
-    const [start, end] = interval.get(s.id)!;
-    const kids = childrenOf.get(s.id) ?? [];
-    const covered = unionLength(kids.map((c) => {
-      const [a, b] = interval.get(c.id)!;
-      return [Math.max(a, start), Math.min(b, end)] as [number, number];
-    }));
-    const subtree: SubtreeTotals = {
-      inputTokens: s.kind === "llm" ? numberAttr(s, GEN_AI_USAGE_INPUT_TOKENS) : 0,
-      outputTokens: s.kind === "llm" ? numberAttr(s, GEN_AI_USAGE_OUTPUT_TOKENS) : 0,
-      costUsd: costOfSpan(s) ?? 0,
-      llmCalls: s.kind === "llm" ? 1 : 0,
-      toolCalls: s.kind === "tool" ? 1 : 0,
-      errors: isRootCause.has(s.id) ? 1 : 0,
-    };
-    for (const c of kids) {
-      const cs = perSpan[c.id].subtree;
-      subtree.inputTokens += cs.inputTokens;
-      subtree.outputTokens += cs.outputTokens;
-      subtree.costUsd += cs.costUsd;
-      subtree.llmCalls += cs.llmCalls;
-      subtree.toolCalls += cs.toolCalls;
-      subtree.errors += cs.errors;
-    }
-    const totalMs = Math.max(0, end - start);
-    perSpan[s.id] = {
-      totalMs,
-      selfMs: Math.max(0, totalMs - covered),
-      open: s.duration === null,
-      depth: depthOf.get(s.id) ?? 0,
-      children: kids.map((c) => c.id),
-      subtree,
-    };
-  }
-
-  // Totals.
-  const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<SpanKind, number>;
-  const totals: TraceTotals = {
-    spans: spans.length,
-    byKind,
-    wallMs: Math.max(0, traceEnd - traceStart),
-    llmCalls: 0,
-    toolCalls: 0,
-    replayedToolCalls: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    totalTokens: 0,
-    cachedInputTokens: 0,
-    costUsd: 0,
-    unpricedLlmCalls: 0,
-    errors: rootCauses.length,
-    openSpans: 0,
-  };
-  const models = new Map<string, ModelUsage>();
-  const llmSpans: TokenHeavySpan[] = [];
-  const repeats = new Map<string, RepeatedCall>();
-  const tags = new Map<string, TagUsage>();
-  for (const s of order) {
-    byKind[s.kind] = (byKind[s.kind] ?? 0) + 1;
-    if (s.duration === null) totals.openSpans++;
-    for (const t of s.tags) {
-      const u = tags.get(t) ?? { tag: t, count: 0, spanIds: [] };
-      u.count++;
-      u.spanIds.push(s.id);
-      tags.set(t, u);
-    }
-    if (s.kind === "llm") {
-      const input = numberAttr(s, GEN_AI_USAGE_INPUT_TOKENS);
-      const output = numberAttr(s, GEN_AI_USAGE_OUTPUT_TOKENS);
-      const cost = costOfSpan(s);
-      const model = stringAttr(s, GEN_AI_REQUEST_MODEL) ?? "unknown";
-      totals.llmCalls++;
-      totals.inputTokens += input;
-      totals.outputTokens += output;
-      totals.cachedInputTokens += numberAttr(s, GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS);
-      if (cost === null) totals.unpricedLlmCalls++;
-      else totals.costUsd += cost;
-      const m = models.get(model) ?? {
-        model,
-        provider: stringAttr(s, GEN_AI_PROVIDER_NAME) ?? stringAttr(s, GEN_AI_SYSTEM) ?? null,
-        calls: 0,
-        inputTokens: 0,
-        outputTokens: 0,
-        costUsd: null,
-        unpricedCalls: 0,
-      };
-      m.calls++;
-      m.inputTokens += input;
-      m.outputTokens += output;
-      if (cost === null) m.unpricedCalls++;
-      else m.costUsd = (m.costUsd ?? 0) + cost;
-      models.set(model, m);
-      llmSpans.push({
-        spanId: s.id,
-        name: s.name,
-        model,
-        inputTokens: input,
-        outputTokens: output,
-        totalTokens: input + output,
-        costUsd: cost,
-      });
-      // Without recorded messages two calls cannot be told apart, so they are not "the same".
-      if (s.input !== undefined) addRepeat(repeats, "llm", model, s.input, s.id, false);
-    } else if (s.kind === "tool") {
-      totals.toolCalls++;
-      const replayed = s.attributes[LOOM_TOOL_REPLAYED] === true;
-      if (replayed) totals.replayedToolCalls++;
-      addRepeat(
-        repeats,
-        "tool",
-        stringAttr(s, GEN_AI_TOOL_NAME) ?? s.name,
-        s.input,
-        s.id,
-        replayed,
-      );
-    }
-  }
-  totals.totalTokens = totals.inputTokens + totals.outputTokens;
-
+  const tree = spanTree(trace.spans);
+  const time = timeline(trace.spans);
+  const errors = findErrors(tree);
+  const spans = spanFigures(tree, time.interval, errors.rootCauseIds);
+  const totals = emptyTotals(
+    trace.spans.length,
+    Math.max(0, time.end - time.start),
+    errors.analysis.count,
+  );
+  const usage = countUsage(tree.order, totals);
   return {
     totals,
-    spans: perSpan,
-    roots: roots.map((r) => r.id),
-    criticalPath: criticalPath(roots, childrenOf, interval),
-    tokenHeavy: llmSpans
-      .filter((s) => s.totalTokens > 0)
-      .sort((a, b) => b.totalTokens - a.totalTokens)
-      .slice(0, 10),
-    models: [...models.values()].sort((a, b) =>
-      b.inputTokens + b.outputTokens - (a.inputTokens + a.outputTokens)
-    ),
-    repeatedCalls: [...repeats.values()].filter((r) => r.count > 1).sort((a, b) =>
-      b.count - a.count
-    ),
-    errors: { count: rootCauses.length, errorSpans, rootCauses },
-    tags: [...tags.values()].sort((a, b) => b.count - a.count || a.tag.localeCompare(b.tag)),
-    exits: exitUsage(order, trace.meta.exits),
+    spans,
+    roots: tree.roots.map((r) => r.id),
+    criticalPath: criticalPath(tree, time.interval),
+    tokenHeavy: usage.tokenHeavy,
+    models: usage.models,
+    repeatedCalls: usage.repeatedCalls,
+    errors: errors.analysis,
+    tags: usage.tags,
+    exits: exitUsage(tree.order, trace.meta.exits),
   };
-}
-
-/** Groups identical calls: same kind, name and captured input. */
-function addRepeat(
-  repeats: Map<string, RepeatedCall>,
-  kind: "tool" | "llm",
-  name: string,
-  input: unknown,
-  spanId: string,
-  replayed: boolean,
-): void {
-  const key = `${kind}\u0000${name}\u0000${JSON.stringify(input) ?? ""}`;
-  const r = repeats.get(key) ?? { kind, name, count: 0, spanIds: [], replayed: 0 };
-  r.count++;
-  r.spanIds.push(spanId);
-  if (replayed) r.replayed++;
-  repeats.set(key, r);
-}
-
-/**
- * Walks back from the end of the trace: at each moment the path is in the child that finished
- * last before the current cursor, else in the span itself. Each millisecond is attributed to
- * exactly one span, so the segments add up to at most the wall time.
- */
-function criticalPath(
-  roots: Span[],
-  childrenOf: Map<string, Span[]>,
-  interval: Map<string, [number, number]>,
-): CriticalPath {
-  const segments: CriticalPathSegment[] = []; // built backwards, reversed at the end
-  const push = (s: Span | null, ms: number) => {
-    if (s === null || ms <= 0) return;
-    const last = segments[segments.length - 1];
-    if (last && last.spanId === s.id) last.ms += ms;
-    else segments.push({ spanId: s.id, name: s.name, kind: s.kind, ms });
-  };
-  // Children in order of decreasing end: the first one that starts before the cursor is the one
-  // that finished last before it (later ones in this order end earlier), and one skipped because
-  // it starts after the cursor stays skipped as the cursor only moves back. O(k log k) per span.
-  const walk = (span: Span | null, kids: Span[], start: number, end: number) => {
-    let cursor = end;
-    const byEnd = kids.slice().sort((x, y) => interval.get(y.id)![1] - interval.get(x.id)![1]);
-    for (const child of byEnd) {
-      if (cursor <= start) break;
-      const [a, b] = interval.get(child.id)!;
-      if (b <= start) break; // this one and all after it ended before the window
-      if (a >= cursor) continue;
-      const childEnd = Math.min(b, cursor);
-      push(span, cursor - childEnd);
-      const childStart = Math.max(a, start);
-      walk(child, childrenOf.get(child.id) ?? [], childStart, childEnd);
-      cursor = childStart;
-    }
-    push(span, cursor - start);
-  };
-  if (roots.length > 0) {
-    let start = Infinity;
-    let end = -Infinity;
-    for (const r of roots) {
-      const [a, b] = interval.get(r.id)!;
-      start = Math.min(start, a);
-      end = Math.max(end, b);
-    }
-    walk(null, roots, start, end);
-  }
-  segments.reverse();
-  return { ms: segments.reduce((n, s) => n + s.ms, 0), segments };
-}
-
-/** Merges the exits steps took (span attributes) with the exits the source has (`meta.exits`). */
-function exitUsage(order: Span[], possibleMeta: unknown): ExitUsage[] {
-  const usage = new Map<string, ExitUsage>(); // by kind + file:line
-  if (Array.isArray(possibleMeta)) {
-    for (const site of possibleMeta as ExitSite[]) {
-      if (typeof site?.location !== "string" || (site.kind !== "recur" && site.kind !== "return")) {
-        continue;
-      }
-      const key = `${site.kind} ${fileAndLine(site.location)}`;
-      if (usage.has(key)) continue;
-      usage.set(key, {
-        kind: site.kind,
-        location: site.location,
-        ...(site.loop !== undefined ? { loop: site.loop } : {}),
-        count: 0,
-        taken: false,
-        possible: true,
-      });
-    }
-  }
-  for (const s of order) {
-    const kind = s.attributes[LOOM_EXIT_KIND];
-    const location = s.attributes[LOOM_EXIT_LOCATION];
-    if ((kind !== "recur" && kind !== "return") || typeof location !== "string") continue;
-    const key = `${kind} ${fileAndLine(location)}`;
-    const u = usage.get(key) ??
-      { kind, location, count: 0, taken: false, possible: false };
-    u.count++;
-    u.taken = true;
-    usage.set(key, u);
-  }
-  return [...usage.values()].sort((a, b) =>
-    a.location.localeCompare(b.location, undefined, { numeric: true })
-  );
 }

@@ -1,0 +1,106 @@
+/**
+ * The errors phase of `summarize`: one error is counted once, at its root cause (the deepest
+ * span that failed with it); ancestors that ended with the same error only propagated it.
+ *
+ * @module
+ */
+
+import { LOOM_ERROR_PROPAGATED_FROM } from "./attributes.ts";
+import type { Span } from "./model.ts";
+import type { ErrorAnalysis, RootCauseError } from "./summary.ts";
+import type { SpanTree } from "./tree.ts";
+
+/** `true` for a span that records a failure. */
+function isErrorSpan(span: Span): boolean {
+  return span.status === "error" || span.kind === "error";
+}
+
+/** The identity used to recognise the same error on a parent: class name and message. */
+function errorKey(span: Span): string {
+  return `${span.error?.type ?? "Error"}\u0000${span.error?.message ?? ""}`;
+}
+
+/**
+ * Failing spans that propagate an error: they say so, or a descendant failed with the same
+ * error. Walks children before parents, collecting the errors failed in each subtree.
+ */
+function propagatingSpans(tree: SpanTree): Set<string> {
+  const failedBelow = new Map<string, Set<string>>(); // span id -> error keys failed in subtree
+  const propagates = new Set<string>();
+  for (let i = tree.order.length - 1; i >= 0; i--) {
+    const s = tree.order[i];
+    const keys = new Set<string>();
+    for (const c of tree.childrenOf.get(s.id) ?? []) {
+      for (const k of failedBelow.get(c.id) ?? []) keys.add(k);
+    }
+    if (isErrorSpan(s)) {
+      const marked = typeof s.attributes[LOOM_ERROR_PROPAGATED_FROM] === "string";
+      if (marked || keys.has(errorKey(s))) propagates.add(s.id);
+      keys.add(errorKey(s));
+    }
+    failedBelow.set(s.id, keys);
+  }
+  return propagates;
+}
+
+/**
+ * Describes the error of root-cause span `s`: its path from the root, the ancestors that ended
+ * with the same error (innermost first) and whether one above them caught it.
+ */
+function rootCause(s: Span, byId: Map<string, Span>): RootCauseError {
+  const path: string[] = [];
+  const through: string[] = [];
+  let chainOpen = true;
+  let cur: Span | undefined = s;
+  let top: Span = s;
+  while (cur) {
+    path.unshift(cur.name);
+    top = cur;
+    const parent: Span | undefined = cur.parentId !== null ? byId.get(cur.parentId) : undefined;
+    if (parent && chainOpen) {
+      const same = errorKey(parent) === errorKey(s) ||
+        parent.attributes[LOOM_ERROR_PROPAGATED_FROM] === s.id;
+      if (isErrorSpan(parent) && same) through.push(parent.id);
+      else chainOpen = false;
+    }
+    cur = parent;
+  }
+  const handled = !(top.id === s.id || through.includes(top.id));
+  return {
+    spanId: s.id,
+    type: s.error?.type ?? "Error",
+    message: s.error?.message ?? "",
+    path,
+    propagatedThrough: through,
+    handled,
+  };
+}
+
+/** What the errors phase finds. */
+export interface FoundErrors {
+  /** The errors part of the summary. */
+  analysis: ErrorAnalysis;
+  /** Ids of the root-cause spans, for the per-span subtree counts. */
+  rootCauseIds: Set<string>;
+}
+
+/**
+ * Finds the distinct errors of a trace, each at its root cause, in trace order.
+ *
+ * @param tree The trace's span tree.
+ * @returns The analysis and the ids of the root-cause spans.
+ */
+export function findErrors(tree: SpanTree): FoundErrors {
+  const propagates = propagatingSpans(tree);
+  const rootCauses: RootCauseError[] = [];
+  const rootCauseIds = new Set<string>();
+  let errorSpans = 0;
+  for (const s of tree.order) {
+    if (!isErrorSpan(s)) continue;
+    errorSpans++;
+    if (propagates.has(s.id)) continue;
+    rootCauseIds.add(s.id);
+    rootCauses.push(rootCause(s, tree.byId));
+  }
+  return { analysis: { count: rootCauses.length, errorSpans, rootCauses }, rootCauseIds };
+}
