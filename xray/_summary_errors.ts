@@ -53,10 +53,14 @@ function rootCause(s: Span, byId: Map<string, Span>): RootCauseError {
   let chainOpen = true;
   let cur: Span | undefined = s;
   let top: Span = s;
-  while (cur) {
+  const seen = new Set<Span>(); // a parent cycle (hand-made ids) ends the walk, not the process
+  while (cur && !seen.has(cur)) {
+    seen.add(cur);
     path.unshift(cur.name);
     top = cur;
-    const parent: Span | undefined = cur.parentId !== null ? byId.get(cur.parentId) : undefined;
+    const parent: Span | undefined = cur.parentId !== null && cur.parentId !== cur.id
+      ? byId.get(cur.parentId)
+      : undefined;
     if (parent && chainOpen) {
       const same = errorKey(parent) === errorKey(s) ||
         parent.attributes[LOOM_ERROR_PROPAGATED_FROM] === s.id;

@@ -104,6 +104,7 @@ export function checkTrace(doc: unknown, source = "the input"): TraceData {
   if (typeof t.traceId !== "string") throw new TraceFormatError(`${source} has no traceId`);
   if (!Array.isArray(t.spans)) throw new TraceFormatError(`${source} has no spans array`);
   t.spans.forEach((s, i) => checkSpan(s, i, source));
+  checkUniqueIds(t.spans as Span[], source);
   if (typeof t.name !== "string") t.name = "trace";
   if (typeof t.startTime !== "number") {
     t.startTime = (t.spans[0] as Span | undefined)?.startTime ?? 0;
@@ -111,6 +112,22 @@ export function checkTrace(doc: unknown, source = "the input"): TraceData {
   if (typeof t.redactions !== "number") t.redactions = 0;
   if (typeof t.meta !== "object" || t.meta === null) t.meta = {};
   return t as unknown as TraceData;
+}
+
+/** Fails on the first span id used twice: every consumer finds a span (and its parent) by id. */
+function checkUniqueIds(spans: Span[], source: string): void {
+  const first = new Map<string, number>();
+  spans.forEach((s, i) => {
+    const j = first.get(s.id);
+    if (j !== undefined) {
+      throw new TraceFormatError(
+        `span ${i} of ${source} has the same id as span ${j} (${
+          JSON.stringify(s.id)
+        }); span ids must be unique within a trace`,
+      );
+    }
+    first.set(s.id, i);
+  });
 }
 
 /** Rebuilds a trace from a JSONL stream: a header line, then span lines. */

@@ -29,3 +29,29 @@ Deno.test("bad input fails with one sentence naming the problem", async () => {
   );
   await rejects(loadTrace("/nonexistent/trace.json"), /\/nonexistent\/trace.json does not exist/);
 });
+
+Deno.test("a trace that uses a span id twice is rejected with one sentence", () => {
+  const span = (id: string, parentId: string | null) => ({
+    id,
+    parentId,
+    kind: "step",
+    name: id,
+    startTime: 0,
+    endTime: 1,
+    startOffset: 0,
+    duration: 1,
+    status: "ok",
+  });
+  const doc = {
+    format: "loom-trace/1",
+    traceId: "t",
+    spans: [span("a", null), span("b", "a"), span("a", "b")],
+  };
+  throws(
+    () => parseTrace(JSON.stringify(doc), "dup.json"),
+    (e: Error) =>
+      e instanceof TraceFormatError &&
+      e.message === 'span 2 of dup.json has the same id as span 0 ("a"); ' +
+          "span ids must be unique within a trace",
+  );
+});

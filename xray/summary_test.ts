@@ -10,6 +10,7 @@ import {
 import type { AttributeValue, Span, SpanKind, TraceData } from "./model.ts";
 import { Recorder } from "./recorder.ts";
 import { summarize } from "./summary.ts";
+import { parentsFirst } from "./tree.ts";
 
 /** Builds a trace from [id, parent, kind, start, duration, extra] rows (times in ms). */
 function traceOf(
@@ -275,4 +276,41 @@ Deno.test("an error re-raised as the cause of a wrapper error is still one error
   deepEqual(s.errors.rootCauses[0].path, ["run", "step 3", "read_file"]);
   equal(s.errors.rootCauses[0].propagatedThrough.length, 2);
   equal(s.errors.rootCauses[0].handled, false);
+});
+
+Deno.test("an error span that is its own parent is summarised once, without looping", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["self", "self", "step", 10, 20, {
+      status: "error",
+      error: { type: "E", message: "boom" },
+    }],
+  ]);
+  const s = summarize(t);
+  equal(s.errors.count, 1);
+  deepEqual(s.errors.rootCauses[0].path, ["self"]);
+});
+
+Deno.test("repeated ids and a parent cycle above an error end the walks (no hang, no huge array)", () => {
+  // "x" twice: the root, and a span under "y" whose parent is the second "x" — a cycle above "y".
+  const t = traceOf([
+    ["x", null, "run", 0, 100],
+    ["y", "x", "step", 10, 50, { status: "error", error: { type: "E", message: "boom" } }],
+    ["x", "y", "tool", 20, 10],
+  ]);
+  const s = summarize(t);
+  equal(s.totals.spans, 3);
+  // the first "x" is shadowed by the second, which sits in a cycle with "y": nothing is reachable
+  equal(s.errors.count, 0);
+  deepEqual(s.roots, []);
+  equal(parentsFirst(t.spans).length, 3);
+  // the same error under a reachable parent cycle member: counted once, the walk ends
+  const u = traceOf([
+    ["run", null, "run", 0, 100],
+    ["a", "run", "step", 10, 50, { status: "error", error: { type: "E", message: "boom" } }],
+    ["b", "a", "tool", 20, 10, { status: "error", error: { type: "E", message: "boom" } }],
+    ["a", "b", "event", 25, 1],
+  ]);
+  equal(summarize(u).totals.spans, 4);
+  equal(parentsFirst(u.spans).length, 4);
 });

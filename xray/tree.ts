@@ -21,16 +21,23 @@ function groupByParent(
   return kids;
 }
 
-/** Depth-first walk from `roots`, each parent before its children, siblings in list order. */
+/**
+ * Depth-first walk from `roots`, each parent before its children, siblings in list order. Each
+ * span is visited once: with repeated ids (two spans sharing an id share a child list) or a
+ * parent cycle, a span already walked is not walked again, so the walk always ends.
+ */
 function preOrder(
   roots: Span[],
   kids: Map<string | null, Span[]>,
 ): { order: Span[]; depths: number[] } {
   const order: Span[] = [];
   const depths: number[] = [];
+  const seen = new Set<Span>();
   const stack: Array<[Span, number]> = roots.slice().reverse().map((r) => [r, 0]);
   while (stack.length > 0) {
     const [s, d] = stack.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
     order.push(s);
     depths.push(d);
     const c = kids.get(s.id);
@@ -71,7 +78,8 @@ export interface SpanTree {
   childrenOf: Map<string, Span[]>;
   /**
    * The spans reachable from the roots, depth first, each parent before its children. Spans in
-   * a parent cycle (only possible with hand-made ids) are not reachable and are left out.
+   * a parent cycle (only possible with hand-made ids) are not reachable and are left out, and so
+   * is a span whose id a later span repeats.
    */
   order: Span[];
   /** Depth of each span of `order`: 0 for a root. */
@@ -88,8 +96,11 @@ export interface SpanTree {
 export function spanTree(spans: Span[]): SpanTree {
   const byId = new Map<string, Span>();
   for (const s of spans) byId.set(s.id, s);
+  // A span whose id a later span repeats cannot have figures of its own (they are kept by id):
+  // it is left out, as spans in a parent cycle are.
+  const owners = byId.size === spans.length ? spans : spans.filter((s) => byId.get(s.id) === s);
   const kids = groupByParent(
-    spans,
+    owners,
     (s) => s.parentId !== null && byId.has(s.parentId) && s.parentId !== s.id ? s.parentId : null,
   );
   const roots = kids.get(null) ?? [];
