@@ -175,6 +175,10 @@ export const ENV_VARS: readonly EnvVar[] = [
 /** Reads an environment variable; `undefined` when unset, empty or not permitted. */
 export function readEnv(name: string): string | undefined {
   try {
+    // Asked first, so that an ungranted variable never opens a permission prompt in a terminal.
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
     const value = Deno.env.get(name);
     return value === undefined || value === "" ? undefined : value;
   } catch {

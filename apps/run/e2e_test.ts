@@ -136,7 +136,9 @@ Deno.test("e2e: SIGKILL during a tool call, then resume: same answer, finished t
   assert.equal(reference.code, 0, reference.stderr);
 
   const log = join(t.dir, "tools.log");
-  const knobs = { LOOM_RUN_TOOL_DELAY_MS: "1500", LOOM_RUN_TOOL_LOG: log };
+  // Step 0 asks for list_files and run_tests; the test hook holds the process right before
+  // run_tests (the second) executes, and the kill lands there, mid-call, on any machine.
+  const knobs = { LOOM_RUN_TOOL_HOLD: "run_tests", LOOM_RUN_TOOL_LOG: log };
   const victim = new CliProcess([
     "chat",
     "why does the test fail?",
@@ -144,11 +146,14 @@ Deno.test("e2e: SIGKILL during a tool call, then resume: same answer, finished t
     "demo",
     ...common(t.ws, db),
   ], { env: knobs });
-  // Step 0 asks for list_files and run_tests; kill once run_tests (the second) has started, during
-  // the test delay before it executes. The log holds real executions only: list_files alone.
-  await victim.waitFor(/✓ list_files[\s\S]*→ run_tests/);
+  await victim.waitFor(/holding before run_tests in run demo \(LOOM_RUN_TOOL_HOLD test hook\)/);
   const status = await victim.kill();
   assert.equal(status.signal, "SIGKILL");
+  assert.match(
+    victim.stderr,
+    /✓ list_files[\s\S]*→ run_tests \{\}\n[^\n]*holding before run_tests/,
+  );
+  // The log holds real executions only: list_files alone (the held run_tests never ran).
   assert.deepEqual((await toolLog(log)).map((l) => l[2]), ["list_files"]);
 
   const resumed = await runCli(["resume", "--run-id", "demo", "--db", db], {
@@ -192,6 +197,9 @@ Deno.test("e2e: supervise runs 3 children; kill mid-way and resume finishes only
 
   const db = join(t.dir, "runs.sqlite");
   const log = join(t.dir, "tools.log");
+  // --concurrency 2: children 1 and 2 start together; child 3 starts when child 1 completes.
+  // The test hook holds child 2 after its list_files, right before run_tests, and child 3 before
+  // its first tool: once both hold, child 1 has completed and the other two are mid-way.
   const victim = new CliProcess([
     "supervise",
     "review this repo",
@@ -201,20 +209,27 @@ Deno.test("e2e: supervise runs 3 children; kill mid-way and resume finishes only
     "--concurrency",
     "2",
   ], {
-    env: { LOOM_RUN_TOOL_DELAY_MS: "700", LOOM_RUN_TOOL_LOG: log },
+    env: { LOOM_RUN_TOOL_HOLD: "team/2:run_tests,team/3:list_files", LOOM_RUN_TOOL_LOG: log },
   });
-  // Kill once child 1 has completed and child 2 has finished at least one tool call (logged).
-  await victim.waitFor(/^(?=[\s\S]*child team\/1 completed)(?=[\s\S]*\[team\/2\] ✓)/);
-  await victim.kill();
-  // --concurrency 2: children 1 and 2 ran together; child 3 waited for a free slot.
+  await victim.waitFor(/holding before run_tests in run team\/2 /);
+  await victim.waitFor(/holding before list_files in run team\/3 /);
+  const status = await victim.kill();
+  assert.equal(status.signal, "SIGKILL");
   const order = [...victim.stderr.matchAll(/child (team\/\d) (started|completed)/g)].map((m) =>
     `${m[1]} ${m[2]}`
   );
-  assert.deepEqual(order.slice(0, 3), ["team/1 started", "team/2 started", "team/1 completed"]);
+  assert.deepEqual(order, [
+    "team/1 started",
+    "team/2 started",
+    "team/1 completed",
+    "team/3 started",
+  ]);
+  // Real executions before the kill: child 1's list_files and child 2's; nothing of child 3.
   const before = await toolLog(log);
-  const finishedBefore = before.filter((l) => l[0] === "team/1").length;
-  assert.ok(finishedBefore >= 1);
-  assert.ok(before.some((l) => l[0] === "team/2"), "child 2 was running when killed");
+  assert.deepEqual(before.map((l) => `${l[0]} ${l[2]}`).sort(), [
+    "team/1 list_files",
+    "team/2 list_files",
+  ]);
 
   const resumed = await runCli(["resume", "--run-id", "team", "--db", db, "--json"], {
     env: { LOOM_RUN_TOOL_LOG: log },
@@ -224,20 +239,14 @@ Deno.test("e2e: supervise runs 3 children; kill mid-way and resume finishes only
   assert.equal(doc.status, "completed");
   assert.equal(doc.answer, refDoc.answer, "same final answer as an uninterrupted supervisor");
   const after = (await toolLog(log)).slice(before.length);
-  assert.equal(
-    after.filter((l) => l[0] === "team/1").length,
-    0,
-    "the finished child ran no tool again",
-  );
-  assert.ok(after.some((l) => l[0] === "team/3"), "the unfinished children ran");
-  // No finished tool call of any child ran twice (only the in-flight one may repeat).
-  const all = await toolLog(log);
-  const counts = new Map<string, number>();
-  for (const [run, key] of all) counts.set(`${run} ${key}`, (counts.get(`${run} ${key}`) ?? 0) + 1);
-  assert.ok(
-    [...counts.values()].filter((n) => n > 1).length <= 2,
-    `repeated calls: ${JSON.stringify([...counts])}`,
-  );
+  const ranAfter = (child: string) => after.filter((l) => l[0] === child).map((l) => l[2]);
+  assert.deepEqual(ranAfter("team/1"), [], "the finished child ran no tool again");
+  // Child 2 continues from its held call: list_files finished before and is not run again.
+  assert.deepEqual(ranAfter("team/2"), ["run_tests", "search", "read_file"]);
+  assert.deepEqual(ranAfter("team/3"), ["list_files", "search", "search", "read_file"]);
+  // No tool call of any child ran twice (the held ones never ran before the kill).
+  const keys = (await toolLog(log)).map(([run, key]) => `${run} ${key}`);
+  assert.equal(new Set(keys).size, keys.length, `repeated calls: ${keys.join(", ")}`);
 
   const explain = await runCli(["explain", "--run-id", "team", "--db", db]);
   assert.match(

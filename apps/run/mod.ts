@@ -86,6 +86,64 @@ export {
 export { type Tool, ToolError, type ToolRunOptions } from "./tools/types.ts";
 export { type ChatTracer, chatTracer } from "./trace.ts";
 export { traceChatRun } from "./store_trace.ts";
+// The runner, xray and tailcalls types this API names (and the types those name), re-exported
+// as types so `@loom/run` documents, and `deno doc --lint`s, on its own. The values
+// (`startRun`, `openStore`, `new Recorder()`…) come from those packages.
+export type {
+  Agent,
+  AGENT_BRAND,
+  AgentDefinition,
+  AttemptRecord,
+  CallKind,
+  CallRecord,
+  CheckpointPolicy,
+  ErrorCategory,
+  EventRecord,
+  LeaseState,
+  MaybePromise,
+  ObservedToolCall,
+  Page,
+  PayloadPolicy,
+  RetryPolicy,
+  RunObserver,
+  RunPatch,
+  RunRecord,
+  RunStartInfo,
+  RunStatus,
+  SignalRecord,
+  SignalTimeout,
+  StepContext,
+  StepLogger,
+  StepRecord,
+  StepStats,
+  Store,
+  TAIL_CALL,
+  TailCall,
+  ToolCallInfo,
+  ToolCallOptions,
+  WaitInfo,
+} from "@loom/runner";
+export type {
+  AttributeValue,
+  EndSpanOptions,
+  ExitKind,
+  ExitSite,
+  LlmCall,
+  ModelPrice,
+  ParentRef,
+  PriceTable,
+  RecordedTiming,
+  Recorder,
+  RecordErrorOptions,
+  Span,
+  SpanError,
+  SpanHandle,
+  SpanKind,
+  SpanStatus,
+  StartSpanOptions,
+  ToolCall as RecordedToolCall,
+  TraceData,
+} from "@loom/xray";
 
 if (import.meta.main) {
   // The CLI (and its HTTP server) is loaded only when this module is the program.

@@ -9,10 +9,13 @@
  * token is set every request must carry it (`Authorization: Bearer <token>`, or `?token=` for
  * opening a trace in a browser). It starts without a usable LLM (no API key) too, so stored runs
  * can be browsed; only a `POST /chat` that would call that LLM is refused (503, one sentence).
+ * A request body larger than {@link MAX_BODY_BYTES} (1 MiB) is answered 413 without being read
+ * further; with a token, a request without it is answered 401 before its body is read at all.
  *
  * @module
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { explainRun, resumeRun, sendSignal, startRun, type Store } from "@loom/runner";
 import { toHtml } from "@loom/xray";
@@ -55,7 +58,19 @@ export interface ServeOptions {
    * @default every LLM is usable
    */
   llmProblem?: (llm: LlmSettings) => string | undefined;
+  /**
+   * Largest request body accepted, in bytes; a larger one is answered 413.
+   * @default {MAX_BODY_BYTES}
+   */
+  maxBodyBytes?: number;
 }
+
+/**
+ * The largest request body `serve` accepts: 1 MiB, a chat message of about 250 000 tokens, more
+ * than a model's context holds. A larger body, declared (`Content-Length`) or streamed (chunked),
+ * is answered 413 as soon as it is known to be larger, without being read further.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 function sameToken(given: string, expected: string): boolean {
   // Constant-time comparison, so response timing does not reveal the token.
@@ -104,7 +119,14 @@ async function lastAnswer(store: Store, runId: string): Promise<string | undefin
 
 /** Builds the Hono app; see the module doc. */
 export function createServeApp(options: ServeOptions): Hono {
-  const { store, agents, settings, token, llmProblem = () => undefined } = options;
+  const {
+    store,
+    agents,
+    settings,
+    token,
+    llmProblem = () => undefined,
+    maxBodyBytes = MAX_BODY_BYTES,
+  } = options;
   const active = new Set<string>();
   const app = new Hono();
 
@@ -120,6 +142,15 @@ export function createServeApp(options: ServeOptions): Hono {
       await next();
     });
   }
+  // After the token check: a request without the token is refused before its body is read.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        c.json({ error: `the request body is larger than ${maxBodyBytes} bytes` }, 413),
+    }),
+  );
 
   app.post("/chat", async (c) => {
     let body: { message?: unknown; runId?: unknown };

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor, type WaitForOptions } from "@loom/runner/testing";
 
 /** Absolute path of a file under `apps/run/testdata/`. */
 export function testdata(...parts: string[]): string {
@@ -74,7 +75,7 @@ export async function runCli(
   };
 }
 
-/** A CLI process started in the background, whose stderr is read line by line. */
+/** A CLI process started in the background, whose output is collected as it comes. */
 export class CliProcess {
   /** The process. */
   readonly child: Deno.ChildProcess;
@@ -82,11 +83,14 @@ export class CliProcess {
   stderr = "";
   /** Stdout seen so far. */
   stdout = "";
-  readonly #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  /** The exit status, once the process ended and its output was read to the end. */
+  status: Deno.CommandStatus | undefined;
+  readonly #args: string[];
   readonly #done: Promise<Deno.CommandStatus>;
 
   /** Starts `deno run -A main.ts ...args`. */
   constructor(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+    this.#args = args;
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
       cwd: options.cwd,
@@ -97,50 +101,34 @@ export class CliProcess {
       stderr: "piped",
     }).spawn();
     const read = async (stream: ReadableStream<Uint8Array>, which: "stdout" | "stderr") => {
-      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-        this[which] += text;
-        this.#check();
-      }
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) this[which] += text;
     };
-    const readers = Promise.all([
-      read(this.child.stdout, "stdout"),
-      read(this.child.stderr, "stderr"),
-    ]);
-    this.#done = readers.then(() => this.child.status);
+    this.#done = Promise.all([read(this.child.stdout, "stdout"), read(this.child.stderr, "stderr")])
+      .then(() => this.child.status)
+      .then((status) => this.status = status);
   }
 
-  #check(): void {
-    for (const w of [...this.#waiters]) {
-      const m = (this.stderr + this.stdout).match(w.pattern);
-      if (m) {
-        this.#waiters.splice(this.#waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
+  /**
+   * Resolves with the match once stderr or stdout matches `pattern`. Rejects when the process
+   * ends without printing it, or after the shared `waitFor`'s generous deadline (options).
+   */
+  async waitFor(pattern: RegExp, options?: WaitForOptions): Promise<RegExpMatchArray> {
+    const output = () => this.stderr + this.stdout;
+    const what = `loom-run ${this.#args[0]} to print ${pattern}`;
+    try {
+      await waitFor(what, () => this.status !== undefined || pattern.test(output()), options);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; stderr so far:\n${this.stderr}`, {
+        cause: error,
+      });
     }
-  }
-
-  /** Resolves when stderr or stdout matches `pattern`; rejects after `timeoutMs` or when the process ends first. */
-  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    const { promise, resolve, reject } = Promise.withResolvers<RegExpMatchArray>();
-    const timer = setTimeout(
-      () => reject(new Error(`timed out waiting for ${pattern}; stderr so far:\n${this.stderr}`)),
-      timeoutMs,
+    const match = output().match(pattern);
+    if (match) return match;
+    throw new Error(
+      `loom-run ${
+        this.#args[0]
+      } ended (exit ${this.status?.code}) without printing ${pattern}; stderr:\n${this.stderr}`,
     );
-    this.#waiters.push({
-      pattern,
-      resolve: (m) => {
-        clearTimeout(timer);
-        resolve(m);
-      },
-    });
-    this.#done.then(() =>
-      setTimeout(
-        () => reject(new Error(`process ended before ${pattern}; stderr:\n${this.stderr}`)),
-        50,
-      )
-    );
-    this.#check();
-    return promise.finally(() => clearTimeout(timer));
   }
 
   /** Kills the process with SIGKILL and waits for it. */

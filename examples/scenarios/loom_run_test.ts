@@ -82,10 +82,10 @@ scenario(
   "loom-run chat SIGKILLed after its first turn resumes to the same answer",
   chat({
     llm: "mock",
-    // loom-run's test knob: each tool waits 150 ms, so the kill lands while the run is busy.
+    // crashAfterStep kills the first command right after step 0 is committed (the runner's
+    // test-only fault hook), then the second resumes the run.
     command: {
       ...chat().command!,
-      env: { LOOM_RUN_TOOL_DELAY_MS: "150" },
       runs: (env) => [
         ...chat().command!.runs(env),
         ["resume", "--run-id", env.runId, "--db", env.db, "--json"],

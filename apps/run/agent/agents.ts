@@ -5,14 +5,15 @@
  */
 import type { RunRecord, Store } from "@loom/runner";
 import type { Config, LlmSettings, RunSettings } from "../config.ts";
-import { isLoopback, readEnv } from "../config.ts";
+import { isLoopback } from "../config.ts";
 import { messageOf, UsageError } from "../errors.ts";
 import { CHAT_SYSTEM } from "../llm/prompts.ts";
 import { loadMcpConfig } from "../mcp/config.ts";
 import { Workspace } from "../tools/workspace.ts";
 import { type ChatAgent, chatAgent } from "./chat.ts";
-import { Runtimes, type TestKnobs } from "./runtime.ts";
+import { Runtimes } from "./runtime.ts";
 import { SUPERVISOR_AGENT, supervisorAgent } from "./supervisor.ts";
+import { readKnobs } from "./test_knobs.ts";
 
 /** Name of loom-run's chat agent in the run store. */
 export const CHAT_AGENT = "loom-run.chat";
@@ -44,15 +45,6 @@ export function repoChatAgent(runtimes: Runtimes): RepoChatAgent {
     limits: (settings) => ({ maxTurns: settings.maxSteps, maxToolCalls: settings.maxToolCalls }),
     onEvent: (event) => runtimes.events.emit(event),
   });
-}
-
-/** Reads the test-only knobs from the environment. */
-export function readKnobs(): TestKnobs {
-  const delay = Number(readEnv("LOOM_RUN_TOOL_DELAY_MS") ?? 0);
-  return {
-    toolDelayMs: Number.isFinite(delay) && delay > 0 ? delay : 0,
-    toolLog: readEnv("LOOM_RUN_TOOL_LOG"),
-  };
 }
 
 /** The LLM settings given explicitly (flag or env); they replace a stored run's on resume. */

@@ -12,6 +12,7 @@ import type { ChatModel } from "../llm/types.ts";
 import { openToolSet, type ToolSet } from "../tools/registry.ts";
 import type { Tool } from "../tools/types.ts";
 import { EventHub } from "./events.ts";
+import { NO_KNOBS, type TestKnobs, withKnobs } from "./test_knobs.ts";
 
 /** The live parts of a run. */
 export interface Runtime {
@@ -23,56 +24,18 @@ export interface Runtime {
   list: Tool[];
 }
 
-/** Test-only knobs read from the environment (documented in the README). */
-export interface TestKnobs {
-  /** `LOOM_RUN_TOOL_DELAY_MS`: sleep before each tool execution, to kill a run mid-call. */
-  toolDelayMs: number;
-  /** `LOOM_RUN_TOOL_LOG`: append one line per real tool execution (`runId\tkey\tname`). */
-  toolLog?: string;
-}
-
 /** Options of `Runtimes`. */
 export interface RuntimesOptions {
   /** API key of the OpenAI-compatible endpoint. */
   apiKey?: string;
   /** LLM settings that replace the stored ones (e.g. `resume --model other`). */
   llmOverride?: Partial<LlmSettings>;
-  /** Test knobs. */
+  /** Test-only knobs (`test_knobs.ts`). */
   knobs?: TestKnobs;
   /** Provider to use instead of the one the settings name (tests). */
   provider?: ChatModel;
   /** Files the local tools never show: the run database of this process. */
   hiddenFiles?: string[];
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
-}
-
-/** A tool with the test knobs applied: a delay before it runs, a log line when it really runs. */
-function withKnobs(tool: Tool, knobs: TestKnobs): Tool {
-  if (knobs.toolDelayMs <= 0 && !knobs.toolLog) return tool;
-  return {
-    ...tool,
-    run: async (args, options) => {
-      if (knobs.toolDelayMs > 0) await abortableSleep(knobs.toolDelayMs, options.signal);
-      // The test log records real executions only: a call killed during the delay never ran.
-      if (knobs.toolLog) {
-        await Deno.writeTextFile(
-          knobs.toolLog,
-          `${options.runId ?? ""}\t${options.key ?? ""}\t${tool.name}\n`,
-          { append: true },
-        );
-      }
-      return await tool.run(args, options);
-    },
-  };
 }
 
 /** Builds and caches runtimes per distinct settings; owns the event hub of the process. */
@@ -87,7 +50,7 @@ export class Runtimes {
   /** @param options API key, overrides, knobs */
   constructor(options: RuntimesOptions = {}) {
     this.#options = options;
-    this.knobs = options.knobs ?? { toolDelayMs: 0 };
+    this.knobs = options.knobs ?? NO_KNOBS;
   }
 
   /** The runtime for `settings` (started once, then shared). */
