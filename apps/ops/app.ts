@@ -225,9 +225,31 @@ export function effectiveAllowlist(workspace: string, plan?: Plan): Allowlist {
   if (own && ws) return own.within(ws);
   if (own) return own;
   if (ws) return ws;
+  const example = exampleWorkspace();
   throw new OpsUsageError(
-    `no allowlist: add ${ALLOWLIST_FILE} to the workspace ${workspace} or an allowlist to the runbook`,
+    `no allowlist: add ${ALLOWLIST_FILE} to the workspace ${workspace} or an allowlist to the runbook${
+      example ? ` (to try the example workspace, pass --workspace ${example})` : ""
+    }`,
   );
+}
+
+/**
+ * The example workspace that comes with loom-ops (its own folder: playbooks, runbooks, an
+ * allowlist and harmless stand-in tools), as the path to pass from the current directory
+ * (`apps/ops` from the repository root); undefined when it is not on disk (loaded from a
+ * registry, or compiled into a binary).
+ */
+export function exampleWorkspace(): string | undefined {
+  const url = new URL(".", import.meta.url);
+  if (url.protocol !== "file:") return undefined;
+  const dir = decodeURIComponent(url.pathname).replace(/\/$/, "");
+  try {
+    if (!Deno.statSync(`${dir}/${ALLOWLIST_FILE}`).isFile) return undefined;
+  } catch {
+    return undefined;
+  }
+  const cwd = Deno.cwd();
+  return dir.startsWith(`${cwd}/`) ? dir.slice(cwd.length + 1) : dir;
 }
 
 /** A runbook path as given, or else relative to the workspace (`runbooks/x.yaml` from anywhere). */

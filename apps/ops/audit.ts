@@ -9,10 +9,12 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import type { AuditAnchor } from "./audit_anchor.ts";
 import { type AuditKey, AuditKeyError } from "./audit_key.ts";
-import { OPS_FORMAT, OpsDbError } from "./ops_db.ts";
+import { LEGACY_FORMAT, OPS_FORMAT, OpsDbError } from "./ops_db.ts";
+import type { PlannerUsage } from "./plan.ts";
 
 /** Hash of the (virtual) entry before the first one. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -103,6 +105,17 @@ export async function entryHash(
   e: Omit<AuditEntry, "hash" | "prevHash">,
 ): Promise<string> {
   return await key.sign(hashedText(prevHash, e));
+}
+
+/**
+ * The hash of an entry of a legacy trail (format `loom-ops/1`, before the keyed chain): a plain
+ * sha256 (hex) of the same text, as loom-ops wrote it then. Anyone can recompute it.
+ */
+export function legacyEntryHash(
+  prevHash: string,
+  e: Omit<AuditEntry, "hash" | "prevHash">,
+): string {
+  return createHash("sha256").update(hashedText(prevHash, e)).digest("hex");
 }
 
 /** What {@link AuditLog} needs besides its database. */
@@ -239,6 +252,9 @@ export class AuditLog {
         (this.#db.prepare("SELECT value FROM ops_meta WHERE key = ?").get(k) as
           | { value: string }
           | undefined)?.value;
+      // Before any key is read or created: a trail this version does not write is refused.
+      const format = meta("format");
+      if (format !== OPS_FORMAT) throw new OpsDbError(notAppendable(format));
       const id = meta("key_id");
       const key = await this.#options.key({ create: id === undefined });
       if (!key) {
@@ -246,13 +262,6 @@ export class AuditLog {
           `there is no audit key at ${
             this.#options.keyPath ?? "the configured path"
           }, and the audit trail was signed with key id ${id}; pass the key it was written with (--audit-key or LOOM_OPS_AUDIT_KEY)`,
-        );
-      }
-      if (meta("format") !== OPS_FORMAT) {
-        throw new OpsDbError(
-          `the audit trail was written by an earlier loom-ops without a keyed hash chain (${
-            meta("format")
-          }); start a new database with --db (the old one can still be listed with audit)`,
         );
       }
       if (id !== undefined && id !== key.id) {
@@ -283,6 +292,14 @@ export class AuditLog {
   }
 }
 
+/** Why a trail of another format is not appended to, in one sentence saying what to do. */
+function notAppendable(format: string | undefined): string {
+  if (format === LEGACY_FORMAT) {
+    return `this audit trail was written by loom-ops before the keyed hash chain (${LEGACY_FORMAT}) and cannot be appended to; start a new database with --db NEW.sqlite (audit and audit --verify still read this one)`;
+  }
+  return `this audit trail has the format ${format}, which this loom-ops does not write (it writes ${OPS_FORMAT}); use the loom-ops that wrote it, or start a new database with --db NEW.sqlite`;
+}
+
 /** An entry from its row; throws when its data is not valid JSON. */
 export function toEntry(row: Record<string, unknown>): AuditEntry {
   return {
@@ -301,6 +318,15 @@ export function toEntry(row: Record<string, unknown>): AuditEntry {
 /** Formats entries as JSON Lines (one entry per line). */
 export function toJsonLines(entries: AuditEntry[]): string {
   return entries.map((e) => JSON.stringify(e)).join("\n") + (entries.length ? "\n" : "");
+}
+
+/** An LLM plan's tokens for a summary: counts, or "tokens unknown" when the server sent none. */
+function usageText(usage: PlannerUsage | undefined): string {
+  if (!usage) return "";
+  const t = usage.tokens;
+  return t
+    ? `; ${t.promptTokens} prompt + ${t.completionTokens} completion tokens`
+    : "; tokens unknown";
 }
 
 /** A one-line human summary of an entry's data. */
@@ -350,7 +376,9 @@ export function summarize(e: AuditEntry): string {
     case "step.retry":
       return `attempt ${d.attempt}: ${d.reason}`;
     case "plan":
-      return `${d.name}: ${(d.steps as unknown[] | undefined)?.length ?? 0} steps (${d.source})`;
+      return `${d.name}: ${(d.steps as unknown[] | undefined)?.length ?? 0} steps (${d.source}${
+        usageText(d.usage as PlannerUsage | undefined)
+      })`;
     default:
       return Object.keys(d).length ? canonicalJson(d).slice(0, 120) : "";
   }

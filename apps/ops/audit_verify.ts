@@ -6,16 +6,18 @@
  * HMAC key is outside both databases, so the chain cannot be recomputed without it); newest
  * entries cut off (the runner's database anchors a longer chain); a chain rewritten even with
  * the key (the anchors' hashes no longer match); a dropped table or deleted file (anchors, or
- * runs the runner knows, with no entries); and a trail signed with another key.
+ * runs the runner knows, with no entries); and a trail signed with another key. A legacy trail
+ * (written before the keyed chain) is verified as the plain sha256 chain it is, and the report
+ * says what that does not prove ({@link LEGACY_GUARANTEE}).
  *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
 import type { Store } from "@loom/runner";
-import { type AuditEntry, entryHash, GENESIS_HASH, toEntry } from "./audit.ts";
+import { type AuditEntry, entryHash, GENESIS_HASH, legacyEntryHash, toEntry } from "./audit.ts";
 import { type AuditHead, storeAnchor } from "./audit_anchor.ts";
 import type { AuditKey } from "./audit_key.ts";
-import { OPS_FORMAT } from "./ops_db.ts";
+import { LEGACY_FORMAT, OPS_FORMAT } from "./ops_db.ts";
 
 /** The result of {@link verifyAudit}. */
 export interface VerifyReport {
@@ -31,7 +33,31 @@ export interface VerifyReport {
   firstBad?: { seq: number; reason: string };
   /** What is wrong when it is not one entry: entries cut off, a missing file, a run without entries. */
   problem?: string;
+  /**
+   * Set when the trail is a legacy one, written before the keyed chain (`loom-ops/1`): it was
+   * checked as a plain sha256 chain, which proves less (see {@link LEGACY_GUARANTEE}).
+   */
+  legacy?: LegacyGuarantee;
 }
+
+/** What verifying a legacy (unkeyed) trail proves and does not prove. */
+export interface LegacyGuarantee {
+  /** The trail's format (`loom-ops/1`). */
+  format: string;
+  /** What an intact legacy chain shows. */
+  proves: string;
+  /** What it cannot show. */
+  doesNotProve: string;
+}
+
+/** What verifying a legacy trail (`loom-ops/1`, a plain sha256 chain, no key, no anchors) means. */
+export const LEGACY_GUARANTEE: LegacyGuarantee = {
+  format: LEGACY_FORMAT,
+  proves:
+    "every entry links to the one before it and matches its hash, so none was changed by accident or edited without recomputing the chain, and every loom-ops run the runner database knows has entries",
+  doesNotProve:
+    "that nobody rewrote the trail (without a key, anyone who can write the file can recompute the whole chain) or that the newest entries are all there (nothing anchors them in the runner database)",
+};
 
 /** What {@link verifyAudit} reads. */
 export interface VerifyOptions {
@@ -79,11 +105,13 @@ export async function verifyAudit(o: VerifyOptions): Promise<VerifyReport> {
     const count = Number(
       (db.prepare("SELECT count(*) AS n FROM ops_audit").get() as { n: number }).n,
     );
-    if (count > 0 && meta("format") !== OPS_FORMAT) {
+    const format = meta("format");
+    if (count > 0 && format === LEGACY_FORMAT) {
+      return await verifyLegacy(db, meta("key_id"), heads, runs, report);
+    }
+    if (count > 0 && format !== OPS_FORMAT) {
       return fail(
-        `the audit trail was written by an earlier loom-ops without a keyed hash chain (${
-          meta("format")
-        }), so it cannot be verified`,
+        `the audit trail has the format ${format}, which this loom-ops cannot verify (it knows ${OPS_FORMAT} and ${LEGACY_FORMAT})`,
       );
     }
     if (count > 0 && !o.key) {
@@ -97,18 +125,60 @@ export async function verifyAudit(o: VerifyOptions): Promise<VerifyReport> {
         `the audit trail was signed with another audit key (id ${keyId}) than ${o.key.path} (id ${o.key.id})`,
       );
     }
-    const chain = await walk(db, o.key);
+    const key = o.key;
+    const chain = await walk(db, key && ((prev, body) => entryHash(key, prev, body)));
     report.entries = chain.entries;
     if (chain.firstBad) return { ...report, ok: false, firstBad: chain.firstBad };
     const anchorProblem = checkAnchors(heads, chain.hashes, o.key);
     if (anchorProblem) return fail(anchorProblem);
-    const missing = runs.roots.find((id) => !chain.runIds.has(id)) ??
-      runs.finishedSubRuns.find((id) => !chain.runIds.has(id));
-    if (missing) return fail(`run ${missing} is in the runner database but has no audit entries`);
+    const missing = runWithoutEntries(runs, chain.runIds);
+    if (missing) return fail(missing);
     return report;
   } finally {
     db.close();
   }
+}
+
+/**
+ * Verifies a legacy trail (`loom-ops/1`): its plain sha256 chain and that every loom-ops run has
+ * entries. Such a trail never had a key or anchors; a file that says it is legacy but has either
+ * is a keyed trail rewritten as an unkeyed one (which anyone could recompute), and fails.
+ */
+async function verifyLegacy(
+  db: DatabaseSync,
+  keyId: string | undefined,
+  heads: AuditHead[],
+  runs: { roots: string[]; finishedSubRuns: string[] },
+  report: VerifyReport,
+): Promise<VerifyReport> {
+  const legacy = { ...report, legacy: LEGACY_GUARANTEE };
+  if (heads.length || keyId !== undefined) {
+    const evidence = heads.length
+      ? `the runner database anchors ${report.anchored} entries of a keyed chain`
+      : `it records the audit key id ${keyId}`;
+    return {
+      ...legacy,
+      ok: false,
+      problem:
+        `the audit file says it is a legacy unkeyed trail (${LEGACY_FORMAT}), but ${evidence}: a keyed trail was rewritten as an unkeyed one`,
+    };
+  }
+  const chain = await walk(db, (prev, body) => Promise.resolve(legacyEntryHash(prev, body)));
+  legacy.entries = chain.entries;
+  if (chain.firstBad) return { ...legacy, ok: false, firstBad: chain.firstBad };
+  const missing = runWithoutEntries(runs, chain.runIds);
+  if (missing) return { ...legacy, ok: false, problem: missing };
+  return legacy;
+}
+
+/** The problem when a loom-ops run of the runner database has no audit entry, if one has none. */
+function runWithoutEntries(
+  runs: { roots: string[]; finishedSubRuns: string[] },
+  runIds: Set<string>,
+): string | undefined {
+  const missing = runs.roots.find((id) => !runIds.has(id)) ??
+    runs.finishedSubRuns.find((id) => !runIds.has(id));
+  return missing && `run ${missing} is in the runner database but has no audit entries`;
 }
 
 /** Opens the ops file read-only, or undefined when it does not exist. */
@@ -121,8 +191,14 @@ function openReadOnly(path: string): DatabaseSync | undefined {
   return new DatabaseSync(path, { readOnly: true });
 }
 
-/** Walks the chain: gap-free sequence, links and HMACs; collects hashes and run ids. */
-async function walk(db: DatabaseSync, key: AuditKey | undefined): Promise<{
+/** How an entry's hash is computed: keyed (HMAC) or, for a legacy trail, plain sha256. */
+type HashOf = (prevHash: string, body: Omit<AuditEntry, "hash" | "prevHash">) => Promise<string>;
+
+/**
+ * Walks the chain: gap-free sequence, links and hashes (`hashOf`; undefined: no key, so no entry
+ * verifies); collects hashes and run ids.
+ */
+async function walk(db: DatabaseSync, hashOf: HashOf | undefined): Promise<{
   entries: number;
   hashes: string[];
   runIds: Set<string>;
@@ -148,7 +224,7 @@ async function walk(db: DatabaseSync, key: AuditKey | undefined): Promise<{
     if (e.seq !== expected) return bad(e.seq, `entry ${expected} is missing`);
     if (e.prevHash !== prev) return bad(e.seq, "it does not link to the previous entry");
     const { hash: _h, prevHash: _p, ...body } = e;
-    if (!key || await entryHash(key, prev, body) !== e.hash) {
+    if (!hashOf || await hashOf(prev, body) !== e.hash) {
       return bad(e.seq, "its content does not match its hash (edited)");
     }
     hashes.push(e.hash);

@@ -26,7 +26,7 @@ import {
 import { Allowlist } from "./allowlist.ts";
 import { summarize, toJsonLines } from "./audit.ts";
 import { AuditKeyError, auditKeyPath, loadAuditKey } from "./audit_key.ts";
-import { verifyAudit } from "./audit_verify.ts";
+import { verifyAudit, type VerifyReport } from "./audit_verify.ts";
 import { dryRun } from "./dry_run.ts";
 import {
   allowShellOf,
@@ -72,6 +72,8 @@ common options:
   --audit-key FILE   audit HMAC key (default $LOOM_OPS_AUDIT_KEY or ~/.config/loom-ops/audit.key;
                      created with mode 0600 on first use)
 run options:
+  --mock-llm         supervise: the deterministic planner; without it, the LLM configured by
+                     LOOM_LLM_BASE_URL, LOOM_LLM_MODEL and LOOM_LLM_API_KEY (as for loom-run)
   --allow-shell      really run commands (also LOOM_OPS_ALLOW_SHELL=1), each inside the
                      bubblewrap OS sandbox; default: mock executor
   --no-os-sandbox    with --allow-shell: run commands without bubblewrap (recorded in the audit)
@@ -161,7 +163,9 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
         app = openApp({
           dbPath,
           create,
-          planner: p.command === "supervise" ? plannerOf(!!flags["mock-llm"]) : new MockPlanner(),
+          planner: p.command === "supervise"
+            ? plannerOf(!!flags["mock-llm"], (line) => io.err(line))
+            : new MockPlanner(),
           progress,
           auditKeyPath: flags["audit-key"],
         }),
@@ -366,11 +370,7 @@ async function verifyCommand(c: CommandContext): Promise<number> {
     });
     if (flags.json) io.out(JSON.stringify(report, null, 2));
     if (report.ok) {
-      if (!flags.json) {
-        io.out(
-          `audit chain intact: ${report.entries} entries verified (HMAC-SHA256; ${report.anchored} anchored in the runner database; ${report.runs} runs checked)`,
-        );
-      }
+      if (!flags.json) io.out(intactText(report));
       return 0;
     }
     io.err(
@@ -382,6 +382,20 @@ async function verifyCommand(c: CommandContext): Promise<number> {
   } finally {
     store.close();
   }
+}
+
+/** What `audit --verify` prints for an intact trail: for a legacy one, what that proves and not. */
+function intactText(report: VerifyReport): string {
+  if (!report.legacy) {
+    return `audit chain intact: ${report.entries} entries verified (HMAC-SHA256; ${report.anchored} anchored in the runner database; ${report.runs} runs checked)`;
+  }
+  const { format, proves, doesNotProve } = report.legacy;
+  return [
+    `audit chain intact: ${report.entries} entries verified as a legacy unkeyed chain (plain SHA-256, format ${format}, written before loom-ops keyed its audit trail; ${report.runs} runs checked)`,
+    `  this proves ${proves}`,
+    `  it does not prove ${doesNotProve}`,
+    `  new entries cannot be appended to this trail: start a new database with --db for new runs`,
+  ].join("\n");
 }
 
 /** The run ids of a tree of sub-runs, depth first. */

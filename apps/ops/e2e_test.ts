@@ -4,9 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { openStore } from "@loom/runner";
 import { waitFor } from "@loom/runner/testing";
 import { main } from "./main.ts";
 import { splitArgv } from "./playbook.ts";
+import { opsEnv, withAuditKey } from "./_test_util.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -35,7 +37,7 @@ class Env {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args, "--db", this.db],
       cwd: opts.workspace ?? this.dir,
-      env: { NO_COLOR: "1", LOOM_OPS_ALLOW_SHELL: "" },
+      env: opsEnv(this.dir, { NO_COLOR: "1", LOOM_OPS_ALLOW_SHELL: "" }),
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -52,7 +54,7 @@ class Env {
   async run(args: string[]): Promise<Cli> {
     let stdout = "";
     let stderr = "";
-    const code = await main([...args, "--db", this.db], {
+    const code = await main(withAuditKey([...args, "--db", this.db], this.dir), {
       out: (t) => (stdout += t + "\n"),
       err: (t) => (stderr += t + "\n"),
     });
@@ -68,17 +70,24 @@ class Env {
     }
   }
   /**
-   * The runner's durable calls (keys such as `key:command:quick#1`): a command whose call is
-   * `completed` here has its result
-   * committed, so a resume must never run it again. (Its `command.finished` audit entry is
-   * written just before that commit, inside the call.)
+   * The runner's durable calls of every run (keys such as `key:command:quick#1`), read through
+   * the runner's public store API (its tables are its own): a command whose call is `completed`
+   * here has its result committed, so a resume must never run it again. (Its `command.finished`
+   * audit entry is written just before that commit, inside the call.) Only call this once the
+   * database exists with its schema: opening a store migrates an empty file.
    */
-  calls(): { run_id: string; key: string; status: string }[] {
-    const db = new DatabaseSync(this.db, { readOnly: true });
+  async calls(): Promise<{ runId: string; key: string; status: string }[]> {
+    const store = openStore(this.db, { create: false });
     try {
-      return db.prepare("SELECT run_id, key, status FROM tool_calls").all() as never;
+      const out: { runId: string; key: string; status: string }[] = [];
+      for (const run of await store.listRuns({ limit: 10_000 })) {
+        for (const c of await store.listCalls(run.runId, { limit: 10_000 })) {
+          out.push({ runId: c.runId, key: c.key, status: c.status });
+        }
+      }
+      return out;
     } finally {
-      db.close();
+      store.close();
     }
   }
   audit(): {
@@ -266,7 +275,7 @@ Deno.test("deny: the gated command never runs and the run stops", async () => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
       cwd: env.state, // not the database's folder: --db has to be in the hint
-      env: { NO_COLOR: "1" },
+      env: opsEnv(env.dir, { NO_COLOR: "1" }),
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -573,27 +582,30 @@ Deno.test("SIGKILL during a parallel step, then resume: at most one extra run pe
         env.db,
       ],
       cwd: ws,
+      env: opsEnv(env.dir),
       stdout: "null",
       stderr: "null",
     }).spawn();
     // Kill once both held commands have started (they log first, then wait for the release)
     // and the quick one's result is committed.
-    const committed = () =>
+    const committed = async () =>
       new Set(
-        env.calls().filter((c) => c.status === "completed")
+        (await env.calls()).filter((c) => c.status === "completed")
           .map((c) => /(?:^|:)command:([^#]+)#/.exec(c.key)?.[1]).filter((s) => s !== undefined),
       );
-    await waitFor("both held commands started and the quick one's result committed", () => {
+    // The held commands have started only after the run's database has its schema, so the
+    // store is opened only then.
+    await waitFor("both held commands started and the quick one's result committed", async () => {
       const calls = env.invocations();
       return ["hold a", "hold b"].every((c) => calls.some((l) => l.startsWith(c))) &&
-        committed().has("quick");
+        (await committed()).has("quick");
     });
     child.kill("SIGKILL");
     assert.equal((await child.status).signal, "SIGKILL");
     // From here on the held commands may finish: the ones orphaned by the kill, and the re-runs.
     await Deno.writeTextFile(`${env.state}/release`, "");
     const before = env.audit();
-    const finishedBefore = committed();
+    const finishedBefore = await committed();
     assert.deepEqual([...finishedBefore], ["quick"]);
     assert.ok(before.some((e) => e.kind === "command.finished" && e.step === "quick"));
     assert.ok(!before.some((e) => e.kind.startsWith("run.") && e.kind !== "run.started"));

@@ -1,9 +1,9 @@
 /**
  * Command executors. The shell executor checks the allowlist, then runs the argv inside a Deno
- * subprocess that only holds `--allow-run=<the allowlist's executables>` (no `-A`), so the
- * allowlist is enforced twice; with an OS sandbox (the default of `--allow-shell`), that Deno
- * subprocess itself runs inside bubblewrap ({@link bwrapArgs}), so what the command can touch is
- * limited too. The mock executor runs nothing and says so; it is the default unless
+ * subprocess that only holds `--allow-run=<the allowlist's executables>` (no `-A`; in a compiled
+ * binary, the `--allow-run` baked in by `deno compile`), so the allowlist is enforced twice; with
+ * an OS sandbox (the default of `--allow-shell`), that Deno subprocess itself runs inside
+ * bubblewrap ({@link bwrapArgs}), so what the command can touch is limited too. The mock executor runs nothing and says so; it is the default unless
  * `--allow-shell` (or `LOOM_OPS_ALLOW_SHELL=1`) is given.
  *
  * @module
@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { type AllowDecision, type Allowlist, baseName } from "./allowlist.ts";
 import type { SandboxRequest, SandboxResponse } from "./sandbox_child.ts";
 import { bwrapArgs, type HostLayout, hostLayout, type SandboxPolicy, within } from "./sandbox.ts";
+import { SANDBOX_CHILD_COMMAND, type SelfRuntime, selfRuntime } from "./compiled.ts";
 
 /** The system directories searched after the workspace's own executable directories. */
 export const SYSTEM_PATH = ["/usr/local/bin", "/usr/bin", "/bin"];
@@ -134,9 +135,14 @@ export interface SandboxOptions {
    * Deno child runs directly, limited by `--allow-run` alone.
    */
   os?: { bwrap: string; policy: SandboxPolicy; layout?: HostLayout };
+  /** How this loom-ops runs: from source or compiled (default: detected, {@link selfRuntime}). */
+  runtime?: SelfRuntime;
 }
 
-/** Where the Deno runtime that runs the command is mounted inside the OS sandbox. */
+/**
+ * Where the Deno runtime that runs the command (`deno` and `sandbox_child.ts`, or the compiled
+ * loom-ops binary) is mounted inside the OS sandbox.
+ */
 export const SANDBOX_RUNTIME_DIR = "/run/loom-ops";
 
 let childScript: Promise<string> | undefined;
@@ -159,49 +165,71 @@ function childScriptPath(): Promise<string> {
 
 /**
  * The process {@link runSandboxed} starts for `options`: the Deno child, or bubblewrap running
- * the Deno child. Nothing is started; `--dry-run` prints this.
+ * the Deno child. From source the child is `deno run --allow-run=… sandbox_child.ts`; in a
+ * compiled binary ({@link SelfRuntime}) it is the binary itself with the hidden command
+ * `__sandbox-child`, limited by the permissions `deno compile` baked in. Nothing is started;
+ * `--dry-run` prints this.
  *
  * @returns The program, its arguments, and the environment it is given (nothing else).
  */
 export async function sandboxCommand(
   options: SandboxOptions,
 ): Promise<{ program: string; args: string[]; env: Record<string, string> }> {
+  const runtime = options.runtime ?? selfRuntime();
+  const dir = SANDBOX_RUNTIME_DIR;
+  if (runtime.compiled) {
+    const child = [SANDBOX_CHILD_COMMAND];
+    if (!options.os) return { program: runtime.execPath, args: child, env: hostEnv() };
+    return inBubblewrap(options.os, [{ source: runtime.execPath, dest: `${dir}/loom-ops` }], [
+      `${dir}/loom-ops`,
+      ...child,
+    ]);
+  }
   const deno = ["run", "--no-prompt", "--no-config", "--quiet"];
   // An empty --allow-run= would be ambiguous; leaving the flag out denies every subprocess.
   if (options.allowRun.length) deno.push(`--allow-run=${options.allowRun.join(",")}`);
   const script = await childScriptPath();
-  if (!options.os) {
-    const env: Record<string, string> = { NO_COLOR: "1" };
-    for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-      const v = Deno.env.get(k);
-      if (v !== undefined) env[k] = v;
-    }
-    return { program: Deno.execPath(), args: [...deno, script], env };
+  if (!options.os) return { program: runtime.execPath, args: [...deno, script], env: hostEnv() };
+  return inBubblewrap(options.os, [
+    { source: runtime.execPath, dest: `${dir}/deno` },
+    { source: script, dest: `${dir}/sandbox_child.ts` },
+  ], [`${dir}/deno`, ...deno, `${dir}/sandbox_child.ts`]);
+}
+
+/** The environment of the child started without the OS sandbox. */
+function hostEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
   }
+  return env;
+}
+
+/** bubblewrap running `child` under `os.policy`, with the runtime's `files` mounted read-only. */
+function inBubblewrap(
+  os: NonNullable<SandboxOptions["os"]>,
+  files: { source: string; dest: string }[],
+  child: string[],
+): { program: string; args: string[]; env: Record<string, string> } {
   const dir = SANDBOX_RUNTIME_DIR;
   const policy: SandboxPolicy = {
-    ...options.os.policy,
-    files: [
-      ...(options.os.policy.files ?? []),
-      { source: Deno.execPath(), dest: `${dir}/deno` },
-      { source: script, dest: `${dir}/sandbox_child.ts` },
-    ],
-    scratch: [...(options.os.policy.scratch ?? []), `${dir}/cache`],
+    ...os.policy,
+    files: [...(os.policy.files ?? []), ...files],
+    scratch: [...(os.policy.scratch ?? []), `${dir}/cache`],
     env: {
-      ...options.os.policy.env,
+      ...os.policy.env,
       DENO_DIR: `${dir}/cache`,
       DENO_NO_UPDATE_CHECK: "1",
       HOME: "/tmp",
       NO_COLOR: "1",
     },
   };
-  const args = [
-    ...bwrapArgs(policy, options.os.layout ?? hostLayout()),
-    `${dir}/deno`,
-    ...deno,
-    `${dir}/sandbox_child.ts`,
-  ];
-  return { program: options.os.bwrap, args, env: {} };
+  return {
+    program: os.bwrap,
+    args: [...bwrapArgs(policy, os.layout ?? hostLayout()), ...child],
+    env: {},
+  };
 }
 
 /**
@@ -295,6 +323,8 @@ export interface ShellExecutorOptions {
    * `--no-os-sandbox` asks for); the CLI, the server and the gateway always pass it otherwise.
    */
   osSandbox?: OsSandboxOptions;
+  /** How this loom-ops runs: from source or compiled (default: detected, `selfRuntime`). */
+  runtime?: SelfRuntime;
 }
 
 /** How a command would run: what {@link ShellExecutor.plan} reports without running it. */
@@ -320,8 +350,10 @@ export class ShellExecutor implements CommandExecutor {
   readonly #allowRun: string[];
   readonly #maxOutputBytes: number;
   readonly #os?: OsSandboxOptions & { layout: HostLayout };
+  readonly #runtime?: SelfRuntime;
 
   constructor(allowlist: Allowlist, options: ShellExecutorOptions = {}) {
+    this.#runtime = options.runtime;
     this.#allowlist = allowlist;
     this.#dirs = [...allowlist.path, ...SYSTEM_PATH];
     this.#allowRun = allowlist.executables()
@@ -389,6 +421,7 @@ export class ShellExecutor implements CommandExecutor {
       allowRun: this.#allowRun,
       path: this.#dirs,
       maxOutputBytes: this.#maxOutputBytes,
+      runtime: this.#runtime,
       os: policy && this.#os
         ? { bwrap: this.#os.bwrap, policy, layout: this.#os.layout }
         : undefined,

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { OpsUsageError } from "./app.ts";
-import { llmPlannerFromEnv } from "./llm_planner.ts";
+import { LLM_SETUP, llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, type Planner } from "./planner.ts";
 
 /** Where the CLI writes; tests and the server substitute their own. */
@@ -140,14 +140,17 @@ export function userOf(flags: Flags): string {
   return flags.by ?? Deno.env.get("USER") ?? "cli";
 }
 
-/** The planner for `supervise`: the deterministic mock with `--mock-llm`, else the configured LLM. */
-export function plannerOf(mockLlm: boolean): Planner {
+/**
+ * The planner for `supervise`: the deterministic mock with `--mock-llm`, else the LLM the
+ * environment configures (`notice` gets the line about old variable names, when one is used).
+ *
+ * @throws {OpsUsageError} When no LLM is configured.
+ */
+export function plannerOf(mockLlm: boolean, notice?: (line: string) => void): Planner {
   if (mockLlm) return new MockPlanner();
-  const llm = llmPlannerFromEnv();
+  const llm = llmPlannerFromEnv(notice);
   if (llm) return llm;
-  throw new OpsUsageError(
-    "no LLM is configured: pass --mock-llm, or set LOOM_OPS_LLM_URL (OpenAI-compatible) and LOOM_OPS_LLM_MODEL",
-  );
+  throw new OpsUsageError(`no LLM is configured: pass --mock-llm, or ${LLM_SETUP}`);
 }
 
 /**

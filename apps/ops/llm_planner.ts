@@ -6,12 +6,21 @@
  * with a line-numbered error. The model cannot weaken a gate: any step whose argv matches a
  * playbook step marked `[approve: …]` gets that gate whatever the model wrote.
  *
- * Configure with `LOOM_OPS_LLM_URL` (base URL ending before `/chat/completions`),
- * `LOOM_OPS_LLM_MODEL` and optionally `LOOM_OPS_LLM_API_KEY`.
+ * The client is deliberately small and its own (apps do not import each other): one
+ * non-streamed request, accepting a streamed (SSE) answer from servers that ignore
+ * `stream: false`. A refusal (`message.refusal`, `delta.refusal`) and a cut answer
+ * (`finish_reason: "length"`) fail planning with one sentence instead of being read as a plan,
+ * and a reply without `usage` records the tokens as unknown (`null`), never as 0.
+ *
+ * Configured like loom-run, with the same variables: `LOOM_LLM_BASE_URL` (base URL ending
+ * before `/chat/completions`; default `https://api.openai.com/v1` when a key is set),
+ * `LOOM_LLM_MODEL` (default `gpt-4o-mini`) and `LOOM_LLM_API_KEY` (else `OPENAI_API_KEY`).
+ * loom-ops' older names `LOOM_OPS_LLM_URL`, `LOOM_OPS_LLM_MODEL` and `LOOM_OPS_LLM_API_KEY` are
+ * still read, with a one-line notice.
  *
  * @module
  */
-import type { Plan } from "./plan.ts";
+import type { Plan, PlannerUsage } from "./plan.ts";
 import type { Planner, PlannerInput } from "./planner.ts";
 import { parseRunbookYaml } from "./runbook.ts";
 
@@ -63,6 +72,20 @@ export function extractJson(reply: string): string {
   return text.slice(start, end + 1);
 }
 
+/** What one chat completion answered, whether it came as JSON or as a stream. */
+export interface LlmAnswer {
+  /** The answer text. */
+  content: string;
+  /** The model's refusal, when it refused (`message.refusal` / `delta.refusal`). */
+  refusal?: string;
+  /** Why the answer ended, as the server said (`stop`, `length`, `content_filter`, …). */
+  finishReason: string;
+  /** The model that answered. */
+  model: string;
+  /** Tokens used; null when the server sent no `usage` (unknown, not zero). */
+  usage: { promptTokens: number; completionTokens: number } | null;
+}
+
 /** The LLM planner. */
 export class LlmPlanner implements Planner {
   /** `llm:<model>`. */
@@ -73,9 +96,22 @@ export class LlmPlanner implements Planner {
     this.name = `llm:${options.model}`;
   }
 
-  /** Asks the model and validates its plan. */
+  /**
+   * Asks the model and validates its plan.
+   *
+   * @throws {Error} One sentence when the server cannot be reached or fails, when the model
+   * refused, when its answer was cut off or filtered, or when the plan is not valid.
+   */
   async plan(input: PlannerInput): Promise<Plan> {
-    const url = `${this.#o.baseUrl.replace(/\/$/, "")}/chat/completions`;
+    const answer = await this.#complete(input);
+    const content = usableContent(answer, this.#o.model);
+    const plan = parseRunbookYaml(extractJson(content), `plan from ${this.name}`);
+    const usage: PlannerUsage = { model: answer.model, tokens: answer.usage };
+    return enforcePlaybookGates({ ...plan, source: this.name, usage }, input);
+  }
+
+  async #complete(input: PlannerInput): Promise<LlmAnswer> {
+    const url = `${this.#o.baseUrl.replace(/\/+$/, "")}/chat/completions`;
     let res: Response;
     try {
       res = await fetch(url, {
@@ -87,6 +123,7 @@ export class LlmPlanner implements Planner {
         body: JSON.stringify({
           model: this.#o.model,
           temperature: 0,
+          stream: false,
           messages: [
             { role: "system", content: SYSTEM },
             { role: "user", content: plannerPrompt(input) },
@@ -101,12 +138,81 @@ export class LlmPlanner implements Planner {
       const detail = (await res.text()).slice(0, 200);
       throw new Error(`the LLM at ${url} answered HTTP ${res.status}: ${detail}`);
     }
-    const body = await res.json();
-    const content = body?.choices?.[0]?.message?.content;
-    if (typeof content !== "string") throw new Error("the LLM reply has no message content");
-    const plan = parseRunbookYaml(extractJson(content), `plan from ${this.name}`);
-    return enforcePlaybookGates({ ...plan, source: this.name }, input);
+    const text = await res.text();
+    // Some servers answer with a stream even when asked not to.
+    const streamed = (res.headers.get("content-type") ?? "").includes("text/event-stream") ||
+      /^\s*data:/.test(text);
+    try {
+      return streamed ? answerFromStream(text, this.#o.model) : answerFromJson(text, this.#o.model);
+    } catch {
+      throw new Error(`the LLM at ${url} answered something that is not a chat completion`);
+    }
   }
+}
+
+/**
+ * The answer's text, when it can be a plan: a refusal, an answer cut at the length limit or
+ * withheld by a content filter is an error saying so, never read as a (partial) plan.
+ */
+export function usableContent(answer: LlmAnswer, model: string): string {
+  if (answer.refusal) throw new Error(`the LLM (${model}) refused to plan: ${answer.refusal}`);
+  if (answer.finishReason === "length") {
+    throw new Error(
+      `the LLM's answer was cut off at its length limit (finish_reason: length), so its plan is incomplete; use a model or server setting that allows longer answers`,
+    );
+  }
+  if (answer.finishReason === "content_filter") {
+    throw new Error(
+      `the LLM's answer was withheld by the server's content filter (finish_reason: content_filter)`,
+    );
+  }
+  if (answer.content.trim() === "") throw new Error("the LLM answered with no content");
+  return answer.content;
+}
+
+/** Token counts of a `usage` object, or null when there is none (unknown). */
+function usageOf(
+  usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined,
+): LlmAnswer["usage"] {
+  if (!usage || typeof usage !== "object") return null;
+  return { promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 };
+}
+
+/** Reads a `chat.completion` JSON body. */
+export function answerFromJson(text: string, model: string): LlmAnswer {
+  const body = JSON.parse(text);
+  const choice = body?.choices?.[0];
+  if (!choice || typeof choice !== "object") throw new Error("no choices");
+  const message = choice.message ?? {};
+  return {
+    content: typeof message.content === "string" ? message.content : "",
+    refusal: typeof message.refusal === "string" && message.refusal ? message.refusal : undefined,
+    finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "stop",
+    model: typeof body.model === "string" ? body.model : model,
+    usage: usageOf(body.usage),
+  };
+}
+
+/** Reads a streamed answer (SSE `data:` lines of `chat.completion.chunk`s, up to `[DONE]`). */
+export function answerFromStream(text: string, model: string): LlmAnswer {
+  const answer: LlmAnswer = { content: "", finishReason: "stop", model, usage: null };
+  let refusal = "";
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.startsWith("data:")) continue;
+    const data = line.slice(5).trim();
+    if (data === "[DONE]") break;
+    if (data === "") continue;
+    const chunk = JSON.parse(data);
+    if (typeof chunk.model === "string") answer.model = chunk.model;
+    if (chunk.usage) answer.usage = usageOf(chunk.usage);
+    const choice = chunk.choices?.[0];
+    if (!choice) continue;
+    if (typeof choice.finish_reason === "string") answer.finishReason = choice.finish_reason;
+    if (typeof choice.delta?.content === "string") answer.content += choice.delta.content;
+    if (typeof choice.delta?.refusal === "string") refusal += choice.delta.refusal;
+  }
+  if (refusal) answer.refusal = refusal;
+  return answer;
 }
 
 /** Gives every plan step whose argv matches a gated playbook step that playbook's gate. */
@@ -126,13 +232,68 @@ export function enforcePlaybookGates(plan: Plan, input: PlannerInput): Plan {
   };
 }
 
-/** The LLM planner configured by environment, or undefined when `LOOM_OPS_LLM_URL` is unset. */
-export function llmPlannerFromEnv(): LlmPlanner | undefined {
-  const baseUrl = Deno.env.get("LOOM_OPS_LLM_URL");
-  if (!baseUrl) return undefined;
-  return new LlmPlanner({
-    baseUrl,
-    model: Deno.env.get("LOOM_OPS_LLM_MODEL") ?? "gpt-4o-mini",
-    apiKey: Deno.env.get("LOOM_OPS_LLM_API_KEY") || undefined,
+/** The shared LLM settings (loom-run reads the same), each with loom-ops' older name. */
+const SETTINGS = [
+  { name: "LOOM_LLM_BASE_URL", old: "LOOM_OPS_LLM_URL" },
+  { name: "LOOM_LLM_MODEL", old: "LOOM_OPS_LLM_MODEL" },
+  { name: "LOOM_LLM_API_KEY", old: "LOOM_OPS_LLM_API_KEY" },
+] as const;
+
+/** How to configure an LLM, for messages. */
+export const LLM_SETUP =
+  "set LOOM_LLM_BASE_URL (an OpenAI-compatible endpoint such as http://127.0.0.1:11434/v1) and LOOM_LLM_MODEL, or LOOM_LLM_API_KEY for api.openai.com";
+
+/** The LLM settings found in the environment. */
+export interface LlmSettingsFromEnv {
+  /** The planner's settings; undefined when no LLM is configured (no endpoint and no key). */
+  options?: LlmPlannerOptions;
+  /** One line naming the old variable names in use and their new names, when any is used. */
+  notice?: string;
+}
+
+/**
+ * Reads the LLM settings loom-run reads too: `LOOM_LLM_BASE_URL`, `LOOM_LLM_MODEL`,
+ * `LOOM_LLM_API_KEY` (else `OPENAI_API_KEY`), each else its older loom-ops name. An LLM is
+ * configured when an endpoint or a key is set; without an endpoint it is api.openai.com.
+ *
+ * @param env Reads one variable (default: the process environment; empty counts as unset).
+ */
+export function llmSettingsFromEnv(
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): LlmSettingsFromEnv {
+  const read = (name: string) => env(name) || undefined;
+  const renamed: string[] = [];
+  const [baseUrl, model, apiKey] = SETTINGS.map(({ name, old }) => {
+    const value = read(name);
+    const legacy = read(old);
+    if (legacy !== undefined) {
+      renamed.push(`${old} → ${name}${value !== undefined ? ` (ignored: ${name} is set)` : ""}`);
+    }
+    return value ?? legacy;
   });
+  const key = apiKey ?? read("OPENAI_API_KEY");
+  const found: LlmSettingsFromEnv = renamed.length
+    ? {
+      notice: `note: loom-ops reads the LLM settings loom-run reads; rename ${renamed.join(", ")}`,
+    }
+    : {};
+  if (baseUrl === undefined && key === undefined) return found;
+  found.options = {
+    baseUrl: baseUrl ?? "https://api.openai.com/v1",
+    model: model ?? "gpt-4o-mini",
+    apiKey: key,
+  };
+  return found;
+}
+
+/**
+ * The LLM planner configured by the environment ({@link llmSettingsFromEnv}), or undefined when
+ * none is; `notice` gets the line about old variable names, when there is one.
+ */
+export function llmPlannerFromEnv(
+  notice: (line: string) => void = () => {},
+): LlmPlanner | undefined {
+  const settings = llmSettingsFromEnv();
+  if (settings.notice) notice(settings.notice);
+  return settings.options && new LlmPlanner(settings.options);
 }

@@ -14,8 +14,14 @@
  * @module
  */
 import { main } from "./cli.ts";
+import { SANDBOX_CHILD_COMMAND } from "./compiled.ts";
+import { childMain } from "./sandbox_child.ts";
 
 export { main };
 export type { CliIo } from "./flags.ts";
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  // A compiled loom-ops starts itself as the sandboxed half of its shell executor (compiled.ts).
+  if (Deno.args[0] === SANDBOX_CHILD_COMMAND) await childMain();
+  else Deno.exit(await main(Deno.args));
+}

@@ -19,6 +19,13 @@ export function opsDbPath(runnerDbPath: string): string {
  */
 export const OPS_FORMAT = "loom-ops/2";
 
+/**
+ * The format of ops files written before the keyed chain: each entry's hash is a plain sha256 of
+ * the previous hash and the entry. Such a trail is listed and verified (as a legacy chain, with
+ * the weaker guarantee that gives), never appended to.
+ */
+export const LEGACY_FORMAT = "loom-ops/1";
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ops_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ops_audit (

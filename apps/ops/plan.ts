@@ -92,6 +92,16 @@ export interface Plan {
   steps: PlanStep[];
   /** Steps run in order when a step with `onFailure: "rollback"` fails. */
   rollback: PlanStep[];
+  /** For a plan an LLM made: the model and the tokens it used (recorded in the audit trail). */
+  usage?: PlannerUsage;
+}
+
+/** What making a plan cost an LLM planner. */
+export interface PlannerUsage {
+  /** The model that answered. */
+  model: string;
+  /** Tokens used; null when the server did not say (unknown, which is not zero). */
+  tokens: { promptTokens: number; completionTokens: number } | null;
 }
 
 /** Default command timeout: 30 s. */

@@ -1,6 +1,7 @@
 /**
  * The sandboxed half of the shell executor. It is started as
- * `deno run --no-prompt --allow-run=<allowlisted executables> sandbox_child.ts` (never `-A`), reads
+ * `deno run --no-prompt --allow-run=<allowlisted executables> sandbox_child.ts` (never `-A`), or,
+ * in a compiled loom-ops, as `loom-ops __sandbox-child` (see `compiled.ts`); it reads
  * one JSON request on stdin, runs that argv with a clean environment, a timeout and capped
  * output, and prints one JSON result. Because Deno itself limits which executables this process
  * may start, a bug in loom-ops' own allowlist check cannot widen what runs. With the OS sandbox
@@ -158,8 +159,33 @@ export async function runRequest(req: SandboxRequest): Promise<SandboxResponse> 
   };
 }
 
-if (import.meta.main) {
+/** Every permission but `run`, which the child drops before it reads its request. */
+const DROPPED: Deno.PermissionName[] = ["read", "write", "net", "env", "sys", "ffi"];
+
+/**
+ * Gives up every permission but `run`. Started by `deno run` the child holds nothing else
+ * anyway; a compiled loom-ops starts itself as the child and would otherwise keep everything
+ * baked into the binary (read, write, net, env), so the child keeps only the baked
+ * `--allow-run`.
+ */
+export function narrowPermissions(): void {
+  for (const name of DROPPED) {
+    try {
+      Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);
+    } catch { /* not known to this Deno: nothing to drop */ }
+  }
+}
+
+/**
+ * The child's whole life: drop every permission but `run`, read one JSON request on stdin, run
+ * it, print one JSON result. `sandbox_child.ts` does this when it is the main module; a compiled
+ * loom-ops does it for its hidden command `__sandbox-child` (`main.ts`).
+ */
+export async function childMain(): Promise<void> {
+  narrowPermissions();
   const input = await new Response(Deno.stdin.readable).text();
   const response = await runRequest(JSON.parse(input) as SandboxRequest);
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(response)));
 }
+
+if (import.meta.main) await childMain();

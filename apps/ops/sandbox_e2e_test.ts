@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { opsEnv, testAuditKey } from "./_test_util.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -31,12 +32,7 @@ class Env {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args, "--db", this.db],
       cwd: this.dir,
-      env: {
-        NO_COLOR: "1",
-        LOOM_OPS_ALLOW_SHELL: "",
-        LOOM_OPS_AUDIT_KEY: `${this.dir}/audit.key`,
-        ...env,
-      },
+      env: opsEnv(this.dir, { NO_COLOR: "1", LOOM_OPS_ALLOW_SHELL: "", ...env }),
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -226,7 +222,7 @@ Deno.test("runbook --dry-run shows each command with its sandbox and runs nothin
     const spawns = json.commands.map((c: { plan: { spawn: string[] } }) => c.plan.spawn);
     assert.ok(spawns[0].includes("--unshare-net") && !spawns[1].includes("--unshare-net"));
     assert.ok(spawns[0].includes("--die-with-parent") && spawns[0].includes("--clearenv"));
-    for (const p of [env.db, `${env.db}.ops`, env.state, `${env.dir}/audit.key`]) {
+    for (const p of [env.db, `${env.db}.ops`, env.state, testAuditKey(env.dir)]) {
       await assert.rejects(Deno.stat(p), Deno.errors.NotFound, `${p} was created`);
     }
     // A command outside the allowlist makes the dry run fail like the run would.

@@ -44,7 +44,7 @@ import {
   stateDirOf,
   workspaceOf,
 } from "./flags.ts";
-import { llmPlannerFromEnv } from "./llm_planner.ts";
+import { LLM_SETUP, llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
 
 /** Server settings. */
@@ -234,7 +234,8 @@ function events(c: Context, app: OpsApp, runId: string, pollMs: number) {
     stream.onAbort(() => {
       closed = true;
     });
-    while (!closed) {
+    /** Sends the entries written since the last one sent. */
+    const flush = async () => {
       for (const e of app.audit.list(runId, after)) {
         after = e.seq;
         await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
@@ -242,10 +243,16 @@ function events(c: Context, app: OpsApp, runId: string, pollMs: number) {
           closed = true;
         }
       }
+    };
+    while (!closed) {
+      await flush();
       if (!closed) {
         const run = await app.store.getRun(runId);
         if (run?.status === "waiting") {
-          await stream.writeSSE({ event: "waiting", data: JSON.stringify({ runId }) });
+          // The run may have begun to wait since the flush above: what it wrote before (its
+          // approval request) goes out before `waiting`.
+          await flush();
+          if (!closed) await stream.writeSSE({ event: "waiting", data: JSON.stringify({ runId }) });
         }
         await stream.sleep(pollMs);
       }
@@ -267,8 +274,8 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
   const app = openApp({
     dbPath: o.dbPath,
     create: true,
-    planner: flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv() ??
-      new UnconfiguredPlanner("start the server with --mock-llm or set LOOM_OPS_LLM_URL")),
+    planner: flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv((line) => io.err(line)) ??
+      new UnconfiguredPlanner(`start the server with --mock-llm, or ${LLM_SETUP}`)),
     progress: (line) => io.err(line),
     auditKeyPath: flags["audit-key"],
   });

@@ -1,19 +1,13 @@
 /** The HTTP server's request body limit: 413 above {@link MAX_BODY_BYTES}, declared or streamed. */
 import assert from "node:assert/strict";
-import { openApp } from "./app.ts";
-import { MockPlanner } from "./planner.ts";
 import { createServer, MAX_BODY_BYTES } from "./serve.ts";
+import { openTestApp } from "./_test_util.ts";
 
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 
 Deno.test("HTTP: a request body above 64 KiB is answered 413, whether declared or streamed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "loom-ops-limit-" });
-  const app = openApp({
-    dbPath: `${dir}/ops.sqlite`,
-    create: true,
-    planner: new MockPlanner(),
-    auditKeyPath: `${dir}/audit.key`,
-  });
+  const app = openTestApp(dir);
   const { hono, settled } = createServer(app, {
     workspace: OPS_DIR,
     stateDir: dir,

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { openApp } from "./app.ts";
-import { MockPlanner } from "./planner.ts";
 import { createServer } from "./serve.ts";
+import { openTestApp, opsEnv } from "./_test_util.ts";
 
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -33,7 +32,7 @@ async function readEvents(
 
 Deno.test("HTTP: start a runbook, follow it over SSE, approve it, inspect it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "loom-ops-serve-" });
-  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const app = openTestApp(dir);
   const { hono, settled } = createServer(app, {
     workspace: OPS_DIR,
     stateDir: dir,
@@ -144,6 +143,7 @@ Deno.test("loom-ops serve listens on 127.0.0.1 and stops cleanly on SIGTERM", as
       OPS_DIR,
       "--mock-llm",
     ],
+    env: opsEnv(dir),
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -203,6 +203,7 @@ Deno.test("loom-ops serve: a port in use and an unknown --host are usage errors 
         "--mock-llm",
         ...extra,
       ],
+      env: opsEnv(dir),
       stdout: "piped",
       stderr: "piped",
     }).output();

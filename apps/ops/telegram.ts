@@ -32,7 +32,7 @@ import {
   workspaceOf,
 } from "./flags.ts";
 import { formatStatus } from "./format_status.ts";
-import { llmPlannerFromEnv } from "./llm_planner.ts";
+import { LLM_SETUP, llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
 import type { RunResult } from "@loom/runner";
 import type { OpsOutcome } from "./agents.ts";
@@ -334,8 +334,10 @@ export async function runTelegramGateway(
   const app = openApp({
     dbPath: o.dbPath,
     create: true,
-    planner: o.flags["mock-llm"] ? new MockPlanner() : (llmPlannerFromEnv() ??
-      new UnconfiguredPlanner("start the gateway with --mock-llm or set LOOM_OPS_LLM_URL")),
+    planner: o.flags["mock-llm"]
+      ? new MockPlanner()
+      : (llmPlannerFromEnv((line) => o.io.err(line)) ??
+        new UnconfiguredPlanner(`start the gateway with --mock-llm, or ${LLM_SETUP}`)),
     progress: (line) => o.io.err(line),
     auditKeyPath: o.flags["audit-key"],
   });

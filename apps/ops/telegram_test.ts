@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { waitFor } from "@loom/runner/testing";
-import { buildRunConfig, openApp, startOpsRun } from "./app.ts";
-import { MockPlanner } from "./planner.ts";
+import { buildRunConfig, startOpsRun } from "./app.ts";
 import { retryDelayMs, runGateway } from "./telegram.ts";
+import { openTestApp, opsEnv } from "./_test_util.ts";
 
 const OPS_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -80,7 +80,7 @@ function fakeBotApi() {
 
 Deno.test("Telegram gateway: announces, refuses strangers, approves as the Telegram user", async () => {
   const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
-  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const app = openTestApp(dir);
   const bot = fakeBotApi();
   const ac = new AbortController();
   let gateway: Promise<void> | undefined;
@@ -158,7 +158,7 @@ Deno.test("Telegram gateway: announces, refuses strangers, approves as the Teleg
 Deno.test("a token the Bot API rejects stops the gateway with a clear error", async () => {
   const bot = fakeBotApi();
   const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
-  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const app = openTestApp(dir);
   try {
     await assert.rejects(
       runGateway(app, {
@@ -180,12 +180,14 @@ Deno.test("a token the Bot API rejects stops the gateway with a clear error", as
 });
 
 Deno.test("without a token the gateway explains how to configure it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "gateway", "telegram"],
-    env: { TELEGRAM_BOT_TOKEN: "" },
+    args: ["run", "-A", MAIN, "gateway", "telegram", "--db", `${dir}/ops.sqlite`],
+    env: opsEnv(dir, { TELEGRAM_BOT_TOKEN: "" }),
     stdout: "piped",
     stderr: "piped",
   }).output();
+  await Deno.remove(dir, { recursive: true });
   assert.equal(out.code, 2);
   const err = new TextDecoder().decode(out.stderr);
   assert.match(err, /^error: the Telegram gateway is not configured: set TELEGRAM_BOT_TOKEN/);
@@ -208,11 +210,11 @@ Deno.test("the CLI checks the token before it says it is listening", async () =>
         "--workspace",
         OPS_DIR,
       ],
-      env: {
+      env: opsEnv(dir, {
         TELEGRAM_BOT_TOKEN: token,
         TELEGRAM_ALLOWED_CHAT_IDS: "42",
         TELEGRAM_API_BASE: bot.base,
-      },
+      }),
       stdout: "null",
       stderr: "piped",
     });
@@ -250,7 +252,7 @@ Deno.test("an unreachable Bot API is retried with a growing, announced delay", a
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   const dir = await Deno.makeTempDir({ prefix: "loom-ops-tg-" });
-  const app = openApp({ dbPath: `${dir}/ops.sqlite`, create: true, planner: new MockPlanner() });
+  const app = openTestApp(dir);
   const ac = new AbortController();
   const lines: string[] = [];
   let ready = false;

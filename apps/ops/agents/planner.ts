@@ -84,6 +84,8 @@ export function createPlannerAgent(deps: PlannerAgentDeps): PlannerAgent {
             network: s.network,
           })),
           rollback: plan.rollback.map((s) => ({ id: s.id, run: s.run })),
+          // An LLM plan's tokens; `null` tokens: the server did not say (unknown, not zero).
+          usage: plan.usage,
         },
         once: `${root}:plan`,
       });
