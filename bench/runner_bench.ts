@@ -21,15 +21,15 @@ const STEPS = Number(values.steps ?? 10_000);
 const REPEAT = Number(values.repeat ?? 3);
 
 type State = { current: number; target: number };
-const stepFn = (state: State, stepIndex: number) =>
+const stepFn = (state: State, step: number) =>
   state.current >= state.target
-    ? { current: state.current, steps: stepIndex }
+    ? { current: state.current, steps: step }
     : recur({ ...state, current: state.current + 1 });
 
 const counter = defineAgent({
   name: "counter",
   initialState: (input: { target: number }) => ({ current: 0, target: input.target }),
-  step: (state: State, ctx) => stepFn(state, ctx.stepIndex),
+  step: (state: State, ctx) => stepFn(state, ctx.step),
 });
 
 async function inMemory(): Promise<{ ms: number }> {

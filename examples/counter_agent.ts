@@ -13,7 +13,7 @@ export default defineAgent({
   name: "counter",
   initialState: (input?: { target?: number }) => ({ current: 0, target: input?.target ?? 10 }),
   step(state, ctx) {
-    if (state.current >= state.target) return { current: state.current, steps: ctx.stepIndex };
+    if (state.current >= state.target) return { current: state.current, steps: ctx.step };
     return recur({ ...state, current: state.current + 1 });
   },
 });

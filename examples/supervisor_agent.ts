@@ -12,7 +12,7 @@ const worker = defineAgent({
   name: "worker",
   initialState: (input: { task: string }) => ({ task: input.task, progress: 0 }),
   async step(state, ctx) {
-    if (state.progress >= 3) return `${state.task}: done in ${ctx.stepIndex} steps`;
+    if (state.progress >= 3) return `${state.task}: done in ${ctx.step} steps`;
     await ctx.callTool("work", { task: state.task, part: state.progress }, () => true);
     return recur({ ...state, progress: state.progress + 1 });
   },

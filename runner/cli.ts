@@ -12,7 +12,14 @@
 import { parseArgs } from "node:util";
 import { RunnerError } from "./errors.ts";
 import { ADMIN_COMMANDS } from "./cli/admin.ts";
-import { type CliHooks, type Command, COMMON, Output, type Values } from "./cli/command.ts";
+import {
+  applyRenamedFlags,
+  type CliHooks,
+  type Command,
+  optionsOf,
+  Output,
+  type Values,
+} from "./cli/command.ts";
 import { INSPECT_COMMANDS } from "./cli/inspect.ts";
 import { RUN_COMMANDS } from "./cli/run.ts";
 
@@ -21,9 +28,11 @@ export type { CliHooks } from "./cli/command.ts";
 const ALL: Record<string, Command> = { ...RUN_COMMANDS, ...INSPECT_COMMANDS, ...ADMIN_COMMANDS };
 /** Every command, in the order `--help` lists them. */
 const COMMANDS: Record<string, Command> = Object.fromEntries(
-  "run resume retry explain list get history attempts tool-calls signal cancel verify fork delete prune"
+  "run resume retry explain list get history attempts calls signal cancel verify fork delete prune"
     .split(" ").map((name) => [name, ALL[name]]),
 );
+/** Old command names that still work, each use with a one-line notice on stderr. */
+const RENAMED_COMMANDS: Record<string, string> = { "tool-calls": "calls" };
 
 function usage(): string {
   const lines = ["usage: loom-runner <command> [options]   (add --json for machine output)", ""];
@@ -39,7 +48,9 @@ function usage(): string {
 
 /** Runs the CLI with `args`; returns the exit code (does not exit). */
 export async function main(args: string[], hooks: CliHooks = {}): Promise<number> {
-  const [name, ...rest] = args;
+  const [given, ...rest] = args;
+  const name = Object.hasOwn(RENAMED_COMMANDS, given ?? "") ? RENAMED_COMMANDS[given] : given;
+  if (name !== given) console.error(`note: ${given} is now ${name}`);
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
     return name ? 0 : 2;
@@ -68,7 +79,7 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: { ...COMMON, ...command.options },
+      options: optionsOf(command),
       allowPositionals: true,
       strict: true,
     }) as { values: Values; positionals: string[] });
@@ -83,6 +94,7 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
   }
   const out = new Output(Boolean(values.json));
   try {
+    applyRenamedFlags(values, command.renamedFlags);
     if (positionals.length > (command.module ? 1 : 0)) {
       throw new RunnerError(
         `unexpected argument ${JSON.stringify(positionals[command.module ? 1 : 0])} for ${name}`,

@@ -86,7 +86,7 @@ Deno.test("cli: run --max-steps, resume, explain, list, get, history, verify (te
   });
 });
 
-Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", async () => {
+Deno.test("cli: signal, calls, attempts, cancel, fork, delete, prune", async () => {
   await inTemp(async (dir) => {
     const db = `${dir}/runs.sqlite`;
     let r = await cli("run", APPROVAL, "--run-id", "a", "--db", db);
@@ -106,19 +106,23 @@ Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", asyn
     assert.match(r.out, /signal approve delivered to run a \(#1\); resume the run/);
     r = await cli("resume", APPROVAL, "--run-id", "a", "--db", db, "--json");
     assert.equal(JSON.parse(r.out).status, "completed");
-    r = await cli("tool-calls", "--run-id", "a", "--db", db, "--kind", "tool", "--json");
+    r = await cli("calls", "--run-id", "a", "--db", db, "--kind", "tool", "--json");
     assert.deepEqual(JSON.parse(r.out).map((c: { name: string }) => c.name), ["prepare", "deploy"]);
-    r = await cli("attempts", "--run-id", "a", "--db", db, "--step-index", "0");
+    r = await cli("calls", "--run-id", "a", "--db", db, "--step", "0");
+    assert.match(r.out, /^STEP +KIND +NAME +STATUS +ATTEMPTS /);
+    assert.match(r.out, /\n0 +signal +approve +completed +1 /);
+    r = await cli("attempts", "--run-id", "a", "--db", db, "--step", "0");
     assert.equal(r.out, "no failed attempts");
-    r = await cli("fork", "--run-id", "a", "--from-step", "0", "--new-run-id", "b", "--db", db);
+    r = await cli("fork", "--run-id", "a", "--step", "0", "--new-run-id", "b", "--db", db);
     assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, "");
     const stateFile = `${dir}/state.json`;
     await Deno.writeTextFile(stateFile, '{"phase":"done","timeoutMs":null,"approvedBy":"bob"}');
     r = await cli(
       "fork",
       "--run-id",
       "a",
-      "--from-step",
+      "--step",
       "1",
       "--new-run-id",
       "c",
@@ -139,19 +143,68 @@ Deno.test("cli: signal, tool-calls, attempts, cancel, fork, delete, prune", asyn
     assert.equal(r.err, "error: run b was cancelled and cannot be resumed");
     r = await cli("delete", "--run-id", "b", "--db", db, "--json");
     assert.deepEqual(JSON.parse(r.out), { deleted: ["b"] });
-    r = await cli("prune", "--db", db, "--completed-before", "2000-01-01");
+    r = await cli("prune", "--db", db, "--ended-before", "2000-01-01");
     assert.match(r.out, /pruned 0 run/);
     r = await cli(
       "prune",
       "--db",
       db,
-      "--completed-before",
+      "--ended-before",
       new Date(Date.now() + 60_000).toISOString(),
       "--vacuum",
     );
     assert.match(r.out, /pruned 2 run/);
     r = await cli("list", "--db", db);
     assert.equal(r.out, "no runs");
+  });
+});
+
+Deno.test("cli: the old spellings work, each with a one-line notice on stderr", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    let r = await cli("run", APPROVAL, "--run-id", "a", "--db", db, "--quiet");
+    assert.equal(r.code, 0, r.err);
+    r = await cli("tool-calls", "--run-id", "a", "--db", db, "--step-index", "0", "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, "note: tool-calls is now calls\nnote: --step-index is now --step");
+    assert.deepEqual(JSON.parse(r.out).map((c: { name: string }) => c.name), [
+      "prepare",
+      "approve",
+    ]);
+    r = await cli("attempts", "--run-id", "a", "--db", db, "--step-index", "0");
+    assert.equal(r.err, "note: --step-index is now --step");
+    assert.equal(r.out, "no failed attempts");
+    r = await cli("fork", "--run-id", "a", "--from-step", "0", "--new-run-id", "b", "--db", db);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, "note: --from-step is now --step");
+    assert.match(r.out, /run b forked from a at step 0/);
+    r = await cli("prune", "--db", db, "--completed-before", "2000-01-01");
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, "note: --completed-before is now --ended-before");
+    r = await cli("attempts", "--run-id", "a", "--db", db, "--step-index", "0", "--step", "0");
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.err,
+      "note: --step-index is now --step\nerror: --step-index and --step are the same flag; give --step only",
+    );
+    // `history --from-step` is where a listing starts, not a step: it keeps its name.
+    r = await cli("history", "--run-id", "a", "--db", db, "--from-step", "0");
+    assert.equal(r.err, "");
+  });
+});
+
+Deno.test("cli: prune deletes runs that ended before a date, of the statuses asked for", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    assert.equal((await cli("run", COUNTER, "--run-id", "done", "--db", db, "--quiet")).code, 0);
+    assert.equal((await cli("run", APPROVAL, "--run-id", "waits", "--db", db)).code, 0);
+    assert.equal((await cli("cancel", "--run-id", "waits", "--db", db)).code, 0);
+    const later = new Date(Date.now() + 60_000).toISOString();
+    let r = await cli("prune", "--db", db, "--ended-before", later, "--json");
+    assert.deepEqual(JSON.parse(r.out), { deleted: ["done"] }, "completed runs by default");
+    r = await cli("prune", "--db", db, "--ended-before", later, "--status", "failed,cancelled");
+    assert.equal(r.out, "pruned 1 run(s)");
+    assert.equal((await cli("list", "--db", db)).out, "no runs");
   });
 });
 
@@ -184,7 +237,9 @@ export default defineAgent({
     assert.equal(r.err, "error: run f failed at step 1 (transient): service unavailable");
     r = await cli("attempts", "--run-id", "f", "--db", db, "--json");
     assert.deepEqual(
-      JSON.parse(r.out).map((a: { attempt: number; category: string }) => [a.attempt, a.category]),
+      JSON.parse(r.out).map((
+        a: { attempt: number; errorCategory: string },
+      ) => [a.attempt, a.errorCategory]),
       [
         [1, "transient"],
         [2, "transient"],
@@ -237,12 +292,12 @@ Deno.test("cli: bad input gives one sentence and exit 2; inspection never create
         /^error: --status must be one of queued, running, paused/,
       ],
       [
-        ["prune", "--db", db, "--completed-before", "someday"],
-        /^error: --completed-before must be a date/,
+        ["prune", "--db", db, "--ended-before", "someday"],
+        /^error: --ended-before must be a date/,
       ],
       [
         ["fork", "--run-id", "x", "--db", db, "--new-run-id", "y"],
-        /^error: --from-step is required$/,
+        /^error: --step is required$/,
       ],
     ];
     // A real database for the cases that need one to exist.

@@ -1,8 +1,10 @@
 /**
  * `@loom/runner`: durable runs on SQLite or PostgreSQL. An agent's step returns a final value or
- * `recur(nextState)`; every `recur` is committed before the next step starts, so a run survives
- * SIGKILL at any point and resumes from its last committed transition. Tool calls are idempotent,
- * waits and timers are durable, and every step, attempt and tool call can be inspected afterwards.
+ * `recur(nextState)`; every `recur` is committed as a checkpoint before the next step starts, so a
+ * run survives SIGKILL at any point and resumes from its last committed step. Tool calls are
+ * idempotent, signal waits, timers and child runs are durable calls, and every step, failed
+ * attempt and call can be inspected afterwards. The words (run, step, attempt, call, signal,
+ * checkpoint, lease, event) are defined in the README's glossary.
  *
  * @example
  * ```ts
@@ -12,7 +14,7 @@
  *   name: "counter",
  *   initialState: () => ({ current: 0, target: 3 }),
  *   step(state, ctx) {
- *     if (state.current >= state.target) return { current: state.current, steps: ctx.stepIndex };
+ *     if (state.current >= state.target) return { current: state.current, steps: ctx.step };
  *     return recur({ ...state, current: state.current + 1 });
  *   },
  * });
@@ -41,6 +43,7 @@ export {
   type SignalTimeout,
   type StepContext,
   type StepLogger,
+  type ToolCallContext,
   type ToolCallInfo,
   type ToolCallOptions,
 } from "./engine/context.ts";
@@ -57,9 +60,10 @@ export { assertJson, hashJson, stableStringify } from "./json.ts";
 export { type RetryPolicy } from "./engine/retry.ts";
 export type { LeaseResult } from "./engine/lease.ts";
 export type {
+  ObservedToolCall,
   RunObserver,
   RunStartInfo,
-  ToolCallInfo as ObservedToolCall,
+  ToolCallEvent,
 } from "./engine/observer.ts";
 export { combineObservers } from "./engine/observer.ts";
 export {
@@ -74,8 +78,10 @@ export {
 export {
   cancelRun,
   deleteRun,
+  type ForkOptions,
   forkRun,
   getCheckpoint,
+  type PruneOptions,
   pruneRuns,
   retryRun,
   sendSignal,
@@ -92,9 +98,11 @@ export type {
   CallKind,
   CallRecord,
   EventRecord,
+  FailedAttemptRecord,
   LeaseState,
   MaybePromise,
   Page,
+  RunFilter,
   RunPatch,
   RunRecord,
   RunStatus,

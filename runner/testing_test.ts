@@ -248,7 +248,7 @@ Deno.test("faults: more failures than the retry policy allows fail the run; a sl
       2,
     ],
   );
-  assert.ok(slow.history.attempts.every((a) => a.category === "transient"));
+  assert.ok(slow.history.attempts.every((a) => a.errorCategory === "transient"));
 });
 
 Deno.test("crash fault: the driver is SIGKILLed exactly after step N and the run resumes", async () => {

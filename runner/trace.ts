@@ -19,7 +19,11 @@ import type { RunObserver } from "./engine/observer.ts";
 import type { CallRecord, RunRecord, StepRecord, Store } from "./store/store.ts";
 import { RunnerError } from "./errors.ts";
 
-/** Attribute names the runner adds to spans (beside OpenTelemetry's GenAI names). */
+/**
+ * Attribute names the runner adds to spans (beside OpenTelemetry's GenAI names). The step number
+ * is `loom.step.index`: an OpenTelemetry name cannot be both an attribute and a namespace, and
+ * `loom.step` is the namespace of `loom.step.attempt`.
+ */
 const RUN_ID = "loom.run.id";
 const STEP_INDEX = "loom.step.index";
 const ATTEMPT = "loom.step.attempt";
@@ -130,7 +134,7 @@ function runStarted(live: LiveTrace, info: HookInfo<"onRunStart">): void {
       "loom.agent.name": info.agentName,
       "loom.agent.version": info.agentVersion,
       "loom.run.resumed": info.resumed,
-      "loom.run.first_step": info.stepIndex,
+      "loom.run.first_step": info.step,
     },
   });
   runs.set(info.runId, span);
@@ -140,13 +144,13 @@ function runStarted(live: LiveTrace, info: HookInfo<"onRunStart">): void {
 
 function stepStarted(live: LiveTrace, info: HookInfo<"onStepStart">): void {
   endStep(live, info.runId); // a step span left open by a suspended attempt
-  const span = live.recorder.startSpan("step", `step ${info.stepIndex}`, {
+  const span = live.recorder.startSpan("step", `step ${info.step}`, {
     parent: live.runs.get(info.runId) ?? null,
     input: info.state,
     startTime: info.startedAt,
     attributes: {
       [RUN_ID]: info.runId,
-      [STEP_INDEX]: info.stepIndex,
+      [STEP_INDEX]: info.step,
       [ATTEMPT]: info.attempt,
     },
   });
@@ -178,8 +182,8 @@ function toolCalled(live: LiveTrace, info: HookInfo<"onToolCall">): void {
 
 function attemptFailed(live: LiveTrace, info: HookInfo<"onAttemptError">): void {
   const attributes = {
-    [CATEGORY]: info.category,
-    [STEP_INDEX]: info.stepIndex,
+    [CATEGORY]: info.errorCategory,
+    [STEP_INDEX]: info.step,
     ...(info.retryInMs !== null ? { "loom.retry_in_ms": info.retryInMs } : {}),
   };
   if (info.scope === "step") {
@@ -242,7 +246,7 @@ const parseJson = (text: string | null): unknown => text === null ? undefined : 
 /** Options for `traceRun`: recorder options, and a hook that draws some calls its own way. */
 export interface TraceRunOptions extends RecorderOptions {
   /**
-   * Called for each durable call before the default drawing; return `true` when it recorded the
+   * Called for each call before the default drawing; return `true` when it recorded the
    * call itself (an app that runs its LLM turns through `ctx.callTool` draws them as `llm` spans).
    */
   recordCall?: (call: CallRecord, parent: SpanHandle, recorder: Recorder) => boolean;
@@ -250,8 +254,9 @@ export interface TraceRunOptions extends RecorderOptions {
 
 /**
  * Rebuilds the trace of a run from the store: the run, its committed steps (with the kept
- * states), failed attempts with their categories, durable calls (tools, signals, timers), history
- * events, and child runs nested under the step that started them. Times are the recorded ones.
+ * checkpoints), failed attempts with their error categories, calls (tool calls, signal waits,
+ * timers), events, and child runs nested under the step that started them. Times are the
+ * recorded ones.
  *
  * @param store The store.
  * @param runId The run.
@@ -295,9 +300,9 @@ async function addRun(
       "loom.run.status": run.status,
     },
   });
-  const [steps, attempts, calls, events, children] = await Promise.all([
+  const [steps, failedAttempts, calls, events, children] = await Promise.all([
     store.listSteps(run.runId, { limit: 1_000_000 }),
-    store.listAttempts(run.runId, { limit: 1_000_000 }),
+    store.listFailedAttempts(run.runId, { limit: 1_000_000 }),
     store.listCalls(run.runId, { limit: 1_000_000 }),
     store.listEvents(run.runId, { limit: 1_000_000 }),
     depth < 20 ? store.listRuns({ parentRunId: run.runId, limit: 10_000 }) : [],
@@ -305,7 +310,7 @@ async function addRun(
   const stepSpans = addSteps(recorder, run, runSpan, steps);
   addUncommittedSteps(recorder, run, runSpan, calls, stepSpans);
   const underStep = (step: number) => stepSpans.get(step) ?? runSpan;
-  for (const a of attempts) {
+  for (const a of failedAttempts) {
     pointSpan(
       recorder,
       "error",
@@ -314,7 +319,7 @@ async function addRun(
         parent: underStep(a.step),
         at: a.startedAt + a.durationMs,
         error: Object.assign(new Error(a.error), { name: a.errorType }),
-        attributes: { [CATEGORY]: a.category, [STEP_INDEX]: a.step },
+        attributes: { [CATEGORY]: a.errorCategory, [STEP_INDEX]: a.step },
       },
     );
   }
@@ -333,7 +338,7 @@ async function addRun(
   endRunSpan(run, runSpan, steps);
 }
 
-/** One span per committed step, with the state before and after; by step index. */
+/** One span per committed step, with the state before and after; by step. */
 function addSteps(
   recorder: Recorder,
   run: RunRecord,

@@ -94,7 +94,7 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
     store,
     runId,
     observer: combineObservers(progress?.observer, tracer?.observer),
-    signal: abort.signal,
+    abortSignal: abort.signal,
   };
   let result: RunResult<ChatResult | SupervisorResult>;
   try {

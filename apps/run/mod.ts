@@ -88,7 +88,8 @@ export { type ChatTracer, chatTracer } from "./trace.ts";
 export { traceChatRun } from "./store_trace.ts";
 // The runner, xray and tailcalls types this API names (and the types those name), re-exported
 // as types so `@loom/run` documents, and `deno doc --lint`s, on its own. The values
-// (`startRun`, `openStore`, `new Recorder()`…) come from those packages.
+// (`startRun`, `openStore`, `new Recorder()`…) come from those packages. `AttemptRecord`,
+// `ObservedToolCall` and `ToolCallInfo` are the runner's deprecated names, kept for users.
 export type {
   Agent,
   AGENT_BRAND,
@@ -99,12 +100,14 @@ export type {
   CheckpointPolicy,
   ErrorCategory,
   EventRecord,
+  FailedAttemptRecord,
   LeaseState,
   MaybePromise,
   ObservedToolCall,
   Page,
   PayloadPolicy,
   RetryPolicy,
+  RunFilter,
   RunObserver,
   RunPatch,
   RunRecord,
@@ -119,6 +122,8 @@ export type {
   Store,
   TAIL_CALL,
   TailCall,
+  ToolCallContext,
+  ToolCallEvent,
   ToolCallInfo,
   ToolCallOptions,
   WaitInfo,

@@ -125,7 +125,7 @@ export class Progress {
   observer: RunObserver = {
     onRunStart: (info) => {
       if (info.resumed) {
-        this.#line(`${this.#tag(info.runId)}resuming ${info.runId} at step ${info.stepIndex}`);
+        this.#line(`${this.#tag(info.runId)}resuming ${info.runId} at step ${info.step}`);
       }
     },
     onToolCall: (info) => {

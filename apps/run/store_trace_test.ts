@@ -98,6 +98,7 @@ Deno.test("trace: a replayed failed tool call is still a failed span", () => {
   const tracer = chatTracer(new Recorder({ name: "r" }));
   tracer.observer.onToolCall?.({
     runId: "r",
+    step: 0,
     stepIndex: 0,
     name: "fx__is_error",
     args: {},
@@ -110,6 +111,7 @@ Deno.test("trace: a replayed failed tool call is still a failed span", () => {
   });
   tracer.observer.onToolCall?.({
     runId: "r",
+    step: 0,
     stepIndex: 0,
     name: "read_file",
     args: {},

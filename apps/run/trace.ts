@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ObservedToolCall, RunObserver } from "@loom/runner";
+import type { RunObserver, ToolCallEvent } from "@loom/runner";
 import { traceObserver } from "@loom/runner/trace";
 import type { Recorder } from "@loom/xray";
 import type { ChatEvent } from "./agent/events.ts";
@@ -39,7 +39,7 @@ function toolArgs(args: unknown): unknown {
 }
 
 /** True for a durable call the chat agent made for a tool (its outcome is `{ok, output}`). */
-function isChatToolCall(info: ObservedToolCall): boolean {
+function isChatToolCall(info: ToolCallEvent): boolean {
   const outcome = info.result as { ok?: unknown; output?: unknown } | undefined;
   return typeof outcome?.ok === "boolean" && typeof outcome.output === "string";
 }
@@ -73,7 +73,7 @@ function isChatToolCall(info: ObservedToolCall): boolean {
 export function chatTracer(recorder: Recorder): ChatTracer {
   const base = traceObserver(recorder);
   const parent = (runId: string) => base.stepSpan(runId) ?? null;
-  const onToolCall = (info: ObservedToolCall): void => {
+  const onToolCall = (info: ToolCallEvent): void => {
     if (info.name === "llm") {
       // A fresh LLM call is recorded from its events (messages, failed attempts); a replayed one
       // only here.

@@ -32,7 +32,7 @@ scenario(
     assert.deepEqual(run.result, { answer: ANSWER, turns: 2 });
     const status = run.history.calls.find((c) => c.name === "status")!;
     assert.equal(status.attempts, 3);
-    assert.equal(run.history.attempts.filter((a) => a.scope !== "").length, 2);
+    assert.equal(run.history.failedAttempts.filter((a) => a.scope !== "").length, 2);
     // Apart from the two failed attempts, the run is the golden one.
     await assertMatchesGolden(run, "golden/triage.json", { ignore: ["error"], update: false });
   },
@@ -44,9 +44,9 @@ scenario(
   async (run) => {
     assert.equal(run.status, "completed");
     assert.deepEqual(run.result, { answer: ANSWER, turns: 2 });
-    const [timedOut] = run.history.attempts;
+    const [timedOut] = run.history.failedAttempts;
     assert.match(timedOut.error, /timed out|timeout/i);
-    assert.equal(timedOut.category, "transient");
+    assert.equal(timedOut.errorCategory, "transient");
     await assertMatchesGolden(run, "golden/triage.json", { ignore: ["error"], update: false });
   },
 );

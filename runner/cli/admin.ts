@@ -54,30 +54,31 @@ const cancelCommand: Command = {
 };
 
 const forkCommand: Command = {
-  summary: "start a new run from a kept checkpoint of another run",
-  usage: "fork --run-id ID --from-step N --new-run-id NEW --db FILE [--state-file F]",
+  summary: "start a new run at a step of another run, from the checkpoint before it",
+  usage: "fork --run-id ID --step N --new-run-id NEW --db FILE [--state-file F]",
   options: {
     ...RUN_ID,
-    "from-step": { type: "string" },
+    step: { type: "string" },
     "new-run-id": { type: "string" },
     "state-file": { type: "string" },
   },
+  renamedFlags: { "from-step": "step" },
   run: (ctx) =>
     withStore(ctx.values, async (s) => {
-      const fromStep = intFlag(ctx.values, "from-step");
-      if (fromStep === undefined) throw new RunnerError("--from-step is required");
+      const step = intFlag(ctx.values, "step");
+      if (step === undefined) throw new RunnerError("--step is required");
       const state = ctx.values["state-file"] !== undefined
         ? readJsonFile(String(ctx.values["state-file"]), "state file")
         : undefined;
       const rec = await forkRun(s, {
         runId: need(ctx.values, "run-id"),
-        fromStep,
+        step,
         newRunId: need(ctx.values, "new-run-id"),
         state,
       });
-      ctx.out.doc({ runId: rec.runId, forkOf: rec.forkOfRunId, fromStep, status: rec.status });
+      ctx.out.doc({ runId: rec.runId, forkOf: rec.forkOfRunId, step, status: rec.status });
       ctx.out.text(
-        `run ${rec.runId} forked from ${rec.forkOfRunId} at step ${fromStep}; start it with: loom-runner resume <agent.ts> --run-id ${rec.runId} --db ${ctx.values.db}`,
+        `run ${rec.runId} forked from ${rec.forkOfRunId} at step ${step}; start it with: loom-runner resume <agent.ts> --run-id ${rec.runId} --db ${ctx.values.db}`,
       );
       return 0;
     }),
@@ -97,20 +98,21 @@ const delCommand: Command = {
 };
 
 const pruneCommand: Command = {
-  summary: "delete finished runs last changed before a date",
-  usage: "prune --db FILE --completed-before DATE [--status completed,failed,cancelled] [--vacuum]",
+  summary: "delete runs that ended before a date (completed ones unless --status says)",
+  usage: "prune --db FILE --ended-before DATE [--status completed,failed,cancelled] [--vacuum]",
   options: {
-    "completed-before": { type: "string" },
+    "ended-before": { type: "string" },
     status: { type: "string" },
     vacuum: { type: "boolean" },
   },
+  renamedFlags: { "completed-before": "ended-before" },
   run: (ctx) =>
     withStore(ctx.values, async (s) => {
-      const raw = need(ctx.values, "completed-before");
-      const before = new Date(raw);
-      if (Number.isNaN(before.getTime())) {
+      const raw = need(ctx.values, "ended-before");
+      const endedBefore = new Date(raw);
+      if (Number.isNaN(endedBefore.getTime())) {
         throw new RunnerError(
-          `--completed-before must be a date like 2026-01-31 or an ISO time, got ${raw}`,
+          `--ended-before must be a date like 2026-01-31 or an ISO time, got ${raw}`,
         );
       }
       const statuses = ((ctx.values.status as string | undefined) ?? "completed").split(",").map((
@@ -123,7 +125,7 @@ const pruneCommand: Command = {
           );
         }
       }
-      const ids = await pruneRuns(s, { before, statuses });
+      const ids = await pruneRuns(s, { endedBefore, statuses });
       if (ctx.values.vacuum) await (s as { vacuum?: () => unknown }).vacuum?.();
       ctx.out.doc({ deleted: ids });
       ctx.out.text(`pruned ${ids.length} run(s)`);

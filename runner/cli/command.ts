@@ -1,13 +1,16 @@
 /**
  * What every `loom-runner` command is made of: its options, the context it runs in (parsed flags,
- * output, hooks), and the flag and store helpers the commands share.
+ * output, hooks), and the helpers the commands share: flags (including old spellings that still
+ * work), agent modules and stores.
  *
  * @module
  */
-import type { Agent } from "../engine/agent.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Agent, isAgent } from "../engine/agent.ts";
 import type { RunResult } from "../engine/engine.ts";
 import type { RunObserver } from "../engine/observer.ts";
-import { RunnerError } from "../errors.ts";
+import { errorMessage, RunnerError } from "../errors.ts";
 import { openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
@@ -41,10 +44,19 @@ export const EXEC: Record<string, OptionSpec> = {
 
 /** One command of the table. */
 export interface Command {
+  /** One line for the command list of `--help`. */
   summary: string;
+  /** The command line without `loom-runner`, for `<command> --help` and errors. */
   usage: string;
   options: Record<string, OptionSpec>;
+  /**
+   * Old spellings of flags that still work (old name -> current name); each use prints a
+   * one-line notice on stderr.
+   */
+  renamedFlags?: Record<string, string>;
+  /** Whether the command takes an agent module path; none when undefined. */
   module?: "required" | "optional";
+  /** Runs the command; returns the exit code. */
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -81,15 +93,44 @@ export class Output {
   }
 }
 
+/** The options a command parses: its own, the common ones, and its flags' old spellings. */
+export function optionsOf(command: Command): Record<string, OptionSpec> {
+  const options = { ...COMMON, ...command.options };
+  for (const [old, now] of Object.entries(command.renamedFlags ?? {})) options[old] = options[now];
+  return options;
+}
+
+/**
+ * Moves the values of old flag spellings to their current names, with a one-line notice on
+ * stderr for each (`note: --from-step is now --step`).
+ *
+ * @throws {RunnerError} When a flag is given under both names.
+ */
+export function applyRenamedFlags(values: Values, renamed: Record<string, string> = {}): void {
+  for (const [old, now] of Object.entries(renamed)) {
+    if (values[old] === undefined) continue;
+    console.error(`note: --${old} is now --${now}`);
+    if (values[now] !== undefined) {
+      throw new RunnerError(`--${old} and --${now} are the same flag; give --${now} only`);
+    }
+    values[now] = values[old];
+    delete values[old];
+  }
+}
+
 /** A required string flag. */
-export function need(values: Values, name: string): string {
+export function need(values: Readonly<Record<string, unknown>>, name: string): string {
   const v = values[name];
   if (typeof v !== "string" || v === "") throw new RunnerError(`--${name} is required`);
   return v;
 }
 
 /** An integer flag of at least `min`, or undefined. */
-export function intFlag(values: Values, name: string, min = 0): number | undefined {
+export function intFlag(
+  values: Readonly<Record<string, unknown>>,
+  name: string,
+  min = 0,
+): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -108,6 +149,32 @@ export function jsonFlag(values: Values, name: string): unknown {
   } catch (e) {
     throw new RunnerError(`--${name} is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Imports a module (a path, or a URL) that defines agents.
+ *
+ * @throws {RunnerError} When the file does not exist or the module does not load.
+ */
+export async function importAgentModule(path: string): Promise<Record<string, unknown>> {
+  const url = /^[a-z]+:\/\//i.test(path) ? path : pathToFileURL(resolve(path)).href;
+  if (url.startsWith("file:")) {
+    try {
+      Deno.statSync(new URL(url));
+    } catch {
+      throw new RunnerError(`agent module ${path} does not exist`);
+    }
+  }
+  try {
+    return await import(url);
+  } catch (e) {
+    throw new RunnerError(`cannot load agent module ${path}: ${errorMessage(e).split("\n")[0]}`);
+  }
+}
+
+/** The agents a module exports (made with `defineAgent`), each once. */
+export function agentsOf(mod: Record<string, unknown>): Agent<unknown, unknown, unknown>[] {
+  return [...new Set(Object.values(mod).filter(isAgent))];
 }
 
 /** A JSON file (`what` names it in errors). */

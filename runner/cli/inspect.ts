@@ -1,7 +1,7 @@
 /**
- * The inspection commands of `loom-runner`: `explain`, `list`, `get`, `history`, `attempts`,
- * `tool-calls` and `verify`. They need only `--db` and `--run-id`, never load the agent module and
- * never create a missing database.
+ * The inspection commands of `loom-runner`: `explain`, `list`, `get`, `history`, `attempts` (the
+ * failed ones), `calls` and `verify`. They need only `--db` and `--run-id`, never load the agent
+ * module and never create a missing database.
  *
  * @module
  */
@@ -28,7 +28,7 @@ const explainCommand: Command = {
 };
 
 const listCommand: Command = {
-  summary: "list runs, newest first",
+  summary: "list runs, the last changed first",
   usage: "list --db FILE [--status S] [--limit N] [--offset N]",
   options: { ...PAGING, status: { type: "string" } },
   run: (ctx) =>
@@ -158,28 +158,29 @@ const historyCommand: Command = {
 };
 
 const attemptsCommand: Command = {
-  summary: "list failed attempts of steps and tools",
-  usage: "attempts --run-id ID --db FILE [--step-index N] [--limit N] [--offset N]",
-  options: { ...RUN_ID, ...PAGING, "step-index": { type: "string" } },
+  summary: "list the failed attempts of steps and tool calls",
+  usage: "attempts --run-id ID --db FILE [--step N] [--limit N] [--offset N]",
+  options: { ...RUN_ID, ...PAGING, step: { type: "string" } },
+  renamedFlags: { "step-index": "step" },
   run: (ctx) =>
     withStore(ctx.values, async (s) => {
       const runId = need(ctx.values, "run-id");
       await requireRun(s, runId);
-      const rows = await s.listAttempts(runId, {
+      const rows = await s.listFailedAttempts(runId, {
         ...page(ctx.values),
-        step: intFlag(ctx.values, "step-index"),
+        step: intFlag(ctx.values, "step"),
       });
       ctx.out.doc(rows);
       ctx.out.text(
         rows.length === 0 ? "no failed attempts" : table(
-          ["STEP", "SCOPE", "ATTEMPT", "CATEGORY", "ERROR", "RETRY AT"],
+          ["STEP", "SCOPE", "FAILED ATTEMPT", "ERROR CATEGORY", "ERROR", "RETRY AT"],
           rows.map((
             a,
           ) => [
             a.step,
             a.scope ? cut(a.scope, 40) : "step",
             a.attempt,
-            a.category,
+            a.errorCategory,
             cut(a.error, 60),
             time(a.retryAt),
           ]),
@@ -189,11 +190,12 @@ const attemptsCommand: Command = {
     }),
 };
 
-const toolCallsCommand: Command = {
-  summary: "list a run's durable calls (tools, signal waits, timers, children)",
+const callsCommand: Command = {
+  summary: "list a run's calls (tool calls, signal waits, timers, child runs)",
   usage:
-    "tool-calls --run-id ID --db FILE [--step-index N] [--kind tool|signal|timer|child] [--limit N] [--offset N]",
-  options: { ...RUN_ID, ...PAGING, "step-index": { type: "string" }, kind: { type: "string" } },
+    "calls --run-id ID --db FILE [--step N] [--kind tool|signal|timer|child] [--limit N] [--offset N]",
+  options: { ...RUN_ID, ...PAGING, step: { type: "string" }, kind: { type: "string" } },
+  renamedFlags: { "step-index": "step" },
   run: (ctx) =>
     withStore(ctx.values, async (s) => {
       const runId = need(ctx.values, "run-id");
@@ -206,7 +208,7 @@ const toolCallsCommand: Command = {
       await requireRun(s, runId);
       const rows = await s.listCalls(runId, {
         ...page(ctx.values),
-        step: intFlag(ctx.values, "step-index"),
+        step: intFlag(ctx.values, "step"),
         kind: ctx.values.kind as string | undefined,
       });
       ctx.out.doc(
@@ -227,7 +229,7 @@ const toolCallsCommand: Command = {
             c.attempts,
             duration(c.durationMs),
             c.status === "failed"
-              ? `${c.category}: ${cut(c.error, 40)}`
+              ? `${c.errorCategory}: ${cut(c.error, 40)}`
               : cut(c.result, 40) + (c.capped ? " (capped)" : ""),
             c.key,
           ]),
@@ -238,7 +240,7 @@ const toolCallsCommand: Command = {
 };
 
 const verifyCommand: Command = {
-  summary: "check a run's integrity (gaps, checkpoints, hashes, SQLite integrity)",
+  summary: "check a run's integrity (gaps, checkpoints, hashes, the store's own check)",
   usage: "verify --run-id ID --db FILE",
   options: RUN_ID,
   run: (ctx) =>
@@ -247,7 +249,7 @@ const verifyCommand: Command = {
       ctx.out.doc(r);
       ctx.out.text(
         r.ok
-          ? `run ${r.runId} ok: ${r.checked.steps} steps, ${r.checked.attempts} failed attempts, ${r.checked.calls} calls, ${r.checked.signals} signals checked`
+          ? `run ${r.runId} ok: ${r.checked.steps} steps, ${r.checked.failedAttempts} failed attempts, ${r.checked.calls} calls, ${r.checked.signals} signals checked`
           : `run ${r.runId} has ${r.problems.length} problem(s):\n${
             r.problems.map((p) => `  - ${p}`).join("\n")
           }`,
@@ -264,6 +266,6 @@ export const INSPECT_COMMANDS: Record<string, Command> = {
   get: getCommand,
   history: historyCommand,
   attempts: attemptsCommand,
-  "tool-calls": toolCallsCommand,
+  calls: callsCommand,
   verify: verifyCommand,
 };

@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { type Agent, type CheckpointPolicy, isAgent } from "../engine/agent.ts";
 import { resumeRun, type RunResult, startRun } from "../engine/engine.ts";
 import { combineObservers, type RunObserver } from "../engine/observer.ts";
@@ -16,6 +14,7 @@ import {
   type Command,
   type CommandContext,
   EXEC,
+  importAgentModule,
   intFlag,
   jsonFlag,
   need,
@@ -26,23 +25,9 @@ import {
 } from "./command.ts";
 import { time } from "./format.ts";
 
+/** The agent a module default-exports. */
 async function loadAgent(path: string): Promise<Agent> {
-  const url = /^[a-z]+:\/\//i.test(path) ? path : pathToFileURL(resolve(path)).href;
-  if (url.startsWith("file:")) {
-    try {
-      Deno.statSync(new URL(url));
-    } catch {
-      throw new RunnerError(`agent module ${path} does not exist`);
-    }
-  }
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(url);
-  } catch (e) {
-    throw new RunnerError(
-      `cannot load agent module ${path}: ${(e as Error).message.split("\n")[0]}`,
-    );
-  }
+  const mod = await importAgentModule(path);
   if (!isAgent(mod.default)) {
     throw new RunnerError(
       `agent module ${path} must default-export an agent made with defineAgent`,
@@ -66,7 +51,7 @@ function progressObserver(): RunObserver | undefined {
       const rate = count / ((now - t0) / 1000);
       Deno.stderr.writeSync(
         enc.encode(
-          `\r\x1b[2K${info.runId}: step ${info.stepIndex + 1} (${rate.toFixed(0)} steps/s)`,
+          `\r\x1b[2K${info.runId}: step ${info.step + 1} (${rate.toFixed(0)} steps/s)`,
         ),
       );
     },
@@ -153,7 +138,7 @@ async function execute(ctx: CommandContext, mode: "run" | "resume" | "retry"): P
   let result: RunResult | undefined;
   try {
     const observer = observerFor(ctx, agent);
-    const base = { store, runId, maxSteps, observer, signal: ac.signal };
+    const base = { store, runId, maxSteps, observer, abortSignal: ac.signal };
     if (mode === "run") {
       const input = values["input-file"] !== undefined
         ? readJsonFile(String(values["input-file"]), "input file")

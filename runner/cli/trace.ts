@@ -24,7 +24,7 @@ import {
   writeTrace,
 } from "@loom/xray";
 import { serveTraces, type TraceSource } from "@loom/xray/serve";
-import type { CliHooks } from "./command.ts";
+import { type CliHooks, need } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import { openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -126,12 +126,6 @@ export async function traceCommand(
 type Flags = ReturnType<typeof parse>["values"];
 /** Opens a store for reading (closed when the command ends). */
 type Open = (db: string | undefined) => Promise<Store>;
-
-function need(values: Flags, flag: "run-id" | "output" | "other-run-id"): string {
-  const v = values[flag];
-  if (!v) throw new RunnerError(`--${flag} is required`);
-  return v;
-}
 
 /** `trace`: the whole run's trace, rebuilt from the store, to a file. */
 async function writeRunTrace(values: Flags, open: Open): Promise<number> {

@@ -13,13 +13,14 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { type Agent, isAgent } from "../engine/agent.ts";
+import type { Agent } from "../engine/agent.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import { isPostgresUrl, openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
 import { enqueueRun } from "../engine/engine.ts";
 import { runWorker, type WorkerOptions, type WorkerSummary } from "../worker/worker.ts";
+import { agentsOf, importAgentModule, intFlag } from "./command.ts";
 
 /** An agent of any state, result and input type. */
 export type AnyAgent = Agent<unknown, unknown, unknown>;
@@ -27,20 +28,6 @@ export type AnyAgent = Agent<unknown, unknown, unknown>;
 const MODULE_RE = /\.(ts|js|mjs|mts)$/;
 /** Modules `--agents DIR` loads: `agents.ts` and `*_agent.ts` / `*_agents.ts` (any JS/TS ending). */
 const AGENT_MODULE_RE = /(^|_)agents?\.(ts|js|mjs|mts)$/;
-
-function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-}
-
-async function importAgents(file: string): Promise<AnyAgent[]> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(new URL(`file://${absolute(file)}`).href);
-  } catch (e) {
-    throw new RunnerError(`cannot load agent module ${file}: ${errorMessage(e)}`);
-  }
-  return [...new Set(Object.values(mod).filter(isAgent))];
-}
 
 /** Loads every agent exported by the modules of a directory (not recursive). */
 export async function loadAgentsDir(dir: string): Promise<AnyAgent[]> {
@@ -57,7 +44,7 @@ export async function loadAgentsDir(dir: string): Promise<AnyAgent[]> {
   }
   const byName = new Map<string, AnyAgent>();
   for (const f of files.sort()) {
-    for (const a of await importAgents(f)) {
+    for (const a of agentsOf(await importAgentModule(f))) {
       const prev = byName.get(a.name);
       if (prev && prev !== a) throw new RunnerError(`two modules in ${dir} define agent ${a.name}`);
       byName.set(a.name, a);
@@ -69,7 +56,7 @@ export async function loadAgentsDir(dir: string): Promise<AnyAgent[]> {
 
 async function resolveAgent(spec: string, dir: string | undefined): Promise<AnyAgent> {
   if (MODULE_RE.test(spec)) {
-    const found = await importAgents(spec);
+    const found = agentsOf(await importAgentModule(spec));
     if (found.length !== 1) {
       throw new RunnerError(`${spec} exports ${found.length} agents; name one with --agents DIR`);
     }
@@ -85,15 +72,6 @@ function dbOf(value: string | undefined): string {
   const db = value ?? Deno.env.get("LOOM_DB_URL");
   if (!db) throw new RunnerError("no database given: pass --db URL or set LOOM_DB_URL");
   return db;
-}
-
-function intOption(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    throw new RunnerError(`--${name} must be an integer of at least ${min}, not ${value}`);
-  }
-  return n;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -196,13 +174,9 @@ export function workerCommand(args: string[]): Promise<number> {
     });
     if (positionals.length > 0) throw new RunnerError(`unexpected argument ${positionals[0]}`);
     if (!values.agents) throw new RunnerError("--agents DIR is required");
-    const concurrency = intOption("concurrency", values.concurrency as string | undefined, 1);
-    const leaseTtlMs = intOption("lease-ttl", values["lease-ttl"] as string | undefined, 100);
-    const stepsPerClaim = intOption(
-      "steps-per-claim",
-      values["steps-per-claim"] as string | undefined,
-      1,
-    );
+    const concurrency = intFlag(values, "concurrency", 1);
+    const leaseTtlMs = intFlag(values, "lease-ttl", 100);
+    const stepsPerClaim = intFlag(values, "steps-per-claim", 1);
     const db = dbOf(values.db as string | undefined);
     if (!isPostgresUrl(db)) {
       throw new RunnerError(
@@ -255,7 +229,7 @@ async function serve(
       store,
       agents,
       ...options,
-      signal: stop.signal,
+      abortSignal: stop.signal,
       onRun: (e) => {
         if (json) return;
         const extra = e.error ? `: ${e.error}` : "";

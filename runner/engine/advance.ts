@@ -24,7 +24,7 @@ import {
 import type { RunOptions, RunResult } from "./engine.ts";
 import { keepLease, type LeaseKeeper } from "./lease.ts";
 import { notify, type RunObserver } from "./observer.ts";
-import { recordFailedAttempt, type ResolvedRetryPolicy, resolveRetry } from "./retry.ts";
+import { handleFailedAttempt, type ResolvedRetryPolicy, resolveRetry } from "./retry.ts";
 
 type AnyAgent = Agent<unknown, unknown, unknown>;
 
@@ -54,11 +54,11 @@ export async function advance(
   owner: string,
   ttl: number,
   resumed: boolean,
-  runChild: (signal: AbortSignal) => ChildRunner,
+  runChild: (abortSignal: AbortSignal) => ChildRunner,
 ): Promise<RunResult> {
   const invocation = new Invocation(agent, options, run, owner, ttl);
   try {
-    return await invocation.run(resumed, runChild(invocation.signal));
+    return await invocation.run(resumed, runChild(invocation.abortSignal));
   } catch (e) {
     invocation.stop();
     // Leave the run resumable: drop our lease so a resume does not have to wait for expiry.
@@ -114,8 +114,11 @@ class Invocation {
   /** One abort controller per invocation: cancellation, lease loss and caller interrupts. */
   readonly #ac = new AbortController();
   readonly #keeper: LeaseKeeper;
+  /** The caller's abort signal (`RunOptions.abortSignal`), if any. */
+  readonly #outer: AbortSignal | undefined;
   readonly #onOuterAbort: () => void;
-  stepIndex: number;
+  /** The step that runs next. */
+  step: number;
   stepsThisRun = 0;
   #lostLease = false;
   #cancelled = false;
@@ -134,11 +137,12 @@ class Invocation {
     this.maxSteps = options.maxSteps ?? agent.maxSteps ?? Infinity;
     this.maxInProcessSleepMs = options.maxInProcessSleepMs ?? 5 * 60_000;
     this.retry = resolveRetry(agent.retry);
-    this.stepIndex = record.firstStep;
+    this.step = record.firstStep;
+    this.#outer = options.abortSignal ?? options.signal;
     this.#onOuterAbort = () =>
       this.#ac.abort(new RunnerError(`run ${this.runId} was interrupted`, { exitCode: 1 }));
-    if (options.signal?.aborted) this.#onOuterAbort();
-    options.signal?.addEventListener("abort", this.#onOuterAbort, { once: true });
+    if (this.#outer?.aborted) this.#onOuterAbort();
+    this.#outer?.addEventListener("abort", this.#onOuterAbort, { once: true });
     this.#keeper = keepLease(this.store, this.runId, owner, ttl, {
       lost: () => {
         this.#lostLease = true;
@@ -151,12 +155,12 @@ class Invocation {
         this.#ac.abort(new RunnerError(`run ${this.runId} was cancelled`, { exitCode: 1 }));
       },
     });
-    this.logger = options.logger ?? defaultLogger(this.runId, () => this.stepIndex);
+    this.logger = options.logger ?? defaultLogger(this.runId, () => this.step);
     this.log = this.#observedLog();
   }
 
   /** Aborted when the run is cancelled, interrupted or loses its lease. */
-  get signal(): AbortSignal {
+  get abortSignal(): AbortSignal {
     return this.#ac.signal;
   }
 
@@ -164,7 +168,7 @@ class Invocation {
     const line = (level: "info" | "warn" | "error") => (message: string, data?: unknown) => {
       notify(this.observer, "onLog", {
         runId: this.runId,
-        stepIndex: this.stepIndex,
+        step: this.step,
         level,
         message,
         data,
@@ -174,10 +178,10 @@ class Invocation {
     return { info: line("info"), warn: line("warn"), error: line("error") };
   }
 
-  /** Stops renewing the lease and listening to the caller's signal. */
+  /** Stops renewing the lease and listening to the caller's abort signal. */
   stop(): void {
     this.#keeper.stop();
-    this.options.signal?.removeEventListener("abort", this.#onOuterAbort);
+    this.#outer?.removeEventListener("abort", this.#onOuterAbort);
   }
 
   /** Loads the checkpoint, honours a pending retry delay, and runs the steps. */
@@ -190,21 +194,21 @@ class Invocation {
       resumed,
       this.logger,
     );
-    this.stepIndex = start.step;
+    this.step = start.step;
     if (start.lost) return await this.#lost(undefined);
-    const lastAttempt = await this.store.lastAttempt(this.runId, this.stepIndex, "");
-    const attempt = (lastAttempt?.attempt ?? 0) + 1;
-    const budgetBase = this.record.retryStep === this.stepIndex ? this.record.retryBase : 0;
+    const lastFailed = await this.store.lastFailedAttempt(this.runId, this.step, "");
+    const attempt = (lastFailed?.attempt ?? 0) + 1;
+    const budgetBase = this.record.retryStep === this.step ? this.record.retryBase : 0;
     // A retry delay recorded before a crash is honoured after the restart.
-    if (lastAttempt?.retryAt && lastAttempt.retryAt > Date.now()) {
-      await abortableDelay(lastAttempt.retryAt - Date.now(), this.signal);
+    if (lastFailed?.retryAt && lastFailed.retryAt > Date.now()) {
+      await abortableDelay(lastFailed.retryAt - Date.now(), this.abortSignal);
     }
     notify(this.observer, "onRunStart", {
       runId: this.runId,
       agentName: this.agent.name,
       agentVersion: this.agent.version,
       resumed,
-      stepIndex: this.stepIndex,
+      step: this.step,
       parentRunId: this.record.parentRunId,
       state: start.state,
     });
@@ -219,7 +223,7 @@ class Invocation {
     runChild: ChildRunner,
   ): Promise<RunResult> {
     const { agent, store, runId, owner, observer } = this;
-    const signal = this.signal;
+    const signal = this.abortSignal;
     const every = this.policy.every;
     const origin = performance.timeOrigin;
     const compact = this.policy.checkpoint === "compact";
@@ -262,7 +266,7 @@ class Invocation {
         return await this.#complete(out!, { attempt, startedAt, durationMs }, state);
       }
       // Sync backends (SQLite) return a boolean: await only real promises (async backends).
-      const step = this.stepIndex;
+      const step = this.step;
       const committed = store.commitStep(
         { runId, step, attempt, startedAt, durationMs, state: out.json },
         owner,
@@ -276,7 +280,7 @@ class Invocation {
       }
       if (observer) this.#stepCommitted(attempt, state, out, durationMs);
       state = out.next;
-      this.stepIndex++;
+      this.step++;
       this.stepsThisRun++;
       if (attempt !== 1 || budgetBase !== 0) {
         attempt = 1;
@@ -287,8 +291,8 @@ class Invocation {
   }
 
   #stepStarted(attempt: number, state: unknown, startedAt: number): void {
-    const { runId, stepIndex } = this;
-    notify(this.observer, "onStepStart", { runId, stepIndex, attempt, state, startedAt });
+    const { runId, step } = this;
+    notify(this.observer, "onStepStart", { runId, step, attempt, state, startedAt });
   }
 
   #stepCommitted(
@@ -299,7 +303,7 @@ class Invocation {
   ): void {
     notify(this.observer, "onStepEnd", {
       runId: this.runId,
-      stepIndex: this.stepIndex,
+      step: this.step,
       attempt,
       stateBefore: state,
       stateAfter: out.next,
@@ -320,9 +324,9 @@ class Invocation {
     return new StepContextImpl({
       store: this.store,
       runId: this.runId,
-      stepIndex: this.stepIndex,
+      step: this.step,
       attempt,
-      signal: this.signal,
+      abortSignal: this.abortSignal,
       log: this.log,
       observer: this.observer,
       policy: this.policy,
@@ -353,7 +357,7 @@ class Invocation {
       ...RELEASE,
     });
     if (!ok) return await this.#lost(state);
-    notify(this.observer, "onWaiting", { runId: this.runId, stepIndex: this.stepIndex, waiting });
+    notify(this.observer, "onWaiting", { runId: this.runId, step: this.step, waiting });
     return await this.#finish("waiting", { waitingFor: describeWait(waiting), waiting }, state);
   }
 
@@ -368,9 +372,9 @@ class Invocation {
     used: number,
     state: unknown,
   ): Promise<"retry" | "interrupted" | RunResult> {
-    const { category, wait } = await recordFailedAttempt(this.store, this.observer, this.retry, {
+    const { category, wait } = await handleFailedAttempt(this.store, this.observer, this.retry, {
       runId: this.runId,
-      stepIndex: this.stepIndex,
+      step: this.step,
       scope: "",
       attempt: timing.attempt,
       used,
@@ -380,7 +384,7 @@ class Invocation {
     });
     if (wait !== null) {
       try {
-        await abortableDelay(wait, this.signal);
+        await abortableDelay(wait, this.abortSignal);
       } catch {
         return "interrupted";
       }
@@ -398,7 +402,7 @@ class Invocation {
     await this.store.addEvent(
       this.runId,
       "failed",
-      `step ${this.stepIndex} failed after ${timing.attempt} attempt(s): ${category}: ${failure.message}`,
+      `step ${this.step} failed after ${timing.attempt} attempt(s): ${category}: ${failure.message}`,
     );
     return await this.#finish("failed", { error: failure }, state);
   }
@@ -410,7 +414,7 @@ class Invocation {
     state: unknown,
   ): Promise<RunResult> {
     const ok = await this.store.commitFinal(
-      { runId: this.runId, step: this.stepIndex, ...timing, state: null },
+      { runId: this.runId, step: this.step, ...timing, state: null },
       this.owner,
       {
         status: "completed",
@@ -422,10 +426,10 @@ class Invocation {
       },
     );
     if (!ok) return await this.#lost(state);
-    crashIfRequested(this.runId, this.stepIndex);
+    crashIfRequested(this.runId, this.step);
     notify(this.observer, "onStepEnd", {
       runId: this.runId,
-      stepIndex: this.stepIndex,
+      step: this.step,
       attempt: timing.attempt,
       stateBefore: state,
       stateAfter: undefined,
@@ -433,7 +437,7 @@ class Invocation {
       result: out.final,
       durationMs: timing.durationMs,
     });
-    this.stepIndex++;
+    this.step++;
     this.stepsThisRun++;
     return await this.#finish("completed", { result: out.final }, state);
   }
@@ -463,7 +467,7 @@ class Invocation {
     await this.store.addEvent(
       this.runId,
       "interrupted",
-      `interrupted during step ${this.stepIndex}; paused`,
+      `interrupted during step ${this.step}; paused`,
     );
     return await this.#finish("paused", {}, state);
   }
@@ -492,11 +496,11 @@ class Invocation {
     this.stop();
     // Compact what the hot path left; keep the latest checkpoint (before the final step, if any).
     const { firstStep } = this.record;
-    const keepFrom = status === "completed" ? this.stepIndex - 2 : this.stepIndex - 1;
+    const keepFrom = status === "completed" ? this.step - 2 : this.step - 1;
     if (this.policy.checkpoint === "compact" && keepFrom > firstStep) {
       await this.store.compactSteps(this.runId, firstStep, keepFrom - 1, this.policy.every);
     }
-    const { runId, stepIndex: steps, stepsThisRun } = this;
+    const { runId, step: steps, stepsThisRun } = this;
     notify(this.observer, "onRunEnd", {
       runId,
       status,

@@ -9,8 +9,8 @@ import type { RetryPolicy } from "./retry.ts";
 import { sha256Hex } from "../json.ts";
 
 /**
- * Which checkpoints a run keeps. `full` (default) keeps the state after every step; `compact`
- * keeps every `every`-th checkpoint plus the latest. History rows (step, attempt, timing) are kept
+ * Which checkpoints a run keeps. `full` keeps the checkpoint after every step; `compact` keeps
+ * every `every`-th one (default 100) plus the latest. Step rows (step, attempt, timing) are kept
  * for every step in both modes.
  */
 export type CheckpointPolicy =
@@ -19,9 +19,9 @@ export type CheckpointPolicy =
   | { mode: "full" }
   | { mode: "compact"; every?: number };
 
-/** How much of a tool result is stored inline. Results above the cap are stored as a stub. */
+/** How much of a call result is stored inline. Results above the cap are stored as a stub. */
 export interface PayloadPolicy {
-  /** Largest tool result stored whole, in UTF-8 bytes of its JSON. Default 1 MiB. */
+  /** Largest call result stored whole, in UTF-8 bytes of its JSON. @default 1_048_576 (1 MiB) */
   maxInlineBytes?: number;
 }
 
@@ -29,13 +29,16 @@ export interface PayloadPolicy {
 export interface AgentDefinition<S, R, I = unknown> {
   /** Agent name, recorded with each run; a run can only be resumed by an agent of that name. */
   name: string;
-  /** Version of the state shape. Default 1. Resuming a run of another version calls `migrate`. */
+  /** Version of the state shape; resuming a run of another version calls `migrate`. @default 1 */
   version?: number;
   /** The first state, from the run's input. Called once when a run starts. */
   initialState: (input: I) => S;
   /** One transition: return a final value, or `recur(nextState)` to checkpoint and continue. */
   step(state: S, ctx: StepContext): R | TailCall<[S]> | Promise<R | TailCall<[S]>>;
-  /** Step retry policy (tools take their own in `ctx.callTool`). */
+  /**
+   * Retry policy of the steps (tool calls take their own in `ctx.callTool`).
+   * @default `{}`: 3 attempts, transient errors only (see `RetryPolicy`)
+   */
   retry?: RetryPolicy;
   /** Converts a state stored by an older `version` (given as plain JSON) into the current shape. */
   migrate?: (state: unknown, fromVersion: number) => S;
@@ -43,11 +46,11 @@ export interface AgentDefinition<S, R, I = unknown> {
   encode?: (state: S) => unknown;
   /** Turns stored JSON back into the state (inverse of `encode`). */
   decode?: (json: unknown) => S;
-  /** Default for `RunOptions.maxSteps`. */
+  /** Steps an invocation runs before pausing, unless `RunOptions.maxSteps` says. @default no limit */
   maxSteps?: number;
-  /** Checkpoint policy for new runs (stored with the run). */
+  /** Checkpoint policy of new runs (stored with the run). @default "full" */
   checkpoint?: CheckpointPolicy;
-  /** Payload policy for tool results (stored with the run). */
+  /** Payload policy of new runs' call results (stored with the run). @default 1 MiB inline */
   payload?: PayloadPolicy;
   /** URL of the defining module, used for the source hash. Found from the call stack if omitted. */
   moduleUrl?: string;
@@ -60,7 +63,7 @@ export const AGENT_BRAND: unique symbol = Symbol.for("loom.agent") as never;
 export interface Agent<S = unknown, R = unknown, I = unknown> extends AgentDefinition<S, R, I> {
   /** Brand checked when a module is loaded by the CLI. */
   readonly [AGENT_BRAND]: true;
-  /** Version, defaulted. */
+  /** `AgentDefinition.version`, 1 when it was left out. */
   readonly version: number;
 }
 
@@ -89,7 +92,7 @@ function callerModuleUrl(): string | undefined {
  *   name: "counter",
  *   initialState: () => ({ current: 0, target: 10 }),
  *   step(state, ctx) {
- *     if (state.current >= state.target) return { current: state.current, steps: ctx.stepIndex };
+ *     if (state.current >= state.target) return { current: state.current, steps: ctx.step };
  *     return recur({ ...state, current: state.current + 1 });
  *   },
  * });

@@ -10,7 +10,7 @@ import type { Agent } from "./agent.ts";
 import { type ErrorCategory, errorMessage, LoomError, ToolTimeoutError } from "../errors.ts";
 import { encodeJson, sha256Hex, stableStringify, utf8Length } from "../json.ts";
 import { notify, type RunObserver } from "./observer.ts";
-import { recordFailedAttempt, resolveRetry, type RetryPolicy } from "./retry.ts";
+import { handleFailedAttempt, resolveRetry, type RetryPolicy } from "./retry.ts";
 import type { CallRecord, Store, StoredPolicy, WaitInfo } from "../store/store.ts";
 
 /** What a `waitForSignal` with a timeout returns when the timeout passed first. */
@@ -29,12 +29,14 @@ export function isSignalTimeout(value: unknown): value is SignalTimeout {
 }
 
 /** What a tool function receives besides its arguments. */
-export interface ToolCallInfo {
+export interface ToolCallContext {
   /** The idempotency key: stable across attempts and processes; hand it to external APIs. */
   key: string;
   /** Aborted when the run is cancelled, interrupted, loses its lease, or the tool times out. */
+  abortSignal: AbortSignal;
+  /** @deprecated Use `abortSignal` (a "signal" is a durable message sent to a run). */
   signal: AbortSignal;
-  /** Attempt number of this call, from 1 (counts attempts in earlier processes too). */
+  /** This attempt's number, from 1 (counting attempts in earlier processes too). */
   attempt: number;
   /**
    * True when an earlier process started this call and died before its result was recorded: the
@@ -43,35 +45,51 @@ export interface ToolCallInfo {
   maybeRanBefore: boolean;
 }
 
+/**
+ * @deprecated Use {@linkcode ToolCallContext} (the name also meant what an observer is told,
+ * now `ToolCallEvent`).
+ */
+export type ToolCallInfo = ToolCallContext;
+
 /** Options of `ctx.callTool`. */
 export interface ToolCallOptions {
-  /** Retry policy for this tool (defaults: 3 attempts, transient errors only). */
+  /**
+   * Retry policy for this tool call.
+   * @default `{}`: 3 attempts, transient errors only (see `RetryPolicy`)
+   */
   retry?: RetryPolicy;
-  /** Explicit idempotency key, scoped to the run. Reusing it with other arguments is an error. */
+  /**
+   * Explicit idempotency key, scoped to the run. Reusing it with other arguments is an error.
+   * @default the step, tool name, a hash of the arguments and their occurrence in the step
+   */
   key?: string;
-  /** Per-attempt timeout in ms; a timeout is a transient error. */
+  /** Timeout of each attempt, ms; a timeout is a transient error. @default none */
   timeoutMs?: number;
 }
 
-/** A log sink for `ctx.log`. */
+/** A log sink for `ctx.log`; `data` is printed as JSON after the message. */
 export interface StepLogger {
-  /** Informational line. */
+  /** Logs a line at level `info`. */
   info(message: string, data?: unknown): void;
-  /** Warning line. */
+  /** Logs a line at level `warn`. */
   warn(message: string, data?: unknown): void;
-  /** Error line. */
+  /** Logs a line at level `error`. */
   error(message: string, data?: unknown): void;
 }
 
 /** What a step receives besides its state. */
 export interface StepContext {
-  /** Run id. */
+  /** The run this step belongs to. */
   readonly runId: string;
-  /** Index of this step (0-based over the run's lineage). */
+  /** This step's number, from 0 over the run's lineage (a fork continues its origin's). */
+  readonly step: number;
+  /** @deprecated Use `step`. */
   readonly stepIndex: number;
-  /** Attempt number of this step, from 1. */
+  /** This attempt's number of the step, from 1 (counting attempts in earlier processes too). */
   readonly attempt: number;
   /** Aborted when the run is cancelled, interrupted or loses its lease. */
+  readonly abortSignal: AbortSignal;
+  /** @deprecated Use `abortSignal` (a "signal" is a durable message sent to a run). */
   readonly signal: AbortSignal;
   /** Logger; lines also reach observers. */
   readonly log: StepLogger;
@@ -83,7 +101,7 @@ export interface StepContext {
     name: string,
     args: unknown,
     // deno-lint-ignore no-explicit-any
-    fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
+    fn: (args: any, info: ToolCallContext) => T | Promise<T>,
     options?: ToolCallOptions,
   ): Promise<T>;
   /**
@@ -140,9 +158,9 @@ export type ChildRunner = (
 export interface ContextDeps {
   store: Store;
   runId: string;
-  stepIndex: number;
+  step: number;
   attempt: number;
-  signal: AbortSignal;
+  abortSignal: AbortSignal;
   log: StepLogger;
   observer?: RunObserver;
   policy: StoredPolicy;
@@ -150,18 +168,18 @@ export interface ContextDeps {
   runChild: ChildRunner;
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+function delay(ms: number, abortSignal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    if (abortSignal.aborted) return reject(abortSignal.reason);
     const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
+      abortSignal.removeEventListener("abort", onAbort);
       resolve();
     }, Math.max(0, ms));
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal.reason);
+      reject(abortSignal.reason);
     };
-    signal.addEventListener("abort", onAbort, { once: true });
+    abortSignal.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -169,17 +187,15 @@ export { delay as abortableDelay };
 
 /** A tool call's keys and arguments. */
 interface ToolKey {
-  /** Tool name. */
   name: string;
-  /** Arguments as given. */
+  /** The arguments as given. */
   args: unknown;
-  /** Durable key, unique within the run. */
+  /** The call's key, unique within the run (`CallRecord.key`). */
   key: string;
-  /** Idempotency key handed to the tool. */
+  /** The idempotency key handed to the tool: stable, and unique beyond the run. */
   fnKey: string;
-  /** Arguments as JSON. */
   argsJson: string;
-  /** Stable hash of the arguments. */
+  /** Stable hash of the arguments (key order does not matter). */
   argsHash: string;
 }
 
@@ -187,11 +203,12 @@ interface ToolKey {
 interface ToolAttempt {
   row: CallRecord;
   call: ToolKey;
+  /** Start on the `performance.now()` clock. */
   t0: number;
   startedAt: number;
-  /** Attempt number (across processes). */
+  /** This attempt's number, counting attempts in earlier processes. */
   attempt: number;
-  /** Attempts made by this call in this process. */
+  /** Attempts of this call made by this process. */
   attempts: number;
 }
 
@@ -222,9 +239,9 @@ function withTimeout<T>(
 /** The `StepContext` implementation used by the engine. */
 export class StepContextImpl implements StepContext {
   readonly runId: string;
-  readonly stepIndex: number;
+  readonly step: number;
   readonly attempt: number;
-  readonly signal: AbortSignal;
+  readonly abortSignal: AbortSignal;
   readonly log: StepLogger;
   /** Set when a suspension was thrown (even if step code swallowed it). */
   suspended: Suspend | undefined;
@@ -234,10 +251,20 @@ export class StepContextImpl implements StepContext {
   constructor(deps: ContextDeps) {
     this.#deps = deps;
     this.runId = deps.runId;
-    this.stepIndex = deps.stepIndex;
+    this.step = deps.step;
     this.attempt = deps.attempt;
-    this.signal = deps.signal;
+    this.abortSignal = deps.abortSignal;
     this.log = deps.log;
+  }
+
+  /** @deprecated Use `step`. */
+  get stepIndex(): number {
+    return this.step;
+  }
+
+  /** @deprecated Use `abortSignal`. */
+  get signal(): AbortSignal {
+    return this.abortSignal;
   }
 
   #occurrence(base: string): number {
@@ -256,7 +283,7 @@ export class StepContextImpl implements StepContext {
     return {
       runId: this.runId,
       key,
-      step: this.stepIndex,
+      step: this.step,
       kind,
       name,
       args: null,
@@ -267,7 +294,7 @@ export class StepContextImpl implements StepContext {
       resultHash: null,
       capped: false,
       error: null,
-      category: null,
+      errorCategory: null,
       attempts: 0,
       startedAt: Date.now(),
       durationMs: null,
@@ -279,7 +306,7 @@ export class StepContextImpl implements StepContext {
     name: string,
     args: unknown,
     // deno-lint-ignore no-explicit-any
-    fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
+    fn: (args: any, info: ToolCallContext) => T | Promise<T>,
     options: ToolCallOptions = {},
   ): Promise<T> {
     const { store, observer } = this.#deps;
@@ -308,14 +335,15 @@ export class StepContextImpl implements StepContext {
       const t0 = performance.now();
       const startedAt = Date.now();
       const ac = new AbortController();
-      const onAbort = () => ac.abort(this.signal.reason);
-      this.signal.addEventListener("abort", onAbort, { once: true });
+      const onAbort = () => ac.abort(this.abortSignal.reason);
+      this.abortSignal.addEventListener("abort", onAbort, { once: true });
       const timeout: { timer?: ReturnType<typeof setTimeout> } = {};
       const done = { row, call, t0, startedAt, attempt, attempts: attempt - before };
       try {
-        if (this.signal.aborted) throw this.signal.reason;
-        const info: ToolCallInfo = {
+        if (this.abortSignal.aborted) throw this.abortSignal.reason;
+        const info: ToolCallContext = {
           key: call.fnKey,
+          abortSignal: ac.signal,
           signal: ac.signal,
           attempt,
           maybeRanBefore: maybeRanBefore && attempt === before + 1,
@@ -325,11 +353,11 @@ export class StepContextImpl implements StepContext {
         await this.#toolSucceeded(done, value);
         return value as T;
       } catch (e) {
-        if (this.signal.aborted) throw this.signal.reason ?? e;
+        if (this.abortSignal.aborted) throw this.abortSignal.reason ?? e;
         const durationMs = performance.now() - t0;
-        const { category, wait } = await recordFailedAttempt(store, observer, retry, {
+        const { category, wait } = await handleFailedAttempt(store, observer, retry, {
           runId: this.runId,
-          stepIndex: this.stepIndex,
+          step: this.step,
           scope: call.key,
           toolName: name,
           attempt,
@@ -339,14 +367,14 @@ export class StepContextImpl implements StepContext {
           durationMs,
         });
         if (wait !== null) {
-          await delay(wait, this.signal);
+          await delay(wait, this.abortSignal);
           continue;
         }
         await this.#toolFailed(done, e, category, durationMs);
         throw e;
       } finally {
         if (timeout.timer !== undefined) clearTimeout(timeout.timer);
-        this.signal.removeEventListener("abort", onAbort);
+        this.abortSignal.removeEventListener("abort", onAbort);
       }
     }
   }
@@ -361,7 +389,7 @@ export class StepContextImpl implements StepContext {
     if (explicitKey !== undefined) {
       return { name, args, key: `key:${explicitKey}`, fnKey: explicitKey, argsJson, argsHash };
     }
-    const base = `${this.stepIndex}:${name}:${argsHash}`;
+    const base = `${this.step}:${name}:${argsHash}`;
     const key = `${base}:${this.#occurrence(base)}`;
     return { name, args, key, fnKey: `${this.runId}:${key}`, argsJson, argsHash };
   }
@@ -377,7 +405,7 @@ export class StepContextImpl implements StepContext {
     const value = JSON.parse(existing.result ?? "null");
     notify(this.#deps.observer, "onToolCall", {
       runId: this.runId,
-      stepIndex: this.stepIndex,
+      step: this.step,
       name: call.name,
       args: call.args,
       key: call.fnKey,
@@ -413,7 +441,7 @@ export class StepContextImpl implements StepContext {
       resultHash: sha256Hex(stored).slice(0, 16),
       capped,
       error: null,
-      category: null,
+      errorCategory: null,
       attempts: done.attempt,
       durationMs,
     });
@@ -431,21 +459,21 @@ export class StepContextImpl implements StepContext {
       ...done.row,
       status: "failed",
       error: errorMessage(e),
-      category,
+      errorCategory: category,
       attempts: done.attempt,
       durationMs,
     });
-    this.#toolCalled(done, durationMs, { error: errorMessage(e), category });
+    this.#toolCalled(done, durationMs, { error: errorMessage(e), errorCategory: category });
   }
 
   #toolCalled(
     done: ToolAttempt,
     durationMs: number,
-    outcome: { result: unknown } | { error: string; category: ErrorCategory },
+    outcome: { result: unknown } | { error: string; errorCategory: ErrorCategory },
   ): void {
     notify(this.#deps.observer, "onToolCall", {
       runId: this.runId,
-      stepIndex: this.stepIndex,
+      step: this.step,
       name: done.call.name,
       args: done.call.args,
       key: done.call.fnKey,
@@ -462,7 +490,7 @@ export class StepContextImpl implements StepContext {
     options: { timeoutMs?: number; validate?: (data: unknown) => T } = {},
   ): Promise<T | SignalTimeout> {
     const { store } = this.#deps;
-    const base = `${this.stepIndex}:signal:${name}`;
+    const base = `${this.step}:signal:${name}`;
     const key = `${base}:${this.#occurrence(base)}`;
     const existing = await store.getCall(this.runId, key);
     if (existing?.status === "completed") {
@@ -511,7 +539,7 @@ export class StepContextImpl implements StepContext {
       await store.addEvent(
         this.runId,
         "signal-received",
-        `step ${this.stepIndex} received signal ${name} #${sig.seq}`,
+        `step ${this.step} received signal ${name} #${sig.seq}`,
       );
       return value;
     }
@@ -534,7 +562,7 @@ export class StepContextImpl implements StepContext {
 
   async sleep(ms: number): Promise<void> {
     const { store, maxInProcessSleepMs } = this.#deps;
-    const base = `${this.stepIndex}:timer`;
+    const base = `${this.step}:timer`;
     const key = `${base}:${this.#occurrence(base)}`;
     const existing = await store.getCall(this.runId, key);
     if (existing?.status === "completed") return;
@@ -548,7 +576,7 @@ export class StepContextImpl implements StepContext {
     if (!existing) await store.putCall(row);
     const remaining = wakeAt - Date.now();
     if (remaining > maxInProcessSleepMs) this.#suspend({ kind: "timer", wakeAt, key });
-    if (remaining > 0) await delay(remaining, this.signal);
+    if (remaining > 0) await delay(remaining, this.abortSignal);
     await store.putCall({
       ...row,
       status: "completed",
@@ -565,7 +593,7 @@ export class StepContextImpl implements StepContext {
   ): Promise<R2> {
     const { store } = this.#deps;
     const childId = options.runId;
-    const key = `${this.stepIndex}:child:${childId}`;
+    const key = `${this.step}:child:${childId}`;
     const existing = await store.getCall(this.runId, key);
     if (existing?.status === "completed") return JSON.parse(existing.result ?? "null") as R2;
     const row: CallRecord = {
@@ -578,7 +606,7 @@ export class StepContextImpl implements StepContext {
     if (!existing) await store.putCall(row);
     const out = await this.#deps.runChild(agent, childId, options.input, {
       runId: this.runId,
-      step: this.stepIndex,
+      step: this.step,
     });
     if (out.status === "completed") {
       const result = out.result === undefined ? "null" : JSON.stringify(out.result);
@@ -594,7 +622,7 @@ export class StepContextImpl implements StepContext {
       return out.result as R2;
     }
     if (out.status === "waiting") this.#suspend({ kind: "child", childRunId: childId, key });
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.abortSignal.aborted) throw this.abortSignal.reason;
     if (out.status === "failed") {
       throw new LoomError(`child run ${childId} failed: ${out.error?.message ?? "unknown error"}`, {
         category: (out.error?.category ?? "unknown") as never,

@@ -18,41 +18,52 @@ import type { RunRecord, RunStatus, Store, StoredPolicy, WaitInfo } from "../sto
 
 /** Options of `startRun` / `resumeRun`. */
 export interface RunOptions {
-  /** The store (see `openStore`). */
+  /** Where the run is stored (see `openStore`, `openAnyStore`). */
   store: Store;
-  /** Run id. */
+  /** The run to start or resume; chosen by the caller, unique in the store. */
   runId: string;
-  /** Input for `initialState` (start only). */
+  /** What `initialState` receives (start only). @default undefined */
   input?: unknown;
-  /** Steps to run in this invocation before pausing (status `paused`). */
+  /**
+   * Steps this invocation runs before pausing (status `paused`).
+   * @default the agent's `maxSteps`, else no limit
+   */
   maxSteps?: number;
-  /** Hooks for tracing and progress. */
+  /** Hooks for tracing and progress (see `combineObservers` for several). */
   observer?: RunObserver;
   /** Aborting it interrupts the run: the current step is abandoned and the run is `paused`. */
+  abortSignal?: AbortSignal;
+  /** @deprecated Use `abortSignal` (a "signal" is a durable message sent to a run). */
   signal?: AbortSignal;
-  /** Where `ctx.log` lines go (default: stderr). */
+  /** Where `ctx.log` lines go. @default stderr */
   logger?: StepLogger;
-  /** Lease time-to-live in ms (default 30 000). */
+  /** How long the lease lasts without renewal, ms; renewed every third of it. @default 30_000 */
   leaseTtlMs?: number;
-  /** Checkpoint policy for a new run (default: the agent's, else `full`). */
+  /** Checkpoint policy of a new run. @default the agent's, else `"full"` */
   checkpoint?: CheckpointPolicy;
-  /** Payload policy for a new run (default: the agent's, else 1 MiB). */
+  /** Payload policy of a new run. @default the agent's, else 1 MiB inline */
   payload?: PayloadPolicy;
-  /** Timers longer than this suspend the run as `waiting` instead of sleeping in-process. Default 5 min. */
+  /**
+   * Timers longer than this suspend the run as `waiting` instead of sleeping in-process, ms.
+   * @default 300_000 (5 min)
+   */
   maxInProcessSleepMs?: number;
 }
 
 /** What a run invocation returns. */
 export interface RunResult<R = unknown> {
-  /** Run id. */
+  /** The run that was advanced. */
   runId: string;
   /** Status after this invocation. */
   status: RunStatus;
   /** Final result when completed. */
   result?: R;
-  /** Error when failed. */
+  /** The error when failed (or the reason when cancelled). */
   error?: { message: string; category: ErrorCategory };
-  /** Index of the next step, i.e. steps committed so far (the final step included when completed). */
+  /**
+   * The step that runs next: the number of steps committed so far over the run's lineage (the
+   * final step included when completed).
+   */
   steps: number;
   /** Steps committed by this invocation. */
   stepsThisRun: number;
@@ -60,7 +71,7 @@ export interface RunResult<R = unknown> {
   state: unknown;
   /** For waiting runs: the signal name, `timer`, or `child:<runId>`. */
   waitingFor?: string;
-  /** For waiting runs: details. */
+  /** For waiting runs: what the run waits for. */
   waiting?: WaitInfo;
 }
 
@@ -182,6 +193,7 @@ function newRunRecord(
     retryBase: 0,
     createdAt: now,
     updatedAt: now,
+    endedAt: null,
   };
 }
 
@@ -331,10 +343,10 @@ async function stillWaiting(
 
 /**
  * How a run's steps start or resume its child runs (`ctx.child`): with the parent's store,
- * observer, logger and limits, aborted with the parent's invocation (`signal`).
+ * observer, logger and limits, aborted with the parent's invocation (`abortSignal`).
  */
-function childRunner(options: RunOptions): (signal: AbortSignal) => ChildRunner {
-  return (signal) => async (childAgent, childId, input, parent) => {
+function childRunner(options: RunOptions): (abortSignal: AbortSignal) => ChildRunner {
+  return (abortSignal) => async (childAgent, childId, input, parent) => {
     const { store } = options;
     const existing = await store.getRun(childId);
     const childOptions: RunOptions = {
@@ -342,7 +354,7 @@ function childRunner(options: RunOptions): (signal: AbortSignal) => ChildRunner 
       runId: childId,
       input,
       observer: options.observer,
-      signal,
+      abortSignal,
       logger: options.logger,
       leaseTtlMs: options.leaseTtlMs,
       maxInProcessSleepMs: options.maxInProcessSleepMs,

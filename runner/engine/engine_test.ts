@@ -28,7 +28,7 @@ const counter = defineAgent({
   name: "counter",
   initialState: (input?: { target?: number }) => ({ current: 0, target: input?.target ?? 10 }),
   step(state, ctx) {
-    if (state.current >= state.target) return { current: state.current, steps: ctx.stepIndex };
+    if (state.current >= state.target) return { current: state.current, steps: ctx.step };
     return recur({ ...state, current: state.current + 1 });
   },
 });
@@ -86,7 +86,7 @@ Deno.test("a non-serialisable state fails the step that produced it, naming the 
     assert.equal(r.steps, 2);
     // The last good checkpoint is intact and only one attempt was made (validation is not retried).
     assert.deepEqual(await getCheckpoint(store, "b", 2), { n: 2, when: null });
-    assert.equal((await store.listAttempts("b")).length, 1);
+    assert.equal((await store.listFailedAttempts("b")).length, 1);
     await assert.rejects(resumeRun(bad, { store, runId: "b" }), /failed .*use retry/);
   });
 });
@@ -137,8 +137,8 @@ Deno.test("retries: transient errors retried with backoff, every attempt recorde
     assert.equal(calls, 3);
     assert.ok(Date.now() - t0 >= 15, "backoff 5 + 10 ms was waited");
     assert.deepEqual(errors, ["1:transient:5", "2:transient:10"]);
-    const attempts = await store.listAttempts("f");
-    assert.deepEqual(attempts.map((a) => [a.step, a.attempt, a.category, a.error]), [
+    const attempts = await store.listFailedAttempts("f");
+    assert.deepEqual(attempts.map((a) => [a.step, a.attempt, a.errorCategory, a.error]), [
       [0, 1, "transient", "busy 1"],
       [0, 2, "transient", "busy 2"],
     ]);
@@ -169,7 +169,7 @@ Deno.test("retries: only transient is retried by default; categories come from e
       const r = await startRun(agent, { store, runId: "t" });
       assert.equal(r.status, "failed");
       assert.equal(r.error?.category, category);
-      assert.equal((await store.listAttempts("t")).length, attempts, `${category} attempts`);
+      assert.equal((await store.listFailedAttempts("t")).length, attempts, `${category} attempts`);
     });
   }
 });
@@ -260,7 +260,7 @@ Deno.test("tool calls: per-tool retry policy, timeouts and a non-JSON result", a
         ctx.callTool("slow", {}, (_a, info) =>
           new Promise((resolve) => {
             const t = setTimeout(resolve, 5000);
-            info.signal.addEventListener("abort", () => clearTimeout(t));
+            info.abortSignal.addEventListener("abort", () => clearTimeout(t));
           }), { timeoutMs: 20, retry: { maxAttempts: 2, initialDelayMs: 1 } }),
         /timed out after 20 ms/,
       );
@@ -274,14 +274,17 @@ Deno.test("tool calls: per-tool retry policy, timeouts and a non-JSON result", a
   await withTempStore(async (store) => {
     const r = await startRun(agent, { store, runId: "r" });
     assert.equal(r.result, 3);
-    const attempts = await store.listAttempts("r");
-    assert.deepEqual(attempts.map((a) => `${a.scope.split(":")[1]}#${a.attempt}:${a.category}`), [
-      "flaky#1:transient",
-      "flaky#2:transient",
-      "slow#1:transient",
-      "slow#2:transient",
-      "fn#1:validation",
-    ]);
+    const attempts = await store.listFailedAttempts("r");
+    assert.deepEqual(
+      attempts.map((a) => `${a.scope.split(":")[1]}#${a.attempt}:${a.errorCategory}`),
+      [
+        "flaky#1:transient",
+        "flaky#2:transient",
+        "slow#1:transient",
+        "slow#2:transient",
+        "fn#1:validation",
+      ],
+    );
     const calls = await store.listCalls("r");
     assert.deepEqual(calls.map((c) => `${c.name}:${c.status}:${c.attempts}`), [
       "flaky:completed:3",
@@ -654,7 +657,7 @@ Deno.test("cancelling a run that another invocation is advancing stops it at its
   });
 });
 
-Deno.test("an aborted signal interrupts the run: paused, resumable, nothing half-committed", async () => {
+Deno.test("an aborted abortSignal interrupts the run: paused, resumable, nothing half-committed", async () => {
   const ac = new AbortController();
   const slow = defineAgent({
     name: "slow",
@@ -667,7 +670,7 @@ Deno.test("an aborted signal interrupts the run: paused, resumable, nothing half
     },
   });
   await withTempStore(async (store) => {
-    const r = await startRun(slow, { store, runId: "i", signal: ac.signal });
+    const r = await startRun(slow, { store, runId: "i", abortSignal: ac.signal });
     assert.equal(r.status, "paused");
     assert.equal((await store.getRun("i"))!.leaseOwner, null);
     assert.equal((await store.lastStep("i"))!.step, 2, "step 3 was not committed");
@@ -698,7 +701,7 @@ Deno.test("a lease held by a live owner makes a second resume fail fast; an expi
   });
 });
 
-Deno.test("prune deletes finished runs older than a date; list pages", async () => {
+Deno.test("prune deletes runs that ended before a date; list pages", async () => {
   await withTempStore(async (store) => {
     for (const id of ["a", "b", "c"]) {
       await startRun(counter, { store, runId: id, input: { target: 1 } });
@@ -706,13 +709,13 @@ Deno.test("prune deletes finished runs older than a date; list pages", async () 
     await startRun(counter, { store, runId: "open", maxSteps: 1 });
     assert.equal((await store.listRuns({ limit: 2 })).length, 2);
     assert.equal((await store.listRuns({ limit: 2, offset: 2 })).length, 2);
-    assert.deepEqual(await pruneRuns(store, { before: new Date(Date.now() - 60_000) }), []);
-    const gone = await pruneRuns(store, { before: new Date(Date.now() + 1000) });
+    assert.deepEqual(await pruneRuns(store, { endedBefore: new Date(Date.now() - 60_000) }), []);
+    const gone = await pruneRuns(store, { endedBefore: new Date(Date.now() + 1000) });
     assert.deepEqual(gone.sort(), ["a", "b", "c"]);
     assert.deepEqual((await store.listRuns()).map((r) => r.runId), ["open"]);
     assert.equal((await store.listSteps("a")).length, 0);
     await assert.rejects(
-      pruneRuns(store, { before: new Date(), statuses: ["paused"] }),
+      pruneRuns(store, { endedBefore: new Date(), statuses: ["paused"] }),
       /only removes finished runs/,
     );
   });
@@ -731,8 +734,8 @@ Deno.test("observer sees run start, steps with states before/after, tool calls a
   await withTempStore(async (store) => {
     const seen: string[] = [];
     const observer: RunObserver = {
-      onRunStart: (i) => seen.push(`start ${i.resumed} ${i.stepIndex}`),
-      onStepStart: (i) => seen.push(`step ${i.stepIndex}`),
+      onRunStart: (i) => seen.push(`start ${i.resumed} ${i.step}`),
+      onStepStart: (i) => seen.push(`step ${i.step}`),
       onToolCall: (i) =>
         seen.push(`tool ${i.name} ${JSON.stringify(i.args)} -> ${i.result} replayed=${i.replayed}`),
       onLog: (i) => seen.push(`log ${i.message}`),
@@ -759,5 +762,50 @@ Deno.test("observer sees run start, steps with states before/after, tool calls a
       'end {"n":2} -> 4',
       "run completed 3",
     ]);
+  });
+});
+
+Deno.test("the names before issue 12 keep working: stepIndex, signal, category, before, fromStep", async () => {
+  const seen: string[] = [];
+  const agent = defineAgent({
+    name: "old-names",
+    retry: { maxAttempts: 2, initialDelayMs: 1 },
+    initialState: () => ({ n: 0 }),
+    async step(state, ctx) {
+      assert.equal(ctx.stepIndex, ctx.step);
+      assert.equal(ctx.signal, ctx.abortSignal);
+      await ctx.callTool("t", { n: state.n }, (_a, info) => {
+        assert.equal(info.signal, info.abortSignal);
+        return 1;
+      });
+      if (state.n === 0 && ctx.attempt === 1) {
+        throw new LoomError("once", { category: "transient" });
+      }
+      return state.n >= 1 ? "done" : recur({ n: state.n + 1 });
+    },
+  });
+  const observer: RunObserver = {
+    onRunStart: (i) => seen.push(`start ${i.stepIndex}`),
+    onStepStart: (i) => seen.push(`step ${i.stepIndex}=${i.step}`),
+    onToolCall: (i) => seen.push(`tool ${i.stepIndex}`),
+    onAttemptError: (i) => seen.push(`failed ${i.stepIndex} ${i.category}=${i.errorCategory}`),
+  };
+  await withTempStore(async (store) => {
+    const ac = new AbortController();
+    const r = await startRun(agent, { store, runId: "o", observer, signal: ac.signal });
+    assert.equal(r.result, "done");
+    assert.deepEqual(seen, [
+      "start 0",
+      "step 0=0",
+      "tool 0",
+      "failed 0 transient=transient",
+      "step 0=0",
+      "tool 0",
+      "step 1=1",
+      "tool 1",
+    ]);
+    const fork = await forkRun(store, { runId: "o", fromStep: 1, newRunId: "f" });
+    assert.equal(fork.firstStep, 1);
+    assert.deepEqual(await pruneRuns(store, { before: new Date(Date.now() + 1000) }), ["o"]);
   });
 });

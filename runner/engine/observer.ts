@@ -11,61 +11,83 @@ import type { RunStatus, WaitInfo } from "../store/store.ts";
 
 /** Facts about the run handed to `onRunStart`. */
 export interface RunStartInfo {
-  /** Run id. */
+  /** The run that starts or resumes. */
   runId: string;
-  /** Agent name. */
+  /** The agent advancing it. */
   agentName: string;
-  /** Agent version. */
+  /** The agent's version (its state shape). */
   agentVersion: number;
   /** True for a resume, false for a fresh start. */
   resumed: boolean;
-  /** Index of the step that runs next. */
+  /** The step that runs next. */
+  step: number;
+  /** @deprecated Use `step`. */
   stepIndex: number;
-  /** Parent run id for child runs. */
+  /** The parent run of a child run; null for a top-level run. */
   parentRunId: string | null;
-  /** Current state (plain JSON form). */
+  /** The state the next step receives (plain JSON form). */
   state: unknown;
 }
 
-/** One tool call as seen by observers. */
-export interface ToolCallInfo {
-  /** Run id. */
+/** A tool call as an observer is told of it: ran (successfully or not) or replayed. */
+export interface ToolCallEvent {
+  /** The run whose step made the call. */
   runId: string;
-  /** Step index. */
+  /** The step that made the call. */
+  step: number;
+  /** @deprecated Use `step`. */
   stepIndex: number;
-  /** Tool name. */
+  /** The tool's name. */
   name: string;
-  /** Arguments. */
+  /** The arguments as given. */
   args: unknown;
-  /** The call's idempotency key. */
+  /** The idempotency key the tool received. */
   key: string;
   /** True when the result came from the store without running the tool. */
   replayed: boolean;
-  /** The result (whole) when it succeeded. */
+  /** The whole result, when it succeeded (even when the stored copy is capped). */
   result?: unknown;
-  /** The error message when it failed after all attempts. */
+  /** The error message, when it failed after all its attempts. */
   error?: string;
-  /** Category of that error. */
+  /** Category of `error`. */
+  errorCategory?: ErrorCategory;
+  /** @deprecated Use `errorCategory`. */
   category?: ErrorCategory;
-  /** Attempts made (0 when replayed). */
+  /** Attempts made by this process (0 when replayed). */
   attempts: number;
   /** Wall time of the call in ms (0 when replayed). */
   durationMs: number;
-  /** Start time, ms since epoch. */
+  /** When the call (its last attempt) started, ms since epoch. */
   startedAt: number;
 }
 
-/** Hooks called by the engine. */
+/** @deprecated Use {@linkcode ToolCallEvent}. */
+export type ObservedToolCall = ToolCallEvent;
+
+/**
+ * Hooks called by the engine. Every hook that concerns a step gets its number as `step` (and,
+ * deprecated, as `stepIndex`).
+ */
 export interface RunObserver {
   /** A run starts or resumes in this process. */
   onRunStart?(info: RunStartInfo): void;
-  /** A step attempt starts. */
+  /** A step attempt starts; `startedAt` is ms since epoch. */
   onStepStart?(
-    info: { runId: string; stepIndex: number; attempt: number; state: unknown; startedAt: number },
+    info: {
+      runId: string;
+      step: number;
+      /** @deprecated Use `step`. */
+      stepIndex: number;
+      attempt: number;
+      state: unknown;
+      startedAt: number;
+    },
   ): void;
   /** A step committed: `final` when it returned a result. */
   onStepEnd?(info: {
     runId: string;
+    step: number;
+    /** @deprecated Use `step`. */
     stepIndex: number;
     attempt: number;
     stateBefore: unknown;
@@ -77,32 +99,49 @@ export interface RunObserver {
     durationMs: number;
   }): void;
   /** A tool call finished (ran or replayed). */
-  onToolCall?(info: ToolCallInfo): void;
-  /** A step or tool attempt failed. `retryInMs` is set when another attempt follows. */
+  onToolCall?(info: ToolCallEvent): void;
+  /**
+   * A step or tool attempt failed. `retryInMs` is set when another attempt follows; `message`
+   * is the error's message.
+   */
   onAttemptError?(info: {
     runId: string;
+    step: number;
+    /** @deprecated Use `step`. */
     stepIndex: number;
     attempt: number;
     scope: "step" | "tool";
     toolName?: string;
     error: unknown;
     message: string;
+    errorCategory: ErrorCategory;
+    /** @deprecated Use `errorCategory`. */
     category: ErrorCategory;
     retryInMs: number | null;
   }): void;
-  /** The run suspended (signal, timer or child). */
-  onWaiting?(info: { runId: string; stepIndex: number; waiting: WaitInfo }): void;
+  /** The run suspended (signal wait, timer or child run). */
+  onWaiting?(
+    info: {
+      runId: string;
+      step: number;
+      /** @deprecated Use `step`. */
+      stepIndex: number;
+      waiting: WaitInfo;
+    },
+  ): void;
   /** A log line from `ctx.log`. */
   onLog?(
     info: {
       runId: string;
+      step: number;
+      /** @deprecated Use `step`. */
       stepIndex: number;
       level: "info" | "warn" | "error";
       message: string;
       data?: unknown;
     },
   ): void;
-  /** The run stopped in this process (any status). */
+  /** The run stopped in this process (any status); `steps` is the next step's number. */
   onRunEnd?(info: {
     runId: string;
     status: RunStatus;
@@ -112,16 +151,29 @@ export interface RunObserver {
   }): void;
 }
 
-/** Calls a hook, swallowing (and reporting once) errors thrown by observers. */
+/** What hook `K` receives. */
+type HookInfo<K extends keyof RunObserver> = Parameters<NonNullable<RunObserver[K]>>[0];
+
+/** The deprecated duplicates `notify` fills in: callers give only the current names. */
+type DeprecatedNames = "stepIndex" | "category";
+
+/**
+ * Calls a hook, swallowing (and reporting once) errors thrown by observers. Fills in the
+ * deprecated duplicates of `step` (`stepIndex`) and `errorCategory` (`category`), so observers
+ * written against the old names keep working; this is the one place that knows them.
+ */
 export function notify<K extends keyof RunObserver>(
   observer: RunObserver | undefined,
   hook: K,
-  info: Parameters<NonNullable<RunObserver[K]>>[0],
+  info: Omit<HookInfo<K>, DeprecatedNames>,
 ): void {
   const fn = observer?.[hook] as ((i: unknown) => void) | undefined;
   if (!fn) return;
+  const full = info as Record<string, unknown>;
+  if ("step" in full) full.stepIndex = full.step;
+  if ("errorCategory" in full) full.category = full.errorCategory;
   try {
-    fn.call(observer, info);
+    fn.call(observer, full);
   } catch (e) {
     if (!reported.has(observer!)) {
       reported.add(observer!);

@@ -14,21 +14,24 @@ import {
 import { notify, type RunObserver } from "./observer.ts";
 import type { Store } from "../store/store.ts";
 
-/** Retry policy for a step (per agent) or a tool (per call). */
+/** Retry policy for a step (per agent) or a tool call (per call). */
 export interface RetryPolicy {
-  /** Attempts in total, including the first. Default 3. */
+  /** Attempts in total, including the first. @default 3 */
   maxAttempts?: number;
-  /** Delay before the second attempt, ms. Default 100. */
+  /** Delay before the second attempt, ms. @default 100 */
   initialDelayMs?: number;
-  /** Upper bound of a delay, ms. Default 30 000. */
+  /** Upper bound of a delay, ms. @default 30_000 */
   maxDelayMs?: number;
-  /** Growth factor per attempt. Default 2. */
+  /** Growth factor of the delay per failed attempt. @default 2 */
   multiplier?: number;
-  /** Fraction of each delay that is randomised (0..1). Default 0.2. */
+  /** Fraction of each delay that is random (0..1). @default 0.2 */
   jitter?: number;
-  /** Categories that are retried. Default `["transient"]`. */
+  /** Error categories that are retried. @default ["transient"] */
   retryOn?: ErrorCategory[];
-  /** Maps an error to a category before the built-in rules; `undefined` falls through. */
+  /**
+   * Maps an error to its category before the built-in rules; `undefined` falls through to them.
+   * @default none
+   */
   classify?: (error: unknown) => ErrorCategory | undefined;
 }
 
@@ -47,7 +50,7 @@ export const DEFAULT_RETRY: ResolvedRetryPolicy = {
   retryOn: ["transient"],
 };
 
-/** Fills a policy's gaps from `base` (later arguments win). */
+/** `DEFAULT_RETRY`, overridden by the defined fields of each policy in turn (later ones win). */
 export function resolveRetry(...policies: (RetryPolicy | undefined)[]): ResolvedRetryPolicy {
   const out: ResolvedRetryPolicy = { ...DEFAULT_RETRY };
   for (const p of policies) {
@@ -88,15 +91,13 @@ export function backoffDelay(
 
 /** One failed attempt of a step (`toolName` undefined) or of a tool call (its key as `scope`). */
 export interface FailedAttempt {
-  /** Run id. */
   runId: string;
-  /** Step index. */
-  stepIndex: number;
+  step: number;
   /** `""` for the step itself, else the tool call's key. */
   scope: string;
   /** The tool's name, for tool attempts. */
   toolName?: string;
-  /** Attempt number, from 1. */
+  /** The attempt's number, from 1. */
   attempt: number;
   /** Attempts that count against the budget, this one included. */
   used: number;
@@ -104,17 +105,16 @@ export interface FailedAttempt {
   error: unknown;
   /** Start, ms since epoch. */
   startedAt: number;
-  /** Duration, ms. */
   durationMs: number;
 }
 
 /**
- * The one place a failed attempt is judged and recorded, for steps and tools alike: classifies
- * the error, decides on a retry and its backoff, stores the attempt and tells the observer.
+ * The one place a failed attempt is handled, for steps and tools alike: classifies the error,
+ * decides on a retry and its backoff, records the failed attempt and tells the observer.
  *
  * @returns The category and the delay before the next attempt (`null`: no retry follows).
  */
-export async function recordFailedAttempt(
+export async function handleFailedAttempt(
   store: Store,
   observer: RunObserver | undefined,
   retry: ResolvedRetryPolicy,
@@ -124,27 +124,27 @@ export async function recordFailedAttempt(
     ? "validation"
     : classifyError(a.error, retry.classify);
   const wait = shouldRetry(retry, category, a.used) ? backoffDelay(retry, a.used) : null;
-  await store.recordAttempt({
+  await store.recordFailedAttempt({
     runId: a.runId,
-    step: a.stepIndex,
+    step: a.step,
     scope: a.scope,
     attempt: a.attempt,
     error: errorMessage(a.error),
     errorType: errorType(a.error),
-    category,
+    errorCategory: category,
     startedAt: a.startedAt,
     durationMs: a.durationMs,
     retryAt: wait === null ? null : Date.now() + wait,
   });
   notify(observer, "onAttemptError", {
     runId: a.runId,
-    stepIndex: a.stepIndex,
+    step: a.step,
     attempt: a.attempt,
     scope: a.toolName === undefined ? "step" : "tool",
     ...(a.toolName === undefined ? {} : { toolName: a.toolName }),
     error: a.error,
     message: errorMessage(a.error),
-    category,
+    errorCategory: category,
     retryInMs: wait,
   });
   return { category, wait };

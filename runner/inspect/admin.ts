@@ -80,7 +80,7 @@ export async function retryRun(store: Store, runId: string): Promise<void> {
   }
   const last = await store.lastStep(runId);
   const step = last ? last.step + 1 : run.firstStep;
-  const prev = await store.lastAttempt(runId, step, "");
+  const prev = await store.lastFailedAttempt(runId, step, "");
   const ok = await store.updateRunIf(runId, ["failed"], {
     status: "paused",
     error: null,
@@ -128,22 +128,35 @@ export async function getCheckpoint(store: Store, runId: string, step: number): 
   return JSON.parse(row.state);
 }
 
+/** Options of `forkRun`. */
+export interface ForkOptions {
+  /** The run to fork. */
+  runId: string;
+  /** The step the new run starts at, from the checkpoint before it (required). */
+  step?: number;
+  /** @deprecated Use `step`. */
+  fromStep?: number;
+  /** The new run's id. */
+  newRunId: string;
+  /** A state to start from instead of the checkpoint (an edit); the checkpoint must exist. */
+  state?: unknown;
+}
+
 /**
  * Starts a new run from a kept checkpoint of another run (optionally with an edited state). The
  * new run is `paused` at that step; resume it with the agent module. Lineage is recorded.
  */
-export async function forkRun(
-  store: Store,
-  options: { runId: string; fromStep: number; newRunId: string; state?: unknown },
-): Promise<RunRecord> {
+export async function forkRun(store: Store, options: ForkOptions): Promise<RunRecord> {
+  const step = options.step ?? options.fromStep;
+  if (step === undefined) throw new RunnerError("forkRun needs the step to fork at");
   const src = await requireRun(store, options.runId);
   if (await store.getRun(options.newRunId)) {
     throw new RunnerError(`run ${options.newRunId} already exists in ${store.location}`);
   }
   const state = options.state !== undefined
     ? options.state
-    : await getCheckpoint(store, options.runId, options.fromStep);
-  if (options.state !== undefined) await getCheckpoint(store, options.runId, options.fromStep);
+    : await getCheckpoint(store, options.runId, step);
+  if (options.state !== undefined) await getCheckpoint(store, options.runId, step);
   const now = Date.now();
   const rec: RunRecord = {
     ...src,
@@ -152,8 +165,8 @@ export async function forkRun(
     parentRunId: null,
     parentStep: null,
     forkOfRunId: src.runId,
-    forkOfStep: options.fromStep,
-    firstStep: options.fromStep,
+    forkOfStep: step,
+    firstStep: step,
     initialState: encodeJson(state, "state"),
     result: null,
     error: null,
@@ -167,19 +180,20 @@ export async function forkRun(
     retryBase: 0,
     createdAt: now,
     updatedAt: now,
+    endedAt: null,
   };
   await store.createRun(rec);
   await store.addEvent(
     rec.runId,
     "forked",
-    `forked from run ${src.runId} at step ${options.fromStep}${
+    `forked from run ${src.runId} at step ${step}${
       options.state !== undefined ? " with an edited state" : ""
     }`,
   );
   await store.addEvent(
     src.runId,
     "fork-made",
-    `run ${rec.runId} was forked from step ${options.fromStep}`,
+    `run ${rec.runId} was forked from step ${step}`,
   );
   return rec;
 }
@@ -198,11 +212,20 @@ export async function deleteRun(store: Store, runId: string): Promise<string[]> 
   return deleted;
 }
 
-/** Deletes finished runs (completed by default) last updated before `before`. Returns their ids. */
-export async function pruneRuns(
-  store: Store,
-  options: { before: Date; statuses?: RunStatus[] },
-): Promise<string[]> {
+/** Options of `pruneRuns`. */
+export interface PruneOptions {
+  /** Delete runs that ended (reached their terminal status) before this time (required). */
+  endedBefore?: Date;
+  /** @deprecated Use `endedBefore` (the same filter: when the run ended). */
+  before?: Date;
+  /** Terminal statuses to delete. @default ["completed"] */
+  statuses?: RunStatus[];
+}
+
+/** Deletes runs that ended before `endedBefore` in one of `statuses`. Returns their ids. */
+export async function pruneRuns(store: Store, options: PruneOptions): Promise<string[]> {
+  const endedBefore = options.endedBefore ?? options.before;
+  if (!endedBefore) throw new RunnerError("pruneRuns needs endedBefore: the time runs ended by");
   const statuses = options.statuses ?? ["completed"];
   for (const s of statuses) {
     if (!TERMINAL_STATUSES.includes(s)) {
@@ -216,7 +239,7 @@ export async function pruneRuns(
     for (;;) {
       const batch = await store.listRuns({
         status,
-        updatedBefore: options.before.getTime(),
+        endedBefore: endedBefore.getTime(),
         limit: 500,
       });
       if (batch.length === 0) break;

@@ -7,8 +7,8 @@
 import type { ErrorCategory } from "../errors.ts";
 import { requireRun } from "../engine/engine.ts";
 import type {
-  AttemptRecord,
   EventRecord,
+  FailedAttemptRecord,
   RunStatus,
   Store,
   StoredPolicy,
@@ -17,37 +17,42 @@ import type {
 
 /** A node of the child-run tree. */
 export interface RunTreeNode {
-  /** Run id. */
+  /** The child run. */
   runId: string;
-  /** Agent name. */
+  /** The agent that owns it. */
   agentName: string;
-  /** Status. */
+  /** Its status now. */
   status: RunStatus;
-  /** Children. */
+  /** Its own child runs, in the order it started them. */
   children: RunTreeNode[];
 }
 
-/** Everything `explain` reports. Plain JSON. */
+/** Everything `explain` reports: plain JSON. Times are ISO 8601, durations ms. */
 export interface Explanation {
-  /** Run id. */
+  /** The run explained. */
   runId: string;
-  /** Agent name, version and source hash. */
+  /** The agent that owns the run, its version and source hash (null when unknown). */
   agent: { name: string; version: number; sourceHash: string | null };
-  /** Status. */
+  /** The run's status now. */
   status: RunStatus;
-  /** Start and last change, ISO 8601. */
+  /** When the run was created. */
   createdAt: string;
-  /** Last change, ISO 8601. */
+  /** The last change of the run record. */
   updatedAt: string;
-  /** Wall time from creation to last change, ms. */
+  /** When the run reached its terminal status; null while it can still change. */
+  endedAt: string | null;
+  /** From creation to the last change. */
   wallMs: number;
   /** Policies stored with the run. */
   policy: StoredPolicy;
-  /** Parent run for child runs. */
+  /** For a child run: its parent and the parent's step that started it. */
   parent: { runId: string; step: number | null } | null;
-  /** Fork origin. */
+  /** For a fork: the run it was forked from and the step it starts at. */
   forkOf: { runId: string; step: number | null } | null;
-  /** Step summary. */
+  /**
+   * Step rows: the first step, how many are committed and the last one, the step that runs
+   * next, checkpoints kept (the initial state included), and the time spent inside steps.
+   */
   steps: {
     first: number;
     committed: number;
@@ -56,28 +61,31 @@ export interface Explanation {
     checkpointsKept: number;
     timeInStepsMs: number;
   };
-  /** Failed attempts: count, retries, per category, and the latest ones. */
-  attempts: {
-    failed: number;
+  /**
+   * Failed attempts (of steps and tool calls): how many, how many were followed by another
+   * attempt, how many per error category, and the latest ten.
+   */
+  failedAttempts: {
+    count: number;
     retried: number;
     byCategory: Partial<Record<ErrorCategory, number>>;
-    latest: AttemptRecord[];
+    latest: FailedAttemptRecord[];
   };
-  /** Durable calls by kind and name. */
+  /** Calls by kind and name, counted by status (`started`: no outcome recorded). */
   calls: { kind: string; name: string; completed: number; failed: number; started: number }[];
-  /** What a waiting run waits for. */
+  /** What a waiting run waits for; null unless `waiting`. */
   waiting: WaitInfo | null;
-  /** Signals delivered and still pending. */
+  /** Signals received by a wait, still pending, and rejected by a wait's validator. */
   signals: { delivered: number; pending: number; rejected: number };
-  /** Final result (completed runs). */
+  /** The final result (completed runs), else null. */
   result: unknown;
-  /** Error (failed or cancelled runs). */
+  /** The error (failed runs) or reason (cancelled runs), else null. */
   error: { message: string; category: ErrorCategory } | null;
-  /** Latest state (the checkpoint the run would resume from or finished with). */
+  /** The latest checkpoint: the state the run would resume from, or finished with. */
   lastState: unknown;
   /** Child runs (recursively). */
   children: RunTreeNode[];
-  /** History events (latest 50). */
+  /** The latest 50 events of the run's history. */
   events: EventRecord[];
 }
 
@@ -107,9 +115,9 @@ export async function explainRun(store: Store, runId: string): Promise<Explanati
   const stats = await store.stepStats(runId);
   const last = await store.lastStep(runId);
   const policy = JSON.parse(run.policy) as StoredPolicy;
-  const failed = await store.listAttempts(runId, { limit: 10_000 });
+  const failed = await store.listFailedAttempts(runId, { limit: 10_000 });
   const byCategory: Partial<Record<ErrorCategory, number>> = {};
-  for (const a of failed) byCategory[a.category] = (byCategory[a.category] ?? 0) + 1;
+  for (const a of failed) byCategory[a.errorCategory] = (byCategory[a.errorCategory] ?? 0) + 1;
   const calls = new Map<string, Explanation["calls"][number]>();
   for (const c of await store.countCalls(runId)) {
     const k = `${c.kind}\0${c.name}`;
@@ -134,6 +142,7 @@ export async function explainRun(store: Store, runId: string): Promise<Explanati
     status: run.status,
     createdAt: new Date(run.createdAt).toISOString(),
     updatedAt: new Date(run.updatedAt).toISOString(),
+    endedAt: run.endedAt === null ? null : new Date(run.endedAt).toISOString(),
     wallMs: run.updatedAt - run.createdAt,
     policy,
     parent: run.parentRunId ? { runId: run.parentRunId, step: run.parentStep } : null,
@@ -146,8 +155,8 @@ export async function explainRun(store: Store, runId: string): Promise<Explanati
       checkpointsKept: stats.withState + 1,
       timeInStepsMs: Math.round(stats.totalMs * 1000) / 1000,
     },
-    attempts: {
-      failed: failed.length,
+    failedAttempts: {
+      count: failed.length,
       retried: failed.filter((a) => a.retryAt !== null).length,
       byCategory,
       latest: failed.slice(-10),
@@ -232,17 +241,18 @@ export function formatExplain(e: Explanation, options: { db?: string } = {}): st
       e.policy.checkpoint === "full" ? "every step" : `one in ${e.policy.every} + latest`
     } (${e.steps.checkpointsKept} kept), tool results capped at ${e.policy.maxInlineBytes} bytes`,
   );
-  const cats = Object.entries(e.attempts.byCategory).map(([k, v]) => `${k} ${v}`).join(", ");
+  const failed = e.failedAttempts;
+  const cats = Object.entries(failed.byCategory).map(([k, v]) => `${k} ${v}`).join(", ");
   L.push(
-    `  attempts   ${e.attempts.failed} failed${
-      e.attempts.failed ? ` (${cats}); ${e.attempts.retried} retried` : ""
+    `  attempts   ${failed.count} failed${
+      failed.count ? ` (${cats}); ${failed.retried} retried` : ""
     }`,
   );
-  for (const a of e.attempts.latest) {
+  for (const a of failed.latest) {
     L.push(
       `             step ${a.step}${
         a.scope ? ` tool ${a.scope}` : ""
-      } attempt ${a.attempt}: ${a.category}: ${a.error}${a.retryAt ? " -> retried" : ""}`,
+      } attempt ${a.attempt}: ${a.errorCategory}: ${a.error}${a.retryAt ? " -> retried" : ""}`,
     );
   }
   if (e.calls.length === 0) L.push("  calls      none");

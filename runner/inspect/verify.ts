@@ -1,6 +1,7 @@
 /**
- * `verifyRun`: checks a run's integrity — no gaps in steps or attempts, checkpoints kept as the
- * run's stored policy says, stored JSON parses, tool-call hashes match — plus SQLite's own check.
+ * `verifyRun`: checks a run's integrity — no gaps in steps or failed attempts, checkpoints kept as
+ * the run's stored policy says, stored JSON parses, call hashes match — plus the store's own
+ * integrity check (`PRAGMA integrity_check` on SQLite).
  *
  * @module
  */
@@ -17,7 +18,7 @@ import type {
 
 /** Outcome of `verifyRun`. */
 export interface VerifyReport {
-  /** Run id. */
+  /** The run checked. */
   runId: string;
   /** True when no problem was found. */
   ok: boolean;
@@ -25,8 +26,8 @@ export interface VerifyReport {
   problems: string[];
   /** Oddities that are not corruption. */
   warnings: string[];
-  /** What was checked. */
-  checked: { steps: number; attempts: number; calls: number; signals: number };
+  /** How many rows of each kind were checked. */
+  checked: { steps: number; failedAttempts: number; calls: number; signals: number };
 }
 
 function parses(text: string): boolean {
@@ -51,19 +52,19 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
   const stats = await store.stepStats(runId);
   checkRun(run, stats, found);
   await checkSteps(store, run, stats, found);
-  const attempts = await checkAttempts(store, runId, found);
+  const failedAttempts = await checkFailedAttempts(store, runId, found);
   const next = stats.last === null ? run.firstStep : stats.last + 1;
   const calls = await checkCalls(store, runId, next, found);
   const signals = await checkSignals(store, runId, found);
   for (const msg of await store.integrityCheck()) {
-    found.problems.push(`SQLite integrity check: ${msg}`);
+    found.problems.push(`integrity check of the store: ${msg}`);
   }
   return {
     runId,
     ok: found.problems.length === 0,
     problems: found.problems,
     warnings: found.warnings,
-    checked: { steps: stats.count, attempts, calls, signals },
+    checked: { steps: stats.count, failedAttempts, calls, signals },
   };
 }
 
@@ -94,8 +95,8 @@ async function checkSteps(
 ): Promise<void> {
   const { runId } = run;
   const failedByStep = new Map<number, number>();
-  const attempts = await store.listAttempts(runId, { scope: "" });
-  for (const a of attempts) {
+  const failed = await store.listFailedAttempts(runId, { scope: "" });
+  for (const a of failed) {
     failedByStep.set(a.step, Math.max(failedByStep.get(a.step) ?? 0, a.attempt));
   }
   let prev: number | null = null;
@@ -140,9 +141,16 @@ function checkStep(r: StepRecord, run: RunRecord, stats: StepStats, found: Findi
   }
 }
 
-/** Attempt numbers per scope have no gaps, and a step's start at 1. Returns the attempts seen. */
-async function checkAttempts(store: Store, runId: string, { problems }: Findings): Promise<number> {
-  const all = await store.listAttempts(runId);
+/**
+ * Failed attempt numbers per scope have no gaps, and a step's start at 1. Returns the failed
+ * attempts seen.
+ */
+async function checkFailedAttempts(
+  store: Store,
+  runId: string,
+  { problems }: Findings,
+): Promise<number> {
+  const all = await store.listFailedAttempts(runId);
   const byScope = new Map<string, number[]>();
   for (const a of all) {
     const k = `${a.step}\0${a.scope}`;
@@ -157,18 +165,20 @@ async function checkAttempts(store: Store, runId: string, { problems }: Findings
     list.forEach((n, i) => {
       if (n !== start + i) {
         problems.push(
-          `gap in attempts of step ${step}${scope ? ` tool ${scope}` : ""}: ${list.join(",")}`,
+          `gap in failed attempts of step ${step}${scope ? ` tool ${scope}` : ""}: ${
+            list.join(",")
+          }`,
         );
       }
     });
     if (start !== 1 && scope === "") {
-      problems.push(`attempts of step ${step} start at ${start}, not 1`);
+      problems.push(`failed attempts of step ${step} start at ${start}, not 1`);
     }
   }
   return all.length;
 }
 
-/** Durable calls, in pages: hashes, JSON, steps. Returns the calls seen. */
+/** Calls, in pages: hashes, JSON, steps. Returns the calls seen. */
 async function checkCalls(
   store: Store,
   runId: string,
@@ -185,7 +195,7 @@ async function checkCalls(
   return calls;
 }
 
-/** One durable call: its stored result and arguments parse and match their hashes. */
+/** One call: its stored result and arguments parse and match their hashes. */
 function checkCall(c: CallRecord, next: number, { problems, warnings }: Findings): void {
   if (c.status === "completed") {
     if (c.result === null || !parses(c.result)) {

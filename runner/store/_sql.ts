@@ -7,7 +7,14 @@
  *
  * @module
  */
-import type { AttemptRecord, CallRecord, Page, RunPatch, RunRecord } from "./store.ts";
+import {
+  type CallRecord,
+  type FailedAttemptRecord,
+  type Page,
+  type RunPatch,
+  type RunRecord,
+  TERMINAL_STATUSES,
+} from "./store.ts";
 
 /** A value bound to a statement parameter (a database boolean is added by `callParams`). */
 export type Param = string | number | null;
@@ -29,22 +36,23 @@ export const RUN_COLUMNS = `run_id AS "runId", agent_name AS "agentName",
   result, error, error_category AS "errorCategory", waiting, policy, patched_step AS "patchedStep",
   patched_state AS "patchedState", lease_owner AS "leaseOwner", lease_expires AS "leaseExpires",
   retry_step AS "retryStep", retry_base AS "retryBase", created_at AS "createdAt",
-  updated_at AS "updatedAt"`;
+  updated_at AS "updatedAt", ended_at AS "endedAt"`;
 
 /** `StepRecord` columns. */
 export const STEP_COLUMNS = `run_id AS "runId", step, attempt, started_at AS "startedAt",
   duration_ms AS "durationMs", state`;
 
-/** `AttemptRecord` columns. */
-export const ATTEMPT_COLUMNS = `run_id AS "runId", step, scope, attempt, error,
-  error_type AS "errorType", category, started_at AS "startedAt", duration_ms AS "durationMs",
-  retry_at AS "retryAt"`;
+/** `FailedAttemptRecord` columns. */
+export const FAILED_ATTEMPT_COLUMNS = `run_id AS "runId", step, scope, attempt, error,
+  error_type AS "errorType", error_category AS "errorCategory", started_at AS "startedAt",
+  duration_ms AS "durationMs", retry_at AS "retryAt"`;
 
 /** `CallRecord` columns. */
 export const CALL_COLUMNS =
   `run_id AS "runId", key, step, kind, name, args, args_hash AS "argsHash",
   status, result, result_bytes AS "resultBytes", result_hash AS "resultHash", capped, error,
-  category, attempts, started_at AS "startedAt", duration_ms AS "durationMs", deadline`;
+  error_category AS "errorCategory", attempts, started_at AS "startedAt",
+  duration_ms AS "durationMs", deadline`;
 
 /** `SignalRecord` columns. */
 export const SIGNAL_COLUMNS = `run_id AS "runId", seq, name, data, sent_at AS "sentAt",
@@ -76,20 +84,26 @@ export const PATCH_COLUMNS: Readonly<Record<keyof RunPatch, string>> = {
 };
 
 /**
- * The `SET` list of a run patch: `updated_at` (now) and every field of `patch` that is not
- * undefined. Appends the values to `params` and marks them by their position there.
+ * The `SET` list of a run patch: `updated_at` (now), every field of `patch` that is not
+ * undefined, and with a `status` its `ended_at` (now for a terminal status, else NULL). Appends
+ * the values to `params` and marks them by their position there.
  */
 export function patchSql(
   patch: RunPatch,
   params: { push(value: Param): number; readonly length: number },
   mark: Mark,
 ): string {
-  params.push(Date.now());
+  const now = Date.now();
+  params.push(now);
   const sets = [`updated_at = ${mark(params.length)}`];
   for (const [field, value] of Object.entries(patch)) {
     if (value === undefined) continue;
     params.push(value as Param);
     sets.push(`${PATCH_COLUMNS[field as keyof RunPatch]} = ${mark(params.length)}`);
+  }
+  if (patch.status !== undefined) {
+    params.push(TERMINAL_STATUSES.includes(patch.status) ? now : null);
+    sets.push(`ended_at = ${mark(params.length)}`);
   }
   return sets.join(", ");
 }
@@ -98,7 +112,7 @@ export function patchSql(
 export const RUN_INSERT_COLUMNS = `run_id, agent_name, agent_version, agent_hash, status,
   parent_run_id, parent_step, fork_of_run_id, fork_of_step, first_step, initial_state, input,
   result, error, error_category, waiting, policy, patched_step, patched_state, lease_owner,
-  lease_expires, retry_step, retry_base, created_at, updated_at`;
+  lease_expires, retry_step, retry_base, created_at, updated_at, ended_at`;
 
 /** The values of a run row, in the order of `RUN_INSERT_COLUMNS`. */
 export function runParams(r: RunRecord): Param[] {
@@ -128,15 +142,16 @@ export function runParams(r: RunRecord): Param[] {
     r.retryBase,
     r.createdAt,
     r.updatedAt,
+    r.endedAt,
   ];
 }
 
-/** The columns `attemptParams` binds, in order. */
-export const ATTEMPT_INSERT_COLUMNS = `run_id, step, scope, attempt, error, error_type, category,
-  started_at, duration_ms, retry_at`;
+/** The columns `failedAttemptParams` binds, in order. */
+export const FAILED_ATTEMPT_INSERT_COLUMNS = `run_id, step, scope, attempt, error, error_type,
+  error_category, started_at, duration_ms, retry_at`;
 
-/** The values of an attempt row, in the order of `ATTEMPT_INSERT_COLUMNS`. */
-export function attemptParams(a: AttemptRecord): Param[] {
+/** The values of a failed attempt row, in the order of `FAILED_ATTEMPT_INSERT_COLUMNS`. */
+export function failedAttemptParams(a: FailedAttemptRecord): Param[] {
   return [
     a.runId,
     a.step,
@@ -144,7 +159,7 @@ export function attemptParams(a: AttemptRecord): Param[] {
     a.attempt,
     a.error,
     a.errorType,
-    a.category,
+    a.errorCategory,
     a.startedAt,
     a.durationMs,
     a.retryAt,
@@ -153,8 +168,8 @@ export function attemptParams(a: AttemptRecord): Param[] {
 
 /** The columns `callParams` binds, in order. */
 export const CALL_INSERT_COLUMNS = `run_id, key, step, kind, name, args, args_hash, status,
-  result, result_bytes, result_hash, capped, error, category, attempts, started_at, duration_ms,
-  deadline`;
+  result, result_bytes, result_hash, capped, error, error_category, attempts, started_at,
+  duration_ms, deadline`;
 
 /**
  * The values of a call row, in the order of `CALL_INSERT_COLUMNS`; `capped` is stored as the
@@ -175,7 +190,7 @@ export function callParams<B>(c: CallRecord, capped: (value: boolean) => B): (Pa
     c.resultHash,
     capped(c.capped),
     c.error,
-    c.category,
+    c.errorCategory,
     c.attempts,
     c.startedAt,
     c.durationMs,

@@ -15,9 +15,9 @@ import {
   verifyRun,
 } from "../mod.ts";
 import type {
-  AttemptRecord,
   CallRecord,
   EventRecord,
+  FailedAttemptRecord,
   RunRecord,
   RunStatus,
   StepRecord,
@@ -70,6 +70,7 @@ function runRecord(runId: string, fields: Partial<RunRecord> = {}): RunRecord {
     retryBase: 0,
     createdAt: T0,
     updatedAt: T0,
+    endedAt: null,
     ...fields,
   };
 }
@@ -86,7 +87,7 @@ function stepRecord(runId: string, step: number, fields: Partial<StepRecord> = {
   };
 }
 
-function attemptRecord(step: number, scope: string, attempt: number): AttemptRecord {
+function failedAttemptRecord(step: number, scope: string, attempt: number): FailedAttemptRecord {
   return {
     runId: "r",
     step,
@@ -94,7 +95,7 @@ function attemptRecord(step: number, scope: string, attempt: number): AttemptRec
     attempt,
     error: `boom ${attempt}`,
     errorType: "Error",
-    category: "transient",
+    errorCategory: "transient",
     startedAt: T0 + step * 10 + attempt,
     durationMs: 1.25,
     retryAt: attempt < 3 ? T0 + 1000 : null,
@@ -116,7 +117,7 @@ function callRecord(key: string, fields: Partial<CallRecord> = {}): CallRecord {
     resultHash: null,
     capped: false,
     error: null,
-    category: null,
+    errorCategory: null,
     attempts: 0,
     startedAt: T0,
     durationMs: null,
@@ -191,7 +192,9 @@ storeTest(
   }) => {
     await store.createRun(runRecord("b", { updatedAt: T0 + 2 }));
     await store.createRun(runRecord("a", { updatedAt: T0 + 2 }));
-    await store.createRun(runRecord("c", { updatedAt: T0 + 3, status: "completed" }));
+    await store.createRun(
+      runRecord("c", { updatedAt: T0 + 3, status: "completed", endedAt: T0 + 1 }),
+    );
     await store.createRun(runRecord("d", { updatedAt: T0 + 1, parentRunId: "c" }));
     assert.deepEqual(ids(await store.listRuns()), ["c", "a", "b", "d"]);
     assert.deepEqual(ids(await store.listRuns({ status: "paused" })), ["a", "b", "d"]);
@@ -201,6 +204,9 @@ storeTest(
       ids(await store.listRuns({ status: "paused", updatedBefore: T0 + 2 })),
       ["d"],
     );
+    // Only ended runs have an end: the filter leaves the others out.
+    assert.deepEqual(ids(await store.listRuns({ endedBefore: T0 + 2 })), ["c"]);
+    assert.deepEqual(ids(await store.listRuns({ endedBefore: T0 + 1 })), []);
     assert.deepEqual(ids(await store.listRuns({ limit: 2 })), ["c", "a"]);
     assert.deepEqual(ids(await store.listRuns({ limit: 2, offset: 1 })), ["a", "b"]);
     assert.deepEqual(ids(await store.listRuns({ offset: 3 })), ["d"]);
@@ -323,6 +329,27 @@ storeTest("updateRunIf patches a run only in one of the given statuses", async (
   });
 });
 
+storeTest("a patch that sets a terminal status sets endedAt, any other status clears it", async ({
+  store,
+}) => {
+  await withFakeClock(async (clock) => {
+    await store.createRun(runRecord("r", { status: "paused" }));
+    clock.advance(5);
+    const ended = clock.now;
+    for (const status of ["failed", "cancelled"] as const) {
+      await store.updateRunIf("r", ["paused"], { status });
+      assert.equal((await store.getRun("r"))!.endedAt, ended, status);
+      clock.advance(1);
+      // Patches without a status (and a non-terminal one) leave the end alone, or clear it.
+      await store.updateRunIf("r", [status], { agentHash: "h" });
+      assert.equal((await store.getRun("r"))!.endedAt, ended);
+      await store.updateRunIf("r", [status], { status: "paused" });
+      assert.equal((await store.getRun("r"))!.endedAt, null);
+      clock.now = ended;
+    }
+  });
+});
+
 // ---- steps ----
 
 storeTest("commitStep is guarded by the lease of a running run and commits a step once", async ({
@@ -360,7 +387,7 @@ storeTest("commitFinal commits the last step and the run's patch together, or ne
     clock.advance(9);
     assert.equal(await store.commitFinal(final, "h:1:me", done), true);
     await same(store.lastStep("r"), final);
-    await same(store.getRun("r"), { ...run, ...done, updatedAt: clock.now });
+    await same(store.getRun("r"), { ...run, ...done, updatedAt: clock.now, endedAt: clock.now });
     // No longer leased: a second final commit is refused.
     assert.equal(await store.commitFinal(stepRecord("r", 1), "h:1:me", done), false);
   });
@@ -424,36 +451,40 @@ storeTest(
 // ---- failed attempts ----
 
 storeTest(
-  "attempts: recordAttempt replaces the same attempt; lastAttempt, listAttempts, countAttempts",
+  "failed attempts: recorded again replaces the same attempt; last, list and count",
   async ({
     store,
   }) => {
     await store.createRun(runRecord("r"));
-    assert.equal(await store.lastAttempt("r", 0, ""), undefined);
-    assert.equal(await store.countAttempts("r"), 0);
+    assert.equal(await store.lastFailedAttempt("r", 0, ""), undefined);
+    assert.equal(await store.countFailedAttempts("r"), 0);
     const rows = [
-      attemptRecord(0, "", 1),
-      attemptRecord(0, "", 2),
-      attemptRecord(0, "0:fetch:ah:0", 1),
-      attemptRecord(1, "", 1),
+      failedAttemptRecord(0, "", 1),
+      failedAttemptRecord(0, "", 2),
+      failedAttemptRecord(0, "0:fetch:ah:0", 1),
+      failedAttemptRecord(1, "", 1),
     ];
-    for (const a of [...rows].reverse()) await store.recordAttempt(a);
-    const replaced = { ...attemptRecord(0, "", 2), error: "again", category: "unknown" as const };
-    await store.recordAttempt(replaced);
+    for (const a of [...rows].reverse()) await store.recordFailedAttempt(a);
+    const replaced = {
+      ...failedAttemptRecord(0, "", 2),
+      error: "again",
+      errorCategory: "unknown" as const,
+    };
+    await store.recordFailedAttempt(replaced);
     rows[1] = replaced;
-    await same(store.lastAttempt("r", 0, ""), replaced);
-    await same(store.lastAttempt("r", 0, "0:fetch:ah:0"), rows[2]);
-    assert.equal(await store.lastAttempt("r", 2, ""), undefined);
+    await same(store.lastFailedAttempt("r", 0, ""), replaced);
+    await same(store.lastFailedAttempt("r", 0, "0:fetch:ah:0"), rows[2]);
+    assert.equal(await store.lastFailedAttempt("r", 2, ""), undefined);
     // Ordered by step, start, scope and attempt.
-    await same(store.listAttempts("r"), [rows[0], rows[2], rows[1], rows[3]]);
-    await same(store.listAttempts("r", { step: 0, scope: "" }), [rows[0], rows[1]]);
-    await same(store.listAttempts("r", { scope: "0:fetch:ah:0" }), [rows[2]]);
-    await same(store.listAttempts("r", { limit: 1, offset: 2 }), [rows[1]]);
-    assert.equal(await store.countAttempts("r"), 4);
+    await same(store.listFailedAttempts("r"), [rows[0], rows[2], rows[1], rows[3]]);
+    await same(store.listFailedAttempts("r", { step: 0, scope: "" }), [rows[0], rows[1]]);
+    await same(store.listFailedAttempts("r", { scope: "0:fetch:ah:0" }), [rows[2]]);
+    await same(store.listFailedAttempts("r", { limit: 1, offset: 2 }), [rows[1]]);
+    assert.equal(await store.countFailedAttempts("r"), 4);
   },
 );
 
-// ---- durable calls ----
+// ---- calls ----
 
 storeTest(
   "calls: putCall upserts by key; getCall, listCalls (by step and kind) and countCalls",
@@ -479,7 +510,7 @@ storeTest(
     const others = [
       callRecord("1:signal:go:0", { step: 1, kind: "signal", name: "go", deadline: T0 + 60_000 }),
       callRecord("0:timer:0", { kind: "timer", name: "sleep", startedAt: T0 - 1 }),
-      callRecord("k0", { status: "failed", error: "no", category: "validation", attempts: 3 }),
+      callRecord("k0", { status: "failed", error: "no", errorCategory: "validation", attempts: 3 }),
     ];
     for (const c of others) await store.putCall(c);
     // Ordered by step, start and key.
@@ -576,7 +607,7 @@ storeTest("deleteRun removes a run and every row of it, and nothing else", async
   await leasedRun(store, "keep");
   for (const id of ["r", "keep"]) {
     await store.commitStep(stepRecord(id, 0), "h:1:me");
-    await store.recordAttempt({ ...attemptRecord(0, "", 1), runId: id });
+    await store.recordFailedAttempt({ ...failedAttemptRecord(0, "", 1), runId: id });
     await store.putCall({ ...callRecord("k"), runId: id });
     await store.addSignal(id, "go", "1", T0);
     await store.addEvent(id, "started", "started");
@@ -585,7 +616,7 @@ storeTest("deleteRun removes a run and every row of it, and nothing else", async
   assert.equal(await store.deleteRun("r"), false);
   assert.equal(await store.getRun("r"), undefined);
   await same(store.listSteps("r"), []);
-  await same(store.listAttempts("r"), []);
+  await same(store.listFailedAttempts("r"), []);
   await same(store.listCalls("r"), []);
   await same(store.listSignals("r"), []);
   await same(store.listEvents("r"), []);

@@ -10,7 +10,10 @@ import { openStore, type OpenStoreOptions } from "./sqlite.ts";
 
 /** Options of `openAnyStore`. */
 export interface OpenAnyStoreOptions extends OpenStoreOptions {
-  /** PostgreSQL schema the store lives in (default `LOOM_DB_SCHEMA`, else `loom`); ignored for SQLite. */
+  /**
+   * PostgreSQL schema the store lives in; ignored for SQLite.
+   * @default `LOOM_DB_SCHEMA`, else `"loom"`
+   */
   schema?: string;
 }
 

@@ -9,13 +9,13 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { RunnerError } from "../errors.ts";
 import {
-  ATTEMPT_COLUMNS,
-  ATTEMPT_INSERT_COLUMNS,
-  attemptParams,
   CALL_COLUMNS,
   CALL_INSERT_COLUMNS,
   callParams,
   EVENT_COLUMNS,
+  FAILED_ATTEMPT_COLUMNS,
+  FAILED_ATTEMPT_INSERT_COLUMNS,
+  failedAttemptParams,
   limitClause as sqlLimit,
   marks,
   type Param,
@@ -29,11 +29,12 @@ import {
   STEP_STATS,
 } from "./_sql.ts";
 import type {
-  AttemptRecord,
   CallRecord,
   EventRecord,
+  FailedAttemptRecord,
   LeaseState,
   Page,
+  RunFilter,
   RunPatch,
   RunRecord,
   RunStatus,
@@ -45,26 +46,35 @@ import type {
 
 /** `application_id` of a Loom database ("LOOM"). */
 export const LOOM_APPLICATION_ID = 0x4c4f4f4d;
-/** Current schema version. */
-export const SCHEMA_VERSION = 1;
+/** Current schema version (in `user_version`). */
+export const SCHEMA_VERSION = 2;
 
 /** Options of `openStore`. */
 export interface OpenStoreOptions {
-  /** `normal` (default): WAL + synchronous=NORMAL. `fsync`: synchronous=FULL. */
+  /**
+   * `normal`: WAL and `synchronous=NORMAL` (a commit survives a killed process). `fsync`:
+   * `synchronous=FULL` (a commit survives power loss).
+   * @default "normal"
+   */
   durability?: "normal" | "fsync";
-  /** Create the file when missing (default true). Inspection passes false. */
+  /**
+   * Create the file when missing. Inspection passes false, so a mistyped path is an error.
+   * @default true
+   */
   create?: boolean;
-  /** SQLite busy timeout, ms (default 5000). */
+  /** How long to wait for a lock held by another connection, ms. @default 5000 */
   busyTimeoutMs?: number;
   /**
-   * Page size for a new database file (bytes, power of two 512..65536). Smaller pages mean less
-   * written per commit of a small transition. Default 4096. Ignored for existing files.
+   * Page size of a new database file (bytes, a power of two from 512 to 65536); ignored for an
+   * existing file. Smaller pages mean less written per commit of a small transition.
+   * @default 4096
    */
   pageSize?: number;
 }
 
 /** Schema migrations: index i brings a database from version i to i+1. */
 const MIGRATIONS: string[] = [
+  // 0 -> 1: the first schema.
   `
   CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
@@ -159,6 +169,18 @@ const MIGRATIONS: string[] = [
     data TEXT,
     PRIMARY KEY (run_id, seq)
   ) WITHOUT ROWID;
+  `,
+  // 1 -> 2, one vocabulary (issue 12): "calls" (tool calls, signal waits, timers, child runs),
+  // "failed attempts", "error_category" everywhere, and when a run ended.
+  `
+  ALTER TABLE tool_calls RENAME TO calls;
+  ALTER TABLE calls RENAME COLUMN category TO error_category;
+  DROP INDEX tool_calls_by_step;
+  CREATE INDEX calls_by_step ON calls(run_id, step);
+  ALTER TABLE attempts RENAME TO failed_attempts;
+  ALTER TABLE failed_attempts RENAME COLUMN category TO error_category;
+  ALTER TABLE runs ADD COLUMN ended_at INTEGER;
+  UPDATE runs SET ended_at = updated_at WHERE status IN ('completed', 'failed', 'cancelled');
   `,
 ];
 
@@ -329,10 +351,8 @@ export class SqliteStore implements Store {
     return this.#get<RunRecord>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`, runId);
   }
 
-  /** Runs, newest first. */
-  listRuns(
-    filter: Page & { status?: RunStatus; parentRunId?: string; updatedBefore?: number } = {},
-  ): RunRecord[] {
+  /** Runs, last changed first. */
+  listRuns(filter: RunFilter = {}): RunRecord[] {
     const where: string[] = [];
     const params: Param[] = [];
     if (filter.status) {
@@ -346,6 +366,10 @@ export class SqliteStore implements Store {
     if (filter.updatedBefore !== undefined) {
       where.push("updated_at < ?");
       params.push(filter.updatedBefore);
+    }
+    if (filter.endedBefore !== undefined) {
+      where.push("ended_at < ?");
+      params.push(filter.endedBefore);
     }
     const sql = `SELECT ${RUN_COLUMNS} FROM runs${
       where.length ? ` WHERE ${where.join(" AND ")}` : ""
@@ -478,19 +502,20 @@ export class SqliteStore implements Store {
   }
 
   /** Records a failed attempt. */
-  recordAttempt(a: AttemptRecord): void {
-    const params = attemptParams(a);
+  recordFailedAttempt(a: FailedAttemptRecord): void {
+    const params = failedAttemptParams(a);
     this.#run(
-      `INSERT OR REPLACE INTO attempts (${ATTEMPT_INSERT_COLUMNS})
+      `INSERT OR REPLACE INTO failed_attempts (${FAILED_ATTEMPT_INSERT_COLUMNS})
        VALUES (${marks(params.length, QUESTION_MARK)})`,
       ...params,
     );
   }
 
-  /** Highest recorded attempt of a scope. */
-  lastAttempt(runId: string, step: number, scope: string): AttemptRecord | undefined {
-    return this.#get<AttemptRecord>(
-      `SELECT ${ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ? AND step = ? AND scope = ?
+  /** The failed attempt with the highest number in a scope. */
+  lastFailedAttempt(runId: string, step: number, scope: string): FailedAttemptRecord | undefined {
+    return this.#get<FailedAttemptRecord>(
+      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM failed_attempts
+       WHERE run_id = ? AND step = ? AND scope = ?
        ORDER BY attempt DESC LIMIT 1`,
       runId,
       step,
@@ -499,10 +524,10 @@ export class SqliteStore implements Store {
   }
 
   /** Failed attempts. */
-  listAttempts(
+  listFailedAttempts(
     runId: string,
     page: Page & { step?: number; scope?: string } = {},
-  ): AttemptRecord[] {
+  ): FailedAttemptRecord[] {
     const where = ["run_id = ?"];
     const params: Param[] = [runId];
     if (page.step !== undefined) {
@@ -513,8 +538,8 @@ export class SqliteStore implements Store {
       where.push("scope = ?");
       params.push(page.scope);
     }
-    return this.#all<AttemptRecord>(
-      `SELECT ${ATTEMPT_COLUMNS} FROM attempts WHERE ${
+    return this.#all<FailedAttemptRecord>(
+      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM failed_attempts WHERE ${
         where.join(" AND ")
       } ORDER BY step, started_at, scope, attempt${limitClause(page)}`,
       ...params,
@@ -522,9 +547,11 @@ export class SqliteStore implements Store {
   }
 
   /** Number of failed attempts. */
-  countAttempts(runId: string): number {
-    return this.#get<{ n: number }>("SELECT count(*) AS n FROM attempts WHERE run_id = ?", runId)!
-      .n;
+  countFailedAttempts(runId: string): number {
+    return this.#get<{ n: number }>(
+      "SELECT count(*) AS n FROM failed_attempts WHERE run_id = ?",
+      runId,
+    )!.n;
   }
 
   #call(row: CallRecord | undefined): CallRecord | undefined {
@@ -532,11 +559,11 @@ export class SqliteStore implements Store {
     return row;
   }
 
-  /** One durable call. */
+  /** One call. */
   getCall(runId: string, key: string): CallRecord | undefined {
     return this.#call(
       this.#get<CallRecord>(
-        `SELECT ${CALL_COLUMNS} FROM tool_calls WHERE run_id = ? AND key = ?`,
+        `SELECT ${CALL_COLUMNS} FROM calls WHERE run_id = ? AND key = ?`,
         runId,
         key,
       ),
@@ -546,13 +573,13 @@ export class SqliteStore implements Store {
   #putCall(c: CallRecord): void {
     const params = callParams(c, (capped) => capped ? 1 : 0);
     this.#run(
-      `INSERT OR REPLACE INTO tool_calls (${CALL_INSERT_COLUMNS})
+      `INSERT OR REPLACE INTO calls (${CALL_INSERT_COLUMNS})
        VALUES (${marks(params.length, QUESTION_MARK)})`,
       ...params,
     );
   }
 
-  /** Upserts a durable call. */
+  /** Inserts or replaces a call. */
   putCall(c: CallRecord): void {
     this.#putCall(c);
   }
@@ -570,7 +597,7 @@ export class SqliteStore implements Store {
       params.push(page.kind);
     }
     return this.#all<CallRecord>(
-      `SELECT ${CALL_COLUMNS} FROM tool_calls WHERE ${
+      `SELECT ${CALL_COLUMNS} FROM calls WHERE ${
         where.join(" AND ")
       } ORDER BY step, started_at, key${limitClause(page)}`,
       ...params,
@@ -580,7 +607,7 @@ export class SqliteStore implements Store {
   /** Call counts. */
   countCalls(runId: string): { kind: string; name: string; status: string; n: number }[] {
     return this.#all(
-      `SELECT kind, name, status, count(*) AS n FROM tool_calls WHERE run_id = ?
+      `SELECT kind, name, status, count(*) AS n FROM calls WHERE run_id = ?
        GROUP BY kind, name, status ORDER BY kind, name, status`,
       runId,
     );
@@ -674,7 +701,7 @@ export class SqliteStore implements Store {
   /** Deletes a run's rows. */
   deleteRun(runId: string): boolean {
     return this.#tx(() => {
-      for (const t of ["steps", "attempts", "tool_calls", "signals", "events"]) {
+      for (const t of ["steps", "failed_attempts", "calls", "signals", "events"]) {
         this.#run(`DELETE FROM ${t} WHERE run_id = ?`, runId);
       }
       return this.#run("DELETE FROM runs WHERE run_id = ?", runId) === 1;

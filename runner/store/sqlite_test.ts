@@ -48,7 +48,11 @@ Deno.test("refused files: missing (without create), empty, foreign, newer schema
       () => openStore(`${dir}/future.sqlite`),
       (e: unknown) =>
         e instanceof RunnerError &&
-        /schema version 2, newer than this runner supports \(1\)/.test(e.message),
+        e.message.includes(
+          `schema version ${
+            SCHEMA_VERSION + 1
+          }, newer than this runner supports (${SCHEMA_VERSION})`,
+        ),
     );
     assert.throws(() => openStore(dir), /is a directory/);
     // An empty file may become a database when creation is allowed.
@@ -80,7 +84,7 @@ Deno.test("inspection indexes exist and the hot path uses the primary key", asyn
     const names = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all().map(
       (r) => r.name,
     );
-    for (const idx of ["runs_by_status", "runs_by_parent", "tool_calls_by_step"]) {
+    for (const idx of ["runs_by_status", "runs_by_parent", "calls_by_step"]) {
       assert.ok(names.includes(idx), idx);
     }
     const plan = store.db.prepare(

@@ -7,9 +7,9 @@
 
 /** A run a worker claimed. */
 export interface ClaimedRun {
-  /** Run id. */
+  /** The claimed run. */
   runId: string;
-  /** Agent that owns it. */
+  /** The agent that owns it. */
   agentName: string;
   /** Status when claimed (`queued`, `paused`, `running` with an expired lease, or `waiting`). */
   status: string;

@@ -20,15 +20,16 @@ export type Upstream =
 /** Options of `cassette`. */
 export interface CassetteOptions {
   /**
-   * Where to record from. Default: `$LOOM_RECORD_BASE_URL`, else `https://api.openai.com/v1`.
-   * A function starts a local upstream (such as a fake OpenAI server) only when recording.
+   * Where to record from. A function starts a local upstream (such as a fake OpenAI server) only
+   * when recording.
+   * @default `$LOOM_RECORD_BASE_URL`, else `"https://api.openai.com/v1"`
    */
   upstream?: Upstream;
-  /** Record instead of replay (default: `LOOM_RECORD=1` in the environment). */
+  /** Record instead of replay. @default true when `LOOM_RECORD=1` is set */
   record?: boolean;
   /** Extra secrets to scrub from recordings (API keys are scrubbed anyway). */
   secrets?: string[];
-  /** Accept a run that used fewer exchanges than recorded. Default false: that is drift too. */
+  /** Accept a run that used fewer exchanges than recorded (else that is drift too). @default false */
   allowUnused?: boolean;
   /**
    * Rewrites a request body before matching (both the recorded one and the new one), for
@@ -43,7 +44,7 @@ export interface Cassette {
   readonly kind: "cassette";
   /** The cassette file. */
   readonly path: string | URL;
-  /** Options. */
+  /** Upstream for recording, extra secrets, strictness. */
   readonly options: CassetteOptions;
   /** File URL of the module that named the cassette; relative paths resolve there. */
   readonly origin?: string;
@@ -70,7 +71,7 @@ export interface Interaction {
 
 /** The file format. */
 export interface CassetteFile {
-  /** Format marker. */
+  /** The format and its version, checked when the file is read. */
   format: "loom-cassette/1";
   /** Exchanges in the order they were made. */
   interactions: Interaction[];

@@ -13,15 +13,15 @@ import { type Faults, withFaults } from "./faults.ts";
 
 /** What the parent hands the driver. */
 export interface CrashDriverConfig {
-  /** Module of the agent. */
+  /** URL of the module that defines the agent. */
   module: string;
-  /** Export holding the agent (default `default`). */
+  /** The export holding the agent, e.g. `default`. */
   exportName: string;
-  /** Database file. */
+  /** The SQLite file the run is stored in. */
   db: string;
-  /** Run id. */
+  /** The run the driver starts. */
   runId: string;
-  /** Run input. */
+  /** What the agent's `initialState` receives. */
   input: unknown;
   /** Faults (the driver applies the tool faults too). */
   faults: Faults;
@@ -49,8 +49,8 @@ if (import.meta.main) {
     logger: { info() {}, warn() {}, error() {} },
     observer: {
       onStepEnd(info) {
-        if (info.runId !== config.runId || info.stepIndex < config.crashAfterStep) return;
-        Deno.stdout.writeSync(encoder.encode(`${CRASH_POINT} ${info.stepIndex}\n`));
+        if (info.runId !== config.runId || info.step < config.crashAfterStep) return;
+        Deno.stdout.writeSync(encoder.encode(`${CRASH_POINT} ${info.step}\n`));
         // Observers run synchronously inside the engine: blocking here stops the run right
         // after this commit, so the kill point is exact, not a race.
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);

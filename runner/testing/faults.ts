@@ -8,20 +8,20 @@
  * @module
  */
 import { type Agent, defineAgent } from "../engine/agent.ts";
-import type { StepContext, ToolCallInfo } from "../engine/context.ts";
+import type { StepContext, ToolCallContext } from "../engine/context.ts";
 import { LoomError } from "../errors.ts";
 
 /** A fault on every call of one tool. */
 export interface ToolFault {
   /** Tool name as given to `ctx.callTool`. */
   name: string;
-  /** The first `failTimes` attempts of each call fail with a transient error. */
+  /** The first `failTimes` attempts of each call fail with a transient error. @default 0 */
   failTimes?: number;
-  /** The first `slowTimes` attempts (default 1 when `delayMs` is set) wait `delayMs` first. */
+  /** How long a slow attempt waits before the tool runs, ms. @default none: no attempt is slow */
   delayMs?: number;
-  /** How many attempts of each call are slow. @default 1 */
+  /** How many attempts of each call are slow (when `delayMs` is set). @default 1 */
   slowTimes?: number;
-  /** Message of the injected error. */
+  /** Message of the injected error. @default one naming the tool and the attempt */
   message?: string;
 }
 
@@ -48,18 +48,18 @@ export class InjectedFault extends LoomError {
   }
 }
 
-function wait(ms: number, signal: AbortSignal): Promise<void> {
+function wait(ms: number, abortSignal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    if (abortSignal.aborted) return reject(abortSignal.reason);
     const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
+      abortSignal.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason);
+      reject(abortSignal.reason);
     };
-    signal.addEventListener("abort", onAbort, { once: true });
+    abortSignal.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -67,13 +67,13 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
 function faulty<T>(
   fault: ToolFault,
   // deno-lint-ignore no-explicit-any
-  fn: (args: any, info: ToolCallInfo) => T | Promise<T>,
+  fn: (args: any, info: ToolCallContext) => T | Promise<T>,
   // deno-lint-ignore no-explicit-any
-): (args: any, info: ToolCallInfo) => Promise<T> {
+): (args: any, info: ToolCallContext) => Promise<T> {
   return async (args, info) => {
     if (fault.delayMs !== undefined && info.attempt <= (fault.slowTimes ?? 1)) {
       // Abortable, so the runner's per-attempt timeout really interrupts the slow attempt.
-      await wait(fault.delayMs, info.signal);
+      await wait(fault.delayMs, info.abortSignal);
     }
     if (info.attempt <= (fault.failTimes ?? 0)) {
       throw new InjectedFault(
@@ -94,7 +94,7 @@ function faultyContext(ctx: StepContext, faults: Map<string, ToolFault>): StepCo
           name: string,
           args: unknown,
           // deno-lint-ignore no-explicit-any
-          fn: (args: any, info: ToolCallInfo) => unknown,
+          fn: (args: any, info: ToolCallContext) => unknown,
           options?: Parameters<StepContext["callTool"]>[3],
         ) => {
           const fault = faults.get(name);

@@ -32,8 +32,9 @@ export interface GoldenSubject {
 /** Options of `assertMatchesGolden`. */
 export interface GoldenOptions extends DiffOptions {
   /**
-   * Write the current trace as the new golden instead of comparing. Default: true when
-   * `LOOM_UPDATE_GOLDEN=1` is set or `--update` follows `--` on the `deno test` command line.
+   * Write the current trace as the new golden instead of comparing.
+   * @default true when `LOOM_UPDATE_GOLDEN=1` is set or `--update` follows `--` on the
+   * `deno test` command line
    */
   update?: boolean;
 }

@@ -43,7 +43,7 @@ export function stringChange(a: string, b: string, context = 30): string {
 
 /** One changed leaf. */
 export interface JsonChange {
-  /** Dotted path. */
+  /** Where the leaf is: keys and indexes joined by dots (`a.items.2.name`). */
   path: string;
   /** Old value (absent when added). */
   a: unknown;

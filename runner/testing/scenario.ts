@@ -13,9 +13,9 @@ import { sendSignal } from "../inspect/admin.ts";
 import { CRASH_AFTER_STEP_ENV } from "../engine/_fault_hook.ts";
 import { resumeRun, type RunResult, startRun } from "../engine/engine.ts";
 import type {
-  AttemptRecord,
   CallRecord,
   EventRecord,
+  FailedAttemptRecord,
   RunRecord,
   SignalRecord,
   StepRecord,
@@ -35,7 +35,7 @@ export interface ScenarioEnv {
   dir: string;
   /** The SQLite file of the run, inside `dir`. */
   db: string;
-  /** The run id. */
+  /** The scenario's run. */
   runId: string;
   /** The LLM endpoint: `baseUrl` of the cassette, or `mock: true`. */
   llm: { mock: boolean; baseUrl?: string };
@@ -65,9 +65,9 @@ export interface AppCommand {
 
 /** A signal the scenario delivers when the run waits for it. */
 export interface SignalDelivery {
-  /** Signal name. */
+  /** The name the run's signal wait waits for. */
   name: string;
-  /** Payload. */
+  /** The payload (JSON). @default null */
   data?: unknown;
   /**
    * Delay after the run first waits for it. A wait whose timeout comes first times out (the
@@ -116,13 +116,15 @@ export interface ScenarioOptions {
 
 /** Everything the store holds about the run. */
 export interface ScenarioHistory {
-  /** Committed steps. */
+  /** Committed steps, with their checkpoints. */
   steps: StepRecord[];
-  /** Failed attempts. */
-  attempts: AttemptRecord[];
-  /** Durable calls: tools, signals, timers, children. */
+  /** Failed attempts of steps and tool calls. */
+  failedAttempts: FailedAttemptRecord[];
+  /** @deprecated Use `failedAttempts` (the same array). */
+  attempts: FailedAttemptRecord[];
+  /** Calls: tool calls, signal waits, timers, child runs. */
   calls: CallRecord[];
-  /** History events. */
+  /** The run's events (its history), in order. */
   events: EventRecord[];
   /** Signals sent to the run. */
   signals: SignalRecord[];
@@ -130,13 +132,13 @@ export interface ScenarioHistory {
 
 /** What a scenario run hands back. */
 export interface ScenarioRun {
-  /** Scenario name. */
+  /** The scenario's name, as given. */
   name: string;
-  /** Run id. */
+  /** The scenario's run. */
   runId: string;
   /** The stored run record. */
   run: RunRecord;
-  /** Final status. */
+  /** The run's status when the scenario ended. */
   status: RunRecord["status"];
   /** Final result (parsed), when completed. */
   result: unknown;
@@ -436,7 +438,7 @@ async function runAgent(
 function callOrder(db: string, runId: string): Map<string, number> {
   const sqlite = new DatabaseSync(db, { readOnly: true });
   try {
-    const rows = sqlite.prepare("SELECT key, rowid AS n FROM tool_calls WHERE run_id = ?").all(
+    const rows = sqlite.prepare("SELECT key, rowid AS n FROM calls WHERE run_id = ?").all(
       runId,
     ) as { key: string; n: number }[];
     return new Map(rows.map((r) => [r.key, Number(r.n)]));
@@ -447,14 +449,14 @@ function callOrder(db: string, runId: string): Map<string, number> {
 
 async function readHistory(store: Store, runId: string): Promise<ScenarioHistory> {
   const all = { limit: 1_000_000 };
-  const [steps, attempts, calls, events, signals] = await Promise.all([
+  const [steps, failedAttempts, calls, events, signals] = await Promise.all([
     store.listSteps(runId, all),
-    store.listAttempts(runId, all),
+    store.listFailedAttempts(runId, all),
     store.listCalls(runId, all),
     store.listEvents(runId, all),
     store.listSignals(runId, all),
   ]);
-  return { steps, attempts, calls, events, signals };
+  return { steps, failedAttempts, attempts: failedAttempts, calls, events, signals };
 }
 
 /**

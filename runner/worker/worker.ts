@@ -22,25 +22,27 @@ export interface WorkerOptions {
   store: Store & WorkQueue;
   /** Agents this worker runs; it claims only runs of these agents. */
   agents: readonly Agent<unknown, unknown, unknown>[];
-  /** Runs advanced at once (default 4). */
+  /** Runs advanced at once. @default 4 */
   concurrency?: number;
-  /** Lease time-to-live (default 30 s): how long a dead worker's runs wait for a takeover. */
+  /** Lease time-to-live, ms: how long a dead worker's runs wait for a takeover. @default 30_000 */
   leaseTtlMs?: number;
-  /** Steps per claim before the run is released for any worker (default: until it stops). */
+  /** Steps per claim before the run is released for any worker. @default until the run stops */
   stepsPerClaim?: number;
-  /** Return once no run of these agents needs a worker (default: work until `signal` aborts). */
+  /** Return once no run of these agents needs a worker. @default false: work until aborted */
   drain?: boolean;
   /** Aborting it stops the worker: runs in flight are interrupted (left `paused`). */
+  abortSignal?: AbortSignal;
+  /** @deprecated Use `abortSignal` (a "signal" is a durable message sent to a run). */
   signal?: AbortSignal;
-  /** Longest idle sleep without a notification, ms (default 10 000): a safety net only. */
+  /** Longest idle sleep without a notification, ms: a safety net only. @default 10_000 */
   maxIdleMs?: number;
-  /** How long a run that failed to resume is left alone by this worker, ms (default 30 000). */
+  /** How long a run that failed to resume is left alone by this worker, ms. @default 30_000 */
   errorBackoffMs?: number;
-  /** Where steps' `ctx.log` lines go (default: stderr). */
+  /** Where steps' `ctx.log` lines go. @default stderr */
   logger?: StepLogger;
-  /** Timers longer than this suspend the run and free the worker slot (default 5 min). */
+  /** Timers longer than this suspend the run and free the worker slot, ms. @default 300_000 */
   maxInProcessSleepMs?: number;
-  /** Consecutive failed store round trips tolerated (1 s apart) before the worker fails (default 30). */
+  /** Consecutive failed store round trips tolerated (1 s apart) before the worker fails. @default 30 */
   maxStoreFailures?: number;
   /** Progress: called when a claimed run's invocation ends or fails. */
   onRun?: (event: WorkerRunEvent) => void;
@@ -48,9 +50,9 @@ export interface WorkerOptions {
 
 /** What happened to one claimed run. */
 export interface WorkerRunEvent {
-  /** Run id. */
+  /** The claimed run. */
   runId: string;
-  /** Agent name. */
+  /** The agent that owns it. */
   agentName: string;
   /** Status after this worker's invocation, or `error`, or `contended` (another took it first). */
   outcome: RunResult["status"] | "error" | "contended";
@@ -62,7 +64,7 @@ export interface WorkerRunEvent {
 
 /** Totals of one worker's life. */
 export interface WorkerSummary {
-  /** Runs claimed. */
+  /** Claims made (a run claimed twice counts twice). */
   claimed: number;
   /** Invocations by outcome. */
   outcomes: Record<string, number>;
@@ -82,25 +84,25 @@ class Latch {
   reset(): void {
     this.#dirty = false;
   }
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.#dirty || signal?.aborted) return Promise.resolve();
+  wait(ms: number, abortSignal?: AbortSignal): Promise<void> {
+    if (this.#dirty || abortSignal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
+        abortSignal?.removeEventListener("abort", done);
         this.#wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener("abort", done, { once: true });
+      abortSignal?.addEventListener("abort", done, { once: true });
       this.#wake = done;
     });
   }
 }
 
 /**
- * Runs a worker until `signal` aborts (or, with `drain`, until no run needs a worker). Runs in
- * flight when it stops are interrupted and left `paused`, so any worker resumes them.
+ * Runs a worker until `abortSignal` aborts (or, with `drain`, until no run needs a worker). Runs
+ * in flight when it stops are interrupted and left `paused`, so any worker resumes them.
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
   const worker = new Worker(options);
@@ -141,6 +143,8 @@ class Worker {
   readonly #errorBackoffMs: number;
   readonly #maxStoreFailures: number;
   readonly #stop = new AbortController();
+  /** The caller's abort signal (`WorkerOptions.abortSignal`), if any. */
+  readonly #outer: AbortSignal | undefined;
   readonly #onAbort: () => void;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #backoff = new Map<string, number>(); // run id -> not before (ms since epoch)
@@ -155,9 +159,10 @@ class Worker {
     this.#maxIdleMs = options.maxIdleMs ?? 10_000;
     this.#errorBackoffMs = options.errorBackoffMs ?? 30_000;
     this.#maxStoreFailures = options.maxStoreFailures ?? 30;
-    this.#onAbort = () => this.#stop.abort(options.signal?.reason);
-    if (options.signal?.aborted) this.#onAbort();
-    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#outer = options.abortSignal ?? options.signal;
+    this.#onAbort = () => this.#stop.abort(this.#outer?.reason);
+    if (this.#outer?.aborted) this.#onAbort();
+    this.#outer?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /** Looks for work until stopped or drained; store errors are retried for a while. */
@@ -180,7 +185,7 @@ class Worker {
   async stop(): Promise<void> {
     this.#stop.abort();
     await Promise.allSettled([...this.#inFlight.values()]);
-    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#outer?.removeEventListener("abort", this.#onAbort);
   }
 
   /** One round: claim what can be claimed, or sleep until there may be work. True: drained. */
@@ -227,7 +232,7 @@ class Worker {
         runId: c.runId,
         leaseTtlMs: this.#leaseTtlMs,
         maxSteps: this.#options.stepsPerClaim,
-        signal: this.#stop.signal,
+        abortSignal: this.#stop.signal,
         logger: this.#options.logger,
         maxInProcessSleepMs: this.#options.maxInProcessSleepMs,
       });

@@ -48,7 +48,7 @@ pgTest("two workers drain 30 queued runs between them; each run completes once",
     ...chain,
     moduleUrl: chain.moduleUrl,
     step: async (s, ctx) => {
-      if (ctx.stepIndex === 0) {
+      if (ctx.step === 0) {
         if (++inProgress === 6) gate.resolve();
         await gate.promise;
       }
@@ -90,7 +90,7 @@ pgTest("an idle worker wakes on NOTIFY: a new run, then a signal for a waiting r
     store,
     agents: AGENTS,
     maxIdleMs: 120_000, // far longer than the test: only a notification can wake it
-    signal: stop.signal,
+    abortSignal: stop.signal,
     onRun: (e) => events.push(`${e.runId}:${e.outcome}`),
   });
   try {
@@ -138,7 +138,9 @@ const gatedChain = defineAgent({
   initialState: chain.initialState,
   async step(s, ctx) {
     if (gate.closed && s.i === 3) {
-      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+      await new Promise((resolve) =>
+        ctx.abortSignal.addEventListener("abort", resolve, { once: true })
+      );
     }
     return await chain.step(s, ctx);
   },
@@ -150,7 +152,7 @@ pgTest("a stopped worker leaves its runs paused; another worker finishes them", 
     await enqueueRun(gatedChain, { store: t.store, runId: `p${i}`, input: { n: 30 } });
   }
   const stop = new AbortController();
-  const first = runWorker({ store: t.store, agents, concurrency: 3, signal: stop.signal });
+  const first = runWorker({ store: t.store, agents, concurrency: 3, abortSignal: stop.signal });
   try {
     await waitFor("each run to commit step 2 and hold in step 3", async () => {
       for (let i = 0; i < 3; i++) {

@@ -244,8 +244,8 @@ Deno.test("chat agent: tool failures follow the runner's retry categories", asyn
     ]);
     assert.equal(calls.always, 2, "transient: retried up to its maxAttempts");
     assert.equal(calls.refused, 1, "validation: never retried");
-    const attempts = await store.listAttempts("r");
-    assert.deepEqual(attempts.map((a) => [a.category, a.error]), [
+    const attempts = await store.listFailedAttempts("r");
+    assert.deepEqual(attempts.map((a) => [a.errorCategory, a.error]), [
       ["transient", "rate limited"],
       ["transient", "rate limited"],
       ["transient", "service unavailable"],

@@ -157,7 +157,7 @@ export async function runToolCall(
       const refused = "refused" in parsed ? parsed.refused : refusedCall(tools, name, args!);
       if (refused) return end(refused);
       const controller = new AbortController();
-      const signal = AbortSignal.any([info.signal, controller.signal]);
+      const signal = AbortSignal.any([info.abortSignal, controller.signal]);
       try {
         const output = await withTimeout(
           name,
@@ -176,7 +176,7 @@ export async function runToolCall(
         );
         return end({ ok: true, output });
       } catch (error) {
-        if (info.signal.aborted) throw error; // the run stops: not the tool's failure
+        if (info.abortSignal.aborted) throw error; // the run stops: not the tool's failure
         const category = classifyError(error, retry.classify);
         // The runner retries (and records) this attempt's failure; the model never sees it.
         if (retryOn.includes(category) && info.attempt < maxAttempts) throw error;

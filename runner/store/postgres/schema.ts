@@ -9,7 +9,7 @@ import { RunnerError } from "../../errors.ts";
 import type { Sql, Tx } from "./_db.ts";
 
 /** Current schema version of the PostgreSQL store. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 /** Default schema a store lives in. */
 export const DEFAULT_PG_SCHEMA = "loom";
 /** Channel of the work notifications (the triggers below `NOTIFY` it). */
@@ -19,6 +19,7 @@ export const SCHEMA_NAME: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Schema migrations: index i brings a schema from version i to i+1. */
 const MIGRATIONS: string[] = [
+  // 0 -> 1: the first schema.
   `
   CREATE TABLE loom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE runs (
@@ -177,6 +178,19 @@ const MIGRATIONS: string[] = [
   CREATE TRIGGER runs_end_claim BEFORE UPDATE OF status ON runs FOR EACH ROW
     WHEN (NEW.status <> 'running' AND OLD.claimed_until IS NOT NULL)
     EXECUTE FUNCTION loom_end_claim();
+  `,
+  // 1 -> 2, one vocabulary (issue 12): "calls" (tool calls, signal waits, timers, child runs),
+  // "failed attempts", "error_category" everywhere, and when a run ended.
+  `
+  ALTER TABLE tool_calls RENAME TO calls;
+  ALTER TABLE calls RENAME CONSTRAINT tool_calls_pkey TO calls_pkey;
+  ALTER TABLE calls RENAME COLUMN category TO error_category;
+  ALTER INDEX tool_calls_by_step RENAME TO calls_by_step;
+  ALTER TABLE attempts RENAME TO failed_attempts;
+  ALTER TABLE failed_attempts RENAME CONSTRAINT attempts_pkey TO failed_attempts_pkey;
+  ALTER TABLE failed_attempts RENAME COLUMN category TO error_category;
+  ALTER TABLE runs ADD COLUMN ended_at BIGINT;
+  UPDATE runs SET ended_at = updated_at WHERE status IN ('completed', 'failed', 'cancelled');
   `,
 ];
 

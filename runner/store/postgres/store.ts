@@ -7,14 +7,14 @@
  */
 import { RunnerError } from "../../errors.ts";
 import {
-  ATTEMPT_COLUMNS,
-  ATTEMPT_INSERT_COLUMNS,
-  attemptParams,
   CALL_COLUMNS,
   CALL_INSERT_COLUMNS,
   callParams,
   DOLLAR_MARK,
   EVENT_COLUMNS,
+  FAILED_ATTEMPT_COLUMNS,
+  FAILED_ATTEMPT_INSERT_COLUMNS,
+  failedAttemptParams,
   marks,
   patchSql,
   RUN_COLUMNS,
@@ -25,11 +25,12 @@ import {
   STEP_STATS,
 } from "../_sql.ts";
 import type {
-  AttemptRecord,
   CallRecord,
   EventRecord,
+  FailedAttemptRecord,
   LeaseState,
   Page,
+  RunFilter,
   RunPatch,
   RunRecord,
   RunStatus,
@@ -59,9 +60,10 @@ export type { Sql } from "./_db.ts";
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions {
   /**
-   * Commit durability. `normal` (default): the server's `synchronous_commit`, normally `on` (a
-   * commit is on disk before it returns); Loom never weakens it. `fsync`: forces `on` for the
-   * session even when the server's default is lower.
+   * Commit durability. `normal`: the server's `synchronous_commit`, normally `on` (a commit is
+   * on disk before it returns); Loom never weakens it. `fsync`: forces `on` for the session even
+   * when the server's default is lower.
+   * @default "normal"
    */
   durability?: "normal" | "fsync";
   /**
@@ -70,11 +72,14 @@ export interface PostgresStoreOptions {
    * PostgreSQL server itself crashes; for benchmarks and users who choose that trade.
    */
   synchronousCommit?: "on" | "off";
-  /** Create the schema and tables when missing (default true). Inspection passes false. */
+  /**
+   * Create the schema and tables when missing. Inspection passes false.
+   * @default true
+   */
   create?: boolean;
-  /** Schema the store lives in (default `loom`): lower-case letters, digits and `_`. */
+  /** Schema the store lives in: lower-case letters, digits and `_`. @default "loom" */
   schema?: string;
-  /** Connection pool size (default 4). */
+  /** Connection pool size. @default 4 */
   maxConnections?: number;
 }
 
@@ -167,10 +172,8 @@ export class PostgresStore implements Store, WorkQueue {
     return one<RunRecord>(this.sql, `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1`, [runId]);
   }
 
-  /** Runs, newest first. */
-  listRuns(
-    filter: Page & { status?: RunStatus; parentRunId?: string; updatedBefore?: number } = {},
-  ): Promise<RunRecord[]> {
+  /** Runs, last changed first. */
+  listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     const where: string[] = [];
     const params: PgParam[] = [];
     const add = (condition: string, value: PgParam) => {
@@ -180,6 +183,7 @@ export class PostgresStore implements Store, WorkQueue {
     if (filter.status) add("status =", filter.status);
     if (filter.parentRunId !== undefined) add("parent_run_id =", filter.parentRunId);
     if (filter.updatedBefore !== undefined) add("updated_at <", filter.updatedBefore);
+    if (filter.endedBefore !== undefined) add("ended_at <", filter.endedBefore);
     return all<RunRecord>(
       this.sql,
       `SELECT ${RUN_COLUMNS} FROM runs${
@@ -308,36 +312,41 @@ export class PostgresStore implements Store, WorkQueue {
   }
 
   /** Records a failed attempt. */
-  async recordAttempt(a: AttemptRecord): Promise<void> {
-    const params = attemptParams(a);
+  async recordFailedAttempt(a: FailedAttemptRecord): Promise<void> {
+    const params = failedAttemptParams(a);
     await query(
       this.sql,
-      `INSERT INTO attempts (${ATTEMPT_INSERT_COLUMNS}) VALUES (${
+      `INSERT INTO failed_attempts (${FAILED_ATTEMPT_INSERT_COLUMNS}) VALUES (${
         marks(params.length, DOLLAR_MARK)
       })
        ON CONFLICT (run_id, step, scope, attempt) DO UPDATE SET error = EXCLUDED.error,
-         error_type = EXCLUDED.error_type, category = EXCLUDED.category,
+         error_type = EXCLUDED.error_type, error_category = EXCLUDED.error_category,
          started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms,
          retry_at = EXCLUDED.retry_at`,
       params,
     );
   }
 
-  /** Highest recorded attempt of a scope. */
-  lastAttempt(runId: string, step: number, scope: string): Promise<AttemptRecord | undefined> {
-    return one<AttemptRecord>(
+  /** The failed attempt with the highest number in a scope. */
+  lastFailedAttempt(
+    runId: string,
+    step: number,
+    scope: string,
+  ): Promise<FailedAttemptRecord | undefined> {
+    return one<FailedAttemptRecord>(
       this.sql,
-      `SELECT ${ATTEMPT_COLUMNS} FROM attempts WHERE run_id = $1 AND step = $2 AND scope = $3
+      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM failed_attempts
+       WHERE run_id = $1 AND step = $2 AND scope = $3
        ORDER BY attempt DESC LIMIT 1`,
       [runId, step, scope],
     );
   }
 
   /** Failed attempts. */
-  listAttempts(
+  listFailedAttempts(
     runId: string,
     page: Page & { step?: number; scope?: string } = {},
-  ): Promise<AttemptRecord[]> {
+  ): Promise<FailedAttemptRecord[]> {
     const where = ["run_id = $1"];
     const params: PgParam[] = [runId];
     if (page.step !== undefined) {
@@ -348,9 +357,9 @@ export class PostgresStore implements Store, WorkQueue {
       params.push(page.scope);
       where.push(`scope = $${params.length}`);
     }
-    return all<AttemptRecord>(
+    return all<FailedAttemptRecord>(
       this.sql,
-      `SELECT ${ATTEMPT_COLUMNS} FROM attempts WHERE ${
+      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM failed_attempts WHERE ${
         where.join(" AND ")
       } ORDER BY step, started_at, scope, attempt${limitClause(page)}`,
       params,
@@ -358,20 +367,20 @@ export class PostgresStore implements Store, WorkQueue {
   }
 
   /** Number of failed attempts. */
-  async countAttempts(runId: string): Promise<number> {
+  async countFailedAttempts(runId: string): Promise<number> {
     const r = await one<{ n: number }>(
       this.sql,
-      "SELECT count(*) AS n FROM attempts WHERE run_id = $1",
+      "SELECT count(*) AS n FROM failed_attempts WHERE run_id = $1",
       [runId],
     );
     return r!.n;
   }
 
-  /** One durable call. */
+  /** One call. */
   getCall(runId: string, key: string): Promise<CallRecord | undefined> {
     return one<CallRecord>(
       this.sql,
-      `SELECT ${CALL_COLUMNS} FROM tool_calls WHERE run_id = $1 AND key = $2`,
+      `SELECT ${CALL_COLUMNS} FROM calls WHERE run_id = $1 AND key = $2`,
       [runId, key],
     );
   }
@@ -380,19 +389,20 @@ export class PostgresStore implements Store, WorkQueue {
     const params = callParams(c, (capped) => capped);
     return query(
       on,
-      `INSERT INTO tool_calls (${CALL_INSERT_COLUMNS}) VALUES (${marks(params.length, DOLLAR_MARK)})
+      `INSERT INTO calls (${CALL_INSERT_COLUMNS}) VALUES (${marks(params.length, DOLLAR_MARK)})
        ON CONFLICT (run_id, key) DO UPDATE SET step = EXCLUDED.step, kind = EXCLUDED.kind,
          name = EXCLUDED.name, args = EXCLUDED.args, args_hash = EXCLUDED.args_hash,
          status = EXCLUDED.status, result = EXCLUDED.result,
          result_bytes = EXCLUDED.result_bytes, result_hash = EXCLUDED.result_hash,
-         capped = EXCLUDED.capped, error = EXCLUDED.error, category = EXCLUDED.category,
+         capped = EXCLUDED.capped, error = EXCLUDED.error,
+         error_category = EXCLUDED.error_category,
          attempts = EXCLUDED.attempts, started_at = EXCLUDED.started_at,
          duration_ms = EXCLUDED.duration_ms, deadline = EXCLUDED.deadline`,
       params,
     );
   }
 
-  /** Upserts a durable call. */
+  /** Inserts or replaces a call. */
   async putCall(c: CallRecord): Promise<void> {
     await this.#putCall(c);
   }
@@ -414,7 +424,7 @@ export class PostgresStore implements Store, WorkQueue {
     }
     return all<CallRecord>(
       this.sql,
-      `SELECT ${CALL_COLUMNS} FROM tool_calls WHERE ${
+      `SELECT ${CALL_COLUMNS} FROM calls WHERE ${
         where.join(" AND ")
       } ORDER BY step, started_at, key${limitClause(page)}`,
       params,
@@ -425,7 +435,7 @@ export class PostgresStore implements Store, WorkQueue {
   countCalls(runId: string): Promise<{ kind: string; name: string; status: string; n: number }[]> {
     return all(
       this.sql,
-      `SELECT kind, name, status, count(*) AS n FROM tool_calls WHERE run_id = $1
+      `SELECT kind, name, status, count(*) AS n FROM calls WHERE run_id = $1
        GROUP BY kind, name, status ORDER BY kind, name, status`,
       [runId],
     );
@@ -531,7 +541,7 @@ export class PostgresStore implements Store, WorkQueue {
   /** Deletes a run's rows. */
   deleteRun(runId: string): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      for (const t of ["steps", "attempts", "tool_calls", "signals", "events"]) {
+      for (const t of ["steps", "failed_attempts", "calls", "signals", "events"]) {
         await query(tx, `DELETE FROM ${t} WHERE run_id = $1`, [runId]);
       }
       const rows = await query(tx, "DELETE FROM runs WHERE run_id = $1", [runId]);
@@ -545,7 +555,7 @@ export class PostgresStore implements Store, WorkQueue {
    */
   async integrityCheck(): Promise<string[]> {
     const out: string[] = [];
-    for (const t of ["steps", "attempts", "tool_calls", "signals", "events"]) {
+    for (const t of ["steps", "failed_attempts", "calls", "signals", "events"]) {
       const [{ n }] = await query<{ n: number }>(
         this.sql,
         `SELECT count(*) AS n FROM ${t} x WHERE NOT EXISTS

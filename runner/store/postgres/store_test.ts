@@ -56,6 +56,7 @@ function runRecord(runId: string, status: RunRecord["status"] = "paused"): RunRe
     retryBase: 0,
     createdAt: now,
     updatedAt: now,
+    endedAt: null,
   };
 }
 
@@ -256,7 +257,7 @@ Deno.test("postgres: events and signals from several pools get unique, gap-free 
         resultHash: "rh",
         capped: true,
         error: null,
-        category: null,
+        errorCategory: null,
         attempts: 2,
         startedAt: 1_795_000_000_123,
         durationMs: 1.5,

@@ -20,7 +20,7 @@ export const chain = defineAgent({
   async step(s, ctx) {
     if (s.delayMs > 0) await new Promise((r) => setTimeout(r, s.delayMs));
     if (s.i >= s.n) return { i: s.i, h: s.h };
-    return recur({ ...s, i: s.i + 1, h: (s.h * 31 + ctx.stepIndex + 1) % 1_000_003 });
+    return recur({ ...s, i: s.i + 1, h: (s.h * 31 + ctx.step + 1) % 1_000_003 });
   },
 });
 
