@@ -303,6 +303,9 @@ async function perRun<S, T>(value: PerRun<S, T>, settings: S): Promise<T> {
     : value;
 }
 
+/** The agent's MCP servers, started once per process. */
+type McpPool = ReturnType<typeof mcpPool>;
+
 /** Starts the agent's MCP servers once per process; `close` stops them. */
 function mcpPool(servers: readonly McpServer[], emit: (event: ChatEvent) => void) {
   let started: Promise<McpTools[]> | undefined;
@@ -447,26 +450,61 @@ function spentBudget<S>(
 export function chatAgent<S = undefined>(options: ChatAgentOptions<S>): ChatAgent<S> {
   checkOptions(options);
   const { name, system, stream = true, llmRetry = LLM_RETRY } = options;
-  const emit = (event: ChatEvent) => {
+  const emit = observer(options);
+  const mcp = mcpPool(options.mcp ?? [], emit);
+  const loop: Loop<S> = { stream, llmRetry, emit, runtime: runtimeFor(options, mcp) };
+  const agent = defineAgent<ChatState<S>, ChatResult, ChatInput<S>>({
+    name,
+    version: options.version ?? 1,
+    moduleUrl: options.moduleUrl ?? callerModuleUrl(),
+    // LLM and tool calls retry on their own; a step that still fails should stop the run.
+    retry: { maxAttempts: 1 },
+    initialState: (input) => initialChatState(name, system, input),
+    step: (state, ctx) => chatStep(loop, state, ctx),
+  });
+  return Object.freeze({
+    ...agent,
+    close: () => mcp.close(),
+    [Symbol.asyncDispose]: () => mcp.close(),
+  });
+}
+
+/** What a step returns: the result, or the next state to checkpoint. */
+type Next<S> = ChatResult | TailCall<[ChatState<S>]>;
+
+/** What the steps of one chat agent share: streaming, LLM retries, events, the runtime. */
+interface Loop<S> {
+  stream: boolean;
+  llmRetry: RetryPolicy;
+  emit: (event: ChatEvent) => void;
+  runtime: (settings: S) => Promise<Runtime>;
+}
+
+/** `options.onEvent`, guarded: an observer that throws is ignored. */
+function observer<S>(options: ChatAgentOptions<S>): (event: ChatEvent) => void {
+  return (event: ChatEvent) => {
     try {
       options.onEvent?.(event);
     } catch {
       // an observer must never break a run
     }
   };
-  const mcp = mcpPool(options.mcp ?? [], emit);
+}
 
-  const runtime = async (settings: S): Promise<Runtime> => {
+/** Builds a step's model, tools and limits from the options and the run's settings. */
+function runtimeFor<S>(
+  options: ChatAgentOptions<S>,
+  mcp: McpPool,
+): (settings: S) => Promise<Runtime> {
+  const { name } = options;
+  return async (settings: S): Promise<Runtime> => {
     const [model, tools, limits, servers] = await Promise.all([
       perRun(options.model, settings),
       perRun(options.tools ?? [], settings),
       perRun(options.limits ?? {}, settings),
       mcp.get(),
     ]);
-    const byName = new Map<string, Tool>();
-    for (const t of checkTools(name, tools)) byName.set(t.name, t);
-    const warnings: string[] = [];
-    for (const set of servers) addMcpTools(byName, set, warnings);
+    const byName = toolTable(name, tools, servers);
     const specs = [...byName.values()].map(({ name, description, parameters }) => ({
       name,
       description,
@@ -479,150 +517,170 @@ export function chatAgent<S = undefined>(options: ChatAgentOptions<S>): ChatAgen
       limits: checkLimits(name, limits),
     };
   };
+}
 
-  /** What a step returns: the result, or the next state to checkpoint. */
-  type Next = ChatResult | TailCall<[ChatState<S>]>;
+/** The agent's own tools and its MCP servers' tools, by name. */
+function toolTable(agent: string, tools: unknown, servers: McpTools[]): Map<string, Tool> {
+  const byName = new Map<string, Tool>();
+  for (const t of checkTools(agent, tools)) byName.set(t.name, t);
+  const warnings: string[] = [];
+  for (const set of servers) addMcpTools(byName, set, warnings);
+  return byName;
+}
 
-  const step = async (state: ChatState<S>, ctx: StepContext): Promise<Next> => {
-    const { model, tools, specs, limits } = await runtime(state.settings);
-    const spent = spentBudget(state, limits);
-    if (spent) {
-      return {
-        answer: lastText(state.messages) ?? spent.text,
-        stoppedBy: spent.stoppedBy,
-        turns: state.turns,
-        toolCalls: state.toolCalls,
-        usage: state.usage,
-      } satisfies ChatResult;
-    }
-    const turn = state.totalTurns + 1;
-    const { reply, fresh } = await callModel(ctx, model, {
-      key: `llm:${turn}`,
-      purpose: "chat",
-      turn,
-      messages: state.messages,
-      tools: state.toolsExhausted ? [] : specs,
-      stream,
-      onEvent: emit,
-      retry: llmRetry,
-    });
-    const usage = addUsage(state.usage, reply);
-    const messages = [...state.messages, assistantMessage(reply)];
-    const next: ChatState<S> = {
-      ...state,
-      messages,
-      usage,
-      turns: state.turns + 1,
-      totalTurns: turn,
-    };
-    if (reply.toolCalls.length === 0) return await finish(state, next, reply, fresh, ctx);
+/** The first state of a run: the system prompt and the question. */
+function initialChatState<S>(
+  name: string,
+  system: string | undefined,
+  input: ChatInput<S>,
+): ChatState<S> {
+  if (typeof input?.question !== "string" || input.question.trim() === "") {
+    throw new TypeError(
+      `Cannot start a run of chat agent '${name}' as 'question' must be a non-empty string: current value is ${
+        JSON.stringify(input?.question)
+      }`,
+    );
+  }
+  const messages: ChatMessage[] = system === undefined ? [] : [{ role: "system", content: system }];
+  messages.push({ role: "user", content: input.question });
+  const state = {
+    settings: input.settings,
+    messages,
+    turns: 0,
+    toolCalls: 0,
+    totalTurns: 0,
+    toolsExhausted: false,
+    followUps: input.followUps ?? false,
+    usage: NO_USAGE,
+  } as ChatState<S>;
+  if (input.settings === undefined) delete (state as { settings?: S }).settings;
+  return state;
+}
 
-    let toolCalls = state.toolCalls;
-    let toolsExhausted = state.toolsExhausted;
-    for (const call of reply.toolCalls) {
-      let outcome: ToolOutcome;
-      if (toolCalls >= limits.maxToolCalls) {
-        toolsExhausted = true;
-        outcome = {
-          ok: false,
-          output:
-            `error: the tool-call budget of this run is spent (${limits.maxToolCalls} calls); answer with what you have`,
-        };
-      } else {
-        toolCalls++;
-        outcome = await runToolCall(ctx, tools, call, `tool:${turn}:${call.id}`, emit);
-      }
-      messages.push({ role: "tool", tool_call_id: call.id, content: outcome.output });
-    }
-    if (toolCalls >= limits.maxToolCalls) toolsExhausted = true;
-    return recur({ ...next, messages, toolCalls, toolsExhausted });
+/** One step: a budget check, one LLM turn, then the answer or the tool calls it asked for. */
+async function chatStep<S>(loop: Loop<S>, state: ChatState<S>, ctx: StepContext): Promise<Next<S>> {
+  const { model, tools, specs, limits } = await loop.runtime(state.settings);
+  const spent = spentBudget(state, limits);
+  if (spent) return budgetResult(state, spent);
+  const turn = state.totalTurns + 1;
+  const { reply, fresh } = await callModel(ctx, model, {
+    key: `llm:${turn}`,
+    purpose: "chat",
+    turn,
+    messages: state.messages,
+    tools: state.toolsExhausted ? [] : specs,
+    stream: loop.stream,
+    onEvent: loop.emit,
+    retry: loop.llmRetry,
+  });
+  const next: ChatState<S> = {
+    ...state,
+    messages: [...state.messages, assistantMessage(reply)],
+    usage: addUsage(state.usage, reply),
+    turns: state.turns + 1,
+    totalTurns: turn,
   };
+  if (reply.toolCalls.length === 0) return await finish(loop, state, next, reply, fresh, ctx);
+  return recur(await answerToolCalls(loop, ctx, { tools, limits }, turn, reply, next));
+}
 
-  /** The model answered (or refused, or was cut): the result, or a wait for the next message. */
-  const finish = async (
-    state: ChatState<S>,
-    next: ChatState<S>,
-    reply: LlmReply,
-    fresh: boolean,
-    ctx: StepContext,
-  ): Promise<Next> => {
-    const stoppedBy = stopReason(reply);
-    // A replayed answer was already shown by the process that got it.
-    if (fresh) {
-      emit({
-        type: "answer",
-        runId: ctx.runId,
-        text: reply.content,
-        stoppedBy,
-        refusal: reply.refusal,
-      });
+/** The result of a run stopped by a spent budget. */
+function budgetResult<S>(
+  state: ChatState<S>,
+  spent: { stoppedBy: StoppedBy; text: string },
+): ChatResult {
+  return {
+    answer: lastText(state.messages) ?? spent.text,
+    stoppedBy: spent.stoppedBy,
+    turns: state.turns,
+    toolCalls: state.toolCalls,
+    usage: state.usage,
+  } satisfies ChatResult;
+}
+
+/** Runs the tool calls of a reply (or answers "budget spent") and adds their results. */
+async function answerToolCalls<S>(
+  loop: Loop<S>,
+  ctx: StepContext,
+  { tools, limits }: Pick<Runtime, "tools" | "limits">,
+  turn: number,
+  reply: LlmReply,
+  next: ChatState<S>,
+): Promise<ChatState<S>> {
+  const messages = next.messages;
+  let toolCalls = next.toolCalls;
+  let toolsExhausted = next.toolsExhausted;
+  for (const call of reply.toolCalls) {
+    let outcome: ToolOutcome;
+    if (toolCalls >= limits.maxToolCalls) {
+      toolsExhausted = true;
+      outcome = {
+        ok: false,
+        output:
+          `error: the tool-call budget of this run is spent (${limits.maxToolCalls} calls); answer with what you have`,
+      };
+    } else {
+      toolCalls++;
+      outcome = await runToolCall(ctx, tools, call, `tool:${turn}:${call.id}`, loop.emit);
     }
-    const result: ChatResult = {
-      answer: reply.content,
+    messages.push({ role: "tool", tool_call_id: call.id, content: outcome.output });
+  }
+  if (toolCalls >= limits.maxToolCalls) toolsExhausted = true;
+  return { ...next, messages, toolCalls, toolsExhausted };
+}
+
+/** The model answered (or refused, or was cut): the result, or a wait for the next message. */
+async function finish<S>(
+  loop: Loop<S>,
+  state: ChatState<S>,
+  next: ChatState<S>,
+  reply: LlmReply,
+  fresh: boolean,
+  ctx: StepContext,
+): Promise<Next<S>> {
+  const stoppedBy = stopReason(reply);
+  // A replayed answer was already shown by the process that got it.
+  if (fresh) {
+    loop.emit({
+      type: "answer",
+      runId: ctx.runId,
+      text: reply.content,
       stoppedBy,
-      turns: next.turns,
-      toolCalls: state.toolCalls,
-      usage: next.usage,
-    };
-    if (reply.refusal) result.refusal = reply.refusal;
-    if (!state.followUps) return result;
-    // Follow-up mode: the run stays open until the next user message arrives as a signal.
-    const payload = await ctx.waitForSignal<{ message: string }>(MESSAGE_SIGNAL, {
-      validate: (data) => {
-        const message = (data as { message?: unknown })?.message;
-        if (typeof message !== "string" || message.trim() === "") {
-          throw new Error("a follow-up needs a non-empty message");
-        }
-        return { message };
-      },
+      refusal: reply.refusal,
     });
-    if (!("message" in payload)) return result;
-    return recur({
-      ...next,
-      answer: reply.content,
-      messages: [...next.messages, { role: "user", content: payload.message }],
-      turns: 0,
-      toolCalls: 0,
-      toolsExhausted: false,
-    });
+  }
+  const result: ChatResult = {
+    answer: reply.content,
+    stoppedBy,
+    turns: next.turns,
+    toolCalls: state.toolCalls,
+    usage: next.usage,
   };
+  if (reply.refusal) result.refusal = reply.refusal;
+  if (!state.followUps) return result;
+  // Follow-up mode: the run stays open until the next user message arrives as a signal.
+  const message = await nextMessage(ctx);
+  if (message === undefined) return result;
+  return recur({
+    ...next,
+    answer: reply.content,
+    messages: [...next.messages, { role: "user", content: message }],
+    turns: 0,
+    toolCalls: 0,
+    toolsExhausted: false,
+  });
+}
 
-  const agent = defineAgent<ChatState<S>, ChatResult, ChatInput<S>>({
-    name,
-    version: options.version ?? 1,
-    moduleUrl: options.moduleUrl ?? callerModuleUrl(),
-    // LLM and tool calls retry on their own; a step that still fails should stop the run.
-    retry: { maxAttempts: 1 },
-    initialState: (input) => {
-      if (typeof input?.question !== "string" || input.question.trim() === "") {
-        throw new TypeError(
-          `Cannot start a run of chat agent '${name}' as 'question' must be a non-empty string: current value is ${
-            JSON.stringify(input?.question)
-          }`,
-        );
+/** Waits for the next user message (a `message` signal); undefined if none comes. */
+async function nextMessage(ctx: StepContext): Promise<string | undefined> {
+  const payload = await ctx.waitForSignal<{ message: string }>(MESSAGE_SIGNAL, {
+    validate: (data) => {
+      const message = (data as { message?: unknown })?.message;
+      if (typeof message !== "string" || message.trim() === "") {
+        throw new Error("a follow-up needs a non-empty message");
       }
-      const messages: ChatMessage[] = system === undefined
-        ? []
-        : [{ role: "system", content: system }];
-      messages.push({ role: "user", content: input.question });
-      const state = {
-        settings: input.settings,
-        messages,
-        turns: 0,
-        toolCalls: 0,
-        totalTurns: 0,
-        toolsExhausted: false,
-        followUps: input.followUps ?? false,
-        usage: NO_USAGE,
-      } as ChatState<S>;
-      if (input.settings === undefined) delete (state as { settings?: S }).settings;
-      return state;
+      return { message };
     },
-    step,
   });
-  return Object.freeze({
-    ...agent,
-    close: () => mcp.close(),
-    [Symbol.asyncDispose]: () => mcp.close(),
-  });
+  return "message" in payload ? payload.message : undefined;
 }
