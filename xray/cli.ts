@@ -339,7 +339,7 @@ async function serveCommand(rest: string[]): Promise<number> {
   } catch {
     throw new UsageError(`${positionals[0]} is not a folder`);
   }
-  // Loaded here so the other commands never load Hono.
+  // Loaded here so the other commands never load the server code.
   const { dirSource, serveTraces } = await import("./serve.ts");
   const server = await serveTraces({ source: dirSource(positionals[0]), port });
   console.log(`serving the traces in ${positionals[0]} at ${server.url}`);

@@ -3,7 +3,8 @@
  * cost) as a trace of spans, and look at it: one offline HTML file, an OpenTelemetry (OTLP/JSON)
  * export, Graphviz, terminal totals, and a step-by-step diff that gates CI.
  *
- * The optional trace server lives in `@loom/xray/serve` (it is the only part that uses Hono).
+ * The optional trace server lives in `@loom/xray/serve`: a plain `(Request) => Response` handler
+ * that `Deno.serve` runs and a Hono app mounts. xray imports no package.
  *
  * @example
  * ```ts

@@ -6,8 +6,12 @@
  * loom-runner trace --run-id X --db runs.sqlite -o trace.html            (the whole run, rebuilt)
  * loom-runner diff --run-id A --other-run-id B --db runs.sqlite [--other-db F] [--ignore P]
  *                  [--max-cost-increase X] [--max-token-increase X] [--html out.html]
- * loom-runner serve --db runs.sqlite [--port 8787] [--hostname 127.0.0.1]
+ * loom-runner serve --db runs.sqlite [--port 8787] [--hostname 127.0.0.1] [--token T]
  * ```
+ *
+ * `serve` reads no request body (its routes only answer GET/HEAD; other methods get 405). Off
+ * loopback it needs a token (`--token` or `LOOM_RUNNER_TOKEN`): every run's states and tool data
+ * are on those pages. With a token, a request without it is answered 401.
  *
  * @module
  */
@@ -23,7 +27,7 @@ import {
   writeHtml,
   writeTrace,
 } from "@loom/xray";
-import { serveTraces, type TraceSource } from "@loom/xray/serve";
+import { isLoopback, serveTraces, type TraceSource } from "@loom/xray/serve";
 import { type CliHooks, need } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import { openAnyStore } from "../store/open.ts";
@@ -77,6 +81,7 @@ const OPTIONS = {
   html: { type: "string" },
   port: { type: "string" },
   hostname: { type: "string" },
+  token: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -85,7 +90,9 @@ const USAGE: Record<string, string> = {
   trace: "trace --run-id X --db FILE -o trace.html   rebuild a whole run's trace (.html or .json)",
   diff: "diff --run-id A --other-run-id B --db FILE [--other-db FILE] [--ignore PATH]... " +
     "[--max-cost-increase X] [--max-token-increase X] [--html out.html] [--json]",
-  serve: "serve --db FILE [--port 8787] [--hostname 127.0.0.1]   live trace pages of a database",
+  serve: "serve --db FILE [--port 8787] [--hostname 127.0.0.1] [--token T]   live trace pages " +
+    "of a database (off loopback a token is required: --token or LOOM_RUNNER_TOKEN; requests " +
+    "then carry Authorization: Bearer T, or ?token=T once in a browser)",
 };
 
 /** Runs `trace`, `diff` or `serve`; returns the exit code. */
@@ -157,6 +164,14 @@ async function diffRuns(values: Flags, open: Open): Promise<number> {
 
 /** `serve`: live trace pages of a database's runs, until the process is stopped. */
 async function serveRuns(values: Flags, open: Open): Promise<number> {
+  const hostname = values.hostname ?? "127.0.0.1";
+  const token = values.token ?? (Deno.env.get("LOOM_RUNNER_TOKEN") || undefined);
+  if (!isLoopback(hostname) && !token) {
+    throw new RunnerError(
+      `serving on ${hostname} would show every run's states and tool data beyond this machine; ` +
+        "set --token (or LOOM_RUNNER_TOKEN)",
+    );
+  }
   const store = await open(values.db);
   const port = values.port === undefined ? 8787 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -165,9 +180,11 @@ async function serveRuns(values: Flags, open: Open): Promise<number> {
   const server = await serveTraces({
     source: runnerSource(store),
     port,
-    hostname: values.hostname ?? "127.0.0.1",
+    hostname,
+    token,
   });
-  console.log(`serving the runs of ${store.location} at ${server.url} (Ctrl-C stops)`);
+  const access = token ? "; requests need the token" : "";
+  console.log(`serving the runs of ${store.location} at ${server.url}${access} (Ctrl-C stops)`);
   await server.finished;
   return 0;
 }

@@ -103,31 +103,65 @@ Deno.test("loom-runner --trace, trace, diff and serve", async (t) => {
     await t.step(
       "serve lists the runs and serves each trace page over HTTP on 127.0.0.1",
       async () => {
-        const child = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", cli, "serve", "--db", db, "--port", "0"],
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
+        const server = await startServe(["--db", db]);
         try {
-          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-          let banner = "";
-          while (!/http:\/\/127\.0\.0\.1:\d+/.test(banner)) {
-            const { value, done } = await reader.read();
-            if (done) throw new Error(`serve exited: ${banner}`);
-            banner += value;
-          }
-          reader.releaseLock();
-          const base = /http:\/\/127\.0\.0\.1:\d+/.exec(banner)![0];
-          const runs = await (await fetch(`${base}/api/runs`)).json();
+          const runs = await (await fetch(`${server.base}/api/runs`)).json();
           assert.deepEqual(runs.map((r: { id: string }) => r.id).sort(), ["a", "b", "c"]);
-          const page = await fetch(`${base}/runs/a`);
+          const page = await fetch(`${server.base}/runs/a`);
           assert.equal(page.status, 200);
           assert.match(await page.text(), /counter a/);
         } finally {
-          child.kill("SIGTERM");
-          await child.status;
-          await child.stdout.cancel().catch(() => {});
-          await child.stderr.cancel();
+          await server.stop();
+        }
+      },
+    );
+
+    await t.step(
+      "serve off loopback refuses to start without a token, in one sentence",
+      async () => {
+        const refused = await runner("serve", "--db", db, "--hostname", "0.0.0.0", "--port", "0");
+        assert.equal(refused.code, 2);
+        assert.equal(
+          refused.stderr.trim(),
+          "error: serving on 0.0.0.0 would show every run's states and tool data beyond this " +
+            "machine; set --token (or LOOM_RUNNER_TOKEN)",
+        );
+      },
+    );
+
+    await t.step(
+      "serve with a token (LOOM_RUNNER_TOKEN, on 0.0.0.0) answers 401 without it",
+      async () => {
+        const server = await startServe(["--db", db, "--hostname", "0.0.0.0"], {
+          LOOM_RUNNER_TOKEN: "t0ken",
+        });
+        try {
+          const base = server.base.replace("0.0.0.0", "127.0.0.1");
+          for (const path of ["/", "/api/runs", "/runs/a", "/runs/a/trace.json"]) {
+            const refused = await fetch(`${base}${path}`);
+            assert.equal(refused.status, 401, path);
+            await refused.body?.cancel();
+          }
+          const posted = await fetch(`${base}/api/runs`, { method: "POST", body: "x" });
+          assert.equal(posted.status, 401);
+          await posted.body?.cancel();
+          const runs = await fetch(`${base}/api/runs`, {
+            headers: { authorization: "Bearer t0ken" },
+          });
+          assert.equal(runs.status, 200);
+          assert.equal((await runs.json()).length, 3);
+          const page = await fetch(`${base}/runs/a?token=t0ken`);
+          assert.equal(page.status, 200);
+          assert.match(await page.text(), /counter a/);
+          const notAllowed = await fetch(`${base}/api/runs`, {
+            method: "POST",
+            body: "x",
+            headers: { authorization: "Bearer t0ken" },
+          });
+          assert.equal(notAllowed.status, 405);
+          await notAllowed.body?.cancel();
+        } finally {
+          await server.stop();
         }
       },
     );
@@ -135,3 +169,31 @@ Deno.test("loom-runner --trace, trace, diff and serve", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Starts `loom-runner serve ARGS --port 0` and waits for its banner with the URL. */
+async function startServe(args: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "serve", ...args, "--port", "0"],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let banner = "";
+  const url = /http:\/\/[\d.]+:\d+/;
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+    await child.stderr.cancel();
+  };
+  while (!url.test(banner)) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await stop();
+      throw new Error(`serve exited: ${banner}`);
+    }
+    banner += value;
+  }
+  return { base: url.exec(banner)![0], stop };
+}
