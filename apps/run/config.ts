@@ -271,50 +271,80 @@ export function parseConfig(
   args: string[],
   env: (name: string) => string | undefined = readEnv,
 ): Config {
-  let parsed;
+  const { values: v, positionals } = parseFlags(args);
+  const { command, prompt } = commandOf(v, positionals);
+  const explicit = new Set<SettingKey>();
+  const pick: Picker = (flag, name, key) => {
+    const value = flag ?? env(name);
+    if (value !== undefined && key) explicit.add(key);
+    return value;
+  };
+  const settings = runSettings(v, pick);
+  const port = portOf(v.port ?? env("LOOM_RUN_PORT"));
+  return {
+    command,
+    prompt,
+    runId: v["run-id"],
+    db: pick(v.db, "LOOM_RUN_DB") ?? "loom-run.sqlite",
+    trace: pick(v.trace, "LOOM_RUN_TRACE"),
+    json: v.json ?? false,
+    settings,
+    explicit,
+    apiKey: env("LOOM_LLM_API_KEY") ?? env("OPENAI_API_KEY"),
+    port,
+    host: v.host ?? env("LOOM_RUN_HOST") ?? "127.0.0.1",
+    token: v.token ?? env("LOOM_RUN_TOKEN"),
+  };
+}
+
+/** The flags `loom-run` knows, for node:util's parseArgs. */
+const FLAGS = {
+  "run-id": { type: "string" },
+  db: { type: "string" },
+  workspace: { type: "string" },
+  "max-steps": { type: "string" },
+  "max-tool-calls": { type: "string" },
+  "mcp-config": { type: "string" },
+  model: { type: "string" },
+  "base-url": { type: "string" },
+  "mock-llm": { type: "boolean" },
+  "llm-timeout-ms": { type: "string" },
+  "test-command": { type: "string" },
+  "test-timeout-ms": { type: "string" },
+  concurrency: { type: "string" },
+  trace: { type: "string" },
+  json: { type: "boolean" },
+  port: { type: "string" },
+  host: { type: "string" },
+  token: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The flag values parseArgs found. */
+type Flags = ReturnType<typeof parseFlags>["values"];
+
+/** A flag's value, else its environment variable's; a value found marks `key` explicit. */
+type Picker = (flag: string | undefined, name: string, key?: SettingKey) => string | undefined;
+
+/** Splits `args` into flag values and positionals; an unknown or malformed flag is a `UsageError`. */
+function parseFlags(args: string[]) {
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        "run-id": { type: "string" },
-        db: { type: "string" },
-        workspace: { type: "string" },
-        "max-steps": { type: "string" },
-        "max-tool-calls": { type: "string" },
-        "mcp-config": { type: "string" },
-        model: { type: "string" },
-        "base-url": { type: "string" },
-        "mock-llm": { type: "boolean" },
-        "llm-timeout-ms": { type: "string" },
-        "test-command": { type: "string" },
-        "test-timeout-ms": { type: "string" },
-        concurrency: { type: "string" },
-        trace: { type: "string" },
-        json: { type: "boolean" },
-        port: { type: "string" },
-        host: { type: "string" },
-        token: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    return parseArgs({ args, allowPositionals: true, strict: true, options: FLAGS });
   } catch (error) {
     throw new UsageError(parseArgsMessage(error));
   }
-  const { values: v, positionals } = parsed;
+}
+
+/** The command and its question, checked against the positionals and `--run-id`. */
+function commandOf(
+  v: Flags,
+  positionals: string[],
+): { command: Command; prompt: string | undefined } {
   const command = (v.help ? "help" : positionals[0] ?? "help") as Command;
   if (!COMMANDS.includes(command)) {
     throw new UsageError(`unknown command '${positionals[0]}' (try: ${COMMANDS.join(", ")})`);
   }
   const rest = positionals.slice(1);
-  const explicit = new Set<SettingKey>();
-  const pick = (flag: string | undefined, name: string, key?: SettingKey): string | undefined => {
-    const value = flag ?? env(name);
-    if (value !== undefined && key) explicit.add(key);
-    return value;
-  };
-
   let prompt: string | undefined;
   if (command === "chat" || command === "supervise") {
     prompt = rest.join(" ").trim();
@@ -336,7 +366,11 @@ export function parseConfig(
       }' may only contain letters, digits and . _ : @ - / (at most 128, no . or .. parts)`,
     );
   }
+  return { command, prompt };
+}
 
+/** The run settings from flags, environment and defaults. */
+function runSettings(v: Flags, pick: Picker): RunSettings {
   const mockText = pick(v["mock-llm"] ? "1" : undefined, "LOOM_LLM_MOCK", "provider");
   const mock = mockText !== undefined && mockText !== "0" && mockText !== "false";
   const workspace = resolve(pick(v.workspace, "LOOM_RUN_WORKSPACE", "workspace") ?? Deno.cwd());
@@ -353,15 +387,9 @@ export function parseConfig(
     return value === undefined ? dflt : positiveInt(value, what);
   };
   const llmTimeout = pick(v["llm-timeout-ms"], "LOOM_LLM_TIMEOUT_MS", "timeoutMs");
-  const settings: RunSettings = {
+  return {
     workspace,
-    llm: {
-      provider: mock ? "mock" : "openai",
-      model: pick(v.model, "LOOM_LLM_MODEL", "model") ?? (mock ? "loom-mock-1" : "gpt-4o-mini"),
-      baseUrl: (pick(v["base-url"], "LOOM_LLM_BASE_URL", "baseUrl") ?? "https://api.openai.com/v1")
-        .replace(/\/+$/, ""),
-      timeoutMs: llmTimeout === undefined ? 120_000 : positiveInt(llmTimeout, "--llm-timeout-ms"),
-    },
+    llm: llmSettings(v, pick, mock, llmTimeout),
     maxSteps: num(v["max-steps"], "LOOM_RUN_MAX_STEPS", "maxSteps", 12, "--max-steps"),
     maxToolCalls: num(
       v["max-tool-calls"],
@@ -381,25 +409,31 @@ export function parseConfig(
     ),
     concurrency: num(v.concurrency, "LOOM_RUN_CONCURRENCY", "concurrency", 2, "--concurrency"),
   };
-  const portText = v.port ?? env("LOOM_RUN_PORT");
+}
+
+/** The LLM settings: the mock or an OpenAI-compatible endpoint, its model and timeout. */
+function llmSettings(
+  v: Flags,
+  pick: Picker,
+  mock: boolean,
+  llmTimeout: string | undefined,
+): LlmSettings {
+  return {
+    provider: mock ? "mock" : "openai",
+    model: pick(v.model, "LOOM_LLM_MODEL", "model") ?? (mock ? "loom-mock-1" : "gpt-4o-mini"),
+    baseUrl: (pick(v["base-url"], "LOOM_LLM_BASE_URL", "baseUrl") ?? "https://api.openai.com/v1")
+      .replace(/\/+$/, ""),
+    timeoutMs: llmTimeout === undefined ? 120_000 : positiveInt(llmTimeout, "--llm-timeout-ms"),
+  };
+}
+
+/** The `--port` (or `LOOM_RUN_PORT`) number. @default 8765 */
+function portOf(portText: string | undefined): number {
   const port = portText === undefined ? 8765 : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`--port must be a port number 0-65535, got '${portText}'`);
   }
-  return {
-    command,
-    prompt,
-    runId: v["run-id"],
-    db: pick(v.db, "LOOM_RUN_DB") ?? "loom-run.sqlite",
-    trace: pick(v.trace, "LOOM_RUN_TRACE"),
-    json: v.json ?? false,
-    settings,
-    explicit,
-    apiKey: env("LOOM_LLM_API_KEY") ?? env("OPENAI_API_KEY"),
-    port,
-    host: v.host ?? env("LOOM_RUN_HOST") ?? "127.0.0.1",
-    token: v.token ?? env("LOOM_RUN_TOKEN"),
-  };
+  return port;
 }
 
 /** The help text, with the environment variable table. */
