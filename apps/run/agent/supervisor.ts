@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { type Agent, defineAgent, recur } from "@loom/runner";
+import { type Agent, defineAgent, recur, type StepContext, type TailCall } from "@loom/runner";
 import type { RunSettings } from "../config.ts";
+import type { ChatModel } from "../llm/types.ts";
 import { parsePlan, PLAN_SYSTEM, SYNTHESIS_SYSTEM, synthesisPrompt } from "../llm/prompts.ts";
 import { type ChatAgent, type ChatInput, type ChatResult, stopReason } from "./chat.ts";
 import { callModel } from "./model_call.ts";
@@ -85,6 +86,7 @@ export function supervisorAgent(
   chat: ChatAgent<RunSettings>,
 ): Agent<SupervisorState, SupervisorResult, SupervisorInput> {
   const emit = (event: Parameters<typeof runtimes.events.emit>[0]) => runtimes.events.emit(event);
+  const team: Team = { runtimes, chat, emit };
   return defineAgent<SupervisorState, SupervisorResult, SupervisorInput>({
     name: SUPERVISOR_AGENT,
     version: 1,
@@ -99,98 +101,136 @@ export function supervisorAgent(
     }),
     async step(state, ctx) {
       const runtime = await runtimes.get(state.settings);
-      if (state.phase === "plan") {
-        const { reply } = await callModel(ctx, runtime.llm, {
-          key: "llm:plan",
-          purpose: "plan",
-          turn: 1,
-          messages: [{ role: "system", content: PLAN_SYSTEM }, {
-            role: "user",
-            content: state.goal,
-          }],
-          stream: false,
-          onEvent: emit,
-        });
-        const tasks = parsePlan(reply.content, state.goal);
-        runtimes.events.emit({ type: "plan", runId: ctx.runId, tasks });
-        return recur({ ...state, phase: "children", tasks, usage: addUsage(state.usage, reply) });
-      }
-      if (state.phase === "children") {
-        const results = await withLimit(
-          state.settings.concurrency,
-          state.tasks.map((task, i) => async () => {
-            const childRunId = `${ctx.runId}/${i + 1}`;
-            runtimes.events.emit({
-              type: "child",
-              runId: ctx.runId,
-              childRunId,
-              task,
-              status: "started",
-            });
-            try {
-              const result = await ctx.child(chat, {
-                runId: childRunId,
-                input: { question: task, settings: state.settings } satisfies ChatInput<
-                  RunSettings
-                >,
-              });
-              runtimes.events.emit({
-                type: "child",
-                runId: ctx.runId,
-                childRunId,
-                task,
-                status: "completed",
-                answer: result.answer,
-              });
-              return result;
-            } catch (error) {
-              runtimes.events.emit({
-                type: "child",
-                runId: ctx.runId,
-                childRunId,
-                task,
-                status: "failed",
-                answer: (error as Error).message,
-              });
-              throw error;
-            }
-          }),
-        );
-        return recur({ ...state, phase: "synthesize", results });
-      }
-      const { reply } = await callModel(ctx, runtime.llm, {
-        key: "llm:synthesize",
-        purpose: "synthesize",
-        turn: 2,
-        messages: [
-          { role: "system", content: SYNTHESIS_SYSTEM },
-          {
-            role: "user",
-            content: synthesisPrompt(state.goal, state.tasks, state.results.map(childAnswer)),
-          },
-        ],
-        onEvent: emit,
-      });
-      const stoppedBy = stopReason(reply);
-      runtimes.events.emit({
-        type: "answer",
-        runId: ctx.runId,
-        text: reply.content,
-        stoppedBy,
-        refusal: reply.refusal,
-      });
-      return {
-        answer: reply.content,
-        ...(stoppedBy === "answer" ? {} : { stoppedBy }),
-        ...(reply.refusal ? { refusal: reply.refusal } : {}),
-        children: state.tasks.map((task, i) => ({
-          runId: `${ctx.runId}/${i + 1}`,
-          task,
-          answer: state.results[i].answer,
-          stoppedBy: state.results[i].stoppedBy,
-        })),
-        usage: sumUsage(addUsage(state.usage, reply), ...state.results.map((r) => r.usage)),
-      };
+      if (state.phase === "plan") return await planStep(team, runtime.llm, state, ctx);
+      if (state.phase === "children") return await childrenStep(team, state, ctx);
+      return await synthesizeStep(team, runtime.llm, state, ctx);
     },
   });
+}
+
+/** What the supervisor's phases share: the runtimes, the child agent, the event sink. */
+interface Team {
+  runtimes: Runtimes;
+  chat: ChatAgent<RunSettings>;
+  emit: (event: Parameters<Runtimes["events"]["emit"]>[0]) => void;
+}
+
+/** Plans the sub-tasks with one LLM call. */
+async function planStep(
+  team: Team,
+  llm: ChatModel,
+  state: SupervisorState,
+  ctx: StepContext,
+): Promise<TailCall<[SupervisorState]>> {
+  const { reply } = await callModel(ctx, llm, {
+    key: "llm:plan",
+    purpose: "plan",
+    turn: 1,
+    messages: [{ role: "system", content: PLAN_SYSTEM }, {
+      role: "user",
+      content: state.goal,
+    }],
+    stream: false,
+    onEvent: team.emit,
+  });
+  const tasks = parsePlan(reply.content, state.goal);
+  team.runtimes.events.emit({ type: "plan", runId: ctx.runId, tasks });
+  return recur({ ...state, phase: "children", tasks, usage: addUsage(state.usage, reply) });
+}
+
+/** Runs each sub-task as a child chat run, `concurrency` at a time. */
+async function childrenStep(
+  team: Team,
+  state: SupervisorState,
+  ctx: StepContext,
+): Promise<TailCall<[SupervisorState]>> {
+  const results = await withLimit(
+    state.settings.concurrency,
+    state.tasks.map((task, i) => () => runChild(team, state, ctx, task, `${ctx.runId}/${i + 1}`)),
+  );
+  return recur({ ...state, phase: "synthesize", results });
+}
+
+/** One child run, with `child` events when it starts and when it completes or fails. */
+async function runChild(
+  { runtimes, chat }: Team,
+  state: SupervisorState,
+  ctx: StepContext,
+  task: string,
+  childRunId: string,
+): Promise<ChatResult> {
+  runtimes.events.emit({
+    type: "child",
+    runId: ctx.runId,
+    childRunId,
+    task,
+    status: "started",
+  });
+  try {
+    const result = await ctx.child(chat, {
+      runId: childRunId,
+      input: { question: task, settings: state.settings } satisfies ChatInput<RunSettings>,
+    });
+    runtimes.events.emit({
+      type: "child",
+      runId: ctx.runId,
+      childRunId,
+      task,
+      status: "completed",
+      answer: result.answer,
+    });
+    return result;
+  } catch (error) {
+    runtimes.events.emit({
+      type: "child",
+      runId: ctx.runId,
+      childRunId,
+      task,
+      status: "failed",
+      answer: (error as Error).message,
+    });
+    throw error;
+  }
+}
+
+/** Writes the final answer from the children's with one LLM call. */
+async function synthesizeStep(
+  team: Team,
+  llm: ChatModel,
+  state: SupervisorState,
+  ctx: StepContext,
+): Promise<SupervisorResult> {
+  const { reply } = await callModel(ctx, llm, {
+    key: "llm:synthesize",
+    purpose: "synthesize",
+    turn: 2,
+    messages: [
+      { role: "system", content: SYNTHESIS_SYSTEM },
+      {
+        role: "user",
+        content: synthesisPrompt(state.goal, state.tasks, state.results.map(childAnswer)),
+      },
+    ],
+    onEvent: team.emit,
+  });
+  const stoppedBy = stopReason(reply);
+  team.runtimes.events.emit({
+    type: "answer",
+    runId: ctx.runId,
+    text: reply.content,
+    stoppedBy,
+    refusal: reply.refusal,
+  });
+  return {
+    answer: reply.content,
+    ...(stoppedBy === "answer" ? {} : { stoppedBy }),
+    ...(reply.refusal ? { refusal: reply.refusal } : {}),
+    children: state.tasks.map((task, i) => ({
+      runId: `${ctx.runId}/${i + 1}`,
+      task,
+      answer: state.results[i].answer,
+      stoppedBy: state.results[i].stoppedBy,
+    })),
+    usage: sumUsage(addUsage(state.usage, reply), ...state.results.map((r) => r.usage)),
+  };
 }
