@@ -68,10 +68,13 @@ export interface FakeOptions {
 
 /** Starts the fake endpoint on an ephemeral port of 127.0.0.1. */
 export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> {
-  const script = [...(options.script ?? [])];
-  const requests: FakeRequest[] = [];
-  const hanging = new Set<AbortController>();
-  const sendUsage = options.sendUsage ?? true;
+  const fake: Fake = {
+    options,
+    script: [...(options.script ?? [])],
+    requests: [],
+    hanging: new Set<AbortController>(),
+    sendUsage: options.sendUsage ?? true,
+  };
   const { promise, resolve } = Promise.withResolvers<FakeOpenAi>();
   const server = Deno.serve({
     hostname: "127.0.0.1",
@@ -79,107 +82,141 @@ export function startFakeOpenAi(options: FakeOptions = {}): Promise<FakeOpenAi> 
     onListen: ({ port }) =>
       resolve({
         baseUrl: `http://127.0.0.1:${port}/v1`,
-        requests,
+        requests: fake.requests,
         close: async () => {
-          for (const h of hanging) h.abort();
+          for (const h of fake.hanging) h.abort();
           await server.shutdown();
         },
       }),
-  }, async (req) => {
-    const url = new URL(req.url);
-    if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
-      return apiError(404, "not found");
-    }
-    const body = await req.json();
-    requests.push({ authorization: req.headers.get("authorization"), body });
-    if (options.apiKey && req.headers.get("authorization") !== `Bearer ${options.apiKey}`) {
-      return apiError(401, "Incorrect API key provided", "invalid_api_key");
-    }
-    if (options.models && !options.models.includes(body.model)) {
-      return apiError(404, `The model '${body.model}' does not exist`, "model_not_found");
-    }
-    const step = script.shift();
-    if (step?.kind === "status") {
-      return Response.json(step.body ?? { error: { message: "scripted" } }, {
-        status: step.status,
-      });
-    }
-    if (step?.kind === "hang") {
-      const stop = new AbortController();
-      hanging.add(stop);
-      // Sends headers, then nothing: the client must time out.
-      return new Response(
-        new ReadableStream({
-          start: (c) => stop.signal.addEventListener("abort", () => c.close()),
-        }),
-        {
-          headers: { "content-type": "text/event-stream" },
-        },
-      );
-    }
-    if (step?.kind === "garbage") {
-      return new Response("data: {not json\n\n", {
-        headers: { "content-type": "text/event-stream" },
-      });
-    }
-    const meta = {
-      id: `chatcmpl-fake${requests.length}`,
-      created: Math.floor(Date.now() / 1000),
-      model: body.model,
-    };
-    if (step?.kind === "json") {
-      // Answers JSON whatever `stream` said, as servers that ignore streaming do.
-      return Response.json(completion(step.reply, { ...meta, model: step.reply.model }, sendUsage));
-    }
-    let reply: LlmReply;
-    if (step?.kind === "text") {
-      reply = {
-        content: step.text,
-        toolCalls: [],
-        model: body.model,
-        finishReason: step.finishReason ?? "stop",
-      };
-    } else if (step?.kind === "refusal") {
-      reply = {
-        content: "",
-        refusal: step.text,
-        toolCalls: [],
-        model: body.model,
-        finishReason: "stop",
-      };
-    } else if (step?.kind === "tools") {
-      reply = {
-        content: step.text ?? "",
-        toolCalls: step.calls.map((c, i) => ({
-          id: c.id ?? `call_${requests.length}_${i}`,
-          type: "function",
-          function: { name: c.name, arguments: c.arguments },
-        })),
-        model: body.model,
-        finishReason: "tool_calls",
-      };
-    } else if (options.brain) {
-      reply = await options.brain.complete({
-        messages: body.messages,
-        tools: (body.tools ?? []).map((t: { function: ToolSpec }) => t.function),
-      });
-    } else {
-      return apiError(500, "fake server: script used up");
-    }
-    reply.usage ??= { promptTokens: 42, completionTokens: 7 };
-    if (body.stream !== true) return Response.json(completion(reply, meta, sendUsage));
-    const includeUsage = sendUsage && body.stream_options?.include_usage === true;
+  }, (req) => handleRequest(fake, req));
+  return promise;
+}
+
+/** The state of one fake endpoint: its options, the script left, requests, hanging responses. */
+interface Fake {
+  options: FakeOptions;
+  script: FakeStep[];
+  requests: FakeRequest[];
+  hanging: Set<AbortController>;
+  sendUsage: boolean;
+}
+
+/** Answers one request: route, API key and model checks, then the next scripted behaviour. */
+async function handleRequest(fake: Fake, req: Request): Promise<Response> {
+  const { options, requests, sendUsage } = fake;
+  const url = new URL(req.url);
+  if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
+    return apiError(404, "not found");
+  }
+  const body: FakeRequest["body"] = await req.json();
+  requests.push({ authorization: req.headers.get("authorization"), body });
+  if (options.apiKey && req.headers.get("authorization") !== `Bearer ${options.apiKey}`) {
+    return apiError(401, "Incorrect API key provided", "invalid_api_key");
+  }
+  if (options.models && !options.models.includes(body.model)) {
+    return apiError(404, `The model '${body.model}' does not exist`, "model_not_found");
+  }
+  const step = fake.script.shift();
+  const canned = cannedResponse(step, fake.hanging);
+  if (canned) return canned;
+  const meta = {
+    id: `chatcmpl-fake${requests.length}`,
+    created: Math.floor(Date.now() / 1000),
+    model: body.model,
+  };
+  if (step?.kind === "json") {
+    // Answers JSON whatever `stream` said, as servers that ignore streaming do.
+    return Response.json(completion(step.reply, { ...meta, model: step.reply.model }, sendUsage));
+  }
+  const reply = await replyFor(step, body, fake);
+  if (!reply) return apiError(500, "fake server: script used up");
+  reply.usage ??= { promptTokens: 42, completionTokens: 7 };
+  if (body.stream !== true) return Response.json(completion(reply, meta, sendUsage));
+  const includeUsage = sendUsage && body.stream_options?.include_usage === true;
+  return new Response(
+    streamReply(reply, meta, {
+      pieces: step?.kind === "text" ? step.pieces : undefined,
+      includeUsage,
+    }),
+    {
+      headers: { "content-type": "text/event-stream" },
+    },
+  );
+}
+
+/** The response of a behaviour that is not a reply (a status, a hang, garbage), else undefined. */
+function cannedResponse(
+  step: FakeStep | undefined,
+  hanging: Set<AbortController>,
+): Response | undefined {
+  if (step?.kind === "status") {
+    return Response.json(step.body ?? { error: { message: "scripted" } }, {
+      status: step.status,
+    });
+  }
+  if (step?.kind === "hang") {
+    const stop = new AbortController();
+    hanging.add(stop);
+    // Sends headers, then nothing: the client must time out.
     return new Response(
-      streamReply(reply, meta, {
-        pieces: step?.kind === "text" ? step.pieces : undefined,
-        includeUsage,
+      new ReadableStream({
+        start: (c) => stop.signal.addEventListener("abort", () => c.close()),
       }),
       {
         headers: { "content-type": "text/event-stream" },
       },
     );
-  });
-  return promise;
+  }
+  if (step?.kind === "garbage") {
+    return new Response("data: {not json\n\n", {
+      headers: { "content-type": "text/event-stream" },
+    });
+  }
+  return undefined;
+}
+
+/** The reply a text, refusal or tools step scripts, else the brain's; undefined without one. */
+async function replyFor(
+  step: FakeStep | undefined,
+  body: FakeRequest["body"],
+  { options, requests }: Fake,
+): Promise<LlmReply | undefined> {
+  if (step?.kind === "text") {
+    return {
+      content: step.text,
+      toolCalls: [],
+      model: body.model,
+      finishReason: step.finishReason ?? "stop",
+    };
+  }
+  if (step?.kind === "refusal") {
+    return {
+      content: "",
+      refusal: step.text,
+      toolCalls: [],
+      model: body.model,
+      finishReason: "stop",
+    };
+  }
+  if (step?.kind === "tools") {
+    return {
+      content: step.text ?? "",
+      toolCalls: step.calls.map((c, i) => ({
+        id: c.id ?? `call_${requests.length}_${i}`,
+        type: "function",
+        function: { name: c.name, arguments: c.arguments },
+      })),
+      model: body.model,
+      finishReason: "tool_calls",
+    };
+  }
+  if (options.brain) {
+    return await options.brain.complete({
+      messages: body.messages,
+      tools: (body.tools ?? []).map((t: { function: ToolSpec }) => t.function),
+    });
+  }
+  return undefined;
 }
 
 /** An error body as OpenAI sends it. */
