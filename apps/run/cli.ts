@@ -7,12 +7,14 @@ import {
   combineObservers,
   resumeRun,
   retryRun,
+  type RunObserver,
   type RunResult,
   startRun,
   type Store,
 } from "@loom/runner";
 import {
   agentFor,
+  type Agents,
   checkSettings,
   checkStoredRun,
   foreignRunMessage,
@@ -71,13 +73,7 @@ async function checkRun(config: Config, store: Store, runId: string): Promise<vo
 async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
   if (config.command === "chat" || config.command === "supervise") await checkSettings(config);
   const runId = config.runId ?? newRunId(config.command);
-  const store = openRunStore(config.db);
-  try {
-    await checkRun(config, store, runId);
-  } catch (error) {
-    store.close();
-    throw error;
-  }
+  const store = await openCheckedStore(config, runId);
   const agents = makeAgents(config);
   const progress = config.json ? undefined : new Progress(runId, io);
   const tracer = config.trace
@@ -90,7 +86,7 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
   const abort = new AbortController();
   const onInterrupt = () => abort.abort(new Error("interrupted by the user"));
   Deno.addSignalListener("SIGINT", onInterrupt);
-  const options = {
+  const options: RunOptions = {
     store,
     runId,
     observer: combineObservers(progress?.observer, tracer?.observer),
@@ -98,47 +94,7 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
   };
   let result: RunResult<ChatResult | SupervisorResult>;
   try {
-    if (config.command === "chat") {
-      if (progress) {
-        io.err(
-          `run ${runId} · ${
-            config.settings.llm.provider === "mock" ? "mock LLM" : config.settings.llm.model
-          } · workspace ${config.settings.workspace}`,
-        );
-      }
-      result = await startRun(agents.chat, {
-        ...options,
-        input: { question: config.prompt!, settings: config.settings },
-      });
-    } else if (config.command === "supervise") {
-      if (progress) io.err(`run ${runId} · supervisor · workspace ${config.settings.workspace}`);
-      result = await startRun(agents.supervisor, {
-        ...options,
-        input: { goal: config.prompt!, settings: config.settings },
-      });
-    } else {
-      const agent = await agentFor(store, agents, runId);
-      // A failed run becomes resumable again from its last checkpoint, then resumes as usual.
-      if (config.command === "retry") await retryRun(store, runId);
-      const run = (await store.getRun(runId))!;
-      if (run.status === "completed" && run.result) {
-        // Nothing left to do: show the stored outcome (resume is idempotent).
-        if (progress) io.err(`run ${runId} had already completed; showing its stored answer`);
-        const last = await store.lastStep(runId);
-        result = {
-          runId,
-          status: "completed",
-          result: JSON.parse(run.result),
-          steps: last ? last.step + 1 : 0,
-          stepsThisRun: 0,
-          state: undefined,
-        };
-      } else {
-        result = await resumeRun(agent as typeof agents.chat, options) as RunResult<
-          ChatResult | SupervisorResult
-        >;
-      }
-    }
+    result = await executeRun({ config, io, agents, progress, options });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
     await agents.runtimes.close();
@@ -149,6 +105,90 @@ async function runCommand(config: Config, io: ProgressOutput): Promise<number> {
     store.close();
   }
   return report(config, result, progress, io);
+}
+
+/** Opens the run store and checks the run can start; the store is closed if it cannot. */
+async function openCheckedStore(config: Config, runId: string): Promise<Store> {
+  const store = openRunStore(config.db);
+  try {
+    await checkRun(config, store, runId);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  return store;
+}
+
+/** The runner options of a command's run: store, id, observers, the Ctrl-C signal. */
+interface RunOptions {
+  store: Store;
+  runId: string;
+  observer: RunObserver;
+  abortSignal: AbortSignal;
+}
+
+/** What running a command needs. */
+interface Launch {
+  config: Config;
+  io: ProgressOutput;
+  agents: Agents;
+  progress: Progress | undefined;
+  options: RunOptions;
+}
+
+/** Starts a chat or supervisor run, or continues a stored one. */
+async function executeRun(
+  { config, io, agents, progress, options }: Launch,
+): Promise<RunResult<ChatResult | SupervisorResult>> {
+  const { runId } = options;
+  if (config.command === "chat") {
+    if (progress) {
+      io.err(
+        `run ${runId} · ${
+          config.settings.llm.provider === "mock" ? "mock LLM" : config.settings.llm.model
+        } · workspace ${config.settings.workspace}`,
+      );
+    }
+    return await startRun(agents.chat, {
+      ...options,
+      input: { question: config.prompt!, settings: config.settings },
+    });
+  }
+  if (config.command === "supervise") {
+    if (progress) io.err(`run ${runId} · supervisor · workspace ${config.settings.workspace}`);
+    return await startRun(agents.supervisor, {
+      ...options,
+      input: { goal: config.prompt!, settings: config.settings },
+    });
+  }
+  return await continueRun({ config, io, agents, progress, options });
+}
+
+/** Resumes (or retries) a stored run; a completed one is shown from the store. */
+async function continueRun(
+  { config, io, agents, progress, options }: Launch,
+): Promise<RunResult<ChatResult | SupervisorResult>> {
+  const { store, runId } = options;
+  const agent = await agentFor(store, agents, runId);
+  // A failed run becomes resumable again from its last checkpoint, then resumes as usual.
+  if (config.command === "retry") await retryRun(store, runId);
+  const run = (await store.getRun(runId))!;
+  if (run.status === "completed" && run.result) {
+    // Nothing left to do: show the stored outcome (resume is idempotent).
+    if (progress) io.err(`run ${runId} had already completed; showing its stored answer`);
+    const last = await store.lastStep(runId);
+    return {
+      runId,
+      status: "completed",
+      result: JSON.parse(run.result),
+      steps: last ? last.step + 1 : 0,
+      stepsThisRun: 0,
+      state: undefined,
+    };
+  }
+  return await resumeRun(agent as typeof agents.chat, options) as RunResult<
+    ChatResult | SupervisorResult
+  >;
 }
 
 /** The summary line's word for each way a run can stop. */
