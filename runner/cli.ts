@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { RunnerError } from "./errors.ts";
+import { ReadOnlyDatabaseError, RunnerError } from "./errors.ts";
 import { ADMIN_COMMANDS } from "./cli/admin.ts";
 import {
   applyRenamedFlags,
@@ -115,6 +115,10 @@ function reportError(e: unknown, values: Values): number {
     return e.exitCode;
   }
   const code = (e as { code?: string })?.code;
+  if (code === "ERR_SQLITE_ERROR" && /attempt to write a readonly database/.test(String(e))) {
+    console.error(`error: ${new ReadOnlyDatabaseError(String(values.db ?? "")).message}`);
+    return 2;
+  }
   if (code === "ERR_SQLITE_ERROR") {
     console.error(
       `error: database ${values.db} is unreadable or corrupt (SQLite: ${(e as Error).message})`,
@@ -133,3 +137,27 @@ if (import.meta.main) {
     : {};
   Deno.exit(await main(Deno.args, hooks));
 }
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type { TAIL_CALL, TailCall } from "@loom/tailcalls";
+export type {
+  Agent,
+  AGENT_BRAND,
+  AgentDefinition,
+  CheckpointPolicy,
+  ErrorCategory,
+  PayloadPolicy,
+  RetryPolicy,
+  RunObserver,
+  RunResult,
+  RunStartInfo,
+  RunStatus,
+  SignalTimeout,
+  StepContext,
+  StepLogger,
+  ToolCallContext,
+  ToolCallEvent,
+  ToolCallOptions,
+  WaitInfo,
+} from "./mod.ts";

@@ -405,3 +405,131 @@ Deno.test("cli (subprocess): exit codes and no stack traces", async () => {
     assert.equal(JSON.parse(new TextDecoder().decode(ok.stdout)).result.current, 3);
   });
 });
+
+Deno.test("cli: writing commands refuse a corrupt database before any write; the file is unchanged", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    assert.equal((await cli("run", COUNTER, "--run-id", "a", "--db", db, "--quiet")).code, 0);
+    const { DatabaseSync } = await import("node:sqlite");
+    const raw = new DatabaseSync(db);
+    const { rootpage } = raw.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'steps'")
+      .get() as { rootpage: number };
+    raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    raw.close();
+    const bytes = await Deno.readFile(db);
+    bytes.fill(0xff, (rootpage - 1) * 4096, (rootpage - 1) * 4096 + 64);
+    await Deno.writeFile(db, bytes);
+    for (
+      const args of [
+        ["run", COUNTER, "--run-id", "b"],
+        ["resume", COUNTER, "--run-id", "a"],
+        ["signal", "--run-id", "a", "--name", "go"],
+        ["delete", "--run-id", "a"],
+      ]
+    ) {
+      const r = await cli(...args, "--db", db);
+      assert.equal(r.code, 2, `${args[0]}: ${r.err}`);
+      assert.match(
+        r.err,
+        /^error: database .*runs\.sqlite is corrupt \(SQLite quick_check: .*\); nothing was written to it: restore it from a backup or recover it with `sqlite3 .* \.recover`/,
+      );
+      assert.equal(r.err.split("\n").length, 1);
+      assert.deepEqual(await Deno.readFile(db), bytes, `${args[0]} left the file unchanged`);
+    }
+  });
+});
+
+/**
+ * How to run the CLI as a user that file permissions apply to: root ignores permission bits, so
+ * as root the subprocess runs under `setpriv` without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+ * (still uid 0, so Deno's cache under /root stays readable). Undefined when that cannot be done.
+ */
+function asRestrictedUser(): string[] | undefined {
+  if (Deno.uid() !== 0) return [];
+  const wrapper = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"];
+  try {
+    // A read-only probe: the restricted shell must not be able to write a 0444 file.
+    const probe = Deno.makeTempFileSync({ prefix: "loom-ro-probe-" });
+    Deno.chmodSync(probe, 0o444);
+    const r = new Deno.Command(wrapper[0], {
+      args: [...wrapper.slice(1), "sh", "-c", `test -w '${probe}'`],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    Deno.removeSync(probe);
+    return r.code === 1 ? wrapper : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const RESTRICTED = asRestrictedUser();
+
+Deno.test({
+  name:
+    "cli (subprocess): a read-only database is read by inspection commands and refused by writing commands in one sentence",
+  // Why it could not run is printed by the test runner as the test's name says "ignored".
+  ignore: RESTRICTED === undefined,
+  fn: async () => {
+    await inTemp(async (dir) => {
+      const run = (...args: string[]) => {
+        const [cmd, ...pre] = [...RESTRICTED!, Deno.execPath()];
+        return new Deno.Command(cmd, {
+          args: [...pre, "run", "-A", new URL("./cli.ts", import.meta.url).pathname, ...args],
+          stdout: "piped",
+          stderr: "piped",
+        }).output().then((o) => ({
+          code: o.code,
+          out: new TextDecoder().decode(o.stdout),
+          err: new TextDecoder().decode(o.stderr),
+        }));
+      };
+      const source = `${dir}/source.sqlite`;
+      assert.equal((await cli("run", APPROVAL, "--run-id", "w", "--db", source)).code, 0);
+      openStore(source).close(); // checkpointed: the file holds everything
+      // A 0444 file in a writable directory, and a file in a 0555 directory (no -shm possible).
+      await Deno.mkdir(`${dir}/ro-dir`);
+      await Deno.copyFile(source, `${dir}/ro-file.sqlite`);
+      await Deno.copyFile(source, `${dir}/ro-dir/runs.sqlite`);
+      await Deno.chmod(`${dir}/ro-file.sqlite`, 0o444);
+      await Deno.chmod(`${dir}/ro-dir`, 0o555);
+      try {
+        for (const db of [`${dir}/ro-file.sqlite`, `${dir}/ro-dir/runs.sqlite`]) {
+          const before = await Deno.readFile(db);
+          for (
+            const args of [
+              ["list"],
+              ["get", "--run-id", "w"],
+              ["explain", "--run-id", "w"],
+              ["history", "--run-id", "w"],
+              ["calls", "--run-id", "w"],
+              ["attempts", "--run-id", "w"],
+              ["verify", "--run-id", "w"],
+            ]
+          ) {
+            const r = await run(...args, "--db", db);
+            assert.equal(r.code, 0, `${args[0]} on ${db}: ${r.err}`);
+            assert.equal(r.err, "");
+          }
+          for (
+            const args of [
+              ["run", COUNTER, "--run-id", "new"],
+              ["resume", APPROVAL, "--run-id", "w"],
+              ["signal", "--run-id", "w", "--name", "approve", "--data", "{}"],
+              ["cancel", "--run-id", "w"],
+            ]
+          ) {
+            const r = await run(...args, "--db", db);
+            assert.equal(r.code, 2, `${args[0]} on ${db}: ${r.err}`);
+            assert.match(
+              r.err,
+              /^error: database .* is read-only for this user \(.*\); this command writes to it, so give it write access or use a writable copy \(inspection commands can read it as it is\)\n$/,
+            );
+          }
+          assert.deepEqual(await Deno.readFile(db), before, `${db} is unchanged`);
+        }
+      } finally {
+        await Deno.chmod(`${dir}/ro-dir`, 0o755);
+      }
+    });
+  },
+});

@@ -33,6 +33,37 @@ export class RunnerError extends Error {
 }
 
 /**
+ * A database file the user may read but not write (the file, its directory or the file system
+ * is read-only). Inspection can still open it read-only (`openStore(path, { readOnly: true })`).
+ */
+export class ReadOnlyDatabaseError extends RunnerError {
+  /** Creates the error for the database at `location`. */
+  constructor(location: string, options: { cause?: unknown } = {}) {
+    super(
+      `database ${location} is read-only for this user (the file or its directory is not writable); this command writes to it, so give it write access or use a writable copy (inspection commands can read it as it is)`,
+      options,
+    );
+    this.name = "ReadOnlyDatabaseError";
+  }
+}
+
+/**
+ * A database file whose pages failed SQLite's `quick_check` when opened for writing: nothing was
+ * written to it. What is intact can still be inspected; restore it from a backup or recover it
+ * with `sqlite3 FILE .recover`.
+ */
+export class CorruptDatabaseError extends RunnerError {
+  /** Creates the error; `detail` is the first problem SQLite reported. */
+  constructor(location: string, detail: string, options: { cause?: unknown } = {}) {
+    super(
+      `database ${location} is corrupt (SQLite quick_check: ${detail}); nothing was written to it: restore it from a backup or recover it with \`sqlite3 ${location} .recover\` (inspection commands can still read what is intact)`,
+      options,
+    );
+    this.name = "CorruptDatabaseError";
+  }
+}
+
+/**
  * An error with a category, thrown by step or tool code to steer retries:
  * `throw new LoomError("rate limited", { category: "transient" })`.
  */

@@ -49,10 +49,12 @@ export {
 } from "./engine/context.ts";
 export {
   classifyError,
+  CorruptDatabaseError,
   ERROR_CATEGORIES,
   type ErrorCategory,
   LoomError,
   NotSerializableError,
+  ReadOnlyDatabaseError,
   RunnerError,
   ToolTimeoutError,
 } from "./errors.ts";

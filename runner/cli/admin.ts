@@ -22,7 +22,7 @@ const signalCommand: Command = {
   usage: "signal --run-id ID --db FILE --name NAME [--data JSON]",
   options: { ...RUN_ID, name: { type: "string" }, data: { type: "string" } },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "write", async (s) => {
       const runId = need(ctx.values, "run-id");
       const name = need(ctx.values, "name");
       const out = await sendSignal(s, runId, name, jsonFlag(ctx.values, "data") ?? null);
@@ -41,7 +41,7 @@ const cancelCommand: Command = {
   usage: "cancel --run-id ID --db FILE [--reason TEXT]",
   options: { ...RUN_ID, reason: { type: "string" } },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "write", async (s) => {
       const ids = await cancelRun(
         s,
         need(ctx.values, "run-id"),
@@ -64,7 +64,7 @@ const forkCommand: Command = {
   },
   renamedFlags: { "from-step": "step" },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "write", async (s) => {
       const step = intFlag(ctx.values, "step");
       if (step === undefined) throw new RunnerError("--step is required");
       const state = ctx.values["state-file"] !== undefined
@@ -89,7 +89,7 @@ const delCommand: Command = {
   usage: "delete --run-id ID --db FILE",
   options: RUN_ID,
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "write", async (s) => {
       const ids = await deleteRun(s, need(ctx.values, "run-id"));
       ctx.out.doc({ deleted: ids });
       ctx.out.text(`deleted ${ids.join(", ")}`);
@@ -107,7 +107,7 @@ const pruneCommand: Command = {
   },
   renamedFlags: { "completed-before": "ended-before" },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "write", async (s) => {
       const raw = need(ctx.values, "ended-before");
       const endedBefore = new Date(raw);
       if (Number.isNaN(endedBefore.getTime())) {

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { type Agent, isAgent } from "../engine/agent.ts";
 import type { RunResult } from "../engine/engine.ts";
 import type { RunObserver } from "../engine/observer.ts";
-import { errorMessage, RunnerError } from "../errors.ts";
+import { errorMessage, ReadOnlyDatabaseError, RunnerError } from "../errors.ts";
 import { openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
@@ -192,8 +192,15 @@ export function readJsonFile(path: string, what: string): unknown {
   }
 }
 
-/** Opens the store `--db` (or `LOOM_DB_URL`) names; `create` a missing SQLite file. */
-export function openFor(values: Values, create: boolean): Promise<Store> {
+/**
+ * How a command uses its store: `read` (inspection: a read-only file is opened read-only),
+ * `write` (an existing database, checked before the first write) or `create` (`write`, and a
+ * missing SQLite file is created).
+ */
+export type StoreAccess = "read" | "write" | "create";
+
+/** Opens the store `--db` (or `LOOM_DB_URL`) names, for `access`. */
+export async function openFor(values: Values, access: StoreAccess): Promise<Store> {
   const db = typeof values.db === "string" && values.db !== ""
     ? values.db
     : Deno.env.get("LOOM_DB_URL") ?? need(values, "db");
@@ -201,12 +208,34 @@ export function openFor(values: Values, create: boolean): Promise<Store> {
   if (durability !== "normal" && durability !== "fsync") {
     throw new RunnerError(`--durability must be normal or fsync, got ${durability}`);
   }
-  return openAnyStore(db, { create, durability: durability as "normal" | "fsync" });
+  if (access === "read") return await openReadable(db);
+  return await openAnyStore(db, {
+    create: access === "create",
+    durability: durability as "normal" | "fsync",
+  });
+}
+
+/**
+ * Opens an existing store for inspection: writable when it may be (so an older schema is
+ * upgraded), without the integrity check writing commands pay for, and read-only when the file
+ * or its directory is read-only.
+ */
+export async function openReadable(location: string): Promise<Store> {
+  try {
+    return await openAnyStore(location, { create: false, integrityCheck: "none" });
+  } catch (e) {
+    if (!(e instanceof ReadOnlyDatabaseError)) throw e;
+    return await openAnyStore(location, { create: false, readOnly: true });
+  }
 }
 
 /** Runs `fn` with the store of `--db` (never created), closed afterwards. */
-export async function withStore<T>(values: Values, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openFor(values, false);
+export async function withStore<T>(
+  values: Values,
+  access: "read" | "write",
+  fn: (store: Store) => Promise<T>,
+): Promise<T> {
+  const store = await openFor(values, access);
   try {
     return await fn(store);
   } finally {

@@ -19,7 +19,7 @@ const explainCommand: Command = {
   usage: "explain --run-id ID --db FILE",
   options: RUN_ID,
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const e = await explainRun(s, need(ctx.values, "run-id"));
       ctx.out.doc(e);
       ctx.out.text(formatExplain(e, { db: String(ctx.values.db ?? "") || undefined }));
@@ -32,7 +32,7 @@ const listCommand: Command = {
   usage: "list --db FILE [--status S] [--limit N] [--offset N]",
   options: { ...PAGING, status: { type: "string" } },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const status = ctx.values.status as RunStatus | undefined;
       if (status !== undefined && !RUN_STATUSES.includes(status)) {
         throw new RunnerError(
@@ -79,7 +79,7 @@ const getCommand: Command = {
   usage: "get --run-id ID --db FILE",
   options: RUN_ID,
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const e = await explainRun(s, need(ctx.values, "run-id"));
       const doc = {
         runId: e.runId,
@@ -118,7 +118,7 @@ const historyCommand: Command = {
   usage: "history --run-id ID --db FILE [--from-step N] [--events] [--limit N] [--offset N]",
   options: { ...RUN_ID, ...PAGING, "from-step": { type: "string" }, events: { type: "boolean" } },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const runId = need(ctx.values, "run-id");
       await requireRun(s, runId);
       if (ctx.values.events) {
@@ -163,7 +163,7 @@ const attemptsCommand: Command = {
   options: { ...RUN_ID, ...PAGING, step: { type: "string" } },
   renamedFlags: { "step-index": "step" },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const runId = need(ctx.values, "run-id");
       await requireRun(s, runId);
       const rows = await s.listFailedAttempts(runId, {
@@ -197,7 +197,7 @@ const callsCommand: Command = {
   options: { ...RUN_ID, ...PAGING, step: { type: "string" }, kind: { type: "string" } },
   renamedFlags: { "step-index": "step" },
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const runId = need(ctx.values, "run-id");
       const kind = ctx.values.kind;
       if (kind !== undefined && !["tool", "signal", "timer", "child"].includes(String(kind))) {
@@ -244,7 +244,7 @@ const verifyCommand: Command = {
   usage: "verify --run-id ID --db FILE",
   options: RUN_ID,
   run: (ctx) =>
-    withStore(ctx.values, async (s) => {
+    withStore(ctx.values, "read", async (s) => {
       const r = await verifyRun(s, need(ctx.values, "run-id"));
       ctx.out.doc(r);
       ctx.out.text(

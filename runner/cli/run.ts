@@ -129,7 +129,7 @@ async function execute(ctx: CommandContext, mode: "run" | "resume" | "retry"): P
     );
   }
   const agent = await loadAgent(ctx.modulePath!);
-  const store = await openFor(values, mode === "run");
+  const store = await openFor(values, mode === "run" ? "create" : "write");
   const ac = new AbortController();
   const onInt = () => ac.abort();
   // Ctrl-C / SIGTERM: abandon the current step and leave the run paused (not half-written).
@@ -204,7 +204,7 @@ const retryCommand: Command = {
   async run(ctx) {
     if (ctx.modulePath) return await execute(ctx, "retry");
     const runId = need(ctx.values, "run-id");
-    await withStore(ctx.values, (s) => retryRun(s, runId));
+    await withStore(ctx.values, "write", (s) => retryRun(s, runId));
     ctx.out.doc({ runId, status: "paused" });
     ctx.out.text(
       `run ${runId} reset for retry; continue with: loom-runner resume <agent.ts> --run-id ${runId} --db ${ctx.values.db}`,

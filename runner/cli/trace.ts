@@ -28,9 +28,8 @@ import {
   writeTrace,
 } from "@loom/xray";
 import { isLoopback, serveTraces, type TraceSource } from "@loom/xray/serve";
-import { type CliHooks, need } from "./command.ts";
+import { type CliHooks, need, openReadable } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
-import { openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { traceObserver, traceRun } from "../trace.ts";
 
@@ -115,7 +114,7 @@ export async function traceCommand(
   const open = async (db: string | undefined) => {
     const location = db ?? Deno.env.get("LOOM_DB_URL");
     if (!location) throw new RunnerError("--db is required");
-    const store = await openAnyStore(location, { create: false });
+    const store = await openReadable(location);
     stores.push(store);
     return store;
   };

@@ -7,7 +7,9 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { RunnerError } from "../errors.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CorruptDatabaseError, ReadOnlyDatabaseError, RunnerError } from "../errors.ts";
 import {
   CALL_COLUMNS,
   CALL_INSERT_COLUMNS,
@@ -64,6 +66,21 @@ export interface OpenStoreOptions {
   create?: boolean;
   /** How long to wait for a lock held by another connection, ms. @default 5000 */
   busyTimeoutMs?: number;
+  /**
+   * Open the file read-only: never create, migrate or write it. A file in a read-only directory
+   * (where SQLite cannot create its `-wal`/`-shm` files) is opened as immutable. An older schema
+   * version is an error (it must be upgraded by a writable open first). Writes throw.
+   * @default false
+   */
+  readOnly?: boolean;
+  /**
+   * Check an existing file with SQLite's `PRAGMA quick_check` before the first write, so a corrupt
+   * file is refused (`CorruptDatabaseError`) instead of written to. It reads every page: about
+   * 0.1 s per 100 MB from the page cache, as long as reading the file takes from disk. `"none"`
+   * skips it. Not done for read-only opens.
+   * @default "quick"
+   */
+  integrityCheck?: "quick" | "none";
   /**
    * Page size of a new database file (bytes, a power of two from 512 to 65536); ignored for an
    * existing file. Smaller pages mean less written per commit of a small transition.
@@ -197,6 +214,59 @@ function fileExists(path: string): Deno.FileInfo | undefined {
   }
 }
 
+/** Whether this process may write the file (checked without changing it). */
+function writable(path: string): boolean {
+  try {
+    Deno.openSync(path, { write: true }).close();
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) return false;
+    // EROFS (a read-only file system) has no class of its own.
+    if (/read-only file system/i.test((e as Error).message)) return false;
+    return true; // e.g. no --allow-write: let SQLite decide
+  }
+}
+
+/** SQLITE_READONLY and its extended codes (a read-only file, directory or file system). */
+function isReadOnlyError(e: unknown): boolean {
+  const code = (e as { errcode?: number })?.errcode;
+  if (typeof code === "number") return (code & 0xff) === 8;
+  return /attempt to write a readonly database/.test((e as Error)?.message ?? "");
+}
+
+function openDatabase(path: string, options?: { readOnly: boolean }): DatabaseSync {
+  try {
+    return new DatabaseSync(path, options);
+  } catch (e) {
+    throw new RunnerError(`cannot open database ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Opens `path` read-only. In WAL mode SQLite needs a `-shm` file beside the database; in a
+ * read-only directory without one it cannot read, so the file is then opened as immutable (no
+ * other process can be writing it: a writer would have created the `-wal` file).
+ */
+function openReadOnly(path: string): DatabaseSync {
+  const db = openDatabase(path, { readOnly: true });
+  try {
+    db.prepare("PRAGMA application_id").get();
+    return db;
+  } catch (e) {
+    if (!isReadOnlyError(e) && !/unable to open/.test((e as Error).message)) return db;
+    if (fileExists(`${path}-wal`)) return db; // the first statement reports what is wrong
+    db.close();
+    const url = new URL(`${pathToFileURL(resolve(path)).href}?immutable=1`);
+    try {
+      return new DatabaseSync(url, { readOnly: true });
+    } catch (e2) {
+      throw new RunnerError(`cannot open database ${path}: ${(e2 as Error).message}`, {
+        cause: e2,
+      });
+    }
+  }
+}
+
 /** The SQLite implementation of `Store`. Create it with `openStore`. */
 export class SqliteStore implements Store {
   /** File path or `:memory:`. */
@@ -210,42 +280,34 @@ export class SqliteStore implements Store {
   constructor(path: string, options: OpenStoreOptions = {}) {
     this.location = path;
     const memory = path === ":memory:" || path === "";
+    const readOnly = !memory && options.readOnly === true;
     const info = memory ? undefined : fileExists(path);
-    if (!memory && !info && options.create === false) {
+    if (!memory && !info && (options.create === false || readOnly)) {
       throw new RunnerError(`database file ${path} does not exist`);
     }
     if (info?.isDirectory) throw new RunnerError(`${path} is a directory, not a database file`);
     const isNewFile = memory || !info || info.size === 0;
-    if (!memory && info && info.size === 0 && options.create === false) {
+    if (!memory && info && info.size === 0 && (options.create === false || readOnly)) {
       throw new RunnerError(`${path} is an empty file, not a Loom database`);
     }
-    try {
-      this.db = new DatabaseSync(path);
-    } catch (e) {
-      throw new RunnerError(`cannot open database ${path}: ${(e as Error).message}`);
+    if (!memory && !isNewFile && !readOnly && !writable(path)) {
+      throw new ReadOnlyDatabaseError(path);
     }
+    this.db = readOnly ? openReadOnly(path) : openDatabase(path);
     try {
       this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-      if (isNewFile && options.pageSize !== undefined) {
-        const ps = options.pageSize;
-        if (!Number.isInteger(ps) || ps < 512 || ps > 65536 || (ps & (ps - 1)) !== 0) {
-          throw new RunnerError(`page size must be a power of two from 512 to 65536, got ${ps}`);
-        }
-        this.db.exec(`PRAGMA page_size = ${ps}`);
-      }
-      this.#checkAndMigrate(isNewFile);
-      if (!memory) this.db.exec("PRAGMA journal_mode = WAL");
-      this.db.exec(
-        `PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`,
-      );
+      if (readOnly) this.#checkHeader(false, true);
+      else this.#prepareForWriting(isNewFile, memory, options);
       this.db.exec("PRAGMA foreign_keys = OFF");
     } catch (e) {
       try {
         this.db.close();
       } catch { /* already unusable */ }
       if (e instanceof RunnerError) throw e;
+      if (isReadOnlyError(e)) throw new ReadOnlyDatabaseError(path, { cause: e });
       throw new RunnerError(
         `${path} is not a Loom database or is corrupt (SQLite: ${(e as Error).message})`,
+        { cause: e },
       );
     }
     this.#commitStep = this.db.prepare(
@@ -256,7 +318,24 @@ export class SqliteStore implements Store {
     );
   }
 
-  #checkAndMigrate(isNewFile: boolean): void {
+  /** Header, integrity check, then the first writes: page size, migrations, WAL, durability. */
+  #prepareForWriting(isNewFile: boolean, memory: boolean, options: OpenStoreOptions): void {
+    if (isNewFile && options.pageSize !== undefined) {
+      const ps = options.pageSize;
+      if (!Number.isInteger(ps) || ps < 512 || ps > 65536 || (ps & (ps - 1)) !== 0) {
+        throw new RunnerError(`page size must be a power of two from 512 to 65536, got ${ps}`);
+      }
+      this.db.exec(`PRAGMA page_size = ${ps}`);
+    }
+    const version = this.#checkHeader(isNewFile, false);
+    if (!isNewFile && (options.integrityCheck ?? "quick") === "quick") this.#quickCheck();
+    this.#migrate(version);
+    if (!memory) this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
+  }
+
+  /** Checks the Loom marker and the schema version; returns the version. */
+  #checkHeader(isNewFile: boolean, readOnly: boolean): number {
     const appId = (this.db.prepare("PRAGMA application_id").get() as { application_id: number })
       .application_id;
     const version = (this.db.prepare("PRAGMA user_version").get() as { user_version: number })
@@ -265,7 +344,7 @@ export class SqliteStore implements Store {
       n: number;
     }).n;
     if (appId !== LOOM_APPLICATION_ID) {
-      if (tables > 0 || appId !== 0 || !isNewFile && version !== 0) {
+      if (readOnly || tables > 0 || appId !== 0 || !isNewFile && version !== 0) {
         throw new RunnerError(`${this.location} is not a Loom database`);
       }
     }
@@ -274,6 +353,25 @@ export class SqliteStore implements Store {
         `${this.location} has schema version ${version}, newer than this runner supports (${SCHEMA_VERSION}); upgrade @loom/runner`,
       );
     }
+    if (readOnly && version < SCHEMA_VERSION) {
+      throw new RunnerError(
+        `${this.location} has schema version ${version} and is opened read-only; open it once with write access to upgrade it to version ${SCHEMA_VERSION}`,
+      );
+    }
+    return version;
+  }
+
+  /** `PRAGMA quick_check`: refuses a corrupt file before anything is written to it. */
+  #quickCheck(): void {
+    const rows = this.db.prepare("PRAGMA quick_check(1)").all() as { quick_check: string }[];
+    const first = rows[0]?.quick_check ?? "no answer";
+    if (first === "ok") return;
+    const detail = first.replace(/\*\*\* in database \w+ \*\*\*/, "").replace(/\s+/g, " ").trim();
+    throw new CorruptDatabaseError(this.location, detail);
+  }
+
+  /** Brings the schema from `version` to the current one, in one transaction. */
+  #migrate(version: number): void {
     if (version === SCHEMA_VERSION) return;
     this.db.exec("BEGIN IMMEDIATE");
     try {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { LOOM_APPLICATION_ID, openStore, SCHEMA_VERSION } from "./sqlite.ts";
-import { RunnerError } from "../errors.ts";
+import { CorruptDatabaseError, RunnerError } from "../errors.ts";
 import { defineAgent, recur, startRun } from "../mod.ts";
 
 async function inTemp(fn: (dir: string) => Promise<void> | void): Promise<void> {
@@ -124,5 +124,69 @@ Deno.test("creating a run that exists (made through another connection) is a cle
     assert.throws(() => b.createRun(rec), /run r already exists/);
     a.close();
     b.close();
+  });
+});
+
+/** Overwrites the b-tree header of `table`'s root page, as a torn or rotten page would. */
+function damageRootPage(path: string, table: string): void {
+  const db = new DatabaseSync(path);
+  const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = ?").get(
+    table,
+  ) as { rootpage: number };
+  const pageSize = Number(Object.values(db.prepare("PRAGMA page_size").get()!)[0]);
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+  const bytes = Deno.readFileSync(path);
+  bytes.fill(0xff, (rootpage - 1) * pageSize, (rootpage - 1) * pageSize + 64);
+  Deno.writeFileSync(path, bytes);
+}
+
+Deno.test("a corrupt file is refused before the first write (nothing written); integrityCheck none skips the check", async () => {
+  await inTemp(async (dir) => {
+    const path = `${dir}/runs.sqlite`;
+    const store = openStore(path);
+    const agent = defineAgent({ name: "a", initialState: () => ({}), step: () => 1 });
+    await startRun(agent, { store, runId: "r" });
+    store.close();
+    damageRootPage(path, "steps");
+    const before = await Deno.readFile(path);
+    assert.throws(
+      () => openStore(path),
+      (e: unknown) =>
+        e instanceof CorruptDatabaseError &&
+        /^database .*runs\.sqlite is corrupt \(SQLite quick_check: .*\); nothing was written to it/
+          .test(e.message) &&
+        !e.message.includes("\n"),
+    );
+    assert.deepEqual(await Deno.readFile(path), before, "the file is unchanged");
+    assert.throws(() => Deno.statSync(`${path}-wal`), Deno.errors.NotFound);
+    // Without the check the runs table, which is intact, still reads.
+    const unchecked = openStore(path, { integrityCheck: "none" });
+    assert.equal(unchecked.getRun("r")?.status, "completed");
+    unchecked.close();
+  });
+});
+
+Deno.test("readOnly opens without writing: reads work, writes throw, an older schema is named", async () => {
+  await inTemp(async (dir) => {
+    const path = `${dir}/runs.sqlite`;
+    const store = openStore(path);
+    const agent = defineAgent({ name: "a", initialState: () => ({}), step: () => 1 });
+    await startRun(agent, { store, runId: "r" });
+    store.close();
+    const before = await Deno.readFile(path);
+    const ro = openStore(path, { readOnly: true });
+    assert.equal(ro.getRun("r")?.status, "completed");
+    assert.throws(() => ro.deleteRun("r"), /readonly/);
+    ro.close();
+    assert.deepEqual(await Deno.readFile(path), before);
+    assert.throws(() => openStore(`${dir}/none.sqlite`, { readOnly: true }), /does not exist/);
+    const old = new DatabaseSync(path);
+    old.exec("PRAGMA user_version = 1");
+    old.close();
+    assert.throws(
+      () => openStore(path, { readOnly: true }),
+      /has schema version 1 and is opened read-only; open it once with write access/,
+    );
   });
 });
