@@ -66,3 +66,50 @@ export {
 export { llmCallsFromTools, traceWithLlmCalls } from "./testing/llm_spans.ts";
 export { waitFor, type WaitForOptions } from "./testing/wait.ts";
 export { type SeededRandom, seededRandom, testSeed, withSeed } from "./testing/seed.ts";
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type { TAIL_CALL, TailCall } from "@loom/tailcalls";
+export type {
+  AttributeValue,
+  Change,
+  DiffOptions,
+  Span,
+  SpanError,
+  SpanKind,
+  SpanStatus,
+  Tolerance,
+  TraceData,
+} from "@loom/xray";
+export type {
+  Agent,
+  AGENT_BRAND,
+  AgentDefinition,
+  CallKind,
+  CallRecord,
+  CheckpointPolicy,
+  ErrorCategory,
+  EventRecord,
+  FailedAttemptRecord,
+  LeaseState,
+  LoomError,
+  MaybePromise,
+  Page,
+  PayloadPolicy,
+  RetryPolicy,
+  RunFilter,
+  RunPatch,
+  RunRecord,
+  RunResult,
+  RunStatus,
+  SignalRecord,
+  SignalTimeout,
+  StepContext,
+  StepLogger,
+  StepRecord,
+  StepStats,
+  Store,
+  ToolCallContext,
+  ToolCallOptions,
+  WaitInfo,
+} from "./mod.ts";

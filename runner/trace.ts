@@ -451,3 +451,53 @@ function pointSpan(
   })
     .end({ endTime: o.at, ...(o.error ? { error: o.error } : { status: "ok" }) });
 }
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type { TAIL_CALL, TailCall } from "@loom/tailcalls";
+export type {
+  AttributeValue,
+  EndSpanOptions,
+  ExitKind,
+  ExitSite,
+  LlmCall,
+  ModelPrice,
+  ParentRef,
+  PriceTable,
+  RecordedTiming,
+  Recorder,
+  RecorderOptions,
+  RecordErrorOptions,
+  RedactContext,
+  Redactor,
+  Span,
+  SpanError,
+  SpanHandle,
+  SpanKind,
+  SpanStatus,
+  StartSpanOptions,
+  ToolCall,
+  TraceData,
+} from "@loom/xray";
+export type {
+  CallKind,
+  CallRecord,
+  ErrorCategory,
+  EventRecord,
+  FailedAttemptRecord,
+  LeaseState,
+  MaybePromise,
+  Page,
+  RunFilter,
+  RunObserver,
+  RunPatch,
+  RunRecord,
+  RunStartInfo,
+  RunStatus,
+  SignalRecord,
+  StepRecord,
+  StepStats,
+  Store,
+  ToolCallEvent,
+  WaitInfo,
+} from "./mod.ts";

@@ -411,3 +411,7 @@ export function dirSource(dir: string): TraceSource {
     },
   };
 }
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type { AttributeValue, Span, SpanError, SpanKind, SpanStatus, TraceData } from "./mod.ts";

@@ -103,7 +103,32 @@ export async function requireRun(store: Store, runId: string): Promise<RunRecord
   return run;
 }
 
-/** Starts a new run; fails when the run id exists. */
+/**
+ * Starts a new run and runs it until it completes, fails, waits (for a signal or a timer) or
+ * reaches `maxSteps` (status `paused`). Every `recur` is committed to the store before the next
+ * step starts, so a killed process loses at most the step it was in.
+ *
+ * @param agent The agent (`defineAgent`).
+ * @param options The store, the run id, the input and limits.
+ * @returns How this invocation ended: `status`, and `result` when completed.
+ * @throws {RunnerError} When the run id already exists in the store.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { defineAgent, openStore, recur, startRun } from "@loom/runner";
+ *
+ * const counter = defineAgent({
+ *   name: "counter",
+ *   initialState: () => ({ n: 0 }),
+ *   step: (state) => state.n >= 3 ? { counted: state.n } : recur({ n: state.n + 1 }),
+ * });
+ * const store = openStore(":memory:");
+ * const run = await startRun(counter, { store, runId: "demo" });
+ * deepEqual([run.status, run.result], ["completed", { counted: 3 }]);
+ * store.close();
+ * ```
+ */
 export function startRun<S, R, I>(
   agent: Agent<S, R, I>,
   options: RunOptions,
@@ -113,7 +138,33 @@ export function startRun<S, R, I>(
   >;
 }
 
-/** Resumes a run from its last committed transition. */
+/**
+ * Resumes a run from its last committed transition: after a crash, a `paused` invocation, or a
+ * wait whose signal has arrived. A completed run returns its stored result without running.
+ *
+ * @param agent The same agent the run was started with.
+ * @param options The store, the run id and limits.
+ * @returns How this invocation ended.
+ * @throws {RunnerError} When the run does not exist, or its lease is held by a live process.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { defineAgent, openStore, recur, resumeRun, startRun } from "@loom/runner";
+ *
+ * const counter = defineAgent({
+ *   name: "counter",
+ *   initialState: () => ({ n: 0 }),
+ *   step: (state) => state.n >= 5 ? { counted: state.n } : recur({ n: state.n + 1 }),
+ * });
+ * const store = openStore(":memory:");
+ * const first = await startRun(counter, { store, runId: "demo", maxSteps: 2 });
+ * equal(first.status, "paused");
+ * const second = await resumeRun(counter, { store, runId: "demo" });
+ * deepEqual([second.status, second.result], ["completed", { counted: 5 }]);
+ * store.close();
+ * ```
+ */
 export function resumeRun<S, R, I>(
   agent: Agent<S, R, I>,
   options: RunOptions,

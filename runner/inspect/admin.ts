@@ -13,6 +13,35 @@ import { type RunRecord, type RunStatus, type Store, TERMINAL_STATUSES } from ".
 /**
  * Delivers a signal to a run. It is stored and consumed by the next `ctx.waitForSignal(name)` of
  * the run (on its next resume if it is waiting). Fails for unknown or finished runs.
+ *
+ * @param store The run's store.
+ * @param runId The run.
+ * @param name The signal's name, as the run waits for it.
+ * @param data JSON-serialisable data the wait returns.
+ * @returns The signal's sequence number, the run's status and what it waits for.
+ * @throws {RunnerError} When the run is unknown or finished, or the data is not serialisable.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { defineAgent, openStore, resumeRun, sendSignal, startRun } from "@loom/runner";
+ *
+ * const approval = defineAgent({
+ *   name: "approval",
+ *   initialState: () => ({}),
+ *   async step(_state, ctx) {
+ *     const answer = await ctx.waitForSignal("approve");
+ *     return { approvedBy: (answer as { by: string }).by };
+ *   },
+ * });
+ * const store = openStore(":memory:");
+ * const waiting = await startRun(approval, { store, runId: "release-1" });
+ * equal(waiting.status, "waiting");
+ * await sendSignal(store, "release-1", "approve", { by: "ann" });
+ * const done = await resumeRun(approval, { store, runId: "release-1" });
+ * deepEqual(done.result, { approvedBy: "ann" });
+ * store.close();
+ * ```
  */
 export async function sendSignal(
   store: Store,

@@ -43,3 +43,25 @@ export async function openAnyStore(
     schema: options.schema ?? envSchema(),
   });
 }
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type {
+  CallKind,
+  CallRecord,
+  ErrorCategory,
+  EventRecord,
+  FailedAttemptRecord,
+  LeaseState,
+  MaybePromise,
+  OpenStoreOptions,
+  Page,
+  RunFilter,
+  RunPatch,
+  RunRecord,
+  RunStatus,
+  SignalRecord,
+  StepRecord,
+  StepStats,
+  Store,
+} from "../mod.ts";

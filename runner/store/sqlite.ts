@@ -831,6 +831,25 @@ export class SqliteStore implements Store {
 /**
  * Opens a store. A path (or `:memory:`) opens SQLite. A file that is not a Loom database, or is
  * corrupt, fails with one clear `RunnerError`.
+ *
+ * @param path The SQLite file (created when missing, unless `create: false`), or `:memory:`.
+ * @param options Durability, and whether a missing file may be created.
+ * @returns The open store; `close()` it when done.
+ * @throws {RunnerError} When the file is not a Loom database, is corrupt, or cannot be opened.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { defineAgent, openStore, startRun } from "@loom/runner";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = openStore(`${dir}/runs.sqlite`); // or { durability: "fsync" }
+ * const hello = defineAgent({ name: "hello", initialState: () => ({}), step: () => "hi" });
+ * await startRun(hello, { store, runId: "r1" });
+ * equal((await store.getRun("r1"))?.status, "completed");
+ * store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export function openStore(path: string, options: OpenStoreOptions = {}): SqliteStore {
   return new SqliteStore(path, options);

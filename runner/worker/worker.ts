@@ -261,3 +261,38 @@ class Worker {
     this.#options.onRun?.({ runId: c.runId, agentName: c.agentName, outcome, steps, error });
   }
 }
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type { TAIL_CALL, TailCall } from "@loom/tailcalls";
+export type {
+  Agent,
+  AGENT_BRAND,
+  AgentDefinition,
+  CallKind,
+  CallRecord,
+  CheckpointPolicy,
+  ErrorCategory,
+  EventRecord,
+  FailedAttemptRecord,
+  LeaseState,
+  MaybePromise,
+  Page,
+  PayloadPolicy,
+  RetryPolicy,
+  RunFilter,
+  RunPatch,
+  RunRecord,
+  RunResult,
+  RunStatus,
+  SignalRecord,
+  SignalTimeout,
+  StepContext,
+  StepLogger,
+  StepRecord,
+  StepStats,
+  Store,
+  ToolCallContext,
+  ToolCallOptions,
+  WaitInfo,
+} from "../mod.ts";

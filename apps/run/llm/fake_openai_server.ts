@@ -334,3 +334,36 @@ function split(text: string, pieces: number): string[] {
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
   return out;
 }
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type {
+  AttributeValue,
+  EndSpanOptions,
+  ExitKind,
+  ExitSite,
+  LlmCall,
+  ModelPrice,
+  ParentRef,
+  PriceTable,
+  RecordedTiming,
+  Recorder,
+  RecordErrorOptions,
+  Span,
+  SpanError,
+  SpanHandle,
+  SpanKind,
+  SpanStatus,
+  StartSpanOptions,
+  ToolCall as RecordedToolCall,
+  TraceData,
+} from "@loom/xray";
+export type {
+  ChatMessage,
+  ChatModel,
+  LlmReply,
+  LlmRequest,
+  ToolCall,
+  ToolSpec,
+  Usage,
+} from "../mod.ts";

@@ -37,3 +37,24 @@ export {
 export { DEFAULT_PG_SCHEMA, PG_SCHEMA_VERSION, WORK_CHANNEL } from "./schema.ts";
 export { connectPostgresAdmin, type PostgresAdmin } from "./admin.ts";
 export type { ClaimedRun, WorkQueue } from "../work_queue.ts";
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type {
+  CallKind,
+  CallRecord,
+  ErrorCategory,
+  EventRecord,
+  FailedAttemptRecord,
+  LeaseState,
+  MaybePromise,
+  Page,
+  RunFilter,
+  RunPatch,
+  RunRecord,
+  RunStatus,
+  SignalRecord,
+  StepRecord,
+  StepStats,
+  Store,
+} from "../../mod.ts";
