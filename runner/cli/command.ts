@@ -166,6 +166,9 @@ export async function importAgentModule(path: string): Promise<Record<string, un
     }
   }
   try {
+    // The user's agent module, named on the command line: it cannot be known when this package
+    // is published (deno publish warns "unanalyzable dynamic import"), and it is imported by its
+    // absolute URL, so it needs no import map of ours.
     return await import(url);
   } catch (e) {
     throw new RunnerError(`cannot load agent module ${path}: ${errorMessage(e).split("\n")[0]}`);

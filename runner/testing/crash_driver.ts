@@ -34,6 +34,8 @@ export const CRASH_POINT = "LOOM_CRASH_POINT";
 
 if (import.meta.main) {
   const config = JSON.parse(Deno.args[0]) as CrashDriverConfig;
+  // The scenario's agent module, by absolute URL, known only at run time (deno publish warns
+  // "unanalyzable dynamic import"; nothing to rewrite: it needs no import map of ours).
   const mod = await import(config.module);
   const agent = mod[config.exportName];
   if (!isAgent(agent)) {

@@ -199,7 +199,9 @@ async function loadAgent(
   if (isAgent(spec)) {
     const module = spec.moduleUrl;
     if (options.faults?.crashAfterStep === undefined || !module) return { agent: spec };
-    // The subprocess needs a module and export: find the export that is this very agent.
+    // The subprocess needs a module and export: find the export that is this very agent. The
+    // module is the user's, by absolute URL, known only at run time: deno publish warns
+    // "unanalyzable dynamic import", and nothing needs rewriting (no import map of ours).
     const mod = await import(module);
     const name = options.exportName ??
       Object.keys(mod).find((k) => mod[k] === spec);
@@ -207,6 +209,7 @@ async function loadAgent(
   }
   const module = asUrl(spec, origin);
   const exportName = options.exportName ?? "default";
+  // The user's agent module by absolute URL (unanalyzable at publish time, on purpose; see above).
   const agent = (await import(module))[exportName];
   if (!isAgent(agent)) {
     throw new ScenarioError(`${module} has no agent export "${exportName}" (made by defineAgent)`);
