@@ -402,35 +402,8 @@ export async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
 
-// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
-// its own (`deno doc --lint` on this entry point).
-export type {
-  Aggregates,
-  AttributeValue,
-  CallTreeNode,
-  CriticalPath,
-  CriticalPathSegment,
-  ErrorAnalysis,
-  ExitKind,
-  ExitUsage,
-  ModelUsage,
-  ProcessBand,
-  ProcessEnd,
-  ProcessMarker,
-  ProcessTimeline,
-  RepeatedCall,
-  RepeatedName,
-  RootCauseError,
-  Span,
-  SpanAggregate,
-  SpanError,
-  SpanKind,
-  SpanStatus,
-  SpanSummary,
-  SubtreeTotals,
-  TagUsage,
-  TokenHeavySpan,
-  TraceData,
-  TraceSummary,
-  TraceTotals,
-} from "./mod.ts";
+// Types this module's API refers to (the summary and the trace model), re-exported type-only so
+// its documentation is whole on its own (`deno doc --lint` on this entry point).
+export type * from "./model.ts";
+export type * from "./summary.ts";
+export type { ExitKind } from "./exits.ts";
