@@ -10,8 +10,13 @@ import type { Span } from "./model.ts";
 import type { ErrorAnalysis, RootCauseError } from "./summary.ts";
 import type { SpanTree } from "./tree.ts";
 
-/** `true` for a span that records a failure. */
-function isErrorSpan(span: Span): boolean {
+/**
+ * Whether a span records a failure.
+ *
+ * @param span The span.
+ * @returns `true` for status `error` or kind `error`.
+ */
+export function isErrorSpan(span: Span): boolean {
   return span.status === "error" || span.kind === "error";
 }
 

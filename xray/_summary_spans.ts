@@ -125,6 +125,7 @@ export function spanFigures(
       depth: tree.depthOf.get(s.id) ?? 0,
       children: kids.map((c) => c.id),
       subtree: subtreeTotals(s, kids, perSpan, rootCauseIds),
+      callNode: -1, // set by the call-tree phase
     };
   }
   return perSpan;

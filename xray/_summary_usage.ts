@@ -21,6 +21,7 @@ import type { Span, SpanKind } from "./model.ts";
 import type {
   ModelUsage,
   RepeatedCall,
+  RepeatedName,
   TagUsage,
   TokenHeavySpan,
   TraceSummary,
@@ -35,6 +36,7 @@ interface Tally {
   models: Map<string, ModelUsage>;
   llmSpans: TokenHeavySpan[];
   repeats: Map<string, RepeatedCall>;
+  names: Map<string, RepeatedName & { inputs: Set<string> }>;
   tags: Map<string, TagUsage>;
 }
 
@@ -66,21 +68,39 @@ export function emptyTotals(spans: number, wallMs: number, errors: number): Trac
   };
 }
 
-/** Groups identical calls: same kind, name and captured input. */
+/** Groups identical calls (same kind, name and captured input) and calls of the same name. */
 function addRepeat(
-  repeats: Map<string, RepeatedCall>,
+  t: Tally,
   kind: "tool" | "llm",
   name: string,
   input: unknown,
   spanId: string,
   replayed: boolean,
 ): void {
-  const key = `${kind}\u0000${name}\u0000${JSON.stringify(input) ?? ""}`;
-  const r = repeats.get(key) ?? { kind, name, count: 0, spanIds: [], replayed: 0 };
+  const inputKey = input === undefined ? null : JSON.stringify(input) ?? "";
+  const nameKey = `${kind}\u0000${name}`;
+  const n = t.names.get(nameKey) ??
+    {
+      kind,
+      name,
+      count: 0,
+      distinctInputs: 0,
+      replayed: 0,
+      firstSpanId: spanId,
+      inputs: new Set(),
+    };
+  n.count++;
+  if (replayed) n.replayed++;
+  t.names.set(nameKey, n);
+  // Without a recorded input two calls cannot be told apart, so they are not "the same".
+  if (inputKey === null && kind === "llm") return;
+  n.inputs.add(inputKey ?? "");
+  const key = `${nameKey}\u0000${inputKey ?? ""}`;
+  const r = t.repeats.get(key) ?? { kind, name, count: 0, spanIds: [], replayed: 0 };
   r.count++;
   r.spanIds.push(spanId);
   if (replayed) r.replayed++;
-  repeats.set(key, r);
+  t.repeats.set(key, r);
 }
 
 /** Adds one call to its model's usage. */
@@ -131,8 +151,7 @@ function countLlm(t: Tally, s: Span): void {
     totalTokens: input + output,
     costUsd: cost,
   });
-  // Without recorded messages two calls cannot be told apart, so they are not "the same".
-  if (s.input !== undefined) addRepeat(t.repeats, "llm", model, s.input, s.id, false);
+  addRepeat(t, "llm", model, s.input, s.id, false);
 }
 
 /** Counts a `tool` span: totals and its arguments for repeats. */
@@ -141,7 +160,7 @@ function countTool(t: Tally, s: Span): void {
   const replayed = s.attributes[LOOM_TOOL_REPLAYED] === true;
   if (replayed) t.totals.replayedToolCalls++;
   const name = stringAttr(s, GEN_AI_TOOL_NAME) ?? s.name;
-  addRepeat(t.repeats, "tool", name, s.input, s.id, replayed);
+  addRepeat(t, "tool", name, s.input, s.id, replayed);
 }
 
 /** Counts any span: its kind, whether it is open, its tags. */
@@ -162,13 +181,21 @@ function countSpan(t: Tally, s: Span): void {
  *
  * @param order The spans to count, in trace order.
  * @param totals Totals from `emptyTotals`, filled in place.
- * @returns The token-heavy `llm` spans (at most 10), models, repeated calls and tags, ranked.
+ * @returns The token-heavy `llm` spans (at most 10), models, repeated calls (same input, and
+ *   same name) and tags, ranked.
  */
 export function countUsage(
   order: Span[],
   totals: TraceTotals,
-): Pick<TraceSummary, "tokenHeavy" | "models" | "repeatedCalls" | "tags"> {
-  const t: Tally = { totals, models: new Map(), llmSpans: [], repeats: new Map(), tags: new Map() };
+): Pick<TraceSummary, "tokenHeavy" | "models" | "repeatedCalls" | "repeatedNames" | "tags"> {
+  const t: Tally = {
+    totals,
+    models: new Map(),
+    llmSpans: [],
+    repeats: new Map(),
+    names: new Map(),
+    tags: new Map(),
+  };
   for (const s of order) {
     countSpan(t, s);
     if (s.kind === "llm") countLlm(t, s);
@@ -186,6 +213,10 @@ export function countUsage(
     repeatedCalls: [...t.repeats.values()].filter((r) => r.count > 1).sort((a, b) =>
       b.count - a.count
     ),
+    repeatedNames: [...t.names.values()].filter((n) => n.count > 1).map(({ inputs, ...n }) => ({
+      ...n,
+      distinctInputs: inputs.size,
+    })).sort((a, b) => b.count - a.count),
     tags: [...t.tags.values()].sort((a, b) => b.count - a.count || a.tag.localeCompare(b.tag)),
   };
 }

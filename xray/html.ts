@@ -1,20 +1,27 @@
 /**
  * The offline HTML viewer: one self-contained file (CSS, script and data inline, no URL of any
- * kind), readable at 10,000+ spans.
+ * kind), usable at 1,000,000 spans.
  *
- * Safety: the trace is embedded as JSON in a `<script type="application/json">` element with
- * `<`, `>`, `&`, U+2028 and U+2029 written as `\u` escapes (see `escape.ts`), and the viewer
- * puts data on the page only as text. On top of that the page carries a Content-Security-Policy
- * that allows only its own script and stylesheet (by hash) and no network access at all.
+ * The data sits in one `<script type="application/x-loom-trace">` element that the browser never
+ * runs: one line per segment (`_page_data.ts`), each gzip-compressed and base64-encoded. Base64
+ * holds no `<`, `>` or `&`, so no captured value — `</script>` included — can end the element or
+ * change how the page parses. The page decodes the segments with the browser's own
+ * `DecompressionStream` (no `fetch`, no URL): the summary and span columns at load, the detail
+ * chunks (inputs, outputs, attributes) when it shows or searches them. The viewer puts data on
+ * the page only as text. On top of that the page carries a Content-Security-Policy that allows
+ * only its own script and stylesheet (by hash) and no network access at all.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import { embedJson, escapeHtml } from "./escape.ts";
+import { Buffer } from "node:buffer";
+import { gzipSync } from "node:zlib";
+import { escapeHtml } from "./escape.ts";
 import type { TraceData } from "./model.ts";
-import { type Change, diffTraces } from "./diff.ts";
-import { summarize, type TraceSummary } from "./summary.ts";
+import { diffTraces } from "./diff.ts";
+import { type PageDiff, type Segment, traceSegments } from "./_page_data.ts";
+import { summarize } from "./summary.ts";
 import { VIEWER_JS } from "./viewer/app.ts";
 import { VIEWER_CSS } from "./viewer/style.ts";
 
@@ -26,80 +33,25 @@ export interface HtmlOptions {
   compare?: TraceData;
 }
 
-/** Per-span figures the viewer needs, as arrays parallel to `trace.spans` (compact to embed). */
-interface PerSpanColumns {
-  selfMs: number[];
-  totalMs: number[];
-  tokens: number[];
-  costUsd: number[];
-}
-
-/** One trace as the viewer receives it. */
-interface ViewerTrace {
-  trace: TraceData;
-  summary: Omit<TraceSummary, "spans" | "criticalPath"> & { criticalPath: CompactPath };
-  perSpan: PerSpanColumns;
-}
-
-/**
- * The critical path with adjacent segments of one span merged and spans given by their index in
- * `trace.spans` (names and kinds are there already); at 10,000 spans the verbose form is
- * over a megabyte.
- */
-interface CompactPath {
-  ms: number;
-  spans: number[];
-  segMs: number[];
-}
-
-/** Rounds to microseconds: the viewer never shows more, and it keeps the file small. */
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
-/** Summarises a trace and reshapes the per-span part into columns. */
-function viewerTrace(trace: TraceData): ViewerTrace {
-  const { spans: perSpan, criticalPath, ...summary } = summarize(trace);
-  const index = new Map(trace.spans.map((s, i) => [s.id, i]));
-  const path: CompactPath = { ms: round3(criticalPath.ms), spans: [], segMs: [] };
-  for (const seg of criticalPath.segments) {
-    const i = index.get(seg.spanId);
-    if (i === undefined) continue;
-    const last = path.spans.length - 1;
-    if (last >= 0 && path.spans[last] === i) path.segMs[last] = round3(path.segMs[last] + seg.ms);
-    else {
-      path.spans.push(i);
-      path.segMs.push(round3(seg.ms));
-    }
-  }
-  const cols: PerSpanColumns = { selfMs: [], totalMs: [], tokens: [], costUsd: [] };
-  for (const s of trace.spans) {
-    const p = perSpan[s.id];
-    cols.selfMs.push(p ? round3(p.selfMs) : 0);
-    cols.totalMs.push(p ? round3(p.totalMs) : 0);
-    cols.tokens.push(p ? p.subtree.inputTokens + p.subtree.outputTokens : 0);
-    cols.costUsd.push(p ? p.subtree.costUsd : 0);
-  }
-  return { trace, summary: { ...summary, criticalPath: path }, perSpan: cols };
-}
-
 /** Most changes the Diff tab lists; the rest are counted, not embedded. */
 const MAX_CHANGES = 1000;
 
-/** The second trace plus `diffTraces`' verdict on the pair (timing is never compared there). */
-function viewerCompare(a: TraceData, b: TraceData): ViewerTrace & {
-  diff: { ok: boolean; failing: number; total: number; changes: Change[] };
-} {
-  const d = diffTraces(a, b);
-  return {
-    ...viewerTrace(b),
-    diff: {
-      ok: d.ok,
-      failing: d.failing.length,
-      total: d.changes.length,
-      changes: d.changes.slice(0, MAX_CHANGES),
-    },
-  };
+/** The segments of one trace: its summary, call tree and columns, then its detail chunks. */
+function segmentsOf(prefix: string, trace: TraceData, diff?: PageDiff): Iterable<Segment> {
+  return traceSegments(prefix, trace, summarize(trace), diff);
+}
+
+/** Every segment of the page: the trace, then the one compared with and the verdict on the pair. */
+function* pageSegments(trace: TraceData, compare?: TraceData): Iterable<Segment> {
+  yield* segmentsOf("m", trace);
+  if (!compare) return;
+  const d = diffTraces(trace, compare);
+  yield* segmentsOf("c", compare, {
+    ok: d.ok,
+    failing: d.failing.length,
+    total: d.changes.length,
+    changes: d.changes.slice(0, MAX_CHANGES),
+  });
 }
 
 /** `sha256-...` source expression for a Content-Security-Policy. */
@@ -122,10 +74,67 @@ function contentSecurityPolicy(): string {
   return policy;
 }
 
+/** The page up to the data element's content, and from its end. */
+function pageShell(trace: TraceData, options: HtmlOptions): [head: string, tail: string] {
+  const title = options.title ?? (trace.name || "trace");
+  const heading = options.compare ? `${title} vs ${options.compare.name || "trace"}` : title;
+  const head = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy())}">
+<meta name="referrer" content="no-referrer">
+<meta name="generator" content="@loom/xray">
+<title>${escapeHtml(heading)} · xray</title>
+<style>${VIEWER_CSS}</style>
+</head>
+<body>
+<header class="top">
+<h1 id="title" title="${escapeHtml(heading)}">${escapeHtml(heading)}</h1>
+<span class="sub" id="subtitle"></span>
+<span class="grow"></span>
+<span class="searchbox"><input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="Search spans  ( / )   e.g. tag:retry kind:llm" title="Words match names, tags, metadata, attributes, errors, inputs and outputs; field:value narrows to kind, status, tag, model, tool, group, name, id or meta (a quoted value must match exactly). Press / to focus."><span class="count" id="search-count"></span></span>
+</header>
+<div class="cards" id="cards"></div>
+<nav class="tabs" id="tabs"></nav>
+<div class="body"><main id="main"><div class="loading" id="loading">Loading the trace…</div></main><aside class="detail" id="detail"></aside></div>
+<svg id="graph-svg" class="hidden"></svg>
+<noscript><p class="empty">This trace viewer needs JavaScript.</p></noscript>
+<script type="${DATA_TYPE}" id="loom-data">
+`;
+  const tail = `</script>
+<script>${VIEWER_JS}</script>
+</body>
+</html>
+`;
+  return [head, tail];
+}
+
 /**
- * Renders a trace as one self-contained HTML page: totals, overview (critical path, self vs total
- * time, token-heavy calls, models, repeated calls, loop exits), span tree with detail panel,
- * waterfall timeline, Gantt, call graph, errors at their root cause, step state diffs and raw JSON.
+ * The type of the data element: not a script type, so the browser never runs it. Its text is
+ * one line per segment, `name:base64`, each segment gzip-compressed; base64 has no `<`, `>` or
+ * `&`, so no captured value can end the element or change how the page parses.
+ */
+const DATA_TYPE = "application/x-loom-trace";
+
+const encoder = new TextEncoder();
+
+/** One segment as its line of the data element, compressed at once (for small pages). */
+function segmentLine(seg: Segment): string {
+  const parts = [...seg.pieces()];
+  const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  return `${seg.name}:${Buffer.from(gzipSync(all)).toString("base64")}\n`;
+}
+
+/**
+ * Renders a trace as one self-contained HTML page: totals, overview (critical path, where the
+ * time went, token-heavy calls, models, repeated calls, loop exits), aggregates like a profiler,
+ * a flame graph, steps over time with the processes that ran them, span tree with detail panel,
+ * waterfall timeline, Gantt, call graph, errors at their root cause, step state diffs and raw
+ * JSON. The data is compressed inside the page and decoded by the browser as it is needed.
+ *
+ * For a large trace prefer {@linkcode writeHtml}, which streams the page to a file.
  *
  * @param trace The trace to show.
  * @param options A title, and optionally a second trace to compare side by side.
@@ -142,44 +151,42 @@ function contentSecurityPolicy(): string {
  * ```
  */
 export function toHtml(trace: TraceData, options: HtmlOptions = {}): string {
-  const title = options.title ?? (trace.name || "trace");
-  const data = {
-    main: viewerTrace(trace),
-    ...(options.compare ? { compare: viewerCompare(trace, options.compare) } : {}),
-  };
-  const heading = options.compare ? `${title} vs ${options.compare.name || "trace"}` : title;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy())}">
-<meta name="referrer" content="no-referrer">
-<meta name="generator" content="@loom/xray">
-<title>${escapeHtml(heading)} · xray</title>
-<style>${VIEWER_CSS}</style>
-</head>
-<body>
-<header class="top">
-<h1 id="title" title="${escapeHtml(heading)}">${escapeHtml(heading)}</h1>
-<span class="sub" id="subtitle"></span>
-<span class="grow"></span>
-<span class="searchbox"><input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="Search spans  ( / )   e.g. tag:retry kind:llm" title="Words match names, tags, metadata, attributes, errors, inputs and outputs; field:value narrows to kind, status, tag, model, name, id or meta. Press / to focus."><span class="count" id="search-count"></span></span>
-</header>
-<div class="cards" id="cards"></div>
-<nav class="tabs" id="tabs"></nav>
-<div class="body"><main id="main"></main><aside class="detail" id="detail"></aside></div>
-<svg id="graph-svg" class="hidden"></svg>
-<noscript><p class="empty">This trace viewer needs JavaScript. The raw trace is in the page source as JSON.</p></noscript>
-<script type="application/json" id="loom-data">${embedJson(data)}</script>
-<script>${VIEWER_JS}</script>
-</body>
-</html>
-`;
+  const [head, tail] = pageShell(trace, options);
+  const lines: string[] = [];
+  for (const seg of pageSegments(trace, options.compare)) lines.push(segmentLine(seg));
+  return head + lines.join("") + tail;
+}
+
+/** Base64 of a gzip stream, written as it is produced (3-byte groups, the rest carried over). */
+async function writeSegment(
+  out: WritableStreamDefaultWriter<Uint8Array>,
+  seg: Segment,
+): Promise<void> {
+  await out.write(encoder.encode(`${seg.name}:`));
+  const gzip = new CompressionStream("gzip");
+  const input = gzip.writable.getWriter();
+  const feeding = (async () => {
+    for (const piece of seg.pieces()) await input.write(piece);
+    await input.close();
+  })();
+  let carry = new Uint8Array(0);
+  for await (const chunk of gzip.readable) {
+    const all = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const cut = all.length - all.length % 3;
+    await out.write(
+      encoder.encode(Buffer.from(all.buffer, all.byteOffset, cut).toString("base64")),
+    );
+    carry = all.slice(cut);
+  }
+  await feeding;
+  await out.write(encoder.encode(Buffer.from(carry).toString("base64") + "\n"));
 }
 
 /**
- * Writes {@linkcode toHtml}'s page to a file, creating or replacing it.
+ * Writes the page of {@linkcode toHtml} to a file, creating or replacing it. The page is written
+ * segment by segment through a gzip `CompressionStream`, so memory stays bounded by one segment,
+ * not by the page; it goes to a temporary file renamed into place at the end, so a reader never
+ * sees half a page.
  *
  * @param trace The trace to show.
  * @param path Where to write, e.g. `trace.html`.
@@ -190,5 +197,19 @@ export async function writeHtml(
   path: string,
   options: HtmlOptions = {},
 ): Promise<void> {
-  await Deno.writeTextFile(path, toHtml(trace, options));
+  const [head, tail] = pageShell(trace, options);
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  const out = file.writable.getWriter();
+  try {
+    await out.write(encoder.encode(head));
+    for (const seg of pageSegments(trace, options.compare)) await writeSegment(out, seg);
+    await out.write(encoder.encode(tail));
+    await out.close();
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await out.abort().catch(() => {});
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }

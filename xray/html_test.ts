@@ -3,11 +3,18 @@ import { embedJson, escapeHtml } from "./escape.ts";
 import { toHtml, writeHtml } from "./html.ts";
 import type { TraceData } from "./model.ts";
 import { summarize } from "./summary.ts";
-import { bigTrace, HOSTILE, realisticTrace } from "./testdata/fixtures.ts";
+import { bigTrace, HOSTILE, longRunTrace, realisticTrace } from "./testdata/fixtures.ts";
 import { VIEWER_JS } from "./viewer/app.ts";
 import { VIEWER_CSS } from "./viewer/style.ts";
+import {
+  pageSegments,
+  readColumn,
+  readPageTrace,
+  segmentBytes,
+  traceFromPage,
+} from "./_page_read.ts";
 
-const DATA_OPEN = '<script type="application/json" id="loom-data">';
+const DATA_OPEN = '<script type="application/x-loom-trace" id="loom-data">';
 
 /** The text of the embedded data element, cut the way an HTML parser cuts it: at `</script`. */
 function dataBlock(html: string): string {
@@ -24,6 +31,16 @@ function markupOnly(html: string): string {
   const block = dataBlock(html);
   return html.slice(0, start + DATA_OPEN.length) +
     html.slice(start + DATA_OPEN.length + block.length);
+}
+
+/** The page's data as the page decodes it: the core documents and the rebuilt traces. */
+function pageData(html: string) {
+  const segs = pageSegments(html);
+  return {
+    segs,
+    main: readPageTrace(segs, "m"),
+    compare: segs.has("c.core") ? readPageTrace(segs, "c") : null,
+  };
 }
 
 Deno.test("escapeHtml replaces every character that can open markup or end an attribute", () => {
@@ -75,25 +92,6 @@ Deno.test("embedJson never throws on values JSON cannot represent", () => {
   assert.equal(embedJson(undefined), "null");
 });
 
-Deno.test("toHtml embeds hostile values inertly: the data element ends where it should and round-trips", () => {
-  const trace = realisticTrace();
-  trace.name = HOSTILE[0];
-  trace.spans[0].meta.evil = HOSTILE.join("|");
-  trace.spans[0].tags.push(HOSTILE[1]);
-  const html = toHtml(trace, { title: "</title><script>alert(1)</script>" });
-  const payload = JSON.parse(dataBlock(html));
-  assert.deepEqual(payload.main.trace, trace, "the data element was not cut short by any value");
-  const markup = markupOnly(html);
-  assert.equal(markup.match(/<script/gi)?.length, 2, "only the data element and the viewer script");
-  assert.equal(markup.match(/<\/script/gi)?.length, 2);
-  assert.ok(!/<script>alert/i.test(markup), "the hostile title was escaped");
-  assert.ok(!markup.includes("window.__pwned"), "no hostile string reached the markup");
-  assert.match(
-    markup,
-    /<title>&lt;\/title&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt; · xray<\/title>/,
-  );
-});
-
 Deno.test("toHtml references no URL: no scheme outside the (escaped) data, and a CSP forbids fetching", async () => {
   const trace = realisticTrace();
   trace.spans[1].output = {
@@ -118,51 +116,87 @@ Deno.test("toHtml references no URL: no scheme outside the (escaped) data, and a
   assert.ok(html.includes(`<style>${VIEWER_CSS}</style>`));
 });
 
+Deno.test("toHtml embeds hostile values inertly: the data element ends where it should and round-trips", () => {
+  const trace = realisticTrace();
+  trace.name = HOSTILE[0];
+  trace.spans[0].meta.evil = HOSTILE.join("|");
+  trace.spans[0].tags.push(HOSTILE[1]);
+  trace.spans[1].name = HOSTILE[4];
+  const html = toHtml(trace, { title: "</title><script>alert(1)</script>" });
+  // base64 lines only: nothing in the element can end it, open a comment or a tag
+  assert.match(dataBlock(html), /^\n([a-z0-9.]+:[A-Za-z0-9+/=]*\n)+$/);
+  assert.deepEqual(pageData(html).main.trace, trace, "every value comes back, nothing cut short");
+  assert.deepEqual(traceFromPage(html), trace);
+  const markup = markupOnly(html);
+  assert.equal(markup.match(/<script/gi)?.length, 2, "only the data element and the viewer script");
+  assert.equal(markup.match(/<\/script/gi)?.length, 2);
+  assert.ok(!/<script>alert/i.test(markup), "the hostile title was escaped");
+  assert.ok(!markup.includes("window.__pwned"), "no hostile string reached the markup");
+  assert.match(
+    markup,
+    /<title>&lt;\/title&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt; · xray<\/title>/,
+  );
+});
+
 Deno.test("the viewer script parses, and contains nothing that could end its own element", () => {
   new Function(VIEWER_JS); // throws SyntaxError if a part is malformed
   assert.ok(!/<\/script|<!--/i.test(VIEWER_JS));
   assert.ok(!/<\/style/i.test(VIEWER_CSS));
   assert.doesNotMatch(VIEWER_JS, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+  // what the CSP (connect-src 'none', no worker-src) would refuse is not used: the data is
+  // decoded from the element's own text with DecompressionStream, never fetched from a URL
+  assert.doesNotMatch(
+    VIEWER_JS,
+    /\bfetch\(|XMLHttpRequest|new Worker|importScripts|data:|blob:|createObjectURL/,
+  );
+  assert.match(VIEWER_JS, /new DecompressionStream\("gzip"\)/);
 });
 
 Deno.test("toHtml embeds summarize()'s figures and per-span self/total columns", () => {
   const trace = realisticTrace();
-  const payload = JSON.parse(dataBlock(toHtml(trace)));
+  const { segs, main } = pageData(toHtml(trace));
+  const summary = main.core.summary as Record<string, unknown> & {
+    totals: unknown;
+    errors: { count: number; errorSpans: number };
+    criticalPath: { ms: number; spans: number; strip: Array<{ ms: number }>; top: unknown[] };
+  };
   const sum = summarize(trace);
-  assert.deepEqual(payload.main.summary.totals, sum.totals);
-  assert.equal(
-    payload.main.summary.errors.count,
-    2,
-    "one error per root cause, not one per span it crossed",
-  );
-  assert.equal(payload.main.summary.errors.errorSpans, 4);
-  const cols = payload.main.perSpan;
-  assert.equal(cols.selfMs.length, trace.spans.length);
+  assert.deepEqual(summary.totals, sum.totals);
+  assert.equal(summary.errors.count, 2, "one error per root cause, not one per span it crossed");
+  assert.equal(summary.errors.errorSpans, 4);
+  assert.ok(!("spans" in summary), "per-span figures are embedded only as columns");
+  const n = trace.spans.length;
+  const du = readColumn(segmentBytes(segs, "m.col.du"), n, false);
+  const tt = readColumn(segmentBytes(segs, "m.col.tt"), n, true);
+  const sf = readColumn(segmentBytes(segs, "m.col.sf"), n, true);
+  const tk = readColumn(segmentBytes(segs, "m.col.tk"), n, false);
   trace.spans.forEach((s, i) => {
-    assert.ok(cols.selfMs[i] <= cols.totalMs[i] + 1e-9, `self <= total for ${s.name}`);
-    assert.ok(Math.abs(cols.selfMs[i] - sum.spans[s.id].selfMs) < 0.001);
+    const total = ((du[i] ? du[i] - 1 : 0) + tt[i]) / 1000;
+    const self = total - sf[i] / 1000;
+    assert.ok(self <= total + 1e-9, `self <= total for ${s.name}`);
+    assert.ok(Math.abs(self - sum.spans[s.id].selfMs) < 0.001);
+    assert.ok(Math.abs(total - sum.spans[s.id].totalMs) < 0.001);
   });
   const run = trace.spans[0];
   assert.equal(
-    cols.tokens[0],
+    tk[0],
     sum.spans[run.id].subtree.inputTokens + sum.spans[run.id].subtree.outputTokens,
   );
-  assert.equal(cols.tokens[0], sum.totals.totalTokens, "the root's subtree holds every token once");
-  assert.ok(!("spans" in payload.main.summary), "per-span map is embedded only as compact columns");
-  const path = payload.main.summary.criticalPath;
-  assert.equal(path.spans.length, path.segMs.length);
-  const sumMs = path.segMs.reduce((a: number, b: number) => a + b, 0);
-  assert.ok(
-    Math.abs(sumMs - sum.criticalPath.ms) < 0.01 && Math.abs(path.ms - sum.criticalPath.ms) < 0.01,
-  );
-  const perSpanPath = new Map<string, number>();
-  for (const seg of sum.criticalPath.segments) {
-    perSpanPath.set(seg.spanId, (perSpanPath.get(seg.spanId) ?? 0) + seg.ms);
-  }
-  path.spans.forEach((i: number, k: number) => {
-    assert.ok(perSpanPath.has(trace.spans[i].id), "every compact segment is a real path span");
-    assert.ok(path.segMs[k] <= perSpanPath.get(trace.spans[i].id)! + 0.01);
-  });
+  assert.equal(tk[0], sum.totals.totalTokens, "the root's subtree holds every token once");
+  const path = summary.criticalPath;
+  assert.ok(Math.abs(path.ms - sum.criticalPath.ms) < 0.01);
+  const stripMs = path.strip.reduce((a, b) => a + b.ms, 0);
+  assert.ok(Math.abs(stripMs - sum.criticalPath.ms) < 0.05, "the drawn path adds up to the path");
+  assert.ok(path.top.length <= 8);
+});
+
+Deno.test("a long path with large offsets is bucketed without looping, and sums to the path", () => {
+  const { main } = pageData(toHtml(longRunTrace(2000)));
+  const cp = (main.core.summary as { criticalPath: { ms: number; strip: Array<{ ms: number }> } })
+    .criticalPath;
+  assert.ok(cp.strip.length > 0 && cp.strip.length <= 400);
+  const stripMs = cp.strip.reduce((a, b) => a + b.ms, 0);
+  assert.ok(Math.abs(stripMs - cp.ms) / cp.ms < 1e-6, `${stripMs} vs ${cp.ms}`);
 });
 
 Deno.test("toHtml with compare embeds both traces and diffTraces' verdict", () => {
@@ -171,14 +205,13 @@ Deno.test("toHtml with compare embeds both traces and diffTraces' verdict", () =
   b.name = "after change";
   b.spans[4].output = { changed: true };
   const html = toHtml(a, { compare: b });
-  const payload = JSON.parse(dataBlock(html));
-  assert.equal(payload.compare.trace.name, "after change");
-  assert.equal(payload.compare.diff.ok, false);
-  assert.ok(
-    payload.compare.diff.changes.some((c: { field: string }) => c.field.startsWith("output")),
-  );
+  const { compare } = pageData(html);
+  assert.equal(compare!.trace.name, "after change");
+  const diff = compare!.core.diff as { ok: boolean; changes: Array<{ field: string }> };
+  assert.equal(diff.ok, false);
+  assert.ok(diff.changes.some((c) => c.field.startsWith("output")));
   assert.match(html, /<h1[^>]*>repo-agent: nightly build triage vs after change<\/h1>/);
-  assert.ok(!("compare" in JSON.parse(dataBlock(toHtml(a)))));
+  assert.equal(pageData(toHtml(a)).compare, null);
 });
 
 Deno.test("toHtml handles an empty trace and open spans", () => {
@@ -191,23 +224,64 @@ Deno.test("toHtml handles an empty trace and open spans", () => {
     redactions: 0,
     meta: {},
   };
-  const payload = JSON.parse(dataBlock(toHtml(empty)));
-  assert.equal(payload.main.summary.totals.spans, 0);
+  const e = pageData(toHtml(empty)).main;
+  assert.equal((e.core.summary as { totals: { spans: number } }).totals.spans, 0);
+  assert.deepEqual(e.trace.spans, []);
   const open = bigTrace(3);
   open.spans[0].duration = null;
   open.spans[0].endTime = null;
   open.spans[0].status = "unset";
-  const p2 = JSON.parse(dataBlock(toHtml(open)));
-  assert.ok(p2.main.perSpan.totalMs[0] > 0, "an open span lasts until the last time seen");
+  const { segs, main } = pageData(toHtml(open));
+  assert.equal(main.trace.spans[0].duration, null);
+  const tt = readColumn(segmentBytes(segs, "m.col.tt"), open.spans.length, true);
+  assert.ok(tt[0] > 0, "an open span lasts until the last time seen");
 });
 
-Deno.test("writeHtml writes the same page toHtml returns", async () => {
+Deno.test("hand-made ids: a repeated id, a self parent and a missing parent still make a page", () => {
+  const t = bigTrace(3);
+  t.spans[2].id = t.spans[1].id; // repeated
+  t.spans[4].parentId = t.spans[4].id; // its own parent
+  t.spans[6].parentId = "nowhere";
+  const back = pageData(toHtml(t)).main.trace;
+  assert.deepEqual(back, t, "parents that do not resolve are kept as recorded");
+});
+
+Deno.test("writeHtml streams the same page data toHtml returns, and replaces the file whole", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const trace = realisticTrace();
     const path = `${dir}/trace.html`;
+    await Deno.writeTextFile(path, "old");
     await writeHtml(trace, path);
-    assert.equal(await Deno.readTextFile(path), toHtml(trace));
+    const written = await Deno.readTextFile(path);
+    const html = toHtml(trace);
+    assert.equal(markupOnly(written), markupOnly(html), "same markup and script");
+    const a = pageSegments(written);
+    const b = pageSegments(html);
+    assert.deepEqual([...a.keys()], [...b.keys()]);
+    for (const name of a.keys()) {
+      assert.deepEqual(segmentBytes(a, name), segmentBytes(b, name), `segment ${name}`);
+    }
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(left, ["trace.html"], "no temporary file left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a 100,000-span page reads back whole, far below the old ~310 bytes a span", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const trace = bigTrace(33_333);
+    const path = `${dir}/big.html`;
+    await writeHtml(trace, path);
+    const html = await Deno.readTextFile(path);
+    // a generous bound (size is not a timing, but its figures belong to the bench)
+    assert.ok(html.length < 100 * trace.spans.length, `${html.length} bytes`);
+    const back = traceFromPage(html);
+    assert.equal(back.spans.length, trace.spans.length);
+    assert.deepEqual(back.spans.at(-1), trace.spans.at(-1));
+    assert.deepEqual(back.spans[1234], trace.spans[1234]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

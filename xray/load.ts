@@ -1,6 +1,7 @@
 /**
- * Reading traces back: a `trace.json` document, or the JSONL stream a recorder with `stream`
- * writes as it goes (which survives the process being killed). Bad input fails with one
+ * Reading traces back: a `trace.json` document, the JSONL stream a recorder with `stream`
+ * writes as it goes (which survives the process being killed), or an xray HTML page (the page
+ * carries its trace, times to the microsecond). Bad input fails with one
  * `TraceFormatError` sentence saying what is wrong, never a crash deep inside a consumer.
  *
  * @module
@@ -8,6 +9,7 @@
 
 import type { Span, TraceData } from "./model.ts";
 import { parentsFirst } from "./tree.ts";
+import { isXrayPage, traceFromPage } from "./_page_read.ts";
 
 /** The input is not a Loom trace (wrong format, missing fields, not JSON). */
 export class TraceFormatError extends Error {
@@ -51,9 +53,10 @@ function checkSpan(s: unknown, i: number, source: string): Span {
 }
 
 /**
- * Parses and validates a trace from text: a `loom-trace/1` JSON document or a
- * `loom-trace-stream/1` JSONL stream: a header line, then one line per span start and end (a
- * span's last line wins) and `{"traceMeta": {...}}` lines; a torn last line is ignored.
+ * Parses and validates a trace from text: a `loom-trace/1` JSON document, a
+ * `loom-trace-stream/1` JSONL stream (a header line, then one line per span start and end — a
+ * span's last line wins — and `{"traceMeta": {...}}` lines; a torn last line is ignored), or a
+ * page written by `toHtml`/`writeHtml` (its trace, times to the microsecond).
  *
  * @param text The file's content.
  * @param source How to name the input in error messages. @default "the input"
@@ -64,6 +67,16 @@ export function parseTrace(text: string, source = "the input"): TraceData {
   const trimmed = text.trimStart();
   const firstLine = trimmed.slice(0, trimmed.indexOf("\n") >>> 0);
   if (firstLine.includes('"loom-trace-stream/1"')) return parseStream(trimmed, source);
+  if (isXrayPage(trimmed)) {
+    try {
+      return checkTrace(traceFromPage(trimmed), source);
+    } catch (e) {
+      if (e instanceof TraceFormatError) throw e;
+      throw new TraceFormatError(`${source} is an xray page whose data cannot be read`, {
+        cause: e,
+      });
+    }
+  }
   if (text.startsWith("SQLite format 3")) {
     throw new TraceFormatError(
       `${source} is a SQLite database, not a trace; rebuild a run's trace from it with ` +
@@ -165,7 +178,7 @@ function parseStream(text: string, source: string): TraceData {
 }
 
 /**
- * Reads a trace file (`trace.json` or a JSONL stream).
+ * Reads a trace file (`trace.json`, a JSONL stream or an xray `.html` page).
  *
  * @param path The file.
  * @returns The trace.

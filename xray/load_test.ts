@@ -1,6 +1,7 @@
 import { equal, rejects, throws } from "node:assert/strict";
 import { loadTrace, parseTrace, TraceFormatError } from "./load.ts";
 import { Recorder } from "./recorder.ts";
+import { toHtml } from "./html.ts";
 
 Deno.test("parseTrace round-trips a recorded trace", () => {
   const rec = new Recorder({ name: "rt" });
@@ -53,5 +54,21 @@ Deno.test("a trace that uses a span id twice is rejected with one sentence", () 
       e instanceof TraceFormatError &&
       e.message === 'span 2 of dup.json has the same id as span 0 ("a"); ' +
           "span ids must be unique within a trace",
+  );
+});
+
+Deno.test("an xray page is a trace file too: parseTrace reads its trace back", () => {
+  const rec = new Recorder({ name: "page" });
+  const root = rec.startSpan("run", "page", { parent: null });
+  rec.startSpan("tool", "t", { parent: root }).end({ output: "</script>" });
+  root.end({ output: 1 });
+  const trace = rec.toJSON();
+  const back = parseTrace(toHtml(trace), "t.html");
+  equal(back.spans.length, 2);
+  equal(back.spans[1].output, "</script>");
+  equal(back.traceId, trace.traceId);
+  throws(
+    () => parseTrace(toHtml(trace).replace(/m\.core:[A-Za-z0-9+/=]+/, "m.core:AAAA"), "bad.html"),
+    /bad.html is an xray page whose data cannot be read/,
   );
 });

@@ -15,13 +15,17 @@
  * `summarize` builds the span tree once (`tree.ts`) and runs the phases over it, each in its own
  * private module: per-span times and subtree totals (`_summary_spans.ts`), the critical path,
  * errors, the counting pass for totals, models, repeated calls and tags (`_summary_usage.ts`),
- * and loop exits.
+ * loop exits, aggregates (`_summary_aggregates.ts`), the call tree (`_summary_call_tree.ts`) and
+ * the processes of each run (`_summary_processes.ts`).
  *
  * @module
  */
 
+import { aggregates } from "./_summary_aggregates.ts";
+import { callTree } from "./_summary_call_tree.ts";
 import { criticalPath } from "./_summary_critical_path.ts";
-import { findErrors } from "./_summary_errors.ts";
+import { findErrors, isErrorSpan } from "./_summary_errors.ts";
+import { processTimeline } from "./_summary_processes.ts";
 import { exitUsage } from "./_summary_exits.ts";
 import { spanFigures, timeline } from "./_summary_spans.ts";
 import { countUsage, emptyTotals } from "./_summary_usage.ts";
@@ -59,6 +63,8 @@ export interface SpanSummary {
   children: string[];
   /** Totals of the span and its descendants. */
   subtree: SubtreeTotals;
+  /** Index in `TraceSummary.callTree` of the node the span is merged into. */
+  callNode: number;
 }
 
 /** Whole-trace totals. */
@@ -163,6 +169,163 @@ export interface RepeatedCall {
   replayed: number;
 }
 
+/** Calls of one tool (or one model) made more than once, whatever their inputs. */
+export interface RepeatedName {
+  /** `tool` or `llm`. */
+  kind: "tool" | "llm";
+  /** Tool name or model. */
+  name: string;
+  /** How many calls. */
+  count: number;
+  /** Different inputs among the calls that recorded one (equal ones are `repeatedCalls`). */
+  distinctInputs: number;
+  /** How many were replayed from the store (tool calls only). */
+  replayed: number;
+  /** The first call, in trace order. */
+  firstSpanId: string;
+}
+
+/** Profiler-style figures of a group of spans: same name, kind, model or tool. */
+export interface SpanAggregate {
+  /**
+   * What the spans have in common: `name` (kind and name, a trailing counter read as `#`, so
+   * `step 1`, `step 2`… are `step #`), `kind`, `model` (`llm` spans) or `tool` (`tool` spans).
+   */
+  by: "name" | "kind" | "model" | "tool";
+  /** The spans' kind (of the first span, for a `name` group every span has it). */
+  kind: SpanKind;
+  /** The group: the name with `#`, the kind, the model or the tool name. */
+  name: string;
+  /** Number of spans. */
+  count: number;
+  /**
+   * Wall time inside the group's spans; a span inside another span of the same group is not
+   * counted again, so this is at most the trace's wall time for a group of sequential spans.
+   */
+  totalMs: number;
+  /** Sum of the spans' self times. */
+  selfMs: number;
+  /** Median duration of one span. */
+  p50Ms: number;
+  /** 95th percentile duration (nearest rank). */
+  p95Ms: number;
+  /** Longest duration. */
+  maxMs: number;
+  /** Root-cause errors raised in these spans (propagations are not counted again). */
+  errors: number;
+  /** Input tokens of the group's `llm` spans. */
+  inputTokens: number;
+  /** Output tokens of the group's `llm` spans. */
+  outputTokens: number;
+  /** Known cost of the group's `llm` spans, USD. */
+  costUsd: number;
+  /** The first span of the group, in trace order. */
+  firstSpanId: string;
+}
+
+/** The spans grouped four ways, each list most self time first. */
+export interface Aggregates {
+  /** By kind and name (`llm chat`, `step step #`). */
+  byName: SpanAggregate[];
+  /** By kind. */
+  byKind: SpanAggregate[];
+  /** `llm` spans by model. */
+  byModel: SpanAggregate[];
+  /** `tool` spans by tool name. */
+  byTool: SpanAggregate[];
+}
+
+/** One frame of the call tree: the spans with the same call path (kinds and grouped names). */
+export interface CallTreeNode {
+  /** Index of the parent node in `callTree`, `-1` for a top-level node. */
+  parent: number;
+  /** The spans' kind. */
+  kind: SpanKind;
+  /** Their grouped name (`step #`); `…` for spans merged past the node limit. */
+  name: string;
+  /** 0 for a top-level node. */
+  depth: number;
+  /** Number of spans merged. */
+  count: number;
+  /** Sum of their self times. */
+  selfMs: number;
+  /** Sum of their total times (nested frames are inside it; for a tooltip, not for widths). */
+  totalMs: number;
+  /** `selfMs` plus the children's `inclusiveMs`: the frame's width in a flame graph. */
+  inclusiveMs: number;
+  /** Spans that failed (status or kind error), propagations included. */
+  errorSpans: number;
+  /** The first span merged into it. */
+  firstSpanId: string;
+  /** Loop exits its spans took, as `recur file:line:col` / `return file:line:col`. */
+  exits: string[];
+}
+
+/** How a process stopped advancing a run. */
+export type ProcessEnd =
+  | "completed"
+  | "failed"
+  | "waiting"
+  | "paused"
+  | "cancelled"
+  | "crashed"
+  | "stopped"
+  | "running";
+
+/** A process that advanced a run: from its start or resume to the last thing it did. */
+export interface ProcessBand {
+  /** The run. */
+  runId: string;
+  /** The run's span (for a trace recorded live, the one this process recorded). */
+  runSpanId: string;
+  /** 1 for the process that started the run (or the first one seen), then one more per resume. */
+  index: number;
+  /** The lease owner (`host:pid:token`) when the trace names it (a takeover does), else `null`. */
+  owner: string | null;
+  /** Start, monotonic ms like `Span.startOffset`. */
+  startMs: number;
+  /** Its last work (steps, calls) before the next process took over; the run's end for the last. */
+  endMs: number;
+  /** Steps it ran. */
+  steps: number;
+  /** Lowest step index it ran, or `null`. */
+  firstStep: number | null;
+  /** Highest step index it ran, or `null`. */
+  lastStep: number | null;
+  /**
+   * How it stopped: `crashed` when the next process resumed a run still marked running (the
+   * process died or lost its lease), `waiting`/`paused`/`failed` from what was resumed, or the
+   * run's status for the last process (`running`: it had not stopped when the trace was made).
+   */
+  ended: ProcessEnd;
+}
+
+/** A moment in a run's life: start, crash, resume, lease takeover, wait, wake-up, pause, failure. */
+export interface ProcessMarker {
+  /** What happened. */
+  kind: "start" | "crash" | "resume" | "lease-takeover" | "wait" | "wake" | "pause" | "fail";
+  /** The run. */
+  runId: string;
+  /** When, monotonic ms. */
+  atMs: number;
+  /** Index in `ProcessTimeline.bands` of the process it belongs to. */
+  process: number;
+  /** The last step committed before it, or `null`. */
+  afterStep: number | null;
+  /** What the trace says about it, e.g. `took over the lease from host:41:abc …`. */
+  message: string;
+  /** The span that records it, when there is one (a crash has none: it is inferred). */
+  spanId: string | null;
+}
+
+/** The processes that advanced the trace's runs, and the markers between them. */
+export interface ProcessTimeline {
+  /** One band per process per top-level run, in run and time order. */
+  bands: ProcessBand[];
+  /** In time order. */
+  markers: ProcessMarker[];
+}
+
 /** One distinct error, found at its root cause. */
 export interface RootCauseError {
   /** The deepest span that failed with this error. */
@@ -229,8 +392,16 @@ export interface TraceSummary {
   tokenHeavy: TokenHeavySpan[];
   /** Per-model usage, most tokens first. */
   models: ModelUsage[];
-  /** Calls made more than once, most repeated first. */
+  /** Calls made more than once with the same input, most repeated first. */
   repeatedCalls: RepeatedCall[];
+  /** Tools and models called more than once, whatever the inputs, most calls first. */
+  repeatedNames: RepeatedName[];
+  /** Profiler-style figures by name, kind, model and tool. */
+  aggregates: Aggregates;
+  /** The spans merged by call path, parents first: the flame graph and the call graph. */
+  callTree: CallTreeNode[];
+  /** The processes that advanced each run, with crashes, resumes, takeovers, waits and wake-ups. */
+  processes: ProcessTimeline;
   /** Errors, each at its root cause. */
   errors: ErrorAnalysis;
   /** Tags, most used first. */
@@ -241,7 +412,8 @@ export interface TraceSummary {
 
 /**
  * Computes totals, per-span self and total times, the critical path, token-heavy spans, models,
- * repeated calls, root-cause errors, tags and loop exits of a trace.
+ * repeated calls, root-cause errors, tags, loop exits, aggregates by name/kind/model/tool, the
+ * call tree and the processes that advanced each run.
  *
  * @param trace A trace as recorded or loaded from `trace.json`.
  * @returns The summary; every figure counts each span, token and error once.
@@ -266,6 +438,8 @@ export function summarize(trace: TraceData): TraceSummary {
     errors.analysis.count,
   );
   const usage = countUsage(tree.order, totals);
+  const calls = callTree(tree, spans, isErrorSpan);
+  for (const [id, node] of calls.nodeOf) spans[id].callNode = node;
   return {
     totals,
     spans,
@@ -274,6 +448,10 @@ export function summarize(trace: TraceData): TraceSummary {
     tokenHeavy: usage.tokenHeavy,
     models: usage.models,
     repeatedCalls: usage.repeatedCalls,
+    repeatedNames: usage.repeatedNames,
+    aggregates: aggregates(tree, spans, errors.rootCauseIds),
+    callTree: calls.nodes,
+    processes: processTimeline(tree, spans),
     errors: errors.analysis,
     tags: usage.tags,
     exits: exitUsage(tree.order, trace.meta.exits),

@@ -314,3 +314,151 @@ Deno.test("repeated ids and a parent cycle above an error end the walks (no hang
   equal(summarize(u).totals.spans, 4);
   equal(parentsFirst(u.spans).length, 4);
 });
+
+Deno.test("aggregates: by name, kind, model and tool, nested spans of a group counted once in total", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["s1", "run", "step", 0, 40, { name: "step 1" }],
+    ["s1a", "s1", "step", 5, 20, { name: "step 2" }], // a step inside a step
+    ["l1", "s1a", "llm", 6, 10, llm(100, 10, 0.5)],
+    ["t1", "s1", "tool", 30, 5, {
+      name: "execute_tool grep",
+      attributes: { "gen_ai.tool.name": "grep" },
+      status: "error",
+      error: { type: "E", message: "x" },
+    }],
+    ["s3", "run", "step", 50, 30, { name: "step 3" }],
+    ["l2", "s3", "llm", 55, 20, llm(200, 20, 1, "gpt-4o")],
+  ]);
+  const a = summarize(t).aggregates;
+  const step = a.byName.find((r) => r.kind === "step")!;
+  equal(step.name, "step #");
+  equal(step.count, 3);
+  equal(step.totalMs, 70, "step 2 is inside step 1: 40 + 30, not 40 + 20 + 30");
+  equal(step.selfMs, (40 - 20 - 5) + (20 - 10) + (30 - 20));
+  equal(step.maxMs, 40);
+  equal(step.p50Ms, 30);
+  const byKind = Object.fromEntries(a.byKind.map((r) => [r.kind, r]));
+  equal(byKind.llm.inputTokens, 300);
+  equal(byKind.llm.costUsd, 1.5);
+  equal(byKind.tool.errors, 1, "the tool's error is counted at its root cause");
+  deepEqual(a.byModel.map((r) => [r.name, r.count]).sort(), [["gpt-4o", 1], ["gpt-4o-mini", 1]]);
+  deepEqual(a.byTool.map((r) => [r.name, r.count, r.errors]), [["grep", 1, 1]]);
+  // every span is in exactly one name group and one kind group
+  equal(a.byName.reduce((n, r) => n + r.count, 0), t.spans.length);
+  equal(a.byKind.reduce((n, r) => n + r.selfMs, 0), a.byName.reduce((n, r) => n + r.selfMs, 0));
+});
+
+Deno.test("call tree: spans merged by call path, each frame as wide as its self time and its children", () => {
+  const t = traceOf([
+    ["run", null, "run", 0, 100],
+    ["s1", "run", "step", 0, 40, { name: "step 1" }],
+    ["l1", "s1", "llm", 5, 10, { name: "chat" }],
+    ["s2", "run", "step", 50, 30, { name: "step 2" }],
+    ["l2", "s2", "llm", 55, 20, { name: "chat" }],
+    ["x", "s2", "tool", 76, 2, { name: "read" }],
+  ]);
+  const s = summarize(t);
+  const nodes = s.callTree;
+  deepEqual(nodes.map((n) => [n.parent, n.kind, n.name, n.count]), [
+    [-1, "run", "run", 1],
+    [0, "step", "step #", 2],
+    [1, "llm", "chat", 2],
+    [1, "tool", "read", 1],
+  ]);
+  equal(nodes[2].inclusiveMs, 30);
+  equal(nodes[1].inclusiveMs, 70, "steps: 70 ms of their own and their children's");
+  equal(nodes[0].inclusiveMs, 100, "the root frame is the wall time when nothing overlaps");
+  for (const n of nodes.slice(1)) ok(n.inclusiveMs <= nodes[n.parent].inclusiveMs);
+  equal(s.spans.l2.callNode, 2);
+  equal(s.spans.x.callNode, 3);
+});
+
+/** A row of `traceOf`. */
+type Row = Parameters<typeof traceOf>[0][number];
+
+/** The events `loom-runner trace` draws under a run span, as this test needs them. */
+function runnerEvent(id: string, name: string, at: number, message: string): Row {
+  return [id, "run", "event", at, 0, { name, input: message }];
+}
+
+Deno.test("processes: a crash, a takeover and a resume from the runner's events", () => {
+  const runAttrs = { attributes: { "loom.run.id": "r1", "loom.run.status": "completed" } };
+  const step = (k: number, at: number): Row => [`s${k}`, "run", "step", at, 5, {
+    name: `step ${k}`,
+    attributes: { "loom.step.index": k },
+  }];
+  const t = traceOf([
+    ["run", null, "run", 0, 200, runAttrs],
+    runnerEvent("e1", "started", 1, "run started by agent a v1"),
+    step(0, 2),
+    step(1, 10),
+    runnerEvent("e2", "lease-takeover", 100, "took over the lease from vm:77:tok (owner gone)"),
+    runnerEvent("e3", "resumed", 101, "resumed from running"),
+    step(2, 102),
+    ["w", "s2", "event", 104, 0, { name: "timer t0", input: { status: "waiting" } }],
+    runnerEvent("e4", "resumed", 150, "resumed from waiting"),
+    step(3, 151),
+  ]);
+  const p = summarize(t).processes;
+  deepEqual(
+    p.bands.map((b) => [b.index, b.owner, b.startMs, b.endMs, b.firstStep, b.lastStep, b.ended]),
+    [
+      [1, "vm:77:tok", 1, 15, 0, 1, "crashed"],
+      [2, null, 101, 107, 2, 2, "waiting"],
+      [3, null, 150, 200, 3, 3, "completed"],
+    ],
+  );
+  deepEqual(p.markers.map((m) => [m.kind, m.atMs, m.process, m.afterStep]), [
+    ["start", 1, 0, null],
+    ["crash", 15, 0, 1],
+    ["lease-takeover", 100, 1, 1],
+    ["resume", 101, 1, 1],
+    ["wait", 104, 1, 1],
+    ["wake", 150, 2, 2],
+  ]);
+  equal(p.bands[0].runSpanId, "run");
+});
+
+Deno.test("processes: a live trace has one band per run span; a plain program has none", () => {
+  const live = traceOf([
+    ["a", null, "run", 0, 10, {
+      attributes: { "loom.run.id": "r", "loom.run.resumed": false, "loom.run.status": "waiting" },
+    }],
+    ["wa", "a", "event", 9, 0, { name: "waiting for signal" }],
+    ["b", null, "run", 50, 10, {
+      attributes: { "loom.run.id": "r", "loom.run.resumed": true, "loom.run.status": "completed" },
+    }],
+  ]);
+  const p = summarize(live).processes;
+  deepEqual(p.bands.map((b) => [b.index, b.runSpanId, b.ended]), [[1, "a", "waiting"], [
+    2,
+    "b",
+    "completed",
+  ]]);
+  deepEqual(p.markers.map((m) => m.kind), ["start", "wait", "wake"]);
+  const plain = traceOf([["run", null, "run", 0, 10]]);
+  deepEqual(summarize(plain).processes, { bands: [], markers: [] });
+});
+
+Deno.test("repeated calls also group by name: same tool, any arguments", () => {
+  const tool = (id: string, input: unknown): Row => [id, "run", "tool", 1, 1, {
+    name: "execute_tool grep",
+    input,
+    attributes: { "gen_ai.tool.name": "grep" },
+  }];
+  const t = traceOf([
+    ["run", null, "run", 0, 10],
+    tool("a", { q: 1 }),
+    tool("b", { q: 2 }),
+    tool("c", { q: 1 }),
+  ]);
+  const s = summarize(t);
+  deepEqual(s.repeatedCalls.map((r) => [r.name, r.count]), [["grep", 2]]);
+  deepEqual(
+    s.repeatedNames.map((r) => [r.kind, r.name, r.count, r.distinctInputs, r.firstSpanId]),
+    [
+      ["tool", "grep", 3, 2, "a"],
+    ],
+  );
+});

@@ -124,7 +124,8 @@ export function realisticTrace(): TraceData {
         error: {
           type: "CommandFailed",
           message: "exit code 1: NotFound: tests/data/input.csv",
-          stack: "CommandFailed: exit code 1\n    at runTests (file:///work/main/apps/run/tools.ts:88:11)\n    at step (file:///work/main/examples/repo_agent.ts:44:5)",
+          stack:
+            "CommandFailed: exit code 1\n    at runTests (file:///work/main/apps/run/tools.ts:88:11)\n    at step (file:///work/main/examples/repo_agent.ts:44:5)",
         },
         attributes: { "gen_ai.tool.name": "run_tests", "loom.attempt": 1 },
       });
@@ -143,7 +144,10 @@ export function realisticTrace(): TraceData {
         output: i === 1 || i === 3
           ? { text: HOSTILE.join("\n"), bytes: 2048 }
           : { entries: ["io_test.ts", "data/", "util_test.ts"] },
-        attributes: { "gen_ai.tool.name": tools[i], ...(i === 3 ? { "loom.tool.replayed": true } : {}) },
+        attributes: {
+          "gen_ai.tool.name": tools[i],
+          ...(i === 3 ? { "loom.tool.replayed": true } : {}),
+        },
         meta: i === 1 ? { cache: "miss", note: HOSTILE[0] } : {},
       });
     }
@@ -181,7 +185,11 @@ export function realisticTrace(): TraceData {
         { kind: "recur", location: `${LOOP_FILE}:61:12`, text: "return recur({ ...s, messages })" },
         { kind: "recur", location: `${LOOP_FILE}:52:12`, text: "return recur({ ...s, notes })" },
         { kind: "return", location: `${LOOP_FILE}:58:7`, text: "return { answer }" },
-        { kind: "return", location: `${LOOP_FILE}:66:5`, text: "return { error: 'budget exhausted' }" },
+        {
+          kind: "return",
+          location: `${LOOP_FILE}:66:5`,
+          text: "return { error: 'budget exhausted' }",
+        },
       ],
     },
   };
@@ -198,7 +206,11 @@ export function bigTrace(steps: number): TraceData {
     const t = i * 10 + 1;
     const step = b.span(run, "step", `step ${i}`, t, 9, {
       output: { i, total: i * (i + 1) / 2 },
-      attributes: { "loom.step.index": i, "loom.exit.kind": "recur", "loom.exit.location": "file:///big.ts:10:5" },
+      attributes: {
+        "loom.step.index": i,
+        "loom.exit.kind": "recur",
+        "loom.exit.location": "file:///big.ts:10:5",
+      },
       tags: i % 100 === 0 ? [`century-${i}`] : [],
       meta: i === steps - 1 ? { marker: "needle-in-meta" } : {},
     });
@@ -224,5 +236,143 @@ export function bigTrace(steps: number): TraceData {
     spans: b.spans,
     redactions: 0,
     meta: {},
+  };
+}
+
+/** A small deterministic pseudo-random generator (mulberry32), so every run builds the same trace. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A long run as `loom-runner trace` rebuilds it from the store: one run span (`loom.run.id`),
+ * `steps` steps each with an LLM call (tokens and cost that drift over the run) and a tool call,
+ * and the run's events: the first process starts it and is killed after step
+ * `floor(steps / 3)`; a second takes the lease over and resumes it; at two thirds the run waits
+ * on a timer and a third process wakes it up. Times and sizes vary with a seeded generator, so
+ * `spans` is `3 * steps + 5` and the same for a given seed.
+ *
+ * @param steps Number of steps.
+ * @param seed Seed of the generator.
+ * @returns The trace.
+ */
+export function longRunTrace(steps: number, seed = 7): TraceData {
+  const rnd = random(seed);
+  const traceId = "5ca1ab1e0ddba11c0ffee0ddf00d5eed";
+  const t0 = 1_764_072_000_000;
+  const spans: Span[] = [];
+  const id = () => traceId.slice(0, 8) + (spans.length + 1).toString(16).padStart(8, "0");
+  const at = (ms: number) => Math.round(ms * 1000) / 1000;
+  const span = (
+    parent: Span | null,
+    kind: SpanKind,
+    name: string,
+    start: number,
+    duration: number,
+    extra: Partial<Span> = {},
+  ): Span => {
+    const s: Span = {
+      id: id(),
+      parentId: parent?.id ?? null,
+      kind,
+      name,
+      startTime: Math.round(t0 + start),
+      endTime: Math.round(t0 + start + duration),
+      startOffset: at(start),
+      duration: at(duration),
+      status: "ok",
+      attributes: {},
+      tags: [],
+      meta: {},
+      ...extra,
+    };
+    spans.push(s);
+    return s;
+  };
+  const event = (parent: Span, name: string, start: number, input: string) =>
+    span(parent, "event", name, start, 0, { input });
+  const run = span(null, "run", "long-agent nightly-1", 0, 0, {
+    input: { goal: "triage the nightly failures" },
+    attributes: {
+      "loom.run.id": "nightly-1",
+      "loom.agent.name": "long-agent",
+      "loom.agent.version": 1,
+      "loom.run.status": "completed",
+    },
+  });
+  event(run, "started", 2, "run started by agent long-agent v1");
+  const crashAfter = Math.floor(steps / 3);
+  const waitAfter = Math.floor((2 * steps) / 3);
+  let t = 5;
+  for (let i = 0; i < steps; i++) {
+    if (i === crashAfter + 1) {
+      t += 30_000 + rnd() * 5_000; // the killed process is gone until its lease expires
+      event(
+        run,
+        "lease-takeover",
+        t,
+        "took over the lease from build-7:41213:k2fz9 (owner gone or lease expired)",
+      );
+      event(run, "resumed", t + 3, "resumed from running");
+      t += 10;
+    }
+    if (i === waitAfter + 1) {
+      t += 60_000; // waiting on the timer
+      event(run, "resumed", t, "resumed from waiting");
+      t += 5;
+    }
+    const drift = 1 + i / steps; // later steps carry more context
+    const slow = rnd() < 0.02 ? 6 : 1;
+    const llmMs = (300 + rnd() * 900) * drift * slow;
+    const toolMs = 20 + rnd() * 180;
+    const step = span(run, "step", `step ${i}`, t, llmMs + toolMs + 4, {
+      output: { turn: i + 1, notes: i % 10 },
+      attributes: {
+        "loom.run.id": "nightly-1",
+        "loom.step.index": i,
+        "loom.step.attempt": 1,
+        "loom.exit.kind": i === steps - 1 ? "return" : "recur",
+      },
+    });
+    const inTok = Math.round((800 + rnd() * 400) * drift);
+    const outTok = Math.round(60 + rnd() * 120);
+    span(step, "llm", "chat", t + 1, llmMs, {
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": i % 5 === 0 ? "gpt-4o" : "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": inTok,
+        "gen_ai.usage.output_tokens": outTok,
+        "loom.cost.usd": (inTok * 0.15 + outTok * 0.6) / 1e6 * (i % 5 === 0 ? 16 : 1),
+      },
+    });
+    const tool = ["read_file", "grep", "run_tests"][i % 3];
+    const failed = rnd() < 0.01;
+    span(step, "tool", `execute_tool ${tool}`, t + 2 + llmMs, toolMs, {
+      input: { path: `src/mod_${i % 17}.ts` },
+      ...(failed
+        ? { status: "error", error: { type: "ToolError", message: `${tool} failed` } }
+        : { output: { bytes: Math.round(rnd() * 4000) } }),
+      attributes: { "gen_ai.tool.name": tool, "loom.tool.attempts": 1 },
+    });
+    if (i === waitAfter) event(step, "timer wake-at-dawn", t + llmMs + toolMs + 3, "waiting");
+    t += llmMs + toolMs + 6;
+  }
+  run.duration = at(t + 2);
+  run.endTime = Math.round(t0 + t + 2);
+  return {
+    format: "loom-trace/1",
+    traceId,
+    name: `long-agent nightly-1 (${steps} steps)`,
+    startTime: t0,
+    spans,
+    redactions: 0,
+    meta: { runId: "nightly-1", agent: "long-agent", status: "completed" },
   };
 }

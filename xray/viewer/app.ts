@@ -17,6 +17,8 @@ import { CORE_JS } from "./core.ts";
 import { DETAIL_JS } from "./detail.ts";
 import { GRAPH_JS } from "./graph.ts";
 import { OVERVIEW_JS } from "./overview.ts";
+import { PROFILE_JS } from "./profile.ts";
+import { RUNS_JS } from "./runs.ts";
 import { SPANS_JS } from "./spans.ts";
 import { STEPS_JS } from "./steps.ts";
 import { VLIST_JS } from "./vlist.ts";
@@ -38,6 +40,9 @@ var TABS = [
   { id: "overview", label: "Overview", render: renderOverview, scroll: true },
   { id: "spans", label: "Spans", render: makeTreeView, filters: true },
   { id: "timeline", label: "Timeline", render: makeTimelineView, filters: true },
+  { id: "profile", label: "Profile", render: renderProfile, scroll: true },
+  { id: "flame", label: "Flame", render: renderFlame },
+  { id: "runs", label: "Over time", render: renderOverTime, scroll: true },
   { id: "gantt", label: "Gantt", render: makeGanttView },
   { id: "graph", label: "Graph", render: renderGraph },
   { id: "errors", label: "Errors", render: renderErrors, scroll: true },
@@ -47,18 +52,10 @@ var TABS = [
 ];
 var viewEls = {}, filterBar = null;
 
-function metricsFrom(per, ix) {
-  var n = ix.n, m = { self: new Float64Array(n), total: new Float64Array(n), subTokens: new Float64Array(n), subCost: new Float64Array(n),
-    tokens: new Array(n), cost: new Float64Array(n) };
-  for (var i = 0; i < n; i++) {
-    m.self[i] = per.selfMs[i]; m.total[i] = per.totalMs[i]; m.subTokens[i] = per.tokens[i]; m.subCost[i] = per.costUsd[i];
-    var s = ix.spans[i];
-    // own usage, read the way summarize() reads it: llm spans only
-    m.tokens[i] = s.kind === "llm" ? spanTokens(s) : { input: 0, output: 0, total: 0 };
-    var c = attr(s, ATTR.cost);
-    m.cost[i] = s.kind === "llm" && typeof c === "number" ? c : 0;
-  }
-  return m;
+/** Per-span figures from summarize(), as the page's columns (no copy). */
+function metricsFrom(pt) {
+  var c = pt.cols;
+  return { self: c.self, total: c.total, subTokens: c.tokens, subCost: c.cost };
 }
 function setQuery(q) {
   $("search").value = q;
@@ -78,7 +75,8 @@ function buildFilterBar() {
   });
   bar.appendChild(h("span", { class: "sep" }));
   var counts = { ok: 0, error: 0, unset: 0 };
-  A.ix.spans.forEach(function (s) { counts[s.status] = (counts[s.status] || 0) + 1; });
+  var spans = A.ix.spans;
+  for (var i = 0; i < spans.length; i++) counts[spans[i].status] = (counts[spans[i].status] || 0) + 1;
   [["ok", "ok", "sdot-ok"], ["error", "error", "errdot"], ["unset", "open", "opendot"]].forEach(function (st) {
     if (!counts[st[0]]) return;
     A.statuses[st[0]] = true;
@@ -125,23 +123,34 @@ function readHash() {
   location.hash.replace(/^#/, "").split("&").forEach(function (p) { var kv = p.split("="); if (kv[0]) out[kv[0]] = decodeURIComponent(kv[1] || ""); });
   return out;
 }
-function boot() {
+async function boot() {
+  try {
+    await loadData();
+  } catch (e) {
+    $("loading").textContent = "This page's data could not be read: " + (e && e.message ? e.message : String(e));
+    document.body.setAttribute("data-error", "1");
+    return;
+  }
   var main = DATA.main;
-  A.ix = buildIndex(main.trace);
-  A.sum = main.summary;
-  A.metrics = metricsFrom(main.perSpan, A.ix);
+  A.ix = buildIndex(main);
+  A.sum = main.core.summary;
+  A.metrics = metricsFrom(main);
   A.collapsed = new Uint8Array(A.ix.n);
-  var tr = main.trace;
-  $("subtitle").textContent = [fmtTime(tr.startTime), "trace " + String(tr.traceId || "").slice(0, 12)].concat(
-    tr.meta && tr.meta.runId ? ["run " + tr.meta.runId] : []).join(" · ");
-  renderCards($("cards"), A.sum, tr);
+  // a small trace gets every detail at once, so every view shows without waiting
+  if (main.n <= EAGER_SPANS) await loadAll(main);
+  var core = main.core;
+  $("loading").remove();
+  $("subtitle").textContent = [fmtTime(core.startTime), "trace " + String(core.traceId || "").slice(0, 12)].concat(
+    core.meta && core.meta.runId ? ["run " + core.meta.runId] : []).join(" · ");
+  renderCards($("cards"), A.sum, core);
   filterBar = buildFilterBar();
   var nav = $("tabs"), mainEl = $("main");
   TABS.forEach(function (t) {
     if (t.id === "diff" && !DATA.compare) return;
     if (t.id === "state" && !steps().list.length) return;
+    if (t.id === "runs" && !steps().list.length && !A.sum.processes.bands.length) return;
     var b = h("button", { id: "mode-" + t.id, text: t.label, onclick: function () { showTab(t.id); } });
-    if (t.id === "errors" && A.sum.errors.count) b.appendChild(h("span", { class: "badge bad", text: String(A.sum.errors.count) }));
+    if (t.id === "errors" && A.sum.errors.count) b.appendChild(h("span", { class: "badge bad", text: fmtCompact(A.sum.errors.count) }));
     if (t.id === "spans") b.appendChild(h("span", { class: "badge", text: fmtCompact(A.ix.n) }));
     nav.appendChild(b);
     var el = h("div", { class: "view hidden", id: "view-" + t.id });
@@ -167,7 +176,7 @@ function boot() {
   var hs = readHash();
   showTab(viewEls[hs.tab] ? hs.tab : "overview");
   if (hs.span) selectById(hs.span);
-  else if (A.sum.errors.count) selectById(primaryRootCause(A.sum).spanId);
+  else if (A.sum.errors.count) select(primaryRootCause(A.sum).i);
   else if (A.ix.roots.length) select(A.ix.roots[0]);
   document.body.setAttribute("data-ready", "1");
 }
@@ -184,6 +193,8 @@ export const VIEWER_JS: string = [
   SPANS_JS,
   DETAIL_JS,
   OVERVIEW_JS,
+  PROFILE_JS,
+  RUNS_JS,
   GRAPH_JS,
   STEPS_JS,
   COMPARE_JS,

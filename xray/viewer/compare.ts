@@ -10,7 +10,7 @@
 export const COMPARE_JS: string = String.raw`
 function pairSteps(ixA, ixB) {
   function lanes(ix) {
-    return ganttLanes(ix).map(function (i) { var k = attr(ix.spans[i], ATTR.stepIndex); return { i: i, key: typeof k === "number" ? k : null }; });
+    return ganttLanes(ix).map(function (i) { var k = ix.pt.cols.step[i]; return { i: i, key: k === k ? k : null }; });
   }
   var a = lanes(ixA), b = lanes(ixB), pairs = [];
   var keyed = a.length && b.length && a.every(function (x) { return x.key !== null; }) && b.every(function (x) { return x.key !== null; });
@@ -26,7 +26,7 @@ function pairSteps(ixA, ixB) {
   }
   pairs.forEach(function (p) {
     if (p.a < 0 || p.b < 0) { p.state = "onlyone"; return; }
-    var sa = ixA.spans[p.a], sb = ixB.spans[p.b];
+    var sa = fullSpan(ixA.pt, p.a), sb = fullSpan(ixB.pt, p.b);
     p.state = sa.name !== sb.name || sa.status !== sb.status || jsonText(sa.output) !== jsonText(sb.output) ? "changed" : "same";
   });
   return pairs;
@@ -50,7 +50,18 @@ function changesBox(d) {
 }
 function renderCompare(host) {
   clear(host);
-  var C = DATA.compare, ixA = A.ix, ixB = buildIndex(C.trace), sa = A.sum.totals, sb = C.summary.totals;
+  var api = { shown: function () {} };
+  host.appendChild(h("div", { class: "empty", text: "Loading both traces…" }));
+  // the comparison reads every step's output: both traces' detail chunks are loaded first
+  Promise.all([loadAll(A.ix.pt), loadAll(DATA.compare)]).then(function () {
+    clear(host);
+    api.shown = drawCompare(host);
+    api.shown();
+  });
+  return api;
+}
+function drawCompare(host) {
+  var C = DATA.compare, ixA = A.ix, ixB = buildIndex(C), sa = A.sum.totals, sb = C.core.summary.totals;
   var pairs = pairSteps(ixA, ixB), changed = pairs.filter(function (p) { return p.state !== "same"; }).length;
   var top = h("div", { class: "pad" });
   top.style.flex = "none"; top.style.maxHeight = "48%"; top.style.overflow = "auto";
@@ -66,10 +77,10 @@ function renderCompare(host) {
   var tb = h("tbody");
   rows.forEach(function (r) { tb.appendChild(h("tr", null, h("td", { text: r[0] }), h("td", { class: "num", text: r[3](r[1]) }), h("td", { class: "num", text: r[3](r[2]) }), h("td", { class: "num" }, delta(r[1], r[2], r[3])))); });
   var b = box("Comparison", plural(changed, "step") + " differ of " + fmtInt(pairs.length));
-  b.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "" }), h("th", { class: "num", text: "A", title: ixA.trace.name }),
-    h("th", { class: "num", text: "B", title: ixB.trace.name }), h("th", { class: "num", text: "B − A" }))), tb));
-  top.appendChild(h("div", { class: "grid2" }, b, changesBox(C.diff)));
-  var head = h("div", { class: "vhead cmp-grid" }, h("div", { text: "#" }), h("div", { text: "A · " + ixA.trace.name }), h("div", { text: "B · " + ixB.trace.name }));
+  b.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "" }), h("th", { class: "num", text: "A", title: ixA.core.name }),
+    h("th", { class: "num", text: "B", title: ixB.core.name }), h("th", { class: "num", text: "B − A" }))), tb));
+  top.appendChild(h("div", { class: "grid2" }, b, changesBox(C.core.diff)));
+  var head = h("div", { class: "vhead cmp-grid" }, h("div", { text: "#" }), h("div", { text: "A · " + ixA.core.name }), h("div", { text: "B · " + ixB.core.name }));
   host.appendChild(head);
   var wrap = h("div", { class: "view" });
   host.appendChild(wrap);
@@ -94,7 +105,7 @@ function renderCompare(host) {
   });
   function showPair(p) {
     clear(detail);
-    var a = p.a >= 0 ? ixA.spans[p.a] : null, bb = p.b >= 0 ? ixB.spans[p.b] : null;
+    var a = p.a >= 0 ? fullSpan(ixA.pt, p.a) : null, bb = p.b >= 0 ? fullSpan(ixB.pt, p.b) : null;
     detail.appendChild(h("h3", { text: "Step " + p.key + ": " + (p.state === "same" ? "no difference" : p.state === "onlyone" ? "only in " + (a ? "A" : "B") : "differs") }));
     if (a && bb) {
       if (a.error || bb.error) detail.appendChild(kv([["error A", a.error ? a.error.type + ": " + a.error.message : "–"], ["error B", bb.error ? bb.error.type + ": " + bb.error.message : "–"]]));
@@ -107,6 +118,6 @@ function renderCompare(host) {
     } else detail.appendChild(jsonBlock((a || bb).output));
     if (a) select(p.a);
   }
-  return { shown: function () { list.setCount(pairs.length); } };
+  return function () { list.setCount(pairs.length); };
 }
 `;

@@ -163,8 +163,8 @@ var stepInfo = null;
 /** Steps grouped by parent (one loop), ordered by loom.step.index then start. */
 function steps() {
   if (stepInfo) return stepInfo;
-  var ix = A.ix, groups = new Map(), prev = new Map(), list = [];
-  for (var r = 0; r < ix.order.length; r++) {
+  var ix = A.ix, si = ix.pt.cols.step, groups = new Map(), prev = new Map(), list = [];
+  for (var r = 0; r < ix.n; r++) {
     var i = ix.order[r], s = ix.spans[i];
     if (s.kind !== "step") continue;
     var p = ix.parent[i];
@@ -173,25 +173,36 @@ function steps() {
   }
   groups.forEach(function (g) {
     g.sort(function (a, b) {
-      var ia = attr(ix.spans[a], ATTR.stepIndex), ib = attr(ix.spans[b], ATTR.stepIndex);
-      if (typeof ia === "number" && typeof ib === "number" && ia !== ib) return ia - ib;
-      return (ix.spans[a].startOffset || 0) - (ix.spans[b].startOffset || 0);
+      var ia = si[a], ib = si[b];
+      if (ia === ia && ib === ib && ia !== ib) return ia - ib;
+      return ix.spans[a].startOffset - ix.spans[b].startOffset || a - b;
     });
     for (var k = 0; k < g.length; k++) { prev.set(g[k], k > 0 ? g[k - 1] : -1); list.push(g[k]); }
   });
   stepInfo = { prev: prev, list: list };
   return stepInfo;
 }
+/** Span i and the steps before it whose state it may be compared with (to load first). */
+function stepNeighbours(i) {
+  var out = [i], p = steps().prev.get(i);
+  for (var k = 0; k < 3 && p !== undefined && p >= 0; k++) { out.push(p); p = steps().prev.get(p); }
+  return out;
+}
 /**
  * The state before step i: the nearest earlier step's output (its state after); a step's own
  * input when there is no such step or it differs (e.g. a retried attempt that recorded none).
+ * Steps whose detail chunk is not loaded count as having no output.
  */
 function stateBefore(i) {
-  var ix = A.ix, s = ix.spans[i], p = steps().prev.get(i);
-  while (p !== undefined && p >= 0 && ix.spans[p].output === undefined) p = steps().prev.get(p);
-  var hasPrev = p !== undefined && p >= 0;
-  if (hasPrev && (s.input === undefined || jsonText(s.input) === jsonText(ix.spans[p].output))) {
-    return { has: true, value: ix.spans[p].output, from: p };
+  var pt = A.ix.pt, s = fullSpan(pt, i) || {}, p = steps().prev.get(i), ps = null;
+  while (p !== undefined && p >= 0) {
+    ps = fullSpan(pt, p);
+    if (ps && ps.output !== undefined) break;
+    ps = null;
+    p = steps().prev.get(p);
+  }
+  if (ps && (s.input === undefined || jsonText(s.input) === jsonText(ps.output))) {
+    return { has: true, value: ps.output, from: p };
   }
   return { has: s.input !== undefined, value: s.input, from: -1 };
 }
@@ -209,7 +220,14 @@ function spanLink(i, label) {
 function renderDetail(i) {
   var host = clear($("detail"));
   if (i < 0) { host.appendChild(h("div", { class: "empty", text: "Select a span to see its inputs, outputs and timing." })); return; }
-  var ix = A.ix, s = ix.spans[i], m = A.metrics;
+  var ix = A.ix, pt = ix.pt, light = ix.spans[i], m = A.metrics;
+  var near = light.kind === "step" ? stepNeighbours(i) : [i];
+  if (near.some(function (k) { return !detailOf(pt, k); })) {
+    host.appendChild(h("div", { class: "empty", text: "Loading " + light.name + "…" }));
+    needSpans(pt, near).then(function () { if (A.sel === i) renderDetail(i); });
+    return;
+  }
+  var s = fullSpan(pt, i);
   var crumbs = h("div", { class: "crumbs" });
   var anc = ancestors(ix, i);
   anc.forEach(function (p, k) {
@@ -236,21 +254,23 @@ function renderDetail(i) {
   ])));
   if (s.error || s.status === "error") {
     var err = s.error || { type: "Error", message: "(no error recorded)" };
-    var from = attr(s, ATTR.propagatedFrom), fromI = from != null ? ix.pos.get(String(from)) : undefined;
+    var from = attr(s, ATTR.propagatedFrom), fromI = from != null ? indexOfId(ix, String(from)) : -1;
     var rc = rootCauseOf(i);
     host.appendChild(h("div", { class: "dsec" }, h("h4", { text: "Error" }),
       h("div", { class: "errcard" },
-        fromI !== undefined || (rc >= 0 && rc !== i)
+        fromI >= 0 || (rc >= 0 && rc !== i)
           ? h("div", { class: "via" }, "Propagated from ", spanLink(rc >= 0 ? rc : fromI), " — counted once, at its root cause.")
           : h("div", null, h("span", { class: "label", text: "root cause" })),
         h("div", { class: "et", text: err.type }),
         h("div", { class: "em", text: err.message }),
         err.stack ? h("pre", { class: "stack", text: err.stack }) : null)));
   }
-  var tok = m.tokens[i], usage = [];
+  // own usage, read the way summarize() reads it: llm spans only
+  var ownCost = attr(s, ATTR.cost), cost = s.kind === "llm" && typeof ownCost === "number" ? ownCost : 0;
+  var tok = s.kind === "llm" ? spanTokens(s) : { input: 0, output: 0, total: 0 }, usage = [];
   if (s.kind === "llm" || tok.total) {
     usage = [["model", spanModel(s)], ["input tokens", fmtInt(tok.input)], ["output tokens", fmtInt(tok.output)],
-      ["cost", m.cost[i] ? fmtCost(m.cost[i]) : null]];
+      ["cost", cost ? fmtCost(cost) : null]];
   } else if (m.subTokens[i]) {
     usage = [["tokens (subtree)", fmtInt(m.subTokens[i])], ["cost (subtree)", m.subCost[i] ? fmtCost(m.subCost[i]) : null]];
   }

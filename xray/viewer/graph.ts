@@ -16,28 +16,19 @@ function svg(tag, attrs) {
   for (var i = 2; i < arguments.length; i++) if (arguments[i]) el.appendChild(typeof arguments[i] === "object" ? arguments[i] : document.createTextNode(String(arguments[i])));
   return el;
 }
-/** Merges spans with the same parent group, kind and name (digits ignored) into one node. */
+/**
+ * The call tree from summarize(): spans with the same parent node, kind and name (a trailing
+ * counter read as #) are one node; each span's node is in the page's "node" column.
+ */
 function aggregate(ix) {
-  var nodes = [], keyToNode = new Map(), aggOf = new Int32Array(ix.n).fill(-1);
-  for (var r = 0; r < ix.order.length; r++) {
-    var i = ix.order[r], s = ix.spans[i], p = ix.parent[i], pa = p >= 0 ? aggOf[p] : -1;
-    var key = pa + "\u0000" + s.kind + "\u0000" + groupName(s);
-    var id = keyToNode.get(key);
-    if (id === undefined) {
-      id = nodes.length;
-      keyToNode.set(key, id);
-      nodes.push({ id: id, parent: pa, kind: s.kind, label: groupName(s), count: 0, errors: 0, ms: 0, first: i, kids: [], exits: new Map(), depth: pa >= 0 ? nodes[pa].depth + 1 : 0 });
-      if (pa >= 0) nodes[pa].kids.push(id);
-    }
-    var n = nodes[id];
-    n.count++;
-    if (isError(s)) n.errors++;
-    n.ms += A.metrics.total[i];
-    aggOf[i] = id;
-    var el = attr(s, ATTR.exitLocation), ek = attr(s, ATTR.exitKind);
-    if (typeof el === "string" && (ek === "recur" || ek === "return")) n.exits.set(ek + " " + el, true);
-  }
-  return { nodes: nodes, aggOf: aggOf };
+  var nodes = A.sum.callTree.map(function (n, id) {
+    var exits = new Map();
+    n.exits.forEach(function (e) { exits.set(e, true); });
+    return { id: id, parent: n.parent, kind: n.kind, label: groupLabel(n), count: n.count, errors: n.errorSpans, ms: n.totalMs,
+      first: n.i, kids: [], exits: exits, depth: n.depth };
+  });
+  nodes.forEach(function (n) { if (n.parent >= 0) nodes[n.parent].kids.push(n.id); });
+  return { nodes: nodes, aggOf: ix.pt.cols.node };
 }
 function renderGraph(host) {
   clear(host);

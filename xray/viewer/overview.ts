@@ -8,9 +8,11 @@
 
 /** Browser JavaScript: totals cards, Overview and Errors tabs. */
 export const OVERVIEW_JS: string = String.raw`
+/** A totals card; its text never overflows it (ellipsis), and the whole text is in its tooltip. */
 function card(label, value, sub, opts) {
   opts = opts || {};
-  return h("div", { class: "card" + (opts.bad ? " bad" : "") + (opts.onclick ? " click" : ""), title: opts.title, onclick: opts.onclick },
+  var title = [label + ": " + value + (sub ? " (" + sub + ")" : ""), opts.title].filter(Boolean).join("\n");
+  return h("div", { class: "card" + (opts.bad ? " bad" : "") + (opts.onclick ? " click" : ""), title: title, onclick: opts.onclick },
     h("div", { class: "l", text: label }), h("div", { class: "v", text: value }), sub ? h("div", { class: "s", text: sub }) : null);
 }
 function renderCards(host, sum, trace) {
@@ -19,13 +21,14 @@ function renderCards(host, sum, trace) {
   add(host, [
     card("Duration", fmtMs(t.wallMs), "first start → last end", { title: "Never a sum of nested spans" }),
     card("Steps", fmtInt(by.step || 0), by.run ? plural(by.run, "run") : null),
-    card("LLM calls", fmtInt(t.llmCalls), t.unpricedLlmCalls ? t.unpricedLlmCalls + " unpriced" : null),
-    card("Tool calls", fmtInt(t.toolCalls), t.replayedToolCalls ? t.replayedToolCalls + " replayed" : null),
+    card("LLM calls", fmtInt(t.llmCalls), t.unpricedLlmCalls ? fmtCompact(t.unpricedLlmCalls) + " unpriced" : null),
+    card("Tool calls", fmtInt(t.toolCalls), t.replayedToolCalls ? fmtCompact(t.replayedToolCalls) + " replayed" : null),
     card("Tokens", fmtCompact(t.totalTokens), fmtCompact(t.inputTokens) + " in · " + fmtCompact(t.outputTokens) + " out",
       { title: "Counted on llm spans only" + (t.cachedInputTokens ? "; " + fmtInt(t.cachedInputTokens) + " cached input" : "") }),
     t.llmCalls > 0 && t.unpricedLlmCalls === t.llmCalls
-      ? card("Cost", "n/a", "no price known for these models")
-      : card("Cost", fmtCost(t.costUsd), t.unpricedLlmCalls ? "excl. " + plural(t.unpricedLlmCalls, "unpriced call") : null),
+      ? card("Cost", "n/a", "no known price", { title: "No price is known for these models" })
+      : card("Cost", fmtCost(t.costUsd), t.unpricedLlmCalls ? "+" + fmtCompact(t.unpricedLlmCalls) + " unpriced" : null,
+        { title: t.unpricedLlmCalls ? "Excludes " + plural(t.unpricedLlmCalls, "call") + " to models with no known price" : null }),
     card("Errors", fmtInt(t.errors), sum.errors.errorSpans > t.errors ? plural(sum.errors.errorSpans, "span") + " failed" : null,
       { bad: t.errors > 0, onclick: t.errors > 0 ? function () { showTab("errors"); } : null, title: "Distinct errors, each counted once at its root cause" }),
     card("Spans", fmtInt(t.spans), "depth " + A.ix.maxDepth + (t.openSpans ? " · " + t.openSpans + " open" : "")),
@@ -37,8 +40,7 @@ function box(title, note) {
   return b;
 }
 function noneLine(text) { return h("div", { class: "muted", text: text }); }
-function idxOf(id) { var i = A.ix.pos.get(id); return i === undefined ? -1 : i; }
-function spanRowClick(id) { return function () { var i = idxOf(id); if (i >= 0) select(i); }; }
+function spanRowClick(i) { return function () { if (i >= 0) select(i); }; }
 
 function renderOverview(host) {
   var sum = A.sum, ix = A.ix;
@@ -56,55 +58,37 @@ function renderOverview(host) {
 
   // Critical path: a strip of what the trace waited on, then the spans that weigh most on it.
   var cp = sum.criticalPath, cpb = box("Critical path", fmtMs(cp.ms) + " of " + fmtMs(sum.totals.wallMs) + " wall time");
-  var segs = pathSegments(cp);
-  if (!segs.length) cpb.appendChild(noneLine("No spans."));
+  if (!cp.strip.length) cpb.appendChild(noneLine("No spans."));
   else {
     var strip = h("div", { class: "cpstrip" });
-    segs.forEach(function (sg) {
-      if (!(sg.ms > cp.ms / 3000)) return; // slivers under a pixel would only cost DOM nodes
-      var seg = h("div", { class: "b-" + sg.kind, title: sg.kind + " · " + sg.name + " · " + fmtMs(sg.ms), onclick: spanRowClick(sg.spanId) });
+    cp.strip.forEach(function (sg) {
+      var s = sg.i >= 0 ? ix.spans[sg.i] : null;
+      var seg = h("div", { class: "b-" + sg.kind, title: sg.kind + (s ? " · " + s.name : "") + " · " + fmtMs(sg.ms), onclick: spanRowClick(sg.i) });
       seg.style.flex = sg.ms + " 0 0";
       strip.appendChild(seg);
     });
     cpb.appendChild(strip);
-    var per = new Map();
-    segs.forEach(function (sg) { var e = per.get(sg.spanId) || { spanId: sg.spanId, name: sg.name, kind: sg.kind, ms: 0, first: per.size }; e.ms += sg.ms; per.set(sg.spanId, e); });
-    var top = Array.from(per.values()).sort(function (a, b) { return b.ms - a.ms; }).slice(0, 8).sort(function (a, b) { return a.first - b.first; });
+    // a long path is read by group (step # ×10,000), a short one span by span
+    var grouped = cp.spans > 20, top = grouped ? cp.groups : cp.top;
     var path = h("div", { class: "path" });
     top.forEach(function (sg, k) {
       if (k) path.appendChild(h("span", { class: "arrow", text: "→" }));
-      var i = idxOf(sg.spanId), err = i >= 0 && isError(ix.spans[i]);
-      path.appendChild(h("span", { class: "pchip" + (err ? " err" : ""), onclick: spanRowClick(sg.spanId), title: fmtMs(sg.ms) + " of this span's own time is on the critical path" },
-        h("span", { class: "kb k-" + sg.kind, text: sg.kind }), h("span", { text: shorten(sg.name, 40) }), h("span", { class: "muted", text: fmtMs(sg.ms) + " · " + fmtPct(sg.ms / (cp.ms || 1)) })));
+      var i = sg.i, err = !grouped && i >= 0 && isError(ix.spans[i]);
+      var click = grouped && sg.count > 1 ? function () { setQuery("kind:" + sg.kind + " group:" + JSON.stringify(sg.name)); } : spanRowClick(i);
+      path.appendChild(h("span", { class: "pchip" + (err ? " err" : ""), onclick: click,
+        title: fmtMs(sg.ms) + (grouped ? " of these spans' own time is" : " of this span's own time is") + " on the critical path" },
+        h("span", { class: "kb k-" + sg.kind, text: sg.kind }), h("span", { text: shorten(grouped ? groupLabel(sg) : sg.name, 40) }),
+        grouped && sg.count > 1 ? h("span", { class: "muted", text: "×" + fmtInt(sg.count) }) : null,
+        h("span", { class: "muted", text: fmtMs(sg.ms) + " · " + fmtPct(sg.ms / (cp.ms || 1)) })));
     });
     cpb.appendChild(path);
-    cpb.appendChild(h("div", { class: "muted", text: "Top " + top.length + " of " + plural(per.size, "span") + " on the path, in time order. Each millisecond of the path belongs to one span, so it never exceeds the wall time." }));
+    cpb.appendChild(h("div", { class: "muted", text: "Top " + top.length + " of " + (grouped ? plural(cp.spans, "span") + ", by group," : plural(cp.spans, "span")) +
+      " on the path, in time order. Each millisecond of the path belongs to one span, so it never exceeds the wall time." }));
     cpb.lastChild.style.marginTop = "6px";
   }
   pad.appendChild(cpb);
 
-  // Latency: self vs total
-  var lat = box("Where the time went", "top 12 by self time · total includes children");
-  var order = [];
-  for (var i = 0; i < ix.n; i++) order.push(i);
-  order.sort(function (a, b) { return A.metrics.self[b] - A.metrics.self[a]; });
-  var wall = sum.totals.wallMs || 1, tb = h("tbody");
-  order.slice(0, 12).forEach(function (i) {
-    var s = ix.spans[i], m = A.metrics;
-    var bar = h("div", { class: "hbar" }, h("div", { class: "total" }), h("div", { class: "self" }));
-    bar.children[0].style.width = Math.min(100, m.total[i] / wall * 100) + "%";
-    bar.children[1].style.width = Math.min(100, m.self[i] / wall * 100) + "%";
-    tb.appendChild(h("tr", { class: "click", onclick: function () { select(i); } },
-      h("td", null, h("span", { class: "namecell" }, h("span", { class: "kb k-" + s.kind, text: s.kind }), h("span", { class: "name", text: shorten(s.name, 50) }))),
-      h("td", { class: "num", text: fmtMs(m.self[i]) }),
-      h("td", { class: "num", text: fmtMs(m.total[i]) }),
-      h("td", { class: "num", text: fmtPct(m.self[i] / wall) }),
-      h("td", { class: "w35" }, bar)));
-  });
-  lat.appendChild(h("table", { class: "t" }, h("thead", null, h("tr", null, h("th", { text: "span" }), h("th", { class: "num", text: "self" }),
-    h("th", { class: "num", text: "total" }), h("th", { class: "num", text: "self %" }), h("th", null, h("span", { class: "legend" },
-      h("span", null, h("i", { class: "self-i" }), "self"), h("span", null, h("i", { class: "total-i" }), "total"))))), tb));
-  pad.appendChild(lat);
+  pad.appendChild(timeBox(sum));
 
   var g1 = h("div", { class: "grid2" });
   pad.appendChild(g1);
@@ -112,29 +96,36 @@ function renderOverview(host) {
   var tk = box("Token-heavy LLM calls", sum.tokenHeavy.length ? "top " + sum.tokenHeavy.length : null);
   if (!sum.tokenHeavy.length) tk.appendChild(noneLine("No LLM call reported tokens."));
   else tk.appendChild(table(["call", "model", "in", "out", "cost"], sum.tokenHeavy.map(function (t) {
-    return { click: spanRowClick(t.spanId), cells: [shorten(t.name, 40), t.model, fmtInt(t.inputTokens), fmtInt(t.outputTokens), t.costUsd == null ? "–" : fmtCost(t.costUsd)] };
+    return { click: spanRowClick(t.i), cells: [shorten(t.name, 40), t.model, fmtInt(t.inputTokens), fmtInt(t.outputTokens), t.costUsd == null ? "–" : fmtCost(t.costUsd)] };
   }), [false, false, true, true, true]));
   g1.appendChild(tk);
   // Models
   var md = box("Models", sum.models.length ? plural(sum.models.length, "model") : null);
   if (!sum.models.length) md.appendChild(noneLine("No LLM calls."));
   else md.appendChild(table(["model", "provider", "calls", "tokens in / out", "cost"], sum.models.map(function (m) {
-    return { click: function () { setQuery("model:" + m.model); showTab("spans"); }, cells: [m.model, m.provider || "–", fmtInt(m.calls),
+    return { click: function () { setQuery("kind:llm model:" + JSON.stringify(m.model)); }, cells: [m.model, m.provider || "–", fmtInt(m.calls),
       fmtInt(m.inputTokens) + " / " + fmtInt(m.outputTokens), m.costUsd == null ? "unpriced" : fmtCost(m.costUsd) + (m.unpricedCalls ? " (+" + m.unpricedCalls + " unpriced)" : "")] };
   }), [false, false, true, true, true]));
   g1.appendChild(md);
-  // Repeated calls
-  var rp = box("Repeated calls", "same tool + arguments, or same model + messages");
+  // Repeated calls: the same input, and the same tool or model whatever the input
+  var rp = box("Repeated calls", "same tool + arguments or model + messages; and calls by name");
   if (!sum.repeatedCalls.length) rp.appendChild(noneLine("No call was made twice with the same input."));
-  else rp.appendChild(table(["kind", "name", "times", "replayed"], sum.repeatedCalls.slice(0, 15).map(function (r) {
-    return { click: spanRowClick(r.spanIds[0]), cells: [r.kind, r.name, "×" + r.count, r.kind === "tool" ? String(r.replayed) : "–"] };
+  else rp.appendChild(table(["kind", "name", "same input", "replayed"], sum.repeatedCalls.slice(0, 10).map(function (r) {
+    return { click: spanRowClick(r.i), cells: [r.kind, r.name, "×" + fmtInt(r.count), r.kind === "tool" ? fmtInt(r.replayed) : "–"] };
   }), [false, false, true, true]));
+  if (sum.repeatedNames.length) {
+    rp.appendChild(h("div", { class: "muted sub-h", text: "By name (any input)" }));
+    rp.appendChild(table(["kind", "name", "calls", "distinct inputs"], sum.repeatedNames.slice(0, 10).map(function (r) {
+      return { click: function () { setQuery(r.kind === "tool" ? "kind:tool tool:" + JSON.stringify(r.name) : "kind:llm model:" + JSON.stringify(r.name)); },
+        cells: [r.kind, r.name, "×" + fmtInt(r.count), fmtInt(r.distinctInputs)] };
+    }), [false, false, true, true]));
+  }
   g1.appendChild(rp);
   // Loop exits
-  g1.appendChild(exitsBox(sum, ix.trace));
+  g1.appendChild(exitsBox(sum, ix.core));
   // Depth distribution
   var dd = box("Depth", "spans per nesting level"), counts = [];
-  for (i = 0; i < ix.n; i++) counts[ix.depth[i]] = (counts[ix.depth[i]] || 0) + 1;
+  for (var i = 0; i < ix.n; i++) counts[ix.depth[i]] = (counts[ix.depth[i]] || 0) + 1;
   var maxc = Math.max.apply(null, counts.concat([1])), dtb = h("tbody");
   counts.forEach(function (c, d) {
     var bar = h("div", { class: "hbar" }, h("div", { class: "self" }));
@@ -161,17 +152,53 @@ function renderOverview(host) {
     });
     kt.appendChild(tp);
   }
-  var meta = ix.trace.meta || {}, mk = Object.keys(meta).filter(function (k) { return k !== "exits"; });
+  var meta = ix.core.meta || {}, mk = Object.keys(meta).filter(function (k) { return k !== "exits"; });
   if (mk.length) {
     kt.appendChild(h("div", { class: "muted", text: "Trace metadata" })).style.marginTop = "10px";
     kt.appendChild(kv(mk.slice(0, 20).map(function (k) { return [k, typeof meta[k] === "string" ? meta[k] : shorten(jsonText(meta[k]), 300)]; })));
   }
   g1.appendChild(kt);
 }
-/** The embedded path is compact (span indexes + ms); expand it for display. */
-function pathSegments(cp) {
-  return cp.spans.map(function (i, k) { var s = A.ix.spans[i]; return { spanId: s.id, name: s.name, kind: s.kind, ms: cp.segMs[k] }; });
+/**
+ * "Where the time went": spans grouped by kind and name (a trailing counter read as #), so a
+ * 10,000-step run shows "step #" once with its count; a group of one is the span itself.
+ */
+function timeBox(sum) {
+  var rows = sum.aggregates.byName.rows, wall = sum.totals.wallMs || 1;
+  var b = box("Where the time went", "top 12 groups by self time · total counts nested spans of a group once · click to see the spans");
+  var tb = h("tbody");
+  rows.slice(0, 12).forEach(function (r) {
+    var bar = h("div", { class: "hbar" }, h("div", { class: "total" }), h("div", { class: "self" }));
+    bar.children[0].style.width = Math.min(100, r.totalMs / wall * 100) + "%";
+    bar.children[1].style.width = Math.min(100, r.selfMs / wall * 100) + "%";
+    tb.appendChild(h("tr", { class: "click", onclick: function () { showAggregate(r); } },
+      h("td", null, h("span", { class: "namecell" }, h("span", { class: "kb k-" + r.kind, text: r.kind }), h("span", { class: "name", text: shorten(groupLabel(r), 50) }),
+        r.count > 1 ? h("span", { class: "muted", text: "×" + fmtInt(r.count) }) : null)),
+      h("td", { class: "num", text: fmtMs(r.selfMs) }),
+      h("td", { class: "num", text: fmtMs(r.totalMs) }),
+      h("td", { class: "num", text: fmtPct(r.selfMs / wall) }),
+      h("td", { class: "w35" }, bar)));
+  });
+  b.appendChild(h("table", { class: "t", id: "time-groups" }, h("thead", null, h("tr", null, h("th", { text: "spans" }), h("th", { class: "num", text: "self" }),
+    h("th", { class: "num", text: "total" }), h("th", { class: "num", text: "self %" }), h("th", null, h("span", { class: "legend" },
+      h("span", null, h("i", { class: "self-i" }), "self"), h("span", null, h("i", { class: "total-i" }), "total"))))), tb));
+  if (rows.length > 12) b.appendChild(h("div", { class: "muted", text: plural(rows.length + sum.aggregates.byName.more, "group") + " in all — see Profile" }));
+  return b;
 }
+/** The search that shows an aggregate row's spans. */
+function aggregateQuery(r) {
+  var q = JSON.stringify(r.name);
+  if (r.by === "kind") return "kind:" + r.kind;
+  if (r.by === "model") return "kind:llm model:" + q;
+  if (r.by === "tool") return "kind:tool tool:" + q;
+  return "kind:" + r.kind + " group:" + q;
+}
+/** Shows a group's spans: the span itself for a group of one, else the filtered span list. */
+function showAggregate(r) {
+  if (r.count === 1 && r.i >= 0) { select(r.i); showTab("spans"); return; }
+  setQuery(aggregateQuery(r));
+}
+
 function table(heads, rows, numeric) {
   var tb = h("tbody");
   rows.forEach(function (r) {
@@ -221,22 +248,21 @@ function rootCauseOf(i) {
   if (!rootCauseIndex) {
     rootCauseIndex = new Map();
     A.sum.errors.rootCauses.forEach(function (rc) {
-      var r = idxOf(rc.spanId);
-      rootCauseIndex.set(r, r);
-      rc.propagatedThrough.forEach(function (id) { rootCauseIndex.set(idxOf(id), r); });
+      rootCauseIndex.set(rc.i, rc.i);
+      rc.via.forEach(function (j) { rootCauseIndex.set(j, rc.i); });
     });
   }
   var r = rootCauseIndex.get(i);
   return r === undefined ? -1 : r;
 }
 function errorCard(rc, primary) {
-  var i = idxOf(rc.spanId), s = i >= 0 ? A.ix.spans[i] : null;
-  var via = rc.propagatedThrough.map(function (id) { var j = idxOf(id); return j >= 0 ? A.ix.spans[j].name : id; });
+  var i = rc.i, s = i >= 0 ? detailOf(A.ix.pt, i) : null;
+  var via = rc.via.map(function (j) { return j >= 0 ? A.ix.spans[j].name : "?"; });
   var card = h("div", { class: "errcard" + (rc.handled ? " handled" : "") },
     h("div", null,
       primary ? h("span", { class: "label", text: "root cause" }) : null,
       h("span", { class: "et", text: rc.type }),
-      h("span", { class: "muted", text: "  in " }), i >= 0 ? spanLink(i) : h("span", { text: rc.spanId }),
+      h("span", { class: "muted", text: "  in " }), i >= 0 ? spanLink(i) : h("span", { text: "?" }),
       rc.handled ? h("span", { class: "muted", text: "  · handled (the run went on)" }) : null),
     h("div", { class: "em", text: rc.message }),
     h("div", { class: "via", text: "path: " + rc.path.join(" › ") }),
@@ -254,7 +280,23 @@ function renderErrors(host) {
   pad.appendChild(h("div", { class: "muted", text: plural(sum.errors.count, "distinct error") + " · " + plural(sum.errors.errorSpans, "span") +
     " ended in error (a propagated error is counted once, at the span where it was raised)." }));
   pad.lastChild.style.marginBottom = "10px";
-  pad.appendChild(errorCard(first, true));
-  sum.errors.rootCauses.forEach(function (rc) { if (rc !== first) pad.appendChild(errorCard(rc, false)); });
+  var firstCard = pad.appendChild(errorCard(first, true));
+  if (!detailOf(A.ix.pt, first.i)) needSpans(A.ix.pt, [first.i]).then(function () { pad.replaceChild(errorCard(first, true), firstCard); });
+  var rest = sum.errors.rootCauses.filter(function (rc) { return rc !== first; }), shown = 0;
+  var more = h("button", { class: "btn", onclick: page });
+  function page() {
+    var end = Math.min(rest.length, shown + 100), need = [];
+    for (var k = shown; k < end; k++) need.push(rest[k].i);
+    needSpans(A.ix.pt, need).then(function () {
+      for (; shown < end; shown++) more.before(errorCard(rest[shown], false));
+      more.textContent = "Show " + Math.min(100, rest.length - shown) + " more of " + fmtInt(rest.length - shown);
+      more.classList.toggle("hidden", shown >= rest.length);
+    });
+  }
+  pad.appendChild(more);
+  if (sum.errors.count > sum.errors.rootCauses.length) {
+    pad.appendChild(noneLine("The page keeps the first " + fmtInt(sum.errors.rootCauses.length) + " of " + fmtInt(sum.errors.count) + " errors; search status:error for all failed spans."));
+  }
+  page();
 }
 `;

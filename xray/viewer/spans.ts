@@ -9,15 +9,19 @@
 export const SPANS_JS: string = String.raw`
 var A = {
   ix: null, sel: -1, tab: "overview", collapsed: null, query: "", kinds: {}, statuses: {},
-  rows: [], mark: null, matchCount: 0, views: {}, onSelect: [], metrics: null,
+  rows: [], mark: null, matchCount: 0, views: {}, onSelect: [], metrics: null, searchGen: 0,
 };
 
 /* ---------- search ---------- */
+/** Text a free-text term is looked for in; needs the span's detail chunk. */
 function searchHaystack(ix, i) {
-  if (!ix.searchText) ix.searchText = new Array(ix.n);
-  var t = ix.searchText[i];
+  var cache = ix.n <= 200000;
+  if (cache && !ix.searchText) ix.searchText = new Array(ix.n);
+  var t = cache ? ix.searchText[i] : undefined;
   if (t !== undefined) return t;
-  var s = ix.spans[i], parts = [s.name, s.kind, s.status, s.id];
+  var s = fullSpan(ix.pt, i);
+  if (!s) return "";
+  var parts = [s.name, s.kind, s.status, s.id];
   if (Array.isArray(s.tags)) parts.push(s.tags.join(" "));
   if (s.meta && Object.keys(s.meta).length) parts.push(shorten(jsonText(s.meta), 20000));
   var a = s.attributes || {};
@@ -26,28 +30,51 @@ function searchHaystack(ix, i) {
   if (s.input !== undefined) parts.push(shorten(jsonText(s.input), 20000));
   if (s.output !== undefined) parts.push(shorten(jsonText(s.output), 20000));
   t = parts.join("\n").toLowerCase();
-  ix.searchText[i] = t;
+  if (cache) ix.searchText[i] = t;
   return t;
 }
-/** Parses "kind:llm tag:retry timeout" into field tests and free-text words (all must match). */
+/**
+ * Parses "kind:llm tag:retry timeout" into field tests and free-text words (all must match). A
+ * quoted field value (name:"step 1") must match exactly; an unquoted one is looked for inside.
+ */
 function parseQuery(q) {
   var out = [], re = /(\w+):("[^"]*"|\S+)|"([^"]*)"|(\S+)/g, m;
   while ((m = re.exec(q))) {
-    if (m[1]) out.push({ field: m[1].toLowerCase(), value: m[2].replace(/^"|"$/g, "").toLowerCase() });
-    else out.push({ field: null, value: (m[3] != null ? m[3] : m[4]).toLowerCase() });
+    if (m[1]) {
+      var quoted = m[2].length > 1 && m[2].charAt(0) === '"' && m[2].charAt(m[2].length - 1) === '"';
+      out.push({ field: m[1].toLowerCase(), value: m[2].replace(/^"|"$/g, "").toLowerCase(), exact: quoted });
+    } else out.push({ field: null, value: (m[3] != null ? m[3] : m[4]).toLowerCase(), exact: false });
   }
   return out.filter(function (t) { return t.value !== ""; });
 }
+var COLUMN_FIELDS = { kind: 1, status: 1, name: 1, id: 1, tag: 1, model: 1, tool: 1, group: 1, node: 1 };
+/** Whether a term needs the detail record (free text, meta, attribute=value). */
+function needsDetail(t) { return !COLUMN_FIELDS[t.field]; }
+function textIs(text, t) {
+  text = String(text).toLowerCase();
+  return t.exact ? text === t.value : text.indexOf(t.value) >= 0;
+}
+/** Lower-case names and group names by name index, computed once. */
+function nameTables(ix) {
+  if (!ix.lcNames) {
+    ix.lcNames = ix.core.names.map(function (x) { return String(x).toLowerCase(); });
+    ix.lcGroups = ix.core.names.map(function (x) { return groupName(x).toLowerCase(); });
+  }
+  return ix;
+}
 function matchesTerm(ix, i, t) {
-  var s = ix.spans[i];
+  var s = ix.spans[i], c = ix.pt.cols;
   switch (t.field) {
     case "kind": return s.kind === t.value;
     case "status": return s.status === t.value;
-    case "name": return String(s.name).toLowerCase().indexOf(t.value) >= 0;
-    case "id": return s.id.toLowerCase().indexOf(t.value) >= 0;
-    case "tag": return (s.tags || []).some(function (g) { return String(g).toLowerCase().indexOf(t.value) >= 0; });
-    case "model": return String(spanModel(s) || "").toLowerCase().indexOf(t.value) >= 0;
-    case "meta": return jsonText(s.meta || {}).toLowerCase().indexOf(t.value) >= 0;
+    case "name": { var nm = nameTables(ix).lcNames[c.name[i]]; return t.exact ? nm === t.value : nm.indexOf(t.value) >= 0; }
+    case "group": { var g = nameTables(ix).lcGroups[c.name[i]]; return t.exact ? g === t.value : g.indexOf(t.value) >= 0; }
+    case "id": return textIs(s.id, t);
+    case "tag": return s.tags.some(function (x) { return textIs(x, t); });
+    case "model": return c.model[i] > 0 && textIs(ix.core.models[c.model[i] - 1], t);
+    case "tool": return c.tool[i] > 0 && textIs(ix.core.names[c.tool[i] - 1], t);
+    case "node": return String(c.node[i]) === t.value;
+    case "meta": { var f = fullSpan(ix.pt, i); return !!f && textIs(jsonText(f.meta || {}), t); }
     case null: return searchHaystack(ix, i).indexOf(t.value) >= 0;
     default: return searchHaystack(ix, i).indexOf(t.field + ":" + t.value) >= 0 ||
       searchHaystack(ix, i).indexOf(t.field + "=" + t.value) >= 0;
@@ -59,44 +86,61 @@ function filterActive() {
   for (k in A.statuses) if (!A.statuses[k]) return true;
   return false;
 }
-/** Recomputes the visible rows from collapse state, search and filters. */
+/**
+ * Recomputes the visible rows from collapse state, search and filters. A term that looks into
+ * inputs, outputs or attributes first loads the detail chunks it needs (with a progress count),
+ * so on a big trace the rows follow a moment later.
+ */
 function recomputeRows() {
-  var ix = A.ix, n = ix.n, rows = [];
-  if (!filterActive()) {
-    A.mark = null;
-    A.matchCount = n;
-    for (var r = 0; r < ix.order.length; r++) {
-      var i = ix.order[r];
-      rows.push(i);
-      if (A.collapsed[i] && ix.kids[i]) r += subtreeSize(ix, i) - 1;
-    }
-  } else {
-    var terms = parseQuery(A.query), mark = new Uint8Array(n), count = 0;
-    for (i = 0; i < n; i++) {
-      var s = ix.spans[i];
-      if (A.kinds[s.kind] === false) continue;
-      if (A.statuses[s.status] === false) continue;
-      var ok = true;
-      for (var t = 0; t < terms.length && ok; t++) ok = matchesTerm(ix, i, terms[t]);
-      if (!ok) continue;
-      mark[i] = 1;
-      count++;
-      for (var p = ix.parent[i]; p >= 0 && !mark[p]; p = ix.parent[p]) mark[p] = 2;
-    }
-    for (r = 0; r < ix.order.length; r++) if (mark[ix.order[r]]) rows.push(ix.order[r]);
-    A.mark = mark;
-    A.matchCount = count;
+  var ix = A.ix, gen = ++A.searchGen;
+  if (!filterActive()) { showRows(unfilteredRows(), null, ix.n); return; }
+  var terms = parseQuery(A.query);
+  if (terms.some(needsDetail) && !allLoaded(ix.pt)) {
+    var c = $("search-count");
+    c.textContent = "searching… 0%";
+    loadAll(ix.pt, function (f) { if (gen === A.searchGen) c.textContent = "searching… " + Math.round(f * 100) + "%"; })
+      .then(function () { if (gen === A.searchGen) filterRows(terms); });
+    return;
   }
+  filterRows(terms);
+}
+function unfilteredRows() {
+  var ix = A.ix, rows = [];
+  for (var r = 0; r < ix.n; r++) {
+    var i = ix.order[r];
+    rows.push(i);
+    if (A.collapsed[i] && ix.kids[i]) r += subtreeSize(ix, i) - 1;
+  }
+  return rows;
+}
+function filterRows(terms) {
+  var ix = A.ix, n = ix.n, mark = new Uint8Array(n), count = 0, rows = [];
+  for (var i = 0; i < n; i++) {
+    var s = ix.spans[i];
+    if (A.kinds[s.kind] === false) continue;
+    if (A.statuses[s.status] === false) continue;
+    var ok = true;
+    for (var t = 0; t < terms.length && ok; t++) ok = matchesTerm(ix, i, terms[t]);
+    if (!ok) continue;
+    mark[i] = 1;
+    count++;
+    for (var p = ix.parent[i]; p >= 0 && !mark[p]; p = ix.parent[p]) mark[p] = 2;
+  }
+  for (var r = 0; r < n; r++) if (mark[ix.order[r]]) rows.push(ix.order[r]);
+  showRows(rows, mark, count);
+}
+function showRows(rows, mark, count) {
   A.rows = rows;
-  var c = $("search-count");
-  c.textContent = filterActive() ? fmtInt(A.matchCount) + " / " + fmtInt(n) : "";
+  A.mark = mark;
+  A.matchCount = count;
+  $("search-count").textContent = mark ? fmtInt(count) + " / " + fmtInt(A.ix.n) : "";
   refreshLists();
 }
 var subtreeSizes = null;
 function subtreeSize(ix, i) {
   if (!subtreeSizes) {
     subtreeSizes = new Int32Array(ix.n).fill(1);
-    for (var r = ix.order.length - 1; r >= 0; r--) {
+    for (var r = ix.n - 1; r >= 0; r--) {
       var x = ix.order[r];
       if (ix.parent[x] >= 0) subtreeSizes[ix.parent[x]] += subtreeSizes[x];
     }
@@ -131,7 +175,7 @@ function select(i, opts) {
     writeHash();
   }
 }
-function selectById(id) { var i = A.ix.pos.get(id); if (i !== undefined) select(i); }
+function selectById(id) { var i = indexOfId(A.ix, id); if (i >= 0) select(i); }
 function moveSelection(delta) {
   if (!A.rows.length) return;
   var r = A.rows.indexOf(A.sel);
@@ -256,6 +300,8 @@ function makeTimelineView(host) {
   var head = h("div", { class: "vhead tl-grid" }, h("div", { text: "Span" }), axis);
   axis.style.borderBottom = "0";
   host.appendChild(head);
+  var lane = processLane();
+  if (lane) host.appendChild(lane.el);
   var wrap = h("div", { class: "view" });
   wrap.style.position = "relative";
   host.appendChild(wrap);
@@ -318,6 +364,7 @@ function makeTimelineView(host) {
     if (!(b > a)) return;
     v0 = a; v1 = b;
     drawAxis(axis, grid, v0, v1);
+    if (lane) lane.draw(v0, v1);
     $("tl-range").textContent = "showing " + fmtMs(v0 - ix.t0) + " – " + fmtMs(v1 - ix.t0) + " of " + fmtMs(ix.t1 - ix.t0);
     list.render();
   }
@@ -325,6 +372,7 @@ function makeTimelineView(host) {
     // keep the axis and gridlines aligned with the bar column of the (scrollbar-narrowed) list
     var sb = list.el.offsetWidth - list.el.clientWidth;
     head.style.paddingRight = sb + "px";
+    if (lane) lane.el.style.paddingRight = sb + "px";
     gridHost.style.left = NAME_W + "px";
     gridHost.style.right = sb + "px";
   }

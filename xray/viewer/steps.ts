@@ -19,16 +19,21 @@ function renderState(host) {
   pad.appendChild(cards);
   pad.appendChild(more);
   function page() {
-    var end = Math.min(list.length, shown + PAGE);
-    for (; shown < end; shown++) cards.appendChild(stepCard(list[shown]));
-    more.textContent = "Show " + Math.min(PAGE, list.length - shown) + " more of " + fmtInt(list.length - shown);
-    more.classList.toggle("hidden", shown >= list.length);
+    var end = Math.min(list.length, shown + PAGE), need = [];
+    for (var k = shown; k < end; k++) need = need.concat(stepNeighbours(list[k]));
+    more.disabled = true;
+    needSpans(ix.pt, need).then(function () {
+      for (; shown < end; shown++) cards.appendChild(stepCard(list[shown]));
+      more.disabled = false;
+      more.textContent = "Show " + Math.min(PAGE, list.length - shown) + " more of " + fmtInt(list.length - shown);
+      more.classList.toggle("hidden", shown >= list.length);
+    });
   }
   more.addEventListener("click", page);
   page();
 }
 function stepCard(i) {
-  var ix = A.ix, s = ix.spans[i], before = stateBefore(i), idx = attr(s, ATTR.stepIndex);
+  var ix = A.ix, s = fullSpan(ix.pt, i), before = stateBefore(i), idx = attr(s, ATTR.stepIndex);
   var b = h("div", { class: "box" });
   var title = h("h3", null, h("span", { class: "kb k-step", text: typeof idx === "number" ? "#" + idx : "step" }), spanLink(i),
     h("span", { class: "status " + s.status, text: s.status }), h("span", { class: "muted", text: fmtMs(s.duration) }));
@@ -42,27 +47,52 @@ function stepCard(i) {
   return b;
 }
 
+/** Most characters the Raw tab shows (Copy takes every span of a trace up to COPY_ALL spans). */
+var RAW_LIMIT = 3000000, COPY_ALL = 50000;
 function renderRaw(host) {
   clear(host);
-  var trace = A.ix.trace, LIMIT = 3000000;
+  var ix = A.ix, pt = ix.pt, core = ix.core;
   var input = h("input", { id: "rawfilter", placeholder: "Show only spans whose JSON contains…", type: "search" });
   input.style.width = "340px";
-  var info = h("span", { class: "info" });
-  var copy = h("button", { class: "btn", text: "Copy", onclick: function () { copyText(jsonText(current(), 2), copy); } });
+  var info = h("span", { class: "info" }), shownText = "";
+  var copy = h("button", { class: "btn", text: "Copy", onclick: function () {
+    if (ix.n > COPY_ALL || input.value.trim()) { copyText(shownText, copy); return; }
+    loadAll(pt).then(function () { copyText(jsonText(traceJson(all()), 2), copy); });
+  } });
   host.appendChild(h("div", { class: "toolbar" }, h("span", { class: "searchbox" }, input), copy, info));
   var pre = h("pre", { class: "raw", id: "rawtrace" });
   host.appendChild(h("div", { class: "scroll" }, pre));
-  var timer = 0;
-  function current() {
-    var q = input.value.trim().toLowerCase();
-    if (!q) return trace;
-    var spans = trace.spans.filter(function (s) { return jsonText(s).toLowerCase().indexOf(q) >= 0; });
-    return Object.assign({}, trace, { spans: spans });
+  var timer = 0, gen = 0;
+  function all() { var out = []; for (var i = 0; i < ix.n; i++) out.push(fullSpan(pt, i)); return out; }
+  function traceJson(spans) {
+    return { format: "loom-trace/1", traceId: core.traceId, name: core.name, startTime: core.startTime, spans: spans,
+      redactions: core.redactions, meta: core.meta };
   }
-  function draw() {
-    var v = current(), text = jsonText(v, 2);
-    info.textContent = plural(v.spans.length, "span") + " · " + fmtCompact(text.length) + " chars" + (text.length > LIMIT ? " (first " + fmtCompact(LIMIT) + " shown; Copy takes all)" : "");
-    pre.textContent = text.length > LIMIT ? text.slice(0, LIMIT) + "\n…" : text;
+  /** The trace as indented JSON, span by span, up to RAW_LIMIT characters; chunks load as needed. */
+  async function draw() {
+    var my = ++gen, q = input.value.trim().toLowerCase(), parts = [], size = 0, matched = 0, cut = false;
+    info.textContent = "loading…";
+    for (var c = 0; c < pt.core.chunks && my === gen; c++) {
+      await loadChunk(pt, c);
+      var end = Math.min(ix.n, (c + 1) * pt.core.chunk);
+      for (var i = c * pt.core.chunk; i < end; i++) {
+        var s = fullSpan(pt, i);
+        if (q && jsonText(s).toLowerCase().indexOf(q) < 0) continue;
+        matched++;
+        if (cut) continue;
+        var t = jsonText(s, 2).replace(/^/gm, "    ");
+        parts.push(t);
+        size += t.length;
+        if (size > RAW_LIMIT) cut = true;
+      }
+      if (cut && !q) break;
+    }
+    if (my !== gen) return;
+    var head = jsonText(traceJson([]), 2).replace('"spans": []', '"spans": [\n' + parts.join(",\n") + (cut ? ",\n    …" : "") + "\n  ]");
+    shownText = head;
+    info.textContent = (cut ? "first " + plural(parts.length, "span") + " of " + (q ? fmtInt(matched) + " matching" : fmtInt(ix.n)) : plural(parts.length, "span")) +
+      " · " + fmtCompact(head.length) + " chars · times to the microsecond" + (cut || ix.n > COPY_ALL ? " · Copy takes what is shown" : "");
+    pre.textContent = head;
   }
   input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(draw, 200); });
   draw();

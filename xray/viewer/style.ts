@@ -61,9 +61,12 @@ header.top .grow { flex: 1; }
   overflow-x: auto; }
 .card { flex: 1 1 0; max-width: 220px; min-width: 104px; padding: 6px 12px 7px; border: 1px solid var(--border2); border-radius: 8px;
   background: var(--panel2); }
-.card .l { font-size: 10.5px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); white-space: nowrap; }
-.card .v { font-size: 18px; font-weight: 650; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.card .s { font-size: 11px; color: var(--muted); white-space: nowrap; }
+.card .l { font-size: 10.5px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); white-space: nowrap;
+  overflow: hidden; text-overflow: ellipsis; }
+.card .v { font-size: 18px; font-weight: 650; white-space: nowrap; font-variant-numeric: tabular-nums;
+  overflow: hidden; text-overflow: ellipsis; }
+.card .s { font-size: 11px; color: var(--muted); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.loading { padding: 40px 20px; text-align: center; color: var(--muted); }
 .card.bad { border-color: var(--err); background: var(--err-bg); }
 .card.bad .v { color: var(--err); }
 .card.click { cursor: pointer; }
@@ -99,6 +102,7 @@ aside.detail { width: 440px; min-width: 320px; border-left: 1px solid var(--bord
 .btn { padding: 3px 10px; border: 1px solid var(--border); border-radius: 6px; background: var(--panel);
   font-size: 12px; }
 .btn:hover { background: var(--hover); }
+.btn.on { background: var(--accent-bg); border-color: var(--accent); color: var(--accent); }
 .toolbar .info { margin-left: auto; color: var(--muted); font-size: 12px; }
 
 /* virtual list */
@@ -279,6 +283,79 @@ tr.d-chg td.v2 { background: var(--add); color: var(--add-t); }
 .graphwrap .gexit.never text { fill: var(--faint); }
 .graph-legend { position: absolute; left: 12px; bottom: 10px; background: var(--panel); border: 1px solid var(--border);
   border-radius: 6px; padding: 6px 10px; }
+
+/* profile */
+table.t th.sortable { cursor: pointer; user-select: none; }
+table.t th.sortable:hover { color: var(--text); }
+table.t th.sorted { color: var(--accent); }
+table.profile td .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 360px; }
+.w20 { width: 20%; }
+.sub-h { margin: 10px 0 2px; font-size: 11px; text-transform: uppercase; letter-spacing: .04em; }
+
+/* flame graph */
+.flamewrap { flex: 1; min-height: 0; background: var(--panel); padding: 0 8px; }
+.flamewrap svg { display: block; }
+.flame-legend { padding: 6px 12px; border-bottom: 1px solid var(--border2); background: var(--panel); flex-wrap: wrap; }
+.flame-crumbs { font-size: 12px; margin: 0 6px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 45%; }
+.flame-hover { padding: 5px 12px; border-top: 1px solid var(--border); background: var(--panel); font-size: 12px;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.fl { cursor: pointer; }
+.fl rect { stroke: var(--panel); stroke-width: 0.5; }
+.fl rect.b-run { fill: var(--k-run); } .fl rect.b-step { fill: var(--k-step); } .fl rect.b-llm { fill: var(--k-llm); }
+.fl rect.b-tool { fill: var(--k-tool); } .fl rect.b-branch { fill: var(--k-branch); }
+.fl rect.b-error { fill: var(--k-error); } .fl rect.b-event { fill: var(--k-event); }
+.fl rect.b-all { fill: var(--faint); }
+.fl rect.ferr { stroke: var(--err); stroke-width: 1.5; }
+.fl text { font: 11px var(--sans); fill: #fff; pointer-events: none; }
+.fl:hover rect { filter: brightness(1.15); }
+.fl.anc rect { opacity: .45; }
+.fl.anc text { fill: var(--text); }
+.fl.focus rect { opacity: .8; }
+.fl.dim rect { opacity: .18; }
+.fl.dim text { fill: var(--muted); }
+.fl.hit rect { stroke: var(--text); stroke-width: 1.5; }
+
+/* runs over time */
+.strip { background: var(--panel); border: 1px solid var(--border); border-radius: 8px; padding: 8px 12px 10px; margin-top: 10px;
+  overflow-x: auto; }
+.strip-head { display: flex; gap: 10px; align-items: baseline; margin-bottom: 4px; }
+.strip-title { font-weight: 650; }
+.strip svg { display: block; background: var(--panel2); border-radius: 3px; }
+.strip .smax { fill: var(--accent); opacity: .45; }
+.strip .smean { fill: var(--accent); }
+.strip .sbin { cursor: pointer; }
+.strip .sbin:hover .smax { opacity: .8; }
+.strip line.sline { stroke: var(--muted); stroke-width: 1; stroke-dasharray: 3 2; }
+.strip line.sline.crash, .strip line.sline.fail { stroke: var(--err); stroke-width: 1.5; stroke-dasharray: none; }
+.strip line.sline.wake, .strip line.sline.resume { stroke: var(--ok); }
+#strip-tokens .smax, #strip-tokens .smean { fill: var(--k-llm); }
+#strip-cost .smax, #strip-cost .smean { fill: var(--k-branch); }
+.strip-legend { margin-top: 6px; }
+.strip-axis { display: flex; justify-content: space-between; font-size: 11px; margin: 4px 12px 0; }
+.plane-steps { position: relative; height: 46px; margin: 4px 0 8px; background: var(--panel2); border-radius: 3px; }
+.plane { height: 46px; background: var(--panel); }
+.plane .pband, .plane-steps .pband { top: 25px; height: 17px; line-height: 17px; }
+.plane .pmark, .plane-steps .pmark { top: 2px; }
+.plane .pgap, .plane-steps .pgap { top: 30px; }
+.plane-name { font-size: 11px; }
+.plane-track { position: relative; height: 100%; overflow: hidden; }
+.pband { position: absolute; top: 5px; height: 20px; border-radius: 4px; font-size: 11px; line-height: 20px; color: #fff;
+  padding: 0 6px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; text-transform: none; letter-spacing: 0;
+  cursor: pointer; min-width: 3px; }
+.pband.p0 { background: #3b6fd8; } .pband.p1 { background: #7c4dcc; } .pband.p2 { background: #0f8a7e; } .pband.p3 { background: #b26a12; }
+.pband.end-crashed { box-shadow: inset -3px 0 0 var(--err); }
+.pband span { padding-left: 10px; }
+.pgap { position: absolute; top: 12px; height: 6px; border-top: 1px dashed var(--err); border-bottom: 1px dashed var(--err);
+  background: repeating-linear-gradient(45deg, transparent 0 3px, rgba(220, 38, 38, .18) 3px 6px); }
+.pmark { position: absolute; top: 4px; transform: translateX(-50%); font-size: 13px; line-height: 20px; min-width: 16px; height: 22px;
+  text-align: center; border-radius: 4px; background: var(--panel); border: 1px solid var(--border); color: var(--muted);
+  cursor: pointer; text-transform: none; letter-spacing: 0; font-weight: 700; z-index: 1; }
+.legend .pmark { position: static; transform: none; display: inline-block; margin-right: 4px; height: 18px; line-height: 16px; font-size: 11px; }
+.pmark.crash, .pmark.fail { color: #fff; background: var(--err); border-color: var(--err); }
+.pmark.resume, .pmark.wake { color: var(--ok); border-color: var(--ok); }
+.pmark.lease-takeover { color: var(--warn); border-color: var(--warn); }
+.pmark.start { color: var(--accent); border-color: var(--accent); }
+td.ended.end-crashed, td.ended.end-failed { color: var(--err); font-weight: 600; }
 
 /* raw */
 pre.raw { margin: 0; padding: 12px 16px; font-family: var(--mono); font-size: 12px; white-space: pre-wrap; word-break: break-word; }
