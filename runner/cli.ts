@@ -16,6 +16,7 @@ import {
   applyRenamedFlags,
   type CliHooks,
   type Command,
+  joinNegativeValues,
   optionsOf,
   Output,
   type Values,
@@ -78,7 +79,7 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
-      args: rest,
+      args: joinNegativeValues(rest, optionsOf(command)),
       options: optionsOf(command),
       allowPositionals: true,
       strict: true,

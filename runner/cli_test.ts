@@ -6,6 +6,7 @@ import { openStore } from "./store/sqlite.ts";
 
 const COUNTER = new URL("../examples/counter_agent.ts", import.meta.url).pathname;
 const APPROVAL = new URL("./testdata/approval_agent.ts", import.meta.url).pathname;
+const WORKER_AGENTS = new URL("./testdata/worker_agents", import.meta.url).pathname;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -532,4 +533,61 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("cli: a negative number gets the flag's own sentence, and every usage or input error exits 2", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    assert.equal((await cli("run", APPROVAL, "--run-id", "w", "--db", db)).code, 0);
+    const cases: [string[], RegExp][] = [
+      [["list", "--db", db, "--limit", "-1"], /^error: --limit must be an integer >= 1, got "-1"$/],
+      [
+        ["list", "--db", db, "--offset", "-3"],
+        /^error: --offset must be an integer >= 0, got "-3"$/,
+      ],
+      [
+        ["history", "--run-id", "w", "--db", db, "--from-step", "-2"],
+        /^error: --from-step must be an integer >= 0, got "-2"$/,
+      ],
+      [
+        ["calls", "--run-id", "w", "--db", db, "--step", "-2"],
+        /^error: --step must be an integer >= 0, got "-2"$/,
+      ],
+      [
+        ["fork", "--run-id", "w", "--db", db, "--step", "-2", "--new-run-id", "f"],
+        /^error: --step must be an integer >= 0, got "-2"$/,
+      ],
+      [
+        ["run", COUNTER, "--run-id", "x", "--db", db, "--max-steps", "-5"],
+        /^error: --max-steps must be an integer >= 1, got "-5"$/,
+      ],
+      [
+        ["run", COUNTER, "--run-id", "x", "--db", db, "--checkpoint", "compact:0"],
+        /^error: --checkpoint must be full or compact\[:N\] with N >= 1, got compact:0$/,
+      ],
+      [
+        ["signal", "--run-id", "w", "--db", db, "--name", "approve", "--data", "{nope"],
+        /^error: --data is not valid JSON: /,
+      ],
+      [
+        ["trace", "--run-id", "w", "--db", db, "-o", `${dir}/no/such/dir/t.html`],
+        /^error: cannot write .*t\.html: No such file or directory/,
+      ],
+      [["serve", "--db", db, "--port", "-1"], /^error: --port must be a port number, got "-1"$/],
+      [
+        ["worker", "--db", db, "--agents", WORKER_AGENTS, "--concurrency", "-1"],
+        /^error: --concurrency must be an integer >= 1, got "-1"$/,
+      ],
+    ];
+    for (const [args, expected] of cases) {
+      const r = await cli(...args);
+      assert.equal(r.code, 2, `${args.join(" ")} -> ${r.code} ${r.err}`);
+      assert.match(r.err, expected, args.join(" "));
+      assert.equal(r.err.split("\n").length, 1, `one line for ${args.join(" ")}: ${r.err}`);
+      assert.doesNotMatch(r.err, /ambiguous/);
+    }
+    // Where a negative number means something, it is taken: JSON input -5.
+    const r = await cli("run", COUNTER, "--run-id", "neg", "--db", db, "--input", "-5", "--json");
+    assert.equal(r.code, 0, r.err);
+  });
 });

@@ -118,6 +118,34 @@ export function applyRenamedFlags(values: Values, renamed: Record<string, string
   }
 }
 
+/**
+ * `parseArgs` reads the value of `--limit -1` as a flag of its own and refuses it as
+ * "ambiguous". Joins each string option and a following negative number (`--limit=-1`), so the
+ * option's own check can say what is wrong with the value.
+ */
+export function joinNegativeValues(
+  args: readonly string[],
+  options: Readonly<Record<string, { type: string; short?: string }>>,
+): string[] {
+  const takesValue = (arg: string) => {
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    if (long !== undefined) return options[long]?.type === "string";
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    return short !== undefined &&
+      Object.values(options).some((o) => o.short === short && o.type === "string");
+  };
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === "--") return [...out, ...args.slice(i)];
+    if (next !== undefined && /^-\d/.test(next) && takesValue(args[i])) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 /** A required string flag. */
 export function need(values: Readonly<Record<string, unknown>>, name: string): string {
   const v = values[name];

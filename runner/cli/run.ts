@@ -75,8 +75,8 @@ function checkpointFlag(values: Values): CheckpointPolicy | undefined {
   const v = values.checkpoint;
   if (v === undefined) return undefined;
   const m = /^(full|compact)(?::(\d+))?$/.exec(String(v));
-  if (!m || (m[1] === "full" && m[2])) {
-    throw new RunnerError(`--checkpoint must be full or compact[:N], got ${v}`);
+  if (!m || (m[1] === "full" && m[2]) || m[2] !== undefined && Number(m[2]) < 1) {
+    throw new RunnerError(`--checkpoint must be full or compact[:N] with N >= 1, got ${v}`);
   }
   return m[1] === "full" ? "full" : { mode: "compact", every: m[2] ? Number(m[2]) : 100 };
 }

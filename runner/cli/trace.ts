@@ -28,14 +28,22 @@ import {
   writeTrace,
 } from "@loom/xray";
 import { isLoopback, serveTraces, type TraceSource } from "@loom/xray/serve";
-import { type CliHooks, need, openReadable } from "./command.ts";
+import { type CliHooks, joinNegativeValues, need, openReadable } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import { traceObserver, traceRun } from "../trace.ts";
 
 /** Writes the trace to `path`: HTML for `.html`, else JSON. */
-function save(trace: TraceData, path: string): Promise<void> {
-  return path.endsWith(".html") ? writeHtml(trace, path) : writeTrace(trace, path);
+/** Writes a trace file; a path that cannot be written is an input error (exit 2). */
+async function save(trace: TraceData, path: string, compare?: TraceData): Promise<void> {
+  try {
+    if (compare) await writeHtml(trace, path, { compare });
+    else if (path.endsWith(".html")) await writeHtml(trace, path);
+    else await writeTrace(trace, path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied)) throw e;
+    throw new RunnerError(`cannot write ${path}: ${errorMessage(e).split(":")[0]}`, { cause: e });
+  }
 }
 
 /**
@@ -61,6 +69,7 @@ export function traceHooks(): CliHooks {
       try {
         await save(recorder.toJSON(), flags.trace);
       } catch (e) {
+        if (e instanceof RunnerError) throw e;
         throw new RunnerError(`cannot write trace ${flags.trace}: ${errorMessage(e)}`);
       }
       if (!flags.json && !flags.quiet) console.error(`trace written to ${flags.trace}`);
@@ -156,7 +165,7 @@ async function diffRuns(values: Flags, open: Open): Promise<number> {
     maxCostIncrease: tolerance(values["max-cost-increase"], "--max-cost-increase"),
     maxTokenIncrease: tolerance(values["max-token-increase"], "--max-token-increase"),
   });
-  if (values.html) await writeHtml(a, values.html, { compare: b });
+  if (values.html) await save(a, values.html, b);
   console.log(values.json ? JSON.stringify(diff, null, 2) : formatDiff(diff, [runA, runB]));
   return diff.ok ? 0 : 1;
 }
@@ -189,7 +198,12 @@ async function serveRuns(values: Flags, open: Open): Promise<number> {
 }
 
 function parse(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+  return parseArgs({
+    args: joinNegativeValues(args, OPTIONS),
+    options: OPTIONS,
+    allowPositionals: false,
+    strict: true,
+  });
 }
 
 function tolerance(

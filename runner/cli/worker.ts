@@ -20,7 +20,7 @@ import type { Store } from "../store/store.ts";
 import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
 import { enqueueRun } from "../engine/engine.ts";
 import { runWorker, type WorkerOptions, type WorkerSummary } from "../worker/worker.ts";
-import { agentsOf, importAgentModule, intFlag } from "./command.ts";
+import { agentsOf, importAgentModule, intFlag, joinNegativeValues } from "./command.ts";
 
 /** An agent of any state, result and input type. */
 export type AnyAgent = Agent<unknown, unknown, unknown>;
@@ -91,10 +91,15 @@ function parse(
 ): { values: Values; positionals: string[] } {
   if (args.includes("--help") || args.includes("-h")) throw new HelpRequested();
   try {
-    const out = parseArgs({ args, options, allowPositionals: true, strict: true });
+    const out = parseArgs({
+      args: joinNegativeValues(args, options ?? {}),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: out.values as Values, positionals: out.positionals };
   } catch (e) {
-    throw new RunnerError(errorMessage(e).replace(/\.$/, ""));
+    throw new RunnerError(errorMessage(e).split("\n")[0].replace(/\.$/, ""));
   }
 }
 
