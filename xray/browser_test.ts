@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "npm:playwright-core@1";
 import { writeHtml } from "./html.ts";
 import type { TraceData } from "./model.ts";
-import { bigTrace, realisticTrace } from "./testdata/fixtures.ts";
+import { bigTrace, longRunTrace, realisticTrace } from "./testdata/fixtures.ts";
 
 const CHROMIUM = Deno.env.get("LOOM_CHROMIUM") ?? "/usr/bin/chromium";
 const ARGS = [
@@ -139,7 +139,19 @@ Deno.test({
       await t.step("every tab renders without errors", async () => {
         const { page, problems, requests } = await open(browser, path);
         for (
-          const tab of ["spans", "timeline", "gantt", "graph", "errors", "state", "raw", "overview"]
+          const tab of [
+            "spans",
+            "timeline",
+            "profile",
+            "flame",
+            "runs",
+            "gantt",
+            "graph",
+            "errors",
+            "state",
+            "raw",
+            "overview",
+          ]
         ) {
           await page.click(`#mode-${tab}`);
           const text = await page.locator(`#view-${tab}`).innerText();
@@ -221,13 +233,19 @@ Deno.test({
       });
 
       await t.step(
-        "a 10,000-span trace loads, renders virtualised rows, and searches",
+        "a 100,000-span trace loads, renders virtualised rows, searches and shows details",
         async () => {
-          const big = bigTrace(3333); // 3333 * 3 + 1 = 10,000 spans
-          assert.equal(big.spans.length, 10_000);
+          const big = bigTrace(33_333); // 33,333 * 3 + 1 = 100,000 spans
+          assert.equal(big.spans.length, 100_000);
           const bigPath = await writeTrace(dir, "big", big);
           // Functional checks only: no test asserts how long loading takes (speed belongs in bench/).
-          const { page, problems, requests } = await open(browser, bigPath, "#tab=spans");
+          const { page, problems, requests } = await open(browser, bigPath);
+          assert.match(await page.locator("#cards").innerText(), /SPANS\s*100,000/i);
+          // the Overview groups the 100,000 spans instead of listing single instances
+          const groups = page.locator("#time-groups tbody tr");
+          assert.ok((await groups.count()) <= 12);
+          assert.match(await groups.first().innerText(), /×33,333/);
+          await page.click("#mode-spans");
           await page.waitForSelector("#view-spans .vrow");
           const rendered = await page.locator("#view-spans .vrow").count();
           assert.ok(rendered > 10 && rendered < 200, `virtualised: ${rendered} rows in the DOM`);
@@ -235,8 +253,15 @@ Deno.test({
           await page.locator("#view-spans .vlist").evaluate((el) => el.scrollTop = el.scrollHeight);
           const last = big.spans[big.spans.length - 1];
           await page.waitForSelector(`.vrow[data-span="${last.id}"]`, { timeout: 60_000 });
+          // its detail chunk is decoded when it is selected
+          await page.click(`.vrow[data-span="${last.id}"]`);
+          await page.waitForSelector("#detail .dsec h4:text-is('Input')", { timeout: 60_000 });
+          assert.match(await page.locator("#detail").innerText(), /"n": 33332/);
+          // a free-text search looks into every detail chunk (only the last step's meta matches)
           await page.fill("#search", "needle-in-meta");
-          await searchCount(page, "1 / 10,000");
+          await searchCount(page, "1 / 100,000");
+          await page.fill("#search", "kind:tool status:error");
+          await searchCount(page, "666 / 100,000");
           await page.click("#mode-timeline");
           assert.ok((await page.locator("#view-timeline .vrow").count()) < 200);
           assert.deepEqual(problems, []);
@@ -244,6 +269,117 @@ Deno.test({
           await page.close();
         },
       );
+
+      await t.step("the totals cards never overflow, the cost card included", async () => {
+        const unpriced = bigTrace(300); // 300 LLM calls, none priced: "n/a" and its note
+        const { page, problems } = await open(browser, await writeTrace(dir, "cards", unpriced));
+        const cards = page.locator("#cards .card");
+        for (let k = 0; k < await cards.count(); k++) {
+          const [scroll, client, text] = await cards.nth(k).evaluate((el) => [
+            el.scrollWidth,
+            el.clientWidth,
+            (el as unknown as { innerText: string }).innerText,
+          ]);
+          assert.ok(scroll <= client, `card ${k} (${text}) overflows: ${scroll} > ${client}`);
+        }
+        assert.match(await page.locator("#cards").innerText(), /COST\s*n\/a/i);
+        assert.deepEqual(problems, []);
+        await page.close();
+      });
+
+      await t.step("the Profile tab aggregates, sorts, and a row filters the spans", async () => {
+        const { page, problems } = await open(browser, path, "#tab=profile");
+        const table = page.locator("#profile-table");
+        await table.waitFor();
+        const counts = async () =>
+          (await table.locator("tbody tr td:nth-child(2)").allInnerTexts()).map((x) =>
+            Number(x.replace(/,/g, ""))
+          );
+        await table.locator("th[data-key=count]").click();
+        const desc = await counts();
+        assert.deepEqual(desc, desc.slice().sort((a, b) => b - a), "count, most first");
+        await table.locator("th[data-key=count]").click();
+        const asc = await counts();
+        assert.deepEqual(asc, asc.slice().sort((a, b) => a - b), "count, fewest first");
+        // by kind: the rows add up to every span once
+        await page.click("#profile-byKind");
+        assert.equal((await counts()).reduce((a, b) => a + b, 0), trace.spans.length);
+        // by name: "step #" holds the 7 steps; its row filters the span list to them
+        await page.click("#profile-byName");
+        const stepRow = table.locator("tbody tr", { hasText: "step #" });
+        assert.match(await stepRow.innerText(), /step #\s+7\b/);
+        await stepRow.click();
+        assert.equal(await page.inputValue("#search"), 'kind:step group:"step #"');
+        await searchCount(page, "7 / 23");
+        assert.ok(await page.locator("#view-spans").isVisible());
+        assert.deepEqual(problems, []);
+        await page.close();
+      });
+
+      await t.step(
+        "the flame graph renders, zooms into a frame and back, and highlights a search",
+        async () => {
+          const { page, problems } = await open(browser, path, "#tab=flame");
+          const frames = page.locator("#flame-svg g.fl");
+          await frames.first().waitFor();
+          const all = await frames.count();
+          assert.ok(all >= 8, `${all} frames`);
+          // frames are coloured by kind
+          assert.ok((await page.locator("#flame-svg g.fl rect.b-llm").count()) >= 1);
+          await page.locator('#flame-svg g.fl[data-node="1"]').click(); // the steps' frame
+          await page.locator("#flame-crumbs", { hasText: "step #" }).waitFor();
+          assert.match(
+            await page.locator("#flame-crumbs").innerText(),
+            /all › repo-agent run › step #/,
+          );
+          assert.equal(await page.locator("#flame-svg g.fl.focus").getAttribute("data-node"), "1");
+          await page.locator("#flame-crumbs .link", { hasText: "all" }).click();
+          await page.locator('#flame-svg g.fl.focus[data-node="-1"]').waitFor();
+          assert.equal(await frames.count(), all, "back to the whole tree");
+          await page.fill("#flame-search", "run_tests");
+          await page.locator("#flame-info", { hasText: "1 frame match" }).waitFor();
+          assert.equal(await page.locator("#flame-svg g.fl.hit").count(), 1);
+          assert.ok((await page.locator("#flame-svg g.fl.dim").count()) > 0);
+          assert.deepEqual(problems, []);
+          await page.close();
+        },
+      );
+
+      await t.step("a run that crashed and resumed shows its processes and markers", async () => {
+        const run = longRunTrace(300);
+        const { page, problems } = await open(
+          browser,
+          await writeTrace(dir, "long", run),
+          "#tab=timeline",
+        );
+        const lane = page.locator("#process-lane");
+        await lane.waitFor();
+        assert.equal(await lane.locator(".pband").count(), 3);
+        for (const kind of ["start", "crash", "lease-takeover", "resume", "wait", "wake"]) {
+          assert.equal(await lane.locator(`.pmark.${kind}`).count(), 1, kind);
+        }
+        assert.match(
+          await lane.locator(".pband").first().innerText(),
+          /process 1 · build-7:41213:k2fz9/,
+        );
+        assert.equal(await lane.locator(".pgap").count(), 2, "the time no process ran the run");
+        await page.click("#mode-runs");
+        const strip = page.locator("#strip-duration svg g.sbin");
+        await strip.first().waitFor();
+        assert.ok((await strip.count()) >= 100);
+        assert.ok((await page.locator("#strip-tokens svg g.sbin").count()) >= 100);
+        assert.ok((await page.locator("#strip-cost svg g.sbin").count()) >= 100);
+        assert.equal(await page.locator("#strip-duration line.sline.crash").count(), 1);
+        const processes = page.locator("#process-table tbody tr");
+        assert.equal(await processes.count(), 3);
+        assert.match(await processes.nth(0).innerText(), /0–100\s.*crashed/s);
+        assert.match(await processes.nth(1).innerText(), /101–200\s.*waiting/s);
+        // a bin opens its step
+        await strip.first().click();
+        assert.match(await page.locator("#detail .dtitle").innerText(), /step \d+/);
+        assert.deepEqual(problems, []);
+        await page.close();
+      });
 
       await t.step(
         "a comparison shows both traces side by side with changed steps marked",

@@ -91,7 +91,7 @@ function drawCompare(host) {
   var selPair = -1;
   function cell(ix, i) {
     if (i < 0) return h("div", { class: "cmp-cell muted", text: "(missing)" });
-    var s = ix.spans[i];
+    var s = spanAt(ix, i);
     return h("div", { class: "cmp-cell" }, h("span", { class: "kb k-" + s.kind, text: s.kind }), h("span", { class: "name", text: s.name }),
       h("span", { class: "status " + s.status, text: s.status }), h("span", { class: "muted mono", text: fmtMs(s.duration) }));
   }

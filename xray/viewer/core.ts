@@ -108,9 +108,22 @@ function base64Bytes(s) {
   for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
-function gunzip(bytes) {
-  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  return new Response(stream).arrayBuffer().then(function (b) { return new Uint8Array(b); });
+/** Inflates gzip bytes with the browser's DecompressionStream (no Blob, no URL: all in this page). */
+async function gunzip(bytes) {
+  var ds = new DecompressionStream("gzip"), writer = ds.writable.getWriter(), reader = ds.readable.getReader();
+  writer.write(bytes).catch(function () {});
+  writer.close().catch(function () {});
+  var parts = [], size = 0;
+  for (;;) {
+    var r = await reader.read();
+    if (r.done) break;
+    parts.push(r.value);
+    size += r.value.length;
+  }
+  if (parts.length === 1) return parts[0];
+  var out = new Uint8Array(size), at = 0;
+  for (var k = 0; k < parts.length; k++) { out.set(parts[k], at); at += parts[k].length; }
+  return out;
 }
 function segmentBytes(src, name) {
   var at = src.table.get(name);
@@ -120,57 +133,75 @@ function segmentBytes(src, name) {
 function segmentText(src, name) {
   return segmentBytes(src, name).then(function (b) { return new TextDecoder().decode(b); });
 }
-/** Decodes n unsigned LEB128 varints (values up to 2^53). */
-function varints(bytes, n) {
-  var out = new Float64Array(n), p = 0;
+/**
+ * Decodes n LEB128 varints into out (a typed array), minus bias; zigzag-decoded when signed.
+ * Values up to 2^53; the common small ones take the fast path.
+ */
+function varints(bytes, n, out, signed, bias) {
+  var p = 0;
   for (var i = 0; i < n; i++) {
     var b = bytes[p++], v = b & 0x7f;
     if (b >= 0x80) {
       var mul = 0x80;
       do { b = bytes[p++]; v += (b & 0x7f) * mul; mul *= 0x80; } while (b >= 0x80);
     }
-    out[i] = v;
+    if (signed) v = v < 0x80000000 ? (v >>> 1) ^ -(v & 1) : (v % 2 === 0 ? v / 2 : -(v + 1) / 2);
+    out[i] = v - bias;
   }
   return out;
 }
-function unzig(v) { return v % 2 === 0 ? v / 2 : -(v + 1) / 2; }
-/** The columns of one trace as typed arrays (see _page_data.ts for the encoding). */
+/** How each column is stored: [typed array, zigzag, bias] (see _page_data.ts). */
+var COLUMN_TYPES = {
+  par: [Int32Array, true, 0], nm: [Uint32Array, false, 0], st: [Float64Array, true, 0], du: [Float64Array, false, 1],
+  tt: [Float64Array, true, 0], sf: [Float64Array, true, 0], tk: [Float64Array, false, 0], co: [Float64Array, false, 0],
+  md: [Uint32Array, false, 0], tl: [Uint32Array, false, 0], tg: [Uint32Array, false, 0], si: [Float64Array, false, 1],
+  cn: [Int32Array, false, 1],
+};
+function decodeColumn(bytes, key, n) {
+  if (key === "kst") return bytes;
+  var t = COLUMN_TYPES[key];
+  return t ? varints(bytes, n, new t[0](n), t[1], t[2]) : null;
+}
+/** The columns of one trace as typed arrays, in the units the views use (ms, USD). */
 function decodeColumns(raw, n) {
-  var c = { kst: raw.kst, parent: new Int32Array(n), name: new Uint32Array(n), start: new Float64Array(n), dur: new Float64Array(n),
-    total: new Float64Array(n), self: new Float64Array(n), tokens: raw.tk, cost: new Float64Array(n), model: new Uint32Array(n),
-    tool: new Uint32Array(n), tagset: new Uint32Array(n), step: new Float64Array(n), node: new Int32Array(n) };
+  var start = raw.st, dur = raw.du, total = raw.tt, self = raw.sf, cost = raw.co, step = raw.si, parent = raw.par;
   var st = 0;
   for (var i = 0; i < n; i++) {
-    c.parent[i] = raw.par[i] === 0 ? -1 : i - unzig(raw.par[i]);
-    c.name[i] = raw.nm[i];
-    st += unzig(raw.st[i]);
-    c.start[i] = st / 1000;
-    var du = raw.du[i] === 0 ? 0 : raw.du[i] - 1;
-    c.dur[i] = raw.du[i] === 0 ? NaN : du / 1000;
-    var total = du + unzig(raw.tt[i]);
-    c.total[i] = total / 1000;
-    c.self[i] = (total - unzig(raw.sf[i])) / 1000;
-    c.cost[i] = raw.co[i] / 1e9;
-    c.model[i] = raw.md[i];
-    c.tool[i] = raw.tl[i];
-    c.tagset[i] = raw.tg[i];
-    c.step[i] = raw.si[i] === 0 ? NaN : unzig(raw.si[i] - 1);
-    c.node[i] = raw.cn[i] - 1;
+    parent[i] = parent[i] === 0 ? -1 : i - parent[i];
+    st += start[i];
+    start[i] = st / 1000;
+    var du = dur[i] < 0 ? 0 : dur[i]; // -1: open
+    var t = du + total[i];
+    total[i] = t / 1000;
+    self[i] = (t - self[i]) / 1000;
+    dur[i] = dur[i] < 0 ? NaN : du / 1000;
+    cost[i] = cost[i] / 1e9;
+    // step: stored zigzag + 1 (0: none), decoded with bias 1 so none is -1
+    var sv = step[i];
+    step[i] = sv < 0 ? NaN : (sv % 2 === 0 ? sv / 2 : -(sv + 1) / 2);
   }
-  return c;
+  return { kst: raw.kst, parent: parent, name: raw.nm, start: start, dur: dur, total: total, self: self, tokens: raw.tk,
+    cost: cost, model: raw.md, tool: raw.tl, tagset: raw.tg, step: step, node: raw.cn };
 }
 /** Loads one trace of the page ("m" or "c"): its core document, columns and ids. */
 async function loadPageTrace(src, prefix) {
   var core = JSON.parse(await segmentText(src, prefix + ".core")), n = core.n;
+  mark("xray:core");
   var raw = {};
+  var ids = n ? segmentText(src, prefix + ".ids") : Promise.resolve("");
   await Promise.all(core.columns.map(function (k) {
-    return segmentBytes(src, prefix + ".col." + k).then(function (b) { raw[k] = k === "kst" ? b : varints(b, n); });
+    return segmentBytes(src, prefix + ".col." + k).then(function (b) { raw[k] = decodeColumn(b, k, n); });
   }));
-  var ids = n ? (await segmentText(src, prefix + ".ids")).split("\n") : [];
-  return { src: src, prefix: prefix, core: core, n: n, cols: decodeColumns(raw, n), ids: ids, chunks: new Array(core.chunks), loaded: 0 };
+  mark("xray:columns");
+  var cols = decodeColumns(raw, n);
+  mark("xray:cols-decoded");
+  var idList = n ? (await ids).split("\n") : [];
+  mark("xray:ids");
+  return { src: src, prefix: prefix, core: core, n: n, cols: cols, ids: idList, chunks: new Array(core.chunks), loaded: 0 };
 }
 async function loadData() {
   var el = document.getElementById("loom-data"), src = { text: el.textContent, table: null };
+  mark("xray:text");
   src.table = segmentTable(src.text);
   var main = loadPageTrace(src, "m");
   var compare = src.table.has("c.core") ? loadPageTrace(src, "c") : null;
@@ -222,7 +253,7 @@ function detailOf(pt, i) {
 function fullSpan(pt, i) {
   var rec = detailOf(pt, i);
   if (!rec) return null;
-  var s = pt.spans[i], p = pt.cols.parent[i];
+  var s = spanAt(pt, i), p = pt.cols.parent[i];
   var out = { id: s.id, parentId: "parentId" in rec ? rec.parentId : p >= 0 ? pt.ids[p] : null, kind: s.kind, name: s.name,
     startTime: rec.startTime, endTime: rec.endTime, startOffset: s.startOffset, duration: s.duration, status: s.status };
   for (var k in rec) if (k !== "parentId") out[k] = rec[k];
@@ -230,47 +261,74 @@ function fullSpan(pt, i) {
 }
 
 /* ---------- span tree index (rendering structure, not statistics) ---------- */
-/** Light span objects: what lists, bars and filters need, without the detail record. */
-function lightSpans(pt) {
-  var c = pt.cols, names = pt.core.names, tagsets = pt.core.tagsets, n = pt.n, out = new Array(n), none = [];
-  for (var i = 0; i < n; i++) {
-    var k = c.kst[i], d = c.dur[i];
-    out[i] = { id: pt.ids[i], kind: KINDS[k & 7], name: names[c.name[i]], status: STATUSES[(k >> 3) & 3],
-      startOffset: c.start[i], duration: d === d ? d : null, tags: c.tagset[i] ? tagsets[c.tagset[i] - 1] : none, err: (k & 32) !== 0 };
-  }
-  return out;
+/**
+ * Span i as lists, bars and filters need it (no detail record), made on first use: a
+ * 1,000,000-span page makes only the spans a view touches.
+ */
+function spanAt(ix, i) {
+  var pt = ix.pt || ix, s = pt.spans ? pt.spans[i] : (pt.spans = new Array(pt.n))[i];
+  if (s) return s;
+  var c = pt.cols, k = c.kst[i], d = c.dur[i];
+  s = { id: pt.ids[i], kind: KINDS[k & 7], name: pt.core.names[c.name[i]], status: STATUSES[(k >> 3) & 3],
+    startOffset: c.start[i], duration: d === d ? d : null, tags: c.tagset[i] ? pt.core.tagsets[c.tagset[i] - 1] : NO_TAGS,
+    err: (k & 32) !== 0 };
+  pt.spans[i] = s;
+  return s;
 }
+var NO_TAGS = [];
+function kindOf(ix, i) { return KINDS[(ix.pt || ix).cols.kst[i] & 7]; }
+function statusOf(ix, i) { return STATUSES[((ix.pt || ix).cols.kst[i] >> 3) & 3]; }
+/** Number of direct children of span i. */
+function kidCount(ix, i) { return ix.kidStart[i + 1] - ix.kidStart[i]; }
+/** The direct children of span i, in start order (a new array). */
+function kidsOf(ix, i) { return Array.from(ix.kidList.subarray(ix.kidStart[i], ix.kidStart[i + 1])); }
+/**
+ * The tree: parents (a parent that is missing, the span itself or in a cycle makes a root),
+ * children as one list cut per parent (kidStart/kidList), the depth-first order and depths.
+ */
 function buildIndex(pt) {
-  var spans = pt.spans || (pt.spans = lightSpans(pt)), n = pt.n, c = pt.cols;
-  var parent = new Int32Array(c.parent), kids = new Array(n), roots = [];
-  for (var i = 0; i < n; i++) {
+  var n = pt.n, c = pt.cols, start = c.start, i;
+  if (!pt.spans) pt.spans = new Array(n);
+  var parent = new Int32Array(c.parent), kidStart = new Int32Array(n + 1), roots = [];
+  for (i = 0; i < n; i++) {
     var p = parent[i];
-    if (p < 0 || p >= n || p === i) { parent[i] = -1; roots.push(i); }
-    else (kids[p] || (kids[p] = [])).push(i);
+    if (p < 0 || p >= n || p === i) { parent[i] = -1; roots.push(i); } else kidStart[p + 1]++;
   }
-  var start = c.start;
+  for (i = 0; i < n; i++) kidStart[i + 1] += kidStart[i];
+  var fill = kidStart.slice(0, n), kidList = new Int32Array(kidStart[n]);
+  for (i = 0; i < n; i++) if (parent[i] >= 0) kidList[fill[parent[i]]++] = i;
   var byStart = function (a, b) { return start[a] - start[b] || a - b; };
-  for (i = 0; i < n; i++) if (kids[i] && kids[i].length > 1) kids[i].sort(byStart);
+  for (i = 0; i < n; i++) {
+    var a = kidStart[i], b = kidStart[i + 1];
+    for (var k = a + 1; k < b; k++) {
+      if (byStart(kidList[k - 1], kidList[k]) > 0) { kidList.subarray(a, b).sort(byStart); break; }
+    }
+  }
   roots.sort(byStart);
   // Depth-first order; spans unreachable from a root (a parent cycle in bad data) become roots.
-  var order = new Int32Array(n), len = 0, depth = new Int32Array(n), seen = new Uint8Array(n), stack = [];
+  var order = new Int32Array(n), len = 0, depth = new Int32Array(n), seen = new Uint8Array(n), stack = new Int32Array(n + 1);
   function walk(r) {
-    stack.push(r);
+    var top = 0;
+    stack[top++] = r;
     depth[r] = 0;
-    while (stack.length) {
-      var x = stack.pop();
+    while (top) {
+      var x = stack[--top];
       if (seen[x]) continue;
       seen[x] = 1;
       order[len++] = x;
-      var ks = kids[x];
-      if (ks) for (var j = ks.length - 1; j >= 0; j--) { depth[ks[j]] = depth[x] + 1; stack.push(ks[j]); }
+      for (var j = kidStart[x + 1] - 1; j >= kidStart[x]; j--) {
+        var y = kidList[j];
+        if (seen[y]) continue;
+        depth[y] = depth[x] + 1;
+        stack[top++] = y;
+      }
     }
   }
   roots.forEach(walk);
   for (i = 0; i < n; i++) if (!seen[i]) { roots.push(i); parent[i] = -1; walk(i); }
-  var t0 = Infinity, t1 = -Infinity, maxDepth = 0;
+  var t0 = Infinity, t1 = -Infinity, maxDepth = 0, dur = c.dur;
   for (i = 0; i < n; i++) {
-    var st = start[i], d = c.dur[i];
+    var st = start[i], d = dur[i];
     if (st < t0) t0 = st;
     var en = st + (d === d ? d : 0);
     if (en > t1) t1 = en;
@@ -279,18 +337,18 @@ function buildIndex(pt) {
   if (!isFinite(t0)) { t0 = 0; t1 = 0; }
   var rowOf = new Int32Array(n);
   for (i = 0; i < n; i++) rowOf[order[i]] = i;
-  return { pt: pt, core: pt.core, spans: spans, n: n, pos: null, parent: parent, kids: kids, roots: roots, order: order,
+  return { pt: pt, core: pt.core, n: n, pos: null, parent: parent, kidStart: kidStart, kidList: kidList, roots: roots, order: order,
     rowOf: rowOf, depth: depth, maxDepth: maxDepth, t0: t0, t1: Math.max(t1, t0), searchText: null };
 }
 /** Index of the span with this id (the last one, if ids repeat), or -1. */
 function indexOfId(ix, id) {
-  if (!ix.pos) { ix.pos = new Map(); for (var i = 0; i < ix.n; i++) ix.pos.set(ix.spans[i].id, i); }
+  if (!ix.pos) { ix.pos = new Map(); var ids = ix.pt.ids; for (var i = 0; i < ix.n; i++) ix.pos.set(ids[i], i); }
   var p = ix.pos.get(id);
   return p === undefined ? -1 : p;
 }
 /** End offset of a span; an open span is drawn up to the end of the trace. */
 function endOf(ix, i) {
-  var s = ix.spans[i];
+  var s = spanAt(ix, i);
   return s.duration == null ? ix.t1 : s.startOffset + s.duration;
 }
 function ancestors(ix, i) {
@@ -309,7 +367,7 @@ function spanModel(s) {
   return a["gen_ai.response.model"] || a["gen_ai.request.model"] || null;
 }
 /** The label of a group of spans: the span's own name when the group has only one. */
-function groupLabel(g) { return g.count === 1 && g.i >= 0 && A.ix ? A.ix.spans[g.i].name : g.name; }
+function groupLabel(g) { return g.count === 1 && g.i >= 0 && A.ix ? spanAt(A.ix, g.i).name : g.name; }
 /** Name for merging repeated spans (the same expression as groupName in _summary_aggregates.ts). */
 function groupName(name) { return String(name).replace(/([\s_#-])\d+$/, "$1#"); }
 `;

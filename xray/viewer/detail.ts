@@ -165,8 +165,8 @@ function steps() {
   if (stepInfo) return stepInfo;
   var ix = A.ix, si = ix.pt.cols.step, groups = new Map(), prev = new Map(), list = [];
   for (var r = 0; r < ix.n; r++) {
-    var i = ix.order[r], s = ix.spans[i];
-    if (s.kind !== "step") continue;
+    var i = ix.order[r];
+    if (kindOf(ix, i) !== "step") continue;
     var p = ix.parent[i];
     if (!groups.has(p)) groups.set(p, []);
     groups.get(p).push(i);
@@ -175,7 +175,7 @@ function steps() {
     g.sort(function (a, b) {
       var ia = si[a], ib = si[b];
       if (ia === ia && ib === ib && ia !== ib) return ia - ib;
-      return ix.spans[a].startOffset - ix.spans[b].startOffset || a - b;
+      return ix.pt.cols.start[a] - ix.pt.cols.start[b] || a - b;
     });
     for (var k = 0; k < g.length; k++) { prev.set(g[k], k > 0 ? g[k - 1] : -1); list.push(g[k]); }
   });
@@ -214,13 +214,13 @@ function kv(rows) {
   return g;
 }
 function spanLink(i, label) {
-  var s = A.ix.spans[i];
+  var s = spanAt(A.ix, i);
   return h("span", { class: "link", text: label || s.name, onclick: function () { select(i); } });
 }
 function renderDetail(i) {
   var host = clear($("detail"));
   if (i < 0) { host.appendChild(h("div", { class: "empty", text: "Select a span to see its inputs, outputs and timing." })); return; }
-  var ix = A.ix, pt = ix.pt, light = ix.spans[i], m = A.metrics;
+  var ix = A.ix, pt = ix.pt, light = spanAt(ix, i), m = A.metrics;
   var near = light.kind === "step" ? stepNeighbours(i) : [i];
   if (near.some(function (k) { return !detailOf(pt, k); })) {
     host.appendChild(h("div", { class: "empty", text: "Loading " + light.name + "…" }));
@@ -249,7 +249,7 @@ function renderDetail(i) {
     ["self", fmtMs(m.self[i]) + (s.duration ? " (" + fmtPct(m.self[i] / s.duration) + " of total)" : "")],
     ["starts at", "+" + fmtMs((s.startOffset || 0) - ix.t0) + (total > 0 ? " (" + fmtPct(((s.startOffset || 0) - ix.t0) / total) + " into the trace)" : "")],
     ["wall clock", fmtTime(s.startTime)],
-    ["children", ix.kids[i] ? plural(ix.kids[i].length, "span") + " · " + plural(subtreeSize(ix, i) - 1, "descendant") : null],
+    ["children", kidCount(ix, i) ? plural(kidCount(ix, i), "span") + " · " + plural(subtreeSize(ix, i) - 1, "descendant") : null],
     ["span id", s.id],
   ])));
   if (s.error || s.status === "error") {
@@ -282,7 +282,7 @@ function renderDetail(i) {
     if (s.output !== undefined && before.has) {
       var ch = valueDiff(before.value, s.output, "", [], 300);
       host.appendChild(h("div", { class: "dsec" },
-        h("h4", { text: "State change" + (before.from >= 0 ? " since " + ix.spans[before.from].name : " (input → output)") + " · " + plural(ch.length, "change") }),
+        h("h4", { text: "State change" + (before.from >= 0 ? " since " + spanAt(ix, before.from).name : " (input → output)") + " · " + plural(ch.length, "change") }),
         diffTable(ch, "before", "after")));
     }
   }

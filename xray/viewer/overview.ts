@@ -62,7 +62,7 @@ function renderOverview(host) {
   else {
     var strip = h("div", { class: "cpstrip" });
     cp.strip.forEach(function (sg) {
-      var s = sg.i >= 0 ? ix.spans[sg.i] : null;
+      var s = sg.i >= 0 ? spanAt(ix, sg.i) : null;
       var seg = h("div", { class: "b-" + sg.kind, title: sg.kind + (s ? " · " + s.name : "") + " · " + fmtMs(sg.ms), onclick: spanRowClick(sg.i) });
       seg.style.flex = sg.ms + " 0 0";
       strip.appendChild(seg);
@@ -73,7 +73,7 @@ function renderOverview(host) {
     var path = h("div", { class: "path" });
     top.forEach(function (sg, k) {
       if (k) path.appendChild(h("span", { class: "arrow", text: "→" }));
-      var i = sg.i, err = !grouped && i >= 0 && isError(ix.spans[i]);
+      var i = sg.i, err = !grouped && i >= 0 && isError(spanAt(ix, i));
       var click = grouped && sg.count > 1 ? function () { setQuery("kind:" + sg.kind + " group:" + JSON.stringify(sg.name)); } : spanRowClick(i);
       path.appendChild(h("span", { class: "pchip" + (err ? " err" : ""), onclick: click,
         title: fmtMs(sg.ms) + (grouped ? " of these spans' own time is" : " of this span's own time is") + " on the critical path" },
@@ -257,7 +257,7 @@ function rootCauseOf(i) {
 }
 function errorCard(rc, primary) {
   var i = rc.i, s = i >= 0 ? detailOf(A.ix.pt, i) : null;
-  var via = rc.via.map(function (j) { return j >= 0 ? A.ix.spans[j].name : "?"; });
+  var via = rc.via.map(function (j) { return j >= 0 ? spanAt(A.ix, j).name : "?"; });
   var card = h("div", { class: "errcard" + (rc.handled ? " handled" : "") },
     h("div", null,
       primary ? h("span", { class: "label", text: "root cause" }) : null,

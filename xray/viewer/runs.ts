@@ -98,7 +98,7 @@ function stepPositions(list) {
   var ix = A.ix, si = ix.pt.cols.step, pos = new Map();
   list.forEach(function (i, k) {
     var p = ix.parent[i];
-    if (p >= 0 && ix.spans[p].kind === "run" && si[i] === si[i]) pos.set(p + ":" + si[i], k);
+    if (p >= 0 && kindOf(ix, p) === "run" && si[i] === si[i]) pos.set(p + ":" + si[i], k);
   });
   return pos;
 }
@@ -138,7 +138,7 @@ function stripChart(id, title, list, value, fmt, W, markers, positions) {
     var g = svg("g", { class: "sbin" });
     g.appendChild(svg("rect", { x: b * bw, y: H - hMax, width: Math.max(1, bw - (bw > 3 ? 1 : 0)), height: hMax, class: "smax" }));
     g.appendChild(svg("rect", { x: b * bw, y: H - hMean, width: Math.max(1, bw - (bw > 3 ? 1 : 0)), height: Math.min(2, hMean), class: "smean" }));
-    var a = A.ix.spans[list[d.from]], z = A.ix.spans[list[Math.min(d.to, list.length) - 1]];
+    var a = spanAt(A.ix, list[d.from]), z = spanAt(A.ix, list[Math.min(d.to, list.length) - 1]);
     g.appendChild(svg("title", {}, (d.to - d.from > 1 ? a.name + " – " + z.name : a.name) + "\n" + title + ": max " + fmt(d.max) + (d.to - d.from > 1 ? " · mean " + fmt(d.mean) : "")));
     g.addEventListener("click", function () { if (d.arg >= 0) select(d.arg); });
     el.appendChild(g);
@@ -178,7 +178,7 @@ function renderOverTime(host) {
     }
     if (pr.bands.length) pad.appendChild(processStrip(list, positions, W));
     if (list.length) {
-      var axis = h("div", { class: "strip-axis muted" }, h("span", { text: "← " + ix.spans[list[0]].name }), h("span", { text: ix.spans[list[list.length - 1]].name + " →" }));
+      var axis = h("div", { class: "strip-axis muted" }, h("span", { text: "← " + spanAt(ix, list[0]).name }), h("span", { text: spanAt(ix, list[list.length - 1]).name + " →" }));
       axis.style.width = W + "px";
       pad.appendChild(axis);
     }

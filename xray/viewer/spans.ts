@@ -63,7 +63,7 @@ function nameTables(ix) {
   return ix;
 }
 function matchesTerm(ix, i, t) {
-  var s = ix.spans[i], c = ix.pt.cols;
+  var s = spanAt(ix, i), c = ix.pt.cols;
   switch (t.field) {
     case "kind": return s.kind === t.value;
     case "status": return s.status === t.value;
@@ -109,16 +109,15 @@ function unfilteredRows() {
   for (var r = 0; r < ix.n; r++) {
     var i = ix.order[r];
     rows.push(i);
-    if (A.collapsed[i] && ix.kids[i]) r += subtreeSize(ix, i) - 1;
+    if (A.collapsed[i] && kidCount(ix, i)) r += subtreeSize(ix, i) - 1;
   }
   return rows;
 }
 function filterRows(terms) {
   var ix = A.ix, n = ix.n, mark = new Uint8Array(n), count = 0, rows = [];
   for (var i = 0; i < n; i++) {
-    var s = ix.spans[i];
-    if (A.kinds[s.kind] === false) continue;
-    if (A.statuses[s.status] === false) continue;
+    if (A.kinds[kindOf(ix, i)] === false) continue;
+    if (A.statuses[statusOf(ix, i)] === false) continue;
     var ok = true;
     for (var t = 0; t < terms.length && ok; t++) ok = matchesTerm(ix, i, terms[t]);
     if (!ok) continue;
@@ -151,13 +150,13 @@ function refreshLists() {
   for (var k in A.views) if (A.views[k].refresh) A.views[k].refresh();
 }
 function setCollapsed(i, on) {
-  if (!A.ix.kids[i]) return;
+  if (!kidCount(A.ix, i)) return;
   A.collapsed[i] = on ? 1 : 0;
   recomputeRows();
 }
 function collapseAll(on) {
   var ix = A.ix;
-  for (var i = 0; i < ix.n; i++) A.collapsed[i] = on && ix.kids[i] && ix.depth[i] >= 1 ? 1 : 0;
+  for (var i = 0; i < ix.n; i++) A.collapsed[i] = on && kidCount(ix, i) && ix.depth[i] >= 1 ? 1 : 0;
   recomputeRows();
 }
 
@@ -186,7 +185,7 @@ function listKeys(e) {
   if (e.key === "ArrowDown" || e.key === "j") { moveSelection(1); e.preventDefault(); }
   else if (e.key === "ArrowUp" || e.key === "k") { moveSelection(-1); e.preventDefault(); }
   else if (e.key === "ArrowLeft" && A.sel >= 0) {
-    if (A.ix.kids[A.sel] && !A.collapsed[A.sel]) setCollapsed(A.sel, true);
+    if (kidCount(A.ix, A.sel) && !A.collapsed[A.sel]) setCollapsed(A.sel, true);
     else if (A.ix.parent[A.sel] >= 0) select(A.ix.parent[A.sel]);
     e.preventDefault();
   } else if (e.key === "ArrowRight" && A.sel >= 0) { setCollapsed(A.sel, false); e.preventDefault(); }
@@ -195,7 +194,7 @@ function listKeys(e) {
 /* ---------- shared row pieces ---------- */
 var MAX_INDENT = 8;
 function rowClasses(i, base) {
-  var s = A.ix.spans[i], c = base;
+  var s = spanAt(A.ix, i), c = base;
   if (i === A.sel) c += " sel";
   if (A.mark && A.mark[i] === 1 && A.query.trim()) c += " match";
   if (A.mark && A.mark[i] === 2) c += " ctx";
@@ -203,16 +202,16 @@ function rowClasses(i, base) {
   return c;
 }
 function nameCell(i, withToggle) {
-  var ix = A.ix, s = ix.spans[i];
+  var ix = A.ix, s = spanAt(ix, i);
   var cell = h("div", { class: "namecell" });
   // Indentation stops at MAX_INDENT levels so deep trees keep their names visible.
   cell.style.paddingLeft = (8 + Math.min(ix.depth[i], MAX_INDENT) * 14) + "px";
   if (ix.depth[i] > MAX_INDENT) cell.appendChild(h("span", { class: "faint mono", text: "+" + (ix.depth[i] - MAX_INDENT), title: "depth " + ix.depth[i] }));
   if (withToggle) {
-    var has = !!ix.kids[i];
+    var has = kidCount(ix, i) > 0;
     cell.appendChild(h("span", {
       class: "tog", text: has ? (A.collapsed[i] && !A.mark ? "▸" : "▾") : "",
-      title: has ? plural(ix.kids[i].length, "child") : null,
+      title: has ? plural(kidCount(ix, i), "child") : null,
       onclick: has ? function (e) { e.stopPropagation(); setCollapsed(i, !A.collapsed[i]); } : null,
     }));
   }
@@ -226,7 +225,7 @@ function nameCell(i, withToggle) {
   return cell;
 }
 function barEl(i, v0, v1, cls) {
-  var ix = A.ix, s = ix.spans[i], span = Math.max(v1 - v0, 1e-9);
+  var ix = A.ix, s = spanAt(ix, i), span = Math.max(v1 - v0, 1e-9);
   var st = s.startOffset || 0, en = endOf(ix, i);
   var left = (st - v0) / span, width = (en - st) / span;
   var b = h("div", { class: "bar b-" + s.kind + (isError(s) ? " err" : "") + (s.duration == null ? " open" : "") + (cls || "") });
@@ -247,7 +246,7 @@ function makeTreeView(host) {
   host.appendChild(head);
   var ix = A.ix;
   var list = new VList(host, 24, function (r) {
-    var i = A.rows[r], s = ix.spans[i], m = A.metrics;
+    var i = A.rows[r], s = spanAt(ix, i), m = A.metrics;
     var row = h("div", { class: rowClasses(i, "vrow tree-grid"), "data-span": s.id },
       nameCell(i, true),
       h("div", { class: "num", text: fmtMs(s.duration) }),
@@ -307,7 +306,7 @@ function makeTimelineView(host) {
   host.appendChild(wrap);
   var grid = h("div", { class: "gridlines" });
   var list = new VList(wrap, 24, function (r) {
-    var i = A.rows[r], s = ix.spans[i];
+    var i = A.rows[r], s = spanAt(ix, i);
     var track = h("div", { class: "track" });
     var b = barEl(i, v0, v1);
     track.appendChild(b.el);
@@ -387,9 +386,9 @@ function makeTimelineView(host) {
 /* ---------- Gantt tab: one lane per step (or top-level span) ---------- */
 function ganttLanes(ix) {
   var lanes = [];
-  for (var i = 0; i < ix.n; i++) if (ix.spans[i].kind === "step") lanes.push(i);
+  for (var i = 0; i < ix.n; i++) if (kindOf(ix, i) === "step") lanes.push(i);
   if (!lanes.length) {
-    if (ix.roots.length === 1 && ix.kids[ix.roots[0]]) lanes = ix.kids[ix.roots[0]].slice();
+    if (ix.roots.length === 1 && kidCount(ix, ix.roots[0])) lanes = kidsOf(ix, ix.roots[0]);
     else lanes = ix.roots.slice();
   }
   lanes.sort(function (a, b) { return ix.rowOf[a] - ix.rowOf[b]; });
@@ -402,7 +401,7 @@ function makeGanttView(host) {
   KINDS.forEach(function (k) { legend.appendChild(h("span", null, h("i", { class: "b-" + k }), k)); });
   host.appendChild(h("div", { class: "toolbar" },
     h("span", { class: "muted", text: plural(lanes.length, "lane") + " · each lane is a " +
-      (ix.spans[lanes[0]] && ix.spans[lanes[0]].kind === "step" ? "step" : "top-level span") + " with the spans inside it" }),
+      (spanAt(ix, lanes[0]) && spanAt(ix, lanes[0]).kind === "step" ? "step" : "top-level span") + " with the spans inside it" }),
     h("span", { class: "info" }, legend)));
   var axis = h("div", { class: "axis" });
   var head = h("div", { class: "vhead tl-grid" }, h("div", { text: "Lane" }), axis);
@@ -410,7 +409,7 @@ function makeGanttView(host) {
   var wrap = h("div", { class: "view" });
   host.appendChild(wrap);
   var list = new VList(wrap, 28, function (r) {
-    var lane = lanes[r], s = ix.spans[lane], track = h("div", { class: "track" });
+    var lane = lanes[r], s = spanAt(ix, lane), track = h("div", { class: "track" });
     var base = barEl(lane, v0, v1).el;
     base.style.opacity = "0.25";
     base.style.top = "4px"; base.style.height = "20px";
@@ -424,7 +423,7 @@ function makeGanttView(host) {
       var b = barEl(d, v0, v1).el, hgt = Math.max(6, 18 - (rel - 1) * 4);
       b.style.top = (14 - hgt / 2) + "px";
       b.style.height = hgt + "px";
-      b.title = ix.spans[d].kind + " · " + ix.spans[d].name + " · " + fmtMs(ix.spans[d].duration);
+      b.title = spanAt(ix, d).kind + " · " + spanAt(ix, d).name + " · " + fmtMs(spanAt(ix, d).duration);
       (function (d) { b.addEventListener("click", function (e) { e.stopPropagation(); select(d); }); })(d);
       track.appendChild(b);
     }

@@ -43,7 +43,7 @@ function stepCard(i) {
   if (s.error) b.appendChild(h("div", { class: "err-t mono", text: s.error.type + ": " + s.error.message }));
   if (s.output === undefined) b.appendChild(h("div", { class: "muted", text: "No state recorded for this step." }));
   else if (!before.has) { b.appendChild(h("div", { class: "muted", text: "Initial state:" })); b.appendChild(jsonBlock(s.output)); }
-  else b.appendChild(diffTable(valueDiff(before.value, s.output, "", [], 200), before.from >= 0 ? "before (" + ix.spans[before.from].name + ")" : "before (input)", "after"));
+  else b.appendChild(diffTable(valueDiff(before.value, s.output, "", [], 200), before.from >= 0 ? "before (" + spanAt(ix, before.from).name + ")" : "before (input)", "after"));
   return b;
 }
 

@@ -325,7 +325,7 @@ table.profile td .name { overflow: hidden; text-overflow: ellipsis; white-space:
 .strip .smean { fill: var(--accent); }
 .strip .sbin { cursor: pointer; }
 .strip .sbin:hover .smax { opacity: .8; }
-.strip line.sline { stroke: var(--muted); stroke-width: 1; stroke-dasharray: 3 2; }
+.strip line.sline { stroke: var(--muted); stroke-width: 1; stroke-dasharray: 3 2; pointer-events: none; }
 .strip line.sline.crash, .strip line.sline.fail { stroke: var(--err); stroke-width: 1.5; stroke-dasharray: none; }
 .strip line.sline.wake, .strip line.sline.resume { stroke: var(--ok); }
 #strip-tokens .smax, #strip-tokens .smean { fill: var(--k-llm); }
