@@ -302,10 +302,13 @@ function pagePath(cp: TraceSummary["criticalPath"], at: (id: string) => number) 
     string,
     { kind: SpanKind; name: string; count: number; ms: number; i: number; first: number }
   >();
+  const named = new Map<string, string>(); // name -> group name, computed once per name
   for (const e of spans) {
-    const key = `${e.kind}\u0000${groupName(e.name)}`;
+    let name = named.get(e.name);
+    if (name === undefined) named.set(e.name, name = groupName(e.name));
+    const key = `${e.kind}\u0000${name}`;
     const g = groups.get(key) ??
-      { kind: e.kind, name: groupName(e.name), count: 0, ms: 0, i: e.i, first: e.first };
+      { kind: e.kind, name, count: 0, ms: 0, i: e.i, first: e.first };
     g.count++;
     g.ms = round3(g.ms + e.ms);
     groups.set(key, g);

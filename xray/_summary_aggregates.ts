@@ -35,10 +35,11 @@ type By = SpanAggregate["by"];
 const GROUPINGS: By[] = ["name", "kind", "model", "tool"];
 
 /** The group key of a span in one grouping, or `null` when the span is not in that grouping. */
-function keyOf(by: By, s: Span): [key: string, label: string] | null {
+function keyOf(by: By, s: Span, groups: Map<string, string>): [key: string, label: string] | null {
   switch (by) {
     case "name": {
-      const label = groupName(s.name);
+      let label = groups.get(s.name);
+      if (label === undefined) groups.set(s.name, label = groupName(s.name));
       return [`${s.kind}\u0000${label}`, label];
     }
     case "kind":
@@ -138,6 +139,7 @@ export function aggregates(
   // Groups open on the path from the root to the current span, per grouping: key -> depth count.
   const open = GROUPINGS.map(() => new Map<string, number>());
   const path: Array<{ depth: number; keys: Array<string | null> }> = [];
+  const names = new Map<string, string>(); // name -> group name, computed once per name
   for (const s of tree.order) {
     const depth = tree.depthOf.get(s.id) ?? 0;
     while (path.length > 0 && path[path.length - 1].depth >= depth) {
@@ -148,7 +150,7 @@ export function aggregates(
     }
     const fig = perSpan[s.id];
     const keys = GROUPINGS.map((by, g) => {
-      const kl = keyOf(by, s);
+      const kl = keyOf(by, s, names);
       if (kl === null) return null;
       const [key, label] = kl;
       let acc = groups[g].get(key);

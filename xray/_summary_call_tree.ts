@@ -41,7 +41,7 @@ export interface CallTree {
  * Merges the reachable spans by call path.
  *
  * @param tree The trace's span tree.
- * @param perSpan Per-span times, from `spanFigures`.
+ * @param perSpan Per-span times, from `spanFigures`; each span's `callNode` is set here.
  * @param isError Whether a span failed (status or kind error).
  * @returns The nodes, parents first, children in order of first appearance.
  */
@@ -53,8 +53,10 @@ export function callTree(
   const nodes: CallTreeNode[] = [];
   const byKey = new Map<string, number>();
   const nodeOf = new Map<string, number>();
+  const groups = new Map<string, string>(); // name -> group name, computed once per name
   const nodeFor = (parent: number, s: Span): number => {
-    const label = groupName(s.name);
+    let label = groups.get(s.name);
+    if (label === undefined) groups.set(s.name, label = groupName(s.name));
     let key = `${parent}\u0000${s.kind}\u0000${label}`;
     let id = byKey.get(key);
     if (id !== undefined) return id;
@@ -87,6 +89,7 @@ export function callTree(
     nodeOf.set(s.id, id);
     const n = nodes[id];
     const fig = perSpan[s.id];
+    fig.callNode = id;
     n.count++;
     n.selfMs += fig.selfMs;
     n.totalMs += fig.totalMs;

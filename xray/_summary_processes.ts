@@ -135,7 +135,14 @@ function band(
   until: number,
 ): ProcessBand {
   const steps = ctx.run.steps.filter((s) => s.startOffset >= start && s.startOffset < until);
-  const idx = steps.map(stepIndex).filter((k): k is number => k !== null);
+  let firstStep: number | null = null;
+  let lastStep: number | null = null;
+  for (const s of steps) {
+    const k = stepIndex(s);
+    if (k === null) continue;
+    if (firstStep === null || k < firstStep) firstStep = k;
+    if (lastStep === null || k > lastStep) lastStep = k;
+  }
   return {
     runId: ctx.run.runId,
     runSpanId: runSpan.id,
@@ -144,8 +151,8 @@ function band(
     startMs: start,
     endMs: Math.max(start, end),
     steps: steps.length,
-    firstStep: idx.length ? Math.min(...idx) : null,
-    lastStep: idx.length ? Math.max(...idx) : null,
+    firstStep,
+    lastStep,
     ended: "running",
   };
 }
@@ -172,7 +179,7 @@ function endFromStatus(run: Span): ProcessEnd {
 function fromEvents(ctx: RunContext): void {
   const { run } = ctx;
   const bounds = run.boundaries.slice().sort(byStart);
-  const runEnd = Math.max(...run.runs.map(ctx.end));
+  const runEnd = run.runs.reduce((m, r) => Math.max(m, ctx.end(r)), -Infinity);
   bounds.forEach((b, k) => {
     const next = bounds[k + 1];
     const until = next ? next.startOffset : Infinity;

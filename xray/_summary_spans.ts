@@ -48,6 +48,8 @@ export function timeline(spans: Span[]): Timeline {
   return { start, end, interval };
 }
 
+const NO_KIDS: Span[] = [];
+
 /** Total length of the union of intervals. */
 function unionLength(intervals: Interval[]): number {
   const sorted = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
@@ -112,8 +114,8 @@ export function spanFigures(
   for (let i = tree.order.length - 1; i >= 0; i--) {
     const s = tree.order[i];
     const [start, end] = interval.get(s.id)!;
-    const kids = tree.childrenOf.get(s.id) ?? [];
-    const covered = unionLength(kids.map((c) => {
+    const kids = tree.childrenOf.get(s.id) ?? NO_KIDS;
+    const covered = kids.length === 0 ? 0 : unionLength(kids.map((c) => {
       const [a, b] = interval.get(c.id)!;
       return [Math.max(a, start), Math.min(b, end)] as Interval;
     }));
@@ -123,7 +125,7 @@ export function spanFigures(
       selfMs: Math.max(0, totalMs - covered),
       open: s.duration === null,
       depth: tree.depthOf.get(s.id) ?? 0,
-      children: kids.map((c) => c.id),
+      children: kids.length === 0 ? [] : kids.map((c) => c.id),
       subtree: subtreeTotals(s, kids, perSpan, rootCauseIds),
       callNode: -1, // set by the call-tree phase
     };

@@ -439,7 +439,6 @@ export function summarize(trace: TraceData): TraceSummary {
   );
   const usage = countUsage(tree.order, totals);
   const calls = callTree(tree, spans, isErrorSpan);
-  for (const [id, node] of calls.nodeOf) spans[id].callNode = node;
   return {
     totals,
     spans,
