@@ -30,6 +30,7 @@ const ATTEMPT = "loom.step.attempt";
 const EXIT_KIND = "loom.exit.kind";
 const TAILCALLS_FRAME = /\/tailcalls\/[^/]+\.ts:/;
 const CATEGORY = "loom.error.category";
+const LEASE_OWNER = "loom.lease.owner";
 
 /** A `RunObserver` that records into a recorder, plus access to the open spans. */
 export interface TraceObserver extends RunObserver {
@@ -330,7 +331,13 @@ async function addRun(
     addCall(recorder, call, underStep(call.step));
   }
   for (const e of events) {
-    pointSpan(recorder, "event", e.kind, { parent: runSpan, at: e.at, input: e.message });
+    const owner = leaseOwner(e.data); // started/resumed name the process: xray draws it as a band
+    pointSpan(recorder, "event", e.kind, {
+      parent: runSpan,
+      at: e.at,
+      input: e.message,
+      ...(owner ? { attributes: { [LEASE_OWNER]: owner } } : {}),
+    });
   }
   for (const child of children.reverse()) {
     await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1, recordCall);
@@ -427,6 +434,16 @@ function addCall(recorder: Recorder, call: CallRecord, parent: SpanHandle): void
       at: call.startedAt,
       input: { status: call.status, args: parseJson(call.args), result: parseJson(call.result) },
     });
+  }
+}
+
+/** The lease owner (`host:pid:token`) an event's data names, if any. */
+function leaseOwner(data: string | null): string | undefined {
+  try {
+    const owner = data === null ? undefined : JSON.parse(data)?.owner;
+    return typeof owner === "string" ? owner : undefined;
+  } catch {
+    return undefined;
   }
 }
 
