@@ -49,7 +49,10 @@ Deno.test({
         processes.bands.map((b) => [b.index, b.firstStep, b.lastStep, b.ended]),
         [[1, 0, 3, "crashed"], [2, 4, 8, "completed"]],
       );
-      assert.match(processes.bands[0].owner ?? "", /^[^:]+:\d+:\S+$/, "host:pid:token");
+      // each process is named by its lease owner, host:pid:token: two processes, two owners
+      const owners = processes.bands.map((b) => b.owner ?? "");
+      for (const owner of owners) assert.match(owner, /^[^:]+:\d+:\S+$/, "host:pid:token");
+      assert.notEqual(owners[0], owners[1]);
       assert.deepEqual(
         processes.markers.map((m) => [m.kind, m.afterStep]),
         [["start", null], ["crash", 3], ["lease-takeover", 3], ["resume", 3]],
@@ -78,7 +81,10 @@ Deno.test({
           await rows.nth(0).innerText(),
           /process 1\s+\S+:\d+:\S+\s+crashy\s+0–3\s.*crashed/s,
         );
-        assert.match(await rows.nth(1).innerText(), /process 2\s.*4–8\s.*completed/s);
+        assert.match(
+          await rows.nth(1).innerText(),
+          /process 2\s+\S+:\d+:\S+\s+crashy\s+4–8\s.*completed/s,
+        );
         assert.deepEqual(problems, []);
       } finally {
         await browser.close();

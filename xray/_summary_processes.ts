@@ -6,7 +6,8 @@
  * A trace rebuilt from the store (`loom-runner trace`) has one `event` span per run event under
  * the run span, named after the event kind (`started`, `resumed`, `lease-takeover`,
  * `interrupted`, `failed`…), its message as input (`resumed from running`, `took over the lease
- * from host:pid:token …`). Each `started`/`resumed` begins a process; what the `resumed` says it
+ * from host:pid:token …`) and, on `started`/`resumed`, the process's lease owner as
+ * `loom.lease.owner`. Each `started`/`resumed` begins a process; what the `resumed` says it
  * resumed from tells how the previous process stopped (`running`: it died holding the run).
  * A trace recorded live (`--trace`) has one run span per process instead, with
  * `loom.run.resumed` on the ones that resumed.
@@ -28,6 +29,19 @@ const RUN_ID = "loom.run.id";
 const RUN_STATUS = "loom.run.status";
 const RUN_RESUMED = "loom.run.resumed";
 const STEP_INDEX = "loom.step.index";
+const LEASE_OWNER = "loom.lease.owner";
+
+/** How markers at the same moment are ordered: how one process stops before the next starts. */
+const ORDER: ProcessMarker["kind"][] = [
+  "start",
+  "wait",
+  "pause",
+  "fail",
+  "crash",
+  "lease-takeover",
+  "wake",
+  "resume",
+];
 
 /** A `host:pid:token` lease owner named in an event message. */
 const OWNER = /\bfrom (\S+:\d+:\S+?)(?:[\s,;)]|$)/;
@@ -192,7 +206,10 @@ function fromEvents(ctx: RunContext): void {
       }
       end = Math.min(end, until);
     }
-    ctx.bands.push(band(ctx, run.runs[0], b.startOffset, end, until));
+    const p = band(ctx, run.runs[0], b.startOffset, end, until);
+    const owner = b.attributes[LEASE_OWNER];
+    if (typeof owner === "string") p.owner = owner;
+    ctx.bands.push(p);
   });
   bounds.forEach((b, k) => {
     const p = ctx.bands[k];
@@ -214,7 +231,7 @@ function fromEvents(ctx: RunContext): void {
     const k = starts < 0 ? ctx.bands.length - 1 : starts;
     mark(ctx, "lease-takeover", e.startOffset, k, text(e) || e.name, e);
     const owner = OWNER.exec(text(e))?.[1];
-    if (owner && k > 0) ctx.bands[k - 1].owner = owner;
+    if (owner && k > 0) ctx.bands[k - 1].owner ??= owner;
   }
 }
 
@@ -325,6 +342,7 @@ export function processTimeline(
     bands.push(...ctx.bands);
     for (const m of ctx.markers) markers.push({ ...m, process: m.process + offset });
   }
-  markers.sort((a, b) => a.atMs - b.atMs);
+  // Same moment (event times are whole milliseconds): in the order they happen to a run.
+  markers.sort((a, b) => a.atMs - b.atMs || ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
   return { bands, markers };
 }

@@ -280,7 +280,10 @@ export interface ProcessBand {
   runSpanId: string;
   /** 1 for the process that started the run (or the first one seen), then one more per resume. */
   index: number;
-  /** The lease owner (`host:pid:token`) when the trace names it (a takeover does), else `null`. */
+  /**
+   * The lease owner (`host:pid:token`) when the trace names it (`loom.lease.owner` on the event
+   * that started the process, or the takeover that ended it), else `null`.
+   */
   owner: string | null;
   /** Start, monotonic ms like `Span.startOffset`. */
   startMs: number;

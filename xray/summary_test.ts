@@ -394,7 +394,11 @@ Deno.test("processes: a crash, a takeover and a resume from the runner's events"
     step(0, 2),
     step(1, 10),
     runnerEvent("e2", "lease-takeover", 100, "took over the lease from vm:77:tok (owner gone)"),
-    runnerEvent("e3", "resumed", 101, "resumed from running"),
+    ["e3", "run", "event", 101, 0, {
+      name: "resumed",
+      input: "resumed from running",
+      attributes: { "loom.lease.owner": "vm:78:tak" },
+    }],
     step(2, 102),
     ["w", "s2", "event", 104, 0, { name: "timer t0", input: { status: "waiting" } }],
     runnerEvent("e4", "resumed", 150, "resumed from waiting"),
@@ -405,7 +409,7 @@ Deno.test("processes: a crash, a takeover and a resume from the runner's events"
     p.bands.map((b) => [b.index, b.owner, b.startMs, b.endMs, b.firstStep, b.lastStep, b.ended]),
     [
       [1, "vm:77:tok", 1, 15, 0, 1, "crashed"],
-      [2, null, 101, 107, 2, 2, "waiting"],
+      [2, "vm:78:tak", 101, 107, 2, 2, "waiting"],
       [3, null, 150, 200, 3, 3, "completed"],
     ],
   );

@@ -93,6 +93,7 @@ function renderFlame(host) {
     h("span", { class: "searchbox" }, search), info));
   var legend = h("div", { class: "legend flame-legend" });
   KINDS.forEach(function (k) { if (A.sum.totals.byKind[k]) legend.appendChild(h("span", null, h("i", { class: "b-" + k }), k)); });
+  legend.appendChild(h("span", null, h("i", { class: "ferr-i" }), "has failed spans"));
   legend.appendChild(h("span", { class: "muted", text: "width = time in the frame and below (self times summed, so concurrent work adds up); the part with nothing beneath is self time" }));
   host.appendChild(legend);
   var wrap = h("div", { class: "flamewrap scroll" });
@@ -111,7 +112,7 @@ function renderFlame(host) {
   function describe(k) {
     if (k < 0) return "all · " + fmtMs(all) + " of work (" + plural(A.ix.n, "span") + ")";
     var n = nodes[k];
-    return n.kind + " " + label(k) + " · " + plural(n.count, "span") + " · self " + fmtMs(n.selfMs) + " · frame " + fmtMs(n.inclusiveMs) +
+    return label(k) + " (" + n.kind + ") · " + plural(n.count, "span") + " · self " + fmtMs(n.selfMs) + " · frame " + fmtMs(n.inclusiveMs) +
       " (" + fmtPct(n.inclusiveMs / (all || 1)) + " of all)" + (n.errorSpans ? " · " + plural(n.errorSpans, "error span") : "");
   }
   function zoom(k) { focus = k; draw(); }

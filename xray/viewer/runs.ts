@@ -166,7 +166,8 @@ function renderOverTime(host) {
   if (!list.length && !pr.bands.length) { pad.appendChild(h("div", { class: "empty", text: "No steps or runs in this trace." })); return {}; }
   function draw() {
     clear(pad);
-    var W = Math.max(300, pad.clientWidth - 4), positions = stepPositions(list);
+    // the charts' width: the pad's, less a strip box's padding and border
+    var W = Math.max(300, pad.clientWidth - 2 * 16 - 2 * 12 - 2), positions = stepPositions(list);
     var head = h("div", { class: "muted" }, plural(list.length, "step") + (list.length > W / 3 ? " · each bar is about " + fmtInt(Math.ceil(list.length / Math.floor(W / 3))) + " steps: its height the slowest (or largest), the line inside the mean" : "") +
       " · click a bar to open that step");
     pad.appendChild(head);
@@ -176,12 +177,12 @@ function renderOverTime(host) {
       pad.appendChild(stripChart("tokens", "Tokens per step", list, function (i) { return c.tokens[i]; }, fmtCompact, W, pr.markers, positions));
       pad.appendChild(stripChart("cost", "Cost per step", list, function (i) { return c.cost[i]; }, fmtCost, W, pr.markers, positions));
     }
-    if (pr.bands.length) pad.appendChild(processStrip(list, positions, W));
     if (list.length) {
       var axis = h("div", { class: "strip-axis muted" }, h("span", { text: "← " + spanAt(ix, list[0]).name }), h("span", { text: spanAt(ix, list[list.length - 1]).name + " →" }));
       axis.style.width = W + "px";
       pad.appendChild(axis);
     }
+    if (pr.bands.length) pad.appendChild(processStrip(list, positions, W));
   }
   window.addEventListener("resize", function () { if (A.tab === "runs") draw(); });
   return { shown: draw };

@@ -306,6 +306,7 @@ table.profile td .name { overflow: hidden; text-overflow: ellipsis; white-space:
 .fl rect.b-error { fill: var(--k-error); } .fl rect.b-event { fill: var(--k-event); }
 .fl rect.b-all { fill: var(--faint); }
 .fl rect.ferr { stroke: var(--err); stroke-width: 1.5; }
+.legend i.ferr-i { background: none; border: 1.5px solid var(--err); }
 .fl text { font: 11px var(--sans); fill: #fff; pointer-events: none; }
 .fl:hover rect { filter: brightness(1.15); }
 .fl.anc rect { opacity: .45; }
@@ -331,7 +332,7 @@ table.profile td .name { overflow: hidden; text-overflow: ellipsis; white-space:
 #strip-tokens .smax, #strip-tokens .smean { fill: var(--k-llm); }
 #strip-cost .smax, #strip-cost .smean { fill: var(--k-branch); }
 .strip-legend { margin-top: 6px; }
-.strip-axis { display: flex; justify-content: space-between; font-size: 11px; margin: 4px 12px 0; }
+.strip-axis { display: flex; justify-content: space-between; font-size: 11px; margin: 4px 13px 0; }
 .plane-steps { position: relative; height: 46px; margin: 4px 0 8px; background: var(--panel2); border-radius: 3px; }
 .plane { height: 46px; background: var(--panel); }
 .plane .pband, .plane-steps .pband { top: 25px; height: 17px; line-height: 17px; }
