@@ -186,11 +186,28 @@ function columns(
 const zigzag = (x: number) => x >= 0 ? x * 2 : -x * 2 - 1;
 
 /** The fields the columns hold; the detail record of a span is everything else. */
+const IN_COLUMNS = new Set(["id", "parentId", "kind", "name", "startOffset", "duration", "status"]);
+
+/**
+ * A span's detail record as JSON: every field but those the columns hold, written field by field
+ * (no copy of the span). The parent is implied by the parent column unless it names a span that
+ * is not there.
+ */
 function detailRecord(s: Span, parentId: string | null): string {
-  const { id: _id, parentId: p, kind: _k, name: _n, startOffset: _o, duration: _d, ...rest } = s;
-  const { status: _s, ...more } = rest;
-  // The parent is implied by the parent column unless it names a span that is not there.
-  return safeJson(p === parentId ? more : { parentId: p, ...more });
+  try {
+    let out = s.parentId === parentId ? "{" : `{"parentId":${JSON.stringify(s.parentId)}`;
+    for (const key in s) {
+      if (IN_COLUMNS.has(key)) continue;
+      const text = JSON.stringify((s as unknown as Record<string, unknown>)[key]);
+      if (text === undefined) continue; // undefined, a function: JSON leaves the field out
+      out += `${out.length > 1 ? "," : ""}${JSON.stringify(key)}:${text}`;
+    }
+    return out + "}";
+  } catch {
+    const { id: _i, kind: _k, name: _n, startOffset: _o, duration: _d, status: _s, ...more } = s;
+    const { parentId: p, ...rest } = more;
+    return safeJson(p === parentId ? rest : more);
+  }
 }
 
 /** Replaces span ids in the summary by span indexes, and keeps lists to what the page shows. */
@@ -263,13 +280,24 @@ function pagePath(cp: TraceSummary["criticalPath"], at: (id: string) => number) 
     best: -1,
     bestMs: 0,
   }));
-  const perSpan = new Map<string, { kind: SpanKind; name: string; ms: number; first: number }>();
+  // Per span on the path (by its index in the trace): its time on the path, first appearance.
+  const slot = new Map<number, number>(); // span index -> slot
+  const spanOf: number[] = [];
+  const kindOf: SpanKind[] = [];
+  const nameOf: string[] = [];
+  const msOf: number[] = [];
   let t = 0;
   for (const seg of cp.segments) {
-    const e = perSpan.get(seg.spanId) ??
-      { kind: seg.kind, name: seg.name, ms: 0, first: perSpan.size };
-    e.ms += seg.ms;
-    perSpan.set(seg.spanId, e);
+    const i = at(seg.spanId);
+    let k = slot.get(i);
+    if (k === undefined) {
+      slot.set(i, k = spanOf.length);
+      spanOf.push(i);
+      kindOf.push(seg.kind);
+      nameOf.push(seg.name);
+      msOf.push(0);
+    }
+    msOf[k] += seg.ms;
     // the segment covers [t, t + ms) of the path: add its overlap with each bucket it touches
     const from = t;
     const to = t + seg.ms;
@@ -284,7 +312,7 @@ function pagePath(cp: TraceSummary["criticalPath"], at: (id: string) => number) 
       bk.kinds.set(seg.kind, (bk.kinds.get(seg.kind) ?? 0) + take);
       if (take > bk.bestMs) {
         bk.bestMs = take;
-        bk.best = at(seg.spanId);
+        bk.best = i;
       }
     }
   }
@@ -297,31 +325,46 @@ function pagePath(cp: TraceSummary["criticalPath"], at: (id: string) => number) 
     if (last && last.kind === kind && last.i === bk.best) last.ms = round3(last.ms + ms);
     else strip.push({ kind, ms: round3(ms), i: bk.best });
   }
-  const spans = [...perSpan].map(([id, e]) => ({ ...e, i: at(id), ms: round3(e.ms) }));
   const groups = new Map<
     string,
     { kind: SpanKind; name: string; count: number; ms: number; i: number; first: number }
   >();
   const named = new Map<string, string>(); // name -> group name, computed once per name
-  for (const e of spans) {
-    let name = named.get(e.name);
-    if (name === undefined) named.set(e.name, name = groupName(e.name));
-    const key = `${e.kind}\u0000${name}`;
-    const g = groups.get(key) ??
-      { kind: e.kind, name, count: 0, ms: 0, i: e.i, first: e.first };
+  for (let k = 0; k < spanOf.length; k++) {
+    let name = named.get(nameOf[k]);
+    if (name === undefined) named.set(nameOf[k], name = groupName(nameOf[k]));
+    const key = `${kindOf[k]}\u0000${name}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, g = { kind: kindOf[k], name, count: 0, ms: 0, i: spanOf[k], first: k });
     g.count++;
-    g.ms = round3(g.ms + e.ms);
-    groups.set(key, g);
+    g.ms += msOf[k];
   }
-  const top = <T extends { ms: number; first: number }>(list: T[]) =>
-    list.sort((a, b) => b.ms - a.ms).slice(0, 8).sort((a, b) => a.first - b.first);
-  return {
-    ms: round3(cp.ms),
-    spans: perSpan.size,
-    strip,
-    top: top(spans),
-    groups: top([...groups.values()]),
-  };
+  const spans = topSlots(msOf, 8).map((k) => ({
+    kind: kindOf[k],
+    name: nameOf[k],
+    ms: round3(msOf[k]),
+    first: k,
+    i: spanOf[k],
+  }));
+  const groupList = [...groups.values()];
+  const topGroups = topSlots(groupList.map((g) => g.ms), 8).map((k) => ({
+    ...groupList[k],
+    ms: round3(groupList[k].ms),
+  }));
+  return { ms: round3(cp.ms), spans: spanOf.length, strip, top: spans, groups: topGroups };
+}
+
+/** The positions of the `n` largest values (ties: the earlier first), in position order. */
+function topSlots(values: number[], n: number): number[] {
+  const best: number[] = [];
+  values.forEach((v, k) => {
+    if (best.length === n && v <= values[best[n - 1]]) return;
+    let at = best.length;
+    while (at > 0 && values[best[at - 1]] < v) at--;
+    best.splice(at, 0, k);
+    if (best.length > n) best.pop();
+  });
+  return best.sort((a, b) => a - b);
 }
 
 /** Rounds to microseconds: the viewer never shows more, and it keeps the page small. */

@@ -10,6 +10,8 @@ import type { Interval } from "./_summary_spans.ts";
 import type { CriticalPath, CriticalPathSegment } from "./summary.ts";
 import type { SpanTree } from "./tree.ts";
 
+const NO_KIDS: Span[] = [];
+
 /**
  * Walks back from the end of the trace: at each moment the path is in the child that finished
  * last before the current cursor, else in the span itself. Each millisecond is attributed to
@@ -31,6 +33,7 @@ export function criticalPath(tree: SpanTree, interval: Map<string, Interval>): C
   // that finished last before it (later ones in this order end earlier), and one skipped because
   // it starts after the cursor stays skipped as the cursor only moves back. O(k log k) per span.
   const walk = (span: Span | null, kids: Span[], start: number, end: number) => {
+    if (kids.length === 0) return push(span, end - start); // a leaf: all of it is its own
     let cursor = end;
     const byEnd = kids.slice().sort((x, y) => interval.get(y.id)![1] - interval.get(x.id)![1]);
     for (const child of byEnd) {
@@ -41,7 +44,7 @@ export function criticalPath(tree: SpanTree, interval: Map<string, Interval>): C
       const childEnd = Math.min(b, cursor);
       push(span, cursor - childEnd);
       const childStart = Math.max(a, start);
-      walk(child, tree.childrenOf.get(child.id) ?? [], childStart, childEnd);
+      walk(child, tree.childrenOf.get(child.id) ?? NO_KIDS, childStart, childEnd);
       cursor = childStart;
     }
     push(span, cursor - start);

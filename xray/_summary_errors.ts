@@ -30,23 +30,28 @@ function errorKey(span: Span): string {
  * error. Walks children before parents, collecting the errors failed in each subtree.
  */
 function propagatingSpans(tree: SpanTree): Set<string> {
-  const failedBelow = new Map<string, Set<string>>(); // span id -> error keys failed in subtree
+  // span id -> error keys failed in its subtree; only subtrees where something failed have one
+  const failedBelow = new Map<string, Set<string>>();
   const propagates = new Set<string>();
   for (let i = tree.order.length - 1; i >= 0; i--) {
     const s = tree.order[i];
-    const keys = new Set<string>();
-    for (const c of tree.childrenOf.get(s.id) ?? []) {
-      for (const k of failedBelow.get(c.id) ?? []) keys.add(k);
+    let keys: Set<string> | undefined;
+    for (const c of tree.childrenOf.get(s.id) ?? NONE) {
+      const below = failedBelow.get(c.id);
+      if (!below) continue;
+      keys ??= new Set();
+      for (const k of below) keys.add(k);
     }
     if (isErrorSpan(s)) {
       const marked = typeof s.attributes[LOOM_ERROR_PROPAGATED_FROM] === "string";
-      if (marked || keys.has(errorKey(s))) propagates.add(s.id);
-      keys.add(errorKey(s));
+      if (marked || keys?.has(errorKey(s))) propagates.add(s.id);
+      (keys ??= new Set()).add(errorKey(s));
     }
-    failedBelow.set(s.id, keys);
+    if (keys) failedBelow.set(s.id, keys);
   }
   return propagates;
 }
+const NONE: Span[] = [];
 
 /**
  * Describes the error of root-cause span `s`: its path from the root, the ancestors that ended

@@ -21,7 +21,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type DiffOptions, diffTraces, formatDiff, parseTolerance } from "./diff.ts";
 import { toDot } from "./dot.ts";
-import { toHtml } from "./html.ts";
+import { type HtmlOptions, writeHtml } from "./html.ts";
 import { loadTrace, TraceFormatError } from "./load.ts";
 import { mergeTraces } from "./merge.ts";
 import type { TraceData } from "./model.ts";
@@ -65,6 +65,15 @@ async function output(text: string, path: string | undefined): Promise<void> {
   }
   try {
     await Deno.writeTextFile(path, text);
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Streams an HTML page to a file (a 1,000,000-span page is never one string in memory). */
+async function outputHtml(trace: TraceData, path: string, options: HtmlOptions): Promise<void> {
+  try {
+    await writeHtml(trace, path, options);
   } catch (e) {
     throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
   }
@@ -233,7 +242,7 @@ async function htmlCommand(rest: string[]): Promise<number> {
   const trace = await loadTrace(positionals[0]);
   const compare = values.compare !== undefined ? await loadTrace(values.compare) : undefined;
   const out = values.output ?? positionals[0].replace(/(\.jsonl?)?$/, ".html");
-  await output(toHtml(trace, compare ? { compare } : {}), out);
+  await outputHtml(trace, out, compare ? { compare } : {});
   console.error(`wrote ${out}`);
   return 0;
 }
@@ -316,7 +325,7 @@ async function diffCommand(rest: string[]): Promise<number> {
     maxCostIncrease: tolerance(values["max-cost-increase"], "max-cost-increase"),
     maxTokenIncrease: tolerance(values["max-token-increase"], "max-token-increase"),
   });
-  if (values.html !== undefined) await output(toHtml(a, { compare: b }), values.html);
+  if (values.html !== undefined) await outputHtml(a, values.html, { compare: b });
   await output(
     values.json
       ? JSON.stringify(result) + "\n"

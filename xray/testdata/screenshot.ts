@@ -4,7 +4,8 @@
  *
  *   deno run -A xray/testdata/screenshot.ts [out-dir]   (default: .loom-tmp)
  *
- * Writes viewer.png (Spans tab, an LLM call selected), viewer-<tab>.png for the other tabs and
+ * Writes viewer.png (Spans tab, an LLM call selected), viewer-<tab>.png for the other tabs (the
+ * Profile, Flame and Over time tabs included) and
  * viewer-dark.png (Timeline in the dark colour scheme).
  *
  * @module
@@ -41,7 +42,7 @@ try {
   await page.goto(`file://${path}#tab=spans&span=${llm.id}`);
   await page.waitForSelector("body[data-ready]");
   await page.screenshot({ path: `${outDir}/viewer.png` });
-  for (const tab of ["overview", "timeline", "gantt", "graph", "errors", "state"]) {
+  for (const tab of ["overview", "timeline", "profile", "flame", "runs", "gantt", "graph", "errors", "state"]) {
     await page.click(`#mode-${tab}`);
     await page.waitForTimeout(150);
     await page.screenshot({ path: `${outDir}/viewer-${tab}.png` });
