@@ -96,8 +96,8 @@ async function enqueueAll(store: PostgresStore): Promise<number> {
 
 async function checkAllDone(store: PostgresStore): Promise<void> {
   const [{ done, steps }] = await store.sql.unsafe(
-    `SELECT (SELECT count(*) FROM runs WHERE status = 'completed') AS done,
-            (SELECT count(*) FROM steps) AS steps`,
+    `SELECT (SELECT count(*) FROM ${store.schema}.runs WHERE status = 'completed') AS done,
+            (SELECT count(*) FROM ${store.schema}.steps) AS steps`,
   );
   if (done !== RUNS || steps !== TOTAL) {
     throw new Error(`only ${done} runs / ${steps} steps completed`);

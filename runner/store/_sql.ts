@@ -61,10 +61,15 @@ export const SIGNAL_COLUMNS = `run_id AS "runId", seq, name, data, sent_at AS "s
 /** `EventRecord` columns. */
 export const EVENT_COLUMNS = `run_id AS "runId", seq, at, kind, message, data`;
 
-/** `StepStats` of one run's steps (`WHERE run_id = ...` follows). */
-export const STEP_STATS = `SELECT count(*) AS count, min(step) AS first, max(step) AS last,
+/** `StepStats` of one run's steps in `table` (`WHERE run_id = ...` follows). */
+export function stepStatsSql(table: string): string {
+  return `SELECT count(*) AS count, min(step) AS first, max(step) AS last,
   coalesce(sum(duration_ms), 0) AS "totalMs", count(state) AS "withState",
-  coalesce(max(attempt), 0) AS "maxAttempt" FROM steps`;
+  coalesce(max(attempt), 0) AS "maxAttempt" FROM ${table}`;
+}
+
+/** `StepStats` of one run's steps (`WHERE run_id = ...` follows). */
+export const STEP_STATS: string = stepStatsSql("steps");
 
 /** Column of each `RunPatch` field. */
 export const PATCH_COLUMNS: Readonly<Record<keyof RunPatch, string>> = {

@@ -93,13 +93,15 @@ async function sqliteCopy(): Promise<V1Copy> {
 async function postgresCopy(): Promise<V1Copy> {
   const schema = randomSchema("loomv1");
   const dump = await Deno.readTextFile(new URL("postgres.sql", FIXTURES));
-  // The pool reads int8 as numbers and lives in the new schema, like the store's own.
+  // The pool reads int8 as numbers, like the store's own; statements name the schema.
   const sql = connect(PG_TEST_URL, { schema, synchronousCommit: "off", maxConnections: 1 });
   const stores: Store[] = [];
   try {
     await sql.unsafe(dump.replaceAll("loom_v1_fixture", schema));
     const rows = {} as V1Tables;
-    for (const t of V1_TABLES) rows[t] = Array.from(await sql.unsafe(`SELECT * FROM ${t}`));
+    for (const t of V1_TABLES) {
+      rows[t] = Array.from(await sql.unsafe(`SELECT * FROM ${schema}.${t}`));
+    }
     return {
       location: PG_TEST_URL,
       rows,
@@ -114,7 +116,7 @@ async function postgresCopy(): Promise<V1Copy> {
       },
       async version() {
         const [{ value }] = await sql.unsafe(
-          "SELECT value FROM loom_meta WHERE key = 'schema_version'",
+          `SELECT value FROM ${schema}.loom_meta WHERE key = 'schema_version'`,
         );
         return Number(value);
       },

@@ -33,8 +33,18 @@ export interface WorkQueue {
   nextWakeAt(agentNames: readonly string[]): Promise<number | null>;
   /** Top-level runs of these agents that still need a worker (not waiting on outside input). */
   pendingRuns(agentNames: readonly string[], exclude?: readonly string[]): Promise<number>;
-  /** Calls `onWork` when runs may have become runnable; returns the unsubscribe function. */
-  listenForWork(onWork: () => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `onWork` when runs may have become runnable; returns the unsubscribe function. When
+   * the store cannot notify (e.g. behind a transaction pooler), it says so through
+   * `options.onWarning` and the worker relies on its poll interval.
+   */
+  listenForWork(onWork: () => void, options?: ListenOptions): Promise<() => Promise<void>>;
+}
+
+/** Options of `WorkQueue.listenForWork`. */
+export interface ListenOptions {
+  /** Told (one sentence) when wake-ups cannot be delivered and workers fall back to polling. */
+  onWarning?: (message: string) => void;
 }
 
 /** True when `store` can be shared by workers. */

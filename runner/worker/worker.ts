@@ -14,7 +14,7 @@ import { errorMessage, RunnerError } from "../errors.ts";
 import { type Store, TERMINAL_STATUSES } from "../store/store.ts";
 import type { ClaimedRun, WorkQueue } from "../store/work_queue.ts";
 
-export type { ClaimedRun, WorkQueue } from "../store/work_queue.ts";
+export type { ClaimedRun, ListenOptions, WorkQueue } from "../store/work_queue.ts";
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
@@ -46,6 +46,12 @@ export interface WorkerOptions {
   maxStoreFailures?: number;
   /** Progress: called when a claimed run's invocation ends or fails. */
   onRun?: (event: WorkerRunEvent) => void;
+  /**
+   * Told (one sentence) when the store cannot wake this worker (e.g. PostgreSQL behind a
+   * transaction pooler): it then wakes only every `maxIdleMs` and at known deadlines.
+   * @default a `warning: …` line on stderr
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** What happened to one claimed run. */
@@ -106,7 +112,8 @@ class Latch {
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
   const worker = new Worker(options);
-  const unlisten = await options.store.listenForWork(() => worker.latch.kick());
+  const onWarning = options.onWarning ?? ((m: string) => console.error(`warning: ${m}`));
+  const unlisten = await options.store.listenForWork(() => worker.latch.kick(), { onWarning });
   try {
     await worker.work();
   } finally {

@@ -245,7 +245,7 @@ pgTest("3 worker processes, one SIGKILLed mid-run: every run completes once", as
   const victimOut = await victim.output();
   assert.equal(victimOut.signal, "SIGKILL", new TextDecoder().decode(victimOut.stderr));
   const held = await t.store.sql.unsafe(
-    "SELECT run_id FROM runs WHERE lease_owner LIKE $1 AND status = 'running'",
+    `SELECT run_id FROM ${t.store.schema}.runs WHERE lease_owner LIKE $1 AND status = 'running'`,
     [`%:${victim.pid}:%`],
   );
   assert.ok(held.length > 0, "the victim died holding a run");

@@ -28,18 +28,27 @@ const INT8_AS_NUMBER = {
 
 /** Options of `connect`. */
 export interface ConnectOptions {
-  /** Schema on the search path. */
+  /** Schema of the store (named in `application_name`; every statement names it itself). */
   schema: string;
   /** `synchronous_commit` for the session, or null for the server's. */
   synchronousCommit: "on" | "off" | null;
   /** Pool size. */
   maxConnections: number;
+  /**
+   * Named prepared statements (parsed once per connection). Off behind a transaction pooler,
+   * where the next statement may reach another server session.
+   * @default true
+   */
+  prepare?: boolean;
 }
 
-/** A pool whose sessions live in `schema`, reading int8 as numbers. */
+/**
+ * A pool for the store of `schema`, reading int8 as numbers. No `search_path` is sent: every
+ * statement names its schema, so a pooler that refuses or ignores the startup parameter
+ * (pgbouncer) changes nothing.
+ */
 export function connect(url: string, options: ConnectOptions): Sql {
   const connection: Record<string, string> = {
-    search_path: options.schema,
     application_name: `loom-runner ${options.schema}`,
   };
   if (options.synchronousCommit) connection.synchronous_commit = options.synchronousCommit;
@@ -50,7 +59,33 @@ export function connect(url: string, options: ConnectOptions): Sql {
     types: { int8: INT8_AS_NUMBER },
     connect_timeout: 10,
     fetch_types: false,
+    prepare: options.prepare ?? true,
   });
+}
+
+/**
+ * Whether `url` reaches PostgreSQL through a transaction (or statement) pooler such as pgbouncer
+ * with `pool_mode = transaction`: two client connections answered by one server process, or one
+ * client connection by two, shows it (a direct connection or a session pooler never does). Opens
+ * two connections of its own, closed before it returns.
+ */
+export async function sharesServerSessions(url: string, options: ConnectOptions): Promise<boolean> {
+  const a = connect(url, { ...options, maxConnections: 1, prepare: false });
+  const b = connect(url, { ...options, maxConnections: 1, prepare: false });
+  const pid = async (c: Sql) => Number((await c.unsafe("SELECT pg_backend_pid() AS pid"))[0].pid);
+  try {
+    // A pooler hands a released server session to the next statement (last in, first out by
+    // default), so one round shows it; a busy pool may not, hence three.
+    for (let round = 0; round < 3; round++) {
+      const a1 = await pid(a);
+      const b1 = await pid(b);
+      const a2 = await pid(a);
+      if (a1 === b1 || a1 !== a2) return true;
+    }
+    return false;
+  } finally {
+    await Promise.all([a.end({ timeout: 1 }), b.end({ timeout: 1 })]).catch(() => {});
+  }
 }
 
 /** A plain pool of one connection (no schema, no type settings), for tooling. */

@@ -9,8 +9,9 @@
  * - `work_queue.ts`: claiming runnable runs (`FOR UPDATE SKIP LOCKED`), `LISTEN`/`NOTIFY`.
  * - `admin.ts`: a plain connection for tooling and tests (dropping a schema).
  *
- * Each store lives in one PostgreSQL schema (default `loom`, set per connection with
- * `search_path`), so tests and several deployments can share one database. Triggers send
+ * Each store lives in one PostgreSQL schema (default `loom`; every statement names it, so no
+ * `search_path` is needed and a connection pooler such as pgbouncer changes nothing), so tests
+ * and several deployments can share one database. Triggers send
  * `NOTIFY loom_work` (payload: the schema name) when a run may have become runnable, so idle
  * workers `LISTEN` instead of polling.
  *
@@ -36,7 +37,7 @@ export {
 } from "./store.ts";
 export { DEFAULT_PG_SCHEMA, PG_SCHEMA_VERSION, WORK_CHANNEL } from "./schema.ts";
 export { connectPostgresAdmin, type PostgresAdmin } from "./admin.ts";
-export type { ClaimedRun, WorkQueue } from "../work_queue.ts";
+export type { ClaimedRun, ListenOptions, WorkQueue } from "../work_queue.ts";
 
 // Types this module's API refers to, re-exported (type-only) so its documentation is whole on
 // its own (`deno doc --lint` on this entry point).

@@ -9,7 +9,7 @@ import { RunnerError } from "../../errors.ts";
 import type { Sql, Tx } from "./_db.ts";
 
 /** Current schema version of the PostgreSQL store. */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 /** Default schema a store lives in. */
 export const DEFAULT_PG_SCHEMA = "loom";
 /** Channel of the work notifications (the triggers below `NOTIFY` it). */
@@ -192,7 +192,56 @@ const MIGRATIONS: string[] = [
   ALTER TABLE runs ADD COLUMN ended_at BIGINT;
   UPDATE runs SET ended_at = updated_at WHERE status IN ('completed', 'failed', 'cancelled');
   `,
+  // 2 -> 3, behind a transaction pooler (issue 18): no SQL may depend on the session's
+  // search_path, which a pooler such as pgbouncer does not keep. The store's own statements name
+  // the schema; the function's body, which names tables, runs with the schema it was created in
+  // (the migration's SET LOCAL search_path).
+  `
+  ALTER FUNCTION loom_wait_over(TEXT, TEXT, BIGINT, INTEGER) SET search_path FROM CURRENT;
+  `,
 ];
+
+/**
+ * The store's tables and functions, each named with its schema: no statement depends on the
+ * session's `search_path` (a transaction pooler such as pgbouncer does not keep session settings,
+ * and a pooler that ignores the startup parameter would silently use `public`).
+ */
+export interface Tables {
+  /** The schema. */
+  schema: string;
+  /** `schema.runs`. */
+  runs: string;
+  /** `schema.steps`. */
+  steps: string;
+  /** `schema.failed_attempts`. */
+  failedAttempts: string;
+  /** `schema.calls`. */
+  calls: string;
+  /** `schema.signals`. */
+  signals: string;
+  /** `schema.events`. */
+  events: string;
+  /** `schema.loom_meta`. */
+  meta: string;
+  /** `schema.loom_wait_over`, the function. */
+  waitOver: string;
+}
+
+/** The qualified names of a store's tables (`schema` must match `SCHEMA_NAME`). */
+export function tablesOf(schema: string): Tables {
+  if (!SCHEMA_NAME.test(schema)) throw new RunnerError(`invalid schema name ${schema}`);
+  return {
+    schema,
+    runs: `${schema}.runs`,
+    steps: `${schema}.steps`,
+    failedAttempts: `${schema}.failed_attempts`,
+    calls: `${schema}.calls`,
+    signals: `${schema}.signals`,
+    events: `${schema}.events`,
+    meta: `${schema}.loom_meta`,
+    waitOver: `${schema}.loom_wait_over`,
+  };
+}
 
 /**
  * Checks that `schema` is a Loom store, or creates it when allowed, and migrates it to
@@ -220,9 +269,13 @@ export async function migrateSchema(
       );
     }
     if (version === PG_SCHEMA_VERSION) return;
+    // The migrations' DDL names no schema: it runs in this transaction's search_path only (SET
+    // LOCAL holds behind a transaction pooler too), and pg_temp last so nothing shadows it.
+    await tx.unsafe(`SET LOCAL search_path TO ${schema}, pg_catalog, pg_temp`);
     for (let v = version; v < PG_SCHEMA_VERSION; v++) await tx.unsafe(MIGRATIONS[v]);
     await tx.unsafe(
-      `INSERT INTO loom_meta (key, value) VALUES ('application', 'loom'), ('schema_version', $1)
+      `INSERT INTO ${tablesOf(schema).meta} (key, value)
+       VALUES ('application', 'loom'), ('schema_version', $1)
        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
       [String(PG_SCHEMA_VERSION)],
     );
@@ -250,7 +303,7 @@ async function schemaVersion(
   );
   const names = new Set(tables.map((t) => t.name as string));
   if (names.has("loom_meta")) {
-    const rows = await tx.unsafe("SELECT key, value FROM loom_meta");
+    const rows = await tx.unsafe(`SELECT key, value FROM ${tablesOf(schema).meta}`);
     const meta = new Map(rows.map((r) => [r.key as string, r.value as string]));
     if (meta.get("application") !== "loom") throw new RunnerError(`${where} is not a Loom store`);
     return Number(meta.get("schema_version") ?? 0);

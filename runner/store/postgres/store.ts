@@ -22,7 +22,7 @@ import {
   runParams,
   SIGNAL_COLUMNS,
   STEP_COLUMNS,
-  STEP_STATS,
+  stepStatsSql,
 } from "../_sql.ts";
 import type {
   CallRecord,
@@ -39,7 +39,7 @@ import type {
   StepStats,
   Store,
 } from "../store.ts";
-import type { ClaimedRun, WorkQueue } from "../work_queue.ts";
+import type { ClaimedRun, ListenOptions, WorkQueue } from "../work_queue.ts";
 import {
   all,
   connect,
@@ -48,11 +48,12 @@ import {
   one,
   type PgParam,
   query,
+  sharesServerSessions,
   type Sql,
   textList,
   type Tx,
 } from "./_db.ts";
-import { DEFAULT_PG_SCHEMA, migrateSchema, SCHEMA_NAME } from "./schema.ts";
+import { DEFAULT_PG_SCHEMA, migrateSchema, SCHEMA_NAME, type Tables, tablesOf } from "./schema.ts";
 import * as queue from "./work_queue.ts";
 
 export type { Sql } from "./_db.ts";
@@ -81,13 +82,33 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Connection pool size. @default 4 */
   maxConnections?: number;
+  /**
+   * Whether the URL reaches PostgreSQL through a transaction pooler (pgbouncer with
+   * `pool_mode = transaction`, or any pooler that gives each transaction whichever server
+   * session is free). Behind one the store prepares no named statements, and `listenForWork`
+   * does not LISTEN (notifications do not reach a pooled client): workers wake at their poll
+   * interval. Undefined: detected when the store opens (a few `pg_backend_pid()` round trips).
+   * @default undefined
+   */
+  transactionPooler?: boolean;
 }
 
 /** The guarded insert of one transition: only while `owner` holds the lease of a running run. */
-const COMMIT_STEP = `INSERT INTO steps (run_id, step, attempt, started_at, duration_ms, state)
+function commitStepSql(t: Tables): string {
+  return `INSERT INTO ${t.steps} (run_id, step, attempt, started_at, duration_ms, state)
   SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS
-    (SELECT 1 FROM runs WHERE run_id = $1 AND lease_owner = $7 AND status = 'running' FOR SHARE)
+    (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_owner = $7 AND status = 'running'
+     FOR SHARE)
   ON CONFLICT DO NOTHING`;
+}
+
+/** A failed open, in words; a startup parameter a pooler refuses gets the fix. */
+function openError(e: unknown): string {
+  const message = describe(e);
+  const refused = /unsupported startup parameter:?\s*(\S+)/i.exec(message)?.[1];
+  if (!refused) return message;
+  return `${message} (a connection pooler such as pgbouncer refuses startup parameters it does not know: add ${refused} to its ignore_startup_parameters, or connect directly)`;
+}
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
@@ -109,11 +130,22 @@ export class PostgresStore implements Store, WorkQueue {
   /** The connection pool (for tests and benchmarks). */
   readonly sql: Sql;
   #closed = false;
+  /** The tables, named with the schema. */
+  readonly #t: Tables;
+  readonly #commitStep: string;
+  /**
+   * True when the store reaches PostgreSQL through a transaction pooler (see
+   * `PostgresStoreOptions.transactionPooler`): no LISTEN/NOTIFY wake-ups for workers.
+   */
+  readonly transactionPooler: boolean;
 
-  private constructor(sql: Sql, location: string, schema: string) {
+  private constructor(sql: Sql, location: string, schema: string, transactionPooler: boolean) {
     this.sql = sql;
     this.location = location;
     this.schema = schema;
+    this.transactionPooler = transactionPooler;
+    this.#t = tablesOf(schema);
+    this.#commitStep = commitStepSql(this.#t);
   }
 
   /** Connects, checks the schema is a Loom store (or creates it) and migrates it. */
@@ -125,25 +157,33 @@ export class PostgresStore implements Store, WorkQueue {
       );
     }
     const location = `${redactUrl(url)} (schema ${schema})`;
+    const settings = {
+      schema,
+      synchronousCommit: options.synchronousCommit ??
+        (options.durability === "fsync" ? "on" as const : null),
+      maxConnections: options.maxConnections ?? 4,
+    };
     let sql: Sql;
     try {
-      sql = connect(url, {
-        schema,
-        synchronousCommit: options.synchronousCommit ??
-          (options.durability === "fsync" ? "on" : null),
-        maxConnections: options.maxConnections ?? 4,
-      });
+      sql = connect(url, settings);
     } catch (e) {
       throw new RunnerError(`invalid PostgreSQL URL ${redactUrl(url)}: ${describe(e)}`);
     }
+    let pooled: boolean;
     try {
       await migrateSchema(sql, schema, location, options.create !== false);
+      pooled = options.transactionPooler ?? await sharesServerSessions(url, settings);
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
       if (e instanceof RunnerError) throw e;
-      throw new RunnerError(`cannot open PostgreSQL store ${location}: ${describe(e)}`);
+      throw new RunnerError(`cannot open PostgreSQL store ${location}: ${openError(e)}`);
     }
-    return new PostgresStore(sql, location, schema);
+    if (pooled) {
+      // A named statement prepared in one server session is unknown to the next one.
+      await sql.end({ timeout: 5 });
+      sql = connect(url, { ...settings, prepare: false });
+    }
+    return new PostgresStore(sql, location, schema, pooled);
   }
 
   /** Closes the pool (waits up to 5 s for queries in flight). */
@@ -158,7 +198,9 @@ export class PostgresStore implements Store, WorkQueue {
     const params = runParams(r);
     const rows = await query(
       this.sql,
-      `INSERT INTO runs (${RUN_INSERT_COLUMNS}) VALUES (${marks(params.length, DOLLAR_MARK)})
+      `INSERT INTO ${this.#t.runs} (${RUN_INSERT_COLUMNS}) VALUES (${
+        marks(params.length, DOLLAR_MARK)
+      })
        ON CONFLICT (run_id) DO NOTHING`,
       params,
     );
@@ -169,7 +211,11 @@ export class PostgresStore implements Store, WorkQueue {
 
   /** One run. */
   getRun(runId: string): Promise<RunRecord | undefined> {
-    return one<RunRecord>(this.sql, `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1`, [runId]);
+    return one<RunRecord>(
+      this.sql,
+      `SELECT ${RUN_COLUMNS} FROM ${this.#t.runs} WHERE run_id = $1`,
+      [runId],
+    );
   }
 
   /** Runs, last changed first. */
@@ -186,7 +232,7 @@ export class PostgresStore implements Store, WorkQueue {
     if (filter.endedBefore !== undefined) add("ended_at <", filter.endedBefore);
     return all<RunRecord>(
       this.sql,
-      `SELECT ${RUN_COLUMNS} FROM runs${
+      `SELECT ${RUN_COLUMNS} FROM ${this.#t.runs}${
         where.length ? ` WHERE ${where.join(" AND ")}` : ""
       } ORDER BY updated_at DESC, run_id${limitClause(filter)}`,
       params,
@@ -202,7 +248,7 @@ export class PostgresStore implements Store, WorkQueue {
   ): Promise<boolean> {
     const rows = await query(
       this.sql,
-      `UPDATE runs SET lease_owner = $2, lease_expires = $3, status = 'running', updated_at = $4
+      `UPDATE ${this.#t.runs} SET lease_owner = $2, lease_expires = $3, status = 'running', updated_at = $4
        WHERE run_id = $1 AND lease_owner IS NOT DISTINCT FROM $5
          AND lease_expires IS NOT DISTINCT FROM $6 AND status = $7`,
       [runId, owner, expires, Date.now(), expected.owner, expected.expires, expected.status],
@@ -214,7 +260,7 @@ export class PostgresStore implements Store, WorkQueue {
   async renewLease(runId: string, owner: string, ttlMs: number): Promise<RunStatus | null> {
     const row = await one<{ status: RunStatus }>(
       this.sql,
-      `UPDATE runs SET lease_expires = $1 WHERE run_id = $2 AND lease_owner = $3 RETURNING status`,
+      `UPDATE ${this.#t.runs} SET lease_expires = $1 WHERE run_id = $2 AND lease_owner = $3 RETURNING status`,
       [Date.now() + ttlMs, runId, owner],
     );
     return row?.status ?? null;
@@ -226,7 +272,7 @@ export class PostgresStore implements Store, WorkQueue {
     const sets = patchSql(patch, params, DOLLAR_MARK);
     const rows = await query(
       this.sql,
-      `UPDATE runs SET ${sets} WHERE run_id = $1 AND lease_owner = $2 AND status = 'running'`,
+      `UPDATE ${this.#t.runs} SET ${sets} WHERE run_id = $1 AND lease_owner = $2 AND status = 'running'`,
       params,
     );
     return rows.count === 1;
@@ -238,7 +284,7 @@ export class PostgresStore implements Store, WorkQueue {
     const sets = patchSql(patch, params, DOLLAR_MARK);
     const rows = await query(
       this.sql,
-      `UPDATE runs SET ${sets} WHERE run_id = $1 AND status IN (${textList(2)})`,
+      `UPDATE ${this.#t.runs} SET ${sets} WHERE run_id = $1 AND status IN (${textList(2)})`,
       params,
     );
     return rows.count === 1;
@@ -250,7 +296,7 @@ export class PostgresStore implements Store, WorkQueue {
 
   /** Hot path: one guarded INSERT, i.e. one implicit transaction (one round trip). */
   async commitStep(s: StepRecord, owner: string): Promise<boolean> {
-    const rows = await query(this.sql, COMMIT_STEP, this.#stepParams(s, owner));
+    const rows = await query(this.sql, this.#commitStep, this.#stepParams(s, owner));
     return rows.count === 1;
   }
 
@@ -260,8 +306,8 @@ export class PostgresStore implements Store, WorkQueue {
     const sets = patchSql(patch, params, DOLLAR_MARK);
     const rows = await query(
       this.sql,
-      `WITH step AS (${COMMIT_STEP} RETURNING 1)
-       UPDATE runs SET ${sets} WHERE run_id = $1 AND EXISTS (SELECT 1 FROM step)`,
+      `WITH step AS (${this.#commitStep} RETURNING 1)
+       UPDATE ${this.#t.runs} SET ${sets} WHERE run_id = $1 AND EXISTS (SELECT 1 FROM step)`,
       params,
     );
     return rows.count === 1;
@@ -271,7 +317,7 @@ export class PostgresStore implements Store, WorkQueue {
   async compactSteps(runId: string, from: number, to: number, every: number): Promise<void> {
     await query(
       this.sql,
-      `UPDATE steps SET state = NULL WHERE run_id = $1 AND step BETWEEN $2 AND $3
+      `UPDATE ${this.#t.steps} SET state = NULL WHERE run_id = $1 AND step BETWEEN $2 AND $3
          AND (step + 1) % $4 <> 0 AND state IS NOT NULL`,
       [runId, from, to, every],
     );
@@ -281,7 +327,7 @@ export class PostgresStore implements Store, WorkQueue {
   lastStep(runId: string): Promise<StepRecord | undefined> {
     return one<StepRecord>(
       this.sql,
-      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = $1 ORDER BY step DESC LIMIT 1`,
+      `SELECT ${STEP_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 ORDER BY step DESC LIMIT 1`,
       [runId],
     );
   }
@@ -290,7 +336,7 @@ export class PostgresStore implements Store, WorkQueue {
   getStep(runId: string, step: number): Promise<StepRecord | undefined> {
     return one<StepRecord>(
       this.sql,
-      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = $1 AND step = $2`,
+      `SELECT ${STEP_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 AND step = $2`,
       [runId, step],
     );
   }
@@ -299,7 +345,7 @@ export class PostgresStore implements Store, WorkQueue {
   listSteps(runId: string, page: Page & { fromStep?: number } = {}): Promise<StepRecord[]> {
     return all<StepRecord>(
       this.sql,
-      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = $1 AND step >= $2 ORDER BY step${
+      `SELECT ${STEP_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 AND step >= $2 ORDER BY step${
         limitClause(page)
       }`,
       [runId, page.fromStep ?? -1],
@@ -308,7 +354,9 @@ export class PostgresStore implements Store, WorkQueue {
 
   /** Step summary. */
   async stepStats(runId: string): Promise<StepStats> {
-    return (await one<StepStats>(this.sql, `${STEP_STATS} WHERE run_id = $1`, [runId]))!;
+    return (await one<StepStats>(this.sql, `${stepStatsSql(this.#t.steps)} WHERE run_id = $1`, [
+      runId,
+    ]))!;
   }
 
   /** Records a failed attempt. */
@@ -316,7 +364,7 @@ export class PostgresStore implements Store, WorkQueue {
     const params = failedAttemptParams(a);
     await query(
       this.sql,
-      `INSERT INTO failed_attempts (${FAILED_ATTEMPT_INSERT_COLUMNS}) VALUES (${
+      `INSERT INTO ${this.#t.failedAttempts} (${FAILED_ATTEMPT_INSERT_COLUMNS}) VALUES (${
         marks(params.length, DOLLAR_MARK)
       })
        ON CONFLICT (run_id, step, scope, attempt) DO UPDATE SET error = EXCLUDED.error,
@@ -335,7 +383,7 @@ export class PostgresStore implements Store, WorkQueue {
   ): Promise<FailedAttemptRecord | undefined> {
     return one<FailedAttemptRecord>(
       this.sql,
-      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM failed_attempts
+      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM ${this.#t.failedAttempts}
        WHERE run_id = $1 AND step = $2 AND scope = $3
        ORDER BY attempt DESC LIMIT 1`,
       [runId, step, scope],
@@ -359,7 +407,7 @@ export class PostgresStore implements Store, WorkQueue {
     }
     return all<FailedAttemptRecord>(
       this.sql,
-      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM failed_attempts WHERE ${
+      `SELECT ${FAILED_ATTEMPT_COLUMNS} FROM ${this.#t.failedAttempts} WHERE ${
         where.join(" AND ")
       } ORDER BY step, started_at, scope, attempt${limitClause(page)}`,
       params,
@@ -370,7 +418,7 @@ export class PostgresStore implements Store, WorkQueue {
   async countFailedAttempts(runId: string): Promise<number> {
     const r = await one<{ n: number }>(
       this.sql,
-      "SELECT count(*) AS n FROM failed_attempts WHERE run_id = $1",
+      `SELECT count(*) AS n FROM ${this.#t.failedAttempts} WHERE run_id = $1`,
       [runId],
     );
     return r!.n;
@@ -380,7 +428,7 @@ export class PostgresStore implements Store, WorkQueue {
   getCall(runId: string, key: string): Promise<CallRecord | undefined> {
     return one<CallRecord>(
       this.sql,
-      `SELECT ${CALL_COLUMNS} FROM calls WHERE run_id = $1 AND key = $2`,
+      `SELECT ${CALL_COLUMNS} FROM ${this.#t.calls} WHERE run_id = $1 AND key = $2`,
       [runId, key],
     );
   }
@@ -389,7 +437,9 @@ export class PostgresStore implements Store, WorkQueue {
     const params = callParams(c, (capped) => capped);
     return query(
       on,
-      `INSERT INTO calls (${CALL_INSERT_COLUMNS}) VALUES (${marks(params.length, DOLLAR_MARK)})
+      `INSERT INTO ${this.#t.calls} (${CALL_INSERT_COLUMNS}) VALUES (${
+        marks(params.length, DOLLAR_MARK)
+      })
        ON CONFLICT (run_id, key) DO UPDATE SET step = EXCLUDED.step, kind = EXCLUDED.kind,
          name = EXCLUDED.name, args = EXCLUDED.args, args_hash = EXCLUDED.args_hash,
          status = EXCLUDED.status, result = EXCLUDED.result,
@@ -424,7 +474,7 @@ export class PostgresStore implements Store, WorkQueue {
     }
     return all<CallRecord>(
       this.sql,
-      `SELECT ${CALL_COLUMNS} FROM calls WHERE ${
+      `SELECT ${CALL_COLUMNS} FROM ${this.#t.calls} WHERE ${
         where.join(" AND ")
       } ORDER BY step, started_at, key${limitClause(page)}`,
       params,
@@ -435,7 +485,7 @@ export class PostgresStore implements Store, WorkQueue {
   countCalls(runId: string): Promise<{ kind: string; name: string; status: string; n: number }[]> {
     return all(
       this.sql,
-      `SELECT kind, name, status, count(*) AS n FROM calls WHERE run_id = $1
+      `SELECT kind, name, status, count(*) AS n FROM ${this.#t.calls} WHERE run_id = $1
        GROUP BY kind, name, status ORDER BY kind, name, status`,
       [runId],
     );
@@ -446,8 +496,9 @@ export class PostgresStore implements Store, WorkQueue {
     return this.#nextSeq(async () => {
       const [{ seq }] = await query<{ seq: number }>(
         this.sql,
-        `INSERT INTO signals (run_id, seq, name, data, sent_at)
-         SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM signals WHERE run_id = $1
+        `INSERT INTO ${this.#t.signals} (run_id, seq, name, data, sent_at)
+         SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM ${this.#t.signals}
+         WHERE run_id = $1
          RETURNING seq`,
         [runId, name, data, at],
       );
@@ -473,7 +524,7 @@ export class PostgresStore implements Store, WorkQueue {
   nextSignal(runId: string, name: string): Promise<SignalRecord | undefined> {
     return one<SignalRecord>(
       this.sql,
-      `SELECT ${SIGNAL_COLUMNS} FROM signals WHERE run_id = $1 AND name = $2
+      `SELECT ${SIGNAL_COLUMNS} FROM ${this.#t.signals} WHERE run_id = $1 AND name = $2
          AND consumed_by IS NULL AND rejected IS NULL ORDER BY seq LIMIT 1`,
       [runId, name],
     );
@@ -489,14 +540,14 @@ export class PostgresStore implements Store, WorkQueue {
       if ("call" in consumer) {
         await query(
           tx,
-          "UPDATE signals SET consumed_by = $1 WHERE run_id = $2 AND seq = $3",
+          `UPDATE ${this.#t.signals} SET consumed_by = $1 WHERE run_id = $2 AND seq = $3`,
           [consumer.call.key, runId, seq],
         );
         await this.#putCall(consumer.call, tx);
       } else {
         await query(
           tx,
-          "UPDATE signals SET rejected = $1 WHERE run_id = $2 AND seq = $3",
+          `UPDATE ${this.#t.signals} SET rejected = $1 WHERE run_id = $2 AND seq = $3`,
           [consumer.rejected, runId, seq],
         );
       }
@@ -507,7 +558,9 @@ export class PostgresStore implements Store, WorkQueue {
   listSignals(runId: string, page: Page = {}): Promise<SignalRecord[]> {
     return all<SignalRecord>(
       this.sql,
-      `SELECT ${SIGNAL_COLUMNS} FROM signals WHERE run_id = $1 ORDER BY seq${limitClause(page)}`,
+      `SELECT ${SIGNAL_COLUMNS} FROM ${this.#t.signals} WHERE run_id = $1 ORDER BY seq${
+        limitClause(page)
+      }`,
       [runId],
     );
   }
@@ -522,8 +575,9 @@ export class PostgresStore implements Store, WorkQueue {
     await this.#nextSeq(() =>
       query(
         this.sql,
-        `INSERT INTO events (run_id, seq, at, kind, message, data)
-         SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5 FROM events WHERE run_id = $1`,
+        `INSERT INTO ${this.#t.events} (run_id, seq, at, kind, message, data)
+         SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5 FROM ${this.#t.events}
+         WHERE run_id = $1`,
         [runId, Date.now(), kind, message, data],
       )
     );
@@ -533,7 +587,9 @@ export class PostgresStore implements Store, WorkQueue {
   listEvents(runId: string, page: Page = {}): Promise<EventRecord[]> {
     return all<EventRecord>(
       this.sql,
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq${limitClause(page)}`,
+      `SELECT ${EVENT_COLUMNS} FROM ${this.#t.events} WHERE run_id = $1 ORDER BY seq${
+        limitClause(page)
+      }`,
       [runId],
     );
   }
@@ -541,10 +597,11 @@ export class PostgresStore implements Store, WorkQueue {
   /** Deletes a run's rows. */
   deleteRun(runId: string): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      for (const t of ["steps", "failed_attempts", "calls", "signals", "events"]) {
-        await query(tx, `DELETE FROM ${t} WHERE run_id = $1`, [runId]);
+      const t = this.#t;
+      for (const table of [t.steps, t.failedAttempts, t.calls, t.signals, t.events]) {
+        await query(tx, `DELETE FROM ${table} WHERE run_id = $1`, [runId]);
       }
-      const rows = await query(tx, "DELETE FROM runs WHERE run_id = $1", [runId]);
+      const rows = await query(tx, `DELETE FROM ${t.runs} WHERE run_id = $1`, [runId]);
       return rows.count === 1;
     }) as Promise<boolean>;
   }
@@ -555,17 +612,18 @@ export class PostgresStore implements Store, WorkQueue {
    */
   async integrityCheck(): Promise<string[]> {
     const out: string[] = [];
-    for (const t of ["steps", "failed_attempts", "calls", "signals", "events"]) {
+    const t = this.#t;
+    for (const name of ["steps", "failed_attempts", "calls", "signals", "events"]) {
       const [{ n }] = await query<{ n: number }>(
         this.sql,
-        `SELECT count(*) AS n FROM ${t} x WHERE NOT EXISTS
-           (SELECT 1 FROM runs r WHERE r.run_id = x.run_id)`,
+        `SELECT count(*) AS n FROM ${t.schema}.${name} x WHERE NOT EXISTS
+           (SELECT 1 FROM ${t.runs} r WHERE r.run_id = x.run_id)`,
       );
-      if (n > 0) out.push(`${n} row(s) in ${t} belong to no run`);
+      if (n > 0) out.push(`${n} row(s) in ${name} belong to no run`);
     }
     const [{ n }] = await query<{ n: number }>(
       this.sql,
-      `SELECT count(*) AS n FROM runs WHERE status IN ('completed', 'failed', 'cancelled')
+      `SELECT count(*) AS n FROM ${t.runs} WHERE status IN ('completed', 'failed', 'cancelled')
          AND lease_owner IS NOT NULL`,
     );
     if (n > 0) out.push(`${n} finished run(s) still hold a lease`);
@@ -593,27 +651,38 @@ export class PostgresStore implements Store, WorkQueue {
     claimMs: number,
     exclude: readonly string[] = [],
   ): Promise<ClaimedRun[]> {
-    return queue.claimRunnable(this.sql, agentNames, limit, claimMs, exclude);
+    return queue.claimRunnable(this.sql, this.#t, agentNames, limit, claimMs, exclude);
   }
 
   /** Ends a claim (see `WorkQueue.releaseClaim`). */
   releaseClaim(runId: string): Promise<void> {
-    return queue.releaseClaim(this.sql, runId);
+    return queue.releaseClaim(this.sql, this.#t, runId);
   }
 
   /** When a run may next become runnable without a notification (see `WorkQueue.nextWakeAt`). */
   nextWakeAt(agentNames: readonly string[]): Promise<number | null> {
-    return queue.nextWakeAt(this.sql, agentNames);
+    return queue.nextWakeAt(this.sql, this.#t, agentNames);
   }
 
   /** Runs that still need a worker (see `WorkQueue.pendingRuns`). */
   pendingRuns(agentNames: readonly string[], exclude: readonly string[] = []): Promise<number> {
-    return queue.pendingRuns(this.sql, agentNames, exclude);
+    return queue.pendingRuns(this.sql, this.#t, agentNames, exclude);
   }
 
-  /** Calls `onWork` when this store's runs may have become runnable (LISTEN/NOTIFY). */
-  listenForWork(onWork: () => void): Promise<() => Promise<void>> {
-    return queue.listenForWork(this.sql, this.schema, onWork);
+  /**
+   * Calls `onWork` when this store's runs may have become runnable (LISTEN/NOTIFY). Behind a
+   * transaction pooler notifications do not reach a client: it says so through `onWarning` and
+   * listens to nothing, so a worker wakes at its poll interval and known deadlines.
+   */
+  async listenForWork(
+    onWork: () => void,
+    options: ListenOptions = {},
+  ): Promise<() => Promise<void>> {
+    if (!this.transactionPooler) return await queue.listenForWork(this.sql, this.schema, onWork);
+    options.onWarning?.(
+      `${this.location} is reached through a transaction pooler (such as pgbouncer with pool_mode = transaction), which does not deliver LISTEN/NOTIFY: workers wake only at their poll interval and known deadlines; connect workers directly (or through a session pooler) for prompt wake-ups`,
+    );
+    return async () => {};
   }
 }
 

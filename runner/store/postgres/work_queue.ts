@@ -10,14 +10,16 @@
  */
 import type { ClaimedRun } from "../work_queue.ts";
 import { all, one, query, type Sql, textList } from "./_db.ts";
-import { WORK_CHANNEL } from "./schema.ts";
+import { type Tables, WORK_CHANNEL } from "./schema.ts";
 
 /** Top-level runs a worker may take: unleased (or lease expired), unclaimed, and not waiting on. */
-const RUNNABLE = `parent_run_id IS NULL AND agent_name IN (${textList(1)})
+function runnable(t: Tables): string {
+  return `parent_run_id IS NULL AND agent_name IN (${textList(1)})
   AND status IN ('queued', 'paused', 'running', 'waiting')
   AND (lease_owner IS NULL OR lease_expires < $2)
   AND (claimed_until IS NULL OR claimed_until < $2)
-  AND (status <> 'waiting' OR loom_wait_over(run_id, waiting, $2, 0))`;
+  AND (status <> 'waiting' OR ${t.waitOver}(run_id, waiting, $2, 0))`;
+}
 
 /**
  * Claims up to `limit` runnable top-level runs of the given agents for `claimMs` (a short
@@ -26,6 +28,7 @@ const RUNNABLE = `parent_run_id IS NULL AND agent_name IN (${textList(1)})
  */
 export function claimRunnable(
   sql: Sql,
+  t: Tables,
   agentNames: readonly string[],
   limit: number,
   claimMs: number,
@@ -34,8 +37,8 @@ export function claimRunnable(
   const now = Date.now();
   return all<ClaimedRun>(
     sql,
-    `UPDATE runs SET claimed_until = $3 WHERE run_id IN (
-       SELECT run_id FROM runs WHERE ${RUNNABLE} AND run_id NOT IN (${textList(5)})
+    `UPDATE ${t.runs} SET claimed_until = $3 WHERE run_id IN (
+       SELECT run_id FROM ${t.runs} WHERE ${runnable(t)} AND run_id NOT IN (${textList(5)})
        ORDER BY updated_at LIMIT $4 FOR UPDATE SKIP LOCKED)
      RETURNING run_id AS "runId", agent_name AS "agentName", status`,
     [
@@ -49,15 +52,19 @@ export function claimRunnable(
 }
 
 /** Ends a claim (after the worker's invocation of the run returned). */
-export async function releaseClaim(sql: Sql, runId: string): Promise<void> {
-  await query(sql, "UPDATE runs SET claimed_until = NULL WHERE run_id = $1", [runId]);
+export async function releaseClaim(sql: Sql, t: Tables, runId: string): Promise<void> {
+  await query(sql, `UPDATE ${t.runs} SET claimed_until = NULL WHERE run_id = $1`, [runId]);
 }
 
 /**
  * Earliest future time something may become runnable without a notification: a lease or claim
  * expiring, a timer due, a signal wait timing out. Null when nothing is scheduled.
  */
-export async function nextWakeAt(sql: Sql, agentNames: readonly string[]): Promise<number | null> {
+export async function nextWakeAt(
+  sql: Sql,
+  t: Tables,
+  agentNames: readonly string[],
+): Promise<number | null> {
   const row = await one<{ t: number | null }>(
     sql,
     `SELECT min(t) AS t FROM (
@@ -67,7 +74,7 @@ export async function nextWakeAt(sql: Sql, agentNames: readonly string[]): Promi
          CASE WHEN status = 'waiting' THEN
            coalesce((waiting::jsonb->>'wakeAt')::bigint, (waiting::jsonb->>'deadline')::bigint)
          END) AS t
-       FROM runs WHERE parent_run_id IS NULL AND agent_name IN (${textList(1)})
+       FROM ${t.runs} WHERE parent_run_id IS NULL AND agent_name IN (${textList(1)})
          AND status IN ('queued', 'paused', 'running', 'waiting')) x
      WHERE t > $2`,
     [JSON.stringify(agentNames), Date.now()],
@@ -81,16 +88,17 @@ export async function nextWakeAt(sql: Sql, agentNames: readonly string[]): Promi
  */
 export async function pendingRuns(
   sql: Sql,
+  t: Tables,
   agentNames: readonly string[],
   exclude: readonly string[],
 ): Promise<number> {
   const row = await one<{ n: number }>(
     sql,
-    `SELECT count(*) AS n FROM runs WHERE parent_run_id IS NULL
+    `SELECT count(*) AS n FROM ${t.runs} WHERE parent_run_id IS NULL
        AND agent_name IN (${textList(1)}) AND run_id NOT IN (${textList(3)})
        AND (status IN ('queued', 'paused', 'running')
          OR (status = 'waiting' AND (waiting::jsonb->>'kind' = 'timer'
-                                     OR loom_wait_over(run_id, waiting, $2, 0))))`,
+                                     OR ${t.waitOver}(run_id, waiting, $2, 0))))`,
     [JSON.stringify(agentNames), Date.now(), JSON.stringify(exclude)],
   );
   return row!.n;
