@@ -96,11 +96,7 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
   const out = new Output(Boolean(values.json));
   try {
     applyRenamedFlags(values, command.renamedFlags);
-    if (positionals.length > (command.module ? 1 : 0)) {
-      throw new RunnerError(
-        `unexpected argument ${JSON.stringify(positionals[command.module ? 1 : 0])} for ${name}`,
-      );
-    }
+    checkPositionals(name, command, positionals, values);
     if (command.module === "required" && positionals.length === 0) {
       throw new RunnerError(`${name} needs the agent module path: loom-runner ${command.usage}`);
     }
@@ -108,6 +104,29 @@ export async function main(args: string[], hooks: CliHooks = {}): Promise<number
   } catch (e) {
     return reportError(e, values);
   }
+}
+
+/** An agent module path or URL, as the seed's commands put one before the flags. */
+const MODULE_PATH = /^[a-z]+:\/\/|\.(ts|tsx|js|jsx|mjs|mts)$/i;
+
+/**
+ * The positional arguments a command takes: its module, and for the commands that need none
+ * (inspection, signal, cancel…) a module path anyway, ignored (`loom-runner explain agent.ts
+ * --run-id X`, the seed's form). Anything else is refused, with a hint when it looks like a run id.
+ */
+function checkPositionals(
+  name: string,
+  command: Command,
+  positionals: string[],
+  values: Values,
+): void {
+  const allowed = command.module ? 1 : MODULE_PATH.test(positionals[0] ?? "") ? 1 : 0;
+  const extra = positionals[allowed];
+  if (extra === undefined) return;
+  const hint = values["run-id"] === undefined && "run-id" in optionsOf(command)
+    ? ` (the run id goes in --run-id ${extra})`
+    : "";
+  throw new RunnerError(`unexpected argument ${JSON.stringify(extra)} for ${name}${hint}`);
 }
 
 function reportError(e: unknown, values: Values): number {

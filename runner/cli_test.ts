@@ -591,3 +591,38 @@ Deno.test("cli: a negative number gets the flag's own sentence, and every usage 
     assert.equal(r.code, 0, r.err);
   });
 });
+
+Deno.test("cli (subprocess): the seed's forms: run --trace without --db uses ./loom.sqlite (said on stderr); a module before an inspection command's flags is ignored", async () => {
+  await inTemp(async (dir) => {
+    const cmd = async (...args: string[]) => {
+      const o = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./cli.ts", import.meta.url).pathname, ...args],
+        cwd: dir,
+        env: { LOOM_DB_URL: "" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+    };
+    const run = await cmd("run", COUNTER, "--run-id", "x", "--trace", "t.html", "--max-steps", "3");
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.err, /^note: no --db given \(nor LOOM_DB_URL\): using loom\.sqlite\n/);
+    assert.match(run.out, /continue with: loom-runner resume .* --run-id x --db loom\.sqlite\n$/);
+    assert.ok(Deno.statSync(`${dir}/loom.sqlite`).isFile);
+    assert.ok(Deno.statSync(`${dir}/t.html`).isFile);
+    for (const command of ["explain", "get", "history", "calls", "attempts", "verify"]) {
+      const r = await cmd(command, COUNTER, "--run-id", "x", "--db", "loom.sqlite");
+      assert.equal(r.code, 0, `${command}: ${r.err}`);
+      assert.equal(r.err, "");
+    }
+    const list = await cmd("list", COUNTER, "--db", "loom.sqlite", "--json");
+    assert.equal(JSON.parse(list.out)[0].runId, "x");
+    const mistaken = await cmd("explain", "x", "--db", "loom.sqlite");
+    assert.equal(mistaken.code, 2);
+    assert.equal(
+      mistaken.err,
+      'error: unexpected argument "x" for explain (the run id goes in --run-id x)\n',
+    );
+  });
+});

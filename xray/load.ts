@@ -1,7 +1,8 @@
 /**
  * Reading traces back: a `trace.json` document, the JSONL stream a recorder with `stream`
- * writes as it goes (which survives the process being killed), or an xray HTML page (the page
- * carries its trace, times to the microsecond). Bad input fails with one
+ * writes as it goes (which survives the process being killed), an xray HTML page (the page
+ * carries its trace, times to the microsecond), or an OTLP/JSON document (`toOtlpJson`'s, or a
+ * collector's file export). Bad input fails with one
  * `TraceFormatError` sentence saying what is wrong, never a crash deep inside a consumer.
  *
  * @module
@@ -10,6 +11,7 @@
 import type { Span, TraceData } from "./model.ts";
 import { parentsFirst } from "./tree.ts";
 import { isXrayPage, traceFromPage } from "./_page_read.ts";
+import { isOtlpDocument, traceFromOtlp } from "./_otlp_read.ts";
 
 /** The input is not a Loom trace (wrong format, missing fields, not JSON). */
 export class TraceFormatError extends Error {
@@ -55,8 +57,9 @@ function checkSpan(s: unknown, i: number, source: string): Span {
 /**
  * Parses and validates a trace from text: a `loom-trace/1` JSON document, a
  * `loom-trace-stream/1` JSONL stream (a header line, then one line per span start and end — a
- * span's last line wins — and `{"traceMeta": {...}}` lines; a torn last line is ignored), or a
- * page written by `toHtml`/`writeHtml` (its trace, times to the microsecond).
+ * span's last line wins — and `{"traceMeta": {...}}` lines; a torn last line is ignored), a
+ * page written by `toHtml`/`writeHtml` (its trace, times to the microsecond), or an OTLP/JSON
+ * trace document (`resourceSpans`; Loom's own `loom.*` attributes become span fields again).
  *
  * @param text The file's content.
  * @param source How to name the input in error messages. @default "the input"
@@ -91,7 +94,23 @@ export function parseTrace(text: string, source = "the input"): TraceData {
       cause: e,
     });
   }
+  if (isOtlpDocument(doc)) return fromOtlp(doc, source);
   return checkTrace(doc, source);
+}
+
+/** An OTLP/JSON document as a checked Loom trace, parents before children. */
+function fromOtlp(doc: unknown, source: string): TraceData {
+  let trace: TraceData;
+  try {
+    trace = traceFromOtlp(doc) as TraceData;
+  } catch (e) {
+    throw new TraceFormatError(`${source} is an OTLP JSON document whose spans cannot be read`, {
+      cause: e,
+    });
+  }
+  checkTrace(trace, `${source} (OTLP JSON)`);
+  trace.spans = parentsFirst(trace.spans);
+  return trace;
 }
 
 /**

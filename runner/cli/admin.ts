@@ -9,6 +9,7 @@ import { cancelRun, deleteRun, forkRun, pruneRuns, sendSignal } from "../inspect
 import { type RunStatus, TERMINAL_STATUSES } from "../store/store.ts";
 import {
   type Command,
+  dbHint,
   intFlag,
   jsonFlag,
   need,
@@ -78,7 +79,9 @@ const forkCommand: Command = {
       });
       ctx.out.doc({ runId: rec.runId, forkOf: rec.forkOfRunId, step, status: rec.status });
       ctx.out.text(
-        `run ${rec.runId} forked from ${rec.forkOfRunId} at step ${step}; start it with: loom-runner resume <agent.ts> --run-id ${rec.runId} --db ${ctx.values.db}`,
+        `run ${rec.runId} forked from ${rec.forkOfRunId} at step ${step}; start it with: loom-runner resume <agent.ts> --run-id ${rec.runId}${
+          dbHint(ctx.values)
+        }`,
       );
       return 0;
     }),

@@ -230,11 +230,25 @@ export function readJsonFile(path: string, what: string): unknown {
  */
 export type StoreAccess = "read" | "write" | "create";
 
-/** Opens the store `--db` (or `LOOM_DB_URL`) names, for `access`. */
+/** The database a command uses when neither `--db` nor `LOOM_DB_URL` names one. */
+export const DEFAULT_DB = "loom.sqlite";
+
+/**
+ * The database of a command: `--db`, else `LOOM_DB_URL`, else `loom.sqlite` in the working
+ * directory, said on stderr (`note: no --db given (nor LOOM_DB_URL): using loom.sqlite`); the
+ * default is stored back in `values.db`, so the hints a command prints name it.
+ */
+export function dbFlag(values: Values): string {
+  if (typeof values.db === "string" && values.db !== "") return values.db;
+  const fromEnv = Deno.env.get("LOOM_DB_URL");
+  if (fromEnv) return fromEnv; // not in values.db: hints must not print a URL's password
+  console.error(`note: no --db given (nor LOOM_DB_URL): using ${DEFAULT_DB}`);
+  return values.db = DEFAULT_DB;
+}
+
+/** Opens the store `--db` (or `LOOM_DB_URL`, or `loom.sqlite`) names, for `access`. */
 export async function openFor(values: Values, access: StoreAccess): Promise<Store> {
-  const db = typeof values.db === "string" && values.db !== ""
-    ? values.db
-    : Deno.env.get("LOOM_DB_URL") ?? need(values, "db");
+  const db = dbFlag(values);
   const durability = values.durability ?? "normal";
   if (durability !== "normal" && durability !== "fsync") {
     throw new RunnerError(`--durability must be normal or fsync, got ${durability}`);
@@ -272,6 +286,11 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/** ` --db X` for the hints commands print, or nothing when the database came from LOOM_DB_URL. */
+export function dbHint(values: Values): string {
+  return typeof values.db === "string" && values.db !== "" ? ` --db ${values.db}` : "";
 }
 
 /** `--limit` (default 50) and `--offset`. */

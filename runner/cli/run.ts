@@ -13,6 +13,7 @@ import { preview } from "../inspect/explain.ts";
 import {
   type Command,
   type CommandContext,
+  dbHint,
   EXEC,
   importAgentModule,
   intFlag,
@@ -83,7 +84,7 @@ function checkpointFlag(values: Values): CheckpointPolicy | undefined {
 
 function reportResult(ctx: CommandContext, r: RunResult, agentPath: string): number {
   ctx.out.doc(r);
-  const where = `--run-id ${r.runId} --db ${ctx.values.db}`;
+  const where = `--run-id ${r.runId}${dbHint(ctx.values)}`;
   switch (r.status) {
     case "completed":
       ctx.out.text(`run ${r.runId} completed after ${r.steps} step(s): ${preview(r.result, 2000)}`);
@@ -207,7 +208,9 @@ const retryCommand: Command = {
     await withStore(ctx.values, "write", (s) => retryRun(s, runId));
     ctx.out.doc({ runId, status: "paused" });
     ctx.out.text(
-      `run ${runId} reset for retry; continue with: loom-runner resume <agent.ts> --run-id ${runId} --db ${ctx.values.db}`,
+      `run ${runId} reset for retry; continue with: loom-runner resume <agent.ts> --run-id ${runId}${
+        dbHint(ctx.values)
+      }`,
     );
     return 0;
   },
