@@ -1,6 +1,6 @@
 // Helpers shared by the runner's tests (not exported from mod.ts).
 import type { StepLogger } from "./engine/context.ts";
-import type { Store } from "./store/store.ts";
+import type { RunRecord, Store } from "./store/store.ts";
 import { testBackend } from "./testing/_stores.ts";
 import type { SeededRandom } from "./testing/seed.ts";
 import { waitFor } from "./testing/wait.ts";
@@ -168,4 +168,40 @@ export async function withFakeClock(fn: (clock: FakeClock) => Promise<void>): Pr
   } finally {
     Date.now = realNow;
   }
+}
+
+/** A fixed time for records built by tests (ms since epoch). */
+export const T0 = 1_790_000_000_000;
+
+/** A paused run record with every field set; `fields` override. */
+export function runRecord(runId: string, fields: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId,
+    agentName: "a",
+    agentVersion: 1,
+    agentHash: null,
+    status: "paused",
+    parentRunId: null,
+    parentStep: null,
+    forkOfRunId: null,
+    forkOfStep: null,
+    firstStep: 0,
+    initialState: "{}",
+    input: null,
+    result: null,
+    error: null,
+    errorCategory: null,
+    waiting: null,
+    policy: '{"checkpoint":"full","every":1,"maxInlineBytes":1048576}',
+    patchedStep: null,
+    patchedState: null,
+    leaseOwner: null,
+    leaseExpires: null,
+    retryStep: null,
+    retryBase: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    endedAt: null,
+    ...fields,
+  };
 }

@@ -26,7 +26,7 @@ import type {
 import { STORE_BACKENDS, type TestStore } from "../testing/_stores.ts";
 import { chain, chainHash } from "../testdata/worker_agents/agents.ts";
 import { waitFor } from "../testing.ts";
-import { withFakeClock } from "../_test_util.ts";
+import { runRecord, T0, withFakeClock } from "../_test_util.ts";
 
 function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
   for (const backend of STORE_BACKENDS) {
@@ -39,40 +39,6 @@ function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
       }
     });
   }
-}
-
-const T0 = 1_790_000_000_000;
-
-function runRecord(runId: string, fields: Partial<RunRecord> = {}): RunRecord {
-  return {
-    runId,
-    agentName: "a",
-    agentVersion: 1,
-    agentHash: null,
-    status: "paused",
-    parentRunId: null,
-    parentStep: null,
-    forkOfRunId: null,
-    forkOfStep: null,
-    firstStep: 0,
-    initialState: "{}",
-    input: null,
-    result: null,
-    error: null,
-    errorCategory: null,
-    waiting: null,
-    policy: '{"checkpoint":"full","every":1,"maxInlineBytes":1048576}',
-    patchedStep: null,
-    patchedState: null,
-    leaseOwner: null,
-    leaseExpires: null,
-    retryStep: null,
-    retryBase: 0,
-    createdAt: T0,
-    updatedAt: T0,
-    endedAt: null,
-    ...fields,
-  };
 }
 
 function stepRecord(runId: string, step: number, fields: Partial<StepRecord> = {}): StepRecord {

@@ -14,6 +14,7 @@ import {
 import { SqliteStore } from "../sqlite.ts";
 import { dropSchema, PG_TEST_URL, randomSchema } from "../../testing/_stores.ts";
 import { waitFor } from "../../testing.ts";
+import { runRecord } from "../../_test_util.ts";
 
 async function withSchema(
   fn: (schema: string, admin: PostgresAdmin) => Promise<void>,
@@ -28,36 +29,9 @@ async function withSchema(
   }
 }
 
-function runRecord(runId: string, status: RunRecord["status"] = "paused"): RunRecord {
+function pgRunRecord(runId: string, status: RunRecord["status"] = "paused"): RunRecord {
   const now = Date.now();
-  return {
-    runId,
-    agentName: "a",
-    agentVersion: 1,
-    agentHash: null,
-    status,
-    parentRunId: null,
-    parentStep: null,
-    forkOfRunId: null,
-    forkOfStep: null,
-    firstStep: 0,
-    initialState: "{}",
-    input: null,
-    result: null,
-    error: null,
-    errorCategory: null,
-    waiting: null,
-    policy: '{"checkpoint":"full","every":1,"maxInlineBytes":1048576}',
-    patchedStep: null,
-    patchedState: null,
-    leaseOwner: null,
-    leaseExpires: null,
-    retryStep: null,
-    retryBase: 0,
-    createdAt: now,
-    updatedAt: now,
-    endedAt: null,
-  };
+  return runRecord(runId, { status, createdAt: now, updatedAt: now });
 }
 
 Deno.test("postgres: open creates and migrates a schema once, even when two processes race", async () => {
@@ -77,7 +51,7 @@ Deno.test("postgres: open creates and migrates a schema once, even when two proc
         "application=loom",
         `schema_version=${PG_SCHEMA_VERSION}`,
       ]);
-      await a.createRun(runRecord("r1"));
+      await a.createRun(pgRunRecord("r1"));
       assert.equal((await b.getRun("r1"))!.status, "paused");
       const again = await openPostgresStore(PG_TEST_URL, { schema, create: false });
       assert.equal((await again.listRuns()).length, 1);
@@ -145,7 +119,7 @@ Deno.test("postgres: two pools racing for one lease: exactly one wins; only the 
     const a = await openPostgresStore(PG_TEST_URL, { schema });
     const b = await openPostgresStore(PG_TEST_URL, { schema });
     try {
-      for (let i = 0; i < 10; i++) await a.createRun(runRecord(`r${i}`));
+      for (let i = 0; i < 10; i++) await a.createRun(pgRunRecord(`r${i}`));
       const free = { owner: null, expires: null, status: "paused" } as const;
       const expires = Date.now() + 60_000;
       for (let i = 0; i < 10; i++) {
@@ -170,7 +144,7 @@ Deno.test("postgres: two pools racing for one lease: exactly one wins; only the 
         assert.equal((await a.stepStats(`r${i}`)).count, 1);
       }
       await assert.rejects(
-        a.createRun(runRecord("r0")),
+        a.createRun(pgRunRecord("r0")),
         (e: unknown) => e instanceof RunnerError && /run r0 already exists/.test(e.message),
       );
     } finally {
@@ -187,17 +161,17 @@ Deno.test("postgres: concurrent claims (SKIP LOCKED) split the runnable runs wit
     );
     try {
       for (let i = 0; i < 40; i++) {
-        await stores[0].createRun(runRecord(`r${i}`, i % 2 ? "queued" : "paused"));
+        await stores[0].createRun(pgRunRecord(`r${i}`, i % 2 ? "queued" : "paused"));
       }
-      await stores[0].createRun({ ...runRecord("done"), status: "completed" });
-      await stores[0].createRun({ ...runRecord("other"), agentName: "b" });
+      await stores[0].createRun({ ...pgRunRecord("done"), status: "completed" });
+      await stores[0].createRun({ ...pgRunRecord("other"), agentName: "b" });
       await stores[0].createRun({
-        ...runRecord("leased", "running"),
+        ...pgRunRecord("leased", "running"),
         leaseOwner: "h:1:x",
         leaseExpires: Date.now() + 60_000,
       });
       await stores[0].createRun({
-        ...runRecord("expired", "running"),
+        ...pgRunRecord("expired", "running"),
         leaseOwner: "h:1:y",
         leaseExpires: Date.now() - 1,
       });
@@ -230,7 +204,7 @@ Deno.test("postgres: events and signals from several pools get unique, gap-free 
     const a = await openPostgresStore(PG_TEST_URL, { schema });
     const b = await openPostgresStore(PG_TEST_URL, { schema });
     try {
-      await a.createRun(runRecord("r"));
+      await a.createRun(pgRunRecord("r"));
       await Promise.all(
         Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).addEvent("r", "k", `e${i}`)),
       );
@@ -297,15 +271,15 @@ Deno.test("postgres: LISTEN/NOTIFY tells a listener (of this schema only) about 
       await woken(2, "listening again after the connection died");
       // Work in another schema, and an update to "running", wake nobody here: each is written
       // before a write that does wake, so a wrong wake-up would be counted (see the end).
-      await elsewhere.createRun(runRecord("x", "queued"));
+      await elsewhere.createRun(pgRunRecord("x", "queued"));
       await elsewhere.addEvent("x", "queued", "queued elsewhere");
-      await b.createRun(runRecord("q", "queued")); // wakes nobody until its "queued" event
+      await b.createRun(pgRunRecord("q", "queued")); // wakes nobody until its "queued" event
       await b.addEvent("q", "queued", "run queued");
       await woken(3, "a queued event");
       await b.updateRunIf("q", ["queued"], { status: "running" });
       await b.addSignal("q", "go", "1", Date.now());
       await woken(4, "a signal");
-      await b.createRun(runRecord("q2", "paused"));
+      await b.createRun(pgRunRecord("q2", "paused"));
       await woken(5, "a paused run");
       // UNLISTEN goes over the listening connection, after every notification it was sent:
       // once it returns, every wake-up there will be has been counted.
