@@ -214,8 +214,17 @@ function fileExists(path: string): Deno.FileInfo | undefined {
   }
 }
 
+/**
+ * Database files this process has open (resolved path -> connections). Closing any descriptor of
+ * a file drops every POSIX lock the process holds on it, SQLite's included, so `writable` must
+ * not open a file this process already has open: another process could then delete the WAL (or
+ * checkpoint) under a live connection.
+ */
+const openHere = new Map<string, number>();
+
 /** Whether this process may write the file (checked without changing it). */
 function writable(path: string): boolean {
+  if (openHere.has(resolve(path))) return true; // a descriptor must not be closed; SQLite will tell
   try {
     Deno.openSync(path, { write: true }).close();
     return true;
@@ -294,6 +303,7 @@ export class SqliteStore implements Store {
       throw new ReadOnlyDatabaseError(path);
     }
     this.db = readOnly ? openReadOnly(path) : openDatabase(path);
+    if (!memory) this.#register(1);
     try {
       this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
       if (readOnly) this.#checkHeader(false, true);
@@ -303,6 +313,7 @@ export class SqliteStore implements Store {
       try {
         this.db.close();
       } catch { /* already unusable */ }
+      if (!memory) this.#register(-1);
       if (e instanceof RunnerError) throw e;
       if (isReadOnlyError(e)) throw new ReadOnlyDatabaseError(path, { cause: e });
       throw new RunnerError(
@@ -420,7 +431,17 @@ export class SqliteStore implements Store {
 
   /** Closes the connection. */
   close(): void {
-    if (this.db.isOpen) this.db.close();
+    if (!this.db.isOpen) return;
+    this.db.close();
+    if (this.location !== ":memory:" && this.location !== "") this.#register(-1);
+  }
+
+  /** Counts this connection in `openHere`. */
+  #register(delta: 1 | -1): void {
+    const key = resolve(this.location);
+    const n = (openHere.get(key) ?? 0) + delta;
+    if (n > 0) openHere.set(key, n);
+    else openHere.delete(key);
   }
 
   /** Creates a run. */
