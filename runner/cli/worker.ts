@@ -82,7 +82,7 @@ type Values = Record<string, string | boolean | undefined>;
 const USAGE = [
   "usage: loom-runner enqueue AGENT --run-id X [--input JSON] [--agents DIR] --db URL",
   "       loom-runner worker --db URL|FILE --agents DIR [--concurrency N] [--lease-ttl MS] " +
-  "[--steps-per-claim N] [--poll-interval MS] [--drain] [--json]",
+  "[--steps-per-claim N] [--poll-interval MS] [--max-in-process-sleep MS] [--drain] [--json]",
 ].join("\n");
 
 /** Thrown to print the usage and exit 0. */
@@ -178,6 +178,7 @@ export function workerCommand(args: string[]): Promise<number> {
       "lease-ttl": { type: "string" },
       "steps-per-claim": { type: "string" },
       "poll-interval": { type: "string" },
+      "max-in-process-sleep": { type: "string" },
       drain: { type: "boolean" },
       json: { type: "boolean" },
     });
@@ -187,6 +188,7 @@ export function workerCommand(args: string[]): Promise<number> {
     const leaseTtlMs = intFlag(values, "lease-ttl", 100);
     const stepsPerClaim = intFlag(values, "steps-per-claim", 1);
     const maxIdleMs = intFlag(values, "poll-interval", 1);
+    const maxInProcessSleepMs = intFlag(values, "max-in-process-sleep", 0);
     const db = dbOf(values.db as string | undefined);
     const agents = await loadAgentsDir(values.agents as string);
     const store = await openAnyStore(db, { schema: values.schema as string | undefined });
@@ -200,6 +202,7 @@ export function workerCommand(args: string[]): Promise<number> {
       leaseTtlMs,
       stepsPerClaim,
       maxIdleMs,
+      maxInProcessSleepMs,
       drain: Boolean(values.drain),
     });
     if (json) console.log(JSON.stringify({ pid: Deno.pid, ...summary }));
@@ -222,7 +225,7 @@ async function serve(
   json: boolean,
   options: Pick<
     WorkerOptions,
-    "concurrency" | "leaseTtlMs" | "stepsPerClaim" | "maxIdleMs" | "drain"
+    "concurrency" | "leaseTtlMs" | "stepsPerClaim" | "maxIdleMs" | "maxInProcessSleepMs" | "drain"
   >,
 ): Promise<WorkerSummary> {
   const stop = new AbortController();

@@ -386,7 +386,11 @@ export class SqliteStore implements Store {
     if (version === SCHEMA_VERSION) return;
     this.db.exec("BEGIN IMMEDIATE");
     try {
-      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]);
+      // Read again under the write lock: another process opening the same new file may have
+      // migrated it between our first read and the lock.
+      const from = (this.db.prepare("PRAGMA user_version").get() as { user_version: number })
+        .user_version;
+      for (let v = Math.max(from, version); v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]);
       this.db.exec(`PRAGMA application_id = ${LOOM_APPLICATION_ID}`);
       this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       this.db.exec("COMMIT");

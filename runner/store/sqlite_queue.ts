@@ -209,8 +209,11 @@ export class SqliteWorkQueue implements WorkQueue {
     agentNames: readonly string[],
     limit = 100,
   ): Promise<{ runId: string; agentName: string }[]> {
-    const rows = this.#stmt(UNSERVED_SQL).all(JSON.stringify(agentNames), limit);
-    return Promise.resolve(rows as unknown as { runId: string; agentName: string }[]);
+    const rows = this.#stmt(UNSERVED_SQL).all(JSON.stringify(agentNames), limit) as unknown as {
+      runId: string;
+      agentName: string;
+    }[];
+    return Promise.resolve(rows.map(({ runId, agentName }) => ({ runId, agentName })));
   }
 
   /**
