@@ -36,7 +36,7 @@ export interface SqliteWorkQueueOptions {
   /**
    * Least time between two wake-ups caused by file changes, ms: a busy file (steps committed
    * many times a second) wakes an idle worker at most this often.
-   * @default 20
+   * @default 50
    */
   minWakeGapMs?: number;
 }
@@ -112,7 +112,7 @@ export class SqliteWorkQueue implements WorkQueue {
   constructor(store: SqliteStore, options: SqliteWorkQueueOptions = {}) {
     this.store = store;
     this.#ownerIsGone = options.ownerIsGone;
-    this.#minWakeGapMs = options.minWakeGapMs ?? 20;
+    this.#minWakeGapMs = options.minWakeGapMs ?? 50;
   }
 
   #stmt(sql: string): StatementSync {

@@ -29,8 +29,12 @@ export interface WorkerOptions {
    * workers may use the same file) or a `PostgresStore` (or any `Store` that is a `WorkQueue`).
    */
   store: (Store & WorkQueue) | SqliteStore;
-  /** Agents this worker runs; it claims only runs of these agents. */
-  agents: readonly Agent<unknown, unknown, unknown>[];
+  /**
+   * Agents this worker runs; it claims only runs of these agents. Any state, result and input
+   * types: `[greet, review]` as `defineAgent` made them.
+   */
+  // deno-lint-ignore no-explicit-any
+  agents: readonly Agent<any, any, any>[];
   /** Runs advanced at once. @default 4 */
   concurrency?: number;
   /** Lease time-to-live, ms: how long a dead worker's runs wait for a takeover. @default 30_000 */
@@ -131,7 +135,7 @@ class Latch {
  * shared by workers.
  *
  * @example Run the agents of a `Deno.serve` app in the same process
- * ```ts ignore
+ * ```ts
  * import { defineAgent, enqueueRun, openStore } from "@loom/runner";
  * import { runWorker } from "@loom/runner/worker";
  *
@@ -219,7 +223,7 @@ class Worker {
     this.#store = options.store;
     this.#queue = queue;
     this.#onWarning = onWarning;
-    this.#agents = agentsByName(options.agents);
+    this.#agents = agentsByName(options.agents as readonly Agent<unknown, unknown, unknown>[]);
     this.#names = [...this.#agents.keys()];
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
     this.#leaseTtlMs = options.leaseTtlMs ?? 30_000;
