@@ -88,7 +88,8 @@ const NEXT_WAKE_SQL = `SELECT min(t) AS t FROM (
     AND (parent_run_id IS NOT NULL OR agent_name IN (SELECT value FROM json_each(?1))))
   WHERE t > ?2`;
 
-/** Runs that need a worker: queued, paused, running, or waiting on a timer or on what came. */
+/** Runs that need a worker: queued, paused, running, or waiting on a timer or on what came
+ * (waits on children are judged in JavaScript, with `MAYBE_SQL`). */
 const PENDING_SQL = `SELECT count(*) AS n FROM runs
   WHERE ${OF_AGENTS} AND run_id NOT IN (SELECT value FROM json_each(?3))
     AND (status IN ('queued', 'paused', 'running') OR (status = 'waiting' AND (
@@ -194,14 +195,17 @@ export class SqliteWorkQueue implements WorkQueue {
     return Promise.resolve(row.t);
   }
 
-  /** Top-level runs of these agents that still need a worker (not waiting on outside input). */
+  /**
+   * Top-level runs of these agents that still need a worker: queued, paused, running, waiting on
+   * a timer, or waiting on something that came (a signal, a timeout, a child that can move).
+   */
   pendingRuns(agentNames: readonly string[], exclude: readonly string[] = []): Promise<number> {
-    const row = this.#stmt(PENDING_SQL).get(
-      JSON.stringify(agentNames),
-      Date.now(),
-      JSON.stringify(exclude),
-    ) as { n: number };
-    return Promise.resolve(row.n);
+    const now = Date.now();
+    const params = [JSON.stringify(agentNames), now, JSON.stringify(exclude)] as const;
+    const row = this.#stmt(PENDING_SQL).get(...params) as { n: number };
+    const onChildren = this.#stmt(MAYBE_SQL).all(...params, 0) as unknown as Candidate[];
+    const movable = onChildren.filter((c) => this.#runnableBeyondSql(c, now)).length;
+    return Promise.resolve(row.n + movable);
   }
 
   /** Queued top-level runs whose agent is none of `agentNames` (at most `limit`). */

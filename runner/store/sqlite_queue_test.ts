@@ -103,6 +103,7 @@ Deno.test("claimable: a parent waiting on a child, once the child can move or ha
       leaseExpires: now + 60_000,
     });
     assert.deepEqual(await claimedIds(queue), ["p-done", "p-signalled"]);
+    assert.equal(await queue.pendingRuns(NAMES), 2);
   });
 });
 
