@@ -246,7 +246,8 @@ async function serve(
       ...options,
       abortSignal: stop.signal,
       onRun: (e) => {
-        if (json) return;
+        // A lost race (another process took the run first) is no news: the summary counts it.
+        if (json || e.outcome === "contended") return;
         const extra = e.error ? `: ${e.error}` : "";
         console.log(`run ${e.runId} (${e.agentName}): ${e.outcome}, ${e.steps} step(s)${extra}`);
       },
