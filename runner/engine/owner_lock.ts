@@ -1,0 +1,235 @@
+/**
+ * Owner locks: how a process that advances runs of a SQLite database shows, for as long as it
+ * lives, that it is alive. While it advances at least one run of the database it holds an
+ * exclusive OS file lock (`flock`, `Deno.FsFile.tryLockSync`) on its own file in `<db>-owners/`
+ * beside the database; the kernel drops the lock the moment the process dies (SIGKILL included),
+ * so another process that finds the file unlocked, or gone, knows the owner is gone at once.
+ * This needs read and write permission on the database's directory only: no `/proc`, no
+ * `--allow-sys`, no `--allow-all`.
+ *
+ * "This host" is whoever shares the database's lock table: a SQLite database in WAL mode can only
+ * be used by processes of one host (SQLite's own rule: the WAL index is shared memory), and the
+ * lock files sit beside it, so their locks are authoritative whatever host name an owner id
+ * carries (containers sharing the directory on one kernel included). Owners of other stores
+ * (PostgreSQL) have no lock file; their lease expiry stays the rule.
+ *
+ * Cost: one file created, locked and removed per process and database while it advances runs
+ * (the hold is counted, not taken per run or per step), and one directory listing the first time
+ * a process registers in a directory, to remove the files of dead owners.
+ *
+ * @module
+ */
+
+/** File lock taken by this process in one directory, shared by its invocations (counted). */
+interface Registration {
+  /** Random token naming the file; part of every owner id issued while it is held. */
+  token: string;
+  path: string;
+  file: Deno.FsFile;
+  count: number;
+}
+
+const held = new Map<string, Registration>();
+const swept = new Set<string>();
+
+/** A hold on this process's owner lock in one directory; release it when the invocation ends. */
+export interface OwnerLockHold {
+  /** Token of the lock file to put into owner ids, or undefined when no lock could be taken. */
+  readonly token: string | undefined;
+  /** Why no lock could be taken (one clause naming the permission), when `token` is undefined. */
+  readonly problem: string | undefined;
+  /** Gives the hold up; the last one removes the file (and the directory when it is empty). */
+  release(): void;
+}
+
+/** What an owner lock says about its owner. */
+export type OwnerLockState =
+  | { state: "alive" }
+  | { state: "gone" }
+  | { state: "unknown"; reason: string };
+
+/** The directory of a database's owner locks: `<db>-owners` beside the database file. */
+export function ownerLockDir(dbPath: string): string {
+  let path = dbPath;
+  try {
+    // Symlinks resolved, as SQLite does for its -wal file: every path to one file finds one dir.
+    if (Deno.permissions.querySync({ name: "read", path: dbPath }).state === "granted") {
+      path = Deno.realPathSync(dbPath);
+    }
+  } catch { /* not there yet, or not allowed: the path as given */ }
+  return `${path}-owners`;
+}
+
+/** The directory holding `dir` (the database's directory), for permission hints. */
+export function parentDir(dir: string): string {
+  const i = dir.lastIndexOf("/");
+  return i > 0 ? dir.slice(0, i) : i === 0 ? "/" : ".";
+}
+
+function granted(name: "read" | "write", path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name, path }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function randomToken(): string {
+  const [a, b] = crypto.getRandomValues(new Uint32Array(2));
+  return a.toString(36) + b.toString(36);
+}
+
+function osProblem(e: unknown, dir: string): string {
+  const name = (e as Error)?.name ?? "";
+  if (name === "NotCapable") {
+    return `this process may not write to ${dir} (run it with --allow-write=${parentDir(dir)})`;
+  }
+  if (name === "PermissionDenied" || name === "ReadOnly") {
+    return `this user may not write to ${dir} (make ${parentDir(dir)} writable)`;
+  }
+  return `${dir} is unusable (${(e as Error)?.message ?? e})`;
+}
+
+/**
+ * Holds this process's owner lock in `dir` (creating the directory and the file on the first
+ * hold): the token returned goes into owner ids so that other processes find the file. When no
+ * lock can be taken (no write permission), the hold says why and the run advances without one:
+ * other processes then judge its owner by the lease expiry only.
+ */
+export function holdOwnerLock(dir: string): OwnerLockHold {
+  const current = held.get(dir);
+  if (current) {
+    current.count++;
+    return hold(dir, current);
+  }
+  if (!granted("write", dir)) {
+    const problem = `this process may not write to ${dir} (run it with --allow-write=${
+      parentDir(dir)
+    })`;
+    return { token: undefined, problem, release() {} };
+  }
+  try {
+    const reg = register(dir);
+    held.set(dir, reg);
+    return hold(dir, reg);
+  } catch (e) {
+    return { token: undefined, problem: osProblem(e, dir), release() {} };
+  }
+}
+
+function hold(dir: string, reg: Registration): OwnerLockHold {
+  let released = false;
+  return {
+    token: reg.token,
+    problem: undefined,
+    release() {
+      if (released) return;
+      released = true;
+      if (--reg.count > 0) return;
+      held.delete(dir);
+      unregister(dir, reg);
+    },
+  };
+}
+
+/** Creates, locks and checks this process's file; retries when a sweeper or rmdir raced it. */
+function register(dir: string): Registration {
+  for (let attempt = 0;; attempt++) {
+    Deno.mkdirSync(dir, { recursive: true });
+    if (!swept.has(dir)) {
+      swept.add(dir);
+      sweep(dir);
+    }
+    const token = randomToken();
+    const path = `${dir}/${Deno.pid}-${token}.lock`;
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true, createNew: true });
+    } catch (e) {
+      // Another process removed the (empty) directory between mkdir and open: once more.
+      if (e instanceof Deno.errors.NotFound && attempt < 5) continue;
+      throw e;
+    }
+    // A sweeper may have opened the file before it was locked and removed it: the lock must be
+    // on the file that other processes find at `path`.
+    if (file.tryLockSync(true) && sameFile(path, file)) {
+      file.writeSync(new TextEncoder().encode(`${JSON.stringify({ pid: Deno.pid })}\n`));
+      return { token, path, file, count: 1 };
+    }
+    file.close();
+    if (attempt >= 5) throw new Error(`could not hold an owner lock in ${dir}`);
+  }
+}
+
+function sameFile(path: string, file: Deno.FsFile): boolean {
+  try {
+    return Deno.statSync(path).ino === file.statSync().ino;
+  } catch {
+    return false;
+  }
+}
+
+function unregister(dir: string, reg: Registration): void {
+  try {
+    Deno.removeSync(reg.path);
+  } catch { /* already removed: the lock still goes with the close */ }
+  reg.file.close();
+  try {
+    Deno.removeSync(dir); // only when empty: others' files keep it
+  } catch { /* not empty, or not ours to remove */ }
+}
+
+/** Removes the files of dead owners in `dir` (files it cannot judge are left alone). */
+function sweep(dir: string): void {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)].filter((e) => e.isFile && e.name.endsWith(".lock"))
+      .map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const name of names) checkFile(dir, `${dir}/${name}`);
+}
+
+/**
+ * What the owner lock of the owner whose lock token is `token` (pid `pid`) says: `alive` while
+ * its process holds the lock, `gone` when the file is unlocked (removed on the way when this
+ * process may write there) or no longer exists, `unknown` with a reason naming the missing
+ * permission when the directory cannot be read. Never blocks.
+ */
+export function checkOwnerLock(dir: string, pid: number, token: string): OwnerLockState {
+  const mine = held.get(dir);
+  if (mine?.token === token && pid === Deno.pid) return { state: "alive" };
+  return checkFile(dir, `${dir}/${pid}-${token}.lock`);
+}
+
+function checkFile(dir: string, path: string): OwnerLockState {
+  if (!granted("read", dir)) {
+    return {
+      state: "unknown",
+      reason: `this process may not read ${dir} (run it with --allow-read=${parentDir(dir)})`,
+    };
+  }
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { state: "gone" };
+    return { state: "unknown", reason: `${path} cannot be read (${(e as Error).message})` };
+  }
+  try {
+    // A shared lock is refused only while the owner holds its exclusive one; two processes
+    // checking the same dead owner both see it gone (neither holds the other off).
+    if (!file.tryLockSync(false)) return { state: "alive" };
+    if (granted("write", dir) && file.tryLockSync(true) && sameFile(path, file)) {
+      try {
+        Deno.removeSync(path);
+      } catch { /* removed by another checker */ }
+    }
+    return { state: "gone" };
+  } catch (e) {
+    return { state: "unknown", reason: `${path} cannot be locked (${(e as Error).message})` };
+  } finally {
+    file.close();
+  }
+}
