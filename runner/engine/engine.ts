@@ -346,7 +346,7 @@ async function leaseForResume(
         runId,
         "lease-takeover",
         `took over the lease from ${lease.previousOwner}${
-          lease.tookOver ? " (owner gone or lease expired)" : ""
+          lease.tookOver ? (lease.ownerGone ? " (owner gone)" : " (lease expired)") : ""
         }`,
       );
     }

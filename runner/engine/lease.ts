@@ -22,7 +22,13 @@ import {
 
 /** Result of taking a run's lease: taken (from whom), or held by a live owner. */
 export type LeaseResult =
-  | { ok: true; previousOwner: string | null; tookOver: boolean }
+  | {
+    ok: true;
+    previousOwner: string | null;
+    tookOver: boolean;
+    /** True when taken over before expiry because the owner's process was seen gone. */
+    ownerGone?: boolean;
+  }
   | {
     ok: false;
     owner: string;
@@ -220,7 +226,8 @@ export async function takeRunLease(
 ): Promise<LeaseResult | undefined> {
   const now = Date.now();
   const held = run.leaseOwner !== null && run.leaseOwner !== owner;
-  if (held && (run.leaseExpires ?? 0) > now) {
+  const unexpired = held && (run.leaseExpires ?? 0) > now;
+  if (unexpired) {
     const liveness = ownerLiveness(run.leaseOwner!, store);
     if (liveness.state !== "gone") {
       const refused = {
@@ -233,7 +240,7 @@ export async function takeRunLease(
   }
   const expected = { owner: run.leaseOwner, expires: run.leaseExpires, status: run.status };
   if (!(await store.takeLease(run.runId, expected, owner, now + ttlMs))) return undefined;
-  return { ok: true, previousOwner: run.leaseOwner, tookOver: held };
+  return { ok: true, previousOwner: run.leaseOwner, tookOver: held, ownerGone: unexpired };
 }
 
 /** A lease being renewed in the background; `stop()` ends the renewals. */
