@@ -13,23 +13,26 @@
  * carries (containers sharing the directory on one kernel included). Owners of other stores
  * (PostgreSQL) have no lock file; their lease expiry stays the rule.
  *
- * Cost: one file created, locked and removed per process and database while it advances runs
- * (the hold is counted, not taken per run or per step), and one directory listing the first time
- * a process registers in a directory, to remove the files of dead owners.
+ * Cost: one file per process and database, created once and removed when the process exits (a
+ * killed process's file is removed by the next process that checks or sweeps it); each
+ * invocation that finds no other invocation of its process holding it opens and locks it again
+ * (an open, a lock and two stats: tens of microseconds, not per step), and the first hold in a
+ * directory lists it once to remove the files of dead owners.
  *
  * @module
  */
 
-/** File lock taken by this process in one directory, shared by its invocations (counted). */
+/** This process's owner lock file in one directory, shared by its invocations (counted). */
 interface Registration {
   /** Random token naming the file; part of every owner id issued while it is held. */
   token: string;
   path: string;
-  file: Deno.FsFile;
+  /** Open (and locked) while `count` > 0. */
+  file: Deno.FsFile | undefined;
   count: number;
 }
 
-const held = new Map<string, Registration>();
+const registrations = new Map<string, Registration>();
 const swept = new Set<string>();
 
 /** A hold on this process's owner lock in one directory; release it when the invocation ends. */
@@ -38,7 +41,7 @@ export interface OwnerLockHold {
   readonly token: string | undefined;
   /** Why no lock could be taken (one clause naming the permission), when `token` is undefined. */
   readonly problem: string | undefined;
-  /** Gives the hold up; the last one removes the file (and the directory when it is empty). */
+  /** Gives the hold up; the last one unlocks the file (removed when the process exits). */
   release(): void;
 }
 
@@ -91,33 +94,31 @@ function osProblem(e: unknown, dir: string): string {
 }
 
 /**
- * Holds this process's owner lock in `dir` (creating the directory and the file on the first
- * hold): the token returned goes into owner ids so that other processes find the file. When no
- * lock can be taken (no write permission), the hold says why and the run advances without one:
- * other processes then judge its owner by the lease expiry only.
+ * Holds this process's owner lock in `dir` (creating the directory and the file when needed):
+ * the token returned goes into owner ids so that other processes find the file. When no lock can
+ * be taken (no write permission), the hold says why and the run advances without one: other
+ * processes then judge its owner by the lease expiry only.
  */
 export function holdOwnerLock(dir: string): OwnerLockHold {
-  const current = held.get(dir);
-  if (current) {
-    current.count++;
-    return hold(dir, current);
+  let reg = registrations.get(dir);
+  if (!reg?.file) {
+    if (!granted("write", dir)) {
+      const problem = `this process may not write to ${dir} (run it with --allow-write=${
+        parentDir(dir)
+      })`;
+      return { token: undefined, problem, release() {} };
+    }
+    try {
+      reg = lock(dir, reg);
+    } catch (e) {
+      return { token: undefined, problem: osProblem(e, dir), release() {} };
+    }
   }
-  if (!granted("write", dir)) {
-    const problem = `this process may not write to ${dir} (run it with --allow-write=${
-      parentDir(dir)
-    })`;
-    return { token: undefined, problem, release() {} };
-  }
-  try {
-    const reg = register(dir);
-    held.set(dir, reg);
-    return hold(dir, reg);
-  } catch (e) {
-    return { token: undefined, problem: osProblem(e, dir), release() {} };
-  }
+  reg!.count++;
+  return hold(reg!);
 }
 
-function hold(dir: string, reg: Registration): OwnerLockHold {
+function hold(reg: Registration): OwnerLockHold {
   let released = false;
   return {
     token: reg.token,
@@ -126,38 +127,45 @@ function hold(dir: string, reg: Registration): OwnerLockHold {
       if (released) return;
       released = true;
       if (--reg.count > 0) return;
-      held.delete(dir);
-      unregister(dir, reg);
+      // Unlocked, not removed: the next invocation locks it again without creating a file (the
+      // process's exit, or another process's sweep, removes it).
+      reg.file?.close();
+      reg.file = undefined;
     },
   };
 }
 
-/** Creates, locks and checks this process's file; retries when a sweeper or rmdir raced it. */
-function register(dir: string): Registration {
+/**
+ * Opens and locks this process's file in `dir` (the same file as before when it is still
+ * there), and checks that the locked file is the one at its path: a sweeper may have removed it
+ * between the open and the lock. Sweeps `dir` the first time.
+ */
+function lock(dir: string, previous: Registration | undefined): Registration {
+  let token = previous?.token ?? randomToken();
   for (let attempt = 0;; attempt++) {
-    Deno.mkdirSync(dir, { recursive: true });
     if (!swept.has(dir)) {
+      Deno.mkdirSync(dir, { recursive: true });
       swept.add(dir);
       sweep(dir);
+      removeAtExit();
     }
-    const token = randomToken();
     const path = `${dir}/${Deno.pid}-${token}.lock`;
     let file: Deno.FsFile;
     try {
-      file = Deno.openSync(path, { read: true, write: true, createNew: true });
+      file = Deno.openSync(path, { read: true, write: true, create: true });
     } catch (e) {
-      // Another process removed the (empty) directory between mkdir and open: once more.
-      if (e instanceof Deno.errors.NotFound && attempt < 5) continue;
-      throw e;
+      if (!(e instanceof Deno.errors.NotFound) || attempt >= 5) throw e;
+      Deno.mkdirSync(dir, { recursive: true }); // removed by a process that exited: again
+      continue;
     }
-    // A sweeper may have opened the file before it was locked and removed it: the lock must be
-    // on the file that other processes find at `path`.
     if (file.tryLockSync(true) && sameFile(path, file)) {
-      file.writeSync(new TextEncoder().encode(`${JSON.stringify({ pid: Deno.pid })}\n`));
-      return { token, path, file, count: 1 };
+      const reg: Registration = { token, path, file, count: 0 };
+      registrations.set(dir, reg);
+      return reg;
     }
     file.close();
     if (attempt >= 5) throw new Error(`could not hold an owner lock in ${dir}`);
+    token = randomToken(); // a checker had it, or removed it: a file of our own
   }
 }
 
@@ -169,14 +177,19 @@ function sameFile(path: string, file: Deno.FsFile): boolean {
   }
 }
 
-function unregister(dir: string, reg: Registration): void {
-  try {
-    Deno.removeSync(reg.path);
-  } catch { /* already removed: the lock still goes with the close */ }
-  reg.file.close();
-  try {
-    Deno.removeSync(dir); // only when empty: others' files keep it
-  } catch { /* not empty, or not ours to remove */ }
+let exitHook = false;
+/** At exit, removes this process's files (and their directories when they are left empty). */
+function removeAtExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  globalThis.addEventListener("unload", () => {
+    for (const [dir, reg] of registrations) {
+      try {
+        Deno.removeSync(reg.path);
+        Deno.removeSync(dir); // only when empty: others' files keep it
+      } catch { /* removed already, or not empty */ }
+    }
+  });
 }
 
 /** Removes the files of dead owners in `dir` (files it cannot judge are left alone). */
@@ -198,8 +211,8 @@ function sweep(dir: string): void {
  * permission when the directory cannot be read. Never blocks.
  */
 export function checkOwnerLock(dir: string, pid: number, token: string): OwnerLockState {
-  const mine = held.get(dir);
-  if (mine?.token === token && pid === Deno.pid) return { state: "alive" };
+  const mine = registrations.get(dir);
+  if (mine?.file && mine.token === token && pid === Deno.pid) return { state: "alive" };
   return checkFile(dir, `${dir}/${pid}-${token}.lock`);
 }
 

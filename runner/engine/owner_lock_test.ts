@@ -204,7 +204,7 @@ Deno.test("a resume that may not read the owner lock directory says which flag w
   });
 });
 
-Deno.test("owner locks: one file per process, shared by its holds; the first hold in a directory removes dead owners' files", async () => {
+Deno.test("owner locks: one file per process, shared by its holds and unlocked by the last; the first hold in a directory removes dead owners' files", async () => {
   await withDir(async (dir, db) => {
     const lockDir = ownerLockDir(db);
     // A live owner in another process, and the file a dead one left (never locked again).
@@ -227,11 +227,19 @@ Deno.test("owner locks: one file per process, shared by its holds; the first hol
     assert.ok(names().includes(mine), "still held by the second hold");
     assert.equal(checkOwnerLock(lockDir, Deno.pid, first.token!).state, "alive");
     second.release();
-    assert.ok(!names().includes(mine), "the last release removes the file");
+    // Unlocked (kept for this process's next hold); to any checker its owner is gone, and the
+    // checker removes it.
+    assert.ok(names().includes(mine));
     assert.equal(checkOwnerLock(lockDir, Deno.pid, first.token!).state, "gone");
+    assert.ok(!names().includes(mine), "a checker removes an unlocked file");
+    const again = holdOwnerLock(lockDir);
+    assert.equal(checkOwnerLock(lockDir, Deno.pid, again.token!).state, "alive");
+    again.release();
+    assert.equal(checkOwnerLock(lockDir, Deno.pid, again.token!).state, "gone");
 
     Deno.writeTextFileSync(release, "");
     assert.equal((await finish(a)).code, 0);
-    assert.equal(exists(lockDir), false, "the last owner to leave removes the directory");
+    // The other process removed its own file at exit, and the directory, left empty.
+    assert.equal(exists(lockDir), false);
   });
 });
