@@ -102,7 +102,8 @@ function osProblem(e: unknown, dir: string): string {
 export function holdOwnerLock(dir: string): OwnerLockHold {
   let reg = registrations.get(dir);
   if (!reg?.file) {
-    if (!granted("write", dir)) {
+    // Asked once per directory: a permission query costs as much as the lock itself.
+    if (!reg && !granted("write", dir)) {
       const problem = `this process may not write to ${dir} (run it with --allow-write=${
         parentDir(dir)
       })`;
