@@ -164,8 +164,9 @@ export function ownerLiveness(owner: string, store?: Store): OwnerLiveness {
     if (lock.state !== "unknown") return lock;
     lockReason = lock.reason;
   }
-  if (p.pid === Deno.pid && p.host === hostname()) return { state: "alive" }; // ourselves
-  if (hostKnown && p.host === host) {
+  const here = hostname(); // sets hostKnown
+  if (p.pid === Deno.pid && p.host === here) return { state: "alive" }; // ourselves
+  if (hostKnown && p.host === here) {
     const exists = processExists(p.pid);
     if (exists !== undefined) return { state: exists ? "alive" : "gone" };
   }
@@ -178,14 +179,13 @@ export function ownerLiveness(owner: string, store?: Store): OwnerLiveness {
       } to hold one)`,
     };
   }
-  if (p.host !== hostname() && p.host !== "unknown-host") {
+  if (hostKnown && p.host !== here) {
     return { state: "unknown", reason: `it runs on host ${p.host}` };
   }
+  // Without --allow-all this process may not know its host name either (no --allow-sys).
   return {
     state: "unknown",
-    reason: procReadable()
-      ? `this process cannot tell which host ${p.host} is (run it with --allow-sys=hostname)`
-      : `that needs /proc, which Deno reads only with --allow-all`,
+    reason: `that needs /proc/${p.pid} of its host, which Deno reads only with --allow-all`,
   };
 }
 

@@ -58,6 +58,25 @@ Deno.test("owner ids name their host without prompting: hostname with --allow-sy
   assert.equal((await ownerId(["--allow-sys=hostname"])).host, Deno.hostname());
 });
 
+Deno.test("without --allow-all an owner of a store without owner locks is judged by its lease, and the reason says so", async () => {
+  const script = new URL("../testdata/owner_id.ts", import.meta.url).pathname;
+  const owner = `${Deno.hostname()}:1:abc`; // pid 1 exists: /proc would say alive
+  for (const flags of [[], ["--allow-sys=hostname", "--allow-read"]]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", ...flags, script, owner],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    assert.deepEqual(JSON.parse(lines[1]), {
+      state: "unknown",
+      reason: "that needs /proc/1 of its host, which Deno reads only with --allow-all",
+    });
+  }
+});
+
 Deno.test("owner ids carry the owner lock's token; an owner that cannot be checked says why", () => {
   const me = parseOwner(newOwnerId("k3y"))!;
   assert.equal(me.pid, Deno.pid);
