@@ -165,6 +165,9 @@ function lock(dir: string, previous: Registration | undefined): Registration {
       return reg;
     }
     file.close();
+    try {
+      Deno.removeSync(path); // ours, never locked: nobody needs it
+    } catch { /* removed by the checker that held it */ }
     if (attempt >= 5) throw new Error(`could not hold an owner lock in ${dir}`);
     token = randomToken(); // a checker had it, or removed it: a file of our own
   }
