@@ -41,15 +41,19 @@ Deno.test("live events: a new run and its status change arrive on the stream", a
     try {
       await waitFor("the stream's opening comment", () => events.comments.length > 0);
       assert.equal((await startRun(waiter, { store: other, runId: "w1" })).status, "waiting");
-      await waitFor("the new waiting run on the stream", () =>
-        events.rows.some((r) => r.runId === "w1" && r.status === "waiting"));
+      await waitFor(
+        "the new waiting run on the stream",
+        () => events.rows.some((r) => r.runId === "w1" && r.status === "waiting"),
+      );
       const row = events.rows.find((r) => r.runId === "w1")!;
       assert.equal(row.waiting, "waiting for signal go");
       await sendSignal(other, "w1", "go", { n: 1 });
       const { resumeRun } = await import("../mod.ts");
       assert.equal((await resumeRun(waiter, { store: other, runId: "w1" })).status, "completed");
-      await waitFor("the status change to completed on the stream", () =>
-        events.rows.some((r) => r.runId === "w1" && r.status === "completed"));
+      await waitFor(
+        "the status change to completed on the stream",
+        () => events.rows.some((r) => r.runId === "w1" && r.status === "completed"),
+      );
       // Only changed rows are sent: never the same row twice (running may show up in between).
       const sent = events.rows.filter((r) => r.runId === "w1").map((r) => JSON.stringify(r));
       assert.equal(new Set(sent).size, sent.length, sent.join("\n"));
@@ -69,8 +73,10 @@ Deno.test("live events: writes on the studio's own connection are seen too; a cl
       const events = follow(res.body!);
       await waitFor("the stream's opening comment", () => events.comments.length > 0);
       await startRun(waiter, { store, runId: "same" }); // the studio's own connection
-      await waitFor("the run written on the studio's connection", () =>
-        events.rows.some((r) => r.runId === "same"));
+      await waitFor(
+        "the run written on the studio's connection",
+        () => events.rows.some((r) => r.runId === "same"),
+      );
       await events.cancel();
       await events.done;
     } finally {

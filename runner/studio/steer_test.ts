@@ -18,11 +18,15 @@ Deno.test("steering: signal, approve and deny a loom-ops gate, cancel", async ()
       assert.deepEqual(await sent.json(), { seq: 1 });
       const noName = await post("/api/runs/w/signal", { data: 1 });
       assert.equal(noName.status, 400);
-      assert.deepEqual(await noName.json(), { error: 'the body needs "name" as a non-empty string' });
+      assert.deepEqual(await noName.json(), {
+        error: 'the body needs "name" as a non-empty string',
+      });
       assert.deepEqual((await resumeRun(waiter, { store, runId: "w" })).result, { got: { n: 7 } });
       const late = await post("/api/runs/w/signal", { name: "go" });
       assert.equal(late.status, 409);
-      assert.deepEqual(await late.json(), { error: "run w is completed; it takes no more signals" });
+      assert.deepEqual(await late.json(), {
+        error: "run w is completed; it takes no more signals",
+      });
 
       const approved = await post("/api/runs/g1/approve", {
         decision: "approve",
@@ -93,7 +97,12 @@ Deno.test("steering: retry a failed run, fork it from a step with an edited stat
 
       const stored = await post("/api/runs/c/fork", { step: 1 });
       const plain = store.getRun((await stored.json()).runId)!;
-      assert.deepEqual(JSON.parse(plain.initialState), { n: 1, target: 3, failAt: 2, fixed: false });
+      assert.deepEqual(JSON.parse(plain.initialState), {
+        n: 1,
+        target: 3,
+        failAt: 2,
+        fixed: false,
+      });
 
       const invalid = await post("/api/runs/c/fork", '{"step": 1, "state": {');
       assert.equal(invalid.status, 400);
@@ -120,15 +129,19 @@ Deno.test("steering with the embedded worker (PostgreSQL): an approval and a for
     try {
       assert.equal((await get("/api/info")).body.worker, true);
       await post("/api/runs/pg-gate/approve", { decision: "approve", by: "ann" });
-      await waitFor("the worker to finish the approved run", async () =>
-        (await store.getRun("pg-gate"))?.status === "completed");
+      await waitFor(
+        "the worker to finish the approved run",
+        async () => (await store.getRun("pg-gate"))?.status === "completed",
+      );
       const forked = await post("/api/runs/pg-c/fork", {
         step: 2,
         state: { n: 2, target: 4, failAt: 2, fixed: true },
       });
       const { runId } = await forked.json();
-      await waitFor("the worker to finish the fork", async () =>
-        (await store.getRun(runId))?.status === "completed");
+      await waitFor(
+        "the worker to finish the fork",
+        async () => (await store.getRun(runId))?.status === "completed",
+      );
       assert.deepEqual(JSON.parse((await store.getRun(runId))!.result!), { n: 4 });
     } finally {
       await server.shutdown();
