@@ -18,6 +18,7 @@ import { openStore, resumeRun, startRun } from "../mod.ts";
 import { createStudioHandler } from "./handler.ts";
 import gateAgent from "./testdata/agents/gate_agent.ts";
 import counterAgent from "./testdata/agents/counter_agent.ts";
+import parentAgent from "./testdata/agents/parent_agent.ts";
 
 const CHROMIUM = Deno.env.get("LOOM_CHROMIUM") ?? "/usr/bin/chromium";
 const ARGS = [
@@ -83,7 +84,7 @@ function watchPage(page: Page, w: Watch): void {
 async function screenshot(page: Page, name: string): Promise<void> {
   if (!SCREENS) return;
   await Deno.mkdir(SCREENS, { recursive: true });
-  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: false });
+  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
 }
 
 /** Waits for the page script to have rendered (it sets `data-ready` on body). */
@@ -113,7 +114,13 @@ Deno.test({
       await ready(page);
       await page.waitForSelector("#live.on");
       await page.locator("#runs-body", { hasText: "No runs yet" }).waitFor();
-      const gate = await startRun(gateAgent, { store, runId: "deploy-web", input: { service: "web" } });
+      // A mark on this document: still there later means the list changed without a reload.
+      await page.evaluate(() => (globalThis as unknown as { loomMark: number }).loomMark = 1);
+      const gate = await startRun(gateAgent, {
+        store,
+        runId: "deploy-web",
+        input: { service: "web" },
+      });
       assert.equal(gate.status, "waiting");
       const gateRow = page.locator('tr[data-run-id="deploy-web"]');
       await gateRow.waitFor();
@@ -124,8 +131,25 @@ Deno.test({
       await page.locator('tr[data-run-id="count-5"] .badge.completed').waitFor();
       await page.locator('.chip[data-status="waiting"] .n', { hasText: "1" }).waitFor();
       await page.locator('.chip[data-status="completed"] .n', { hasText: "1" }).waitFor();
-      assert.equal(page.url(), `${origin}/`, "the list changed without a navigation");
+      assert.equal(
+        await page.evaluate(() => (globalThis as unknown as { loomMark?: number }).loomMark),
+        1,
+        "the list changed without a reload",
+      );
+
+      // A parent with two child runs: the list shows the parent; its children expand under it.
+      const parent = await startRun(parentAgent, { store, runId: "super-1" });
+      assert.equal(parent.status, "completed");
+      const parentRow = page.locator('tr[data-run-id="super-1"]');
+      await parentRow.locator(".badge.completed").waitFor();
+      assert.match(await parentRow.innerText(), /2 children/);
+      assert.equal(await page.locator('tr[data-run-id="super-1-child-1"]').count(), 0);
+      await parentRow.locator("button.toggle").click();
+      await page.locator('tr[data-parent="super-1"][data-run-id="super-1-child-2"]').waitFor();
+      await page.locator('tr[data-parent="super-1"][data-run-id="super-1-child-1"]').waitFor();
       await screenshot(page, "runs");
+      await parentRow.locator("button.toggle").press("Enter"); // keyboard: collapse again
+      await page.waitForSelector('tr[data-run-id="super-1-child-1"]', { state: "detached" });
 
       // Filters: status chip and text search narrow the list.
       await page.click('.chip[data-status="waiting"]');
@@ -182,7 +206,9 @@ Deno.test({
       await page.locator("#fork-error", { hasText: /^$/ }).waitFor();
       await screenshot(page, "fork-editor");
       await page.click("#fork-create");
-      await page.waitForURL((u) => u.pathname.startsWith("/runs/") && u.pathname !== "/runs/count-5");
+      await page.waitForURL((u) =>
+        u.pathname.startsWith("/runs/") && u.pathname !== "/runs/count-5"
+      );
       await ready(page);
       const forkId = decodeURIComponent(new URL(page.url()).pathname.slice("/runs/".length));
       await page.locator("#run-header", { hasText: "Fork of" }).waitFor();

@@ -72,10 +72,10 @@ function summaryTable(da, db) {
     ["Fork of", function (r) { return r.forkOfRunId ? r.forkOfRunId + " at step " + r.forkOfStep : "—"; }],
     ["Created", function (r) { return absTime(r.createdAt); }],
     ["Took", dur],
-    ["Waiting", function (r) { return r.waiting || "—"; }],
+    ["Waiting", function (r) { return r.waiting ? sentence(r.waiting) : "—"; }],
     ["Error", function (r) { return r.error || "—"; }],
     ["Result", function (r) { return r.result == null ? "—" : shortJson(r.result, 120); }],
-    ["Processes, events", function (r, d) { return (d.processes || []).length + " processes · " + (d.events || []).length + " history events"; }],
+    ["Processes, events", function (r, d) { return plural((d.processes || []).length, "process", "processes") + " · " + plural((d.events || []).length, "history event"); }],
   ];
   var tb = h("tbody");
   rows.forEach(function (row) {

@@ -119,6 +119,9 @@ function fmtDuration(ms) {
   if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
   return Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s";
 }
+function plural(n, word, many) { return fmtInt(n) + " " + (n === 1 ? word : many || word + "s"); }
+/** The server's waiting reason ("waiting for signal x") as a sentence starting with a capital. */
+function sentence(text) { return text ? text.charAt(0).toUpperCase() + text.slice(1) : ""; }
 function badge(word, cls) { return h("span", { class: "badge " + (cls || word), text: word }); }
 function jsonText(v) {
   if (v === undefined) return "undefined";
@@ -189,7 +192,11 @@ function onRunsChanged(fn) { liveHandlers.push(fn); }
 function startLive() {
   var dot = $("#live");
   var es = new EventSource(url("/api/events"));
-  es.addEventListener("open", function () { dot.classList.add("on"); dot.textContent = "live"; });
+  es.addEventListener("open", function () {
+    dot.classList.add("on"); dot.textContent = "live";
+    // Changes made while the stream was not connected are not replayed: load again (null).
+    liveHandlers.forEach(function (fn) { fn(null); });
+  });
   es.addEventListener("error", function () { dot.classList.remove("on"); dot.textContent = "reconnecting…"; });
   es.addEventListener("runs", function (ev) {
     var data;

@@ -18,7 +18,7 @@ function runPage() {
   var frame = h("iframe", { class: "trace-frame", id: "trace", title: "xray trace of the run", sandbox: "allow-scripts", src: url("/runs/" + encodeURIComponent(RUN_ID) + "/trace") });
   var liveBox = h("input", { type: "checkbox", id: "trace-live", checked: true });
   var tabsBox = h("section", { class: "panel", id: "details" });
-  fill(main, header, steer,
+  fill(main, h("div", { class: "run-top" }, header, steer),
     h("section", { class: "panel" },
       h("div", { class: "section-head" }, h("h2", { text: "Trace" }), h("span", { class: "spacer" }),
         h("label", { class: "row small" }, h("span", null, liveBox, " reload while the run changes")),
@@ -49,6 +49,7 @@ function runPage() {
   }
   var reload = coalesce(load, 500);
   onRunsChanged(function (changed) {
+    if (changed === null) { if (state.data) reload(); return; }
     if (changed.some(function (r) { return r.runId === RUN_ID || r.parentRunId === RUN_ID; })) reload();
   });
 
@@ -151,7 +152,7 @@ function diffList(diff) {
 function renderHeader(el, data) {
   var r = data.run;
   var facts = h("dl", { class: "facts" });
-  function fact(k, v) { if (v == null || v === "") return; facts.appendChild(h("dt", { text: k })); facts.appendChild(h("dd", null, v)); }
+  function fact(k, v) { if (v == null || v === "") return; facts.appendChild(h("div", null, h("dt", { text: k }), h("dd", null, v))); }
   fact("Agent", h("span", { id: "run-agent", text: r.agentName }));
   fact("Last step", r.lastStep == null ? "none yet" : String(r.lastStep));
   fact("Created", timeEl(r.createdAt));
@@ -171,7 +172,7 @@ function renderHeader(el, data) {
     h("div", { class: "header-line" }, h("a", { href: url("/"), class: "small", text: "← Runs" })),
     h("div", { class: "header-line" }, h("h1", null, "Run ", h("span", { class: "mono", id: "run-id", text: r.runId })), h("span", { id: "run-status" }, badge(r.status)),
       h("span", { class: "spacer" }), h("a", { href: url("/compare", { a: r.runId, b: r.forkOfRunId || "" }), class: "small", id: "compare-link", text: "Compare with another run…" })),
-    r.waiting ? h("div", { class: "waitbox", id: "run-waiting" }, "Waiting: ", r.waiting) : "",
+    r.waiting ? h("div", { class: "waitbox", id: "run-waiting", text: sentence(r.waiting) }) : "",
     r.error ? h("div", { class: "errbox", id: "run-error", role: "alert" }, "Error: ", r.error) : "",
     facts);
 }

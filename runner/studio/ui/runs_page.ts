@@ -53,7 +53,7 @@ function runsPage() {
     var list = [{ s: "", label: "All", n: all }];
     STATUSES.forEach(function (s) { list.push({ s: s, label: s, n: data.counts[s] || 0 }); });
     fill(chips, list.map(function (c) {
-      return h("button", { type: "button", class: "chip", "data-status": c.s || "all", "aria-pressed": String(f.status === c.s),
+      return h("button", { type: "button", class: "chip" + (c.n ? "" : " zero"), "data-status": c.s || "all", "aria-pressed": String(f.status === c.s),
         onclick: function () { setF({ status: c.s, offset: 0 }); } }, c.label, h("span", { class: "n", text: fmtInt(c.n) }));
     }));
   }
@@ -70,14 +70,14 @@ function runsPage() {
     if (r.children > 0) {
       var open = expanded.has(r.runId);
       idCell.appendChild(h("button", { type: "button", class: "toggle", "aria-expanded": String(open),
-        "aria-label": (open ? "Hide " : "Show ") + r.children + " child run" + (r.children === 1 ? "" : "s") + " of " + r.runId,
+        "aria-label": (open ? "Hide " : "Show ") + plural(r.children, "child run") + " of " + r.runId,
         text: open ? "▾" : "▸", onclick: function () { toggle(r, depth); } }));
     }
     idCell.appendChild(h("a", { href: runUrl(r.runId), class: "mono", text: r.runId }));
-    if (r.children > 0) idCell.appendChild(h("span", { class: "muted small", text: " · " + r.children + " child" + (r.children === 1 ? "" : "ren") }));
+    if (r.children > 0) idCell.appendChild(h("span", { class: "muted small", text: " · " + plural(r.children, "child", "children") }));
     if (r.forkOfRunId) idCell.appendChild(h("div", { class: "muted small", text: "fork of " + r.forkOfRunId + " at step " + r.forkOfStep }));
     else if (r.parentRunId && depth === 0) idCell.appendChild(h("div", { class: "muted small", text: "child of " + r.parentRunId }));
-    var why = r.waiting ? h("span", { class: "reason", text: r.waiting }) : r.error ? h("span", { class: "err", text: r.error }) : "";
+    var why = r.waiting ? h("span", { class: "reason", text: sentence(r.waiting) }) : r.error ? h("span", { class: "err", text: r.error }) : "";
     fill(tr, idCell, h("td", { text: r.agentName }), h("td", null, badge(r.status)),
       h("td", { class: "num", text: r.lastStep == null ? "—" : r.lastStep }), h("td", null, why),
       h("td", null, timeEl(r.updatedAt)), h("td", null, timeEl(r.createdAt)));
@@ -146,6 +146,7 @@ function runsPage() {
   }
   var reload = coalesce(load, 300);
   onRunsChanged(function (changed) {
+    if (changed === null) { reload(); return; }
     // A changed child shown under its parent is updated in place; anything else reloads the page
     // of rows (50 at most), which also brings new runs and fresh counts.
     var needReload = false;

@@ -27,7 +27,7 @@ function renderSteer(el, data, reload) {
   if (data.gate && !ended) parts.push(gateForm(r, data.gate, reload));
   if (!ended) parts.push(signalForm(r, data.waitingFor, !!data.gate, reload));
   parts.push(actions(r, reload));
-  fill(el, h("div", { class: "panel steer", "aria-label": "Steer the run" }, h("h2", { text: "Steer" }), parts));
+  fill(el, h("div", { class: "panel steer", role: "region", "aria-label": "Steer the run" }, h("h2", { text: "Steer" }), parts));
 }
 async function steerPost(button, path, body, done) {
   var old = button.textContent;
@@ -64,7 +64,8 @@ function gateForm(r, gate, reload) {
     gate.reason ? h("div", { class: "small", text: "Reason: " + gate.reason }) : "",
     gate.argv && gate.argv.length ? h("div", { class: "small" }, "Command: ", h("code", { text: gate.argv.join(" ") })) : "",
     h("div", { class: "small muted", text: "May decide: " + ((gate.approvers || []).join(", ") || "anyone") + " · signal " + gate.signal }),
-    h("div", { class: "row" }, h("label", null, "Name", by), h("label", null, "Comment", comment), approve, deny), msg);
+    h("div", { class: "row" }, h("label", null, "Name", by), h("label", null, "Comment", comment)),
+    h("div", { class: "row" }, approve, deny), msg);
 }
 function signalForm(r, waitingFor, folded, reload) {
   var name = h("input", { id: "signal-name", required: true, value: waitingFor ? waitingFor.name : "", placeholder: "signal name" });
@@ -102,12 +103,13 @@ function actions(r, reload) {
   var s = r.status;
   var canResume = s === "paused" || s === "waiting" || s === "queued";
   var fork = h("button", { type: "button", id: "fork-open", text: "Fork from a step…", onclick: function () { var cur = CURRENT.run; openFork(CURRENT, cur.lastStep == null ? 0 : cur.lastStep); } });
+  var worker = INFO && INFO.worker;
   return h("div", { class: "row", id: "actions" },
-    act("resume", "Resume", "/resume", canResume),
+    act("resume", "Resume", "/resume", canResume && worker),
     act("retry", "Retry", "/retry", s === "failed"),
     act("cancel", "Cancel", "/cancel", TERMINAL.indexOf(s) < 0, "danger"),
     fork,
-    INFO && !INFO.worker ? h("span", { class: "muted small", text: "No worker is attached: resume, retry and forks wait for a process." }) : "");
+    !worker && TERMINAL.indexOf(s) < 0 ? h("div", { class: "muted small", id: "no-worker-hint" }, "No worker is attached: advance this run with ", h("code", { text: "loom-runner resume" }), ".") : "");
 }
 /** The run page's latest answer, so the fork editor opens on the current last step. */
 var CURRENT = null;

@@ -84,14 +84,20 @@ tr.child.d3 td.id { padding-left: 68px; }
 .pager { display: flex; align-items: center; gap: 10px; margin-top: 10px; }
 .pager .where { font-variant-numeric: tabular-nums; color: var(--muted); }
 .header-line { display: flex; flex-wrap: wrap; align-items: baseline; gap: 10px 14px; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 10px 0 0; }
-dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; }
+dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px 16px; margin: 12px 0 0; }
+dl.facts dt { color: var(--muted); font-size: 12px; }
+dl.facts dd { margin: 0; word-break: break-word; }
+.run-top { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 14px; align-items: start; }
+.run-top > #steer:empty { display: none; }
+.run-top:has(> #steer:empty) { grid-template-columns: 1fr; }
+.chip.zero { color: var(--muted); }
 .errbox { margin-top: 10px; padding: 8px 12px; background: #fdf0ef; border: 1px solid #f1b5b0; border-radius: 6px; color: var(--bad); }
 .waitbox { margin-top: 10px; padding: 8px 12px; background: #f6f1fd; border: 1px solid #d4c2f0; border-radius: 6px; color: var(--wait); }
 .steer { display: grid; gap: 12px; }
 .steer form { display: grid; gap: 8px; }
-.gate { border-left: 4px solid var(--wait); padding-left: 12px; }
+.steer textarea { min-height: 90px; }
+.steer .row { align-items: flex-end; }
+.gate { border-left: 4px solid var(--wait); padding-left: 12px; display: grid; gap: 6px; }
 .trace-frame { width: 100%; height: 560px; border: 1px solid var(--line); border-radius: 6px; background: #fff; display: block; }
 .tl { position: relative; height: 14px; background: var(--soft); border-radius: 3px; min-width: 160px; }
 .tl span { position: absolute; top: 0; bottom: 0; border-radius: 3px; background: #8fb0e6; }
@@ -124,5 +130,5 @@ tr.differs td { background: #fff8e6; }
 .top nav a { color: #c9d2de; font-weight: 400; }
 .top nav a[aria-current=page] { color: #fff; font-weight: 600; }
 label.block { display: flex; }
-@media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
+@media (max-width: 1000px) { .grid2, .run-top { grid-template-columns: 1fr; } }
 `;
