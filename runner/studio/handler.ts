@@ -23,6 +23,7 @@ import {
   jsonError,
   MAX_BODY_BYTES,
   readBody,
+  refuseHost,
   refuseWrite,
 } from "./security.ts";
 import { steer } from "./steer.ts";
@@ -166,6 +167,12 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
         return checked.refused;
       }
       cookie = checked.cookie;
+    } else {
+      const refusal = refuseHost(request, url);
+      if (refusal) {
+        await request.body?.cancel().catch(() => {});
+        return jsonError(403, refusal);
+      }
     }
     let response: Response;
     try {
