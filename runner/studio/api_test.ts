@@ -142,6 +142,9 @@ Deno.test("every GET route of the studio answers its documented shape", async ()
       const head = await fetch(`${origin}/api/runs`, { method: "HEAD" });
       assert.equal(head.status, 200);
       assert.equal(await head.text(), "");
+      const headEvents = await fetch(`${origin}/api/events`, { method: "HEAD" });
+      assert.match(headEvents.headers.get("content-type")!, /^text\/event-stream/);
+      assert.equal(await headEvents.text(), "");
     } finally {
       await server.shutdown();
     }

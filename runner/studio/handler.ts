@@ -14,10 +14,13 @@ import { resumeRun } from "../engine/engine.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import type { RunRecord, Store } from "../store/store.ts";
 import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
+import * as workerModule from "../worker/worker.ts";
 import { runWorker } from "../worker/worker.ts";
+import { SqliteStore } from "../store/sqlite.ts";
 import { EventsHub } from "./events.ts";
 import { routeOf, type StudioRoute } from "./routes.ts";
 import {
+  baseHeaders,
   BodyTooLargeError,
   checkToken,
   jsonError,
@@ -112,7 +115,7 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
   const agents = new Map<string, Agent<unknown, unknown, unknown>>(
     (options.agents ?? []).map((a) => [a.name, a]),
   );
-  if (agents.size > 0 && !isWorkQueue(store)) {
+  if (agents.size > 0 && !workersCanShare(store)) {
     throw new RunnerError(
       `the embedded worker needs a store workers can share; ${store.location} is not one ` +
         "(use a PostgreSQL URL)",
@@ -198,6 +201,10 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
       r.headers.set("allow", allowed.join(", "));
       return r;
     }
+    if (route.kind === "events" && method === "HEAD") {
+      // Opening a stream for a HEAD would register a client nobody reads.
+      return new Response(null, { headers: baseHeaders("text/event-stream; charset=UTF-8") });
+    }
     if (route.kind !== "steer") {
       const r = await answerGet(ctx, route, url, request);
       return method === "HEAD" ? new Response(null, { status: r.status, headers: r.headers }) : r;
@@ -254,6 +261,15 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
       while (background.size > 0) await Promise.allSettled([...background]);
     },
   });
+}
+
+/**
+ * Whether `runWorker` can share this store: a `WorkQueue` (PostgreSQL), or a SQLite store once
+ * the worker module has its SQLite work queue (issue 14; it exports `SqliteWorkQueue` then).
+ */
+export function workersCanShare(store: Store): boolean {
+  if (isWorkQueue(store)) return true;
+  return store instanceof SqliteStore && "SqliteWorkQueue" in workerModule;
 }
 
 /** Step log lines of runs the embedded worker advances go nowhere (the run's events stay). */

@@ -150,3 +150,35 @@ Deno.test("steering with the embedded worker (PostgreSQL): an approval and a for
     await t.cleanup();
   }
 });
+
+// The embedded worker on SQLite needs the SQLite work queue of issue 14 (branch wt-b1): until it
+// is merged, the worker module has no `SqliteWorkQueue` and this test is reported as ignored.
+Deno.test({
+  name: "steering with the embedded worker (SQLite): a signal and a fork take effect without a CLI",
+  ignore: !("SqliteWorkQueue" in await import("../worker/worker.ts")),
+  async fn() {
+    await withStudioStore(async (store) => {
+      await startRun(waiter, { store, runId: "sq-w" });
+      await startRun(counter, { store, runId: "sq-c", input: { target: 4, failAt: 2 } });
+      const { server, post } = await startStudio(store, { agents: [waiter, counter] });
+      try {
+        await post("/api/runs/sq-w/signal", { name: "go", data: "now" });
+        await waitFor(
+          "the worker to finish the signalled run",
+          () => store.getRun("sq-w")?.status === "completed",
+        );
+        const forked = await post("/api/runs/sq-c/fork", {
+          step: 2,
+          state: { n: 2, target: 4, failAt: 2, fixed: true },
+        });
+        const { runId } = await forked.json();
+        await waitFor(
+          "the worker to finish the fork",
+          () => store.getRun(runId)?.status === "completed",
+        );
+      } finally {
+        await server.shutdown();
+      }
+    });
+  },
+});
