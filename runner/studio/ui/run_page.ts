@@ -27,8 +27,24 @@ function runPage() {
       frame),
     procs, tabsBox);
   var state = { data: null, tab: "steps", stepFrom: 0 };
-  function reloadFrame() { frame.setAttribute("src", frame.getAttribute("src")); }
-  var frameReload = coalesce(function () { if (liveBox.checked) reloadFrame(); }, 3000);
+  // The trace iframe reloads when the run changed; while it loads, further changes make one more
+  // reload after it (at most one a second). data-state says "loading", "stale" or "loaded".
+  var frameLoading = true, frameDirty = false;
+  frame.setAttribute("data-state", "loading");
+  function reloadFrame() {
+    if (frameLoading) { frameDirty = true; frame.setAttribute("data-state", "stale"); return; }
+    frameLoading = true;
+    frame.setAttribute("data-state", "loading");
+    frame.setAttribute("src", frame.getAttribute("src"));
+  }
+  frame.addEventListener("load", function () {
+    frameLoading = false;
+    if (!frameDirty) { frame.setAttribute("data-state", "loaded"); return; }
+    frameDirty = false;
+    frame.setAttribute("data-state", "stale");
+    setTimeout(reloadFrame, 1000);
+  });
+  function frameReload() { if (liveBox.checked) reloadFrame(); }
 
   async function load() {
     var data;
@@ -152,7 +168,7 @@ function diffList(diff) {
 function renderHeader(el, data) {
   var r = data.run;
   var facts = h("dl", { class: "facts" });
-  function fact(k, v) { if (v == null || v === "") return; facts.appendChild(h("div", null, h("dt", { text: k }), h("dd", null, v))); }
+  function fact(k, v, wide) { if (v == null || v === "") return; facts.appendChild(h("div", { class: wide ? "wide" : null }, h("dt", { text: k }), h("dd", null, v))); }
   fact("Agent", h("span", { id: "run-agent", text: r.agentName }));
   fact("Last step", r.lastStep == null ? "none yet" : String(r.lastStep));
   fact("Created", timeEl(r.createdAt));
@@ -166,8 +182,8 @@ function renderHeader(el, data) {
       data.children.length > 20 ? " … " + (data.children.length - 20) + " more" : ""));
   }
   if (r.leaseOwner) fact("Lease", h("span", { class: "mono", text: r.leaseOwner + (r.leaseExpires ? " until " + absTime(r.leaseExpires) : "") }));
-  if (r.input !== undefined && r.input !== null) fact("Input", jsonDetails(r.input));
-  if (r.result !== undefined && r.result !== null) fact("Result", jsonDetails(r.result));
+  if (r.input !== undefined && r.input !== null) fact("Input", jsonDetails(r.input), true);
+  if (r.result !== undefined && r.result !== null) fact("Result", jsonDetails(r.result), true);
   fill(el,
     h("div", { class: "header-line" }, h("a", { href: url("/"), class: "small", text: "← Runs" })),
     h("div", { class: "header-line" }, h("h1", null, "Run ", h("span", { class: "mono", id: "run-id", text: r.runId })), h("span", { id: "run-status" }, badge(r.status)),
