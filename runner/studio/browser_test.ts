@@ -334,6 +334,10 @@ Deno.test({
       const traceMs = performance.now() - t0;
       await page.getByRole("button", { name: "Later →" }).click();
       await page.locator('#steps tr[data-step="50"]').waitFor();
+      await page.fill("#step-goto", "9990");
+      await page.press("#step-goto", "Enter");
+      await page.locator('#steps tr[data-step="10000"]').waitFor();
+      assert.equal(await page.isDisabled("#steps button:text('Later →')"), true);
       // The viewer answers in the iframe: its spans tab lists the steps.
       const viewer = page.frameLocator("#trace");
       await viewer.locator("#mode-spans").click();

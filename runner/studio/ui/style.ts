@@ -81,7 +81,8 @@ tr.child.d3 td.id { padding-left: 68px; }
 .badge.started, .badge.worker { color: var(--muted); border-color: var(--line); background: var(--soft); }
 .reason { color: var(--wait); }
 .err { color: var(--bad); }
-.pager { display: flex; align-items: center; gap: 10px; margin-top: 10px; }
+.pager { display: flex; align-items: center; gap: 10px; margin: 10px 0; }
+input.narrow { width: 90px; }
 .pager .where { font-variant-numeric: tabular-nums; color: var(--muted); }
 .header-line { display: flex; flex-wrap: wrap; align-items: baseline; gap: 10px 14px; }
 dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px 16px; margin: 12px 0 0; }
