@@ -48,7 +48,8 @@ export interface StudioOptions {
    * (PostgreSQL; SQLite with a work queue).
    * @default none: no worker, steering only writes
    */
-  agents?: readonly Agent<unknown, unknown, unknown>[];
+  // deno-lint-ignore no-explicit-any
+  agents?: readonly Agent<any, any, any>[];
   /** Refuse every state-changing request (403). @default false */
   readOnly?: boolean;
   /** How often the events stream looks for changed runs, ms. @default 250 */
@@ -107,7 +108,9 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
   const { store, token, readOnly = false, maxBodyBytes = MAX_BODY_BYTES } = options;
   const onError = options.onError ?? ((m: string) => console.error(`studio: ${m}`));
   const base = (options.basePath ?? "").replace(/\/+$/, "");
-  const agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
+  const agents = new Map<string, Agent<unknown, unknown, unknown>>(
+    (options.agents ?? []).map((a) => [a.name, a]),
+  );
   if (agents.size > 0 && !isWorkQueue(store)) {
     throw new RunnerError(
       `the embedded worker needs a store workers can share; ${store.location} is not one ` +

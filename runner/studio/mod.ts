@@ -22,3 +22,37 @@ export type { RunRow, RunsPage, RunsQuery } from "./runs_query.ts";
 export type { Process } from "./process_history.ts";
 export type { Gate, StateChange } from "./api_run.ts";
 export { MAX_BODY_BYTES, STUDIO_CSP, STUDIO_HEADER } from "./security.ts";
+
+// Types this module's API refers to, re-exported (type-only) so its documentation is whole on
+// its own (`deno doc --lint` on this entry point).
+export type { TAIL_CALL, TailCall } from "@loom/tailcalls";
+export type {
+  Agent,
+  AGENT_BRAND,
+  AgentDefinition,
+  CallKind,
+  CallRecord,
+  CheckpointPolicy,
+  ErrorCategory,
+  EventRecord,
+  FailedAttemptRecord,
+  LeaseState,
+  MaybePromise,
+  Page,
+  PayloadPolicy,
+  RetryPolicy,
+  RunFilter,
+  RunPatch,
+  RunRecord,
+  RunStatus,
+  SignalRecord,
+  SignalTimeout,
+  StepContext,
+  StepLogger,
+  StepRecord,
+  StepStats,
+  Store,
+  ToolCallContext,
+  ToolCallOptions,
+  WaitInfo,
+} from "../mod.ts";

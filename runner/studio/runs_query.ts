@@ -141,7 +141,38 @@ interface Sql {
   mark: Mark;
   runs: string;
   steps: string;
+  /** The tie-breaker after `updated_at DESC` that the `updated_at` index already holds. */
+  tieBreak: string;
+  /** SQLite's `+` before a column that must not pick the index (else nothing). */
+  noIndex: string;
   all<T>(text: string, params: Param[]): Promise<T[]>;
+  /** The agent names of all runs (SQLite: kept up to date from new rowids, not rescanned). */
+  agents(): Promise<string[]>;
+}
+
+/** Agent names per SQLite database, and the highest run rowid they were read up to. */
+const agentCache = new WeakMap<object, { maxRowid: number; names: Set<string> }>();
+
+/**
+ * SQLite's agent names without a full scan per request: runs get increasing rowids, so only the
+ * runs added since the last call are read; a full read happens again when runs were deleted.
+ */
+function sqliteAgents(db: SqliteStore["db"]): string[] {
+  const top = db.prepare("SELECT max(rowid) AS m FROM runs").get() as { m: number | null };
+  const maxRowid = top.m ?? 0;
+  let cached = agentCache.get(db);
+  if (cached && maxRowid < cached.maxRowid) cached = undefined; // deleted runs: read again
+  if (!cached || maxRowid > cached.maxRowid) {
+    const from = cached?.maxRowid ?? -1;
+    const rows = db.prepare("SELECT DISTINCT agent_name AS a FROM runs WHERE rowid > ?").all(
+      from,
+    ) as { a: string }[];
+    const names = new Set(cached?.names ?? []);
+    for (const r of rows) names.add(r.a);
+    cached = { maxRowid, names };
+    agentCache.set(db, cached);
+  }
+  return [...cached.names].sort();
 }
 
 /** The SQL access of a SQLite or PostgreSQL store, or undefined for another store. */
@@ -152,8 +183,11 @@ export function sqlOf(store: Store): Sql | undefined {
       mark: QUESTION_MARK,
       runs: "runs",
       steps: "steps",
+      tieBreak: "r.rowid DESC",
+      noIndex: "+",
       all: <T>(text: string, params: Param[]) =>
         Promise.resolve(db.prepare(text).all(...params) as T[]),
+      agents: () => Promise.resolve(sqliteAgents(db)),
     };
   }
   // PostgresStore, recognised without importing it (that would load the npm client).
@@ -163,11 +197,21 @@ export function sqlOf(store: Store): Sql | undefined {
   };
   if (typeof pg.sql?.unsafe === "function" && typeof pg.schema === "string") {
     const sql = pg.sql;
+    const runs = `${pg.schema}.runs`;
     return {
       mark: DOLLAR_MARK,
-      runs: `${pg.schema}.runs`,
+      runs,
       steps: `${pg.schema}.steps`,
+      tieBreak: "r.run_id",
+      noIndex: "",
       all: async <T>(text: string, params: Param[]) => (await sql.unsafe(text, params)) as T[],
+      agents: async () => {
+        const rows = await sql.unsafe(
+          `SELECT DISTINCT agent_name AS a FROM ${runs} ORDER BY 1`,
+          [],
+        );
+        return (rows as { a: string }[]).map((r) => r.a);
+      },
     };
   }
   return undefined;
@@ -188,21 +232,61 @@ class Where {
 }
 
 /** The filters shared by the page, the total and the counts (status is added by the caller). */
-function baseWhere(sql: Sql, q: RunsQuery): Where {
+function baseWhere(sql: Sql, q: RunsQuery, agents: string[]): Where {
   const w = new Where(sql.mark);
   if (q.parent !== undefined) w.add((p) => `r.parent_run_id = ${p}`, q.parent);
   else w.parts.push("r.parent_run_id IS NULL");
   if (q.agent) w.add((p) => `r.agent_name = ${p}`, q.agent);
   if (q.q) {
-    // Run id prefix (a range on the primary key) or a part of the agent name.
-    w.params.push(q.q, `${q.q}\uffff`, `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    // A run id prefix is a range on the primary key; the agent names that contain the text are
+    // found in the (short) list of agents, so no LIKE has to scan every run.
+    const text = q.q.toLowerCase();
+    const matching = agents.filter((a) => a.toLowerCase().includes(text));
+    w.params.push(q.q, `${q.q}\uffff`);
     const n = w.params.length;
-    w.parts.push(
-      `((r.run_id >= ${w.mark(n - 2)} AND r.run_id < ${w.mark(n - 1)}) OR ` +
-        `r.agent_name LIKE ${w.mark(n)} ESCAPE '\\')`,
-    );
+    const byId = `(r.run_id >= ${w.mark(n - 1)} AND r.run_id < ${w.mark(n)})`;
+    const marks = matching.map((a) => {
+      w.params.push(a);
+      return w.mark(w.params.length);
+    });
+    w.parts.push(marks.length ? `(${byId} OR r.agent_name IN (${marks.join(", ")}))` : byId);
   }
   return w;
+}
+
+/** Runs by status for the filters of `q`; top-level runs unfiltered = all runs − child runs. */
+async function countByStatus(
+  sql: Sql,
+  q: RunsQuery,
+  agents: string[],
+): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const add = (rows: { status: string; n: number }[], sign: number) => {
+    for (const c of rows) counts[c.status] = (counts[c.status] ?? 0) + sign * Number(c.n);
+  };
+  if (q.parent === undefined && !q.agent && !q.q) {
+    // Both are index-only: the status index covers the first, the parent index finds children.
+    add(await sql.all(`SELECT status, count(*) AS n FROM ${sql.runs} GROUP BY status`, []), 1);
+    add(
+      await sql.all(
+        `SELECT status, count(*) AS n FROM ${sql.runs} WHERE parent_run_id IS NOT NULL
+         GROUP BY ${sql.noIndex}status`,
+        [],
+      ),
+      -1,
+    );
+    for (const k of Object.keys(counts)) if (counts[k] === 0) delete counts[k];
+    return counts;
+  }
+  const base = baseWhere(sql, q, agents);
+  add(
+    await sql.all(
+      `SELECT r.status, count(*) AS n FROM ${sql.runs} r${base.text()} GROUP BY r.status`,
+      base.params,
+    ),
+    1,
+  );
+  return counts;
 }
 
 /**
@@ -214,28 +298,19 @@ function baseWhere(sql: Sql, q: RunsQuery): Where {
 export async function queryRuns(store: Store, q: RunsQuery): Promise<RunsPage> {
   const sql = sqlOf(store);
   if (!sql) return await queryInMemory(store, q);
-  const base = baseWhere(sql, q);
-  const countRows = await sql.all<{ status: string; n: number }>(
-    `SELECT r.status, count(*) AS n FROM ${sql.runs} r${base.text()} GROUP BY r.status`,
-    base.params,
-  );
-  const counts: Record<string, number> = {};
-  for (const c of countRows) counts[c.status] = Number(c.n);
+  const agents = await sql.agents();
+  const counts = await countByStatus(sql, q, agents);
   const total = q.status ? counts[q.status] ?? 0 : Object.values(counts).reduce((a, b) => a + b, 0);
-  const page = baseWhere(sql, q);
+  const page = baseWhere(sql, q, agents);
   if (q.status) page.add((p) => `r.status = ${p}`, q.status);
   page.params.push(q.limit, q.offset);
   const n = page.params.length;
   const rows = await sql.all<RawRow>(
     `SELECT ${ROW_COLUMNS(sql.steps, sql.runs)} FROM ${sql.runs} r${page.text()}
-     ORDER BY r.updated_at DESC, r.run_id LIMIT ${sql.mark(n - 1)} OFFSET ${sql.mark(n)}`,
+     ORDER BY r.updated_at DESC, ${sql.tieBreak} LIMIT ${sql.mark(n - 1)} OFFSET ${sql.mark(n)}`,
     page.params,
   );
-  const agents = await sql.all<{ agentName: string }>(
-    `SELECT DISTINCT agent_name AS "agentName" FROM ${sql.runs} ORDER BY 1`,
-    [],
-  );
-  return { runs: rows.map(finish), total, counts, agents: agents.map((a) => a.agentName) };
+  return { runs: rows.map(finish), total, counts, agents };
 }
 
 /** The rows of runs changed at or after `since` (ms), last changed first, at most `limit`. */

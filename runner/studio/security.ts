@@ -9,7 +9,7 @@
  */
 
 /** The Content-Security-Policy of every studio HTML page: nothing from outside the page. */
-export const STUDIO_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+export const STUDIO_CSP: string = "default-src 'none'; script-src 'self'; style-src 'self'; " +
   "img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'self'";
 
@@ -17,7 +17,7 @@ export const STUDIO_CSP = "default-src 'none'; script-src 'self'; style-src 'sel
  * The CSP of the xray trace pages the studio frames: xray's page is one self-contained file with
  * inline script and style, so those are allowed; nothing else is (no network, no outside URL).
  */
-export const TRACE_CSP = "default-src 'none'; script-src 'unsafe-inline'; " +
+export const TRACE_CSP: string = "default-src 'none'; script-src 'unsafe-inline'; " +
   "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; " +
   "frame-ancestors 'self'";
 
