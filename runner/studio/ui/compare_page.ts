@@ -1,7 +1,8 @@
 /**
  * Studio script, part 5: the compare page. Two run ids (from `?a=&b=`; run b picked from the
  * runs of a's agent or typed), a summary table of both runs side by side with the rows that
- * differ marked, and xray's diff page of the two traces in a sandboxed iframe.
+ * differ marked, and xray's diff page of the two traces in a sandboxed iframe, opened on its
+ * Diff tab.
  *
  * @module
  */
@@ -54,7 +55,7 @@ function comparePage() {
     var bad = both.filter(function (x) { return x.error; });
     if (bad.length) { fill(summary, bad.map(function (x) { return h("div", { class: "banner error", text: x.error }); })); clear(frameBox); document.body.setAttribute("data-ready", ""); return; }
     fill(summary, summaryTable(both[0], both[1]));
-    fill(frameBox, h("iframe", { class: "trace-frame", id: "cmp-trace", title: "xray diff of the two runs", sandbox: "allow-scripts", src: url("/compare/trace", { a: a, b: b }) }));
+    fill(frameBox, h("iframe", { class: "trace-frame", id: "cmp-trace", title: "xray diff of the two runs", sandbox: "allow-scripts", src: url("/compare/trace", { a: a, b: b }) + "#tab=diff" }));
     document.title = "Compare " + a + " and " + b + " · Loom Studio";
     document.body.setAttribute("data-ready", "");
     suggest();

@@ -39,10 +39,15 @@ function h(tag, attrs) {
   for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
   return el;
 }
-function add(el, child) {
-  if (child == null || child === false) return;
-  if (Array.isArray(child)) { child.forEach(function (c) { add(el, c); }); return; }
-  el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+/** Appends each child after el: nodes as they are, text as text nodes, arrays flattened. */
+function add(el) {
+  for (var i = 1; i < arguments.length; i++) {
+    var child = arguments[i];
+    if (child == null || child === false) continue;
+    if (Array.isArray(child)) { child.forEach(function (c) { add(el, c); }); continue; }
+    el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  }
+  return el;
 }
 function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
 function fill(el) { clear(el); for (var i = 1; i < arguments.length; i++) add(el, arguments[i]); return el; }

@@ -26,9 +26,25 @@ function runPage() {
         h("a", { href: url("/runs/" + encodeURIComponent(RUN_ID) + "/trace"), target: "_blank", rel: "noopener", class: "small", text: "Open full page ↗" })),
       frame),
     procs, tabsBox);
-  var state = { data: null, tab: "steps", stepFrom: 0 };
-  function reloadFrame() { frame.setAttribute("src", frame.getAttribute("src")); }
-  var frameReload = coalesce(function () { if (liveBox.checked) reloadFrame(); }, 3000);
+  var state = { data: null, tab: "steps", stepFrom: 0, firstStep: 0 };
+  // The trace iframe reloads when the run changed; while it loads, further changes make one more
+  // reload after it (at most one a second). data-state says "loading", "stale" or "loaded".
+  var frameLoading = true, frameDirty = false;
+  frame.setAttribute("data-state", "loading");
+  function reloadFrame() {
+    if (frameLoading) { frameDirty = true; frame.setAttribute("data-state", "stale"); return; }
+    frameLoading = true;
+    frame.setAttribute("data-state", "loading");
+    frame.setAttribute("src", frame.getAttribute("src"));
+  }
+  frame.addEventListener("load", function () {
+    frameLoading = false;
+    if (!frameDirty) { frame.setAttribute("data-state", "loaded"); return; }
+    frameDirty = false;
+    frame.setAttribute("data-state", "stale");
+    setTimeout(reloadFrame, 1000);
+  });
+  function frameReload() { if (liveBox.checked) reloadFrame(); }
 
   async function load() {
     var data;
@@ -76,6 +92,11 @@ function runPage() {
   async function renderSteps() {
     var d = await api(apiRun(RUN_ID, "/steps"), { from: state.stepFrom, limit: STEP_LIMIT });
     var box = h("div", { id: "steps" });
+    if (!d.steps.length && state.stepFrom > 0) {
+      add(box, h("p", { class: "empty", text: "No step from step " + state.stepFrom + " on." }),
+        h("button", { type: "button", text: "Show the first steps", onclick: function () { state.stepFrom = 0; renderTab(); } }));
+      return box;
+    }
     if (!d.steps.length) { box.appendChild(h("p", { class: "empty", text: "No step committed yet." })); return box; }
     var tb = h("tbody");
     d.steps.forEach(function (s) {
@@ -87,12 +108,26 @@ function runPage() {
         h("td", null, steeringAllowed() ? h("button", { type: "button", class: "small", "data-fork-step": s.step, text: "Fork from step " + s.step, onclick: function () { openFork(state.data, s.step); } }) : "")));
     });
     var last = d.steps[d.steps.length - 1].step;
+    var goTo = h("input", { type: "number", min: "0", id: "step-goto", "aria-label": "Go to step", placeholder: "step", class: "narrow" });
+    var goForm = h("form", { class: "row" }, h("button", { type: "submit", text: "Go to step" }), goTo);
+    goForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var n = Number(goTo.value);
+      if (Number.isInteger(n) && n >= 0) { state.stepFrom = n; renderTab(); }
+    });
+    // "from" is a step number (the server starts at the run's first step when it is lower).
+    if (state.stepFrom === 0) state.firstStep = d.steps[0].step;
+    if (state.data && state.data.run.firstStep != null) state.firstStep = state.data.run.firstStep;
+    var runLast = state.data && state.data.run.lastStep;
     var pager = h("div", { class: "pager" },
-      h("button", { type: "button", text: "← Earlier", disabled: state.stepFrom === 0, onclick: function () { state.stepFrom = Math.max(0, state.stepFrom - STEP_LIMIT); renderTab(); } }),
-      h("button", { type: "button", text: "Later →", disabled: state.stepFrom + d.steps.length >= d.total, onclick: function () { state.stepFrom += STEP_LIMIT; renderTab(); } }),
-      h("span", { class: "where", text: "steps " + d.steps[0].step + "–" + last + " · " + fmtInt(d.total) + " in all" }));
-    add(box, h("table", null, h("thead", null, h("tr", null, h("th", { class: "num", text: "Step" }), h("th", { class: "num", text: "Attempt" }),
-      h("th", { text: "Started" }), h("th", { class: "num", text: "Took" }), h("th", { text: "Changes to the state" }), h("th", { text: "State after" }), h("th"))), tb), pager);
+      h("button", { type: "button", text: "← Earlier", disabled: d.steps[0].step <= state.firstStep,
+        onclick: function () { state.stepFrom = Math.max(0, d.steps[0].step - STEP_LIMIT); renderTab(); } }),
+      h("button", { type: "button", text: "Later →", disabled: d.steps.length < STEP_LIMIT || (runLast != null && last >= runLast),
+        onclick: function () { state.stepFrom = last + 1; renderTab(); } }),
+      h("span", { class: "where", text: "steps " + d.steps[0].step + "–" + last + " · " + fmtInt(d.total) + " in all" }),
+      h("span", { class: "spacer" }), goForm);
+    add(box, pager, h("table", null, h("thead", null, h("tr", null, h("th", { class: "num", text: "Step" }), h("th", { class: "num", text: "Attempt" }),
+      h("th", { text: "Started" }), h("th", { class: "num", text: "Took" }), h("th", { text: "Changes to the state" }), h("th", { text: "State after" }), h("th"))), tb));
     return box;
   }
   function renderCalls() {
@@ -152,7 +187,7 @@ function diffList(diff) {
 function renderHeader(el, data) {
   var r = data.run;
   var facts = h("dl", { class: "facts" });
-  function fact(k, v) { if (v == null || v === "") return; facts.appendChild(h("div", null, h("dt", { text: k }), h("dd", null, v))); }
+  function fact(k, v, wide) { if (v == null || v === "") return; facts.appendChild(h("div", { class: wide ? "wide" : null }, h("dt", { text: k }), h("dd", null, v))); }
   fact("Agent", h("span", { id: "run-agent", text: r.agentName }));
   fact("Last step", r.lastStep == null ? "none yet" : String(r.lastStep));
   fact("Created", timeEl(r.createdAt));
@@ -166,8 +201,8 @@ function renderHeader(el, data) {
       data.children.length > 20 ? " … " + (data.children.length - 20) + " more" : ""));
   }
   if (r.leaseOwner) fact("Lease", h("span", { class: "mono", text: r.leaseOwner + (r.leaseExpires ? " until " + absTime(r.leaseExpires) : "") }));
-  if (r.input !== undefined && r.input !== null) fact("Input", jsonDetails(r.input));
-  if (r.result !== undefined && r.result !== null) fact("Result", jsonDetails(r.result));
+  if (r.input !== undefined && r.input !== null) fact("Input", jsonDetails(r.input), true);
+  if (r.result !== undefined && r.result !== null) fact("Result", jsonDetails(r.result), true);
   fill(el,
     h("div", { class: "header-line" }, h("a", { href: url("/"), class: "small", text: "← Runs" })),
     h("div", { class: "header-line" }, h("h1", null, "Run ", h("span", { class: "mono", id: "run-id", text: r.runId })), h("span", { id: "run-status" }, badge(r.status)),

@@ -81,12 +81,15 @@ tr.child.d3 td.id { padding-left: 68px; }
 .badge.started, .badge.worker { color: var(--muted); border-color: var(--line); background: var(--soft); }
 .reason { color: var(--wait); }
 .err { color: var(--bad); }
-.pager { display: flex; align-items: center; gap: 10px; margin-top: 10px; }
+.pager { display: flex; align-items: center; gap: 10px; margin: 10px 0; }
+input.narrow { width: 90px; }
 .pager .where { font-variant-numeric: tabular-nums; color: var(--muted); }
 .header-line { display: flex; flex-wrap: wrap; align-items: baseline; gap: 10px 14px; }
 dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px 16px; margin: 12px 0 0; }
 dl.facts dt { color: var(--muted); font-size: 12px; }
 dl.facts dd { margin: 0; word-break: break-word; }
+dl.facts .wide { grid-column: 1 / -1; }
+td.num, th.num, td button, .badge, time { white-space: nowrap; }
 .run-top { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 14px; align-items: start; }
 .run-top > #steer:empty { display: none; }
 .run-top:has(> #steer:empty) { grid-template-columns: 1fr; }
