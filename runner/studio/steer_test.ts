@@ -46,6 +46,12 @@ Deno.test("steering: signal, approve and deny a loom-ops gate, cancel", async ()
       const g2 = await resumeRun(gate, { store, runId: "g2" });
       assert.deepEqual(g2.result, { decision: "deny", by: "ann", comment: null });
 
+      const notAnApprover = await post("/api/runs/g3/approve", { decision: "approve", by: "bob" });
+      assert.equal(notAnApprover.status, 409);
+      assert.deepEqual(await notAnApprover.json(), {
+        error: "bob may not decide step restart; its approvers are ann",
+      });
+      assert.equal(store.listSignals("g3").length, 0);
       const badDecision = await post("/api/runs/g3/approve", { decision: "maybe", by: "ann" });
       assert.equal(badDecision.status, 400);
       await badDecision.body?.cancel();
