@@ -14,7 +14,8 @@
 
 import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Page } from "npm:playwright-core@1";
-import { openStore, resumeRun, startRun, type Store } from "../mod.ts";
+import { type Agent, resumeRun, startRun, type Store } from "../mod.ts";
+import { POSTGRES_BACKEND, SQLITE_BACKEND, type StoreBackend } from "../testing/_stores.ts";
 import { createStudioHandler } from "./handler.ts";
 import gateAgent from "./testdata/agents/gate_agent.ts";
 import counterAgent from "./testdata/agents/counter_agent.ts";
@@ -100,19 +101,35 @@ interface Studio {
   watch: Watch;
 }
 
+/** Where the studio runs: its store backend and the agents of its embedded worker. */
+interface StudioSetup {
+  /** SQLite (a fresh file) or PostgreSQL (a fresh schema). @default SQLITE_BACKEND */
+  backend?: StoreBackend;
+  /** Agents the embedded worker advances (needs PostgreSQL). @default none */
+  agents?: Agent<unknown, unknown, unknown>[];
+}
+
 /**
- * Runs `fn` against the real studio handler served on 127.0.0.1 (port 0) over a fresh SQLite
- * file, with a 1280×800 page in headless Chromium; then checks that no console error happened
- * and no request left the studio, and tears everything down.
+ * Runs `fn` against the real studio handler served on 127.0.0.1 (port 0) over a fresh store,
+ * with a 1280×800 page in headless Chromium; then checks that no console error happened and no
+ * request left the studio, and tears everything down.
  */
-async function withStudio(fn: (s: Studio) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "loom-studio-browser-" });
-  const store = openStore(`${dir}/runs.sqlite`);
-  const studio = createStudioHandler({ store, onError: (m) => console.error(m) });
+async function withStudio(
+  setup: StudioSetup,
+  fn: (s: Studio) => Promise<void>,
+): Promise<void> {
+  const opened = await (setup.backend ?? SQLITE_BACKEND).open();
+  const store = opened.store;
+  const studio = createStudioHandler({
+    store,
+    agents: setup.agents,
+    onError: (m) => console.error(m),
+  });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, studio);
   const origin = `http://127.0.0.1:${server.addr.port}`;
-  const browser = await launch();
+  let browser: Browser | undefined;
   try {
+    browser = await launch();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const watch = await watchContext(context, origin);
     const page = await context.newPage();
@@ -122,11 +139,10 @@ async function withStudio(fn: (s: Studio) => Promise<void>): Promise<void> {
     assert.deepEqual(watch.problems, [], "no console error or warning");
     assert.deepEqual(watch.outside, [], "no request outside the studio");
   } finally {
-    await browser.close();
+    await browser?.close();
     await studio.close();
     await server.shutdown();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
+    await opened.cleanup();
   }
 }
 
@@ -141,7 +157,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withStudio(async ({ store, origin, page, watch: w }) => {
+    withStudio({}, async ({ store, origin, page, watch: w }) => {
       // 1. The runs page, empty; then runs started by another process appear without a reload.
       await page.goto(`${origin}/`);
       await ready(page);
@@ -293,7 +309,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withStudio(async ({ store, origin, page }) => {
+    withStudio({}, async ({ store, origin, page }) => {
       for (let i = 0; i < 130; i++) {
         const id = `r-${String(i).padStart(3, "0")}`;
         await startRun(counterAgent, { store, runId: id, input: { target: 0 } });
@@ -347,5 +363,49 @@ Deno.test({
           `xray viewer in its iframe ready in ${Math.round(traceMs)} ms`,
       );
       await screenshot(page, "run-long");
+    }),
+});
+
+Deno.test({
+  name: "studio in Chromium with an embedded worker (PostgreSQL): an approval and a fork advance",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withStudio({
+      backend: POSTGRES_BACKEND,
+      agents: [gateAgent, counterAgent] as Agent<unknown, unknown, unknown>[],
+    }, async ({ store, origin, page }) => {
+      // A gate approved through the page: the studio's worker finishes the run, nobody else.
+      await startRun(gateAgent, { store, runId: "deploy-db", input: { service: "db" } });
+      await page.goto(`${origin}/runs/deploy-db`);
+      await ready(page);
+      assert.equal(await page.locator("#no-worker").count(), 0, "a worker is attached");
+      await page.fill("#gate-by", "bob");
+      await page.click("#gate-approve");
+      await page.locator("#run-status .badge.completed").waitFor();
+      assert.match(await page.locator("#run-header").innerText(), /"by":"bob"/);
+
+      // A paused run: the worker claims it and ends it; the page follows.
+      const paused = await startRun(counterAgent, {
+        store,
+        runId: "count-3",
+        input: { target: 3 },
+        maxSteps: 1,
+      });
+      assert.equal(paused.status, "paused");
+      await page.goto(`${origin}/runs/count-3`);
+      await ready(page);
+      await page.locator("#run-status .badge.completed").waitFor();
+
+      // A fork made through the editor runs to its end by itself.
+      await page.click('[data-fork-step="1"]');
+      await page.waitForSelector("#fork-dialog[data-ready]");
+      assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 1, target: 3 });
+      await page.fill("#fork-state", '{"current": 1, "target": 6}');
+      await page.click("#fork-create");
+      await page.waitForURL((u) => u.pathname.startsWith("/runs/count-3-fork-"));
+      await ready(page);
+      await page.locator("#run-status .badge.completed").waitFor();
+      assert.match(await page.locator("#run-header").innerText(), /"counted":6/);
     }),
 });
