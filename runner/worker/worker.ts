@@ -12,7 +12,7 @@ import type { Agent } from "../engine/agent.ts";
 import type { StepLogger } from "../engine/context.ts";
 import { resumeRun, type RunResult } from "../engine/engine.ts";
 import { ownerIsGone } from "../engine/lease.ts";
-import { errorMessage, RunnerError } from "../errors.ts";
+import { errorMessage, LeaseHeldError, RunnerError } from "../errors.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import { SqliteWorkQueue } from "../store/sqlite_queue.ts";
 import { type RunRecord, type Store, TERMINAL_STATUSES } from "../store/store.ts";
@@ -177,7 +177,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
 /** The work queue of a store: the store itself, or the SQLite queue over its connection. */
 function workQueueOf(store: Store): WorkQueue {
   if (isWorkQueue(store)) return store;
-  if (store instanceof SqliteStore) return new SqliteWorkQueue(store, { ownerIsGone });
+  if (store instanceof SqliteStore) {
+    // The engine's rule, with the store: owner locks beside the file are checked (least privilege).
+    return new SqliteWorkQueue(store, { ownerIsGone: (owner) => ownerIsGone(owner, store) });
+  }
   throw new RunnerError(`${store.location} cannot be shared by workers`);
 }
 
@@ -204,6 +207,8 @@ class Worker {
   readonly #onWarning: (message: string) => void;
   /** Queued runs of agents this worker lacks, already named (`WorkerOptions.onWarning`). */
   readonly #unserved = new Set<string>();
+  /** Reasons already told why a lease owner could not be checked. */
+  readonly #said = new Set<string>();
   readonly #agents: Map<string, Agent<unknown, unknown, unknown>>;
   readonly #names: string[];
   readonly #concurrency: number;
@@ -292,6 +297,15 @@ class Worker {
     return false;
   }
 
+  /** Tells (`onWarning`) why a lease owner's liveness cannot be checked, once per reason. */
+  #saidOnce(unchecked: string): void {
+    if (this.#said.has(unchecked)) return;
+    this.#said.add(unchecked);
+    this.#onWarning(
+      `a run's lease owner cannot be checked (${unchecked}): its runs wait until their lease expires`,
+    );
+  }
+
   /** Says once per run that a queued run's agent is not one this worker has. */
   async #nameUnservedRuns(): Promise<void> {
     const runs = await this.#queue.unservedRuns?.(this.#names) ?? [];
@@ -326,7 +340,8 @@ class Worker {
       this.#report(c, result.status, result.stepsThisRun);
     } catch (e) {
       const run = await Promise.resolve(store.getRun(c.runId)).catch(() => undefined);
-      if (run && lostRace(run)) {
+      if (e instanceof LeaseHeldError || (run && lostRace(run))) {
+        if (e instanceof LeaseHeldError && e.unchecked !== undefined) this.#saidOnce(e.unchecked);
         this.#report(c, "contended", 0);
       } else {
         this.#backoff.set(c.runId, Date.now() + this.#errorBackoffMs);
