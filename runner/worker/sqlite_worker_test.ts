@@ -331,3 +331,55 @@ Deno.test("sqlite: busy file: two worker processes and two `run` commands hammer
     }
   });
 });
+
+Deno.test("sqlite: under least privilege a worker takes over a SIGKILLed worker's run at once, not at lease expiry", async () => {
+  await withDb(async (db, dir) => {
+    await enqueue(db, "chain", "k", { n: 6 });
+    const root = new URL("../..", import.meta.url).pathname;
+    const leastPrivilege = (env: Record<string, string>) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          `--allow-read=${dir},${root}`,
+          `--allow-write=${dir}`,
+          ...(env.LOOM_TEST_CRASH_AFTER_STEP ? ["--allow-env=LOOM_TEST_CRASH_AFTER_STEP"] : []),
+          CLI,
+          "worker",
+          "--db",
+          db,
+          "--agents",
+          AGENTS_DIR,
+          "--lease-ttl",
+          "600000", // far beyond the test: only the owner's death can free the run
+          "--drain",
+        ],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    const victim = await leastPrivilege({ LOOM_TEST_CRASH_AFTER_STEP: "k:2" }).output();
+    assert.equal(victim.signal, "SIGKILL", decode(victim.stderr));
+    const store = openStore(db);
+    const survivor = leastPrivilege({});
+    let finished = false;
+    try {
+      assert.equal(runRow(store, "k").status, "running");
+      await waitFor(
+        "the survivor to finish the run",
+        () => runRow(store, "k").status === "completed",
+      );
+      assert.deepEqual(JSON.parse(runRow(store, "k").result!), { i: 6, h: chainHash(6) });
+      const takeover = store.listEvents("k").find((e) => e.kind === "lease-takeover");
+      assert.match(takeover?.message ?? "", /owner gone/);
+      const o = await survivor.output();
+      finished = true;
+      assert.equal(o.code, 0, decode(o.stderr));
+    } finally {
+      store.close();
+      if (!finished) {
+        survivor.kill("SIGKILL");
+        await survivor.output();
+      }
+    }
+  });
+});
