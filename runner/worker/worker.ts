@@ -61,7 +61,7 @@ export interface WorkerOptions {
   onRun?: (event: WorkerRunEvent) => void;
   /**
    * Told (one sentence) when the store cannot wake this worker (e.g. PostgreSQL behind a
-   * transaction pooler, a SQLite directory that cannot be watched): it then wakes only every
+   * transaction pooler, a SQLite file whose `-wal` cannot be watched): it then wakes only every
    * `maxIdleMs` and at known deadlines; and, once per run, when a queued run's agent is not one
    * of `agents` (the run stays queued for a worker that has it).
    * @default a `warning: …` line on stderr
