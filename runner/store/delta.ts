@@ -24,13 +24,64 @@ export type Splice = [at: number, removed: number, inserted: string];
 
 /** Applies a delta (JSON text, see the module doc) to the checkpoint text it was made against. */
 export function applyDelta(base: string, delta: string): string {
-  const d = JSON.parse(delta) as (number | string)[];
-  let text = base;
-  for (let i = d.length - 3; i >= 0; i -= 3) {
-    const at = d[i] as number;
-    text = text.slice(0, at) + (d[i + 2] as string) + text.slice(at + (d[i + 1] as number));
+  return applyDeltas(base, [delta]);
+}
+
+/**
+ * Applies deltas in order, each to the text the ones before it gave. The text is kept as pieces
+ * of the texts it came from until the end, so a long chain costs about its deltas plus one copy
+ * of the result, not a copy of the text per delta.
+ */
+export function applyDeltas(base: string, deltas: readonly string[]): string {
+  const pieces = new Pieces(base);
+  for (const delta of deltas) {
+    const d = JSON.parse(delta) as (number | string)[];
+    for (let i = d.length - 3; i >= 0; i -= 3) {
+      pieces.splice(d[i] as number, d[i + 1] as number, d[i + 2] as string);
+    }
   }
-  return text;
+  return pieces.text();
+}
+
+/** A text as a list of pieces (slices of other texts), cheap to splice near its end. */
+class Pieces {
+  #parts: string[];
+  #length: number;
+
+  constructor(text: string) {
+    this.#parts = [text];
+    this.#length = text.length;
+  }
+
+  /** Replaces `removed` characters at `at` with `inserted`. */
+  splice(at: number, removed: number, inserted: string): void {
+    const parts = this.#parts;
+    // Find the piece holding offset `at`, from the end (most changes are appends).
+    let i = parts.length - 1;
+    let start = this.#length - (parts[i]?.length ?? 0);
+    while (i > 0 && start > at) {
+      i--;
+      start -= parts[i].length;
+    }
+    // The pieces [i, j) cover [start, end) with end >= at + removed.
+    let j = i;
+    let end = start;
+    while (j < parts.length && end < at + removed) end += parts[j++].length;
+    if (j === i && j < parts.length && end === at) end += parts[j++].length;
+    const first = parts[i] ?? "";
+    const last = j > i ? parts[j - 1] : "";
+    const head = first.slice(0, at - start);
+    const tail = j > i ? last.slice(last.length - (end - at - removed)) : "";
+    const replaced = [head, inserted, tail].filter((p) => p.length > 0);
+    parts.splice(i, j - i, ...replaced);
+    if (parts.length === 0) parts.push("");
+    this.#length += inserted.length - removed;
+  }
+
+  /** The whole text. */
+  text(): string {
+    return this.#parts.length === 1 ? this.#parts[0] : this.#parts.join("");
+  }
 }
 
 /** Encodes splices (ascending, non-overlapping, offsets in the older text) as a delta's text. */
@@ -134,6 +185,8 @@ function build(value: unknown, depth: number): Built {
 export class TrackedState {
   #root: unknown;
   #len: number;
+  /** The change of length of the value `#value` last diffed. */
+  #change = 0;
 
   private constructor(built: Built) {
     this.#root = built.node;
@@ -161,14 +214,14 @@ export class TrackedState {
    */
   update(next: unknown): Splice[] {
     const out: Splice[] = [];
-    const change = this.#value(this.#root, this.#len, next, 0, 0, out, (node) => this.#root = node);
-    this.#len += change;
+    this.#root = this.#value(this.#root, this.#len, next, 0, 0, out);
+    this.#len += this.#change;
     return out;
   }
 
   /**
-   * Diffs one value (`oldLen` long at offset `at` of the old text); returns its change of length. `set` replaces
-   * the tracked node when it is not updated in place.
+   * Diffs one value (`oldLen` long at offset `at` of the old text) and returns its tracked node:
+   * `old` updated in place, or a new one. Its change of length is left in `#change`.
    */
   #value(
     old: unknown,
@@ -177,22 +230,28 @@ export class TrackedState {
     at: number,
     depth: number,
     out: Splice[],
-    set: (node: unknown) => void,
-  ): number {
-    if (old === next && (typeof next !== "object" || next === null)) return 0;
+  ): unknown {
+    if (old === next && (typeof next !== "object" || next === null)) {
+      this.#change = 0;
+      return old;
+    }
     if (typeof next === "object" && next !== null && depth <= MAX_DEPTH) {
       if (Array.isArray(next)) {
-        if (old instanceof Arr) return this.#array(old, next, at, depth, out);
+        if (old instanceof Arr) {
+          this.#change = this.#array(old, next, at, depth, out);
+          return old;
+        }
       } else if (old instanceof Obj) {
         const proto = Object.getPrototypeOf(next);
         if (proto !== Object.prototype && proto !== null) throw new NotJsonError();
-        return this.#object(old, next as Record<string, unknown>, at, depth, out);
+        this.#change = this.#object(old, next as Record<string, unknown>, at, depth, out);
+        return old;
       }
     }
     const b = build(next, depth);
-    set(b.node);
     out.push([at, oldLen, b.text]);
-    return b.text.length - oldLen;
+    this.#change = b.text.length - oldLen;
+    return b.node;
   }
 
   #array(old: Arr, next: unknown[], at: number, depth: number, out: Splice[]): number {
@@ -207,7 +266,9 @@ export class TrackedState {
       const was = old.items[i];
       const oldLen = old.lens[i];
       if (was !== item || typeof item === "object") {
-        const c = this.#value(was, oldLen, item, p, depth + 1, out, (node) => old.items[i] = node);
+        const node = this.#value(was, oldLen, item, p, depth + 1, out);
+        if (node !== was) old.items[i] = node;
+        const c = this.#change;
         if (c !== 0) {
           old.lens[i] += c;
           change += c;
@@ -258,16 +319,9 @@ export class TrackedState {
         const was = old.vals[i];
         const oldLen = old.lens[i];
         if (was !== item || typeof item === "object") {
-          const k = i;
-          const c = this.#value(
-            was,
-            oldLen,
-            item,
-            p + old.keyLens[i],
-            depth + 1,
-            out,
-            (node) => old.vals[k] = node,
-          );
+          const node = this.#value(was, oldLen, item, p + old.keyLens[i], depth + 1, out);
+          if (node !== was) old.vals[i] = node;
+          const c = this.#change;
           if (c !== 0) {
             old.lens[i] += c;
             change += c;

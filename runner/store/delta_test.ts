@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withSeed } from "../testing/seed.ts";
-import { applyDelta, encodeDelta, NotJsonError, TrackedState } from "./delta.ts";
+import { applyDelta, applyDeltas, encodeDelta, NotJsonError, TrackedState } from "./delta.ts";
 import { type Json, nextState, randomValue } from "./_random_states.ts";
 
 Deno.test(
@@ -10,6 +10,8 @@ Deno.test(
       let state: { [key: string]: Json } = { msgs: [randomValue(r)], n: 0 };
       let { tracked, text } = TrackedState.of(state);
       assert.equal(text, JSON.stringify(state));
+      let snapshot = text; // the chain of deltas since it rebuilds the same text
+      const chain: string[] = [];
       for (let i = 0; i < 200; i++) {
         state = nextState(r, state);
         const want = JSON.stringify(state);
@@ -17,8 +19,14 @@ Deno.test(
         const got = applyDelta(text, delta);
         assert.equal(got, want, `run ${run} step ${i}: delta ${delta}`);
         assert.equal(tracked.length, want.length);
+        chain.push(delta);
+        assert.equal(applyDeltas(snapshot, chain), want, `run ${run} step ${i}: chain`);
         text = got;
-        if (r.next() < 0.02) ({ tracked, text } = TrackedState.of(JSON.parse(text)));
+        if (r.next() < 0.05) {
+          ({ tracked, text } = TrackedState.of(JSON.parse(text)));
+          snapshot = text;
+          chain.length = 0;
+        }
       }
     }
   }),
