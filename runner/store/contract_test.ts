@@ -906,3 +906,32 @@ for (const kind of ["delta", "whole"] as const) {
     },
   );
 }
+
+storeTest(
+  "delta checkpoints: a broken delta chain is reported, never read as a wrong state",
+  async (t) => {
+    const input = { n: 40, size: 300 };
+    await startRun(notes, { store: t.store, runId: "b", input, logger: quiet });
+    const kinds = await storedAs(t, "b");
+    const lost = kinds.findIndex((k, s) => k === "delta" && kinds[s + 1] === "delta");
+    assert.ok(lost > 0, kinds.join(" "));
+    // Damage: the delta of step `lost` is gone.
+    if (t.schema === undefined) {
+      (t.store as SqliteStore).db.prepare(
+        `UPDATE checkpoints SET delta = NULL
+       WHERE id = (SELECT checkpoint FROM steps WHERE run_id = 'b' AND step = ?)`,
+      ).run(lost);
+    } else {
+      await (t.store as PostgresStore).sql.unsafe(
+        `UPDATE ${t.schema}.steps SET delta = NULL WHERE run_id = 'b' AND step = $1`,
+        [lost],
+      );
+    }
+    await assert.rejects(
+      (async () => await t.store.getStep("b", lost + 1))(),
+      new RegExp(`checkpoint after step ${lost + 1} of run b cannot be rebuilt.*damaged`),
+    );
+    const { problems } = await verifyRun(t.store, "b");
+    assert.ok(problems.some((p) => /cannot be rebuilt/.test(p)), problems.join("\n"));
+  },
+);
