@@ -144,6 +144,24 @@ interface Built {
   text: string;
 }
 
+/**
+ * The fast path of the walk: `next` has the same keys in the same order as `old`, every value a
+ * primitive equal to the tracked one (so nothing below it to walk). An unchanged message of a chat
+ * costs this loop.
+ */
+function unchangedFlat(old: Obj, next: Record<string, unknown>): boolean {
+  const { keys, vals } = old;
+  const n = keys.length;
+  let i = 0;
+  for (const key in next) {
+    const item = next[key];
+    if (item === undefined) continue;
+    if (i === n || keys[i] !== key || vals[i] !== item) return false;
+    i++;
+  }
+  return i === n && Object.getOwnPropertySymbols(next).length === 0;
+}
+
 function buildPrimitive(value: unknown): Built {
   switch (typeof value) {
     case "string":
@@ -326,6 +344,7 @@ export class TrackedState {
     depth: number,
     out: Splice[],
   ): number {
+    if (unchangedFlat(old, next)) return 0;
     const n = old.keys.length;
     let change = 0;
     let p = at + 1; // offset of entry i in the old text
