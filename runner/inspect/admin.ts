@@ -230,7 +230,7 @@ export async function forkRun(store: Store, options: ForkOptions): Promise<RunRe
 /** Deletes a run, its rows and its child runs. Refuses a run that a live process is advancing. */
 export async function deleteRun(store: Store, runId: string): Promise<string[]> {
   const run = await requireRun(store, runId);
-  if (run.status === "running" && leaseIsLive(run)) {
+  if (run.status === "running" && leaseIsLive(run, Date.now(), store)) {
     throw new RunnerError(`run ${runId} is being advanced by ${run.leaseOwner}; cancel it first`);
   }
   const deleted: string[] = [];
