@@ -128,3 +128,26 @@ Deno.test("checkpoint writer: encode's output is what is stored", () => {
     prev = text;
   }
 });
+
+Deno.test("checkpoint writer: a state that changes wholesale is stored whole, and deltas come back when it grows again", () => {
+  const w = new CheckpointWriter(agent);
+  const kinds: string[] = [];
+  let prev: string | undefined;
+  const write = (s: unknown) => {
+    const c = w.write(s);
+    kinds.push(c.state !== null ? "whole" : "delta");
+    prev = rebuild(prev, c);
+    assert.equal(prev, JSON.stringify(s));
+  };
+  // Every step rewrites the whole state.
+  for (let i = 0; i < 40; i++) write({ blob: String(i % 7).repeat(5000) });
+  assert.deepEqual(kinds.filter((k) => k !== "whole"), [], kinds.join(" "));
+  // Then it only grows: deltas again once the pause is over.
+  const notes: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    notes.push(`note ${i}`.repeat(10));
+    write({ blob: "x".repeat(5000), notes: [...notes] });
+  }
+  const late = kinds.slice(-100);
+  assert.ok(late.filter((k) => k === "delta").length >= 95, late.join(" "));
+});
