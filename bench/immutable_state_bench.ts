@@ -86,6 +86,8 @@ interface Reads {
   apply: [number, number];
   /** Floor: the snapshot's text alone from SQLite. */
   sqlSnapshot: [number, number];
+  /** `JSON.parse` of the checkpoint's text alone (part of `getCheckpoint`). */
+  parse: [number, number];
   /** Floor: one copy of a string of the checkpoint's size (`slice` + flatten). */
   copy: [number, number];
   /** Deltas replayed, median and max. */
@@ -134,6 +136,9 @@ async function reads(store: ReturnType<typeof openStore>, n: number): Promise<Re
     ).get("chat", snapshotStep);
     add("sqlSnapshot", performance.now() - t0);
     t0 = performance.now();
+    JSON.parse(text);
+    add("parse", performance.now() - t0);
+    t0 = performance.now();
     const copy = (text.slice(0, -1) + "]").slice(1); // forces a flat copy of the text
     if (copy.charCodeAt(copy.length >> 1) === -1) console.log(copy.length);
     add("copy", performance.now() - t0);
@@ -145,6 +150,7 @@ async function reads(store: ReturnType<typeof openStore>, n: number): Promise<Re
     sqlChain: mm("sqlChain"),
     apply: mm("apply"),
     sqlSnapshot: mm("sqlSnapshot"),
+    parse: mm("parse"),
     copy: mm("copy"),
     deltas: [median(deltas), max(deltas)],
     mb: round(median(sizes)),

@@ -215,3 +215,57 @@ Deno.test("checkpoint writer: immutableState trusts references; with the check, 
   const c = w.write({ ...state, turn: 3 });
   assert.equal(c.state, JSON.stringify({ ...state, turn: 3 }));
 });
+
+Deno.test("checkpoint writer: LOOM_CHECK_IMMUTABLE=1 fails the run of an immutableState agent that mutates, naming the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-check-immutable-" });
+  try {
+    const script = `${dir}/mutating.ts`;
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { defineAgent, openStore, recur, startRun } from ${JSON.stringify(mod)};
+const agent = defineAgent({
+  name: "mutating",
+  immutableState: true,
+  initialState: () => ({ turn: 0, notes: Array.from({ length: 10 }, (_, i) => "note " + i + " ".repeat(300)) }),
+  step: (s, ctx) => {
+    if (ctx.step === 5) return "done";
+    s.notes.push("added in place " + ctx.step); // breaks the promise
+    return recur({ ...s, turn: ctx.step });
+  },
+});
+const store = openStore(":memory:");
+const r = await startRun(agent, { store, runId: "m" });
+console.log(JSON.stringify({ status: r.status, error: r.error?.message ?? null }));
+store.close();
+`,
+    );
+    const run = async (env: Record<string, string>) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          new URL("../../deno.json", import.meta.url).pathname,
+          script,
+        ],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout)) as { status: string; error: string };
+    };
+    const checked = await run({ LOOM_CHECK_IMMUTABLE: "1" });
+    assert.equal(checked.status, "failed");
+    assert.match(
+      checked.error,
+      /mutated the state it received at state\.notes, .*immutableState: true/,
+    );
+    // Unchecked, the broken promise goes unseen (the run completes, with wrong checkpoints).
+    const unchecked = await run({ LOOM_CHECK_IMMUTABLE: "" });
+    assert.equal(unchecked.status, "completed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
