@@ -53,15 +53,20 @@ function runPage() {
       throw e;
     }
     var before = state.data && state.data.run;
+    var changed = !before || before.updatedAt !== data.run.updatedAt || before.status !== data.run.status ||
+      before.lastStep !== data.run.lastStep || (state.data.children || []).length !== (data.children || []).length;
     state.data = data;
     document.title = "Run " + data.run.runId + " · " + data.run.status + " · Loom Studio";
-    renderHeader(header, data);
     renderSteer(steer, data, load);
-    renderProcesses(procs, data.processes || []);
-    await renderTab();
+    // Rebuild only what changed, so an open value or a half-typed step number stays put.
+    if (changed) {
+      renderHeader(header, data);
+      renderProcesses(procs, data.processes || []);
+      await renderTabUnlessTyping();
+    }
     document.body.setAttribute("data-status", data.run.status);
     document.body.setAttribute("data-ready", "");
-    if (before && (before.updatedAt !== data.run.updatedAt || before.status !== data.run.status)) frameReload();
+    if (before && changed) frameReload();
   }
   var reload = coalesce(load, 500);
   onRunsChanged(function (changed) {
@@ -84,10 +89,20 @@ function runPage() {
   });
   fill(tabsBox, tabBar, tabBody);
   async function renderTab() {
+    state.tabDirty = false;
     var t = TABS.filter(function (x) { return x.id === state.tab; })[0];
     var content = await t.render();
     fill(tabBody, content);
   }
+  /** A live update waits while the user types in the tab (e.g. a step number), until they leave it. */
+  function renderTabUnlessTyping() {
+    var a = document.activeElement;
+    if (a && tabBody.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA")) { state.tabDirty = true; return; }
+    return renderTab();
+  }
+  tabBody.addEventListener("focusout", function (ev) {
+    if (state.tabDirty && !tabBody.contains(ev.relatedTarget)) renderTab().catch(function (e) { notice("error", e.message); });
+  });
 
   async function renderSteps() {
     var d = await api(apiRun(RUN_ID, "/steps"), { from: state.stepFrom, limit: STEP_LIMIT });
