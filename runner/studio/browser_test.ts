@@ -82,10 +82,11 @@ function watchPage(page: Page, w: Watch): void {
   });
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves `DIR/name.png` when `LOOM_STUDIO_SCREENSHOTS=DIR` is set: the whole page, or the window. */
+async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   if (!SCREENS) return;
   await Deno.mkdir(SCREENS, { recursive: true });
-  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage });
 }
 
 /** Waits for the page script to have rendered (it sets `data-ready` on body). */
@@ -273,12 +274,13 @@ Deno.test({
       assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 3, target: 5 });
       await page.fill("#fork-state", '{"current": 3, "target": 8');
       await page.locator("#fork-error", { hasText: "Not valid JSON" }).waitFor();
+      await screenshot(page, "fork-editor-invalid", false);
       await page.click("#fork-create");
       assert.equal(await page.locator("#fork-dialog").isVisible(), true);
       assert.equal(w.posts.length, 3, "invalid JSON was not sent");
       await page.fill("#fork-state", '{"current": 3, "target": 8}');
       await page.locator("#fork-error", { hasText: /^$/ }).waitFor();
-      await screenshot(page, "fork-editor");
+      await screenshot(page, "fork-editor", false); // a modal dialog: the window shows it
       await page.click("#fork-create");
       await page.waitForURL((u) =>
         u.pathname.startsWith("/runs/") && u.pathname !== "/runs/count-5"

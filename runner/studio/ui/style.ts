@@ -123,7 +123,9 @@ details.json pre { max-height: 280px; overflow: auto; background: var(--soft); p
 .tabs button[aria-selected="true"] { color: var(--ink); border-bottom-color: var(--accent); font-weight: 600; }
 dialog { border: 1px solid var(--line); border-radius: 10px; padding: 18px 20px; width: min(760px, 92vw); box-shadow: 0 12px 40px rgba(0,0,0,.18); }
 dialog::backdrop { background: rgba(20, 26, 38, .35); }
-dialog textarea { min-height: 320px; }
+dialog form { display: grid; gap: 10px; }
+dialog h2, dialog p { margin: 0; }
+dialog textarea { min-height: 300px; }
 .scroll { max-height: 460px; overflow: auto; }
 .empty { color: var(--muted); padding: 10px 0; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
