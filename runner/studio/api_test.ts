@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startRun } from "../mod.ts";
 import { runRecord, T0 } from "../_test_util.ts";
 import { STUDIO_CSP } from "./security.ts";
+import { STORE_BACKENDS } from "../testing/_stores.ts";
 import { startStudio, withStudioStore } from "./_test_util.ts";
 import { counter, gate } from "./testdata/studio_agents.ts";
 
@@ -142,68 +143,81 @@ Deno.test("every GET route of the studio answers its documented shape", async ()
       const head = await fetch(`${origin}/api/runs`, { method: "HEAD" });
       assert.equal(head.status, 200);
       assert.equal(await head.text(), "");
+      const headEvents = await fetch(`${origin}/api/events`, { method: "HEAD" });
+      assert.match(headEvents.headers.get("content-type")!, /^text\/event-stream/);
+      assert.equal(await headEvents.text(), "");
     } finally {
       await server.shutdown();
     }
   });
 });
 
-Deno.test("runs list: paging, filters and counts over a few hundred seeded runs", async () => {
-  await withStudioStore(async (store) => {
-    const statuses = ["completed", "failed", "waiting", "paused"] as const;
-    for (let i = 0; i < 300; i++) {
-      store.createRun(runRecord(`run-${String(i).padStart(3, "0")}`, {
-        agentName: i % 3 === 0 ? "alpha" : "beta",
-        status: statuses[i % 4],
-        updatedAt: T0 + i,
-        endedAt: i % 4 < 2 ? T0 + i : null,
-      }));
-    }
-    for (let i = 0; i < 5; i++) {
-      store.createRun(
-        runRecord(`child-${i}`, { parentRunId: "run-000", updatedAt: T0 + 1000 + i }),
-      );
-    }
-    const { server, get } = await startStudio(store);
+for (const backend of STORE_BACKENDS) {
+  Deno.test(`runs list (${backend.name}): paging, filters and counts over a few hundred seeded runs`, async () => {
+    const t = await backend.open();
+    const store = t.store;
     try {
-      const all = await get("/api/runs?limit=50");
-      assert.equal(all.body.total, 300);
-      assert.deepEqual(all.body.counts, { completed: 75, failed: 75, waiting: 75, paused: 75 });
-      assert.equal(all.body.runs.length, 50);
-      assert.equal(all.body.runs[0].runId, "run-299", "last changed first");
-      const page3 = await get("/api/runs?limit=50&offset=100");
-      assert.equal(page3.body.runs[0].runId, "run-199");
-      const pages = [];
-      for (let offset = 0; offset < 300; offset += 100) {
-        pages.push(...(await get(`/api/runs?limit=100&offset=${offset}`)).body.runs);
+      const statuses = ["completed", "failed", "waiting", "paused"] as const;
+      for (let i = 0; i < 300; i++) {
+        await store.createRun(runRecord(`run-${String(i).padStart(3, "0")}`, {
+          agentName: i % 3 === 0 ? "alpha" : "beta",
+          status: statuses[i % 4],
+          updatedAt: T0 + i,
+          endedAt: i % 4 < 2 ? T0 + i : null,
+        }));
       }
-      assert.equal(new Set(pages.map((r: { runId: string }) => r.runId)).size, 300, "no run twice");
+      for (let i = 0; i < 5; i++) {
+        await store.createRun(
+          runRecord(`child-${i}`, { parentRunId: "run-000", updatedAt: T0 + 1000 + i }),
+        );
+      }
+      const { server, get } = await startStudio(store);
+      try {
+        const all = await get("/api/runs?limit=50");
+        assert.equal(all.body.total, 300);
+        assert.deepEqual(all.body.counts, { completed: 75, failed: 75, waiting: 75, paused: 75 });
+        assert.equal(all.body.runs.length, 50);
+        assert.equal(all.body.runs[0].runId, "run-299", "last changed first");
+        const page3 = await get("/api/runs?limit=50&offset=100");
+        assert.equal(page3.body.runs[0].runId, "run-199");
+        const pages = [];
+        for (let offset = 0; offset < 300; offset += 100) {
+          pages.push(...(await get(`/api/runs?limit=100&offset=${offset}`)).body.runs);
+        }
+        assert.equal(
+          new Set(pages.map((r: { runId: string }) => r.runId)).size,
+          300,
+          "no run twice",
+        );
 
-      const failedAlpha = await get("/api/runs?status=failed&agent=alpha&limit=500");
-      const expected = [...Array(300).keys()].filter((i) => i % 4 === 1 && i % 3 === 0).length;
-      assert.equal(failedAlpha.body.total, expected);
-      assert.equal(failedAlpha.body.runs.length, expected);
-      assert.ok(
-        failedAlpha.body.runs.every((r: { status: string; agentName: string }) =>
-          r.status === "failed" && r.agentName === "alpha"
-        ),
-      );
-      const alphaCounts = failedAlpha.body.counts;
-      assert.equal(Object.values(alphaCounts).reduce((a, b) => Number(a) + Number(b), 0), 100);
+        const failedAlpha = await get("/api/runs?status=failed&agent=alpha&limit=500");
+        const expected = [...Array(300).keys()].filter((i) => i % 4 === 1 && i % 3 === 0).length;
+        assert.equal(failedAlpha.body.total, expected);
+        assert.equal(failedAlpha.body.runs.length, expected);
+        assert.ok(
+          failedAlpha.body.runs.every((r: { status: string; agentName: string }) =>
+            r.status === "failed" && r.agentName === "alpha"
+          ),
+        );
+        const alphaCounts = failedAlpha.body.counts;
+        assert.equal(Object.values(alphaCounts).reduce((a, b) => Number(a) + Number(b), 0), 100);
 
-      const prefix = await get("/api/runs?q=run-01");
-      assert.equal(prefix.body.total, 10);
-      const byAgent = await get("/api/runs?q=lph");
-      assert.equal(byAgent.body.total, 100);
-      const children = await get("/api/runs?parent=run-000");
-      assert.equal(children.body.total, 5);
-      const root = all.body.runs.find((r: { runId: string }) => r.runId === "run-000") ??
-        (await get("/api/runs?q=run-000")).body.runs[0];
-      assert.equal(root.children, 5);
-      const tooMany = await get("/api/runs?limit=501");
-      assert.equal(tooMany.status, 400);
+        const prefix = await get("/api/runs?q=run-01");
+        assert.equal(prefix.body.total, 10);
+        const byAgent = await get("/api/runs?q=lph");
+        assert.equal(byAgent.body.total, 100);
+        const children = await get("/api/runs?parent=run-000");
+        assert.equal(children.body.total, 5);
+        const root = all.body.runs.find((r: { runId: string }) => r.runId === "run-000") ??
+          (await get("/api/runs?q=run-000")).body.runs[0];
+        assert.equal(root.children, 5);
+        const tooMany = await get("/api/runs?limit=501");
+        assert.equal(tooMany.status, 400);
+      } finally {
+        await server.shutdown();
+      }
     } finally {
-      await server.shutdown();
+      await t.cleanup();
     }
   });
-});
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { openStore, sendSignal, startRun } from "../mod.ts";
+import { POSTGRES_BACKEND } from "../testing/_stores.ts";
 import { waitFor } from "../testing/wait.ts";
 import { startStudio, withStudioStore } from "./_test_util.ts";
 import type { RunRow } from "./runs_query.ts";
@@ -83,4 +84,29 @@ Deno.test("live events: writes on the studio's own connection are seen too; a cl
       await server.shutdown();
     }
   });
+});
+
+Deno.test("live events on PostgreSQL: a run written by another connection arrives, then its status change", async () => {
+  const t = await POSTGRES_BACKEND.open();
+  const other = await t.reopen();
+  const { server, origin } = await startStudio(t.store, { pollMs: 20 });
+  const res = await fetch(`${origin}/api/events`);
+  const events = follow(res.body!);
+  try {
+    await waitFor("the stream's opening comment", () => events.comments.length > 0);
+    await startRun(waiter, { store: other, runId: "pg-w" });
+    await waitFor(
+      "the new run on the stream",
+      () => events.rows.some((r) => r.runId === "pg-w" && r.status === "waiting"),
+    );
+    await other.updateRunIf("pg-w", ["waiting"], { status: "paused", waiting: null });
+    await waitFor(
+      "its status change on the stream",
+      () => events.rows.some((r) => r.runId === "pg-w" && r.status === "paused"),
+    );
+  } finally {
+    await server.shutdown();
+    await events.done;
+    await t.cleanup();
+  }
 });

@@ -10,22 +10,13 @@
  * @module
  */
 import type { Agent } from "../engine/agent.ts";
-import { resumeRun } from "../engine/engine.ts";
-import { errorMessage, RunnerError } from "../errors.ts";
+import { errorMessage } from "../errors.ts";
 import type { RunRecord, Store } from "../store/store.ts";
-import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
-import { runWorker } from "../worker/worker.ts";
+import { EmbeddedWorker } from "./embedded_worker.ts";
 import { EventsHub } from "./events.ts";
-import { routeOf, type StudioRoute } from "./routes.ts";
-import {
-  BodyTooLargeError,
-  checkToken,
-  jsonError,
-  MAX_BODY_BYTES,
-  readBody,
-  refuseWrite,
-} from "./security.ts";
-import { steer } from "./steer.ts";
+import { routeOf } from "./routes.ts";
+import { baseHeaders, checkToken, jsonError, MAX_BODY_BYTES, refuseHost } from "./security.ts";
+import { answerPost } from "./post_route.ts";
 import { answerGet } from "./get_routes.ts";
 
 /** Options of {@linkcode createStudioHandler}. */
@@ -108,53 +99,14 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
   const { store, token, readOnly = false, maxBodyBytes = MAX_BODY_BYTES } = options;
   const onError = options.onError ?? ((m: string) => console.error(`studio: ${m}`));
   const base = (options.basePath ?? "").replace(/\/+$/, "");
-  const agents = new Map<string, Agent<unknown, unknown, unknown>>(
-    (options.agents ?? []).map((a) => [a.name, a]),
-  );
-  if (agents.size > 0 && !isWorkQueue(store)) {
-    throw new RunnerError(
-      `the embedded worker needs a store workers can share; ${store.location} is not one ` +
-        "(use a PostgreSQL URL)",
-    );
-  }
   const events = new EventsHub(store, {
     pollMs: options.pollMs,
     heartbeatMs: options.heartbeatMs,
     onError: (e) => onError(`looking for changed runs failed: ${errorMessage(e)}`),
   });
-  const ctx: StudioContext = { store, base, events, agents, readOnly };
-  const stop = new AbortController();
-  const background = new Set<Promise<unknown>>();
-  const track = (p: Promise<unknown>) => {
-    const done = p.catch(() => {}).finally(() => background.delete(done));
-    background.add(done);
-  };
-  if (agents.size > 0) {
-    track(
-      runWorker({
-        store: store as Store & WorkQueue,
-        agents: [...agents.values()],
-        abortSignal: stop.signal,
-        logger: quietLogger,
-        onRun: () => events.kick(),
-        onWarning: onError,
-      }).catch((e) => onError(`the embedded worker stopped: ${errorMessage(e)}`)),
-    );
-  }
-  const advance = (run: RunRecord) => {
-    const agent = agents.get(run.agentName);
-    if (!agent || stop.signal.aborted) return;
-    track(
-      resumeRun(agent, { store, runId: run.runId, abortSignal: stop.signal, logger: quietLogger })
-        .catch((e) => {
-          // The embedded worker taking the run first is expected; anything else is worth a line.
-          if (!/being advanced by another process/.test(errorMessage(e))) {
-            onError(`resuming run ${run.runId} failed: ${errorMessage(e)}`);
-          }
-        })
-        .finally(() => events.kick()),
-    );
-  };
+  const worker = new EmbeddedWorker(store, options.agents ?? [], () => events.kick(), onError);
+  const ctx: StudioContext = { store, base, events, agents: worker.agents, readOnly };
+  const advance = (run: RunRecord) => worker.advance(run);
 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -166,6 +118,12 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
         return checked.refused;
       }
       cookie = checked.cookie;
+    } else {
+      const refusal = refuseHost(request, url);
+      if (refusal) {
+        await request.body?.cancel().catch(() => {});
+        return jsonError(403, refusal);
+      }
     }
     let response: Response;
     try {
@@ -191,66 +149,25 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
       r.headers.set("allow", allowed.join(", "));
       return r;
     }
+    if (route.kind === "events" && method === "HEAD") {
+      // Opening a stream for a HEAD would register a client nobody reads.
+      return new Response(null, { headers: baseHeaders("text/event-stream; charset=UTF-8") });
+    }
     if (route.kind !== "steer") {
       const r = await answerGet(ctx, route, url, request);
       return method === "HEAD" ? new Response(null, { status: r.status, headers: r.headers }) : r;
     }
-    return await answerPost(request, url, route);
-  }
-
-  async function answerPost(
-    request: Request,
-    url: URL,
-    route: Extract<StudioRoute, { kind: "steer" }>,
-  ): Promise<Response> {
-    const refusal = readOnly
-      ? "this studio is read-only"
-      : refuseWrite(request, url, token !== undefined);
-    if (refusal) {
-      await request.body?.cancel().catch(() => {});
-      return jsonError(403, refusal);
-    }
-    let text: string;
-    try {
-      text = await readBody(request, maxBodyBytes);
-    } catch (e) {
-      if (e instanceof BodyTooLargeError) return jsonError(413, e.message);
-      throw e;
-    }
-    let body: unknown = {};
-    if (text.trim() !== "") {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return jsonError(400, "the request body is not valid JSON");
-      }
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return jsonError(400, "the request body must be a JSON object");
-    }
-    const run = await store.getRun(route.runId);
-    if (!run) return jsonError(404, `no run "${route.runId}" in this store`);
-    const answer = await steer(
-      { store, agents, advance },
-      route.action,
-      run,
-      body as Record<string, unknown>,
-    );
-    events.kick();
-    return answer;
+    const post = { ...ctx, tokenChecked: token !== undefined, maxBodyBytes, advance };
+    return await answerPost(post, request, url, route);
   }
 
   return Object.assign(handler, {
     async close() {
       events.close();
-      stop.abort();
-      while (background.size > 0) await Promise.allSettled([...background]);
+      await worker.close();
     },
   });
 }
-
-/** Step log lines of runs the embedded worker advances go nowhere (the run's events stay). */
-const quietLogger = { info() {}, warn() {}, error() {} };
 
 /** The path the handler routes: the request's, without `base` when it still starts with it. */
 function localPath(pathname: string, base: string): string {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isLoopback } from "@loom/xray/serve";
 
 /** The Content-Security-Policy of every studio HTML page: nothing from outside the page. */
 export const STUDIO_CSP: string = "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -130,6 +131,24 @@ export function refuseWrite(request: Request, url: URL, tokenChecked: boolean): 
   const own = [url.origin, hostOrigin(request, url)];
   if (!own.includes(origin)) return `the origin ${origin} is not this server's`;
   return undefined;
+}
+
+/**
+ * Why a request is refused (403) when no token is set, or `undefined`: its `Host` must name this
+ * machine (`localhost`, `127.x.x.x`, `[::1]`). Without this, a page on another site whose name
+ * was made to resolve to 127.0.0.1 (DNS rebinding) would be "same origin" with the studio.
+ */
+export function refuseHost(request: Request, url: URL): string | undefined {
+  const host = request.headers.get("host") ?? url.host;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return "the Host header is not a host name";
+  }
+  if (isLoopback(hostname)) return undefined;
+  return `the studio answers only requests for this machine (Host ${hostname} is not a loopback ` +
+    "name); set a token to serve it under another name";
 }
 
 /** The origin the browser used, from the Host header (a proxy may rewrite the request URL). */

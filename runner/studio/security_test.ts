@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startRun } from "../mod.ts";
+import { createStudioHandler } from "./handler.ts";
 import { MAX_BODY_BYTES } from "./security.ts";
 import { STEER_ACTIONS } from "./steer.ts";
 import { startStudio, withStudioStore } from "./_test_util.ts";
@@ -155,6 +156,28 @@ Deno.test("bodies over 64 KiB are answered 413, declared or streamed; a read-onl
       assert.deepEqual(await r.json(), { error: "this studio is read-only" });
     } finally {
       await ro.server.shutdown();
+    }
+  });
+});
+
+Deno.test("without a token, a request naming another host is refused (DNS rebinding): 403", async () => {
+  await withStudioStore(async (store) => {
+    const studio = createStudioHandler({ store });
+    try {
+      for (const host of ["evil.example:8787", "192.168.1.5:8787"]) {
+        const res = await studio(
+          new Request(`http://${host}/api/runs`, { headers: { host } }),
+        );
+        assert.equal(res.status, 403, host);
+        assert.match((await res.json()).error, /answers only requests for this machine/);
+      }
+      for (const host of ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"]) {
+        const res = await studio(new Request(`http://${host}/api/runs`, { headers: { host } }));
+        assert.equal(res.status, 200, host);
+        await res.body?.cancel();
+      }
+    } finally {
+      await studio.close();
     }
   });
 });

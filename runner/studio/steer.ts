@@ -78,6 +78,13 @@ const ACTIONS: Record<SteerAction, (ctx: SteerContext, run: RunRecord, body: Bod
     const state = last?.state ? JSON.parse(last.state) : JSON.parse(run.initialState);
     const gate = gateOf(run, state);
     if (!gate) throw new RunnerError(`run ${run.runId} is not waiting at an approval gate`);
+    // The gate would reject it and keep waiting (loom-ops' mayApprove): say so now instead.
+    const anyone = gate.approvers.length === 0 || gate.approvers.includes("*");
+    if (!anyone && !gate.approvers.includes(by)) {
+      throw new RunnerError(
+        `${by} may not decide step ${gate.step}; its approvers are ${gate.approvers.join(", ")}`,
+      );
+    }
     // The payload of loom-ops' ApprovalDecision (apps/ops/agents/approval.ts).
     const payload = { decision, by, ...(comment ? { comment } : {}), via: "studio", at: iso() };
     const { seq } = await sendSignal(ctx.store, run.runId, gate.signal, payload);

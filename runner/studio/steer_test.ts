@@ -46,6 +46,12 @@ Deno.test("steering: signal, approve and deny a loom-ops gate, cancel", async ()
       const g2 = await resumeRun(gate, { store, runId: "g2" });
       assert.deepEqual(g2.result, { decision: "deny", by: "ann", comment: null });
 
+      const notAnApprover = await post("/api/runs/g3/approve", { decision: "approve", by: "bob" });
+      assert.equal(notAnApprover.status, 409);
+      assert.deepEqual(await notAnApprover.json(), {
+        error: "bob may not decide step restart; its approvers are ann",
+      });
+      assert.equal(store.listSignals("g3").length, 0);
       const badDecision = await post("/api/runs/g3/approve", { decision: "maybe", by: "ann" });
       assert.equal(badDecision.status, 400);
       await badDecision.body?.cancel();
@@ -149,4 +155,36 @@ Deno.test("steering with the embedded worker (PostgreSQL): an approval and a for
   } finally {
     await t.cleanup();
   }
+});
+
+// The embedded worker on SQLite needs the SQLite work queue of issue 14 (branch wt-b1): until it
+// is merged, the worker module has no `SqliteWorkQueue` and this test is reported as ignored.
+Deno.test({
+  name: "steering with the embedded worker (SQLite): a signal and a fork take effect without a CLI",
+  ignore: !("SqliteWorkQueue" in await import("../worker/worker.ts")),
+  async fn() {
+    await withStudioStore(async (store) => {
+      await startRun(waiter, { store, runId: "sq-w" });
+      await startRun(counter, { store, runId: "sq-c", input: { target: 4, failAt: 2 } });
+      const { server, post } = await startStudio(store, { agents: [waiter, counter] });
+      try {
+        await post("/api/runs/sq-w/signal", { name: "go", data: "now" });
+        await waitFor(
+          "the worker to finish the signalled run",
+          () => store.getRun("sq-w")?.status === "completed",
+        );
+        const forked = await post("/api/runs/sq-c/fork", {
+          step: 2,
+          state: { n: 2, target: 4, failAt: 2, fixed: true },
+        });
+        const { runId } = await forked.json();
+        await waitFor(
+          "the worker to finish the fork",
+          () => store.getRun(runId)?.status === "completed",
+        );
+      } finally {
+        await server.shutdown();
+      }
+    });
+  },
 });
