@@ -108,6 +108,8 @@ interface StudioSetup {
   backend?: StoreBackend;
   /** Agents the embedded worker advances (needs PostgreSQL). @default none */
   agents?: Agent<unknown, unknown, unknown>[];
+  /** Where the studio is mounted, as loom-run and loom-ops mount it. @default "" */
+  basePath?: string;
 }
 
 /**
@@ -124,10 +126,12 @@ async function withStudio(
   const studio = createStudioHandler({
     store,
     agents: setup.agents,
+    basePath: setup.basePath,
     onError: (m) => console.error(m),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, studio);
-  const origin = `http://127.0.0.1:${server.addr.port}`;
+  // Tests address pages as origin + path; a mounted studio's paths start with its base.
+  const origin = `http://127.0.0.1:${server.addr.port}${setup.basePath ?? ""}`;
   let browser: Browser | undefined;
   try {
     browser = await launch();
@@ -212,6 +216,12 @@ Deno.test({
       assert.equal(await page.locator('tr[data-run-id="deploy-web"]').count(), 1);
       await page.click('.chip[data-status="all"]');
       await page.locator('tr[data-run-id="count-5"]').waitFor();
+      await page.selectOption("#f-agent", "studio-counter");
+      await page.waitForSelector('tr[data-run-id="deploy-web"]', { state: "detached" });
+      await page.locator("#runs-range", { hasText: "1–1 of 1" }).waitFor();
+      assert.match(new URL(page.url()).search, /agent=studio-counter/);
+      await page.selectOption("#f-agent", "");
+      await page.locator('tr[data-run-id="deploy-web"]').waitFor();
 
       // 2. The run page: the gate says what it waits for; approve it through the page.
       await page.click('tr[data-run-id="deploy-web"] a');
@@ -307,11 +317,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "studio in Chromium: paging through many runs, and a run of 10,000 steps stays usable",
+  name: "studio in Chromium, mounted at /studio: paging through many runs, a run of 10,000 steps",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withStudio({}, async ({ store, origin, page }) => {
+    withStudio({ basePath: "/studio" }, async ({ store, origin, page }) => {
       for (let i = 0; i < 130; i++) {
         const id = `r-${String(i).padStart(3, "0")}`;
         await startRun(counterAgent, { store, runId: id, input: { target: 0 } });
