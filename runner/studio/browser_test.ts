@@ -77,6 +77,10 @@ function watchPage(page: Page, w: Watch): void {
     }
   });
   page.on("pageerror", (e) => w.problems.push(`page error on ${page.url()}: ${e.message}`));
+  page.on("dialog", (d) => {
+    w.problems.push(`dialog on ${page.url()}: ${d.message()}`);
+    void d.dismiss();
+  });
   page.on("request", (r) => {
     if (r.method() === "POST") w.posts.push(new URL(r.url()).pathname);
   });
@@ -333,24 +337,32 @@ Deno.test({
         maxSteps: 20_000,
       });
       assert.equal(long.status, "completed");
+      // Markup in a run id and in a state is shown as text, never parsed.
+      const hostile = '<img src=x onerror=alert(1)><b id="bold">';
+      await startRun(counterAgent, { store, runId: hostile, input: { target: 1 } });
 
       await page.goto(`${origin}/`);
       await ready(page);
       const range = page.locator("#runs-range");
-      await range.filter({ hasText: "1–50 of 131" }).waitFor();
+      await range.filter({ hasText: "1–50 of 132" }).waitFor();
       assert.equal(await page.isDisabled("#prev"), true);
       await page.click("#next");
-      await range.filter({ hasText: "51–100 of 131" }).waitFor();
+      await range.filter({ hasText: "51–100 of 132" }).waitFor();
       await page.click("#next");
-      await range.filter({ hasText: "101–131 of 131" }).waitFor();
+      await range.filter({ hasText: "101–132 of 132" }).waitFor();
       assert.equal(await page.isDisabled("#next"), true);
       await page.reload(); // the page of runs is in the address
       await ready(page);
-      await range.filter({ hasText: "101–131 of 131" }).waitFor();
+      await range.filter({ hasText: "101–132 of 132" }).waitFor();
       await page.fill("#f-q", "r-12");
       await range.filter({ hasText: "1–10 of 10" }).waitFor();
       await page.fill("#f-q", "");
-      await range.filter({ hasText: "1–50 of 131" }).waitFor();
+      await range.filter({ hasText: "1–50 of 132" }).waitFor();
+
+      await page.goto(`${origin}/runs/${encodeURIComponent(hostile)}`);
+      await ready(page);
+      assert.equal(await page.locator("#run-id").textContent(), hostile);
+      assert.equal(await page.locator("#main img, #bold").count(), 0);
 
       // The run page of 10,000 steps: the page, the steps (paged) and the trace viewer.
       const t0 = performance.now();

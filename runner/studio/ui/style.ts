@@ -64,6 +64,7 @@ tbody tr:hover { background: #f9fafc; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.flash { animation: flash 1.2s ease-out; }
 @keyframes flash { from { background: #fff3c4; } to { background: transparent; } }
+td.id a, #run-id { word-break: break-all; }
 tr.child td.id { padding-left: 28px; }
 tr.child.d2 td.id { padding-left: 48px; }
 tr.child.d3 td.id { padding-left: 68px; }
