@@ -101,6 +101,8 @@ async function ready(page: Page): Promise<void> {
 /** What a test gets: the store, the studio's origin, a watched page. */
 interface Studio {
   store: Store;
+  /** The store's `--db` value, for a subprocess. */
+  db: string;
   origin: string;
   page: Page;
   watch: Watch;
@@ -143,7 +145,7 @@ async function withStudio(
     const watch = await watchContext(context, origin);
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT);
-    await fn({ store, origin, page, watch });
+    await fn({ store, db: opened.db, origin, page, watch });
     await page.close();
     assert.deepEqual(watch.problems, [], "no console error or warning");
     assert.deepEqual(watch.outside, [], "no request outside the studio");
@@ -166,7 +168,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withStudio({}, async ({ store, origin, page, watch: w }) => {
+    withStudio({}, async ({ store, db, origin, page, watch: w }) => {
       // 1. The runs page, empty; then runs started by another process appear without a reload.
       await page.goto(`${origin}/`);
       await ready(page);
@@ -317,6 +319,41 @@ Deno.test({
       await traceReady(page, "#cmp-trace");
       assert.match(await page.locator("#cmp-table").innerText(), /count-5/);
       await screenshot(page, "compare");
+
+      // 5. A process SIGKILLed after step 2 (the runner CLI in a subprocess), then resumed here:
+      // the process history marks the crash and the takeover.
+      const cli = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../cli.ts", import.meta.url).pathname,
+          "run",
+          new URL("./testdata/agents/counter_agent.ts", import.meta.url).pathname,
+          "--run-id",
+          "crashy",
+          "--db",
+          db,
+          "--input",
+          '{"target": 4}',
+        ],
+        env: { LOOM_TEST_CRASH_AFTER_STEP: "crashy:2" },
+        stdout: "null",
+        stderr: "piped",
+      });
+      const killed = await cli.output();
+      assert.equal(killed.signal, "SIGKILL", new TextDecoder().decode(killed.stderr));
+      await page.goto(`${origin}/runs/crashy`);
+      await ready(page);
+      await page.locator("#run-status .badge.running").waitFor();
+      const resumed = await resumeRun(counterAgent, { store, runId: "crashy" });
+      assert.deepEqual(resumed.result, { counted: 4 });
+      await page.locator("#run-status .badge.completed").waitFor();
+      await page.locator('#process-table tr[data-ended="crashed"]').waitFor();
+      const history = await page.locator("#process-table").innerText();
+      assert.match(history, /crashed/);
+      assert.match(history, /takeover|resumed/);
+      await traceReady(page, "#trace");
+      await screenshot(page, "run-crashed");
     }),
 });
 
