@@ -131,6 +131,8 @@ dialog textarea { min-height: 300px; }
 .empty { color: var(--muted); padding: 10px 0; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 tr.differs td { background: #fff8e6; }
+#cmp-trace { height: 720px; }
+#cmp-form input { width: 300px; }
 #cmp-table th[scope=row] { width: 160px; text-transform: none; font-size: 13px; letter-spacing: 0; }
 .top nav { display: flex; gap: 14px; }
 .top nav a { color: #c9d2de; font-weight: 400; }
