@@ -212,7 +212,8 @@ Deno.test({
       await page.waitForSelector('tr[data-run-id="super-1-child-1"]', { state: "detached" });
 
       // Filters: status chip and text search narrow the list.
-      await page.click('.chip[data-status="waiting"]');
+      await page.focus('.chip[data-status="waiting"]'); // by keyboard
+      await page.keyboard.press("Enter");
       await page.waitForFunction(() => {
         const doc = (globalThis as unknown as {
           document: { querySelectorAll(s: string): { length: number } };
@@ -220,6 +221,14 @@ Deno.test({
         return doc.querySelectorAll("#runs-body tr[data-run-id]").length === 1;
       });
       assert.equal(await page.locator('tr[data-run-id="deploy-web"]').count(), 1);
+      await page.locator('.chip[data-status="waiting"][aria-pressed="true"]').waitFor();
+      assert.equal(
+        await page.locator('.chip[data-status="waiting"]').evaluate((el) =>
+          el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement
+        ),
+        true,
+        "the chip keeps the keyboard focus",
+      );
       await page.click('.chip[data-status="all"]');
       await page.locator('tr[data-run-id="count-5"]').waitFor();
       await page.selectOption("#f-agent", "studio-counter");
