@@ -92,7 +92,12 @@ function runPage() {
     state.tabDirty = false;
     var t = TABS.filter(function (x) { return x.id === state.tab; })[0];
     var content = await t.render();
+    // Keep keyboard focus on the same control (e.g. "Later →") across the rebuild.
+    var a = document.activeElement;
+    var focusId = a && a.id && tabBody.contains(a) ? a.id : null;
     fill(tabBody, content);
+    var again = focusId && document.getElementById(focusId);
+    if (again && !again.disabled) again.focus();
   }
   /** A live update waits while the user types in the tab (e.g. a step number), until they leave it. */
   function renderTabUnlessTyping() {
@@ -135,9 +140,9 @@ function runPage() {
     if (state.data && state.data.run.firstStep != null) state.firstStep = state.data.run.firstStep;
     var runLast = state.data && state.data.run.lastStep;
     var pager = h("div", { class: "pager" },
-      h("button", { type: "button", text: "← Earlier", disabled: d.steps[0].step <= state.firstStep,
+      h("button", { type: "button", id: "steps-earlier", text: "← Earlier", disabled: d.steps[0].step <= state.firstStep,
         onclick: function () { state.stepFrom = Math.max(0, d.steps[0].step - STEP_LIMIT); renderTab(); } }),
-      h("button", { type: "button", text: "Later →", disabled: d.steps.length < STEP_LIMIT || (runLast != null && last >= runLast),
+      h("button", { type: "button", id: "steps-later", text: "Later →", disabled: d.steps.length < STEP_LIMIT || (runLast != null && last >= runLast),
         onclick: function () { state.stepFrom = last + 1; renderTab(); } }),
       h("span", { class: "where", text: "steps " + d.steps[0].step + "–" + last + " · " + fmtInt(d.total) + " in all" }),
       h("span", { class: "spacer" }), goForm);
