@@ -230,9 +230,12 @@ const MIGRATIONS: string[] = [
   // small, else in a row of checkpoints (whole, or as a delta against the checkpoint of the step
   // before) that steps.checkpoint names. A rowid table holds a kilobyte-sized row in its page,
   // where steps (WITHOUT ROWID) would give it an overflow page of its own. Existing rows stay.
+  // Also an index by agent for Loom Studio's agent filter (issue 17): a scan of 100,000 runs
+  // without it.
   `
   ALTER TABLE steps ADD COLUMN checkpoint INTEGER;
   CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, state TEXT, delta TEXT);
+  CREATE INDEX runs_by_agent ON runs(agent_name, updated_at);
   `,
 ];
 
