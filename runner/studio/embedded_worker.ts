@@ -45,6 +45,7 @@ export class EmbeddedWorker {
     agents: readonly AnyAgent[],
     onChange: () => void,
     onError: (message: string) => void,
+    concurrency?: number,
   ) {
     this.#store = store;
     this.#onChange = onChange;
@@ -54,13 +55,14 @@ export class EmbeddedWorker {
     if (!workersCanShare(store)) {
       throw new RunnerError(
         `the embedded worker needs a store workers can share; ${store.location} is not one ` +
-          "(use a PostgreSQL URL)",
+          "(use a SQLite file or a PostgreSQL URL)",
       );
     }
     this.#track(
       runWorker({
         store: store as Store & WorkQueue,
         agents: [...this.agents.values()],
+        concurrency,
         abortSignal: this.#stop.signal,
         logger: quietLogger,
         onRun: onChange,
