@@ -490,7 +490,7 @@ for (const backend of [SQLITE_BACKEND, POSTGRES_BACKEND]) {
           backend,
           agents: [gateAgent, counterAgent, busy.agent] as Agent<unknown, unknown, unknown>[],
           workerConcurrency: 1,
-        }, (s) => workerScenario(s, busy));
+        }, (s) => workerScenario(s, busy, backend.name));
       } finally {
         busy.release(); // also when the scenario failed: the worker's slot must end
       }
@@ -502,6 +502,7 @@ for (const backend of [SQLITE_BACKEND, POSTGRES_BACKEND]) {
 async function workerScenario(
   { store, origin, page, watch: w }: Studio,
   busy: ReturnType<typeof busyAgent>,
+  name: string,
 ): Promise<void> {
   // A gate approved through the page: the studio's worker finishes the run, nobody else.
   await startRun(gateAgent, { store, runId: "deploy-db", input: { service: "db" } });
@@ -530,6 +531,7 @@ async function workerScenario(
   await page.click('[data-fork-step="0"]');
   await page.waitForSelector("#fork-dialog[data-ready]");
   assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 0, target: 3 });
+  await screenshot(page, `worker-${name}-fork-first-step`, false);
   await page.fill("#fork-state", '{"current": 1, "target": 6}');
   await page.click("#fork-create");
   await page.waitForURL((u) => u.pathname.startsWith("/runs/count-3-fork-"));
@@ -551,9 +553,11 @@ async function workerScenario(
   await page.goto(`${origin}/runs/count-4`);
   await ready(page);
   await page.locator("#run-status .badge.paused").waitFor();
+  await screenshot(page, `worker-${name}-paused`);
   await page.click("#resume");
   await page.locator("#run-status .badge.completed").waitFor();
   assert.match(await page.locator("#run-header").innerText(), /"counted":4/);
+  await screenshot(page, `worker-${name}-resumed`);
   assert.equal((await store.getRun("busy"))!.status, "running", "the worker was still busy");
   assert.ok(w.posts.includes("/api/runs/count-4/resume"));
   busy.release();
