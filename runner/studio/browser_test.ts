@@ -133,12 +133,13 @@ async function withStudio(
 ): Promise<void> {
   const opened = await (setup.backend ?? SQLITE_BACKEND).open();
   const store = opened.store;
+  const studioErrors: string[] = []; // the embedded worker's and the events watcher's
   const studio = createStudioHandler({
     store,
     agents: setup.agents,
     workerConcurrency: setup.workerConcurrency,
     basePath: setup.basePath,
-    onError: (m) => console.error(m),
+    onError: (m) => studioErrors.push(m),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, studio);
   // Tests address pages as origin + path; a mounted studio's paths start with its base.
@@ -154,6 +155,7 @@ async function withStudio(
     await page.close();
     assert.deepEqual(watch.problems, [], "no console error or warning");
     assert.deepEqual(watch.outside, [], "no request outside the studio");
+    assert.deepEqual(studioErrors, [], "no error in the studio's worker or events watcher");
   } finally {
     await browser?.close();
     await studio.close();

@@ -8,7 +8,7 @@
  */
 import type { Agent } from "../engine/agent.ts";
 import { resumeRun } from "../engine/engine.ts";
-import { errorMessage, RunnerError } from "../errors.ts";
+import { errorMessage, LeaseHeldError, RunnerError } from "../errors.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord, Store } from "../store/store.ts";
 import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
@@ -85,7 +85,7 @@ export class EmbeddedWorker {
       resumeRun(agent, options)
         .catch((e) => {
           // The worker taking the run first is expected; anything else is worth a line.
-          if (!/being advanced by another process/.test(errorMessage(e))) {
+          if (!(e instanceof LeaseHeldError)) {
             this.#onError(`resuming run ${run.runId} failed: ${errorMessage(e)}`);
           }
         })
