@@ -22,6 +22,9 @@ export function workersCanShare(store: Store): boolean {
   return isWorkQueue(store) || store instanceof SqliteStore;
 }
 
+/** Statuses a run ends in: a resume of such a run is refused. */
+const ENDED: readonly string[] = ["completed", "failed", "cancelled"];
+
 /** Step log lines of runs advanced here go nowhere (the run's events stay in the store). */
 const quietLogger = { info() {}, warn() {}, error() {} };
 
@@ -83,14 +86,25 @@ export class EmbeddedWorker {
     };
     this.#track(
       resumeRun(agent, options)
-        .catch((e) => {
-          // The worker taking the run first is expected; anything else is worth a line.
-          if (!(e instanceof LeaseHeldError)) {
+        .catch(async (e) => {
+          if (!(await this.#lostRace(run.runId, e))) {
             this.#onError(`resuming run ${run.runId} failed: ${errorMessage(e)}`);
           }
         })
         .finally(this.#onChange),
     );
+  }
+
+  /**
+   * Whether `advance` failed only because another advancer was first: the worker holds the
+   * run's lease, or it (or a cancel) already ended the run — a fork of a few steps can be
+   * claimed and finished by the worker, notified of the new run, before `resumeRun` reads it.
+   */
+  async #lostRace(runId: string, e: unknown): Promise<boolean> {
+    if (e instanceof LeaseHeldError) return true;
+    if (!(e instanceof RunnerError)) return false;
+    const now = await Promise.resolve(this.#store.getRun(runId)).catch(() => undefined);
+    return now !== undefined && now !== null && ENDED.includes(now.status);
   }
 
   /** Stops the worker (its runs are left paused) and waits for every run advanced here. */
