@@ -30,6 +30,7 @@ import {
 import { isLoopback, type TraceSource } from "@loom/xray/serve";
 import { type CliHooks, joinNegativeValues, need, openReadable } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
+import { openAnyStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { traceObserver, traceRun } from "../trace.ts";
 
@@ -122,10 +123,10 @@ export async function traceCommand(
     return 0;
   }
   const stores: Store[] = [];
-  const open = async (db: string | undefined) => {
+  const open = async (db: string | undefined, options: { create?: boolean } = {}) => {
     const location = db ?? Deno.env.get("LOOM_DB_URL");
     if (!location) throw new RunnerError("--db is required");
-    const store = await openReadable(location);
+    const store = options.create ? await openAnyStore(location) : await openReadable(location);
     stores.push(store);
     return store;
   };
@@ -141,8 +142,11 @@ export async function traceCommand(
 }
 
 type Flags = ReturnType<typeof parse>["values"];
-/** Opens a store for reading (closed when the command ends). */
-type Open = (db: string | undefined) => Promise<Store>;
+/**
+ * Opens a store (closed when the command ends): an existing one for reading, or with `create`
+ * (as a worker does) a new file when there is none.
+ */
+type Open = (db: string | undefined, options?: { create?: boolean }) => Promise<Store>;
 
 /** `trace`: the whole run's trace, rebuilt from the store, to a file. */
 async function writeRunTrace(values: Flags, open: Open): Promise<number> {
@@ -192,7 +196,9 @@ async function serveRuns(values: Flags, open: Open): Promise<number> {
   }
   const { loadAgentsDir } = await import("./worker.ts");
   const agents = values.agents ? await loadAgentsDir(values.agents) : undefined;
-  const store = await open(values.db);
+  // With agents the studio is a worker too, and a worker creates the database (as `loom-runner
+  // worker` does): the console can be opened before the first run is started.
+  const store = await open(values.db, { create: agents !== undefined });
   const { serveStudio } = await import("../studio/serve.ts");
   const server = await serveStudio({ store, port, hostname, token, agents });
   const stop = () => void server.shutdown();

@@ -84,6 +84,12 @@ export async function runDetail(store: Store, run: RunRecord): Promise<unknown> 
     run: {
       ...row,
       input: parse(run.input),
+      // The checkpoint before the run's first step (0, or where a fork starts), and one an edit
+      // or a migration replaced: the fork editor shows what `fork` would start from.
+      firstStep: run.firstStep,
+      initialState: parse(run.initialState),
+      patchedStep: run.patchedStep,
+      patchedState: parse(run.patchedState),
       result: parse(run.result),
       policy: parse(run.policy),
       waitInfo,

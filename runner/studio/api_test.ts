@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startRun } from "../mod.ts";
+import { forkRun, startRun } from "../mod.ts";
 import { runRecord, T0 } from "../_test_util.ts";
 import { STUDIO_CSP } from "./security.ts";
 import { STORE_BACKENDS } from "../testing/_stores.ts";
@@ -86,6 +86,32 @@ Deno.test("every GET route of the studio answers its documented shape", async ()
       assert.equal(detail.body.processes.length, 1);
       assert.equal(detail.body.processes[0].how, "started");
       assert.equal(detail.body.processes[0].ended, "waiting");
+
+      // What the fork editor needs for the first step: the checkpoint before it, parsed.
+      const doneDetail = await get("/api/runs/done");
+      assert.equal(doneDetail.body.run.firstStep, 0);
+      assert.deepEqual(doneDetail.body.run.initialState, {
+        n: 0,
+        target: 3,
+        failAt: -1,
+        fixed: false,
+      });
+      assert.equal(doneDetail.body.run.patchedStep, null);
+      assert.equal(doneDetail.body.run.patchedState, null);
+      const fork = await forkRun(store, { runId: "done", step: 2, newRunId: "done-fork" });
+      const forkDetail = await get(`/api/runs/${fork.runId}`);
+      assert.equal(forkDetail.body.run.firstStep, 2);
+      assert.deepEqual(forkDetail.body.run.initialState, {
+        n: 2,
+        target: 3,
+        failAt: -1,
+        fixed: false,
+      });
+      // A checkpoint a migration replaced is the one a fork from that step starts from.
+      store.createRun(runRecord("migrated", { patchedStep: 4, patchedState: '{"v":2}' }));
+      const migrated = (await get("/api/runs/migrated")).body.run;
+      assert.equal(migrated.patchedStep, 4);
+      assert.deepEqual(migrated.patchedState, { v: 2 });
 
       const steps = await get("/api/runs/done/steps?from=1&limit=2");
       assert.equal(steps.body.total, 4);

@@ -6,15 +6,17 @@
  * on the runs page without a reload, approves a loom-ops-style gate through the run page, sees
  * the run complete, forks a run from a step with an edited state (after the editor refused
  * invalid JSON), opens the compare page, and checks that no console error happened and no
- * request left the studio's origin. With `LOOM_STUDIO_SCREENSHOTS=DIR` it saves a screenshot of
- * each page into DIR.
+ * request left the studio's origin. The embedded worker scenario (`--agents`) runs on a SQLite
+ * file and on PostgreSQL: runs advance by themselves after an approval or a fork, and Resume
+ * advances a paused run while the worker is busy. With `LOOM_STUDIO_SCREENSHOTS=DIR` it saves a
+ * screenshot of each page into DIR.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Page } from "npm:playwright-core@1";
-import { type Agent, resumeRun, startRun, type Store } from "../mod.ts";
+import { type Agent, defineAgent, enqueueRun, resumeRun, startRun, type Store } from "../mod.ts";
 import { POSTGRES_BACKEND, SQLITE_BACKEND, type StoreBackend } from "../testing/_stores.ts";
 import { createStudioHandler } from "./handler.ts";
 import gateAgent from "./testdata/agents/gate_agent.ts";
@@ -112,8 +114,10 @@ interface Studio {
 interface StudioSetup {
   /** SQLite (a fresh file) or PostgreSQL (a fresh schema). @default SQLITE_BACKEND */
   backend?: StoreBackend;
-  /** Agents the embedded worker advances (needs PostgreSQL). @default none */
+  /** Agents the embedded worker advances. @default none */
   agents?: Agent<unknown, unknown, unknown>[];
+  /** Runs the embedded worker advances at once. @default 4 */
+  workerConcurrency?: number;
   /** Where the studio is mounted, as loom-run and loom-ops mount it. @default "" */
   basePath?: string;
 }
@@ -129,11 +133,13 @@ async function withStudio(
 ): Promise<void> {
   const opened = await (setup.backend ?? SQLITE_BACKEND).open();
   const store = opened.store;
+  const studioErrors: string[] = []; // the embedded worker's and the events watcher's
   const studio = createStudioHandler({
     store,
     agents: setup.agents,
+    workerConcurrency: setup.workerConcurrency,
     basePath: setup.basePath,
-    onError: (m) => console.error(m),
+    onError: (m) => studioErrors.push(m),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, studio);
   // Tests address pages as origin + path; a mounted studio's paths start with its base.
@@ -149,6 +155,7 @@ async function withStudio(
     await page.close();
     assert.deepEqual(watch.problems, [], "no console error or warning");
     assert.deepEqual(watch.outside, [], "no request outside the studio");
+    assert.deepEqual(studioErrors, [], "no error in the studio's worker or events watcher");
   } finally {
     await browser?.close();
     await studio.close();
@@ -294,6 +301,12 @@ Deno.test({
       // 3. Fork count-5 from step 3 with an edited state; the editor refuses invalid JSON first.
       await page.goto(`${origin}/runs/count-5`);
       await ready(page);
+      // From the first step, the editor holds the run's initial state.
+      await page.click('[data-fork-step="0"]');
+      await page.waitForSelector("#fork-dialog[data-ready]");
+      assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 0, target: 5 });
+      await page.click("#fork-cancel");
+      await page.waitForSelector("#fork-dialog", { state: "detached" });
       await page.click('[data-fork-step="3"]');
       await page.waitForSelector("#fork-dialog[data-ready]");
       assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 3, target: 5 });
@@ -319,6 +332,12 @@ Deno.test({
       await page.locator("#run-status .badge.completed").waitFor();
       await traceReady(page, "#trace");
       await screenshot(page, "fork");
+      // The fork's own first step (3): the editor holds the edited state the fork started from.
+      await page.click('[data-fork-step="3"]');
+      await page.waitForSelector("#fork-dialog[data-ready]");
+      assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 3, target: 8 });
+      await page.click("#fork-cancel");
+      await page.waitForSelector("#fork-dialog", { state: "detached" });
 
       // 4. Compare the fork with its origin: the summary table and xray's diff page.
       await page.click("#compare-link");
@@ -436,46 +455,115 @@ Deno.test({
     }),
 });
 
-Deno.test({
-  name: "studio in Chromium with an embedded worker (PostgreSQL): an approval and a fork advance",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: () =>
-    withStudio({
-      backend: POSTGRES_BACKEND,
-      agents: [gateAgent, counterAgent] as Agent<unknown, unknown, unknown>[],
-    }, async ({ store, origin, page }) => {
-      // A gate approved through the page: the studio's worker finishes the run, nobody else.
-      await startRun(gateAgent, { store, runId: "deploy-db", input: { service: "db" } });
-      await page.goto(`${origin}/runs/deploy-db`);
-      await ready(page);
-      assert.equal(await page.locator("#no-worker").count(), 0, "a worker is attached");
-      await page.fill("#gate-by", "bob");
-      await page.click("#gate-approve");
-      await page.locator("#run-status .badge.completed").waitFor();
-      assert.match(await page.locator("#run-header").innerText(), /"by":"bob"/);
-
-      // A paused run: the worker claims it and ends it; the page follows.
-      const paused = await startRun(counterAgent, {
-        store,
-        runId: "count-3",
-        input: { target: 3 },
-        maxSteps: 1,
+/**
+ * An agent whose one step holds the worker's slot until `release()` (or until the worker stops):
+ * with `workerConcurrency: 1`, the studio's worker is busy while it runs.
+ */
+function busyAgent() {
+  const entered = Promise.withResolvers<void>();
+  const released = Promise.withResolvers<void>();
+  const agent = defineAgent({
+    name: "studio-busy",
+    initialState: () => ({}),
+    async step(_state, ctx) {
+      entered.resolve();
+      await new Promise<void>((resolve, reject) => {
+        released.promise.then(resolve);
+        ctx.abortSignal.addEventListener("abort", () => reject(ctx.abortSignal.reason), {
+          once: true,
+        });
       });
-      assert.equal(paused.status, "paused");
-      await page.goto(`${origin}/runs/count-3`);
-      await ready(page);
-      await page.locator("#run-status .badge.completed").waitFor();
+      return { held: true };
+    },
+  });
+  return { agent, entered: entered.promise, release: () => released.resolve() };
+}
 
-      // A fork made through the editor runs to its end by itself.
-      await page.click('[data-fork-step="1"]');
-      await page.waitForSelector("#fork-dialog[data-ready]");
-      assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 1, target: 3 });
-      await page.fill("#fork-state", '{"current": 1, "target": 6}');
-      await page.click("#fork-create");
-      await page.waitForURL((u) => u.pathname.startsWith("/runs/count-3-fork-"));
-      await ready(page);
-      await page.locator("#run-status .badge.completed").waitFor();
-      assert.match(await page.locator("#run-header").innerText(), /"counted":6/);
-    }),
-});
+for (const backend of [SQLITE_BACKEND, POSTGRES_BACKEND]) {
+  Deno.test({
+    name:
+      `studio in Chromium with an embedded worker (${backend.name}): an approval, a fork and Resume advance runs`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const busy = busyAgent();
+      try {
+        await withStudio({
+          backend,
+          agents: [gateAgent, counterAgent, busy.agent] as Agent<unknown, unknown, unknown>[],
+          workerConcurrency: 1,
+        }, (s) => workerScenario(s, busy, backend.name));
+      } finally {
+        busy.release(); // also when the scenario failed: the worker's slot must end
+      }
+    },
+  });
+}
+
+/** The embedded worker advances runs by itself; Resume advances one while the worker is busy. */
+async function workerScenario(
+  { store, origin, page, watch: w }: Studio,
+  busy: ReturnType<typeof busyAgent>,
+  name: string,
+): Promise<void> {
+  // A gate approved through the page: the studio's worker finishes the run, nobody else.
+  await startRun(gateAgent, { store, runId: "deploy-db", input: { service: "db" } });
+  await page.goto(`${origin}/runs/deploy-db`);
+  await ready(page);
+  assert.equal(await page.locator("#no-worker").count(), 0, "a worker is attached");
+  await page.fill("#gate-by", "bob");
+  await page.click("#gate-approve");
+  await page.locator("#run-status .badge.completed").waitFor();
+  assert.match(await page.locator("#run-header").innerText(), /"by":"bob"/);
+
+  // A paused run: the worker claims it and ends it; the page follows.
+  const paused = await startRun(counterAgent, {
+    store,
+    runId: "count-3",
+    input: { target: 3 },
+    maxSteps: 1,
+  });
+  assert.equal(paused.status, "paused");
+  await page.goto(`${origin}/runs/count-3`);
+  await ready(page);
+  await page.locator("#run-status .badge.completed").waitFor();
+
+  // A fork from the first step, made through the editor (which holds the initial state), runs
+  // to its end by itself.
+  await page.click('[data-fork-step="0"]');
+  await page.waitForSelector("#fork-dialog[data-ready]");
+  assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 0, target: 3 });
+  await screenshot(page, `worker-${name}-fork-first-step`, false);
+  await page.fill("#fork-state", '{"current": 1, "target": 6}');
+  await page.click("#fork-create");
+  await page.waitForURL((u) => u.pathname.startsWith("/runs/count-3-fork-"));
+  await ready(page);
+  await page.locator("#run-status .badge.completed").waitFor();
+  assert.match(await page.locator("#run-header").innerText(), /"counted":6/);
+
+  // The worker busy with another run (its one slot held): a paused run stays paused until the
+  // page's Resume button advances it in the studio's process.
+  await enqueueRun(busy.agent, { store, runId: "busy" });
+  await busy.entered;
+  const waitingTurn = await startRun(counterAgent, {
+    store,
+    runId: "count-4",
+    input: { target: 4 },
+    maxSteps: 1,
+  });
+  assert.equal(waitingTurn.status, "paused");
+  await page.goto(`${origin}/runs/count-4`);
+  await ready(page);
+  await page.locator("#run-status .badge.paused").waitFor();
+  await screenshot(page, `worker-${name}-paused`);
+  await page.click("#resume");
+  await page.locator("#run-status .badge.completed").waitFor();
+  assert.match(await page.locator("#run-header").innerText(), /"counted":4/);
+  await screenshot(page, `worker-${name}-resumed`);
+  assert.equal((await store.getRun("busy"))!.status, "running", "the worker was still busy");
+  assert.ok(w.posts.includes("/api/runs/count-4/resume"));
+  busy.release();
+  await page.goto(`${origin}/runs/busy`);
+  await ready(page);
+  await page.locator("#run-status .badge.completed").waitFor();
+}

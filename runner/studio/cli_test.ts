@@ -47,3 +47,119 @@ Deno.test("loom-runner serve --db postgres://… --agents DIR: the embedded work
     assert.equal(status.code, 0, stderr);
   }
 });
+
+/** Reads a text stream into `seen.text` until it matches `pattern`. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  seen: { text: string },
+  pattern: RegExp,
+): Promise<void> {
+  while (!pattern.test(seen.text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the events stream ended before ${pattern}: ${seen.text}`);
+    seen.text += value;
+  }
+}
+
+/** Starts `loom-runner serve ARGS --port 0`; resolves with its origin once it listens. */
+async function startServe(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "serve", ...args, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const banner = { text: "" };
+  await readUntil(out, banner, /http:\/\/[\d.]+:\d+/);
+  const origin = /http:\/\/[\d.]+:\d+/.exec(banner.text)![0];
+  return {
+    origin,
+    banner: banner.text,
+    async stop() {
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await out.cancel().catch(() => {});
+      return { code: status.code, stderr: await new Response(child.stderr).text() };
+    },
+  };
+}
+
+Deno.test("loom-runner serve --db FILE --agents DIR: creates the file, sees runs of another process live, its worker finishes an approved run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-studio-cli-" });
+  const db = `${dir}/runs.sqlite`; // not there yet: a worker creates it
+  const agents = new URL("./testdata/agents", import.meta.url).pathname;
+  const serve = await startServe(["--db", db, "--agents", agents]);
+  let events: ReadableStreamDefaultReader<string> | undefined;
+  try {
+    assert.match(serve.banner, /worker for studio-counter, studio-gate, studio-parent/);
+    const { origin } = serve;
+    const res = await fetch(`${origin}/api/events`);
+    events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const seen = { text: "" };
+    await readUntil(events, seen, /^: loom studio events/); // connected: later changes arrive
+
+    // A run started by another process (the CLI) appears on the stream, waiting at its gate.
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "run", `${agents}/gate_agent.ts`, "--run-id", "g1", "--db", db],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    await readUntil(events, seen, /"runId":"g1"[^\n]*"status":"waiting"/);
+    const list = await (await fetch(`${origin}/api/runs`)).json();
+    assert.deepEqual(list.runs.map((r: { runId: string }) => r.runId), ["g1"]);
+
+    const body = JSON.stringify({ decision: "approve", by: "ann" });
+    const bare = await fetch(`${origin}/api/runs/g1/approve`, { method: "POST", body });
+    assert.equal(bare.status, 403, "a POST without x-loom-studio is refused");
+    assert.match((await bare.json()).error, /x-loom-studio/);
+    const approved = await fetch(`${origin}/api/runs/g1/approve`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-loom-studio": "1", origin },
+      body,
+    });
+    assert.equal(approved.status, 200, await approved.text());
+    // Nobody resumes it but the studio's worker.
+    await readUntil(events, seen, /"runId":"g1"[^\n]*"status":"completed"/);
+    const page = await fetch(`${origin}/runs/g1`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<meta name="loom-studio-base" content="">/);
+  } finally {
+    await events?.cancel().catch(() => {});
+    const { code, stderr } = await serve.stop();
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(code, 0, stderr);
+  }
+});
+
+Deno.test("loom-runner serve on a port in use: one sentence, exit code 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-studio-cli-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        cli,
+        "serve",
+        "--db",
+        `${dir}/runs.sqlite`,
+        "--agents",
+        new URL("./testdata/agents", import.meta.url).pathname,
+        "--port",
+        String(busy.addr.port),
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.equal(
+      new TextDecoder().decode(out.stderr),
+      `error: port ${busy.addr.port} of 127.0.0.1 is in use: stop what listens there or pick ` +
+        "another port (0 picks a free one)\n",
+    );
+  } finally {
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

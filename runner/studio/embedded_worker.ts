@@ -8,7 +8,7 @@
  */
 import type { Agent } from "../engine/agent.ts";
 import { resumeRun } from "../engine/engine.ts";
-import { errorMessage, RunnerError } from "../errors.ts";
+import { errorMessage, LeaseHeldError, RunnerError } from "../errors.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord, Store } from "../store/store.ts";
 import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
@@ -21,6 +21,9 @@ type AnyAgent = Agent<unknown, unknown, unknown>;
 export function workersCanShare(store: Store): boolean {
   return isWorkQueue(store) || store instanceof SqliteStore;
 }
+
+/** Statuses a run ends in: a resume of such a run is refused. */
+const ENDED: readonly string[] = ["completed", "failed", "cancelled"];
 
 /** Step log lines of runs advanced here go nowhere (the run's events stay in the store). */
 const quietLogger = { info() {}, warn() {}, error() {} };
@@ -45,6 +48,7 @@ export class EmbeddedWorker {
     agents: readonly AnyAgent[],
     onChange: () => void,
     onError: (message: string) => void,
+    concurrency?: number,
   ) {
     this.#store = store;
     this.#onChange = onChange;
@@ -54,13 +58,14 @@ export class EmbeddedWorker {
     if (!workersCanShare(store)) {
       throw new RunnerError(
         `the embedded worker needs a store workers can share; ${store.location} is not one ` +
-          "(use a PostgreSQL URL)",
+          "(use a SQLite file or a PostgreSQL URL)",
       );
     }
     this.#track(
       runWorker({
         store: store as Store & WorkQueue,
         agents: [...this.agents.values()],
+        concurrency,
         abortSignal: this.#stop.signal,
         logger: quietLogger,
         onRun: onChange,
@@ -81,14 +86,25 @@ export class EmbeddedWorker {
     };
     this.#track(
       resumeRun(agent, options)
-        .catch((e) => {
-          // The worker taking the run first is expected; anything else is worth a line.
-          if (!/being advanced by another process/.test(errorMessage(e))) {
+        .catch(async (e) => {
+          if (!(await this.#lostRace(run.runId, e))) {
             this.#onError(`resuming run ${run.runId} failed: ${errorMessage(e)}`);
           }
         })
         .finally(this.#onChange),
     );
+  }
+
+  /**
+   * Whether `advance` failed only because another advancer was first: the worker holds the
+   * run's lease, or it (or a cancel) already ended the run — a fork of a few steps can be
+   * claimed and finished by the worker, notified of the new run, before `resumeRun` reads it.
+   */
+  async #lostRace(runId: string, e: unknown): Promise<boolean> {
+    if (e instanceof LeaseHeldError) return true;
+    if (!(e instanceof RunnerError)) return false;
+    const now = await Promise.resolve(this.#store.getRun(runId)).catch(() => undefined);
+    return now !== undefined && now !== null && ENDED.includes(now.status);
   }
 
   /** Stops the worker (its runs are left paused) and waits for every run advanced here. */

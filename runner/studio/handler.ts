@@ -35,12 +35,18 @@ export interface StudioOptions {
    */
   token?: string;
   /**
-   * Agents an embedded worker advances (`--agents DIR`). Needs a store workers can share
-   * (PostgreSQL; SQLite with a work queue).
+   * Agents an embedded worker advances (`--agents DIR`). Needs a store workers can share (a
+   * SQLite file or PostgreSQL; not `:memory:`).
    * @default none: no worker, steering only writes
    */
   // deno-lint-ignore no-explicit-any
   agents?: readonly Agent<any, any, any>[];
+  /**
+   * Runs the embedded worker advances at once (`runWorker`'s `concurrency`). Runs a user
+   * resumes, retries or forks in the studio start at once even when the worker is busy.
+   * @default 4
+   */
+  workerConcurrency?: number;
   /** Refuse every state-changing request (403). @default false */
   readOnly?: boolean;
   /** How often the events stream looks for changed runs, ms. @default 250 */
@@ -104,7 +110,13 @@ export function createStudioHandler(options: StudioOptions): StudioHandler {
     heartbeatMs: options.heartbeatMs,
     onError: (e) => onError(`looking for changed runs failed: ${errorMessage(e)}`),
   });
-  const worker = new EmbeddedWorker(store, options.agents ?? [], () => events.kick(), onError);
+  const worker = new EmbeddedWorker(
+    store,
+    options.agents ?? [],
+    () => events.kick(),
+    onError,
+    options.workerConcurrency,
+  );
   const ctx: StudioContext = { store, base, events, agents: worker.agents, readOnly };
   const advance = (run: RunRecord) => worker.advance(run);
 

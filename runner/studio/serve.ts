@@ -4,7 +4,7 @@
  * @module
  */
 import { isLoopback } from "@loom/xray/serve";
-import { RunnerError } from "../errors.ts";
+import { errorMessage, RunnerError } from "../errors.ts";
 import { createStudioHandler, type StudioOptions } from "./handler.ts";
 
 /** Options of {@linkcode serveStudio}. */
@@ -36,23 +36,33 @@ export interface StudioServer {
  *
  * @param options The store, port, hostname, token, agents of the embedded worker.
  * @returns Once listening: the URL and a way to stop.
- * @throws {RunnerError} Off loopback without a token, or with agents for a store workers cannot
- * share.
+ * @throws {RunnerError} Off loopback without a token, with agents for a store workers cannot
+ * share, or when the address cannot be listened on (the port is in use...).
  */
-export function serveStudio(options: StudioServeOptions): Promise<StudioServer> {
+export async function serveStudio(options: StudioServeOptions): Promise<StudioServer> {
   const { port = 8787, hostname = "127.0.0.1", ...rest } = options;
   if (!isLoopback(hostname) && !rest.token) {
-    return Promise.reject(
-      new RunnerError(
-        `serving on ${hostname} would show every run's states and tool data beyond this ` +
-          "machine; set --token (or LOOM_RUNNER_TOKEN)",
-      ),
+    throw new RunnerError(
+      `serving on ${hostname} would show every run's states and tool data beyond this ` +
+        "machine; set --token (or LOOM_RUNNER_TOKEN)",
     );
   }
   const handler = createStudioHandler(rest);
-  const server = Deno.serve({ port, hostname, onListen: () => {} }, handler);
   const host = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
-  return Promise.resolve({
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ port, hostname, onListen: () => {} }, handler);
+  } catch (e) {
+    // The embedded worker started with the handler: stop it before the caller closes the store.
+    await handler.close();
+    throw new RunnerError(
+      e instanceof Deno.errors.AddrInUse
+        ? `port ${port} of ${host} is in use: stop what listens there or pick another port (0 picks a free one)`
+        : `cannot listen on ${host}:${port}: ${errorMessage(e)}`,
+      { cause: e },
+    );
+  }
+  return {
     url: `http://${host}:${server.addr.port}`,
     port: server.addr.port,
     async shutdown() {
@@ -60,5 +70,5 @@ export function serveStudio(options: StudioServeOptions): Promise<StudioServer> 
       await server.shutdown();
     },
     finished: server.finished,
-  });
+  };
 }

@@ -102,7 +102,7 @@ function actions(r, reload) {
   }
   var s = r.status;
   var canResume = s === "paused" || s === "waiting" || s === "queued";
-  var fork = h("button", { type: "button", id: "fork-open", text: "Fork from a step…", onclick: function () { var cur = CURRENT.run; openFork(CURRENT, cur.lastStep == null ? 0 : cur.lastStep); } });
+  var fork = h("button", { type: "button", id: "fork-open", text: "Fork from a step…", onclick: function () { var cur = CURRENT.run; openFork(CURRENT, cur.lastStep == null ? (cur.firstStep || 0) : cur.lastStep); } });
   var worker = INFO && INFO.worker;
   return h("div", { class: "row", id: "actions" },
     act("resume", "Resume", "/resume", canResume && worker),
@@ -116,14 +116,15 @@ var CURRENT = null;
 
 /* ---------- the fork editor ---------- */
 async function checkpointBefore(run, step) {
-  // The checkpoint before step N is the state stored after step N-1; before the first step it
-  // is the run's initial state, which the page shows when the server sends it.
+  // The checkpoint before step N, as forkRun picks it: a patched one first, then the run's
+  // initial state before its first step, else the state stored after step N-1.
+  if (run.patchedStep === step && run.patchedState !== null && run.patchedState !== undefined) return { ok: true, state: run.patchedState };
+  if (step === run.firstStep && run.initialState !== undefined) return { ok: true, state: run.initialState };
   if (step > 0) {
     var d = await api(apiRun(run.runId, "/steps"), { from: step - 1, limit: 1 });
     var row = d.steps[0];
     if (row && row.step === step - 1 && row.state !== null && row.state !== undefined) return { ok: true, state: row.state };
   }
-  if (run.initialState !== undefined && run.initialState !== null && (step === 0 || step === run.firstStep)) return { ok: true, state: run.initialState };
   return { ok: false };
 }
 function openFork(data, step) {
