@@ -45,6 +45,8 @@ import type {
   StepStats,
   Store,
 } from "./store.ts";
+import { SqliteSpace } from "./sqlite_space.ts";
+import type { StoreSpace } from "./space.ts";
 
 /** `application_id` of a Loom database ("LOOM"). */
 export const LOOM_APPLICATION_ID = 0x4c4f4f4d;
@@ -87,6 +89,12 @@ export interface OpenStoreOptions {
    * @default 4096
    */
   pageSize?: number;
+  /**
+   * Size the WAL file is cut back to after a checkpoint (`PRAGMA journal_size_limit`, bytes), so
+   * a long run's WAL does not keep the largest size it ever reached; -1 keeps it.
+   * @default 67108864 (64 MiB)
+   */
+  walSizeLimit?: number;
 }
 
 /** Schema migrations: index i brings a database from version i to i+1. */
@@ -200,6 +208,14 @@ const MIGRATIONS: string[] = [
   UPDATE runs SET ended_at = updated_at WHERE status IN ('completed', 'failed', 'cancelled');
   `,
 ];
+
+/** `OpenStoreOptions.walSizeLimit`, checked. */
+function walSizeLimit(bytes = 64 * 1024 * 1024): number {
+  if (!Number.isInteger(bytes) || bytes < -1) {
+    throw new RunnerError(`walSizeLimit must be a byte count or -1, got ${bytes}`);
+  }
+  return bytes;
+}
 
 function limitClause(page: Page | undefined): string {
   return sqlLimit(page, "-1");
@@ -329,8 +345,11 @@ export class SqliteStore implements Store {
     }
     const version = this.#checkHeader(isNewFile, false);
     if (!isNewFile && (options.integrityCheck ?? "quick") === "quick") this.#quickCheck();
+    // Before the first table: deleted runs' pages can be freed in short transactions (space.ts).
+    if (isNewFile) this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
     this.#migrate(version);
     if (!memory) this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`PRAGMA journal_size_limit = ${walSizeLimit(options.walSizeLimit)}`);
     this.db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
   }
 
@@ -819,6 +838,11 @@ export class SqliteStore implements Store {
     const fc = this.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number };
     const ps = this.db.prepare("PRAGMA page_size").get() as { page_size: number };
     return (pc.page_count - fc.freelist_count) * ps.page_size;
+  }
+
+  /** Space on disk and per run, batched deletes, and giving space back (`sqlite_space.ts`). */
+  space(): StoreSpace {
+    return new SqliteSpace(this);
   }
 
   /** Runs `VACUUM` (after deletes). */
