@@ -8,7 +8,7 @@ import { RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
 import { requireRun } from "../engine/engine.ts";
 import { leaseIsLive } from "../engine/lease.ts";
-import type { SpaceReport, StoreSpace, TrimOptions } from "../store/space.ts";
+import { spaceOf, type SpaceReport, type StoreSpace, type TrimOptions } from "../store/space.ts";
 import { type RunRecord, type RunStatus, type Store, TERMINAL_STATUSES } from "../store/store.ts";
 
 /**
@@ -293,7 +293,7 @@ export async function deleteRun(
 ): Promise<DeleteResult> {
   const run = await requireRun(store, runId);
   refuseLive(run);
-  const space = store.space();
+  const space = spaceOf(store);
   const bytesBefore = await space.diskBytes();
   const deleted = await deleteTree(store, run, options);
   return { deleted, ...await reclaim(space, bytesBefore, deleted.length > 0, options) };
@@ -333,7 +333,7 @@ async function deleteRows(store: Store, run: RunRecord, options: SpaceOptions): 
       leaseExpires: null,
     });
   }
-  await store.space().trimRun(run.runId, {
+  await spaceOf(store).trimRun(run.runId, {
     batchRows: options.batchRows,
     onBatch: options.onBatch,
   });
@@ -409,7 +409,7 @@ export async function pruneRuns(store: Store, options: PruneOptions): Promise<De
       );
     }
   }
-  const space = store.space();
+  const space = spaceOf(store);
   const bytesBefore = await space.diskBytes();
   const out: string[] = [];
   const pace = pacer(space.singleWriter);

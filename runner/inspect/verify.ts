@@ -7,7 +7,7 @@
  */
 import { requireRun } from "../engine/engine.ts";
 import { sha256Hex, stableStringify } from "../json.ts";
-import type { RunSize } from "../store/space.ts";
+import { type RunSize, spaceOf } from "../store/space.ts";
 import type {
   CallRecord,
   RunRecord,
@@ -68,7 +68,7 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
     problems: found.problems,
     warnings: found.warnings,
     checked: { steps: stats.count, failedAttempts, calls, signals },
-    size: await store.space().runBytes(runId),
+    size: await spaceOf(store).runBytes(runId),
   };
 }
 

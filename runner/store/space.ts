@@ -1,11 +1,13 @@
 /**
  * Space a store takes: on disk, per run, and how deleted rows give it back to the file system.
- * Each store implements `StoreSpace` (`sqlite_space.ts`, `postgres/space.ts`); `Store.space()`
- * returns it. `deleteRun`, `pruneRuns` and `verifyRun` (in `inspect/`) use it.
+ * Each store implements `StoreSpace` (`sqlite_space.ts`, `postgres/space.ts`) and returns it from
+ * its `space()` method; `spaceOf(store)` finds it for any `Store`. `deleteRun`, `pruneRuns` and
+ * `verifyRun` (in `inspect/`) use it.
  *
  * @module
  */
-import type { MaybePromise } from "./store.ts";
+import { RunnerError } from "../errors.ts";
+import type { MaybePromise, Store } from "./store.ts";
 
 /** Rows and bytes of one run in one table. */
 export interface TableSize {
@@ -102,4 +104,18 @@ export interface StoreSpace {
   trimRun(runId: string, options?: TrimOptions): Promise<number>;
   /** Gives free space back to the file system (see `ReclaimOptions`). */
   reclaim(bytesBefore: number, options?: ReclaimOptions): Promise<SpaceReport>;
+}
+
+/**
+ * The space operations of `store`: its `space()` method (`SqliteStore`, `PostgresStore`, and a
+ * wrapper that forwards it).
+ *
+ * @throws {RunnerError} When the store has no `space()` method.
+ */
+export function spaceOf(store: Store): StoreSpace {
+  const space = (store as { space?: () => StoreSpace }).space;
+  if (typeof space !== "function") {
+    throw new RunnerError(`the store ${store.location} cannot report or give back its space`);
+  }
+  return space.call(store);
 }

@@ -17,6 +17,7 @@ import { seededRandom } from "../testing/seed.ts";
 import { STORE_BACKENDS, type TestStore } from "../testing/_stores.ts";
 import { openStore, type SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
+import { spaceOf } from "./space.ts";
 
 function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
   for (const backend of STORE_BACKENDS) {
@@ -68,7 +69,7 @@ storeTest(
   async ({ store }) => {
     await startRun(notes, { store, runId: "big", input: { steps: 5, bytes: 4000 } });
     await startRun(notes, { store, runId: "small", input: { steps: 1, bytes: 10 } });
-    const big = await store.space().runBytes("big");
+    const big = await spaceOf(store).runBytes("big");
     assert.equal(big.tables.steps.rows, 6, "5 checkpoints and the final step");
     assert.equal(big.tables.runs.rows, 1);
     assert.ok(big.tables.events.rows >= 1);
@@ -77,9 +78,9 @@ storeTest(
     assert.ok(big.tables.steps.bytes < 15 * 4000 * 1.5, `steps: ${big.tables.steps.bytes}`);
     const sum = Object.values(big.tables).reduce((a, t) => a + t.bytes, 0);
     assert.equal(big.bytes, sum);
-    const small = await store.space().runBytes("small");
+    const small = await spaceOf(store).runBytes("small");
     assert.ok(small.bytes < big.bytes / 20, `${small.bytes} vs ${big.bytes}`);
-    assert.equal((await store.space().runBytes("nothing")).bytes, 0);
+    assert.equal((await spaceOf(store).runBytes("nothing")).bytes, 0);
     const report = await verifyRun(store, "big");
     assert.ok(report.ok, report.problems.join("; "));
     assert.deepEqual(report.size, big);
@@ -91,13 +92,13 @@ storeTest("deleteRun and pruneRuns give the space back and say how much", async 
   await startRun(notes, { store, runId: "keep", input: { steps: 3, bytes: 100 } });
   await startRun(notes, { store, runId: "a", input: { steps: 40, bytes: 4000 } });
   await startRun(notes, { store, runId: "b", input: { steps: 40, bytes: 4000 } });
-  const runBytes = (await store.space().runBytes("a")).bytes; // ~3.3 MB of checkpoints
+  const runBytes = (await spaceOf(store).runBytes("a")).bytes; // ~3.3 MB of checkpoints
   const sqlite = t.schema === undefined;
   const full = sqlite ? {} : { reclaim: "full" as const };
   const del = await deleteRun(store, "a", full);
   assert.deepEqual(del.deleted, ["a"]);
   assert.equal(del.method, sqlite ? "incremental-vacuum" : "pg-vacuum-full");
-  assert.equal(del.bytesAfter, await store.space().diskBytes());
+  assert.equal(del.bytesAfter, await spaceOf(store).diskBytes());
   assert.equal(del.reclaimedBytes, del.bytesBefore - del.bytesAfter);
   // PostgreSQL compresses values a little (TOAST): count on half of what the rows hold.
   assert.ok(del.reclaimedBytes > runBytes / 2, `${del.reclaimedBytes} of ${runBytes}`);
@@ -119,7 +120,7 @@ Deno.test("postgres: a plain VACUUM after a delete reports the sizes before and 
     await startRun(notes, { store: t.store, runId: "a", input: { steps: 10, bytes: 2000 } });
     const r = await deleteRun(t.store, "a");
     assert.equal(r.method, "pg-vacuum");
-    assert.equal(r.bytesAfter, await t.store.space().diskBytes());
+    assert.equal(r.bytesAfter, await spaceOf(t.store).diskBytes());
     assert.ok(r.bytesBefore > 0);
   } finally {
     await t.cleanup();

@@ -13,7 +13,6 @@
  * @module
  */
 import type { ErrorCategory } from "../errors.ts";
-import type { StoreSpace } from "./space.ts";
 
 /** A value, or a promise of it: what store methods return. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -432,6 +431,4 @@ export interface Store {
   integrityCheck(): MaybePromise<string[]>;
   /** Bytes used by the store. */
   sizeBytes(): MaybePromise<number>;
-  /** Space on disk and per run, batched deletes, and giving space back (see `space.ts`). */
-  space(): StoreSpace;
 }
