@@ -12,7 +12,7 @@ import { encodeJson } from "../json.ts";
 import type { RunRecord, RunStatus, Store, StoredPolicy, WaitInfo } from "../store/store.ts";
 import { crashIfRequested } from "./_fault_hook.ts";
 import type { Agent } from "./agent.ts";
-import { encodeState, loadCheckpoint } from "./checkpoint.ts";
+import { CheckpointWriter, loadCheckpoint, type StoredCheckpoint } from "./checkpoint.ts";
 import {
   abortableDelay,
   type ChildRunner,
@@ -30,7 +30,7 @@ type AnyAgent = Agent<unknown, unknown, unknown>;
 
 /** What a step returned, serialised: the next state (`recur`) or the final result. */
 type Outcome =
-  | { next: unknown; json: string; marker: TailCall }
+  | { next: unknown; checkpoint: StoredCheckpoint; marker: TailCall }
   | { final: unknown; json: string };
 
 /** Timing of one step attempt. */
@@ -117,6 +117,8 @@ class Invocation {
   /** The caller's abort signal (`RunOptions.abortSignal`), if any. */
   readonly #outer: AbortSignal | undefined;
   readonly #onOuterAbort: () => void;
+  /** Writes each step's checkpoint, whole or as a delta against the one before. */
+  readonly #checkpoints: CheckpointWriter;
   /** The step that runs next. */
   step: number;
   stepsThisRun = 0;
@@ -137,6 +139,7 @@ class Invocation {
     this.maxSteps = options.maxSteps ?? agent.maxSteps ?? Infinity;
     this.maxInProcessSleepMs = options.maxInProcessSleepMs ?? 5 * 60_000;
     this.retry = resolveRetry(agent.retry);
+    this.#checkpoints = new CheckpointWriter(agent);
     this.step = record.firstStep;
     this.#outer = options.abortSignal ?? options.signal;
     this.#onOuterAbort = () =>
@@ -267,8 +270,9 @@ class Invocation {
       }
       // Sync backends (SQLite) return a boolean: await only real promises (async backends).
       const step = this.step;
+      const { state: json, delta } = out.checkpoint;
       const committed = store.commitStep(
-        { runId, step, attempt, startedAt, durationMs, state: out.json },
+        { runId, step, attempt, startedAt, durationMs, state: json, delta },
         owner,
       );
       if (!(typeof committed === "boolean" ? committed : await committed)) {
@@ -344,7 +348,7 @@ class Invocation {
         );
       }
       const next = value.args[0];
-      return { next, json: encodeState(this.agent, next), marker: value };
+      return { next, checkpoint: this.#checkpoints.write(next), marker: value };
     }
     return { final: value, json: encodeJson(value === undefined ? null : value, "result") };
   }

@@ -1,11 +1,14 @@
 /**
- * Checkpoints: a state as stored (the agent's `encode`/`decode`, JSON text) and the checkpoint an
- * invocation starts from, migrated to the agent's version when an older one wrote it.
+ * Checkpoints: a state as stored (the agent's `encode`/`decode`, JSON text), how each step's
+ * checkpoint is written (whole, or as a delta against the one before: `CheckpointWriter`), and
+ * the checkpoint an invocation starts from, migrated to the agent's version when an older one
+ * wrote it.
  *
  * @module
  */
 import { RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
+import { encodeDelta, NotJsonError, TrackedState } from "../store/delta.ts";
 import type { RunRecord, Store } from "../store/store.ts";
 import { type Agent, agentSourceHash } from "./agent.ts";
 import type { StepLogger } from "./context.ts";
@@ -21,6 +24,97 @@ export function decodeState(agent: AnyAgent, json: string): unknown {
 /** A state as stored: JSON text of the agent's encoding of it (`path` names it in errors). */
 export function encodeState(agent: AnyAgent, state: unknown, path = "state"): string {
   return encodeJson(agent.encode ? agent.encode(state) : state, path);
+}
+
+/** When `CheckpointWriter` stores a checkpoint whole (a snapshot) instead of as a delta. */
+export interface SnapshotPolicy {
+  /**
+   * States whose JSON text is shorter than this (UTF-16 code units) are stored whole at every
+   * step: for them a delta saves little and costs a walk.
+   */
+  wholeBelow: number;
+  /** Most deltas in a row: reading a checkpoint replays at most this many. */
+  maxDeltas: number;
+  /**
+   * A snapshot is stored when the deltas since the last one would outgrow this fraction of the
+   * state's text, so reading a checkpoint reads at most about (1 + ratio) times its size.
+   */
+  deltaRatio: number;
+}
+
+/** The snapshot policy of every run. */
+export const SNAPSHOT_POLICY: Readonly<SnapshotPolicy> = Object.freeze({
+  wholeBelow: 2048,
+  maxDeltas: 1000,
+  deltaRatio: 0.8,
+});
+
+/** A step's checkpoint as committed: whole (`state`) or as a delta (`delta`). */
+export type StoredCheckpoint = { state: string; delta: null } | { state: null; delta: string };
+
+/**
+ * Writes the checkpoints of one invocation, step after step: a small state whole, a larger one
+ * as a delta against the checkpoint it wrote before (`store/delta.ts`), and whole again when the
+ * `SnapshotPolicy` says so. Its first checkpoint is always whole, so a delta never refers to a
+ * checkpoint another invocation wrote (or one a migration or an edit replaced). Every checkpoint
+ * it returns must be committed, or the invocation must end.
+ */
+export class CheckpointWriter {
+  #tracked: TrackedState | undefined;
+  /** The state could not be tracked (nested deeper than the walk goes): store it whole. */
+  #untrackable = false;
+  #deltas = 0;
+  #deltaChars = 0;
+
+  /** A writer for `agent`'s states. */
+  constructor(readonly agent: AnyAgent, readonly policy: SnapshotPolicy = SNAPSHOT_POLICY) {}
+
+  /**
+   * The checkpoint of the state a step recurred with.
+   * @throws {NotSerializableError} When the state is not JSON, naming the path of the value.
+   */
+  write(state: unknown): StoredCheckpoint {
+    const encoded = this.agent.encode ? this.agent.encode(state) : state;
+    const tracked = this.#tracked;
+    if (tracked === undefined) return this.#whole(encoded);
+    let delta: string;
+    try {
+      delta = encodeDelta(tracked.update(encoded));
+    } catch (e) {
+      this.#tracked = undefined; // half-updated
+      if (!(e instanceof NotJsonError)) throw e;
+      return this.#whole(encoded); // throws the precise error, or stores a very deep state
+    }
+    const { wholeBelow, maxDeltas, deltaRatio } = this.policy;
+    if (tracked.length < wholeBelow / 2) {
+      this.#tracked = undefined;
+      return { state: JSON.stringify(encoded), delta: null };
+    }
+    if (
+      this.#deltas >= maxDeltas || this.#deltaChars + delta.length > deltaRatio * tracked.length
+    ) {
+      this.#deltas = this.#deltaChars = 0;
+      return { state: JSON.stringify(encoded), delta: null };
+    }
+    this.#deltas++;
+    this.#deltaChars += delta.length;
+    return { state: null, delta };
+  }
+
+  /** A whole checkpoint; deltas follow it once the state is large enough. */
+  #whole(encoded: unknown): StoredCheckpoint {
+    const json = encodeJson(encoded, "state");
+    if (json.length >= this.policy.wholeBelow && !this.#untrackable) {
+      try {
+        this.#tracked = TrackedState.of(JSON.parse(json)).tracked;
+        this.#deltas = this.#deltaChars = 0;
+      } catch (e) {
+        if (!(e instanceof NotJsonError)) throw e;
+        this.#untrackable = true;
+      }
+    }
+    return { state: json, delta: null };
+  }
 }
 
 /** Where an invocation starts: the next step and the state before it. */

@@ -42,6 +42,15 @@ export const RUN_COLUMNS = `run_id AS "runId", agent_name AS "agentName",
 export const STEP_COLUMNS = `run_id AS "runId", step, attempt, started_at AS "startedAt",
   duration_ms AS "durationMs", state`;
 
+/**
+ * A step row as stored (`StepRow`): the `StepRecord` columns and the checkpoint's delta, which
+ * the store turns into the whole `state` before a record leaves it.
+ */
+export const STEP_ROW_COLUMNS = `${STEP_COLUMNS}, delta`;
+
+/** The columns of a delta chain's rows (`ChainRow`). */
+export const CHAIN_COLUMNS = "step, state, delta";
+
 /** `FailedAttemptRecord` columns. */
 export const FAILED_ATTEMPT_COLUMNS = `run_id AS "runId", step, scope, attempt, error,
   error_type AS "errorType", error_category AS "errorCategory", started_at AS "startedAt",
@@ -61,15 +70,18 @@ export const SIGNAL_COLUMNS = `run_id AS "runId", seq, name, data, sent_at AS "s
 /** `EventRecord` columns. */
 export const EVENT_COLUMNS = `run_id AS "runId", seq, at, kind, message, data`;
 
-/** `StepStats` of one run's steps in `table` (`WHERE run_id = ...` follows). */
-export function stepStatsSql(table: string): string {
+/**
+ * `StepStats` of one run's steps in `table` (`WHERE run_id = ...` follows); `kept` is non-null
+ * for a row that keeps its checkpoint.
+ */
+export function stepStatsSql(table: string, kept = "coalesce(state, delta)"): string {
   return `SELECT count(*) AS count, min(step) AS first, max(step) AS last,
-  coalesce(sum(duration_ms), 0) AS "totalMs", count(state) AS "withState",
+  coalesce(sum(duration_ms), 0) AS "totalMs", count(${kept}) AS "withState",
   coalesce(max(attempt), 0) AS "maxAttempt" FROM ${table}`;
 }
 
-/** `StepStats` of one run's steps (`WHERE run_id = ...` follows). */
-export const STEP_STATS: string = stepStatsSql("steps");
+/** `StepStats` of one run's steps in SQLite (`WHERE run_id = ...` follows). */
+export const STEP_STATS: string = stepStatsSql("steps", "coalesce(state, checkpoint)");
 
 /** Column of each `RunPatch` field. */
 export const PATCH_COLUMNS: Readonly<Record<keyof RunPatch, string>> = {

@@ -27,9 +27,16 @@ import {
   RUN_INSERT_COLUMNS,
   runParams,
   SIGNAL_COLUMNS,
-  STEP_COLUMNS,
   STEP_STATS,
 } from "./_sql.ts";
+import { utf8Length } from "../json.ts";
+import {
+  basesNeeded,
+  type ChainRow,
+  rebuildChain,
+  resolveRows,
+  type StepRow,
+} from "./_steps.ts";
 import type {
   CallRecord,
   EventRecord,
@@ -51,7 +58,7 @@ import type { StoreSpace } from "./space.ts";
 /** `application_id` of a Loom database ("LOOM"). */
 export const LOOM_APPLICATION_ID = 0x4c4f4f4d;
 /** Current schema version (in `user_version`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Options of `openStore`. */
 export interface OpenStoreOptions {
@@ -96,6 +103,32 @@ export interface OpenStoreOptions {
    */
   walSizeLimit?: number;
 }
+
+/** Largest checkpoint kept in its step row (UTF-8 bytes): the row then fits in its page. */
+const INLINE_STATE_BYTES = 900;
+
+/** Whether a whole checkpoint is kept in its step row (else in `checkpoints`). */
+function inline(state: string | null): boolean {
+  if (state === null || state.length <= INLINE_STATE_BYTES / 3) return true;
+  return state.length <= INLINE_STATE_BYTES && utf8Length(state) <= INLINE_STATE_BYTES;
+}
+
+/** A step row with its checkpoint, whole or as a delta, from either place it is kept. */
+const STEP_ROWS = `SELECT s.run_id AS "runId", s.step, s.attempt, s.started_at AS "startedAt",
+  s.duration_ms AS "durationMs", coalesce(s.state, c.state) AS state, c.delta
+  FROM steps s LEFT JOIN checkpoints c ON c.id = s.checkpoint`;
+
+/** The rows of the delta chain of the checkpoint after step ?2 of run ?1 (see `_steps.ts`). */
+const CHAIN_ROWS = `SELECT s.step, coalesce(s.state, c.state) AS state, c.delta
+  FROM steps s LEFT JOIN checkpoints c ON c.id = s.checkpoint
+  WHERE s.run_id = ?1 AND s.step BETWEEN (
+    SELECT x.step FROM steps x LEFT JOIN checkpoints y ON y.id = x.checkpoint
+    WHERE x.run_id = ?1 AND x.step <= ?2 AND (x.state IS NOT NULL OR y.state IS NOT NULL)
+    ORDER BY x.step DESC LIMIT 1) AND ?2
+  ORDER BY s.step`;
+
+/** Thrown inside a transaction to roll it back when a guarded insert inserted nothing. */
+const NOT_COMMITTED = Symbol("not committed");
 
 /** Schema migrations: index i brings a database from version i to i+1. */
 const MIGRATIONS: string[] = [
@@ -207,6 +240,14 @@ const MIGRATIONS: string[] = [
   ALTER TABLE runs ADD COLUMN ended_at INTEGER;
   UPDATE runs SET ended_at = updated_at WHERE status IN ('completed', 'failed', 'cancelled');
   `,
+  // 2 -> 3, delta checkpoints (issue 13): a step's checkpoint is kept whole in steps.state when
+  // small, else in a row of checkpoints (whole, or as a delta against the checkpoint of the step
+  // before) that steps.checkpoint names. A rowid table holds a kilobyte-sized row in its page,
+  // where steps (WITHOUT ROWID) would give it an overflow page of its own. Existing rows stay.
+  `
+  ALTER TABLE steps ADD COLUMN checkpoint INTEGER;
+  CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, state TEXT, delta TEXT);
+  `,
 ];
 
 /** `OpenStoreOptions.walSizeLimit`, checked. */
@@ -291,6 +332,8 @@ export class SqliteStore implements Store {
   readonly db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
   #commitStep: StatementSync;
+  #commitStepRef: StatementSync;
+  #insertCheckpoint: StatementSync;
 
   /** Opens (and when allowed creates) a Loom database. */
   constructor(path: string, options: OpenStoreOptions = {}) {
@@ -326,11 +369,19 @@ export class SqliteStore implements Store {
         { cause: e },
       );
     }
+    const guard = `WHERE EXISTS
+         (SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ? AND status = 'running')
+       ON CONFLICT DO NOTHING`;
     this.#commitStep = this.db.prepare(
       `INSERT INTO steps (run_id, step, attempt, started_at, duration_ms, state)
-       SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS
-         (SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ? AND status = 'running')
-       ON CONFLICT DO NOTHING`,
+       SELECT ?, ?, ?, ?, ?, ? ${guard}`,
+    );
+    this.#commitStepRef = this.db.prepare(
+      `INSERT INTO steps (run_id, step, attempt, started_at, duration_ms, checkpoint)
+       SELECT ?, ?, ?, ?, ?, ? ${guard}`,
+    );
+    this.#insertCheckpoint = this.db.prepare(
+      "INSERT INTO checkpoints (state, delta) VALUES (?, ?)",
     );
   }
 
@@ -548,18 +599,37 @@ export class SqliteStore implements Store {
     ) === 1;
   }
 
-  /** Hot path: one guarded INSERT, i.e. one implicit transaction. */
+  /**
+   * Hot path: one guarded INSERT, i.e. one implicit transaction. A delta or a large checkpoint
+   * goes to `checkpoints` first, in the same transaction.
+   */
   commitStep(s: StepRecord, owner: string): boolean {
-    return this.#commitStep.run(
-      s.runId,
-      s.step,
-      s.attempt,
-      s.startedAt,
-      s.durationMs,
-      s.state,
-      s.runId,
-      owner,
-    ).changes === 1;
+    const delta = s.delta ?? null;
+    if (delta === null && inline(s.state)) {
+      return this.#commitStep.run(
+        s.runId,
+        s.step,
+        s.attempt,
+        s.startedAt,
+        s.durationMs,
+        s.state,
+        s.runId,
+        owner,
+      ).changes === 1;
+    }
+    const commit = () => {
+      const id = this.#insertCheckpoint.run(s.state, delta).lastInsertRowid;
+      const { runId, step, attempt, startedAt, durationMs } = s;
+      const row = [runId, step, attempt, startedAt, durationMs, id, runId, owner] as const;
+      if (this.#commitStepRef.run(...row).changes !== 1) throw NOT_COMMITTED;
+      return true;
+    };
+    try {
+      return this.db.isTransaction ? commit() : this.#tx(commit);
+    } catch (e) {
+      if (e === NOT_COMMITTED) return false;
+      throw e;
+    }
   }
 
   /** Final step row and the run's patch in one transaction. */
@@ -573,43 +643,95 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Drops states that the compact policy does not keep. */
+  /**
+   * Drops checkpoints that the compact policy does not keep. A kept delta whose base is dropped
+   * (a kept step's, and the one after `to`) is first stored whole, so no delta chain breaks.
+   */
   compactSteps(runId: string, from: number, to: number, every: number): void {
-    this.#run(
-      `UPDATE steps SET state = NULL WHERE run_id = ? AND step BETWEEN ? AND ?
-         AND (step + 1) % ? != 0 AND state IS NOT NULL`,
-      runId,
-      from,
-      to,
-      every,
-    );
+    this.#tx(() => {
+      const rebase = this.#all<{ step: number; id: number }>(
+        `SELECT s.step, s.checkpoint AS id FROM steps s JOIN checkpoints c ON c.id = s.checkpoint
+         WHERE s.run_id = ? AND s.step BETWEEN ? AND ? AND c.delta IS NOT NULL
+           AND s.step % ? != 0 AND (s.step = ? OR (s.step + 1) % ? = 0) ORDER BY s.step`,
+        runId,
+        from + 1,
+        to + 1,
+        every,
+        to + 1,
+        every,
+      );
+      for (const { step, id } of rebase) {
+        this.#run(
+          "UPDATE checkpoints SET state = ?, delta = NULL WHERE id = ?",
+          this.#stateAt(runId, step),
+          id,
+        );
+      }
+      const dropped =
+        `FROM steps WHERE run_id = ? AND step BETWEEN ? AND ? AND (step + 1) % ? != 0`;
+      this.#run(
+        `DELETE FROM checkpoints WHERE id IN (SELECT checkpoint ${dropped})`,
+        runId,
+        from,
+        to,
+        every,
+      );
+      this.#run(
+        `UPDATE steps SET state = NULL, checkpoint = NULL WHERE run_id = ? AND step BETWEEN ? AND ?
+           AND (step + 1) % ? != 0 AND (state IS NOT NULL OR checkpoint IS NOT NULL)`,
+        runId,
+        from,
+        to,
+        every,
+      );
+    });
+  }
+
+  /** The checkpoint after `step`, rebuilt from the snapshot before it and the deltas since. */
+  #stateAt(runId: string, step: number): string {
+    return rebuildChain(runId, step, this.#all<ChainRow>(CHAIN_ROWS, runId, step));
+  }
+
+  /** Records of stored rows: every delta applied (see `_steps.ts`). */
+  #records(runId: string, rows: StepRow[]): StepRecord[] {
+    const bases = new Map<number, string>();
+    for (const step of basesNeeded(rows)) bases.set(step, this.#stateAt(runId, step));
+    return resolveRows(runId, rows, bases);
+  }
+
+  #record(row: StepRow | undefined): StepRecord | undefined {
+    if (row === undefined) return undefined;
+    const { delta, ...record } = row;
+    if (delta !== null) record.state = this.#stateAt(row.runId, row.step);
+    return record;
   }
 
   /** Latest step row. */
   lastStep(runId: string): StepRecord | undefined {
-    return this.#get<StepRecord>(
-      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY step DESC LIMIT 1`,
+    return this.#record(this.#get<StepRow>(
+      `${STEP_ROWS} WHERE s.run_id = ? ORDER BY s.step DESC LIMIT 1`,
       runId,
-    );
+    ));
   }
 
   /** One step row. */
   getStep(runId: string, step: number): StepRecord | undefined {
-    return this.#get<StepRecord>(
-      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ? AND step = ?`,
+    return this.#record(this.#get<StepRow>(
+      `${STEP_ROWS} WHERE s.run_id = ? AND s.step = ?`,
       runId,
       step,
-    );
+    ));
   }
 
   /** Step rows. */
   listSteps(runId: string, page: Page & { fromStep?: number } = {}): StepRecord[] {
-    return this.#all<StepRecord>(
-      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ? AND step >= ? ORDER BY step${
-        limitClause(page)
-      }`,
+    return this.#records(
       runId,
-      page.fromStep ?? -1,
+      this.#all<StepRow>(
+        `${STEP_ROWS} WHERE s.run_id = ? AND s.step >= ? ORDER BY s.step${limitClause(page)}`,
+        runId,
+        page.fromStep ?? -1,
+      ),
     );
   }
 
@@ -818,6 +940,10 @@ export class SqliteStore implements Store {
   /** Deletes a run's rows. */
   deleteRun(runId: string): boolean {
     return this.#tx(() => {
+      this.#run(
+        "DELETE FROM checkpoints WHERE id IN (SELECT checkpoint FROM steps WHERE run_id = ?)",
+        runId,
+      );
       for (const t of ["steps", "failed_attempts", "calls", "signals", "events"]) {
         this.#run(`DELETE FROM ${t} WHERE run_id = ?`, runId);
       }

@@ -153,10 +153,17 @@ export interface StepRecord {
   /** Wall time of that attempt. */
   durationMs: number;
   /**
-   * The checkpoint after the step (the state step + 1 starts from); null when the compact
-   * policy dropped it, and for the final step (whose outcome is the run's result).
+   * The checkpoint after the step (the state step + 1 starts from), whole; null when the compact
+   * policy dropped it, and for the final step (whose outcome is the run's result). Records a
+   * store returns always carry it whole, however it is stored.
    */
   state: string | null;
+  /**
+   * Only when committing (`commitStep`), in place of `state` (then null): the checkpoint as a
+   * delta (`store/delta.ts`) against the checkpoint after step - 1, which the same invocation
+   * committed. The store keeps it as is and rebuilds the whole state when it is read.
+   */
+  delta?: string | null;
 }
 
 /**

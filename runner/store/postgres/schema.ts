@@ -9,7 +9,7 @@ import { RunnerError } from "../../errors.ts";
 import type { Sql, Tx } from "./_db.ts";
 
 /** Current schema version of the PostgreSQL store. */
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 /** Default schema a store lives in. */
 export const DEFAULT_PG_SCHEMA = "loom";
 /** Channel of the work notifications (the triggers below `NOTIFY` it). */
@@ -198,6 +198,11 @@ const MIGRATIONS: string[] = [
   // (the migration's SET LOCAL search_path).
   `
   ALTER FUNCTION loom_wait_over(TEXT, TEXT, BIGINT, INTEGER) SET search_path FROM CURRENT;
+  `,
+  // 3 -> 4, delta checkpoints (issue 13): a step's checkpoint is kept whole (state) or as a
+  // delta against the checkpoint of the step before (delta). Existing rows are all whole.
+  `
+  ALTER TABLE steps ADD COLUMN delta TEXT;
   `,
 ];
 

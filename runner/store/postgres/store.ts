@@ -10,6 +10,7 @@ import {
   CALL_COLUMNS,
   CALL_INSERT_COLUMNS,
   callParams,
+  CHAIN_COLUMNS,
   DOLLAR_MARK,
   EVENT_COLUMNS,
   FAILED_ATTEMPT_COLUMNS,
@@ -21,7 +22,7 @@ import {
   RUN_INSERT_COLUMNS,
   runParams,
   SIGNAL_COLUMNS,
-  STEP_COLUMNS,
+  STEP_ROW_COLUMNS,
   stepStatsSql,
 } from "../_sql.ts";
 import type {
@@ -53,6 +54,14 @@ import {
   textList,
   type Tx,
 } from "./_db.ts";
+import {
+  basesNeeded,
+  type ChainRow,
+  chainWhere,
+  rebuildChain,
+  resolveRows,
+  type StepRow,
+} from "../_steps.ts";
 import { DEFAULT_PG_SCHEMA, migrateSchema, SCHEMA_NAME, type Tables, tablesOf } from "./schema.ts";
 import * as queue from "./work_queue.ts";
 import { PostgresSpace } from "./space.ts";
@@ -97,8 +106,8 @@ export interface PostgresStoreOptions {
 
 /** The guarded insert of one transition: only while `owner` holds the lease of a running run. */
 function commitStepSql(t: Tables): string {
-  return `INSERT INTO ${t.steps} (run_id, step, attempt, started_at, duration_ms, state)
-  SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS
+  return `INSERT INTO ${t.steps} (run_id, step, attempt, started_at, duration_ms, state, delta)
+  SELECT $1, $2, $3, $4, $5, $6, $8 WHERE EXISTS
     (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_owner = $7 AND status = 'running'
      FOR SHARE)
   ON CONFLICT DO NOTHING`;
@@ -293,7 +302,7 @@ export class PostgresStore implements Store, WorkQueue {
   }
 
   #stepParams(s: StepRecord, owner: string): PgParam[] {
-    return [s.runId, s.step, s.attempt, s.startedAt, s.durationMs, s.state, owner];
+    return [s.runId, s.step, s.attempt, s.startedAt, s.durationMs, s.state, owner, s.delta ?? null];
   }
 
   /** Hot path: one guarded INSERT, i.e. one implicit transaction (one round trip). */
@@ -315,42 +324,95 @@ export class PostgresStore implements Store, WorkQueue {
     return rows.count === 1;
   }
 
-  /** Drops states that the compact policy does not keep. */
+  /**
+   * Drops checkpoints that the compact policy does not keep. A kept delta whose base is dropped
+   * (a kept step's, and the one after `to`) is first stored whole, so no delta chain breaks.
+   */
   async compactSteps(runId: string, from: number, to: number, every: number): Promise<void> {
-    await query(
-      this.sql,
-      `UPDATE ${this.#t.steps} SET state = NULL WHERE run_id = $1 AND step BETWEEN $2 AND $3
-         AND (step + 1) % $4 <> 0 AND state IS NOT NULL`,
-      [runId, from, to, every],
+    const t = this.#t;
+    await this.sql.begin(async (tx) => {
+      const rebase = await all<{ step: number }>(
+        tx,
+        `SELECT step FROM ${t.steps} WHERE run_id = $1 AND step BETWEEN $2 AND $3
+           AND delta IS NOT NULL AND step % $4 <> 0 AND (step = $3 OR (step + 1) % $4 = 0)
+         ORDER BY step FOR UPDATE`,
+        [runId, from + 1, to + 1, every],
+      );
+      for (const { step } of rebase) {
+        await query(
+          tx,
+          `UPDATE ${t.steps} SET state = $1, delta = NULL WHERE run_id = $2 AND step = $3`,
+          [await this.#stateAt(runId, step, tx), runId, step],
+        );
+      }
+      await query(
+        tx,
+        `UPDATE ${t.steps} SET state = NULL, delta = NULL WHERE run_id = $1
+           AND step BETWEEN $2 AND $3 AND (step + 1) % $4 <> 0
+           AND (state IS NOT NULL OR delta IS NOT NULL)`,
+        [runId, from, to, every],
+      );
+    });
+  }
+
+  /** The checkpoint after `step`, rebuilt from the snapshot before it and the deltas since. */
+  async #stateAt(runId: string, step: number, on: Sql | Tx = this.sql): Promise<string> {
+    const rows = await all<ChainRow>(
+      on,
+      `SELECT ${CHAIN_COLUMNS} FROM ${this.#t.steps}
+       WHERE ${chainWhere(this.#t.steps, (n) => `$${n}`)} ORDER BY step`,
+      [runId, step],
     );
+    return rebuildChain(runId, step, rows);
+  }
+
+  /** Records of stored rows: every delta applied (see `_steps.ts`). */
+  async #records(runId: string, rows: StepRow[]): Promise<StepRecord[]> {
+    const bases = new Map<number, string>();
+    for (const step of basesNeeded(rows)) bases.set(step, await this.#stateAt(runId, step));
+    return resolveRows(runId, rows, bases);
+  }
+
+  async #record(row: StepRow | undefined): Promise<StepRecord | undefined> {
+    if (row === undefined) return undefined;
+    const { delta, ...record } = row;
+    if (delta !== null) record.state = await this.#stateAt(row.runId, row.step);
+    return record;
   }
 
   /** Latest step row. */
-  lastStep(runId: string): Promise<StepRecord | undefined> {
-    return one<StepRecord>(
-      this.sql,
-      `SELECT ${STEP_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 ORDER BY step DESC LIMIT 1`,
-      [runId],
+  async lastStep(runId: string): Promise<StepRecord | undefined> {
+    return await this.#record(
+      await one<StepRow>(
+        this.sql,
+        `SELECT ${STEP_ROW_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1
+         ORDER BY step DESC LIMIT 1`,
+        [runId],
+      ),
     );
   }
 
   /** One step row. */
-  getStep(runId: string, step: number): Promise<StepRecord | undefined> {
-    return one<StepRecord>(
-      this.sql,
-      `SELECT ${STEP_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 AND step = $2`,
-      [runId, step],
+  async getStep(runId: string, step: number): Promise<StepRecord | undefined> {
+    return await this.#record(
+      await one<StepRow>(
+        this.sql,
+        `SELECT ${STEP_ROW_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 AND step = $2`,
+        [runId, step],
+      ),
     );
   }
 
   /** Step rows. */
-  listSteps(runId: string, page: Page & { fromStep?: number } = {}): Promise<StepRecord[]> {
-    return all<StepRecord>(
-      this.sql,
-      `SELECT ${STEP_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 AND step >= $2 ORDER BY step${
-        limitClause(page)
-      }`,
-      [runId, page.fromStep ?? -1],
+  async listSteps(runId: string, page: Page & { fromStep?: number } = {}): Promise<StepRecord[]> {
+    return await this.#records(
+      runId,
+      await all<StepRow>(
+        this.sql,
+        `SELECT ${STEP_ROW_COLUMNS} FROM ${this.#t.steps} WHERE run_id = $1 AND step >= $2
+         ORDER BY step${limitClause(page)}`,
+        [runId, page.fromStep ?? -1],
+      ),
     );
   }
 

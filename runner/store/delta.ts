@@ -1,0 +1,365 @@
+/**
+ * Delta checkpoints: the change from one checkpoint's JSON text to the next, as text splices.
+ *
+ * A delta is JSON text `[at, removed, "inserted", at, removed, "inserted", ...]`: each triple
+ * replaces `removed` characters (UTF-16 code units) at offset `at` of the older text with
+ * `inserted`; offsets refer to the older text and ascend, so `applyDelta` applies them from the
+ * last. Applying a delta gives exactly the text `JSON.stringify` gives for the newer state (same
+ * key order, same escapes), so a reader cannot tell a rebuilt checkpoint from a whole one.
+ *
+ * `TrackedState` computes deltas without serialising the state: it keeps its own copy of the
+ * last checkpoint's shape (containers, primitive values and the text length of every value) and
+ * walks the next state against it. Unchanged strings compare by reference first, so a state that
+ * gained one message costs a walk over its containers plus the text of the new message, not the
+ * text of the whole state. The copy is private: a state the agent mutated in place is still
+ * compared value by value (no reference into the agent's objects is trusted). The walk also
+ * validates what is new, like `assertJson`; when it finds a value JSON cannot store it throws
+ * {@linkcode NotJsonError} and the caller re-checks with `encodeJson` for the precise message.
+ *
+ * @module
+ */
+
+/** One splice of a delta: offset in the older text, characters removed, text inserted. */
+export type Splice = [at: number, removed: number, inserted: string];
+
+/** Applies a delta (JSON text, see the module doc) to the checkpoint text it was made against. */
+export function applyDelta(base: string, delta: string): string {
+  return applyDeltas(base, [delta]);
+}
+
+/**
+ * Applies deltas in order, each to the text the ones before it gave. The text is kept as pieces
+ * of the texts it came from until the end, so a long chain costs about its deltas plus one copy
+ * of the result, not a copy of the text per delta.
+ */
+export function applyDeltas(base: string, deltas: readonly string[]): string {
+  const pieces = new Pieces(base);
+  for (const delta of deltas) {
+    const d = JSON.parse(delta) as (number | string)[];
+    for (let i = d.length - 3; i >= 0; i -= 3) {
+      pieces.splice(d[i] as number, d[i + 1] as number, d[i + 2] as string);
+    }
+  }
+  return pieces.text();
+}
+
+/** A text as a list of pieces (slices of other texts), cheap to splice near its end. */
+class Pieces {
+  #parts: string[];
+  #length: number;
+
+  constructor(text: string) {
+    this.#parts = [text];
+    this.#length = text.length;
+  }
+
+  /** Replaces `removed` characters at `at` with `inserted`. */
+  splice(at: number, removed: number, inserted: string): void {
+    const parts = this.#parts;
+    // Find the piece holding offset `at`, from the end (most changes are appends).
+    let i = parts.length - 1;
+    let start = this.#length - (parts[i]?.length ?? 0);
+    while (i > 0 && start > at) {
+      i--;
+      start -= parts[i].length;
+    }
+    // The pieces [i, j) cover [start, end) with end >= at + removed.
+    let j = i;
+    let end = start;
+    while (j < parts.length && end < at + removed) end += parts[j++].length;
+    if (j === i && j < parts.length && end === at) end += parts[j++].length;
+    const first = parts[i] ?? "";
+    const last = j > i ? parts[j - 1] : "";
+    const head = first.slice(0, at - start);
+    const tail = j > i ? last.slice(last.length - (end - at - removed)) : "";
+    const replaced = [head, inserted, tail].filter((p) => p.length > 0);
+    parts.splice(i, j - i, ...replaced);
+    if (parts.length === 0) parts.push("");
+    this.#length += inserted.length - removed;
+  }
+
+  /** The whole text. */
+  text(): string {
+    return this.#parts.length === 1 ? this.#parts[0] : this.#parts.join("");
+  }
+}
+
+/** Encodes splices (ascending, non-overlapping, offsets in the older text) as a delta's text. */
+export function encodeDelta(splices: readonly Splice[]): string {
+  return JSON.stringify(splices.flat());
+}
+
+/** Thrown by `TrackedState.update` for a value JSON cannot store (or nested deeper than 64). */
+export class NotJsonError extends Error {
+  constructor() {
+    super("the state is not plain JSON");
+    this.name = "NotJsonError";
+  }
+}
+
+const MAX_DEPTH = 64;
+
+/** An array as tracked: its items (primitives or tracked containers) and their text lengths. */
+class Arr {
+  constructor(
+    readonly items: unknown[],
+    readonly lens: number[],
+    public len: number,
+  ) {}
+}
+
+/** An object as tracked: keys in text order, `"key":` lengths, values and their text lengths. */
+class Obj {
+  constructor(
+    readonly keys: string[],
+    readonly keyLens: number[],
+    readonly vals: unknown[],
+    readonly lens: number[],
+    public len: number,
+  ) {}
+}
+
+/** A tracked value with its JSON text. */
+interface Built {
+  node: unknown;
+  text: string;
+}
+
+function buildPrimitive(value: unknown): Built {
+  switch (typeof value) {
+    case "string":
+      return { node: value, text: JSON.stringify(value) };
+    case "boolean":
+      return { node: value, text: value ? "true" : "false" };
+    case "number":
+      if (!Number.isFinite(value)) throw new NotJsonError();
+      return { node: value, text: JSON.stringify(value) };
+    default:
+      if (value === null) return { node: null, text: "null" };
+      throw new NotJsonError();
+  }
+}
+
+/** Tracks a new value (validating it as `assertJson` does) and renders its text. */
+function build(value: unknown, depth: number): Built {
+  if (typeof value !== "object" || value === null) return buildPrimitive(value);
+  if (depth > MAX_DEPTH) throw new NotJsonError();
+  if (Array.isArray(value)) {
+    const items: unknown[] = new Array(value.length);
+    const lens: number[] = new Array(value.length);
+    const parts: string[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      if (value[i] === undefined) throw new NotJsonError();
+      const b = build(value[i], depth + 1);
+      items[i] = b.node;
+      lens[i] = b.text.length;
+      parts[i] = b.text;
+    }
+    const text = `[${parts.join(",")}]`;
+    return { node: new Arr(items, lens, text.length), text };
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new NotJsonError();
+  if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJsonError();
+  const keys: string[] = [], keyLens: number[] = [], vals: unknown[] = [], lens: number[] = [];
+  const parts: string[] = [];
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    const b = build(item, depth + 1);
+    const k = `${JSON.stringify(key)}:`;
+    keys.push(key);
+    keyLens.push(k.length);
+    vals.push(b.node);
+    lens.push(b.text.length);
+    parts.push(k + b.text);
+  }
+  const text = `{${parts.join(",")}}`;
+  return { node: new Obj(keys, keyLens, vals, lens, text.length), text };
+}
+
+/**
+ * The shape of the last stored checkpoint, and the deltas from it to the next state. Create it
+ * from a checkpoint with `TrackedState.of`; `update` moves it to the next state.
+ */
+export class TrackedState {
+  #root: unknown;
+  #len: number;
+  /** The change of length of the value `#value` last diffed. */
+  #change = 0;
+
+  private constructor(built: Built) {
+    this.#root = built.node;
+    this.#len = built.text.length;
+  }
+
+  /**
+   * Tracks a JSON value (e.g. a parsed checkpoint) and returns its JSON text too.
+   * @throws {NotJsonError} When the value is not plain JSON.
+   */
+  static of(value: unknown): { tracked: TrackedState; text: string } {
+    const built = build(value, 0);
+    return { tracked: new TrackedState(built), text: built.text };
+  }
+
+  /** Length of the tracked checkpoint's JSON text (UTF-16 code units). */
+  get length(): number {
+    return this.#len;
+  }
+
+  /**
+   * Moves to `next` and returns the splices from the old text to the new one. After a
+   * `NotJsonError` the tracked state is half-updated: discard it.
+   * @throws {NotJsonError} When `next` is not plain JSON.
+   */
+  update(next: unknown): Splice[] {
+    const out: Splice[] = [];
+    this.#root = this.#value(this.#root, this.#len, next, 0, 0, out);
+    this.#len += this.#change;
+    return out;
+  }
+
+  /**
+   * Diffs one value (`oldLen` long at offset `at` of the old text) and returns its tracked node:
+   * `old` updated in place, or a new one. Its change of length is left in `#change`.
+   */
+  #value(
+    old: unknown,
+    oldLen: number,
+    next: unknown,
+    at: number,
+    depth: number,
+    out: Splice[],
+  ): unknown {
+    if (old === next && (typeof next !== "object" || next === null)) {
+      this.#change = 0;
+      return old;
+    }
+    if (typeof next === "object" && next !== null && depth <= MAX_DEPTH) {
+      if (Array.isArray(next)) {
+        if (old instanceof Arr) {
+          this.#change = this.#array(old, next, at, depth, out);
+          return old;
+        }
+      } else if (old instanceof Obj) {
+        const proto = Object.getPrototypeOf(next);
+        if (proto !== Object.prototype && proto !== null) throw new NotJsonError();
+        this.#change = this.#object(old, next as Record<string, unknown>, at, depth, out);
+        return old;
+      }
+    }
+    const b = build(next, depth);
+    out.push([at, oldLen, b.text]);
+    this.#change = b.text.length - oldLen;
+    return b.node;
+  }
+
+  #array(old: Arr, next: unknown[], at: number, depth: number, out: Splice[]): number {
+    const n = old.items.length, m = next.length;
+    const end = at + old.len - 1; // offset of "]" in the old text
+    let change = 0;
+    let p = at + 1; // offset of item i in the old text
+    const common = n < m ? n : m;
+    for (let i = 0; i < common; i++) {
+      const item = next[i];
+      if (item === undefined) throw new NotJsonError();
+      const was = old.items[i];
+      const oldLen = old.lens[i];
+      if (was !== item || typeof item === "object") {
+        const node = this.#value(was, oldLen, item, p, depth + 1, out);
+        if (node !== was) old.items[i] = node;
+        const c = this.#change;
+        if (c !== 0) {
+          old.lens[i] += c;
+          change += c;
+        }
+      }
+      p += oldLen + 1;
+    }
+    if (m > n) {
+      const parts: string[] = [];
+      for (let i = n; i < m; i++) {
+        if (next[i] === undefined) throw new NotJsonError();
+        const b = build(next[i], depth + 1);
+        old.items.push(b.node);
+        old.lens.push(b.text.length);
+        parts.push(b.text);
+      }
+      const text = (n > 0 ? "," : "") + parts.join(",");
+      out.push([end, 0, text]);
+      change += text.length;
+    } else if (m < n) {
+      // From the comma after item m - 1 (or the first item) to the "]".
+      const from = m === 0 ? at + 1 : p - 1;
+      out.push([from, end - from, ""]);
+      old.items.length = m;
+      old.lens.length = m;
+      change -= end - from;
+    }
+    old.len += change;
+    return change;
+  }
+
+  #object(
+    old: Obj,
+    next: Record<string, unknown>,
+    at: number,
+    depth: number,
+    out: Splice[],
+  ): number {
+    const n = old.keys.length;
+    let change = 0;
+    let p = at + 1; // offset of entry i in the old text
+    let i = 0;
+    let rest: [string, unknown][] | undefined;
+    for (const key in next) {
+      const item = next[key];
+      if (item === undefined) continue;
+      if (rest === undefined && i < n && old.keys[i] === key) {
+        const was = old.vals[i];
+        const oldLen = old.lens[i];
+        if (was !== item || typeof item === "object") {
+          const node = this.#value(was, oldLen, item, p + old.keyLens[i], depth + 1, out);
+          if (node !== was) old.vals[i] = node;
+          const c = this.#change;
+          if (c !== 0) {
+            old.lens[i] += c;
+            change += c;
+          }
+        }
+        p += old.keyLens[i] + oldLen + 1;
+        i++;
+      } else {
+        (rest ??= []).push([key, item]);
+      }
+    }
+    if (Object.getOwnPropertySymbols(next).length > 0) throw new NotJsonError();
+    if (rest === undefined && i === n) {
+      old.len += change;
+      return change;
+    }
+    // Keys added, removed or reordered from entry i on: replace that tail of the text.
+    const end = at + old.len - 1; // offset of "}" in the old text
+    const from = i === 0 ? at + 1 : p - 1;
+    const parts: string[] = [];
+    old.keys.length =
+      old.keyLens.length =
+      old.vals.length =
+      old.lens.length =
+        i;
+    for (const [key, item] of rest ?? []) {
+      const b = build(item, depth + 1);
+      const k = `${JSON.stringify(key)}:`;
+      old.keys.push(key);
+      old.keyLens.push(k.length);
+      old.vals.push(b.node);
+      old.lens.push(b.text.length);
+      parts.push(k + b.text);
+    }
+    const text = (i > 0 && parts.length > 0 ? "," : "") + parts.join(",");
+    out.push([from, end - from, text]);
+    change += text.length - (end - from);
+    old.len += change;
+    return change;
+  }
+}
