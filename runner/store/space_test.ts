@@ -6,6 +6,7 @@ import { DatabaseSync } from "node:sqlite";
 import {
   defineAgent,
   deleteRun,
+  getCheckpoint,
   pruneRuns,
   recur,
   resumeRun,
@@ -73,11 +74,11 @@ storeTest(
     assert.equal(big.tables.steps.rows, 6, "5 checkpoints and the final step");
     assert.equal(big.tables.runs.rows, 1);
     assert.ok(big.tables.events.rows >= 1);
-    // The checkpoints hold 1 + 2 + ... + 5 notes of 4,000 bytes.
-    assert.ok(big.tables.steps.bytes >= 15 * 4000, `steps: ${big.tables.steps.bytes}`);
-    assert.ok(big.tables.steps.bytes < 15 * 4000 * 1.5, `steps: ${big.tables.steps.bytes}`);
+    // The run holds 5 new notes of 4,000 bytes (at least), and at most whole states of 1 + 2 + ...
+    // + 5 notes.
     const sum = Object.values(big.tables).reduce((a, t) => a + t.bytes, 0);
     assert.equal(big.bytes, sum);
+    assert.ok(big.bytes >= 5 * 4000 && big.bytes < 15 * 4000 * 1.5, `${big.bytes} bytes`);
     const small = await spaceOf(store).runBytes("small");
     assert.ok(small.bytes < big.bytes / 20, `${small.bytes} vs ${big.bytes}`);
     assert.equal((await spaceOf(store).runBytes("nothing")).bytes, 0);
@@ -90,9 +91,10 @@ storeTest(
 storeTest("deleteRun and pruneRuns give the space back and say how much", async (t) => {
   const { store } = t;
   await startRun(notes, { store, runId: "keep", input: { steps: 3, bytes: 100 } });
-  await startRun(notes, { store, runId: "a", input: { steps: 40, bytes: 4000 } });
-  await startRun(notes, { store, runId: "b", input: { steps: 40, bytes: 4000 } });
-  const runBytes = (await spaceOf(store).runBytes("a")).bytes; // ~3.3 MB of checkpoints
+  await startRun(notes, { store, runId: "a", input: { steps: 60, bytes: 8000 } });
+  await startRun(notes, { store, runId: "b", input: { steps: 60, bytes: 8000 } });
+  const runBytes = (await spaceOf(store).runBytes("a")).bytes;
+  assert.ok(runBytes >= 60 * 8000, `${runBytes}`);
   const sqlite = t.schema === undefined;
   const full = sqlite ? {} : { reclaim: "full" as const };
   const del = await deleteRun(store, "a", full);
@@ -131,17 +133,19 @@ Deno.test("sqlite: reclaim 'none' keeps the free pages; 'full' rewrites the file
   const t = await STORE_BACKENDS[0].open();
   try {
     const store = t.store as SqliteStore;
-    await startRun(notes, { store, runId: "a", input: { steps: 30, bytes: 4000 } });
-    await startRun(notes, { store, runId: "b", input: { steps: 30, bytes: 4000 } });
+    await startRun(notes, { store, runId: "a", input: { steps: 60, bytes: 8000 } });
+    await startRun(notes, { store, runId: "b", input: { steps: 60, bytes: 8000 } });
+    const runBytes = (await spaceOf(store).runBytes("a")).bytes;
+    const pragma = (name: string) =>
+      Number(Object.values(store.db.prepare(`PRAGMA ${name}`).get()!)[0]);
     const kept = await deleteRun(store, "a", { reclaim: "none" });
     assert.equal(kept.method, "none");
-    const free = store.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number };
-    assert.ok(free.freelist_count > 100, `free pages: ${free.freelist_count}`);
+    const free = pragma("freelist_count") * pragma("page_size");
+    assert.ok(free > runBytes / 2, `free: ${free} bytes of ${runBytes}`);
     const full = await deleteRun(store, "b", { reclaim: "full" });
     assert.equal(full.method, "vacuum");
-    assert.ok(full.reclaimedBytes > 2_000_000, `${full.reclaimedBytes}`);
-    const after = store.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number };
-    assert.equal(after.freelist_count, 0);
+    assert.ok(full.reclaimedBytes > runBytes, `${full.reclaimedBytes} of 2 x ${runBytes}`);
+    assert.equal(pragma("freelist_count"), 0);
     await assert.rejects(deleteRun(store, "nope"), /does not exist/);
   } finally {
     await t.cleanup();
@@ -157,15 +161,16 @@ Deno.test("sqlite: a file written before incremental vacuum is converted by its 
     const autoVacuum = () =>
       (store.db.prepare("PRAGMA auto_vacuum").get() as { auto_vacuum: number }).auto_vacuum;
     assert.equal(autoVacuum(), 0, "the fixture predates incremental vacuum");
-    await startRun(notes, { store, runId: "a", input: { steps: 30, bytes: 4000 } });
-    await startRun(notes, { store, runId: "b", input: { steps: 30, bytes: 4000 } });
+    await startRun(notes, { store, runId: "a", input: { steps: 60, bytes: 8000 } });
+    await startRun(notes, { store, runId: "b", input: { steps: 60, bytes: 8000 } });
+    const runBytes = (await spaceOf(store).runBytes("a")).bytes;
     const first = await deleteRun(store, "a");
     assert.equal(first.method, "vacuum");
     assert.equal(autoVacuum(), 2, "incremental from now on");
-    assert.ok(first.reclaimedBytes > 1_500_000, `${first.reclaimedBytes}`);
+    assert.ok(first.reclaimedBytes > runBytes / 2, `${first.reclaimedBytes} of ${runBytes}`);
     const second = await deleteRun(store, "b");
     assert.equal(second.method, "incremental-vacuum");
-    assert.ok(second.reclaimedBytes > 1_500_000, `${second.reclaimedBytes}`);
+    assert.ok(second.reclaimedBytes > runBytes / 2, `${second.reclaimedBytes} of ${runBytes}`);
     // The fixture's own runs are intact.
     const report = await verifyRun(store, "counter-full");
     assert.ok(report.ok, report.problems.join("; "));
@@ -228,6 +233,25 @@ Deno.test("sqlite: a large delete commits in batches, and another connection com
       assert.equal(other.listSteps("live").length, 10);
       assert.equal(store.getRun("big"), undefined);
       assert.equal(store.listSteps("big").length, 0);
+      // A run whose checkpoints live in rows of their own (large ones, deltas): they go with
+      // their steps, batch by batch, and none is left behind.
+      const count = (table: string) =>
+        (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      await startRun(notes, { store, runId: "notes", input: { steps: 300, bytes: 2000 } });
+      const kept = count("checkpoints");
+      assert.ok(kept >= 300, `${kept} checkpoint rows`);
+      const batches: number[] = [];
+      await deleteRun(store, "notes", {
+        batchRows: 100,
+        onBatch: () => {
+          batches.push(count("checkpoints"));
+          assert.equal(commit(), true);
+        },
+      });
+      // 301 step rows: 3 batches of 100 steps, each taking its steps' checkpoint rows along.
+      assert.equal(batches.length, 3);
+      assert.ok(batches.every((n, i) => (i === 0 ? kept : batches[i - 1]) - n >= 99), `${batches}`);
+      assert.equal(count("checkpoints"), 0, "no checkpoint row outlives its step");
     } finally {
       other.close();
     }
@@ -260,6 +284,20 @@ Deno.test("sqlite: an interrupted delete of a large unfinished run leaves it can
     assert.deepEqual(left, Array.from({ length: 300 }, (_, i) => i));
     assert.deepEqual((await deleteRun(store, "p", { batchRows: 100 })).deleted, ["p"]);
     assert.equal(await store.getRun("p"), undefined);
+    // The same with checkpoints stored as deltas: what is left still reads back.
+    await startRun(notes, { store, runId: "n", input: { steps: 400, bytes: 300 }, maxSteps: 250 });
+    batches = 0;
+    await assert.rejects(
+      deleteRun(store, "n", {
+        batchRows: 100,
+        onBatch: () => {
+          if (++batches === 1) throw new Error("interrupted");
+        },
+      }),
+      /interrupted/,
+    );
+    const state = await getCheckpoint(store, "n", 150) as { notes: string[] };
+    assert.deepEqual(state.notes, Array.from({ length: 150 }, (_, i) => noise(300, i)));
   } finally {
     await t.cleanup();
   }

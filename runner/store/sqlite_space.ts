@@ -27,12 +27,33 @@ const BATCH_ROWS = 500;
 /** Longest pause between two batches, ms (each pause lasts as long as the batch did). */
 const MAX_PAUSE_MS = 50;
 
+/** A table without `run_id` whose rows belong to a run through a column of a run's table. */
+interface OwnedTable {
+  /** The table. */
+  name: string;
+  columns: string[];
+  /** Its key column. */
+  key: string;
+  /** The column of the run's table that holds that key. */
+  ref: string;
+}
+
+/**
+ * Tables whose rows a run owns without a `run_id` of their own (used when the schema has them):
+ * `checkpoints` (schema 3), the large checkpoints and deltas a `steps` row names.
+ */
+const OWNED: { owner: string; name: string; key: string; ref: string }[] = [
+  { owner: "steps", name: "checkpoints", key: "id", ref: "checkpoint" },
+];
+
 /** A table holding rows of runs: its name, columns, and the key to delete its rows by. */
 interface RunTable {
   name: string;
   columns: string[];
   /** Key columns after `run_id` (WITHOUT ROWID tables), or `["rowid"]`. */
   key: string[];
+  /** Tables whose rows its rows own (deleted with them). */
+  owned: OwnedTable[];
 }
 
 /** What `SqliteSpace` needs of a store: its connection and where it lives. */
@@ -53,6 +74,21 @@ function fileSize(path: string): number {
 
 function quote(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** SQL: the bytes of a row's values (texts and blobs as stored, 8 per number). */
+function valueBytes(columns: string[]): string {
+  return columns.map((c) =>
+    `CASE typeof(${quote(c)}) WHEN 'null' THEN 0 WHEN 'integer' THEN 8 WHEN 'real' THEN 8
+       ELSE length(CAST(${quote(c)} AS BLOB)) END`
+  ).join(" + ");
+}
+
+/** SQL: the keys of `o`'s rows owned by the rows of `t` that match `where`. */
+function ownedKeys(t: RunTable, o: OwnedTable, where: string): string {
+  return `SELECT ${quote(o.ref)} FROM ${quote(t.name)} WHERE ${where} AND ${
+    quote(o.ref)
+  } IS NOT NULL`;
 }
 
 function pause(ms: number): Promise<void> {
@@ -87,27 +123,38 @@ export class SqliteSpace implements StoreSpace {
     return fileSize(this.#location) + fileSize(`${this.#location}-wal`);
   }
 
-  /** Tables with a `run_id` column, found in the schema (so new tables are counted too). */
+  #columns(table: string): { name: string; pk: number }[] {
+    return this.#db.prepare(`PRAGMA table_info(${quote(table)})`).all() as {
+      name: string;
+      pk: number;
+    }[];
+  }
+
+  /**
+   * Tables with a `run_id` column, found in the schema (so new tables are counted too), with the
+   * tables their rows own (`OWNED`).
+   */
   #runTables(): RunTable[] {
     if (this.#tables) return this.#tables;
     const tables = this.#db.prepare(
       `SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
        ORDER BY name`,
     ).all() as { name: string; sql: string }[];
+    const names = new Set(tables.map((t) => t.name));
     const out: RunTable[] = [];
     for (const t of tables) {
-      const info = this.#db.prepare(`PRAGMA table_info(${quote(t.name)})`).all() as {
-        name: string;
-        pk: number;
-      }[];
+      const info = this.#columns(t.name);
       if (!info.some((c) => c.name === "run_id")) continue;
+      const owned = OWNED.filter((o) =>
+        o.owner === t.name && names.has(o.name) && info.some((c) => c.name === o.ref)
+      ).map((o) => ({ ...o, columns: this.#columns(o.name).map((c) => c.name) }));
       const withoutRowid = /WITHOUT\s+ROWID/i.test(t.sql);
       const key = withoutRowid
         ? info.filter((c) => c.pk > 0 && c.name !== "run_id").sort((a, b) => a.pk - b.pk).map((
           c,
         ) => c.name)
         : ["rowid"];
-      out.push({ name: t.name, columns: info.map((c) => c.name), key });
+      out.push({ name: t.name, columns: info.map((c) => c.name), key, owned });
     }
     return this.#tables = out;
   }
@@ -116,18 +163,19 @@ export class SqliteSpace implements StoreSpace {
   runBytes(runId: string): RunSize {
     const tables: Record<string, TableSize> = {};
     let bytes = 0;
-    for (const t of this.#runTables()) {
-      const size = t.columns.map((c) =>
-        `CASE typeof(${quote(c)}) WHEN 'null' THEN 0 WHEN 'integer' THEN 8 WHEN 'real' THEN 8
-           ELSE length(CAST(${quote(c)} AS BLOB)) END`
-      ).join(" + ");
+    const add = (name: string, columns: string[], where: string) => {
       const row = this.#db.prepare(
-        `SELECT count(*) AS rows, coalesce(sum(${size}), 0) AS bytes FROM ${
-          quote(t.name)
-        } WHERE run_id = ?`,
+        `SELECT count(*) AS rows, coalesce(sum(${valueBytes(columns)}), 0) AS bytes
+         FROM ${quote(name)} WHERE ${where}`,
       ).get(runId) as { rows: number; bytes: number };
-      tables[t.name] = { rows: Number(row.rows), bytes: Number(row.bytes) };
+      tables[name] = { rows: Number(row.rows), bytes: Number(row.bytes) };
       bytes += Number(row.bytes);
+    };
+    for (const t of this.#runTables()) {
+      add(t.name, t.columns, "run_id = ?");
+      for (const o of t.owned) {
+        add(o.name, o.columns, `${quote(o.key)} IN (${ownedKeys(t, o, "run_id = ?")})`);
+      }
     }
     return { bytes, tables };
   }
@@ -151,17 +199,25 @@ export class SqliteSpace implements StoreSpace {
     for (const [i, t] of tables.entries()) {
       // The highest keys first: what is left of steps stays a readable prefix of the run.
       const keys = t.key.map(quote).join(", ");
-      const sql = `DELETE FROM ${quote(t.name)} WHERE run_id = ? AND (${keys}) IN
-        (SELECT ${keys} FROM ${quote(t.name)} WHERE run_id = ? ORDER BY ${
-        t.key.map((k) => `${quote(k)} DESC`).join(", ")
-      } LIMIT ?)`;
-      const del = this.#db.prepare(sql);
+      const batch = `run_id = ? AND (${keys}) IN (SELECT ${keys} FROM ${
+        quote(t.name)
+      } WHERE run_id = ? ORDER BY ${t.key.map((k) => `${quote(k)} DESC`).join(", ")} LIMIT ?)`;
+      // Owned rows first (their keys are read from the rows about to go), in the same transaction.
+      const dels = [
+        ...t.owned.map((o) =>
+          this.#db.prepare(
+            `DELETE FROM ${quote(o.name)} WHERE ${quote(o.key)} IN (${ownedKeys(t, o, batch)})`,
+          )
+        ),
+        this.#db.prepare(`DELETE FROM ${quote(t.name)} WHERE ${batch}`),
+      ];
       for (let left = counts[i]; left >= batchRows;) {
         const t0 = performance.now();
         this.#db.exec("BEGIN IMMEDIATE");
         let rows: number;
         try {
-          rows = Number(del.run(runId, runId, batchRows).changes);
+          rows = 0;
+          for (const del of dels) rows = Number(del.run(runId, runId, batchRows).changes);
           this.#db.exec("COMMIT");
         } catch (e) {
           if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
