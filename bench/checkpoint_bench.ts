@@ -424,10 +424,16 @@ if (values.json) {
       )
     }`,
   );
+  const grown = (runs: (n: number) => GrowingRun | undefined, ratio: number) =>
+    `${ratio.toFixed(1)}x${
+      runs(small)?.extrapolated || runs(large)?.extrapolated ? " (extrapolated)" : ""
+    }`;
   console.log(
-    `  growth ${report.growthRatio.of}: loom ${report.growthRatio.loom.toFixed(1)}x, baseline ${
-      report.growthRatio.baseline.toFixed(1)
-    }x   target: ~${report.growthRatio.linear}x (linear)`,
+    `  growth ${report.growthRatio.of}: loom ${
+      grown((n) => at(loom, n), report.growthRatio.loom)
+    }, baseline ${
+      grown(baselineAt, report.growthRatio.baseline)
+    }   target: ~${report.growthRatio.linear}x (linear)`,
   );
   console.log(
     `  read any checkpoint of the ${f(readsOf!)}-step run (${
