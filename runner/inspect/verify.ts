@@ -6,6 +6,7 @@
  * @module
  */
 import { requireRun } from "../engine/engine.ts";
+import { RunnerError } from "../errors.ts";
 import { sha256Hex, stableStringify } from "../json.ts";
 import { type RunSize, spaceOf } from "../store/space.ts";
 import type {
@@ -105,7 +106,15 @@ async function checkSteps(
   }
   let prev: number | null = null;
   for (let offset = 0;; offset += 5000) {
-    const rows = await store.listSteps(runId, { limit: 5000, offset });
+    let rows: StepRecord[];
+    try {
+      rows = await store.listSteps(runId, { limit: 5000, offset });
+    } catch (e) {
+      // A checkpoint stored as a delta whose chain is broken cannot be rebuilt: say which.
+      if (!(e instanceof RunnerError)) throw e;
+      found.problems.push(e.message);
+      break;
+    }
     if (rows.length === 0) break;
     for (const r of rows) {
       if (prev !== null && r.step !== prev + 1) {

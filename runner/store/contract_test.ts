@@ -9,6 +9,8 @@ import {
   cancelRun,
   defineAgent,
   enqueueRun,
+  forkRun,
+  getCheckpoint,
   recur,
   resumeRun,
   startRun,
@@ -25,7 +27,11 @@ import type {
 } from "./store.ts";
 import { STORE_BACKENDS, type TestStore } from "../testing/_stores.ts";
 import { chain, chainHash } from "../testdata/worker_agents/agents.ts";
-import { waitFor } from "../testing.ts";
+import { type SeededRandom, waitFor, withSeed } from "../testing.ts";
+import randomState, { expectedCheckpoints } from "../testdata/random_state_agent.ts";
+import notes, { expectedNotes } from "../testdata/notes_agent.ts";
+import type { SqliteStore } from "./sqlite.ts";
+import type { PostgresStore } from "./postgres/mod.ts";
 import { runRecord, T0, withFakeClock } from "../_test_util.ts";
 
 function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
@@ -38,6 +44,26 @@ function storeTest(name: string, fn: (t: TestStore) => Promise<void>): void {
         await t.cleanup();
       }
     });
+  }
+}
+
+/** A `storeTest` whose random choices come from one seed, printed when it fails. */
+function seededStoreTest(
+  name: string,
+  fn: (t: TestStore, random: SeededRandom) => Promise<void>,
+): void {
+  for (const backend of STORE_BACKENDS) {
+    Deno.test(
+      `${backend.name}: ${name}`,
+      withSeed(async (random) => {
+        const t = await backend.open();
+        try {
+          await fn(t, random);
+        } finally {
+          await t.cleanup();
+        }
+      }),
+    );
   }
 }
 
@@ -727,5 +753,185 @@ storeTest(
     const kinds = (await t.store.listEvents("k")).map((e) => e.kind);
     assert.ok(kinds.includes("lease-takeover"), kinds.join(","));
     assert.deepEqual((await verifyRun(t.store, "k")).problems, []);
+  },
+);
+
+// ---- delta checkpoints ----
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+/** How each step's checkpoint is stored, read raw: `whole`, `delta` or `none`. */
+async function storedAs(t: TestStore, runId: string): Promise<string[]> {
+  const kind = (r: { whole: unknown; delta: unknown }) =>
+    r.whole ? "whole" : r.delta ? "delta" : "none";
+  if (t.schema === undefined) {
+    const db = (t.store as SqliteStore).db;
+    return (db.prepare(
+      `SELECT s.state IS NOT NULL OR c.state IS NOT NULL AS whole, c.delta IS NOT NULL AS delta
+       FROM steps s LEFT JOIN checkpoints c ON c.id = s.checkpoint WHERE s.run_id = ?
+       ORDER BY s.step`,
+    ).all(runId) as { whole: number; delta: number }[]).map(kind);
+  }
+  const rows = await (t.store as PostgresStore).sql.unsafe(
+    `SELECT state IS NOT NULL AS whole, delta IS NOT NULL AS delta FROM ${t.schema}.steps
+     WHERE run_id = $1 ORDER BY step`,
+    [runId],
+  );
+  return Array.from(rows, (r) => kind(r as unknown as { whole: boolean; delta: boolean }));
+}
+
+/** Every checkpoint of a run reads back as `want` (index = step), one by one and in pages. */
+async function assertCheckpoints(
+  store: Store,
+  runId: string,
+  want: (string | null)[],
+): Promise<void> {
+  for (let s = 0; s < want.length; s++) {
+    assert.equal((await store.getStep(runId, s))?.state, want[s], `checkpoint after step ${s}`);
+  }
+  const listed = await store.listSteps(runId);
+  assert.deepEqual(listed.map((r) => r.state), want);
+  const from = Math.floor(want.length / 3);
+  const page = await store.listSteps(runId, { fromStep: from, limit: 7, offset: 2 });
+  assert.deepEqual(page.map((r) => r.state), want.slice(from + 2, from + 9));
+  assert.equal((await store.lastStep(runId))?.state, want[want.length - 1]);
+  assert.deepEqual((await verifyRun(store, runId)).problems, [], runId);
+}
+
+seededStoreTest(
+  "delta checkpoints: every checkpoint of a random state history reads back exactly",
+  async ({ store, ...t }, random) => {
+    const input = { seed: random.int(1, 2 ** 30), n: 160, pad: 900 };
+    const first = await startRun(randomState, {
+      store,
+      runId: "h",
+      input,
+      maxSteps: 70,
+      logger: quiet,
+    });
+    assert.equal(first.status, "paused");
+    // The resumed invocation decodes the stored checkpoint (Date, Set) and goes on.
+    const r = await resumeRun(randomState, { store, runId: "h", logger: quiet });
+    assert.equal(r.result, input.n);
+    await assertCheckpoints(store, "h", [...expectedCheckpoints(input, [70]), null]);
+    const kinds = await storedAs({ store, ...t }, "h");
+    assert.ok(kinds.filter((k) => k === "delta").length > input.n / 2, kinds.join(" "));
+    assert.equal(kinds[70], "whole", "a resumed invocation starts with a whole checkpoint");
+  },
+);
+
+storeTest(
+  "delta checkpoints: a fork from a step between two snapshots starts from its exact state",
+  async (t) => {
+    const { store } = t;
+    const input = { n: 120, size: 300 };
+    await startRun(notes, { store, runId: "n", input, logger: quiet });
+    const want = expectedNotes(input);
+    await assertCheckpoints(store, "n", [...want, null]);
+    const kinds = await storedAs(t, "n");
+    // A step whose checkpoint before it is a delta, with a snapshot before and after.
+    const step = kinds.findIndex((k, s) =>
+      k === "delta" && kinds[s - 1] === "delta" && kinds.slice(s + 1).includes("whole")
+    );
+    assert.ok(step > 0, kinds.join(" "));
+    assert.equal(JSON.stringify(await getCheckpoint(store, "n", step + 1)), want[step]);
+    await forkRun(store, { runId: "n", step: step + 1, newRunId: "f" });
+    const r = await resumeRun(notes, { store, runId: "f", logger: quiet });
+    assert.equal(r.result, input.n);
+    const forked = await store.listSteps("f");
+    assert.equal(forked[0].step, step + 1);
+    assert.deepEqual(forked.map((s) => s.state), [...want.slice(step + 1), null]);
+    assert.deepEqual((await verifyRun(store, "f")).problems, []);
+  },
+);
+
+storeTest(
+  "delta checkpoints: the compact policy keeps its checkpoints readable and forkable",
+  async (t) => {
+    const { store } = t;
+    const input = { n: 60, size: 300 };
+    await startRun(notes, {
+      store,
+      runId: "c",
+      input,
+      checkpoint: { mode: "compact", every: 7 },
+      logger: quiet,
+    });
+    const want = expectedNotes(input);
+    const kept = want.map((text, s) => (s + 1) % 7 === 0 || s === input.n - 1 ? text : null);
+    await assertCheckpoints(store, "c", [...kept, null]);
+    // Each kept checkpoint was written as a delta, then stored whole when its base was dropped.
+    assert.ok(!(await storedAs(t, "c")).includes("delta"));
+    await forkRun(store, { runId: "c", step: 35, newRunId: "c35" });
+    assert.equal((await resumeRun(notes, { store, runId: "c35", logger: quiet })).result, input.n);
+    // The fork keeps the run's policy.
+    assert.deepEqual((await store.listSteps("c35")).map((s) => s.state), [...kept.slice(35), null]);
+    assert.deepEqual((await verifyRun(store, "c35")).problems, []);
+  },
+);
+
+for (const kind of ["delta", "whole"] as const) {
+  storeTest(
+    `SIGKILL right after a ${kind} checkpoint's commit: the resumed run reads back exactly`,
+    async (t) => {
+      const input = { n: 90, size: 400 };
+      // Where the writer stores deltas and snapshots, from a run of the same agent in this process.
+      await startRun(notes, { store: t.store, runId: "probe", input, logger: quiet });
+      const kinds = await storedAs(t, "probe");
+      const at = kinds.findIndex((k, s) => k === kind && s > 20);
+      assert.ok(at > 0, kinds.join(" "));
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../testdata/run_notes_proc.ts", import.meta.url).pathname,
+          t.db,
+          t.schema ?? "-",
+          "k",
+          String(input.n),
+          String(input.size),
+        ],
+        env: { LOOM_TEST_CRASH_AFTER_STEP: `k:${at}` },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const status = await child.status;
+      assert.equal(status.signal, "SIGKILL");
+      await child.stderr.cancel();
+      assert.equal((await t.store.lastStep("k"))!.step, at, `killed right after step ${at}`);
+      assert.equal((await storedAs(t, "k"))[at], kind);
+      const r = await resumeRun(notes, { store: t.store, runId: "k", logger: quiet });
+      assert.equal(r.result, input.n);
+      await assertCheckpoints(t.store, "k", [...expectedNotes(input), null]);
+    },
+  );
+}
+
+storeTest(
+  "delta checkpoints: a broken delta chain is reported, never read as a wrong state",
+  async (t) => {
+    const input = { n: 40, size: 300 };
+    await startRun(notes, { store: t.store, runId: "b", input, logger: quiet });
+    const kinds = await storedAs(t, "b");
+    const lost = kinds.findIndex((k, s) => k === "delta" && kinds[s + 1] === "delta");
+    assert.ok(lost > 0, kinds.join(" "));
+    // Damage: the delta of step `lost` is gone.
+    if (t.schema === undefined) {
+      (t.store as SqliteStore).db.prepare(
+        `UPDATE checkpoints SET delta = NULL
+       WHERE id = (SELECT checkpoint FROM steps WHERE run_id = 'b' AND step = ?)`,
+      ).run(lost);
+    } else {
+      await (t.store as PostgresStore).sql.unsafe(
+        `UPDATE ${t.schema}.steps SET delta = NULL WHERE run_id = 'b' AND step = $1`,
+        [lost],
+      );
+    }
+    await assert.rejects(
+      (async () => await t.store.getStep("b", lost + 1))(),
+      new RegExp(`checkpoint after step ${lost + 1} of run b cannot be rebuilt.*damaged`),
+    );
+    const { problems } = await verifyRun(t.store, "b");
+    assert.ok(problems.some((p) => /cannot be rebuilt/.test(p)), problems.join("\n"));
   },
 );

@@ -1,7 +1,10 @@
 // Databases written by schema version 1 (`runner/testdata/schema_v1/`, before the vocabulary of
 // issue 12: `tool_calls`, `attempts`, `category`, no `ended_at`) open in both stores, are
-// migrated to version 2, and read, resume and fork as before. Every row of the fixture is read
-// raw before the migration and compared with what the store reads after it.
+// migrated to the current version, and read, resume and fork as before. Every row of the fixture
+// is read raw before the migration and compared with what the store reads after it. Databases
+// written before the delta checkpoints of issue 13 (`runner/testdata/schema_v2/`: SQLite schema
+// version 2, PostgreSQL 3, whole checkpoints only) do the same, and a run in them goes on with
+// delta checkpoints.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import approval from "../../examples/approval_agent.ts";
@@ -20,6 +23,7 @@ import {
 } from "../mod.ts";
 import { main } from "../cli.ts";
 import { PG_TEST_URL, randomSchema } from "../testing/_stores.ts";
+import notes, { expectedNotes } from "../testdata/notes_agent.ts";
 import { connect } from "./postgres/_db.ts";
 import { openPostgresStore, PG_SCHEMA_VERSION } from "./postgres/mod.ts";
 import { openStore, SCHEMA_VERSION } from "./sqlite.ts";
@@ -314,3 +318,132 @@ Deno.test("sqlite: the CLI lists and explains a version 1 database (migrating it
     await copy.cleanup();
   }
 });
+
+// ---- SQLite schema version 2, PostgreSQL 3 (whole checkpoints) ----
+
+const V2_FIXTURES = new URL("../testdata/schema_v2/", import.meta.url);
+type StepRow = { run_id: string; step: number; state: string | null };
+
+/** A copy of a version 2 fixture: its step rows read raw, the store that migrates it, cleanup. */
+interface V2Copy {
+  steps: StepRow[];
+  open(): Promise<Store>;
+  version(): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+async function sqliteV2Copy(): Promise<V2Copy> {
+  const dir = await Deno.makeTempDir({ prefix: "loom-v2-" });
+  const path = `${dir}/runs.sqlite`;
+  await Deno.copyFile(new URL("runs.sqlite", V2_FIXTURES), path);
+  const version = () => {
+    const db = new DatabaseSync(path, { readOnly: true });
+    const { user_version } = db.prepare("PRAGMA user_version").get() as { user_version: number };
+    db.close();
+    return Promise.resolve(user_version);
+  };
+  const raw = new DatabaseSync(path, { readOnly: true });
+  const steps = raw.prepare("SELECT run_id, step, state FROM steps ORDER BY run_id, step")
+    .all() as StepRow[];
+  raw.close();
+  const stores: Store[] = [];
+  return {
+    steps,
+    open: () => {
+      const store = openStore(path, { create: false });
+      stores.push(store);
+      return Promise.resolve(store);
+    },
+    version,
+    async cleanup() {
+      for (const s of stores) await s.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function postgresV2Copy(): Promise<V2Copy> {
+  const schema = randomSchema("loomv2");
+  const dump = await Deno.readTextFile(new URL("postgres.sql", V2_FIXTURES));
+  const sql = connect(PG_TEST_URL, { schema, synchronousCommit: "off", maxConnections: 1 });
+  const stores: Store[] = [];
+  const cleanup = async () => {
+    for (const s of stores) await s.close();
+    await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    await sql.end({ timeout: 5 });
+  };
+  try {
+    await sql.unsafe(dump.replaceAll("loom_v2_fixture", schema));
+    const steps = Array.from(
+      await sql.unsafe(`SELECT run_id, step, state FROM ${schema}.steps ORDER BY run_id, step`),
+    ) as unknown as StepRow[];
+    return {
+      steps,
+      async open() {
+        const store = await openPostgresStore(PG_TEST_URL, {
+          schema,
+          create: false,
+          synchronousCommit: "off",
+        });
+        stores.push(store);
+        return store;
+      },
+      async version() {
+        const [{ value }] = await sql.unsafe(
+          `SELECT value FROM ${schema}.loom_meta WHERE key = 'schema_version'`,
+        );
+        return Number(value);
+      },
+      cleanup,
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+for (
+  const [name, copyOf, before, version] of [
+    ["sqlite", sqliteV2Copy, 2, SCHEMA_VERSION],
+    ["postgres", postgresV2Copy, 3, PG_SCHEMA_VERSION],
+  ] as const
+) {
+  Deno.test(`${name}: a version ${before} store (whole checkpoints) migrates to ${version}; its runs read as written, resume with delta checkpoints and fork`, async () => {
+    const copy = await copyOf();
+    try {
+      assert.equal(await copy.version(), before);
+      const store = await copy.open();
+      assert.equal(await copy.version(), version);
+      // Every step row reads as written.
+      for (const runId of [...RUN_IDS, "notes-paused"]) {
+        const want = copy.steps.filter((r) => r.run_id === runId);
+        const got = await store.listSteps(runId, { limit: 10_000 });
+        assert.deepEqual(got.map((r) => [r.step, r.state]), want.map((r) => [r.step, r.state]));
+        assert.deepEqual((await verifyRun(store, runId)).problems, [], runId);
+      }
+      // The paused notes run goes on; its new checkpoints are deltas, all read back exactly.
+      const input = { n: 40, size: 300 };
+      const want = [...expectedNotes(input), null];
+      const quiet = { info() {}, warn() {}, error() {} };
+      await forkRun(store, { runId: "notes-paused", step: 12, newRunId: "notes-from-12" });
+      const r = await resumeRun(notes, { store, runId: "notes-paused", logger: quiet });
+      assert.equal(r.result, input.n);
+      const steps = await store.listSteps("notes-paused");
+      assert.deepEqual(steps.map((s) => s.state), want);
+      for (const s of [3, 24, 25, 31, 39]) {
+        assert.equal((await store.getStep("notes-paused", s))?.state, want[s], `step ${s}`);
+      }
+      // A fork from a step written before the migration, and one from a delta after it.
+      await forkRun(store, { runId: "notes-paused", step: 33, newRunId: "notes-from-33" });
+      for (const [runId, from] of [["notes-from-12", 12], ["notes-from-33", 33]] as const) {
+        assert.equal((await resumeRun(notes, { store, runId, logger: quiet })).result, input.n);
+        const forked = await store.listSteps(runId);
+        assert.deepEqual(forked.map((s) => s.state), want.slice(from), runId);
+        assert.deepEqual((await verifyRun(store, runId)).problems, [], runId);
+      }
+      await assertRunsContinue(store);
+    } finally {
+      await copy.cleanup();
+    }
+  });
+}

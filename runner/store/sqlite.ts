@@ -30,13 +30,7 @@ import {
   STEP_STATS,
 } from "./_sql.ts";
 import { utf8Length } from "../json.ts";
-import {
-  basesNeeded,
-  type ChainRow,
-  rebuildChain,
-  resolveRows,
-  type StepRow,
-} from "./_steps.ts";
+import { basesNeeded, type ChainRow, rebuildChain, resolveRows, type StepRow } from "./_steps.ts";
 import type {
   CallRecord,
   EventRecord,

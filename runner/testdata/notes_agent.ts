@@ -26,3 +26,15 @@ export default defineAgent({
     });
   },
 });
+
+/** The JSON text of the checkpoint after each step of a notes run (index = step). */
+export function expectedNotes(input: { n: number; size?: number }): string[] {
+  const size = input.size ?? 200;
+  const out: string[] = [];
+  const notes: { i: number; text: string }[] = [];
+  for (let i = 0; i < input.n; i++) {
+    notes.push(note(i, size));
+    out.push(JSON.stringify({ n: input.n, size, count: i + 1, notes }));
+  }
+  return out;
+}
