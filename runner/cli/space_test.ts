@@ -2,6 +2,9 @@
 // through main() in-process with captured output, as cli_test.ts does.
 import assert from "node:assert/strict";
 import { main } from "../cli.ts";
+import { defineAgent, recur, startRun } from "../mod.ts";
+import { openStore } from "../store/sqlite.ts";
+import { waitFor } from "../testing/wait.ts";
 
 const COUNTER = new URL("../../examples/counter_agent.ts", import.meta.url).pathname;
 
@@ -127,5 +130,71 @@ Deno.test("cli: verify reports the bytes of the run's rows per table", async () 
         0,
       ),
     );
+  });
+});
+
+/** A counter whose every checkpoint is ~1.2 KB (kept in a row of its own). */
+const padded = defineAgent({
+  name: "padded",
+  initialState: (input: { target: number }) => ({ current: 0, target: input.target }),
+  step: (s, ctx) =>
+    s.current >= s.target
+      ? { steps: ctx.step }
+      : recur({ ...s, current: s.current + 1, pad: `${s.current}`.padEnd(1200, ".") }),
+});
+
+Deno.test("cli: a delete SIGKILLed while it deletes a large run in batches leaves a consistent database; deleting again finishes", async () => {
+  await inTemp(async (dir) => {
+    const db = `${dir}/runs.sqlite`;
+    const store = openStore(db);
+    // Paused, unfinished, 10,000 steps: the delete cancels it, then deletes 20 batches of 500.
+    await startRun(padded, { store, runId: "big", input: { target: 20_000 }, maxSteps: 10_000 });
+    await startRun(padded, { store, runId: "other", input: { target: 3 } });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../cli.ts", import.meta.url).pathname,
+        "delete",
+        "--run-id",
+        "big",
+        "--db",
+        db,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Kill it once its first batch is committed (or, on a very fast machine, once it is done).
+    await waitFor(
+      "the delete's first batch",
+      () => !store.getRun("big") || store.stepStats("big").count < 10_000,
+      { intervalMs: 2 },
+    );
+    child.kill("SIGKILL");
+    await child.status;
+    const run = store.getRun("big");
+    if (run) {
+      // Interrupted: a cancelled run whose remaining steps are its first ones, without gaps.
+      assert.equal(run.status, "cancelled");
+      const steps = store.listSteps("big").map((s) => s.step);
+      assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i));
+    }
+    assert.deepEqual(store.integrityCheck(), []);
+    const r = await cli("delete", "--run-id", "big", "--db", db, "--json");
+    if (run) assert.deepEqual(JSON.parse(r.out).deleted, ["big"], r.err);
+    else assert.match(r.err, /run big does not exist/);
+    for (const table of ["steps", "events", "calls"]) {
+      const n = store.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE run_id = 'big'`).get();
+      assert.equal((n as { n: number }).n, 0, table);
+    }
+    // Only the other run's checkpoints are left.
+    const rows = store.db.prepare(
+      `SELECT count(*) AS n FROM checkpoints WHERE id NOT IN
+         (SELECT checkpoint FROM steps WHERE checkpoint IS NOT NULL)`,
+    ).get() as { n: number };
+    assert.equal(rows.n, 0, "no checkpoint row without its step");
+    const other = await cli("verify", "--run-id", "other", "--db", db);
+    assert.equal(other.code, 0, other.out);
+    store.close();
   });
 });
