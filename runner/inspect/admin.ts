@@ -291,6 +291,7 @@ export async function deleteRun(
   runId: string,
   options: SpaceOptions = {},
 ): Promise<DeleteResult> {
+  checkSpaceOptions(options);
   const run = await requireRun(store, runId);
   refuseLive(run);
   const space = spaceOf(store);
@@ -324,7 +325,7 @@ async function deleteTree(store: Store, run: RunRecord, options: SpaceOptions): 
  */
 async function deleteRows(store: Store, run: RunRecord, options: SpaceOptions): Promise<boolean> {
   if (!TERMINAL_STATUSES.includes(run.status)) {
-    await store.updateRunIf(run.runId, [run.status], {
+    const cancelled = await store.updateRunIf(run.runId, [run.status], {
       status: "cancelled",
       error: "deleted",
       errorCategory: "business",
@@ -332,12 +333,32 @@ async function deleteRows(store: Store, run: RunRecord, options: SpaceOptions): 
       leaseOwner: null,
       leaseExpires: null,
     });
+    if (!cancelled) {
+      // It changed since it was read: gone, finished, or taken by a process.
+      const now = await store.getRun(run.runId);
+      if (!now) return false;
+      refuseLive(now);
+      if (!TERMINAL_STATUSES.includes(now.status)) {
+        throw new RunnerError(`run ${run.runId} changed while it was being deleted; try again`);
+      }
+    }
   }
   await spaceOf(store).trimRun(run.runId, {
     batchRows: options.batchRows,
     onBatch: options.onBatch,
   });
   return await store.deleteRun(run.runId);
+}
+
+/** Refuses bad space options before anything is deleted. */
+function checkSpaceOptions(options: SpaceOptions): void {
+  const { reclaim = "auto", batchRows = 500 } = options;
+  if (!["auto", "full", "none"].includes(reclaim)) {
+    throw new RunnerError(`reclaim must be auto, full or none, got ${reclaim}`);
+  }
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RunnerError(`batchRows must be a positive integer, got ${batchRows}`);
+  }
 }
 
 /** Gives the space back as `options.reclaim` says, or only measures when nothing was deleted. */
@@ -348,9 +369,6 @@ async function reclaim(
   options: SpaceOptions,
 ): Promise<SpaceReport> {
   const how = options.reclaim ?? "auto";
-  if (!["auto", "full", "none"].includes(how)) {
-    throw new RunnerError(`reclaim must be auto, full or none, got ${how}`);
-  }
   if (how === "none" || !deletedAny) {
     const bytesAfter = await space.diskBytes();
     return {
@@ -402,6 +420,7 @@ export async function pruneRuns(store: Store, options: PruneOptions): Promise<De
   const endedBefore = options.endedBefore ?? options.before;
   if (!endedBefore) throw new RunnerError("pruneRuns needs endedBefore: the time runs ended by");
   const statuses = options.statuses ?? ["completed"];
+  checkSpaceOptions(options);
   for (const s of statuses) {
     if (!TERMINAL_STATUSES.includes(s)) {
       throw new RunnerError(

@@ -147,6 +147,16 @@ Deno.test("sqlite: reclaim 'none' keeps the free pages; 'full' rewrites the file
     assert.ok(full.reclaimedBytes > runBytes, `${full.reclaimedBytes} of 2 x ${runBytes}`);
     assert.equal(pragma("freelist_count"), 0);
     await assert.rejects(deleteRun(store, "nope"), /does not exist/);
+    // Bad options are refused before anything is deleted.
+    await startRun(notes, { store, runId: "c", input: { steps: 2, bytes: 10 } });
+    const bogus = { reclaim: "some" } as unknown as { reclaim: "auto" };
+    await assert.rejects(deleteRun(store, "c", bogus), /reclaim must be auto, full or none/);
+    await assert.rejects(deleteRun(store, "c", { batchRows: 0 }), /batchRows must be a positive/);
+    await assert.rejects(
+      pruneRuns(store, { endedBefore: new Date(Date.now() + 60_000), batchRows: 1.5 }),
+      /batchRows must be a positive/,
+    );
+    assert.equal(store.getRun("c")?.status, "completed");
   } finally {
     await t.cleanup();
   }
