@@ -99,7 +99,7 @@ interface GrowingRun {
   bytes: number;
   ms: number;
   stepsPerSec: number;
-  reads?: { sample: number; medianMs: number; maxMs: number };
+  reads?: Reads;
 }
 
 /** The growing run on the runner's own store, through the public API. */
@@ -126,23 +126,58 @@ async function loomGrowing(n: number, reads: boolean): Promise<GrowingRun> {
   }
 }
 
-/** getCheckpoint of seeded random steps 0..n (checks each one's message count). */
-async function readCheckpoints(
-  store: ReturnType<typeof openStore>,
-  n: number,
-): Promise<{ sample: number; medianMs: number; maxMs: number }> {
+/** Times of reading checkpoints: the whole `getCheckpoint`, and its parts. */
+interface Reads {
+  sample: number;
+  /** `getCheckpoint`: the run, the stored text, `JSON.parse`. */
+  medianMs: number;
+  maxMs: number;
+  /** The stored text alone (`Store.getStep`: rebuilt from a snapshot and deltas, if any). */
+  textMedianMs: number;
+  textMaxMs: number;
+  /** `JSON.parse` of that text alone. */
+  parseMedianMs: number;
+  parseMaxMs: number;
+  /** Size of the median checkpoint's JSON. */
+  medianBytes: number;
+}
+
+/**
+ * getCheckpoint of seeded random steps 1..n (checks each one's message count), then the stored
+ * text and its parse separately, to tell the store's share from the JSON decoding's.
+ */
+async function readCheckpoints(store: ReturnType<typeof openStore>, n: number): Promise<Reads> {
   const random = seededRandom(SEED + 1);
-  const times: number[] = [];
+  const total: number[] = [];
+  const text: number[] = [];
+  const parse: number[] = [];
+  const sizes: number[] = [];
   for (let i = 0; i < READS; i++) {
-    const step = random.int(0, n);
-    const t0 = performance.now();
+    const step = random.int(1, n);
+    let t0 = performance.now();
     const state = await getCheckpoint(store, "chat", step) as Chat;
-    times.push(performance.now() - t0);
+    total.push(performance.now() - t0);
     if (state.messages.length !== step) {
       throw new Error(`checkpoint before step ${step} has ${state.messages.length} messages`);
     }
+    t0 = performance.now();
+    const json = (await store.getStep("chat", step - 1))!.state!;
+    text.push(performance.now() - t0);
+    t0 = performance.now();
+    JSON.parse(json);
+    parse.push(performance.now() - t0);
+    sizes.push(json.length);
   }
-  return { sample: READS, medianMs: median(times), maxMs: Math.max(...times) };
+  return {
+    sample: READS,
+    medianMs: median(total),
+    maxMs: Math.max(...total),
+    textMedianMs: median(text),
+    textMaxMs: Math.max(...text),
+    parseMedianMs: median(parse),
+    parseMaxMs: Math.max(...parse),
+    medianBytes: median(sizes),
+  };
 }
 
 // ---- the baseline: today's whole-state rows, raw node:sqlite ----
@@ -431,16 +466,24 @@ if (values.json) {
   console.log(
     `  growth ${report.growthRatio.of}: loom ${
       grown((n) => at(loom, n), report.growthRatio.loom)
-    }, baseline ${
-      grown(baselineAt, report.growthRatio.baseline)
-    }   target: ~${report.growthRatio.linear}x (linear)`,
+    }, baseline ${grown(baselineAt, report.growthRatio.baseline)}   target: ~${
+      report.growthRatio.linear.toFixed(0)
+    }x (linear)`,
+  );
+  const r = reads!;
+  console.log(
+    `  read any checkpoint of the ${
+      f(readsOf!)
+    }-step run (${r.sample} seeded random steps): median ${r.medianMs.toFixed(2)} ms, max ${
+      r.maxMs.toFixed(2)
+    } ms   target: < 5 ms`,
   );
   console.log(
-    `  read any checkpoint of the ${f(readsOf!)}-step run (${
-      reads!.sample
-    } seeded random steps): median ${reads!.medianMs.toFixed(2)} ms, max ${
-      reads!.maxMs.toFixed(2)
-    } ms   target: < 5 ms`,
+    `    of which the stored text (Store.getStep) median ${r.textMedianMs.toFixed(2)} ms, max ${
+      r.textMaxMs.toFixed(2)
+    } ms; JSON.parse median ${r.parseMedianMs.toFixed(2)} ms, max ${
+      r.parseMaxMs.toFixed(2)
+    } ms (median checkpoint ${mb(r.medianBytes)})`,
   );
   console.log(
     `  counter (constant state, ${f(COUNTER_STEPS)} steps, median of ${REPEAT}): ${
