@@ -45,7 +45,7 @@ export interface SnapshotPolicy {
 /** The snapshot policy of every run. */
 export const SNAPSHOT_POLICY: Readonly<SnapshotPolicy> = Object.freeze({
   wholeBelow: 2048,
-  maxDeltas: 1000,
+  maxDeltas: 10_000,
   deltaRatio: 0.8,
 });
 

@@ -935,3 +935,27 @@ storeTest(
     assert.ok(problems.some((p) => /cannot be rebuilt/.test(p)), problems.join("\n"));
   },
 );
+
+storeTest("delta checkpoints: deleting a run deletes them, and only its own", async (t) => {
+  const input = { n: 30, size: 300 };
+  await startRun(notes, { store: t.store, runId: "d1", input, logger: quiet });
+  await startRun(notes, { store: t.store, runId: "d2", input, logger: quiet });
+  const stored = async () => {
+    if (t.schema !== undefined) return (await storedAs(t, "d1")).length;
+    const db = (t.store as SqliteStore).db;
+    return (db.prepare("SELECT count(*) AS n FROM checkpoints").get() as { n: number }).n;
+  };
+  assert.ok(await stored() > 0);
+  assert.equal(await t.store.deleteRun("d1"), true);
+  assert.deepEqual(await t.store.listSteps("d1"), []);
+  if (t.schema === undefined) {
+    // Only d2's rows are left in checkpoints.
+    const db = (t.store as SqliteStore).db;
+    const orphans = db.prepare(
+      `SELECT count(*) AS n FROM checkpoints c
+       WHERE NOT EXISTS (SELECT 1 FROM steps s WHERE s.checkpoint = c.id)`,
+    ).get() as { n: number };
+    assert.equal(orphans.n, 0);
+  }
+  await assertCheckpoints(t.store, "d2", [...expectedNotes(input), null]);
+});
