@@ -123,6 +123,7 @@ function spaceLine(r: DeleteResult): string {
   const wal = r.method !== "none" && !r.walTruncated
     ? "; the WAL is still read by another connection and will be cut later"
     : "";
+  if (r.deleted.length === 0) return `${bytes(r.bytesAfter)} on disk`;
   return r.method === "none"
     ? `${sizes} (${METHODS.none})`
     : `gave back ${bytes(r.reclaimedBytes)} (${sizes}, ${METHODS[r.method]})${wal}`;

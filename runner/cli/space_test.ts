@@ -99,7 +99,10 @@ Deno.test("cli: delete and prune say how many bytes they gave back, in text and 
     r = await cli("prune", "--db", db, "--ended-before", later, "--keep-space", "--json");
     assert.deepEqual([JSON.parse(r.out).deleted, JSON.parse(r.out).method], [["k"], "none"]);
     r = await cli("prune", "--db", db, "--ended-before", later);
-    assert.match(r.out, /^pruned 0 run\(s\); .* on disk \(space kept for later writes\)$/);
+    assert.match(r.out, /^pruned 0 run\(s\); [\d.]+ KiB on disk$/);
+    await cli("run", COUNTER, "--run-id", "k2", "--db", db, "--quiet");
+    r = await cli("delete", "--run-id", "k2", "--db", db, "--keep-space");
+    assert.match(r.out, /^deleted k2; .* -> .* on disk \(space kept for later writes\)$/);
     r = await cli("prune", "--db", db, "--ended-before", later, "--vacuum", "--keep-space");
     assert.equal(r.code, 2);
     assert.equal(r.err, "error: --vacuum and --keep-space exclude each other: choose one");
