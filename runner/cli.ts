@@ -40,7 +40,7 @@ function usage(): string {
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(11)} ${c.summary}`);
   lines.push(`  ${"trace".padEnd(11)} rebuild a whole run's HTML or JSON trace`);
   lines.push(`  ${"diff".padEnd(11)} compare two runs step by step (exit 1 when they differ)`);
-  lines.push(`  ${"serve".padEnd(11)} serve live trace pages of a database on 127.0.0.1`);
+  lines.push(`  ${"serve".padEnd(11)} Loom Studio: watch, steer and debug runs (127.0.0.1)`);
   lines.push(`  ${"enqueue".padEnd(11)} queue a run for workers (see worker)`);
   lines.push(`  ${"worker".padEnd(11)} run queued runs from a shared store`);
   lines.push("", "Run `loom-runner <command> --help` for a command's options.");

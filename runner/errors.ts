@@ -64,6 +64,36 @@ export class CorruptDatabaseError extends RunnerError {
 }
 
 /**
+ * A run whose lease another process holds: refused, since two processes must never advance one
+ * run. When the holder's liveness could not be checked (`unchecked`: no permission to the owner
+ * lock directory, an owner without a lock, another host), the message says why and which flag
+ * would let the check be made; the lease is then kept until it expires.
+ */
+export class LeaseHeldError extends RunnerError {
+  /** The lease owner id (`host:pid:token`). */
+  readonly owner: string;
+  /** When the lease expires (ms since epoch) unless renewed. */
+  readonly expires: number;
+  /** Why the owner's liveness could not be checked, or undefined when it was seen alive. */
+  readonly unchecked: string | undefined;
+  /** Creates the error for run `runId`. */
+  constructor(runId: string, lease: { owner: string; expires: number; unchecked?: string }) {
+    const seconds = Math.max(0, Math.ceil((lease.expires - Date.now()) / 1000));
+    const held =
+      `run ${runId} is being advanced by another process (lease owner ${lease.owner}, expires in ${seconds} s)`;
+    super(
+      lease.unchecked === undefined
+        ? held
+        : `${held}, or was until it died: whether it is alive cannot be checked because ${lease.unchecked}, so the lease is kept until it expires`,
+    );
+    this.name = "LeaseHeldError";
+    this.owner = lease.owner;
+    this.expires = lease.expires;
+    this.unchecked = lease.unchecked;
+  }
+}
+
+/**
  * An error with a category, thrown by step or tool code to steer retries:
  * `throw new LoomError("rate limited", { category: "transient" })`.
  */

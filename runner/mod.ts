@@ -52,6 +52,7 @@ export {
   CorruptDatabaseError,
   ERROR_CATEGORIES,
   type ErrorCategory,
+  LeaseHeldError,
   LoomError,
   NotSerializableError,
   ReadOnlyDatabaseError,

@@ -46,6 +46,7 @@ import {
 } from "./flags.ts";
 import { LLM_SETUP, llmPlannerFromEnv } from "./llm_planner.ts";
 import { MockPlanner, UnconfiguredPlanner } from "./planner.ts";
+import { createStudioHandler } from "@loom/runner/studio";
 
 /** Server settings. */
 export interface ServerOptions {
@@ -65,6 +66,8 @@ export interface ServerOptions {
   pollMs?: number;
   /** Largest request body accepted, in bytes (default {@link MAX_BODY_BYTES}); larger is 413. */
   maxBodyBytes?: number;
+  /** Loom Studio's handler (`@loom/runner/studio`), mounted at `/studio` when given. */
+  studio?: (request: Request) => Promise<Response>;
 }
 
 /**
@@ -81,6 +84,7 @@ export function createServer(app: OpsApp, options: ServerOptions): {
   const hono = new Hono();
   const runs = new BackgroundRuns();
   guard(hono, app, options, runs);
+  if (options.studio) hono.mount("/studio", options.studio);
   hono.post("/supervise", (c) => start(c, app, options, runs, "supervise"));
   hono.post("/runbook", (c) => start(c, app, options, runs, "runbook"));
   for (const decision of ["approve", "deny"] as const) {
@@ -279,13 +283,16 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
     progress: (line) => io.err(line),
     auditKeyPath: flags["audit-key"],
   });
+  const token = Deno.env.get("LOOM_OPS_HTTP_TOKEN") || undefined;
+  const studio = createStudioHandler({ store: app.store, basePath: "/studio", token });
   const { hono, settled } = createServer(app, {
     workspace: workspaceOf(flags),
     stateDir: stateDirOf(flags, o.dbPath),
     allowShell,
     osSandbox,
     parallel: parallelOf(flags),
-    token: Deno.env.get("LOOM_OPS_HTTP_TOKEN") || undefined,
+    token,
+    studio,
   });
   const ac = new AbortController();
   let server: Deno.HttpServer;
@@ -297,13 +304,17 @@ export async function serve(o: { dbPath: string; flags: Flags; io: CliIo }): Pro
       onListen: ({ port }) => io.err(`loom-ops serving on http://127.0.0.1:${port}`),
     }, hono.fetch);
   } catch (e) {
+    await studio.close();
     app.close();
     if (e instanceof Deno.errors.AddrInUse) {
       throw new OpsUsageError(`port ${port} is already in use`);
     }
     throw e;
   }
-  const stop = () => ac.abort();
+  const stop = () => {
+    void studio.close(); // ends its event streams, which would keep the server from finishing
+    ac.abort();
+  };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   await server.finished;

@@ -4,6 +4,7 @@
  * - `POST /chat` `{"message", "runId"?}` starts a run, or continues one that waits for the next
  *   message, or resumes an interrupted one (no message), streaming its events as SSE.
  * - `GET /runs`, `GET /runs/:id` (JSON), `GET /runs/:id/trace` (offline HTML trace).
+ * - `/studio/`: Loom Studio over the same store (`@loom/runner/studio`), in a browser.
  *
  * It listens on 127.0.0.1 by default; binding to another address requires a token, and when a
  * token is set every request must carry it (`Authorization: Bearer <token>`, or `?token=` for
@@ -30,6 +31,7 @@ import type { ProgressOutput } from "./progress.ts";
 import { openRunStore } from "./runs.ts";
 import { chatRoute } from "./_serve_chat.ts";
 import { runRoutes } from "./_serve_runs.ts";
+import { createStudioHandler } from "@loom/runner/studio";
 
 /** What the HTTP app needs. */
 export interface ServeOptions {
@@ -52,6 +54,8 @@ export interface ServeOptions {
    * @default {MAX_BODY_BYTES}
    */
   maxBodyBytes?: number;
+  /** Loom Studio's handler (`@loom/runner/studio`), mounted at `/studio` when given. */
+  studio?: (request: Request) => Promise<Response>;
 }
 
 /**
@@ -74,6 +78,7 @@ export function createServeApp(options: ServeOptions): Hono {
   const app = new Hono();
   app.onError((error, c) => c.json({ error: messageOf(error) }, 500));
   guardRequests(app, token, maxBodyBytes);
+  if (options.studio) app.mount("/studio", options.studio);
   app.post("/chat", chatRoute({ store, agents, settings, llmProblem }));
   runRoutes(app, store);
   app.notFound((c) =>
@@ -135,12 +140,14 @@ export async function serveCommand(config: Config, io: ProgressOutput): Promise<
   };
   const store = openRunStore(config.db);
   const agents = makeAgents(config);
+  const studio = createStudioHandler({ store, basePath: "/studio", token: config.token });
   const app = createServeApp({
     store,
     agents,
     settings: config.settings,
     token: config.token,
     llmProblem,
+    studio,
   });
   const problem = llmProblem(config.settings.llm);
   const stop = new AbortController();
@@ -166,6 +173,7 @@ export async function serveCommand(config: Config, io: ProgressOutput): Promise<
       },
     }, app.fetch);
   } catch (error) {
+    await studio.close();
     store.close();
     if (error instanceof Deno.errors.AddrInUse) {
       throw new UsageError(`port ${config.port} is already in use`);
@@ -173,7 +181,10 @@ export async function serveCommand(config: Config, io: ProgressOutput): Promise<
     throw error;
   }
   await listening;
-  const onSignal = () => stop.abort();
+  const onSignal = () => {
+    void studio.close(); // ends its event streams, which would keep the server from finishing
+    stop.abort();
+  };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   await server.finished;

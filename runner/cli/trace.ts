@@ -6,12 +6,12 @@
  * loom-runner trace --run-id X --db runs.sqlite -o trace.html            (the whole run, rebuilt)
  * loom-runner diff --run-id A --other-run-id B --db runs.sqlite [--other-db F] [--ignore P]
  *                  [--max-cost-increase X] [--max-token-increase X] [--html out.html]
- * loom-runner serve --db runs.sqlite [--port 8787] [--hostname 127.0.0.1] [--token T]
+ * loom-runner serve --db runs.sqlite [--agents DIR] [--port 8787] [--hostname 127.0.0.1] [--token T]
  * ```
  *
- * `serve` reads no request body (its routes only answer GET/HEAD; other methods get 405). Off
- * loopback it needs a token (`--token` or `LOOM_RUNNER_TOKEN`): every run's states and tool data
- * are on those pages. With a token, a request without it is answered 401.
+ * `serve` is Loom Studio (`../studio/`). Off loopback it needs a token (`--token` or
+ * `LOOM_RUNNER_TOKEN`): every run's states and tool data are on those pages. With a token, a
+ * request without it is answered 401.
  *
  * @module
  */
@@ -27,7 +27,7 @@ import {
   writeHtml,
   writeTrace,
 } from "@loom/xray";
-import { isLoopback, serveTraces, type TraceSource } from "@loom/xray/serve";
+import { isLoopback, type TraceSource } from "@loom/xray/serve";
 import { type CliHooks, joinNegativeValues, need, openReadable } from "./command.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
@@ -90,6 +90,7 @@ const OPTIONS = {
   port: { type: "string" },
   hostname: { type: "string" },
   token: { type: "string" },
+  agents: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -98,9 +99,10 @@ const USAGE: Record<string, string> = {
   trace: "trace --run-id X --db FILE -o trace.html   rebuild a whole run's trace (.html or .json)",
   diff: "diff --run-id A --other-run-id B --db FILE [--other-db FILE] [--ignore PATH]... " +
     "[--max-cost-increase X] [--max-token-increase X] [--html out.html] [--json]",
-  serve: "serve --db FILE [--port 8787] [--hostname 127.0.0.1] [--token T]   live trace pages " +
-    "of a database (off loopback a token is required: --token or LOOM_RUNNER_TOKEN; requests " +
-    "then carry Authorization: Bearer T, or ?token=T once in a browser)",
+  serve: "serve --db FILE|URL [--agents DIR] [--port 8787] [--hostname 127.0.0.1] [--token T]   " +
+    "Loom Studio: watch, steer and debug the runs of a database in a browser (off loopback a " +
+    "token is required: --token or LOOM_RUNNER_TOKEN; requests then carry Authorization: " +
+    "Bearer T, or ?token=T once in a browser); --agents DIR embeds a worker for those agents",
 };
 
 /** Runs `trace`, `diff` or `serve`; returns the exit code. */
@@ -170,7 +172,11 @@ async function diffRuns(values: Flags, open: Open): Promise<number> {
   return diff.ok ? 0 : 1;
 }
 
-/** `serve`: live trace pages of a database's runs, until the process is stopped. */
+/**
+ * `serve`: Loom Studio over the database until the process is stopped (SIGINT/SIGTERM end the
+ * events streams and the embedded worker first). With `--agents DIR` an embedded worker advances
+ * the runs of those agents.
+ */
 async function serveRuns(values: Flags, open: Open): Promise<number> {
   const hostname = values.hostname ?? "127.0.0.1";
   const token = values.token ?? (Deno.env.get("LOOM_RUNNER_TOKEN") || undefined);
@@ -180,20 +186,29 @@ async function serveRuns(values: Flags, open: Open): Promise<number> {
         "set --token (or LOOM_RUNNER_TOKEN)",
     );
   }
-  const store = await open(values.db);
   const port = values.port === undefined ? 8787 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RunnerError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
   }
-  const server = await serveTraces({
-    source: runnerSource(store),
-    port,
-    hostname,
-    token,
-  });
+  const { loadAgentsDir } = await import("./worker.ts");
+  const agents = values.agents ? await loadAgentsDir(values.agents) : undefined;
+  const store = await open(values.db);
+  const { serveStudio } = await import("../studio/serve.ts");
+  const server = await serveStudio({ store, port, hostname, token, agents });
+  const stop = () => void server.shutdown();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   const access = token ? "; requests need the token" : "";
-  console.log(`serving the runs of ${store.location} at ${server.url}${access} (Ctrl-C stops)`);
-  await server.finished;
+  const worker = agents ? `; worker for ${agents.map((a) => a.name).join(", ")}` : "";
+  console.log(
+    `Loom Studio for ${store.location} at ${server.url}${access}${worker} (Ctrl-C stops)`,
+  );
+  try {
+    await server.finished;
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
   return 0;
 }
 

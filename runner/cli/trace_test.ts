@@ -101,15 +101,25 @@ Deno.test("loom-runner --trace, trace, diff and serve", async (t) => {
     );
 
     await t.step(
-      "serve lists the runs and serves each trace page over HTTP on 127.0.0.1",
+      "serve is Loom Studio on 127.0.0.1: runs API, run page, trace page, the old JSON links",
       async () => {
         const server = await startServe(["--db", db]);
         try {
           const runs = await (await fetch(`${server.base}/api/runs`)).json();
-          assert.deepEqual(runs.map((r: { id: string }) => r.id).sort(), ["a", "b", "c"]);
+          assert.deepEqual(runs.runs.map((r: { runId: string }) => r.runId).sort(), [
+            "a",
+            "b",
+            "c",
+          ]);
+          assert.equal(runs.total, 3);
           const page = await fetch(`${server.base}/runs/a`);
           assert.equal(page.status, 200);
-          assert.match(await page.text(), /counter a/);
+          assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
+          assert.match(await page.text(), /<meta name="loom-studio-run" content="a">/);
+          const trace = await fetch(`${server.base}/runs/a/trace`);
+          assert.match(await trace.text(), /counter a/);
+          const json = await (await fetch(`${server.base}/runs/a/trace.json`)).json();
+          assert.equal(json.format, "loom-trace/1");
         } finally {
           await server.stop();
         }
@@ -137,7 +147,7 @@ Deno.test("loom-runner --trace, trace, diff and serve", async (t) => {
         });
         try {
           const base = server.base.replace("0.0.0.0", "127.0.0.1");
-          for (const path of ["/", "/api/runs", "/runs/a", "/runs/a/trace.json"]) {
+          for (const path of ["/", "/api/runs", "/runs/a", "/runs/a/trace", "/runs/a/trace.json"]) {
             const refused = await fetch(`${base}${path}`);
             assert.equal(refused.status, 401, path);
             await refused.body?.cancel();
@@ -149,9 +159,10 @@ Deno.test("loom-runner --trace, trace, diff and serve", async (t) => {
             headers: { authorization: "Bearer t0ken" },
           });
           assert.equal(runs.status, 200);
-          assert.equal((await runs.json()).length, 3);
-          const page = await fetch(`${base}/runs/a?token=t0ken`);
+          assert.equal((await runs.json()).total, 3);
+          const page = await fetch(`${base}/runs/a/trace?token=t0ken`);
           assert.equal(page.status, 200);
+          assert.match(page.headers.get("set-cookie")!, /HttpOnly; SameSite=Strict/);
           assert.match(await page.text(), /counter a/);
           const notAllowed = await fetch(`${base}/api/runs`, {
             method: "POST",

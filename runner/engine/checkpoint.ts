@@ -65,6 +65,10 @@ export class CheckpointWriter {
   #untrackable = false;
   #deltas = 0;
   #deltaChars = 0;
+  /** Snapshots in a row whose first delta already outweighed the state. */
+  #outweighed = 0;
+  /** Steps left to store whole without tracking (the state changed wholesale lately). */
+  #pause = 0;
 
   /** A writer for `agent`'s states. */
   constructor(readonly agent: AnyAgent, readonly policy: SnapshotPolicy = SNAPSHOT_POLICY) {}
@@ -93,9 +97,16 @@ export class CheckpointWriter {
     if (
       this.#deltas >= maxDeltas || this.#deltaChars + delta.length > deltaRatio * tracked.length
     ) {
+      if (this.#deltas === 0 && ++this.#outweighed >= 2) {
+        // The state changes wholesale at every step: walking it is wasted work. Store it whole
+        // (today's cost) for a while, 4 steps then twice as long each time, up to 256.
+        this.#tracked = undefined;
+        this.#pause = 2 ** Math.min(this.#outweighed, 8);
+      }
       this.#deltas = this.#deltaChars = 0;
       return { state: JSON.stringify(encoded), delta: null };
     }
+    this.#outweighed = 0;
     this.#deltas++;
     this.#deltaChars += delta.length;
     return { state: null, delta };
@@ -104,6 +115,10 @@ export class CheckpointWriter {
   /** A whole checkpoint; deltas follow it once the state is large enough. */
   #whole(encoded: unknown): StoredCheckpoint {
     const json = encodeJson(encoded, "state");
+    if (this.#pause > 0) {
+      this.#pause--;
+      return { state: json, delta: null };
+    }
     if (json.length >= this.policy.wholeBelow && !this.#untrackable) {
       try {
         this.#tracked = TrackedState.of(JSON.parse(json)).tracked;

@@ -10,9 +10,14 @@ import { type Agent, agentSourceHash, type CheckpointPolicy, type PayloadPolicy 
 import { advance } from "./advance.ts";
 import { decodeState, encodeState } from "./checkpoint.ts";
 import { type ChildRunner, describeWait, type StepLogger } from "./context.ts";
-import { type ErrorCategory, NotSerializableError, RunnerError } from "../errors.ts";
+import {
+  type ErrorCategory,
+  LeaseHeldError,
+  NotSerializableError,
+  RunnerError,
+} from "../errors.ts";
 import { encodeJson } from "../json.ts";
-import { DEFAULT_LEASE_TTL_MS, newOwnerId, takeRunLease } from "./lease.ts";
+import { DEFAULT_LEASE_TTL_MS, holdOwnerLockFor, newOwnerId, takeRunLease } from "./lease.ts";
 import type { RunObserver } from "./observer.ts";
 import type { RunRecord, RunStatus, Store, StoredPolicy, WaitInfo } from "../store/store.ts";
 
@@ -276,7 +281,24 @@ async function invoke(
 ): Promise<RunResult> {
   const { store, runId } = options;
   if (typeof runId !== "string" || runId === "") throw new RunnerError("a run id is required");
-  const owner = newOwnerId();
+  // Held for the whole invocation, before the lease is taken and until it is given up: while
+  // it is held, other processes see this owner alive (its death at once, on a SQLite file).
+  const lock = holdOwnerLockFor(store);
+  try {
+    return await invokeHolding(agent, options, mode, newOwnerId(lock.token), parent);
+  } finally {
+    lock.release();
+  }
+}
+
+async function invokeHolding(
+  agent: Agent<unknown, unknown, unknown>,
+  options: RunOptions,
+  mode: "start" | "resume",
+  owner: string,
+  parent?: ParentLink,
+): Promise<RunResult> {
+  const { store, runId } = options;
   const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   if (mode === "start") {
     if (await store.getRun(runId)) {
@@ -318,19 +340,13 @@ async function leaseForResume(
     if (waiting) return { result: waiting };
     const lease = await takeRunLease(store, run, owner, ttl);
     if (lease === undefined) continue; // the run changed since it was read
-    if (!lease.ok) {
-      throw new RunnerError(
-        `run ${runId} is being advanced by another process (lease owner ${lease.owner}, expires in ${
-          Math.max(0, Math.ceil((lease.expires - Date.now()) / 1000))
-        } s)`,
-      );
-    }
+    if (!lease.ok) throw new LeaseHeldError(runId, lease);
     if (lease.previousOwner !== null) {
       await store.addEvent(
         runId,
         "lease-takeover",
         `took over the lease from ${lease.previousOwner}${
-          lease.tookOver ? " (owner gone or lease expired)" : ""
+          lease.tookOver ? (lease.ownerGone ? " (owner gone)" : " (lease expired)") : ""
         }`,
       );
     }

@@ -293,15 +293,15 @@ export async function deleteRun(
 ): Promise<DeleteResult> {
   checkSpaceOptions(options);
   const run = await requireRun(store, runId);
-  refuseLive(run);
+  refuseLive(store, run);
   const space = spaceOf(store);
   const bytesBefore = await space.diskBytes();
   const deleted = await deleteTree(store, run, options);
   return { deleted, ...await reclaim(space, bytesBefore, deleted.length > 0, options) };
 }
 
-function refuseLive(run: RunRecord): void {
-  if (run.status === "running" && leaseIsLive(run)) {
+function refuseLive(store: Store, run: RunRecord): void {
+  if (run.status === "running" && leaseIsLive(run, Date.now(), store)) {
     throw new RunnerError(
       `run ${run.runId} is being advanced by ${run.leaseOwner}; cancel it first`,
     );
@@ -310,7 +310,7 @@ function refuseLive(run: RunRecord): void {
 
 /** Deletes a run's children, then the run. Returns the ids deleted. */
 async function deleteTree(store: Store, run: RunRecord, options: SpaceOptions): Promise<string[]> {
-  refuseLive(run);
+  refuseLive(store, run);
   const deleted: string[] = [];
   for (const child of await store.listRuns({ parentRunId: run.runId })) {
     deleted.push(...await deleteTree(store, child, options));
@@ -337,7 +337,7 @@ async function deleteRows(store: Store, run: RunRecord, options: SpaceOptions): 
       // It changed since it was read: gone, finished, or taken by a process.
       const now = await store.getRun(run.runId);
       if (!now) return false;
-      refuseLive(now);
+      refuseLive(store, now);
       if (!TERMINAL_STATUSES.includes(now.status)) {
         throw new RunnerError(`run ${run.runId} changed while it was being deleted; try again`);
       }

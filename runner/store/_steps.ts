@@ -31,9 +31,10 @@ export function chainWhere(
   steps: string,
   mark: (n: number) => string,
 ): string {
+  // The latest snapshot: a backward range scan that stops at the first whole checkpoint.
   return `run_id = ${mark(1)} AND step BETWEEN
-    (SELECT max(step) FROM ${steps} WHERE run_id = ${mark(1)} AND step <= ${mark(2)}
-       AND state IS NOT NULL) AND ${mark(2)}`;
+    (SELECT step FROM ${steps} WHERE run_id = ${mark(1)} AND step <= ${mark(2)}
+       AND state IS NOT NULL ORDER BY step DESC LIMIT 1) AND ${mark(2)}`;
 }
 
 /**

@@ -64,7 +64,7 @@ export function stringNormalizer(
   paths: Record<string, string> = {},
 ): (s: string) => string {
   const host = hostname().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const owner = new RegExp(`${host}:\\d+:[a-z0-9]+`, "g");
+  const owner = new RegExp(`${host}:\\d+:[a-z0-9_]+`, "g");
   const known: [string, string][] = [
     ...dirs.map((d): [string, string] => [d, "<dir>"]),
     ...Object.entries(paths),
