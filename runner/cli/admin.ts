@@ -28,7 +28,7 @@ import {
 import { bytes } from "./format.ts";
 
 const signalCommand: Command = {
-  summary: "deliver a signal to a run (resume it afterwards)",
+  summary: "deliver a signal to a run (resume it afterwards, or let a worker take it)",
   usage: "signal --run-id ID --db FILE --name NAME [--data JSON]",
   options: { ...RUN_ID, name: { type: "string" }, data: { type: "string" } },
   run: (ctx) =>
@@ -39,7 +39,7 @@ const signalCommand: Command = {
       ctx.out.doc({ runId, name, ...out });
       ctx.out.text(
         `signal ${name} delivered to run ${runId} (#${out.seq})${
-          out.waitingFor === name ? "; resume the run to continue" : ""
+          out.waitingFor === name ? "; resume the run (or let a worker take it) to continue" : ""
         }`,
       );
       return 0;

@@ -3,11 +3,13 @@
  *
  * ```
  * loom-runner enqueue AGENT --run-id X [--input JSON] [--agents DIR] --db URL
- * loom-runner worker --db URL --agents DIR [--concurrency N] [--lease-ttl MS] [--drain]
+ * loom-runner worker --db URL|FILE --agents DIR [--concurrency N] [--lease-ttl MS] [--drain]
  * ```
  *
  * `AGENT` is a module file or the name of an agent found in `--agents DIR` (its `agents.ts` and
- * `*_agent.ts`/`*_agents.ts` modules; each exported `defineAgent` value counts). `--db` defaults to `LOOM_DB_URL`.
+ * `*_agent.ts`/`*_agents.ts` modules; each exported `defineAgent` value counts). `--db` (a
+ * PostgreSQL URL or a SQLite file, which several workers and `run`/`resume` commands may share)
+ * defaults to `LOOM_DB_URL`.
  * Runnable directly too: `deno run -A runner/cli/worker.ts worker ...`.
  *
  * @module
@@ -15,9 +17,10 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Agent } from "../engine/agent.ts";
 import { errorMessage, RunnerError } from "../errors.ts";
-import { isPostgresUrl, openAnyStore } from "../store/open.ts";
+import { openAnyStore } from "../store/open.ts";
+import { SqliteStore } from "../store/sqlite.ts";
 import type { Store } from "../store/store.ts";
-import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
+import { isWorkQueue } from "../store/work_queue.ts";
 import { enqueueRun } from "../engine/engine.ts";
 import { runWorker, type WorkerOptions, type WorkerSummary } from "../worker/worker.ts";
 import { agentsOf, importAgentModule, intFlag, joinNegativeValues } from "./command.ts";
@@ -78,8 +81,8 @@ type Values = Record<string, string | boolean | undefined>;
 
 const USAGE = [
   "usage: loom-runner enqueue AGENT --run-id X [--input JSON] [--agents DIR] --db URL",
-  "       loom-runner worker --db URL --agents DIR [--concurrency N] [--lease-ttl MS] " +
-  "[--steps-per-claim N] [--drain] [--json]",
+  "       loom-runner worker --db URL|FILE --agents DIR [--concurrency N] [--lease-ttl MS] " +
+  "[--steps-per-claim N] [--poll-interval MS] [--max-in-process-sleep MS] [--drain] [--json]",
 ].join("\n");
 
 /** Thrown to print the usage and exit 0. */
@@ -174,6 +177,8 @@ export function workerCommand(args: string[]): Promise<number> {
       concurrency: { type: "string" },
       "lease-ttl": { type: "string" },
       "steps-per-claim": { type: "string" },
+      "poll-interval": { type: "string" },
+      "max-in-process-sleep": { type: "string" },
       drain: { type: "boolean" },
       json: { type: "boolean" },
     });
@@ -182,20 +187,22 @@ export function workerCommand(args: string[]): Promise<number> {
     const concurrency = intFlag(values, "concurrency", 1);
     const leaseTtlMs = intFlag(values, "lease-ttl", 100);
     const stepsPerClaim = intFlag(values, "steps-per-claim", 1);
+    const maxIdleMs = intFlag(values, "poll-interval", 1);
+    const maxInProcessSleepMs = intFlag(values, "max-in-process-sleep", 0);
     const db = dbOf(values.db as string | undefined);
-    if (!isPostgresUrl(db)) {
-      throw new RunnerError(
-        "worker mode needs a PostgreSQL store (--db postgres://...); with a SQLite file run and resume runs directly",
-      );
-    }
     const agents = await loadAgentsDir(values.agents as string);
     const store = await openAnyStore(db, { schema: values.schema as string | undefined });
-    if (!isWorkQueue(store)) throw new RunnerError(`${store.location} cannot be shared by workers`);
+    if (!isWorkQueue(store) && !(store instanceof SqliteStore)) {
+      await closeStore(store);
+      throw new RunnerError(`${store.location} cannot be shared by workers`);
+    }
     const json = Boolean(values.json);
     const summary = await serve(store, agents, json, {
       concurrency,
       leaseTtlMs,
       stepsPerClaim,
+      maxIdleMs,
+      maxInProcessSleepMs,
       drain: Boolean(values.drain),
     });
     if (json) console.log(JSON.stringify({ pid: Deno.pid, ...summary }));
@@ -213,10 +220,13 @@ export function workerCommand(args: string[]): Promise<number> {
 
 /** Runs a worker on `store` until SIGINT/SIGTERM (or drained), a line per run unless `json`. */
 async function serve(
-  store: Store & WorkQueue,
+  store: WorkerOptions["store"],
   agents: AnyAgent[],
   json: boolean,
-  options: Pick<WorkerOptions, "concurrency" | "leaseTtlMs" | "stepsPerClaim" | "drain">,
+  options: Pick<
+    WorkerOptions,
+    "concurrency" | "leaseTtlMs" | "stepsPerClaim" | "maxIdleMs" | "maxInProcessSleepMs" | "drain"
+  >,
 ): Promise<WorkerSummary> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -236,7 +246,8 @@ async function serve(
       ...options,
       abortSignal: stop.signal,
       onRun: (e) => {
-        if (json) return;
+        // A lost race (another process took the run first) is no news: the summary counts it.
+        if (json || e.outcome === "contended") return;
         const extra = e.error ? `: ${e.error}` : "";
         console.log(`run ${e.runId} (${e.agentName}): ${e.outcome}, ${e.steps} step(s)${extra}`);
       },

@@ -1,6 +1,7 @@
 /**
  * What a worker needs from a store beyond `Store`: claiming runnable runs so that several
- * workers share them, and a way to sleep until there may be work. `PostgresStore` implements it.
+ * workers share them, and a way to sleep until there may be work. `PostgresStore` implements it;
+ * `SqliteWorkQueue` (`store/sqlite_queue.ts`) implements it over a `SqliteStore`.
  *
  * @module
  */
@@ -39,6 +40,14 @@ export interface WorkQueue {
    * `options.onWarning` and the worker relies on its poll interval.
    */
   listenForWork(onWork: () => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /**
+   * Queued top-level runs whose agent is none of `agentNames` (at most `limit`): a worker names
+   * them once, since no worker with these agents will ever run them. Optional.
+   */
+  unservedRuns?(
+    agentNames: readonly string[],
+    limit?: number,
+  ): Promise<{ runId: string; agentName: string }[]>;
 }
 
 /** Options of `WorkQueue.listenForWork`. */

@@ -77,15 +77,20 @@ function watchPage(page: Page, w: Watch): void {
     }
   });
   page.on("pageerror", (e) => w.problems.push(`page error on ${page.url()}: ${e.message}`));
+  page.on("dialog", (d) => {
+    w.problems.push(`dialog on ${page.url()}: ${d.message()}`);
+    void d.dismiss();
+  });
   page.on("request", (r) => {
     if (r.method() === "POST") w.posts.push(new URL(r.url()).pathname);
   });
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves `DIR/name.png` when `LOOM_STUDIO_SCREENSHOTS=DIR` is set: the whole page, or the window. */
+async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   if (!SCREENS) return;
   await Deno.mkdir(SCREENS, { recursive: true });
-  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage });
 }
 
 /** Waits for the page script to have rendered (it sets `data-ready` on body). */
@@ -96,6 +101,8 @@ async function ready(page: Page): Promise<void> {
 /** What a test gets: the store, the studio's origin, a watched page. */
 interface Studio {
   store: Store;
+  /** The store's `--db` value, for a subprocess. */
+  db: string;
   origin: string;
   page: Page;
   watch: Watch;
@@ -107,6 +114,8 @@ interface StudioSetup {
   backend?: StoreBackend;
   /** Agents the embedded worker advances (needs PostgreSQL). @default none */
   agents?: Agent<unknown, unknown, unknown>[];
+  /** Where the studio is mounted, as loom-run and loom-ops mount it. @default "" */
+  basePath?: string;
 }
 
 /**
@@ -123,10 +132,12 @@ async function withStudio(
   const studio = createStudioHandler({
     store,
     agents: setup.agents,
+    basePath: setup.basePath,
     onError: (m) => console.error(m),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, studio);
-  const origin = `http://127.0.0.1:${server.addr.port}`;
+  // Tests address pages as origin + path; a mounted studio's paths start with its base.
+  const origin = `http://127.0.0.1:${server.addr.port}${setup.basePath ?? ""}`;
   let browser: Browser | undefined;
   try {
     browser = await launch();
@@ -134,7 +145,7 @@ async function withStudio(
     const watch = await watchContext(context, origin);
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT);
-    await fn({ store, origin, page, watch });
+    await fn({ store, db: opened.db, origin, page, watch });
     await page.close();
     assert.deepEqual(watch.problems, [], "no console error or warning");
     assert.deepEqual(watch.outside, [], "no request outside the studio");
@@ -157,7 +168,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withStudio({}, async ({ store, origin, page, watch: w }) => {
+    withStudio({}, async ({ store, db, origin, page, watch: w }) => {
       // 1. The runs page, empty; then runs started by another process appear without a reload.
       await page.goto(`${origin}/`);
       await ready(page);
@@ -201,7 +212,8 @@ Deno.test({
       await page.waitForSelector('tr[data-run-id="super-1-child-1"]', { state: "detached" });
 
       // Filters: status chip and text search narrow the list.
-      await page.click('.chip[data-status="waiting"]');
+      await page.focus('.chip[data-status="waiting"]'); // by keyboard
+      await page.keyboard.press("Enter");
       await page.waitForFunction(() => {
         const doc = (globalThis as unknown as {
           document: { querySelectorAll(s: string): { length: number } };
@@ -209,8 +221,22 @@ Deno.test({
         return doc.querySelectorAll("#runs-body tr[data-run-id]").length === 1;
       });
       assert.equal(await page.locator('tr[data-run-id="deploy-web"]').count(), 1);
+      await page.locator('.chip[data-status="waiting"][aria-pressed="true"]').waitFor();
+      assert.equal(
+        await page.locator('.chip[data-status="waiting"]').evaluate((el) =>
+          el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement
+        ),
+        true,
+        "the chip keeps the keyboard focus",
+      );
       await page.click('.chip[data-status="all"]');
       await page.locator('tr[data-run-id="count-5"]').waitFor();
+      await page.selectOption("#f-agent", "studio-counter");
+      await page.waitForSelector('tr[data-run-id="deploy-web"]', { state: "detached" });
+      await page.locator("#runs-range", { hasText: "1–1 of 1" }).waitFor();
+      assert.match(new URL(page.url()).search, /agent=studio-counter/);
+      await page.selectOption("#f-agent", "");
+      await page.locator('tr[data-run-id="deploy-web"]').waitFor();
 
       // 2. The run page: the gate says what it waits for; approve it through the page.
       await page.click('tr[data-run-id="deploy-web"] a');
@@ -273,12 +299,13 @@ Deno.test({
       assert.deepEqual(JSON.parse(await page.inputValue("#fork-state")), { current: 3, target: 5 });
       await page.fill("#fork-state", '{"current": 3, "target": 8');
       await page.locator("#fork-error", { hasText: "Not valid JSON" }).waitFor();
+      await screenshot(page, "fork-editor-invalid", false);
       await page.click("#fork-create");
       assert.equal(await page.locator("#fork-dialog").isVisible(), true);
       assert.equal(w.posts.length, 3, "invalid JSON was not sent");
       await page.fill("#fork-state", '{"current": 3, "target": 8}');
       await page.locator("#fork-error", { hasText: /^$/ }).waitFor();
-      await screenshot(page, "fork-editor");
+      await screenshot(page, "fork-editor", false); // a modal dialog: the window shows it
       await page.click("#fork-create");
       await page.waitForURL((u) =>
         u.pathname.startsWith("/runs/") && u.pathname !== "/runs/count-5"
@@ -301,15 +328,50 @@ Deno.test({
       await traceReady(page, "#cmp-trace");
       assert.match(await page.locator("#cmp-table").innerText(), /count-5/);
       await screenshot(page, "compare");
+
+      // 5. A process SIGKILLed after step 2 (the runner CLI in a subprocess), then resumed here:
+      // the process history marks the crash and the takeover.
+      const cli = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../cli.ts", import.meta.url).pathname,
+          "run",
+          new URL("./testdata/agents/counter_agent.ts", import.meta.url).pathname,
+          "--run-id",
+          "crashy",
+          "--db",
+          db,
+          "--input",
+          '{"target": 4}',
+        ],
+        env: { LOOM_TEST_CRASH_AFTER_STEP: "crashy:2" },
+        stdout: "null",
+        stderr: "piped",
+      });
+      const killed = await cli.output();
+      assert.equal(killed.signal, "SIGKILL", new TextDecoder().decode(killed.stderr));
+      await page.goto(`${origin}/runs/crashy`);
+      await ready(page);
+      await page.locator("#run-status .badge.running").waitFor();
+      const resumed = await resumeRun(counterAgent, { store, runId: "crashy" });
+      assert.deepEqual(resumed.result, { counted: 4 });
+      await page.locator("#run-status .badge.completed").waitFor();
+      await page.locator('#process-table tr[data-ended="crashed"]').waitFor();
+      const history = await page.locator("#process-table").innerText();
+      assert.match(history, /crashed/);
+      assert.match(history, /takeover|resumed/);
+      await traceReady(page, "#trace");
+      await screenshot(page, "run-crashed");
     }),
 });
 
 Deno.test({
-  name: "studio in Chromium: paging through many runs, and a run of 10,000 steps stays usable",
+  name: "studio in Chromium, mounted at /studio: paging through many runs, a run of 10,000 steps",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withStudio({}, async ({ store, origin, page }) => {
+    withStudio({ basePath: "/studio" }, async ({ store, origin, page }) => {
       for (let i = 0; i < 130; i++) {
         const id = `r-${String(i).padStart(3, "0")}`;
         await startRun(counterAgent, { store, runId: id, input: { target: 0 } });
@@ -321,24 +383,32 @@ Deno.test({
         maxSteps: 20_000,
       });
       assert.equal(long.status, "completed");
+      // Markup in a run id and in a state is shown as text, never parsed.
+      const hostile = '<img src=x onerror=alert(1)><b id="bold">';
+      await startRun(counterAgent, { store, runId: hostile, input: { target: 1 } });
 
       await page.goto(`${origin}/`);
       await ready(page);
       const range = page.locator("#runs-range");
-      await range.filter({ hasText: "1–50 of 131" }).waitFor();
+      await range.filter({ hasText: "1–50 of 132" }).waitFor();
       assert.equal(await page.isDisabled("#prev"), true);
       await page.click("#next");
-      await range.filter({ hasText: "51–100 of 131" }).waitFor();
+      await range.filter({ hasText: "51–100 of 132" }).waitFor();
       await page.click("#next");
-      await range.filter({ hasText: "101–131 of 131" }).waitFor();
+      await range.filter({ hasText: "101–132 of 132" }).waitFor();
       assert.equal(await page.isDisabled("#next"), true);
       await page.reload(); // the page of runs is in the address
       await ready(page);
-      await range.filter({ hasText: "101–131 of 131" }).waitFor();
+      await range.filter({ hasText: "101–132 of 132" }).waitFor();
       await page.fill("#f-q", "r-12");
       await range.filter({ hasText: "1–10 of 10" }).waitFor();
       await page.fill("#f-q", "");
-      await range.filter({ hasText: "1–50 of 131" }).waitFor();
+      await range.filter({ hasText: "1–50 of 132" }).waitFor();
+
+      await page.goto(`${origin}/runs/${encodeURIComponent(hostile)}`);
+      await ready(page);
+      assert.equal(await page.locator("#run-id").textContent(), hostile);
+      assert.equal(await page.locator("#main img, #bold").count(), 0);
 
       // The run page of 10,000 steps: the page, the steps (paged) and the trace viewer.
       const t0 = performance.now();

@@ -12,18 +12,14 @@ import { errorMessage, RunnerError } from "../errors.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord, Store } from "../store/store.ts";
 import { isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
-import * as workerModule from "../worker/worker.ts";
+import { runWorker } from "../worker/worker.ts";
 
 /** An agent of any state, result and input type. */
 type AnyAgent = Agent<unknown, unknown, unknown>;
 
-/**
- * Whether `runWorker` can share this store: a `WorkQueue` (PostgreSQL), or a SQLite store once
- * the worker module has its SQLite work queue (issue 14; it exports `SqliteWorkQueue` then).
- */
+/** Whether `runWorker` can share this store: a `WorkQueue` (PostgreSQL) or a SQLite store. */
 export function workersCanShare(store: Store): boolean {
-  if (isWorkQueue(store)) return true;
-  return store instanceof SqliteStore && "SqliteWorkQueue" in workerModule;
+  return isWorkQueue(store) || store instanceof SqliteStore;
 }
 
 /** Step log lines of runs advanced here go nowhere (the run's events stay in the store). */
@@ -62,7 +58,7 @@ export class EmbeddedWorker {
       );
     }
     this.#track(
-      workerModule.runWorker({
+      runWorker({
         store: store as Store & WorkQueue,
         agents: [...this.agents.values()],
         abortSignal: this.#stop.signal,

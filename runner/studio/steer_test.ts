@@ -157,11 +157,8 @@ Deno.test("steering with the embedded worker (PostgreSQL): an approval and a for
   }
 });
 
-// The embedded worker on SQLite needs the SQLite work queue of issue 14 (branch wt-b1): until it
-// is merged, the worker module has no `SqliteWorkQueue` and this test is reported as ignored.
 Deno.test({
   name: "steering with the embedded worker (SQLite): a signal and a fork take effect without a CLI",
-  ignore: !("SqliteWorkQueue" in await import("../worker/worker.ts")),
   async fn() {
     await withStudioStore(async (store) => {
       await startRun(waiter, { store, runId: "sq-w" });

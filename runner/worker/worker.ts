@@ -1,27 +1,40 @@
 /**
- * Workers: processes that share the runs of one store. A worker claims runnable runs (queued,
- * paused, waiting whose signal arrived or timer is due, running whose lease expired because its
- * worker died), advances each with `resumeRun`, and sleeps on LISTEN/NOTIFY (plus a timer for
- * the next known deadline) when there is nothing to do. Two workers never advance one run: the
- * claim keeps them from racing for it, and the run's lease (checked by every commit) decides.
+ * Workers: processes (or parts of a program) that share the runs of one store. A worker claims
+ * runnable runs (queued, paused, waiting whose signal arrived or timer is due, running whose
+ * owner died or lease expired), advances each with `resumeRun`, and sleeps until there may be
+ * work: on PostgreSQL it is woken by LISTEN/NOTIFY, on a SQLite file by a change notification
+ * of the file (see `store/sqlite_queue.ts`), and in both by a timer for the next known deadline.
+ * Two workers never advance one run: the run's lease (checked by every commit) decides.
  *
  * @module
  */
 import type { Agent } from "../engine/agent.ts";
 import type { StepLogger } from "../engine/context.ts";
 import { resumeRun, type RunResult } from "../engine/engine.ts";
-import { errorMessage, RunnerError } from "../errors.ts";
-import { type Store, TERMINAL_STATUSES } from "../store/store.ts";
-import type { ClaimedRun, WorkQueue } from "../store/work_queue.ts";
+import { ownerIsGone } from "../engine/lease.ts";
+import { errorMessage, LeaseHeldError, RunnerError } from "../errors.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+import { SqliteWorkQueue } from "../store/sqlite_queue.ts";
+import { type RunRecord, type Store, TERMINAL_STATUSES } from "../store/store.ts";
+import { type ClaimedRun, isWorkQueue, type WorkQueue } from "../store/work_queue.ts";
 
 export type { ClaimedRun, ListenOptions, WorkQueue } from "../store/work_queue.ts";
+export { SqliteWorkQueue, type SqliteWorkQueueOptions } from "../store/sqlite_queue.ts";
+export type { SqliteStore } from "../store/sqlite.ts";
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
-  /** A store workers can share (`PostgresStore`). */
-  store: Store & WorkQueue;
-  /** Agents this worker runs; it claims only runs of these agents. */
-  agents: readonly Agent<unknown, unknown, unknown>[];
+  /**
+   * The store whose runs this worker shares: a `SqliteStore` (`openStore`; other processes and
+   * workers may use the same file) or a `PostgresStore` (or any `Store` that is a `WorkQueue`).
+   */
+  store: (Store & WorkQueue) | SqliteStore;
+  /**
+   * Agents this worker runs; it claims only runs of these agents. Any state, result and input
+   * types: `[greet, review]` as `defineAgent` made them.
+   */
+  // deno-lint-ignore no-explicit-any
+  agents: readonly Agent<any, any, any>[];
   /** Runs advanced at once. @default 4 */
   concurrency?: number;
   /** Lease time-to-live, ms: how long a dead worker's runs wait for a takeover. @default 30_000 */
@@ -48,7 +61,9 @@ export interface WorkerOptions {
   onRun?: (event: WorkerRunEvent) => void;
   /**
    * Told (one sentence) when the store cannot wake this worker (e.g. PostgreSQL behind a
-   * transaction pooler): it then wakes only every `maxIdleMs` and at known deadlines.
+   * transaction pooler, a SQLite file whose `-wal` cannot be watched): it then wakes only every
+   * `maxIdleMs` and at known deadlines; and, once per run, when a queued run's agent is not one
+   * of `agents` (the run stays queued for a worker that has it).
    * @default a `warning: …` line on stderr
    */
   onWarning?: (message: string) => void;
@@ -109,11 +124,47 @@ class Latch {
 /**
  * Runs a worker until `abortSignal` aborts (or, with `drain`, until no run needs a worker). Runs
  * in flight when it stops are interrupted and left `paused`, so any worker resumes them.
+ *
+ * On a SQLite file, any number of workers (in this process or others) and plain `run`/`resume`
+ * commands may share the file: each run is advanced by one of them at a time. An idle worker
+ * sleeps until the file changes or a timer, signal timeout or lease is due.
+ *
+ * @param options The store, the agents, and limits.
+ * @returns What this worker did, once it stopped.
+ * @throws {RunnerError} When two agents share a name, no agent is given, or the store cannot be
+ * shared by workers.
+ *
+ * @example Run the agents of a `Deno.serve` app in the same process
+ * ```ts
+ * import { defineAgent, enqueueRun, openStore } from "@loom/runner";
+ * import { runWorker } from "@loom/runner/worker";
+ *
+ * const greet = defineAgent({
+ *   name: "greet",
+ *   initialState: (input: { name: string }) => input,
+ *   step: (s) => `hello ${s.name}`,
+ * });
+ * const store = openStore("runs.sqlite"); // `loom-runner worker --db runs.sqlite` may share it
+ * const stop = new AbortController();
+ * const worker = runWorker({ store, agents: [greet], abortSignal: stop.signal });
+ * const server = Deno.serve({ port: 8000 }, async (req) => {
+ *   const runId = crypto.randomUUID();
+ *   await enqueueRun(greet, { store, runId, input: { name: new URL(req.url).search.slice(1) } });
+ *   return Response.json({ runId }, { status: 202 });
+ * });
+ * Deno.addSignalListener("SIGINT", async () => {
+ *   stop.abort(); // runs in flight are left paused for the next worker
+ *   await worker;
+ *   await server.shutdown();
+ *   store.close();
+ * });
+ * ```
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
-  const worker = new Worker(options);
+  const queue = workQueueOf(options.store);
   const onWarning = options.onWarning ?? ((m: string) => console.error(`warning: ${m}`));
-  const unlisten = await options.store.listenForWork(() => worker.latch.kick(), { onWarning });
+  const worker = new Worker(options, queue, onWarning);
+  const unlisten = await queue.listenForWork(() => worker.latch.kick(), { onWarning });
   try {
     await worker.work();
   } finally {
@@ -121,6 +172,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     await unlisten().catch(() => {});
   }
   return worker.summary;
+}
+
+/** The work queue of a store: the store itself, or the SQLite queue over its connection. */
+function workQueueOf(store: Store): WorkQueue {
+  if (isWorkQueue(store)) return store;
+  if (store instanceof SqliteStore) {
+    // The engine's rule, with the store: owner locks beside the file are checked (least privilege).
+    return new SqliteWorkQueue(store, { ownerIsGone: (owner) => ownerIsGone(owner, store) });
+  }
+  throw new RunnerError(`${store.location} cannot be shared by workers`);
 }
 
 /** The agents of a worker by name; refuses two agents with one name, and none. */
@@ -141,7 +202,13 @@ class Worker {
   readonly summary: WorkerSummary = { claimed: 0, outcomes: {}, steps: 0 };
   readonly latch = new Latch();
   readonly #options: WorkerOptions;
-  readonly #store: Store & WorkQueue;
+  readonly #store: Store;
+  readonly #queue: WorkQueue;
+  readonly #onWarning: (message: string) => void;
+  /** Queued runs of agents this worker lacks, already named (`WorkerOptions.onWarning`). */
+  readonly #unserved = new Set<string>();
+  /** Reasons already told why a lease owner could not be checked. */
+  readonly #said = new Set<string>();
   readonly #agents: Map<string, Agent<unknown, unknown, unknown>>;
   readonly #names: string[];
   readonly #concurrency: number;
@@ -156,10 +223,12 @@ class Worker {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #backoff = new Map<string, number>(); // run id -> not before (ms since epoch)
 
-  constructor(options: WorkerOptions) {
+  constructor(options: WorkerOptions, queue: WorkQueue, onWarning: (message: string) => void) {
     this.#options = options;
     this.#store = options.store;
-    this.#agents = agentsByName(options.agents);
+    this.#queue = queue;
+    this.#onWarning = onWarning;
+    this.#agents = agentsByName(options.agents as readonly Agent<unknown, unknown, unknown>[]);
     this.#names = [...this.#agents.keys()];
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
     this.#leaseTtlMs = options.leaseTtlMs ?? 30_000;
@@ -197,13 +266,13 @@ class Worker {
 
   /** One round: claim what can be claimed, or sleep until there may be work. True: drained. */
   async #lookForWork(): Promise<boolean> {
-    const store = this.#store;
+    const queue = this.#queue;
     const inFlight = this.#inFlight;
     this.latch.reset();
     const now = Date.now();
     for (const [id, until] of this.#backoff) if (until <= now) this.#backoff.delete(id);
     if (inFlight.size < this.#concurrency) {
-      const claimed = await store.claimRunnable(
+      const claimed = await queue.claimRunnable(
         this.#names,
         this.#concurrency - inFlight.size,
         this.#leaseTtlMs,
@@ -218,13 +287,37 @@ class Worker {
       await this.latch.wait(this.#maxIdleMs, this.#stop.signal); // a run in flight ends, or a notification
       return false;
     }
+    await this.#nameUnservedRuns();
     if (this.#options.drain && inFlight.size === 0) {
-      if (await store.pendingRuns(this.#names, [...this.#backoff.keys()]) === 0) return true;
+      if (await queue.pendingRuns(this.#names, [...this.#backoff.keys()]) === 0) return true;
     }
-    const next = await store.nextWakeAt(this.#names);
+    const next = await queue.nextWakeAt(this.#names);
     const ms = next === null ? this.#maxIdleMs : Math.min(this.#maxIdleMs, next - Date.now() + 5);
     await this.latch.wait(ms, this.#stop.signal);
     return false;
+  }
+
+  /** Tells (`onWarning`) why a lease owner's liveness cannot be checked, once per reason. */
+  #saidOnce(unchecked: string): void {
+    if (this.#said.has(unchecked)) return;
+    this.#said.add(unchecked);
+    this.#onWarning(
+      `a run's lease owner cannot be checked (${unchecked}): its runs wait until their lease expires`,
+    );
+  }
+
+  /** Says once per run that a queued run's agent is not one this worker has. */
+  async #nameUnservedRuns(): Promise<void> {
+    const runs = await this.#queue.unservedRuns?.(this.#names) ?? [];
+    for (const r of runs) {
+      if (this.#unserved.has(r.runId)) continue;
+      this.#unserved.add(r.runId);
+      this.#onWarning(
+        `run ${r.runId} is queued for agent ${r.agentName}, which is not among this worker's agents (${
+          this.#names.join(", ")
+        }); it stays queued for a worker that has it`,
+      );
+    }
   }
 
   /** Advances one claimed run with `resumeRun`, then reports and ends the claim. */
@@ -246,9 +339,9 @@ class Worker {
       claimEnded = TERMINAL_STATUSES.includes(result.status);
       this.#report(c, result.status, result.stepsThisRun);
     } catch (e) {
-      // Another process holding a live lease is a lost race, not an error.
       const run = await Promise.resolve(store.getRun(c.runId)).catch(() => undefined);
-      if (run?.leaseOwner && (run.leaseExpires ?? 0) > Date.now() && run.status === "running") {
+      if (e instanceof LeaseHeldError || (run && lostRace(run))) {
+        if (e instanceof LeaseHeldError && e.unchecked !== undefined) this.#saidOnce(e.unchecked);
         this.#report(c, "contended", 0);
       } else {
         this.#backoff.set(c.runId, Date.now() + this.#errorBackoffMs);
@@ -256,17 +349,28 @@ class Worker {
       }
     } finally {
       this.#inFlight.delete(c.runId);
-      if (!claimEnded) await store.releaseClaim(c.runId).catch(() => {});
+      if (!claimEnded) await this.#queue.releaseClaim(c.runId).catch(() => {});
       this.latch.kick();
     }
   }
 
+  /** Records and tells the outcome of one claimed run. */
   #report(c: ClaimedRun, outcome: WorkerRunEvent["outcome"], steps: number, error?: string) {
     const summary = this.summary;
     summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
     summary.steps += steps;
     this.#options.onRun?.({ runId: c.runId, agentName: c.agentName, outcome, steps, error });
   }
+}
+
+/**
+ * True when a resume failed because another process advanced the run first: it holds a live
+ * lease, or it already finished the run (between this worker's claim and its lease).
+ */
+function lostRace(run: RunRecord): boolean {
+  if (TERMINAL_STATUSES.includes(run.status)) return true;
+  return run.status === "running" && run.leaseOwner !== null &&
+    (run.leaseExpires ?? 0) > Date.now();
 }
 
 // Types this module's API refers to, re-exported (type-only) so its documentation is whole on

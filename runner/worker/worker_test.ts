@@ -311,8 +311,8 @@ pgTest(
     const cases: [string[], RegExp][] = [
       [["worker", ...db], /^error: --agents DIR is required\n$/],
       [
-        ["worker", "--db", "/tmp/x.db", "--agents", AGENTS_DIR],
-        /^error: worker mode needs a PostgreSQL store/,
+        ["worker", "--db", AGENTS_DIR, "--agents", AGENTS_DIR],
+        /^error: .*worker_agents is a directory, not a database file\n$/,
       ],
       [
         ["enqueue", "chain", "--run-id", "z", "--input", "{", "--agents", AGENTS_DIR, ...db],

@@ -200,9 +200,11 @@ const MIGRATIONS: string[] = [
   ALTER FUNCTION loom_wait_over(TEXT, TEXT, BIGINT, INTEGER) SET search_path FROM CURRENT;
   `,
   // 3 -> 4, delta checkpoints (issue 13): a step's checkpoint is kept whole (state) or as a
-  // delta against the checkpoint of the step before (delta). Existing rows are all whole.
+  // delta against the checkpoint of the step before (delta). Existing rows are all whole. Also an
+  // index by agent for Loom Studio's agent filter (issue 17).
   `
   ALTER TABLE steps ADD COLUMN delta TEXT;
+  CREATE INDEX runs_by_agent ON runs(agent_name, updated_at);
   `,
 ];
 

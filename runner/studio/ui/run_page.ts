@@ -53,15 +53,20 @@ function runPage() {
       throw e;
     }
     var before = state.data && state.data.run;
+    var changed = !before || before.updatedAt !== data.run.updatedAt || before.status !== data.run.status ||
+      before.lastStep !== data.run.lastStep || (state.data.children || []).length !== (data.children || []).length;
     state.data = data;
     document.title = "Run " + data.run.runId + " · " + data.run.status + " · Loom Studio";
-    renderHeader(header, data);
     renderSteer(steer, data, load);
-    renderProcesses(procs, data.processes || []);
-    await renderTab();
+    // Rebuild only what changed, so an open value or a half-typed step number stays put.
+    if (changed) {
+      renderHeader(header, data);
+      renderProcesses(procs, data.processes || []);
+      await renderTabUnlessTyping();
+    }
     document.body.setAttribute("data-status", data.run.status);
     document.body.setAttribute("data-ready", "");
-    if (before && (before.updatedAt !== data.run.updatedAt || before.status !== data.run.status)) frameReload();
+    if (before && changed) frameReload();
   }
   var reload = coalesce(load, 500);
   onRunsChanged(function (changed) {
@@ -84,10 +89,25 @@ function runPage() {
   });
   fill(tabsBox, tabBar, tabBody);
   async function renderTab() {
+    state.tabDirty = false;
     var t = TABS.filter(function (x) { return x.id === state.tab; })[0];
     var content = await t.render();
+    // Keep keyboard focus on the same control (e.g. "Later →") across the rebuild.
+    var a = document.activeElement;
+    var focusId = a && a.id && tabBody.contains(a) ? a.id : null;
     fill(tabBody, content);
+    var again = focusId && document.getElementById(focusId);
+    if (again && !again.disabled) again.focus();
   }
+  /** A live update waits while the user types in the tab (e.g. a step number), until they leave it. */
+  function renderTabUnlessTyping() {
+    var a = document.activeElement;
+    if (a && tabBody.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA")) { state.tabDirty = true; return; }
+    return renderTab();
+  }
+  tabBody.addEventListener("focusout", function (ev) {
+    if (state.tabDirty && !tabBody.contains(ev.relatedTarget)) renderTab().catch(function (e) { notice("error", e.message); });
+  });
 
   async function renderSteps() {
     var d = await api(apiRun(RUN_ID, "/steps"), { from: state.stepFrom, limit: STEP_LIMIT });
@@ -120,9 +140,9 @@ function runPage() {
     if (state.data && state.data.run.firstStep != null) state.firstStep = state.data.run.firstStep;
     var runLast = state.data && state.data.run.lastStep;
     var pager = h("div", { class: "pager" },
-      h("button", { type: "button", text: "← Earlier", disabled: d.steps[0].step <= state.firstStep,
+      h("button", { type: "button", id: "steps-earlier", text: "← Earlier", disabled: d.steps[0].step <= state.firstStep,
         onclick: function () { state.stepFrom = Math.max(0, d.steps[0].step - STEP_LIMIT); renderTab(); } }),
-      h("button", { type: "button", text: "Later →", disabled: d.steps.length < STEP_LIMIT || (runLast != null && last >= runLast),
+      h("button", { type: "button", id: "steps-later", text: "Later →", disabled: d.steps.length < STEP_LIMIT || (runLast != null && last >= runLast),
         onclick: function () { state.stepFrom = last + 1; renderTab(); } }),
       h("span", { class: "where", text: "steps " + d.steps[0].step + "–" + last + " · " + fmtInt(d.total) + " in all" }),
       h("span", { class: "spacer" }), goForm);

@@ -47,21 +47,34 @@ function runsPage() {
     history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
     reload();
   }
+  // Chips and the agent list are updated in place, so keyboard focus stays where it was.
   function renderChips(data) {
     var all = 0;
     for (var s in data.counts) all += data.counts[s];
     var list = [{ s: "", label: "All", n: all }];
     STATUSES.forEach(function (s) { list.push({ s: s, label: s, n: data.counts[s] || 0 }); });
-    fill(chips, list.map(function (c) {
-      return h("button", { type: "button", class: "chip" + (c.n ? "" : " zero"), "data-status": c.s || "all", "aria-pressed": String(f.status === c.s),
-        onclick: function () { setF({ status: c.s, offset: 0 }); } }, c.label, h("span", { class: "n", text: fmtInt(c.n) }));
-    }));
+    if (!chips.firstChild) {
+      list.forEach(function (c) {
+        chips.appendChild(h("button", { type: "button", class: "chip", "data-status": c.s || "all",
+          onclick: function () { setF({ status: c.s, offset: 0 }); } }, c.label, h("span", { class: "n" })));
+      });
+    }
+    list.forEach(function (c) {
+      var b = chips.querySelector('[data-status="' + (c.s || "all") + '"]');
+      b.classList.toggle("zero", !c.n);
+      b.setAttribute("aria-pressed", String(f.status === c.s));
+      b.querySelector(".n").textContent = fmtInt(c.n);
+    });
   }
+  var agentKey = null;
   function renderAgents(data) {
     var keep = f.agent;
     var names = (data.agents || []).slice();
     if (keep && names.indexOf(keep) < 0) names.push(keep);
-    fill(agentSel, h("option", { value: "", text: "All agents" }), names.map(function (a) { return h("option", { value: a, text: a }); }));
+    if (names.join("\n") !== agentKey) {
+      agentKey = names.join("\n");
+      fill(agentSel, h("option", { value: "", text: "All agents" }), names.map(function (a) { return h("option", { value: a, text: a }); }));
+    }
     agentSel.value = keep;
   }
   function fillRow(tr, r, depth) {

@@ -64,6 +64,7 @@ tbody tr:hover { background: #f9fafc; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.flash { animation: flash 1.2s ease-out; }
 @keyframes flash { from { background: #fff3c4; } to { background: transparent; } }
+td.id a, #run-id { word-break: break-all; }
 tr.child td.id { padding-left: 28px; }
 tr.child.d2 td.id { padding-left: 48px; }
 tr.child.d3 td.id { padding-left: 68px; }
@@ -123,11 +124,15 @@ details.json pre { max-height: 280px; overflow: auto; background: var(--soft); p
 .tabs button[aria-selected="true"] { color: var(--ink); border-bottom-color: var(--accent); font-weight: 600; }
 dialog { border: 1px solid var(--line); border-radius: 10px; padding: 18px 20px; width: min(760px, 92vw); box-shadow: 0 12px 40px rgba(0,0,0,.18); }
 dialog::backdrop { background: rgba(20, 26, 38, .35); }
-dialog textarea { min-height: 320px; }
+dialog form { display: grid; gap: 10px; }
+dialog h2, dialog p { margin: 0; }
+dialog textarea { min-height: 300px; }
 .scroll { max-height: 460px; overflow: auto; }
 .empty { color: var(--muted); padding: 10px 0; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 tr.differs td { background: #fff8e6; }
+#cmp-trace { height: 720px; }
+#cmp-form input { width: 300px; }
 #cmp-table th[scope=row] { width: 160px; text-transform: none; font-size: 13px; letter-spacing: 0; }
 .top nav { display: flex; gap: 14px; }
 .top nav a { color: #c9d2de; font-weight: 400; }

@@ -44,3 +44,22 @@ export const sleeper = defineAgent({
     return recur({ ...s, slept: true });
   },
 });
+
+/**
+ * `n` steps, each with one side effect through `ctx.callTool`: a line `<runId> <i> <maybeRanBefore>`
+ * appended to the file `log`, so a test can count every side effect that happened.
+ */
+export const effects = defineAgent({
+  name: "effects",
+  initialState: (input: { n: number; log: string }) => ({ i: 0, n: input.n, log: input.log }),
+  async step(s, ctx) {
+    if (s.i >= s.n) return { done: s.i };
+    await ctx.callTool("effect", { i: s.i }, (_args, info) => {
+      Deno.writeTextFileSync(s.log, `${ctx.runId} ${s.i} ${info.maybeRanBefore}\n`, {
+        append: true,
+      });
+      return s.i;
+    });
+    return recur({ ...s, i: s.i + 1 });
+  },
+});
