@@ -1,12 +1,14 @@
 /**
  * Space a store takes: on disk, per run, and how deleted rows give it back to the file system.
- * Each store implements `StoreSpace` (`sqlite_space.ts`, `postgres/space.ts`) and returns it from
- * its `space()` method; `spaceOf(store)` finds it for any `Store`. `deleteRun`, `pruneRuns` and
+ * Each store has an implementation of `StoreSpace` (`sqlite_space.ts`, `postgres/space.ts`, the
+ * latter returned by `PostgresStore.space()`); `spaceOf(store)` finds it for any `Store`. `deleteRun`, `pruneRuns` and
  * `verifyRun` (in `inspect/`) use it.
  *
  * @module
  */
 import { RunnerError } from "../errors.ts";
+import { SqliteStore } from "./sqlite.ts";
+import { SqliteSpace } from "./sqlite_space.ts";
 import type { MaybePromise, Store } from "./store.ts";
 
 /** Rows and bytes of one run in one table. */
@@ -107,12 +109,13 @@ export interface StoreSpace {
 }
 
 /**
- * The space operations of `store`: its `space()` method (`SqliteStore`, `PostgresStore`, and a
- * wrapper that forwards it).
+ * The space operations of `store`: `SqliteSpace` for a `SqliteStore`, else the store's own
+ * `space()` method (`PostgresStore`, or a wrapper that forwards it).
  *
- * @throws {RunnerError} When the store has no `space()` method.
+ * @throws {RunnerError} When the store has neither.
  */
 export function spaceOf(store: Store): StoreSpace {
+  if (store instanceof SqliteStore) return new SqliteSpace(store);
   const space = (store as { space?: () => StoreSpace }).space;
   if (typeof space !== "function") {
     throw new RunnerError(`the store ${store.location} cannot report or give back its space`);

@@ -46,8 +46,6 @@ import type {
   StepStats,
   Store,
 } from "./store.ts";
-import { SqliteSpace } from "./sqlite_space.ts";
-import type { StoreSpace } from "./space.ts";
 
 /** `application_id` of a Loom database ("LOOM"). */
 export const LOOM_APPLICATION_ID = 0x4c4f4f4d;
@@ -986,11 +984,6 @@ export class SqliteStore implements Store {
     const fc = this.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number };
     const ps = this.db.prepare("PRAGMA page_size").get() as { page_size: number };
     return (pc.page_count - fc.freelist_count) * ps.page_size;
-  }
-
-  /** Space on disk and per run, batched deletes, and giving space back (`sqlite_space.ts`). */
-  space(): StoreSpace {
-    return new SqliteSpace(this);
   }
 
   /** Runs `VACUUM` (after deletes). */
