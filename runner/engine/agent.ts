@@ -46,6 +46,17 @@ export interface AgentDefinition<S, R, I = unknown> {
   encode?: (state: S) => unknown;
   /** Turns stored JSON back into the state (inverse of `encode`). */
   decode?: (json: unknown) => S;
+  /**
+   * The step never mutates the state it receives (nor anything `encode` returned before): it
+   * returns new objects for what changed, e.g. `recur({ ...state, messages: [...state.messages,
+   * m] })`. Unchanged parts are then recognised by reference, so writing a step's checkpoint costs
+   * about its change, not the whole state. Without it only frozen (`Object.freeze`) parts are
+   * recognised by reference and the rest is compared value by value. A step that mutates anyway
+   * gets wrong checkpoints; set `LOOM_CHECK_IMMUTABLE=1` in tests to make such a step fail with
+   * the path of what it changed.
+   * @default false
+   */
+  immutableState?: boolean;
   /** Steps an invocation runs before pausing, unless `RunOptions.maxSteps` says. @default no limit */
   maxSteps?: number;
   /** Checkpoint policy of new runs (stored with the run). @default "full" */

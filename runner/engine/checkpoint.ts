@@ -8,7 +8,7 @@
  */
 import { RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
-import { encodeDelta, NotJsonError, TrackedState } from "../store/delta.ts";
+import { encodeDelta, NotJsonError, TrackedState, type TrustOptions } from "../store/delta.ts";
 import type { RunRecord, Store } from "../store/store.ts";
 import { type Agent, agentSourceHash } from "./agent.ts";
 import type { StepLogger } from "./context.ts";
@@ -25,6 +25,27 @@ export function decodeState(agent: AnyAgent, json: string): unknown {
 export function encodeState(agent: AnyAgent, state: unknown, path = "state"): string {
   return encodeJson(agent.encode ? agent.encode(state) : state, path);
 }
+
+/**
+ * Name of the environment variable that makes an agent's `immutableState` promise checked:
+ * `LOOM_CHECK_IMMUTABLE=1` compares every part trusted by reference value by value too, and fails
+ * the step with the path of what it mutated (for tests and development; it costs a full walk).
+ */
+export const CHECK_IMMUTABLE_ENV = "LOOM_CHECK_IMMUTABLE";
+
+/** Read once, like the test crash hook: only when env access to it is already granted. */
+function readCheckImmutable(): boolean {
+  try {
+    const env = { name: "env", variable: CHECK_IMMUTABLE_ENV } as const;
+    if (Deno.permissions.querySync(env).state !== "granted") return false;
+    const value = Deno.env.get(CHECK_IMMUTABLE_ENV);
+    return value !== undefined && value !== "" && value !== "0";
+  } catch {
+    return false;
+  }
+}
+
+const checkImmutable = readCheckImmutable();
 
 /** When `CheckpointWriter` stores a checkpoint whole (a snapshot) instead of as a delta. */
 export interface SnapshotPolicy {
@@ -70,8 +91,20 @@ export class CheckpointWriter {
   /** Steps left to store whole without tracking (the state changed wholesale lately). */
   #pause = 0;
 
-  /** A writer for `agent`'s states. */
-  constructor(readonly agent: AnyAgent, readonly policy: SnapshotPolicy = SNAPSHOT_POLICY) {}
+  /** Which references into the agent's states the walk trusts (`TrackedState`). */
+  readonly #trust: Readonly<TrustOptions>;
+
+  /**
+   * A writer for `agent`'s states; `check` defaults to `LOOM_CHECK_IMMUTABLE` (see
+   * {@linkcode CHECK_IMMUTABLE_ENV}).
+   */
+  constructor(
+    readonly agent: AnyAgent,
+    readonly policy: SnapshotPolicy = SNAPSHOT_POLICY,
+    check: boolean = checkImmutable,
+  ) {
+    this.#trust = { trustIdentity: agent.immutableState === true, check };
+  }
 
   /**
    * The checkpoint of the state a step recurred with.
@@ -121,7 +154,8 @@ export class CheckpointWriter {
     }
     if (json.length >= this.policy.wholeBelow && !this.#untrackable) {
       try {
-        this.#tracked = TrackedState.of(JSON.parse(json)).tracked;
+        // Tracked from the agent's own objects, so the next step's unchanged ones are recognised.
+        this.#tracked = TrackedState.of(encoded, this.#trust).tracked;
         this.#deltas = this.#deltaChars = 0;
       } catch (e) {
         if (!(e instanceof NotJsonError)) throw e;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NotSerializableError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
-import { applyDelta } from "../store/delta.ts";
+import { applyDelta, MutatedStateError } from "../store/delta.ts";
 import { defineAgent } from "./agent.ts";
 import { CheckpointWriter, SNAPSHOT_POLICY, type StoredCheckpoint } from "./checkpoint.ts";
 
@@ -150,4 +150,122 @@ Deno.test("checkpoint writer: a state that changes wholesale is stored whole, an
   }
   const late = kinds.slice(-100);
   assert.ok(late.filter((k) => k === "delta").length >= 95, late.join(" "));
+});
+
+/** A chat-like state past the whole-below threshold, one more message per step. */
+type Chat = { turn: number; messages: { role: string; text: string }[] };
+const message = (i: number) => ({
+  role: i % 2 ? "assistant" : "user",
+  text: `message ${i} ü `.repeat(30),
+});
+
+Deno.test("checkpoint writer: an agent mutating its state in place without immutableState still gets exact checkpoints", () => {
+  const w = new CheckpointWriter(agent, SNAPSHOT_POLICY, false);
+  const state: Chat = { turn: 0, messages: [0, 1, 2, 3, 4, 5, 6, 7].map(message) };
+  let prev: string | undefined;
+  const kinds = new Set<string>();
+  for (let i = 8; i < 60; i++) {
+    state.messages.push(message(i)); // in place: the same objects at every step
+    state.turn = i;
+    if (i % 7 === 0) state.messages[1].text += " edited";
+    const c = w.write(state);
+    kinds.add(c.state !== null ? "whole" : "delta");
+    prev = rebuild(prev, c);
+    assert.equal(prev, JSON.stringify(state), `step ${i}`);
+  }
+  assert.ok(kinds.has("delta"));
+});
+
+Deno.test("checkpoint writer: immutableState trusts references; with the check, a step that mutates fails naming the path", () => {
+  const immutable = defineAgent({
+    name: "imm",
+    initialState: () => ({}),
+    step: () => null,
+    immutableState: true,
+  }) as unknown as AnyAgent;
+  // Immutable updates: exact checkpoints, with and without the check.
+  for (const check of [false, true]) {
+    const w = new CheckpointWriter(immutable, SNAPSHOT_POLICY, check);
+    let state: Chat = { turn: 0, messages: [0, 1, 2, 3, 4, 5, 6, 7].map(message) };
+    let prev: string | undefined;
+    for (let i = 8; i < 60; i++) {
+      state = { ...state, turn: i, messages: [...state.messages, message(i)] };
+      if (i % 7 === 0) {
+        const messages = [...state.messages];
+        messages[1] = { ...messages[1], text: messages[1].text + " edited" };
+        state = { ...state, messages };
+      }
+      prev = rebuild(prev, w.write(state));
+      assert.equal(prev, JSON.stringify(state), `check ${check} step ${i}`);
+    }
+  }
+  // A step that breaks the promise: caught by the check, with the path of what it changed.
+  const w = new CheckpointWriter(immutable, SNAPSHOT_POLICY, true);
+  const state: Chat = { turn: 0, messages: [0, 1, 2, 3, 4, 5, 6, 7].map(message) };
+  w.write(state);
+  w.write({ ...state, turn: 1 });
+  state.messages[2].text = "changed in place";
+  assert.throws(
+    () => w.write({ ...state, turn: 2 }),
+    (e) =>
+      e instanceof MutatedStateError && e.path === "state.messages[2].text" &&
+      /immutableState: true/.test(e.message),
+  );
+  // The writer starts over with a whole checkpoint after the failure.
+  const c = w.write({ ...state, turn: 3 });
+  assert.equal(c.state, JSON.stringify({ ...state, turn: 3 }));
+});
+
+Deno.test("checkpoint writer: LOOM_CHECK_IMMUTABLE=1 fails the run of an immutableState agent that mutates, naming the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loom-check-immutable-" });
+  try {
+    const script = `${dir}/mutating.ts`;
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { defineAgent, openStore, recur, startRun } from ${JSON.stringify(mod)};
+const agent = defineAgent({
+  name: "mutating",
+  immutableState: true,
+  initialState: () => ({ turn: 0, notes: Array.from({ length: 10 }, (_, i) => "note " + i + " ".repeat(300)) }),
+  step: (s, ctx) => {
+    if (ctx.step === 5) return "done";
+    s.notes.push("added in place " + ctx.step); // breaks the promise
+    return recur({ ...s, turn: ctx.step });
+  },
+});
+const store = openStore(":memory:");
+const r = await startRun(agent, { store, runId: "m" });
+console.log(JSON.stringify({ status: r.status, error: r.error?.message ?? null }));
+store.close();
+`,
+    );
+    const run = async (env: Record<string, string>) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          new URL("../../deno.json", import.meta.url).pathname,
+          script,
+        ],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout)) as { status: string; error: string };
+    };
+    const checked = await run({ LOOM_CHECK_IMMUTABLE: "1" });
+    assert.equal(checked.status, "failed");
+    assert.match(
+      checked.error,
+      /mutated the state it received at state\.notes, .*immutableState: true/,
+    );
+    // Unchecked, the broken promise goes unseen (the run completes, with wrong checkpoints).
+    const unchecked = await run({ LOOM_CHECK_IMMUTABLE: "" });
+    assert.equal(unchecked.status, "completed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

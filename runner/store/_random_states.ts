@@ -69,12 +69,12 @@ function copy(c: Container): Container {
 
 /**
  * The next state: one to three random changes to `state`, made as an immutable update (the
- * containers on the way copied) or in place.
+ * containers on the way copied) or in place; only immutable updates when `immutableOnly`.
  */
-export function nextState(r: SeededRandom, state: { [key: string]: Json }): {
+export function nextState(r: SeededRandom, state: { [key: string]: Json }, immutableOnly = false): {
   [key: string]: Json;
 } {
-  const immutable = r.next() < 0.6;
+  const immutable = immutableOnly || r.next() < 0.6;
   let root = immutable ? copy(state) as { [key: string]: Json } : state;
   for (let changes = r.int(1, 3); changes > 0; changes--) {
     // Walk down to a random container, copying it on the way when immutable.

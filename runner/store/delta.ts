@@ -14,7 +14,12 @@
  * walks the next state against it. Unchanged strings compare by reference first, so a state that
  * gained one message costs a walk over its containers plus the text of the new message, not the
  * text of the whole state. The copy is private: a state the agent mutated in place is still
- * compared value by value (no reference into the agent's objects is trusted). The walk also
+ * compared value by value. References into the agent's objects are trusted only where they
+ * cannot have changed (`TrustOptions`): a container identical (`===`) to the one a tracked node
+ * was last compared with is skipped without walking when its whole subtree was frozen
+ * (`Object.isFrozen`) then, or, with `trustIdentity` (the agent promises never to mutate the
+ * state it receives), always; so is the prefix of an array whose first items are the old array's
+ * by reference, at the cost of one comparison per item. The walk also
  * validates what is new, like `assertJson`; when it finds a value JSON cannot store it throws
  * {@linkcode NotJsonError} and the caller re-checks with `encodeJson` for the precise message.
  *
@@ -116,18 +121,58 @@ export class NotJsonError extends Error {
   }
 }
 
+/**
+ * Thrown by `TrackedState.update` under `TrustOptions.check` when a container trusted by
+ * reference was changed in place since the last checkpoint.
+ */
+export class MutatedStateError extends Error {
+  /** Path of the first changed value, e.g. `state.messages[3].text`. */
+  readonly path: string;
+
+  /** `path` names the first changed value. */
+  constructor(path: string) {
+    super(
+      `the step mutated the state it received at ${path}, but the agent declares immutableState: true; copy what you change instead (e.g. { ...state, messages: [...state.messages, m] })`,
+    );
+    this.name = "MutatedStateError";
+    this.path = path;
+  }
+}
+
+/** Which references into the agent's objects `TrackedState` trusts (see the module doc). */
+export interface TrustOptions {
+  /**
+   * Trust every container identical (`===`) to the one a tracked node was last compared with,
+   * not only frozen ones: the agent never mutates a state it received.
+   */
+  trustIdentity: boolean;
+  /**
+   * Also compare every trusted container value by value and throw {@linkcode MutatedStateError}
+   * when it changed (for tests and development: it costs the whole walk again).
+   */
+  check: boolean;
+}
+
+const NO_TRUST: Readonly<TrustOptions> = Object.freeze({ trustIdentity: false, check: false });
+
 const MAX_DEPTH = 64;
 
-/** An array as tracked: its items (primitives or tracked containers) and their text lengths. */
+/**
+ * An array as tracked: its items (primitives or tracked containers) and their text lengths;
+ * `src` is the agent's array it was last compared with, `frozen` whether that array and every
+ * container below it were frozen then (so none of them can have changed since).
+ */
 class Arr {
   constructor(
     readonly items: unknown[],
     readonly lens: number[],
     public len: number,
+    public src: unknown[],
+    public frozen: boolean,
   ) {}
 }
 
-/** An object as tracked: keys in text order, `"key":` lengths, values and their text lengths. */
+/** An object as tracked: keys in text order, `"key":` lengths, values and text lengths; as `Arr`. */
 class Obj {
   constructor(
     readonly keys: string[],
@@ -135,7 +180,14 @@ class Obj {
     readonly vals: unknown[],
     readonly lens: number[],
     public len: number,
+    public src: object,
+    public frozen: boolean,
   ) {}
+}
+
+/** Whether a tracked value is a primitive or a container whose whole subtree was frozen. */
+function isFrozenNode(node: unknown): boolean {
+  return !(node instanceof Arr || node instanceof Obj) || node.frozen;
 }
 
 /** A tracked value with its JSON text. */
@@ -185,21 +237,24 @@ function build(value: unknown, depth: number): Built {
     const items: unknown[] = new Array(value.length);
     const lens: number[] = new Array(value.length);
     const parts: string[] = new Array(value.length);
+    let frozen = Object.isFrozen(value);
     for (let i = 0; i < value.length; i++) {
       if (value[i] === undefined) throw new NotJsonError();
       const b = build(value[i], depth + 1);
       items[i] = b.node;
       lens[i] = b.text.length;
       parts[i] = b.text;
+      if (frozen) frozen = isFrozenNode(b.node);
     }
     const text = `[${parts.join(",")}]`;
-    return { node: new Arr(items, lens, text.length), text };
+    return { node: new Arr(items, lens, text.length, value, frozen), text };
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw new NotJsonError();
   if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJsonError();
   const keys: string[] = [], keyLens: number[] = [], vals: unknown[] = [], lens: number[] = [];
   const parts: string[] = [];
+  let frozen = Object.isFrozen(value);
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
     if (item === undefined) continue;
@@ -210,9 +265,10 @@ function build(value: unknown, depth: number): Built {
     vals.push(b.node);
     lens.push(b.text.length);
     parts.push(k + b.text);
+    if (frozen) frozen = isFrozenNode(b.node);
   }
   const text = `{${parts.join(",")}}`;
-  return { node: new Obj(keys, keyLens, vals, lens, text.length), text };
+  return { node: new Obj(keys, keyLens, vals, lens, text.length, value, frozen), text };
 }
 
 /**
@@ -224,19 +280,28 @@ export class TrackedState {
   #len: number;
   /** The change of length of the value `#value` last diffed. */
   #change = 0;
+  readonly #trustAll: boolean;
+  readonly #check: boolean;
 
-  private constructor(built: Built) {
+  private constructor(built: Built, trust: Readonly<TrustOptions>) {
     this.#root = built.node;
     this.#len = built.text.length;
+    this.#trustAll = trust.trustIdentity;
+    this.#check = trust.check;
   }
 
   /**
-   * Tracks a JSON value (e.g. a parsed checkpoint) and returns its JSON text too.
+   * Tracks a JSON value (the state a checkpoint was written from, or a parsed one) and returns its
+   * JSON text too. The tracked copy is private, but remembers which of the value's containers it
+   * was made from, for `trust`.
    * @throws {NotJsonError} When the value is not plain JSON.
    */
-  static of(value: unknown): { tracked: TrackedState; text: string } {
+  static of(
+    value: unknown,
+    trust: Readonly<TrustOptions> = NO_TRUST,
+  ): { tracked: TrackedState; text: string } {
     const built = build(value, 0);
-    return { tracked: new TrackedState(built), text: built.text };
+    return { tracked: new TrackedState(built, trust), text: built.text };
   }
 
   /** Length of the tracked checkpoint's JSON text (UTF-16 code units). */
@@ -246,14 +311,27 @@ export class TrackedState {
 
   /**
    * Moves to `next` and returns the splices from the old text to the new one. After a
-   * `NotJsonError` the tracked state is half-updated: discard it.
+   * `NotJsonError` or a `MutatedStateError` the tracked state is half-updated: discard it.
    * @throws {NotJsonError} When `next` is not plain JSON.
+   * @throws {MutatedStateError} Under `TrustOptions.check`, when a trusted container changed.
    */
   update(next: unknown): Splice[] {
     const out: Splice[] = [];
     this.#root = this.#value(this.#root, this.#len, next, 0, 0, out);
     this.#len += this.#change;
     return out;
+  }
+
+  /** Whether `node` may be taken as unchanged because `next` is its container by reference. */
+  #trusted(node: Arr | Obj, next: object): boolean {
+    if (node.src !== next || !(this.#trustAll || node.frozen)) return false;
+    if (this.#check) {
+      const inside = firstDifference(node, next);
+      if (inside !== undefined) {
+        throw new MutatedStateError(`state${pathTo(this.#root, node) ?? ""}${inside}`);
+      }
+    }
+    return true;
   }
 
   /**
@@ -275,10 +353,14 @@ export class TrackedState {
     if (typeof next === "object" && next !== null && depth <= MAX_DEPTH) {
       if (Array.isArray(next)) {
         if (old instanceof Arr) {
-          this.#change = this.#array(old, next, at, depth, out);
+          this.#change = this.#trusted(old, next) ? 0 : this.#array(old, next, at, depth, out);
           return old;
         }
       } else if (old instanceof Obj) {
+        if (this.#trusted(old, next)) {
+          this.#change = 0;
+          return old;
+        }
         const proto = Object.getPrototypeOf(next);
         if (proto !== Object.prototype && proto !== null) throw new NotJsonError();
         this.#change = this.#object(old, next as Record<string, unknown>, at, depth, out);
@@ -291,13 +373,29 @@ export class TrackedState {
     return b.node;
   }
 
+  /**
+   * How many first items of `next` are the old array's by reference and can be skipped: none
+   * unless the old array is trusted not to have changed since (then its items are the ones the
+   * tracked items were made from). Under `check` none, so that every item is checked.
+   */
+  #sharedPrefix(old: Arr, next: unknown[], common: number): number {
+    if (this.#check || !(this.#trustAll || old.frozen)) return 0;
+    const src = old.src;
+    let k = 0;
+    while (k < common && next[k] === src[k]) k++;
+    return k;
+  }
+
   #array(old: Arr, next: unknown[], at: number, depth: number, out: Splice[]): number {
     const n = old.items.length, m = next.length;
     const end = at + old.len - 1; // offset of "]" in the old text
     let change = 0;
-    let p = at + 1; // offset of item i in the old text
     const common = n < m ? n : m;
-    for (let i = 0; i < common; i++) {
+    const start = this.#sharedPrefix(old, next, common);
+    let p = itemOffset(old, at, end, start); // offset of item i in the old text
+    // Skipped items keep their frozen flags: all set when the old array was frozen.
+    let frozen = Object.isFrozen(next) && (start === 0 || old.frozen);
+    for (let i = start; i < common; i++) {
       const item = next[i];
       if (item === undefined) throw new NotJsonError();
       const was = old.items[i];
@@ -311,6 +409,7 @@ export class TrackedState {
           change += c;
         }
       }
+      if (frozen) frozen = isFrozenNode(old.items[i]);
       p += oldLen + 1;
     }
     if (m > n) {
@@ -321,6 +420,7 @@ export class TrackedState {
         old.items.push(b.node);
         old.lens.push(b.text.length);
         parts.push(b.text);
+        if (frozen) frozen = isFrozenNode(b.node);
       }
       const text = (n > 0 ? "," : "") + parts.join(",");
       out.push([end, 0, text]);
@@ -334,6 +434,8 @@ export class TrackedState {
       change -= end - from;
     }
     old.len += change;
+    old.src = next;
+    old.frozen = frozen;
     return change;
   }
 
@@ -344,12 +446,17 @@ export class TrackedState {
     depth: number,
     out: Splice[],
   ): number {
-    if (unchangedFlat(old, next)) return 0;
+    if (unchangedFlat(old, next)) {
+      old.src = next;
+      old.frozen = Object.isFrozen(next);
+      return 0;
+    }
     const n = old.keys.length;
     let change = 0;
     let p = at + 1; // offset of entry i in the old text
     let i = 0;
     let rest: [string, unknown][] | undefined;
+    let frozen = Object.isFrozen(next);
     for (const key in next) {
       const item = next[key];
       if (item === undefined) continue;
@@ -365,6 +472,7 @@ export class TrackedState {
             change += c;
           }
         }
+        if (frozen) frozen = isFrozenNode(old.vals[i]);
         p += old.keyLens[i] + oldLen + 1;
         i++;
       } else {
@@ -372,7 +480,9 @@ export class TrackedState {
       }
     }
     if (Object.getOwnPropertySymbols(next).length > 0) throw new NotJsonError();
+    old.src = next;
     if (rest === undefined && i === n) {
+      old.frozen = frozen;
       old.len += change;
       return change;
     }
@@ -393,11 +503,78 @@ export class TrackedState {
       old.vals.push(b.node);
       old.lens.push(b.text.length);
       parts.push(k + b.text);
+      if (frozen) frozen = isFrozenNode(b.node);
     }
+    old.frozen = frozen;
     const text = (i > 0 && parts.length > 0 ? "," : "") + parts.join(",");
     out.push([from, end - from, text]);
     change += text.length - (end - from);
     old.len += change;
     return change;
   }
+}
+
+/**
+ * Offset in the old text of item `i` of a tracked array at `at` whose "]" is at `end`, summed
+ * from the nearer end (a grown array's shared prefix is not walked item by item).
+ */
+function itemOffset(old: Arr, at: number, end: number, i: number): number {
+  const n = old.items.length;
+  if (i === 0) return at + 1;
+  if (i >= n) return end + 1; // past the last item: only used for an append
+  if (i <= n / 2) {
+    let p = at + 1;
+    for (let j = 0; j < i; j++) p += old.lens[j] + 1;
+    return p;
+  }
+  let p = end + 1;
+  for (let j = n - 1; j >= i; j--) p -= old.lens[j] + 1;
+  return p;
+}
+
+/** A path segment as `json.ts` names it: `.key`, `["odd key"]` or `[3]`. */
+function segment(key: string | number): string {
+  if (typeof key === "number") return `[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** The path (below the tracked node) of the first value where `value` differs from `node`. */
+function firstDifference(node: unknown, value: unknown): string | undefined {
+  if (node instanceof Arr) {
+    if (!Array.isArray(value) || value.length !== node.items.length) return "";
+    for (let i = 0; i < value.length; i++) {
+      const inside = firstDifference(node.items[i], value[i]);
+      if (inside !== undefined) return segment(i) + inside;
+    }
+    return undefined;
+  }
+  if (node instanceof Obj) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return "";
+    let i = 0;
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) continue;
+      if (i >= node.keys.length || node.keys[i] !== key) return segment(key);
+      const inside = firstDifference(node.vals[i], item);
+      if (inside !== undefined) return segment(key) + inside;
+      i++;
+    }
+    return i === node.keys.length ? undefined : segment(node.keys[i]);
+  }
+  return node === value ? undefined : "";
+}
+
+/** The path from `root` to the tracked node `target` (found by identity), for error messages. */
+function pathTo(root: unknown, target: unknown): string | undefined {
+  if (root === target) return "";
+  const children = root instanceof Arr
+    ? root.items.map((item, i) => [i, item] as const)
+    : root instanceof Obj
+    ? root.vals.map((item, i) => [root.keys[i], item] as const)
+    : [];
+  for (const [key, child] of children) {
+    const below = pathTo(child, target);
+    if (below !== undefined) return segment(key) + below;
+  }
+  return undefined;
 }

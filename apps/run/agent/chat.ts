@@ -459,6 +459,9 @@ export function chatAgent<S = undefined>(options: ChatAgentOptions<S>): ChatAgen
     moduleUrl: options.moduleUrl ?? callerModuleUrl(),
     // LLM and tool calls retry on their own; a step that still fails should stop the run.
     retry: { maxAttempts: 1 },
+    // A step never mutates the state it receives (it copies the conversation array before adding
+    // to it), so its checkpoint costs about the turn's new messages, not the whole conversation.
+    immutableState: true,
     initialState: (input) => initialChatState(name, system, input),
     step: (state, ctx) => chatStep(loop, state, ctx),
   });

@@ -462,3 +462,43 @@ Deno.test("chat agent: a question that is not a non-empty string is refused when
     );
   });
 });
+
+Deno.test("chat agent: declares immutableState, and its checkpoints are those of a fully compared run", async () => {
+  // 30 turns of two tool calls each, with long results: the conversation is stored as deltas.
+  const script = Array.from({ length: 30 }, (_, i) => ({
+    toolCalls: [
+      { name: "forecast", arguments: { city: `Oslo ${i} ü` } },
+      { name: "forecast", arguments: { city: `Bergen ${i}`, days: 2 } },
+    ],
+  }));
+  const make = () =>
+    chatAgent({
+      name: "long",
+      model: scriptedModel([...script, "Done."]),
+      tools: [tool({
+        name: "forecast",
+        description: "Weather.",
+        parameters: { type: "object", properties: { city: { type: "string" } } },
+        run: ({ city }) => `${city}: ${"sunny, 21 °C; ".repeat(20)}`,
+      })],
+      limits: { maxTurns: 40, maxToolCalls: 100 },
+    });
+  const trusted = make();
+  assert.equal(trusted.immutableState, true);
+  // The same agent without the promise: every state compared value by value.
+  const compared = { ...make(), immutableState: false };
+  await withStore(async (store) => {
+    const a = await startRun(trusted, { store, runId: "a", input: { question: "Weather?" } });
+    const b = await startRun(compared, { store, runId: "b", input: { question: "Weather?" } });
+    assert.equal(a.status, "completed");
+    assert.equal(b.status, "completed");
+    const steps = await store.listSteps("a");
+    assert.equal(steps.length, 31);
+    const other = await store.listSteps("b");
+    for (let i = 0; i < steps.length; i++) {
+      assert.equal(steps[i].state, other[i].state, `step ${i}`);
+    }
+    const last = JSON.parse(steps[29].state!) as { messages: ChatMessage[] };
+    assert.equal(last.messages.length, 1 + 30 * 3);
+  });
+});
