@@ -66,14 +66,20 @@ function makeMessages(n: number): Message[] {
 
 let MESSAGES: Message[] = [];
 
-const chat = defineAgent({
+const chatDefinition = {
   name: "chat",
   initialState: (input: { target: number }): Chat => ({ messages: [], target: input.target }),
-  step: (s: Chat, ctx) =>
+  step: (s: Chat, ctx: { step: number }) =>
     s.messages.length >= s.target
       ? { messages: s.messages.length }
       : recur({ ...s, messages: [...s.messages, MESSAGES[ctx.step]] }),
-});
+};
+const chat = defineAgent(chatDefinition);
+/**
+ * The same agent declaring `immutableState: true`, as `loom-run`'s chat agent does (a runner
+ * without the option ignores it: both rows then measure the same thing).
+ */
+const chatImmutable = defineAgent({ ...chatDefinition, immutableState: true });
 
 async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "loom-cp-bench-" });
@@ -103,13 +109,13 @@ interface GrowingRun {
 }
 
 /** The growing run on the runner's own store, through the public API. */
-async function loomGrowing(n: number, reads: boolean): Promise<GrowingRun> {
+async function loomGrowing(n: number, reads: boolean, agent = chat): Promise<GrowingRun> {
   const dir = await tempDir();
   const path = `${dir}/chat.sqlite`;
   try {
     const store = openStore(path);
     const t0 = performance.now();
-    const r = await startRun(chat, { store, runId: "chat", input: { target: n } });
+    const r = await startRun(agent, { store, runId: "chat", input: { target: n } });
     const ms = performance.now() - t0;
     if (r.status !== "completed") throw new Error(`growing run ended ${r.status}`);
     const out: GrowingRun = {
@@ -369,6 +375,11 @@ for (const n of SIZES) {
   loom.push(run);
   measured.push(run);
 }
+// The same runs with immutableState (sizes that the default agent could run).
+const immutable: GrowingRun[] = [];
+for (const run of loom.filter((r) => !r.extrapolated)) {
+  immutable.push(await loomGrowing(run.steps, false, chatImmutable));
+}
 // Reads of the longest run that was measured (the last size, unless it was extrapolated).
 let reads = loom.findLast((r) => !r.extrapolated && r.reads)?.reads;
 let readsOf = loom.findLast((r) => !r.extrapolated && r.reads)?.steps;
@@ -397,6 +408,7 @@ const report = {
   growing: SIZES.map((n) => ({
     steps: n,
     loom: at(loom, n),
+    loomImmutableState: at(immutable, n),
     baseline: baselineAt(n),
   })),
   baselineMeasured: baseline,
@@ -437,12 +449,20 @@ if (values.json) {
     const l = g.loom!;
     console.log(`  ${f(g.steps)} steps`);
     console.log(
-      `    loom       ${mb(l.bytes).padStart(12)}  ${f(l.stepsPerSec).padStart(7)} steps/s${
-        tag(l)
-      }`,
+      `    ${"loom".padEnd(20)} ${mb(l.bytes).padStart(12)}  ${
+        f(l.stepsPerSec).padStart(7)
+      } steps/s${tag(l)}`,
     );
+    const im = g.loomImmutableState;
+    if (im) {
+      console.log(
+        `    ${"loom, immutableState".padEnd(20)} ${mb(im.bytes).padStart(12)}  ${
+          f(im.stepsPerSec).padStart(7)
+        } steps/s   (as loom-run's chat agent declares)`,
+      );
+    }
     console.log(
-      `    baseline   ${mb(g.baseline.bytes).padStart(12)}  ${
+      `    ${"baseline".padEnd(20)} ${mb(g.baseline.bytes).padStart(12)}  ${
         f(g.baseline.stepsPerSec).padStart(7)
       } steps/s${tag(g.baseline)}   (today's whole-state rows, raw node:sqlite)`,
     );
