@@ -143,7 +143,7 @@ Deno.test("cli: signal, calls, attempts, cancel, fork, delete, prune", async () 
     assert.equal(r.code, 2);
     assert.equal(r.err, "error: run b was cancelled and cannot be resumed");
     r = await cli("delete", "--run-id", "b", "--db", db, "--json");
-    assert.deepEqual(JSON.parse(r.out), { deleted: ["b"] });
+    assert.deepEqual(JSON.parse(r.out).deleted, ["b"]);
     r = await cli("prune", "--db", db, "--ended-before", "2000-01-01");
     assert.match(r.out, /pruned 0 run/);
     r = await cli(
@@ -202,9 +202,9 @@ Deno.test("cli: prune deletes runs that ended before a date, of the statuses ask
     assert.equal((await cli("cancel", "--run-id", "waits", "--db", db)).code, 0);
     const later = new Date(Date.now() + 60_000).toISOString();
     let r = await cli("prune", "--db", db, "--ended-before", later, "--json");
-    assert.deepEqual(JSON.parse(r.out), { deleted: ["done"] }, "completed runs by default");
+    assert.deepEqual(JSON.parse(r.out).deleted, ["done"], "completed runs by default");
     r = await cli("prune", "--db", db, "--ended-before", later, "--status", "failed,cancelled");
-    assert.equal(r.out, "pruned 1 run(s)");
+    assert.match(r.out, /^pruned 1 run\(s\); gave back /);
     assert.equal((await cli("list", "--db", db)).out, "no runs");
   });
 });

@@ -80,6 +80,7 @@ export {
 } from "./engine/engine.ts";
 export {
   cancelRun,
+  type DeleteResult,
   deleteRun,
   type ForkOptions,
   forkRun,
@@ -88,7 +89,18 @@ export {
   pruneRuns,
   retryRun,
   sendSignal,
+  type SpaceOptions,
 } from "./inspect/admin.ts";
+export {
+  type ReclaimMethod,
+  type ReclaimOptions,
+  type RunSize,
+  spaceOf,
+  type SpaceReport,
+  type StoreSpace,
+  type TableSize,
+  type TrimOptions,
+} from "./store/space.ts";
 export {
   explainRun,
   type Explanation,

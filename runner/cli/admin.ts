@@ -5,7 +5,15 @@
  * @module
  */
 import { RunnerError } from "../errors.ts";
-import { cancelRun, deleteRun, forkRun, pruneRuns, sendSignal } from "../inspect/admin.ts";
+import {
+  cancelRun,
+  type DeleteResult,
+  deleteRun,
+  forkRun,
+  pruneRuns,
+  sendSignal,
+  type SpaceOptions,
+} from "../inspect/admin.ts";
 import { type RunStatus, TERMINAL_STATUSES } from "../store/store.ts";
 import {
   type Command,
@@ -17,6 +25,7 @@ import {
   RUN_ID,
   withStore,
 } from "./command.ts";
+import { bytes } from "./format.ts";
 
 const signalCommand: Command = {
   summary: "deliver a signal to a run (resume it afterwards, or let a worker take it)",
@@ -87,26 +96,62 @@ const forkCommand: Command = {
     }),
 };
 
+/** `--vacuum` and `--keep-space`: how the deleted rows' space is given back. */
+const SPACE_FLAGS = {
+  vacuum: { type: "boolean" },
+  "keep-space": { type: "boolean" },
+} as const;
+
+function spaceOptions(values: Record<string, unknown>): SpaceOptions {
+  if (values.vacuum && values["keep-space"]) {
+    throw new RunnerError("--vacuum and --keep-space exclude each other: choose one");
+  }
+  return { reclaim: values.vacuum ? "full" : values["keep-space"] ? "none" : "auto" };
+}
+
+const METHODS: Record<DeleteResult["method"], string> = {
+  "incremental-vacuum": "incremental vacuum",
+  "vacuum": "VACUUM",
+  "pg-vacuum": "VACUUM",
+  "pg-vacuum-full": "VACUUM FULL",
+  "none": "space kept for later writes",
+};
+
+/** One line on the space: what was given back, and the bytes on disk before and after. */
+function spaceLine(r: DeleteResult): string {
+  const sizes = `${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)} on disk`;
+  const wal = r.method !== "none" && !r.walTruncated
+    ? "; the WAL is still read by another connection and will be cut later"
+    : "";
+  if (r.deleted.length === 0) return `${bytes(r.bytesAfter)} on disk`;
+  return r.method === "none"
+    ? `${sizes} (${METHODS.none})`
+    : `gave back ${bytes(r.reclaimedBytes)} (${sizes}, ${METHODS[r.method]})${wal}`;
+}
+
 const delCommand: Command = {
-  summary: "delete a run, its rows and its children",
-  usage: "delete --run-id ID --db FILE",
-  options: RUN_ID,
+  summary: "delete a run, its rows and its children, and give the space back",
+  usage: "delete --run-id ID --db FILE [--vacuum | --keep-space]",
+  options: { ...RUN_ID, ...SPACE_FLAGS },
   run: (ctx) =>
     withStore(ctx.values, "write", async (s) => {
-      const ids = await deleteRun(s, need(ctx.values, "run-id"));
-      ctx.out.doc({ deleted: ids });
-      ctx.out.text(`deleted ${ids.join(", ")}`);
+      const options = spaceOptions(ctx.values);
+      const r = await deleteRun(s, need(ctx.values, "run-id"), options);
+      ctx.out.doc(r);
+      ctx.out.text(`deleted ${r.deleted.join(", ")}; ${spaceLine(r)}`);
       return 0;
     }),
 };
 
 const pruneCommand: Command = {
-  summary: "delete runs that ended before a date (completed ones unless --status says)",
-  usage: "prune --db FILE --ended-before DATE [--status completed,failed,cancelled] [--vacuum]",
+  summary:
+    "delete runs that ended before a date (completed ones unless --status says), and give the space back",
+  usage:
+    "prune --db FILE --ended-before DATE [--status completed,failed,cancelled] [--vacuum | --keep-space]",
   options: {
     "ended-before": { type: "string" },
     status: { type: "string" },
-    vacuum: { type: "boolean" },
+    ...SPACE_FLAGS,
   },
   renamedFlags: { "completed-before": "ended-before" },
   run: (ctx) =>
@@ -128,10 +173,10 @@ const pruneCommand: Command = {
           );
         }
       }
-      const ids = await pruneRuns(s, { endedBefore, statuses });
-      if (ctx.values.vacuum) await (s as { vacuum?: () => unknown }).vacuum?.();
-      ctx.out.doc({ deleted: ids });
-      ctx.out.text(`pruned ${ids.length} run(s)`);
+      const options = spaceOptions(ctx.values);
+      const r = await pruneRuns(s, { endedBefore, statuses, ...options });
+      ctx.out.doc(r);
+      ctx.out.text(`pruned ${r.deleted.length} run(s); ${spaceLine(r)}`);
       return 0;
     }),
 };

@@ -33,3 +33,16 @@ export function cut(text: string | null | undefined, max = 60): string {
   if (text === null || text === undefined) return "-";
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+/** A byte count for people: `812 B`, `4.0 KiB`, `515.3 MiB`, `1.20 GiB`. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(u >= 2 && v < 10 ? 2 : 1)} ${units[u]}`;
+}

@@ -12,7 +12,8 @@ import { explainRun, formatExplain, preview } from "../inspect/explain.ts";
 import { verifyRun } from "../inspect/verify.ts";
 import { RUN_STATUSES, type RunStatus } from "../store/store.ts";
 import { type Command, intFlag, need, page, PAGING, RUN_ID, withStore } from "./command.ts";
-import { cut, duration, table, time } from "./format.ts";
+import { bytes, cut, duration, table, time } from "./format.ts";
+import type { RunSize } from "../store/space.ts";
 
 const explainCommand: Command = {
   summary: "tell what happened in a run",
@@ -239,6 +240,15 @@ const callsCommand: Command = {
     }),
 };
 
+/** `size: 1.2 MiB (steps 1.1 MiB in 1,001 rows, events 2.3 KiB in 4 rows, ...)`. */
+function sizeLine(size: RunSize): string {
+  const parts = Object.entries(size.tables)
+    .filter(([, t]) => t.rows > 0)
+    .sort(([, a], [, b]) => b.bytes - a.bytes)
+    .map(([name, t]) => `${name} ${bytes(t.bytes)} in ${t.rows.toLocaleString("en-US")} row(s)`);
+  return `  size: ${bytes(size.bytes)} of rows in the store (${parts.join(", ")})`;
+}
+
 const verifyCommand: Command = {
   summary: "check a run's integrity (gaps, checkpoints, hashes, the store's own check)",
   usage: "verify --run-id ID --db FILE",
@@ -255,6 +265,7 @@ const verifyCommand: Command = {
           }`,
       );
       for (const w of r.warnings) ctx.out.text(`  warning: ${w}`);
+      ctx.out.text(sizeLine(r.size));
       return r.ok ? 0 : 1;
     }),
 };

@@ -621,7 +621,7 @@ Deno.test("children: durable child runs, the parent waits for a waiting child, e
     ]);
     assert.match(formatExplain(e), /└─ p\/child-3 \(child\) completed/);
     const deleted = await deleteRun(store, "p");
-    assert.equal(deleted.length, 4);
+    assert.equal(deleted.deleted.length, 4);
     assert.equal(await store.getRun("p/child-1"), undefined);
   });
 });
@@ -709,9 +709,12 @@ Deno.test("prune deletes runs that ended before a date; list pages", async () =>
     await startRun(counter, { store, runId: "open", maxSteps: 1 });
     assert.equal((await store.listRuns({ limit: 2 })).length, 2);
     assert.equal((await store.listRuns({ limit: 2, offset: 2 })).length, 2);
-    assert.deepEqual(await pruneRuns(store, { endedBefore: new Date(Date.now() - 60_000) }), []);
+    assert.deepEqual(
+      (await pruneRuns(store, { endedBefore: new Date(Date.now() - 60_000) })).deleted,
+      [],
+    );
     const gone = await pruneRuns(store, { endedBefore: new Date(Date.now() + 1000) });
-    assert.deepEqual(gone.sort(), ["a", "b", "c"]);
+    assert.deepEqual(gone.deleted.sort(), ["a", "b", "c"]);
     assert.deepEqual((await store.listRuns()).map((r) => r.runId), ["open"]);
     assert.equal((await store.listSteps("a")).length, 0);
     await assert.rejects(
@@ -806,6 +809,9 @@ Deno.test("the names before issue 12 keep working: stepIndex, signal, category, 
     ]);
     const fork = await forkRun(store, { runId: "o", fromStep: 1, newRunId: "f" });
     assert.equal(fork.firstStep, 1);
-    assert.deepEqual(await pruneRuns(store, { before: new Date(Date.now() + 1000) }), ["o"]);
+    assert.deepEqual(
+      (await pruneRuns(store, { before: new Date(Date.now() + 1000) })).deleted,
+      ["o"],
+    );
   });
 });

@@ -8,6 +8,7 @@ import { RunnerError } from "../errors.ts";
 import { encodeJson } from "../json.ts";
 import { requireRun } from "../engine/engine.ts";
 import { leaseIsLive } from "../engine/lease.ts";
+import { spaceOf, type SpaceReport, type StoreSpace, type TrimOptions } from "../store/space.ts";
 import { type RunRecord, type RunStatus, type Store, TERMINAL_STATUSES } from "../store/store.ts";
 
 /**
@@ -227,22 +228,178 @@ export async function forkRun(store: Store, options: ForkOptions): Promise<RunRe
   return rec;
 }
 
-/** Deletes a run, its rows and its child runs. Refuses a run that a live process is advancing. */
-export async function deleteRun(store: Store, runId: string): Promise<string[]> {
+/**
+ * What `deleteRun` and `pruneRuns` do with the space the deleted rows took, and how they delete
+ * large runs.
+ */
+export interface SpaceOptions {
+  /**
+   * `"auto"`: give the space back to the file system without holding the write lock for long
+   * (SQLite: `incremental_vacuum` in short transactions, after one `VACUUM` for a file created
+   * before incremental vacuum was turned on; PostgreSQL: `VACUUM`), then truncate the WAL.
+   * `"full"`: rewrite the whole database (SQLite `VACUUM`, PostgreSQL `VACUUM FULL`), which holds
+   * the lock while it runs. `"none"`: keep the free space inside the database for later writes.
+   * @default "auto"
+   */
+  reclaim?: "auto" | "full" | "none";
+  /**
+   * Rows deleted per transaction from a large run (SQLite), pausing between transactions so a
+   * running run keeps committing; a run with fewer rows is deleted in one transaction.
+   * @default 500
+   */
+  batchRows?: number;
+  /** Called after each batch of a large run's rows (progress). */
+  onBatch?: TrimOptions["onBatch"];
+}
+
+/** Outcome of `deleteRun` and `pruneRuns`: the runs deleted and the space given back. */
+export interface DeleteResult extends SpaceReport {
+  /** Ids of the deleted runs (children before their parent). */
+  deleted: string[];
+}
+
+/**
+ * Deletes a run, its rows and its child runs, then gives the space back to the file system (see
+ * `SpaceOptions`). A large run is deleted in short transactions; an unfinished one is first
+ * cancelled, so that a delete interrupted half-way leaves a cancelled run, and deleting it again
+ * finishes the job. Refuses a run that a live process is advancing.
+ *
+ * @param store The run's store.
+ * @param runId The run.
+ * @param options Reclaiming and batching.
+ * @returns The deleted ids and the store's bytes on disk before and after (`reclaimedBytes`).
+ * @throws {RunnerError} When the run is unknown or a live process is advancing it.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { defineAgent, deleteRun, openStore, startRun } from "@loom/runner";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = openStore(`${dir}/runs.sqlite`);
+ * const hello = defineAgent({ name: "hello", initialState: () => ({}), step: () => "hi" });
+ * await startRun(hello, { store, runId: "r1" });
+ * const out = await deleteRun(store, "r1");
+ * deepEqual(out.deleted, ["r1"]);
+ * console.log(`gave back ${out.reclaimedBytes} bytes (${out.bytesBefore} -> ${out.bytesAfter})`);
+ * store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function deleteRun(
+  store: Store,
+  runId: string,
+  options: SpaceOptions = {},
+): Promise<DeleteResult> {
+  checkSpaceOptions(options);
   const run = await requireRun(store, runId);
+  refuseLive(store, run);
+  const space = spaceOf(store);
+  const bytesBefore = await space.diskBytes();
+  const deleted = await deleteTree(store, run, options);
+  return { deleted, ...await reclaim(space, bytesBefore, deleted.length > 0, options) };
+}
+
+function refuseLive(store: Store, run: RunRecord): void {
   if (run.status === "running" && leaseIsLive(run, Date.now(), store)) {
-    throw new RunnerError(`run ${runId} is being advanced by ${run.leaseOwner}; cancel it first`);
+    throw new RunnerError(
+      `run ${run.runId} is being advanced by ${run.leaseOwner}; cancel it first`,
+    );
   }
+}
+
+/** Deletes a run's children, then the run. Returns the ids deleted. */
+async function deleteTree(store: Store, run: RunRecord, options: SpaceOptions): Promise<string[]> {
+  refuseLive(store, run);
   const deleted: string[] = [];
-  for (const child of await store.listRuns({ parentRunId: runId })) {
-    deleted.push(...await deleteRun(store, child.runId));
+  for (const child of await store.listRuns({ parentRunId: run.runId })) {
+    deleted.push(...await deleteTree(store, child, options));
   }
-  if (await store.deleteRun(runId)) deleted.push(runId);
+  if (await deleteRows(store, run, options)) deleted.push(run.runId);
   return deleted;
 }
 
+/**
+ * One run's rows: a large run's in batches (after cancelling it when unfinished, so nothing
+ * resumes a half-deleted run), then the rest and the run row in one transaction.
+ */
+async function deleteRows(store: Store, run: RunRecord, options: SpaceOptions): Promise<boolean> {
+  if (!TERMINAL_STATUSES.includes(run.status)) {
+    const cancelled = await store.updateRunIf(run.runId, [run.status], {
+      status: "cancelled",
+      error: "deleted",
+      errorCategory: "business",
+      waiting: null,
+      leaseOwner: null,
+      leaseExpires: null,
+    });
+    if (!cancelled) {
+      // It changed since it was read: gone, finished, or taken by a process.
+      const now = await store.getRun(run.runId);
+      if (!now) return false;
+      refuseLive(store, now);
+      if (!TERMINAL_STATUSES.includes(now.status)) {
+        throw new RunnerError(`run ${run.runId} changed while it was being deleted; try again`);
+      }
+    }
+  }
+  await spaceOf(store).trimRun(run.runId, {
+    batchRows: options.batchRows,
+    onBatch: options.onBatch,
+  });
+  return await store.deleteRun(run.runId);
+}
+
+/** Refuses bad space options before anything is deleted. */
+function checkSpaceOptions(options: SpaceOptions): void {
+  const { reclaim = "auto", batchRows = 500 } = options;
+  if (!["auto", "full", "none"].includes(reclaim)) {
+    throw new RunnerError(`reclaim must be auto, full or none, got ${reclaim}`);
+  }
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RunnerError(`batchRows must be a positive integer, got ${batchRows}`);
+  }
+}
+
+/** Gives the space back as `options.reclaim` says, or only measures when nothing was deleted. */
+async function reclaim(
+  space: StoreSpace,
+  bytesBefore: number,
+  deletedAny: boolean,
+  options: SpaceOptions,
+): Promise<SpaceReport> {
+  const how = options.reclaim ?? "auto";
+  if (how === "none" || !deletedAny) {
+    const bytesAfter = await space.diskBytes();
+    return {
+      bytesBefore,
+      bytesAfter,
+      reclaimedBytes: Math.max(0, bytesBefore - bytesAfter),
+      method: "none",
+      walTruncated: false,
+    };
+  }
+  return await space.reclaim(bytesBefore, { full: how === "full" });
+}
+
+/**
+ * On a single-writer store (SQLite), pauses as long as the deletes took once they add up to 20 ms,
+ * so a long prune lets other writers (a running run) commit between its transactions.
+ */
+function pacer(singleWriter: boolean): (ms: number) => Promise<void> {
+  let busy = 0;
+  return async (ms) => {
+    if (!singleWriter) return;
+    busy += ms;
+    if (busy < 20) return;
+    const wait = Math.min(50, busy);
+    busy = 0;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  };
+}
+
 /** Options of `pruneRuns`. */
-export interface PruneOptions {
+export interface PruneOptions extends SpaceOptions {
   /** Delete runs that ended (reached their terminal status) before this time (required). */
   endedBefore?: Date;
   /** @deprecated Use `endedBefore` (the same filter: when the run ended). */
@@ -251,11 +408,19 @@ export interface PruneOptions {
   statuses?: RunStatus[];
 }
 
-/** Deletes runs that ended before `endedBefore` in one of `statuses`. Returns their ids. */
-export async function pruneRuns(store: Store, options: PruneOptions): Promise<string[]> {
+/**
+ * Deletes runs that ended before `endedBefore` in one of `statuses`, each in its own
+ * transaction(s) (large runs in batches, see `SpaceOptions.batchRows`), then gives the space back
+ * to the file system once.
+ *
+ * @returns The deleted ids and the store's bytes on disk before and after (`reclaimedBytes`).
+ * @throws {RunnerError} Without `endedBefore`, or for a status that is not terminal.
+ */
+export async function pruneRuns(store: Store, options: PruneOptions): Promise<DeleteResult> {
   const endedBefore = options.endedBefore ?? options.before;
   if (!endedBefore) throw new RunnerError("pruneRuns needs endedBefore: the time runs ended by");
   const statuses = options.statuses ?? ["completed"];
+  checkSpaceOptions(options);
   for (const s of statuses) {
     if (!TERMINAL_STATUSES.includes(s)) {
       throw new RunnerError(
@@ -263,7 +428,10 @@ export async function pruneRuns(store: Store, options: PruneOptions): Promise<st
       );
     }
   }
+  const space = spaceOf(store);
+  const bytesBefore = await space.diskBytes();
   const out: string[] = [];
+  const pace = pacer(space.singleWriter);
   for (const status of statuses) {
     for (;;) {
       const batch = await store.listRuns({
@@ -273,9 +441,11 @@ export async function pruneRuns(store: Store, options: PruneOptions): Promise<st
       });
       if (batch.length === 0) break;
       for (const r of batch) {
-        if (await store.deleteRun(r.runId)) out.push(r.runId);
+        const t0 = performance.now();
+        if (await deleteRows(store, r, options)) out.push(r.runId);
+        await pace(performance.now() - t0);
       }
     }
   }
-  return out;
+  return { deleted: out, ...await reclaim(space, bytesBefore, out.length > 0, options) };
 }

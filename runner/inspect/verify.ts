@@ -1,13 +1,14 @@
 /**
  * `verifyRun`: checks a run's integrity — no gaps in steps or failed attempts, checkpoints kept as
  * the run's stored policy says, stored JSON parses, call hashes match — plus the store's own
- * integrity check (`PRAGMA integrity_check` on SQLite).
+ * integrity check (`PRAGMA integrity_check` on SQLite); and what the run's rows take in the store.
  *
  * @module
  */
 import { requireRun } from "../engine/engine.ts";
 import { RunnerError } from "../errors.ts";
 import { sha256Hex, stableStringify } from "../json.ts";
+import { type RunSize, spaceOf } from "../store/space.ts";
 import type {
   CallRecord,
   RunRecord,
@@ -29,6 +30,8 @@ export interface VerifyReport {
   warnings: string[];
   /** How many rows of each kind were checked. */
   checked: { steps: number; failedAttempts: number; calls: number; signals: number };
+  /** What the run's rows take in the store, per table (see `RunSize`). */
+  size: RunSize;
 }
 
 function parses(text: string): boolean {
@@ -66,6 +69,7 @@ export async function verifyRun(store: Store, runId: string): Promise<VerifyRepo
     problems: found.problems,
     warnings: found.warnings,
     checked: { steps: stats.count, failedAttempts, calls, signals },
+    size: await spaceOf(store).runBytes(runId),
   };
 }
 

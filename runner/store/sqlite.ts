@@ -88,6 +88,12 @@ export interface OpenStoreOptions {
    * @default 4096
    */
   pageSize?: number;
+  /**
+   * Size the WAL file is cut back to after a checkpoint (`PRAGMA journal_size_limit`, bytes), so
+   * a long run's WAL does not keep the largest size it ever reached; -1 keeps it.
+   * @default 67108864 (64 MiB)
+   */
+  walSizeLimit?: number;
 }
 
 /** Largest checkpoint kept in its step row (UTF-8 bytes): the row then fits in its page. */
@@ -239,6 +245,14 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/** `OpenStoreOptions.walSizeLimit`, checked. */
+function walSizeLimit(bytes = 64 * 1024 * 1024): number {
+  if (!Number.isInteger(bytes) || bytes < -1) {
+    throw new RunnerError(`walSizeLimit must be a byte count or -1, got ${bytes}`);
+  }
+  return bytes;
+}
+
 function limitClause(page: Page | undefined): string {
   return sqlLimit(page, "-1");
 }
@@ -388,8 +402,11 @@ export class SqliteStore implements Store {
     }
     const version = this.#checkHeader(isNewFile, false);
     if (!isNewFile && (options.integrityCheck ?? "quick") === "quick") this.#quickCheck();
+    // Before the first table: deleted runs' pages can be freed in short transactions (space.ts).
+    if (isNewFile) this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
     this.#migrate(version);
     if (!memory) this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`PRAGMA journal_size_limit = ${walSizeLimit(options.walSizeLimit)}`);
     this.db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
   }
 

@@ -64,6 +64,8 @@ import {
 } from "../_steps.ts";
 import { DEFAULT_PG_SCHEMA, migrateSchema, SCHEMA_NAME, type Tables, tablesOf } from "./schema.ts";
 import * as queue from "./work_queue.ts";
+import { PostgresSpace } from "./space.ts";
+import type { StoreSpace } from "../space.ts";
 
 export type { Sql } from "./_db.ts";
 
@@ -702,6 +704,11 @@ export class PostgresStore implements Store, WorkQueue {
       [this.schema],
     );
     return n;
+  }
+
+  /** Space of the schema's tables and runs, and `VACUUM` (`space.ts`). */
+  space(): StoreSpace {
+    return new PostgresSpace(this.sql, this.schema);
   }
 
   // ---- WorkQueue (see work_queue.ts): what workers use to share the runs ----
