@@ -105,10 +105,13 @@ async function checkSteps(
     failedByStep.set(a.step, Math.max(failedByStep.get(a.step) ?? 0, a.attempt));
   }
   let prev: number | null = null;
-  for (let offset = 0;; offset += 5000) {
+  // Pages sized by the states they hold: a long run whose state grew to megabytes is read a few
+  // steps at a time (every state is rebuilt whole), a run of small states 5,000 at a time.
+  let limit = 16;
+  for (let offset = 0;;) {
     let rows: StepRecord[];
     try {
-      rows = await store.listSteps(runId, { limit: 5000, offset });
+      rows = await store.listSteps(runId, { limit, offset });
     } catch (e) {
       // A checkpoint stored as a delta whose chain is broken cannot be rebuilt: say which.
       if (!(e instanceof RunnerError)) throw e;
@@ -129,7 +132,27 @@ async function checkSteps(
         );
       }
     }
+    offset += rows.length;
+    limit = nextPageSize(rows);
   }
+}
+
+/** State text a page of steps may hold, in UTF-16 code units (about bytes for ASCII JSON). */
+const PAGE_STATE_CHARS = 32 * 1024 * 1024;
+
+/**
+ * Steps in the next page: at most twice this page, and as many as fit `PAGE_STATE_CHARS` if states
+ * keep growing at this page's rate from its largest one.
+ */
+function nextPageSize(rows: readonly StepRecord[]): number {
+  const size = (r: StepRecord) => r.state?.length ?? 0;
+  const largest = rows.reduce((n, r) => Math.max(n, size(r)), 1);
+  const growth = rows.length > 1
+    ? Math.max(0, (size(rows[rows.length - 1]) - size(rows[0])) / (rows.length - 1))
+    : 0;
+  let limit = Math.min(5000, rows.length * 2);
+  while (limit > 1 && limit * (largest + growth * limit) > PAGE_STATE_CHARS) limit >>= 1;
+  return limit;
 }
 
 /** One step row: its state parses, and is kept where the run's stored policy says it must be. */
