@@ -159,6 +159,53 @@ function localPath(pathname: string, base: string): string {
   return pathname;
 }
 
+/** What `checkRequestToken` found. */
+export type TokenCheck =
+  | { accepted: false }
+  | {
+    accepted: true;
+    /** The `set-cookie` value to send when the token came as `?token=` (a browser's first visit). */
+    setCookie?: string;
+  };
+
+/** Where `checkRequestToken` keeps a token that came as `?token=`. */
+export interface TokenCookie {
+  /** The cookie's name. */
+  name: string;
+  /** The cookie's path (the handler's base path). @default "/" */
+  path?: string;
+}
+
+/**
+ * Checks the token a request carries: an `Authorization: Bearer` header, `?token=` (then the
+ * answer should set an HttpOnly SameSite=Strict cookie so the page's own requests carry it), or
+ * that cookie. The comparison takes the same time wherever the strings differ.
+ *
+ * @example
+ * ```ts
+ * import { checkRequestToken } from "@loom/xray/serve";
+ * const request = new Request("http://127.0.0.1/?token=s3cret");
+ * const check = checkRequestToken(request, new URL(request.url), "s3cret", { name: "t" });
+ * console.log(check.accepted); // true, with a setCookie value for the browser
+ * ```
+ */
+export function checkRequestToken(
+  request: Request,
+  url: URL,
+  token: string,
+  cookie: TokenCookie,
+): TokenCheck {
+  const given = givenToken(request, url, cookie.name);
+  if (!sameToken(given.token, token)) return { accepted: false };
+  if (!given.fromQuery) return { accepted: true };
+  return {
+    accepted: true,
+    setCookie: `${cookie.name}=${encodeURIComponent(token)}; Path=${
+      cookie.path || "/"
+    }; HttpOnly; SameSite=Strict`,
+  };
+}
+
 /** Compares two strings in time that does not depend on where they differ. */
 function sameToken(given: string, expected: string): boolean {
   const a = new TextEncoder().encode(given);
@@ -169,19 +216,22 @@ function sameToken(given: string, expected: string): boolean {
 }
 
 /** The token a request carries: bearer header, `?token=`, or the cookie a `?token=` set. */
-function givenToken(request: Request, url: URL): { token: string; fromQuery: boolean } {
+function givenToken(
+  request: Request,
+  url: URL,
+  cookieName: string,
+): { token: string; fromQuery: boolean } {
   const header = request.headers.get("authorization") ?? "";
   if (header.startsWith("Bearer ")) return { token: header.slice(7), fromQuery: false };
   const query = url.searchParams.get("token");
   if (query !== null) return { token: query, fromQuery: true };
   for (const part of (request.headers.get("cookie") ?? "").split(";")) {
     const [name, ...value] = part.trim().split("=");
-    if (name === TOKEN_COOKIE) {
-      try {
-        return { token: decodeURIComponent(value.join("=")), fromQuery: false };
-      } catch {
-        break;
-      }
+    if (name !== cookieName) continue;
+    try {
+      return { token: decodeURIComponent(value.join("=")), fromQuery: false };
+    } catch {
+      break;
     }
   }
   return { token: "", fromQuery: false };
@@ -218,21 +268,15 @@ export function createTraceHandler(
     const url = new URL(request.url);
     let setCookie: HeadersInit = {};
     if (token) {
-      const given = givenToken(request, url);
-      if (!sameToken(given.token, token)) {
+      const check = checkRequestToken(request, url, token, { name: TOKEN_COOKIE, path: base });
+      if (!check.accepted) {
         return jsonResponse(
           { error: "a valid token is required (Authorization: Bearer <token>, or ?token=)" },
           401,
           { "www-authenticate": 'Bearer realm="loom traces"' },
         );
       }
-      if (given.fromQuery) {
-        setCookie = {
-          "set-cookie": `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=${
-            base || "/"
-          }; HttpOnly; SameSite=Strict`,
-        };
-      }
+      if (check.setCookie) setCookie = { "set-cookie": check.setCookie };
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return jsonResponse(

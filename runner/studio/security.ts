@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { isLoopback } from "@loom/xray/serve";
+import { checkRequestToken, isLoopback } from "@loom/xray/serve";
 
 /** The Content-Security-Policy of every studio HTML page: nothing from outside the page. */
 export const STUDIO_CSP: string = "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -62,33 +62,6 @@ export function html(body: string, status = 200, csp = STUDIO_CSP): Response {
   return new Response(body, { status, headers: baseHeaders("text/html; charset=UTF-8", csp) });
 }
 
-/** Compares two strings in time that does not depend on where they differ. */
-function sameToken(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
-  return diff === 0;
-}
-
-/** The token a request carries: bearer header, `?token=`, or the cookie a `?token=` set. */
-function givenToken(request: Request, url: URL): { token: string; fromQuery: boolean } {
-  const header = request.headers.get("authorization") ?? "";
-  if (header.startsWith("Bearer ")) return { token: header.slice(7), fromQuery: false };
-  const query = url.searchParams.get("token");
-  if (query !== null) return { token: query, fromQuery: true };
-  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
-    const [name, ...value] = part.trim().split("=");
-    if (name !== TOKEN_COOKIE) continue;
-    try {
-      return { token: decodeURIComponent(value.join("=")), fromQuery: false };
-    } catch {
-      break;
-    }
-  }
-  return { token: "", fromQuery: false };
-}
-
 /**
  * Checks a request against the token. Returns the 401 answer when it fails, else the
  * `set-cookie` value to add (when the token came as `?token=`), else `undefined`.
@@ -99,8 +72,8 @@ export function checkToken(
   token: string,
   cookiePath: string,
 ): { refused: Response } | { cookie?: string } {
-  const given = givenToken(request, url);
-  if (!sameToken(given.token, token)) {
+  const check = checkRequestToken(request, url, token, { name: TOKEN_COOKIE, path: cookiePath });
+  if (!check.accepted) {
     const refused = jsonError(
       401,
       "a valid token is required (Authorization: Bearer <token>, or ?token= once in a browser)",
@@ -108,12 +81,7 @@ export function checkToken(
     refused.headers.set("www-authenticate", 'Bearer realm="loom studio"');
     return { refused };
   }
-  if (!given.fromQuery) return {};
-  return {
-    cookie: `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=${
-      cookiePath || "/"
-    }; HttpOnly; SameSite=Strict`,
-  };
+  return { cookie: check.setCookie };
 }
 
 /**
