@@ -8,6 +8,7 @@
  */
 import { onRecur, type TailCall } from "@loom/tailcalls";
 import {
+  DEFAULT_MAX_VALUE_BYTES,
   exitsOf,
   LOOM_EXIT_LOCATION,
   Recorder,
@@ -18,6 +19,7 @@ import {
 import type { RunObserver } from "./engine/observer.ts";
 import type { CallRecord, RunRecord, StepRecord, Store } from "./store/store.ts";
 import { RunnerError } from "./errors.ts";
+import { Buffer } from "node:buffer";
 
 /**
  * Attribute names the runner adds to spans (beside OpenTelemetry's GenAI names). The step number
@@ -251,6 +253,77 @@ export interface TraceRunOptions extends RecorderOptions {
    * call itself (an app that runs its LLM turns through `ctx.callTool` draws them as `llm` spans).
    */
   recordCall?: (call: CallRecord, parent: SpanHandle, recorder: Recorder) => boolean;
+  /**
+   * Cap on one checkpoint's stored JSON size (UTF-8 bytes): a step whose state is larger carries
+   * a small marker (`{ "$loom": "state omitted", bytes, step, hint }`) as its input/output
+   * instead, and the state is never parsed.
+   * @default 262144 (256 KiB)
+   */
+  maxStateBytes?: number;
+  /**
+   * Budget for the states of one trace (all its runs): each state the trace holds counts what
+   * the recorder keeps of it (its size, at most `maxValueBytes`), once; once the budget is
+   * spent, later states are markers too. Which states are omitted depends only on their sizes
+   * and order.
+   * @default 33554432 (32 MiB)
+   */
+  maxStateBytesTotal?: number;
+}
+
+/** Defaults of `TraceRunOptions`' state caps, in one place. */
+const STATE_CAPS = { maxStateBytes: 256 * 1024, maxStateBytesTotal: 32 * 1024 * 1024 };
+/** Step rows read at once: each holds its whole state, so a page of big states stays bounded. */
+const STEP_PAGE = 8;
+/** Attribute on a run span: how many of its states the trace omitted. */
+const STATES_OMITTED = "loom.trace.states_omitted";
+
+/** The marker a step span carries in place of a state the trace omitted. */
+export interface OmittedState {
+  /** Always "state omitted". */
+  $loom: "state omitted";
+  /** The state's stored JSON size, in UTF-8 bytes. */
+  bytes: number;
+  /** The step after which this checkpoint was taken (`firstStep - 1`: the run's initial state). */
+  step: number;
+  /** How to print the whole state. */
+  hint: string;
+}
+
+/** What states a trace holds: the caps, the budget left, and how many were omitted. */
+interface StateBudget {
+  perState: number;
+  left: number;
+  counted: number;
+  location: string;
+  omitted: number;
+}
+
+/** UTF-8 length of a string, without encoding it (native: a JS loop over 3 MB states is slow). */
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, "utf8");
+
+/**
+ * A stored state as the trace holds it: parsed when it fits the per-state cap and the budget,
+ * else the omission marker (`undefined` stays `undefined`).
+ */
+function admitState(
+  budget: StateBudget,
+  runId: string,
+  step: number,
+  text: string | null,
+): unknown {
+  if (text === null) return undefined;
+  const bytes = utf8Bytes(text);
+  const cost = Math.min(bytes, budget.counted);
+  if (bytes <= budget.perState && cost <= budget.left) {
+    budget.left -= cost;
+    return JSON.parse(text);
+  }
+  budget.omitted++;
+  const hint = step < 0
+    ? `the state run ${runId} started from (its input, or the checkpoint it was forked from)`
+    : `loom-runner history --run-id ${runId} --db ${budget.location} --from-step ${step} ` +
+      `--limit 1 --json`;
+  return { $loom: "state omitted", bytes, step, hint } satisfies OmittedState;
 }
 
 /**
@@ -278,7 +351,15 @@ export async function traceRun(
     ...options,
     meta: { runId, agent: run.agentName, status: run.status, db: store.location, ...options.meta },
   });
-  await addRun(store, recorder, run, null, 0, options.recordCall);
+  const budget: StateBudget = {
+    perState: options.maxStateBytes ?? STATE_CAPS.maxStateBytes,
+    left: options.maxStateBytesTotal ?? STATE_CAPS.maxStateBytesTotal,
+    counted: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
+    location: store.location,
+    omitted: 0,
+  };
+  await addRun(store, recorder, run, null, 0, { recordCall: options.recordCall, budget });
+  if (budget.omitted > 0) recorder.meta.statesOmitted = budget.omitted;
   return recorder.toJSON();
 }
 
@@ -288,12 +369,15 @@ async function addRun(
   run: RunRecord,
   parent: SpanHandle | null,
   depth: number,
-  recordCall: TraceRunOptions["recordCall"],
+  o: { recordCall: TraceRunOptions["recordCall"]; budget: StateBudget },
 ): Promise<void> {
+  const { recordCall, budget } = o;
+  const omittedBefore = budget.omitted;
+  const initialState = admitState(budget, run.runId, run.firstStep - 1, run.initialState);
   const runSpan = recorder.startSpan("run", `${run.agentName} ${run.runId}`, {
     parent,
     startTime: run.createdAt,
-    input: parseJson(run.initialState),
+    input: initialState,
     attributes: {
       [RUN_ID]: run.runId,
       "loom.agent.name": run.agentName,
@@ -301,14 +385,14 @@ async function addRun(
       "loom.run.status": run.status,
     },
   });
-  const [steps, failedAttempts, calls, events, children] = await Promise.all([
-    store.listSteps(run.runId, { limit: 1_000_000 }),
+  const steps = await addSteps(store, recorder, run, runSpan, initialState, budget);
+  const [failedAttempts, calls, events, children] = await Promise.all([
     store.listFailedAttempts(run.runId, { limit: 1_000_000 }),
     store.listCalls(run.runId, { limit: 1_000_000 }),
     store.listEvents(run.runId, { limit: 1_000_000 }),
     depth < 20 ? store.listRuns({ parentRunId: run.runId, limit: 10_000 }) : [],
   ]);
-  const stepSpans = addSteps(recorder, run, runSpan, steps);
+  const stepSpans = steps.spans;
   addUncommittedSteps(recorder, run, runSpan, calls, stepSpans);
   const underStep = (step: number) => stepSpans.get(step) ?? runSpan;
   for (const a of failedAttempts) {
@@ -340,39 +424,58 @@ async function addRun(
     });
   }
   for (const child of children.reverse()) {
-    await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1, recordCall);
+    await addRun(store, recorder, child, underStep(child.parentStep ?? -1), depth + 1, o);
   }
-  endRunSpan(run, runSpan, steps);
+  // Counted after the children, so a parent also says when its children's states were omitted.
+  const omitted = budget.omitted - omittedBefore;
+  if (omitted > 0) runSpan.setAttribute(STATES_OMITTED, omitted);
+  endRunSpan(run, runSpan, steps.last);
 }
 
-/** One span per committed step, with the state before and after; by step. */
-function addSteps(
+/**
+ * One span per committed step, with the state before and after (or omission markers); by step.
+ * Reads the step rows a page at a time, so only one page of whole states is held at once.
+ */
+async function addSteps(
+  store: Store,
   recorder: Recorder,
   run: RunRecord,
   runSpan: SpanHandle,
-  steps: StepRecord[],
-): Map<number, SpanHandle> {
-  const stepSpans = new Map<number, SpanHandle>();
-  let stateBefore: unknown = parseJson(run.initialState);
-  for (const step of steps) {
-    const final = run.status === "completed" && step === steps[steps.length - 1];
-    const span = recorder.startSpan("step", `step ${step.step}`, {
-      parent: runSpan,
-      startTime: step.startedAt,
-      input: stateBefore,
-      attributes: {
-        [RUN_ID]: run.runId,
-        [STEP_INDEX]: step.step,
-        [ATTEMPT]: step.attempt,
-        [EXIT_KIND]: final ? "return" : "recur",
-      },
-    });
-    const after = final ? parseJson(run.result) : parseJson(step.state);
-    span.end({ output: after, endTime: step.startedAt + step.durationMs });
-    if (step.state !== null) stateBefore = after;
-    stepSpans.set(step.step, span);
+  initialState: unknown,
+  budget: StateBudget,
+): Promise<{ spans: Map<number, SpanHandle>; last: StepRecord | undefined }> {
+  const spans = new Map<number, SpanHandle>();
+  const lastStep = run.status === "completed" ? (await store.lastStep(run.runId))?.step : -1;
+  let stateBefore = initialState;
+  let last: StepRecord | undefined;
+  for (let from = -1;;) {
+    const page = await store.listSteps(run.runId, { fromStep: from, limit: STEP_PAGE });
+    for (const step of page) {
+      const final = step.step === lastStep;
+      const span = recorder.startSpan("step", `step ${step.step}`, {
+        parent: runSpan,
+        startTime: step.startedAt,
+        input: stateBefore,
+        attributes: {
+          [RUN_ID]: run.runId,
+          [STEP_INDEX]: step.step,
+          [ATTEMPT]: step.attempt,
+          [EXIT_KIND]: final ? "return" : "recur",
+        },
+      });
+      const after = final
+        ? parseJson(run.result)
+        : admitState(budget, run.runId, step.step, step.state);
+      span.end({ output: after, endTime: step.startedAt + step.durationMs });
+      if (step.state !== null) stateBefore = after;
+      spans.set(step.step, span);
+      last = step;
+    }
+    if (page.length < STEP_PAGE) break;
+    from = page[page.length - 1].step + 1;
   }
-  return stepSpans;
+  // Only the timing of the last step row is kept: its state is not needed any more.
+  return { spans, last: last && { ...last, state: null } };
 }
 
 /** Calls of a step that never committed (the run stopped inside it) get an open step span. */
@@ -399,8 +502,7 @@ function addUncommittedSteps(
 }
 
 /** Ends a run's span at its last change (or its last step's end): failed, or ok with its result. */
-function endRunSpan(run: RunRecord, runSpan: SpanHandle, steps: StepRecord[]): void {
-  const lastStep = steps[steps.length - 1];
+function endRunSpan(run: RunRecord, runSpan: SpanHandle, lastStep: StepRecord | undefined): void {
   const endTime = Math.max(run.updatedAt, lastStep ? lastStep.startedAt + lastStep.durationMs : 0);
   if (run.status === "failed") {
     runSpan.end({

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { jsonChanges } from "../testing/json_diff.ts";
 import type { RunRecord, StepRecord, Store, WaitInfo } from "../store/store.ts";
 import { processHistory } from "./process_history.ts";
 import { rowOf, stepTimes } from "./runs_query.ts";
+import { Buffer } from "node:buffer";
 
 /** A loom-ops approval gate a run waits at (see `API.md`). */
 export interface Gate {
@@ -106,18 +106,72 @@ export async function runDetail(store: Store, run: RunRecord): Promise<unknown> 
   };
 }
 
-/** The changes from `a` to `b`, leaf by leaf. */
-export function stateDiff(a: unknown, b: unknown): StateChange[] {
-  return jsonChanges(a, b).map((c) => {
-    if (c.a === undefined) return { path: c.path, op: "add", after: c.b };
-    if (c.b === undefined) return { path: c.path, op: "remove", before: c.a };
-    return { path: c.path, op: "replace", before: c.a, after: c.b };
-  });
+/** Caps of the steps API, in one place (see `API.md`). */
+export const STEP_CAPS = {
+  /** A state whose stored JSON is larger is sent as an omission marker. */
+  maxStateBytes: 64 * 1024,
+  /** Changes listed per step at most; the walk stops there. */
+  maxDiffChanges: 200,
+  /** Step rows read at once (each holds its whole state). */
+  rowsPerRead: 8,
+};
+
+/** What a step's `state` is in place of a state over `STEP_CAPS.maxStateBytes`. */
+export interface OmittedStateJson {
+  /** Always "state omitted". */
+  $loom: "state omitted";
+  /** The state's stored JSON size, in UTF-8 bytes. */
+  bytes: number;
+}
+
+/**
+ * The changes from `a` to `b`, leaf by leaf, in document order: at most `limit` (the walk
+ * stops after one more, so a huge change costs no more than the limit).
+ */
+export function stateDiff(a: unknown, b: unknown, limit = Infinity): StateChange[] {
+  const out: StateChange[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (out.length > limit || Object.is(a, b)) return;
+    const objects = typeof a === "object" && a !== null && typeof b === "object" && b !== null &&
+      Array.isArray(a) === Array.isArray(b);
+    if (!objects) {
+      if (a === undefined) out.push({ path, op: "add", after: b });
+      else if (b === undefined) out.push({ path, op: "remove", before: a });
+      else out.push({ path, op: "replace", before: a, after: b });
+      return;
+    }
+    const at = (k: string) => path === "" ? k : `${path}.${k}`;
+    if (Array.isArray(a) && Array.isArray(b)) {
+      for (let i = 0; i < Math.max(a.length, b.length) && out.length <= limit; i++) {
+        walk(a[i], b[i], at(String(i)));
+      }
+      return;
+    }
+    const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) walk(ao[k], bo[k], at(k));
+  };
+  walk(a, b, "");
+  return out;
+}
+
+/** UTF-8 length of a string, without encoding it (native: a JS loop over 3 MB states is slow). */
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, "utf8");
+
+/** A value for the steps API: itself when its JSON fits the cap, else the omission marker. */
+function capped(value: unknown, text?: string | null): unknown {
+  if (value === null || typeof value !== "object" && typeof value !== "string") return value;
+  const bytes = utf8Bytes(text ?? JSON.stringify(value));
+  return bytes <= STEP_CAPS.maxStateBytes
+    ? value
+    : { $loom: "state omitted", bytes } satisfies OmittedStateJson;
 }
 
 /**
  * `GET /api/runs/:id/steps?from=&limit=`: step rows with the state after each and its diff from
- * the state before (null when either checkpoint was not kept).
+ * the state before (null when either checkpoint was not kept). A state over
+ * `STEP_CAPS.maxStateBytes` is sent as `{ $loom: "state omitted", bytes }` with
+ * `stateOmitted: true` (`GET /api/runs/:id/steps/:step/state` has it whole); a diff is cut at
+ * `STEP_CAPS.maxDiffChanges` changes (then `diffTruncated: true`), each value in it capped too.
  */
 export async function runSteps(
   store: Store,
@@ -127,21 +181,23 @@ export async function runSteps(
 ): Promise<unknown> {
   const stats = await store.stepStats(run.runId);
   const first = Math.max(from, run.firstStep);
-  // One more row before the page: the state its first step started from.
-  const rows = await store.listSteps(run.runId, { fromStep: first - 1, limit: limit + 1 });
   let before: unknown = first === run.firstStep ? parse(run.initialState) : undefined;
   let known = first === run.firstStep;
   const out = [];
-  for (const row of rows) {
-    if (row.step < first) {
+  // One more row before the page: the state its first step started from. Rows are read a few
+  // at a time so that a page of big states is never held whole at once.
+  for (let next = first - 1; out.length < limit;) {
+    const want = Math.min(STEP_CAPS.rowsPerRead, limit - out.length + (next < first ? 1 : 0));
+    const rows = await store.listSteps(run.runId, { fromStep: next, limit: want });
+    for (const row of rows) {
+      if (row.step >= first && out.length < limit) {
+        out.push(stepJson(run, row, stats.last, before, known));
+      }
       before = parse(row.state);
       known = row.state !== null;
-      continue;
     }
-    if (out.length >= limit) break;
-    out.push(stepJson(run, row, stats.last, before, known));
-    before = parse(row.state);
-    known = row.state !== null;
+    if (rows.length < want) break;
+    next = rows[rows.length - 1].step + 1;
   }
   return { steps: out, total: stats.count };
 }
@@ -156,14 +212,42 @@ function stepJson(
   const final = run.status === "completed" && row.step === lastStep;
   const after = final ? parse(run.result) : parse(row.state);
   const hasAfter = final || row.state !== null;
+  const changes = known && hasAfter ? stateDiff(before, after, STEP_CAPS.maxDiffChanges) : null;
+  const truncated = changes !== null && changes.length > STEP_CAPS.maxDiffChanges;
+  const state = capped(after, final ? run.result : row.state);
   return {
     step: row.step,
     attempt: row.attempt,
     startedAt: row.startedAt,
     durationMs: row.durationMs,
-    state: after,
-    diff: known && hasAfter ? stateDiff(before, after) : null,
+    state,
+    ...(state !== after ? { stateOmitted: true } : {}),
+    diff: changes && changes.slice(0, STEP_CAPS.maxDiffChanges).map((c) => ({
+      ...c,
+      ...("before" in c ? { before: capped(c.before) } : {}),
+      ...("after" in c ? { after: capped(c.after) } : {}),
+    })),
+    ...(truncated ? { diffTruncated: true } : {}),
   };
+}
+
+/**
+ * `GET /api/runs/:id/steps/:step/state`: the stored JSON of the checkpoint after a step (the
+ * run's result for the final step of a completed run), or why there is none.
+ */
+export async function stepState(
+  store: Store,
+  run: RunRecord,
+  step: number,
+): Promise<string | { error: string }> {
+  const row = await store.getStep(run.runId, step);
+  if (!row) return { error: `run "${run.runId}" has no committed step ${step}` };
+  if (run.status === "completed" && run.result !== null) {
+    const last = await store.lastStep(run.runId);
+    if (last?.step === step) return run.result;
+  }
+  if (row.state === null) return { error: `the checkpoint after step ${step} was not kept` };
+  return row.state;
 }
 
 /** `GET /api/runs/:id/calls`: the run's calls, JSON fields parsed. */

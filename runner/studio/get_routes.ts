@@ -7,7 +7,14 @@
 import { summarize, toHtml, toOtlpJson } from "@loom/xray";
 import runnerPackage from "../deno.json" with { type: "json" };
 import { traceRun } from "../trace.ts";
-import { runCalls, runDetail, runFailedAttempts, runSignals, runSteps } from "./api_run.ts";
+import {
+  runCalls,
+  runDetail,
+  runFailedAttempts,
+  runSignals,
+  runSteps,
+  stepState,
+} from "./api_run.ts";
 import type { StudioContext } from "./handler.ts";
 import { isStatus, queryRuns, type RunRow, type RunsQuery } from "./runs_query.ts";
 import { runIdOf, type StudioRoute } from "./routes.ts";
@@ -67,6 +74,12 @@ export async function answerGet(
     }
     case "run":
       return json(await runDetail(store, run));
+    case "step-state": {
+      const state = await stepState(store, run, route.step);
+      if (typeof state !== "string") return jsonError(404, state.error);
+      // The stored JSON as is: a big state is not parsed and re-serialized here.
+      return new Response(state, { headers: baseHeaders("application/json; charset=UTF-8") });
+    }
   }
   switch (route.part) {
     case "steps": {

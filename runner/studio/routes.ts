@@ -23,6 +23,7 @@ export type StudioRoute =
   | { kind: "events" }
   | { kind: "run"; runId: string }
   | { kind: "run-part"; runId: string; part: RunPart }
+  | { kind: "step-state"; runId: string; step: number }
   | { kind: "steer"; runId: string; action: SteerAction }
   | { kind: "bad"; status: 400 | 404; error: string };
 
@@ -57,11 +58,19 @@ export function routeOf(path: string): StudioRoute {
   }
   const api = parts[0] === "api";
   const rest = api ? parts.slice(1) : parts;
-  if (rest[0] !== "runs" || rest.length < 2 || rest.length > 3) return notFound(path);
+  // `/api/runs/:id/steps/:step/state`: one step's whole state.
+  const stepState = api && rest.length === 5 && rest[2] === "steps" && rest[4] === "state";
+  if (rest[0] !== "runs" || rest.length < 2 || (rest.length > 3 && !stepState)) {
+    return notFound(path);
+  }
   const id = runIdOf(rest[1]);
   if ("error" in id) return { kind: "bad", status: 400, error: id.error };
   const { runId } = id;
   const tail = rest[2];
+  if (stepState) {
+    if (!/^\d{1,15}$/.test(rest[3])) return notFound(path);
+    return { kind: "step-state", runId, step: Number(rest[3]) };
+  }
   if (api) {
     if (tail === undefined) return { kind: "run", runId };
     if (PARTS.includes(tail)) return { kind: "run-part", runId, part: tail as RunPart };

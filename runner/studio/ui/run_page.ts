@@ -123,8 +123,8 @@ function runPage() {
       tb.appendChild(h("tr", { "data-step": s.step },
         h("td", { class: "num", text: s.step }), h("td", { class: "num", text: s.attempt }),
         h("td", null, timeEl(s.startedAt)), h("td", { class: "num", text: fmtDuration(s.durationMs) }),
-        h("td", null, diffList(s.diff)),
-        h("td", null, s.state === null || s.state === undefined ? h("span", { class: "muted small", text: "not kept" }) : jsonDetails(s.state)),
+        h("td", null, diffList(s.diff, s.diffTruncated)),
+        h("td", null, s.state === null || s.state === undefined ? h("span", { class: "muted small", text: "not kept" }) : s.stateOmitted ? omittedState(s) : jsonDetails(s.state)),
         h("td", null, steeringAllowed() ? h("button", { type: "button", class: "small", "data-fork-step": s.step, text: "Fork from step " + s.step, onclick: function () { openFork(state.data, s.step); } }) : "")));
     });
     var last = d.steps[d.steps.length - 1].step;
@@ -190,7 +190,20 @@ function table(id, items, heads, cells, emptyText) {
   items.forEach(function (it) { tb.appendChild(h("tr", null, cells(it).map(function (c) { return h("td", null, c == null ? "—" : c); }))); });
   return h("div", { class: "scroll" }, h("table", { id: id }, h("thead", null, h("tr", null, heads.map(function (x) { return h("th", { text: x }); }))), tb));
 }
-function diffList(diff) {
+/** A state the steps API left out (over its size cap): a button that loads it whole. */
+function omittedState(s) {
+  var b = h("button", { type: "button", class: "small", "data-load-state": s.step, text: "state is " + fmtBytes(s.state.bytes) + " — load it" });
+  b.onclick = async function () {
+    b.disabled = true; b.textContent = "Loading the state…";
+    try { b.replaceWith(jsonDetails(await api(apiRun(RUN_ID, "/steps/" + s.step + "/state")))); }
+    catch (e) { b.disabled = false; b.textContent = "state is " + fmtBytes(s.state.bytes) + " — load it"; notice("error", e.message); }
+  };
+  return b;
+}
+function fmtBytes(n) {
+  return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KB" : (n / 1048576).toFixed(1) + " MB";
+}
+function diffList(diff, truncated) {
   if (diff == null) return h("span", { class: "muted small", text: "—" });
   if (!diff.length) return h("span", { class: "muted small", text: "no change" });
   var ul = h("ul", { class: "diff" });
@@ -201,7 +214,8 @@ function diffList(diff) {
     if (c.op !== "remove") li.appendChild(h("span", { class: "after", text: shortJson(c.after, 60) }));
     ul.appendChild(li);
   });
-  if (diff.length > 30) ul.appendChild(h("li", { class: "muted", text: "… " + (diff.length - 30) + " more changes" }));
+  if (diff.length > 30) ul.appendChild(h("li", { class: "muted", text: "… " + (diff.length - 30) + (truncated ? " more changes, and more not listed" : " more changes") }));
+  else if (truncated) ul.appendChild(h("li", { class: "muted", text: "… more changes not listed" }));
   return ul;
 }
 function renderHeader(el, data) {
