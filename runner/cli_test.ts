@@ -1,37 +1,12 @@
 // The loom-runner CLI: most cases call `main()` in-process with captured output (the same code
 // the binary runs); a few spawn the real CLI to check exit codes and that no stack trace leaks.
 import assert from "node:assert/strict";
-import { main } from "./cli.ts";
+import { cli, inTemp } from "./cli/_test_util.ts";
 import { openStore } from "./store/sqlite.ts";
 
 const COUNTER = new URL("../examples/counter_agent.ts", import.meta.url).pathname;
 const APPROVAL = new URL("./testdata/approval_agent.ts", import.meta.url).pathname;
 const WORKER_AGENTS = new URL("./testdata/worker_agents", import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
-async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "loom-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("cli: run --max-steps, resume, explain, list, get, history, verify (text and --json)", async () => {
   await inTemp(async (dir) => {

@@ -1,37 +1,12 @@
 // loom-runner delete, prune and verify say what the space is (issue 13): in text and --json,
 // through main() in-process with captured output, as cli_test.ts does.
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
+import { cli, inTemp } from "./_test_util.ts";
 import { defineAgent, recur, startRun } from "../mod.ts";
 import { openStore } from "../store/sqlite.ts";
 import { waitFor } from "../testing/wait.ts";
 
 const COUNTER = new URL("../../examples/counter_agent.ts", import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
-async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "loom-cli-space-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** A module whose run stores `n` checkpoints of ~20 KB. */
 async function writeFatAgent(dir: string): Promise<string> {
