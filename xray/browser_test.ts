@@ -6,34 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "npm:playwright-core@1";
+import { launchChromium } from "./_test_chromium.ts";
+import { type Browser, type Page } from "npm:playwright-core@1";
 import { writeHtml } from "./html.ts";
 import type { TraceData } from "./model.ts";
 import { bigTrace, longRunTrace, realisticTrace } from "./testdata/fixtures.ts";
-
-const CHROMIUM = Deno.env.get("LOOM_CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-
-async function launch(): Promise<Browser> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    // Fail, never skip: a viewer nobody opened in a browser is untested.
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set LOOM_CHROMIUM`,
-    );
-  }
-  return await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-}
 
 /** A page that records console errors, page errors and every request that is not the file. */
 interface Watched {
@@ -107,7 +84,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const dir = await Deno.makeTempDir();
-    const browser = await launch();
+    const browser = await launchChromium();
     try {
       const trace = realisticTrace();
       const path = await writeTrace(dir, "real", trace);

@@ -15,7 +15,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type Browser, type BrowserContext, chromium, type Page } from "npm:playwright-core@1";
+import { launchChromium } from "../../xray/_test_chromium.ts";
+import { type Browser, type BrowserContext, type Page } from "npm:playwright-core@1";
 import { type Agent, defineAgent, enqueueRun, resumeRun, startRun, type Store } from "../mod.ts";
 import { POSTGRES_BACKEND, SQLITE_BACKEND, type StoreBackend } from "../testing/_stores.ts";
 import { createStudioHandler } from "./handler.ts";
@@ -23,32 +24,9 @@ import gateAgent from "./testdata/agents/gate_agent.ts";
 import counterAgent from "./testdata/agents/counter_agent.ts";
 import parentAgent from "./testdata/agents/parent_agent.ts";
 
-const CHROMIUM = Deno.env.get("LOOM_CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
 const SCREENS = Deno.env.get("LOOM_STUDIO_SCREENSHOTS");
 /** Generous: only reached when the awaited state never comes, never on a slow machine. */
 const TIMEOUT = 60_000;
-
-async function launch(): Promise<Browser> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    // Fail, never skip: a console nobody opened in a browser is untested.
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set LOOM_CHROMIUM`,
-    );
-  }
-  return await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-}
 
 /** Records console errors/warnings, page errors, and every request outside the studio. */
 interface Watch {
@@ -146,7 +124,7 @@ async function withStudio(
   const origin = `http://127.0.0.1:${server.addr.port}${setup.basePath ?? ""}`;
   let browser: Browser | undefined;
   try {
-    browser = await launch();
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const watch = await watchContext(context, origin);
     const page = await context.newPage();
