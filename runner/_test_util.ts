@@ -205,3 +205,29 @@ export function runRecord(runId: string, fields: Partial<RunRecord> = {}): RunRe
     ...fields,
   };
 }
+
+/** Child processes a test started and has not seen exit; `reap()` in a `finally` leaks none. */
+export class LiveProcesses {
+  #live = new Set<Deno.ChildProcess>();
+
+  /** Tracks a started process. */
+  add(child: Deno.ChildProcess): void {
+    this.#live.add(child);
+  }
+
+  /** Stops tracking a process that exited. */
+  delete(child: Deno.ChildProcess): void {
+    this.#live.delete(child);
+  }
+
+  /** SIGKILLs the processes still running and waits for them. */
+  async reap(): Promise<void> {
+    for (const child of this.#live) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.output();
+      this.#live.delete(child);
+    }
+  }
+}

@@ -4,24 +4,14 @@
 import assert from "node:assert/strict";
 import { openStore } from "../store/sqlite.ts";
 import { verifyRun } from "../inspect/verify.ts";
-import { fileSize, killAsPlanned, planKills } from "../_test_util.ts";
+import { fileSize, killAsPlanned, LiveProcesses, planKills } from "../_test_util.ts";
 import { type SeededRandom, waitFor, withSeed } from "../testing.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const fixture = (name: string) => new URL(`../testdata/${name}`, import.meta.url).pathname;
 
 // Processes still running; a failing test kills them in its `finally` (no leaks).
-const live = new Set<Deno.ChildProcess>();
-
-async function reap(): Promise<void> {
-  for (const child of live) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await child.output();
-    live.delete(child);
-  }
-}
+const live = new LiveProcesses();
 
 function spawn(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
   const child = new Deno.Command(Deno.execPath(), {
@@ -186,7 +176,7 @@ async function randomKills(
       `  ${kills} kills, ${repeats} repeated side effects (each inside the documented window)`,
     );
   } finally {
-    await reap();
+    await live.reap();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -279,7 +269,7 @@ Deno.test("leases: a second process fails fast while the first advances; after S
       assert.equal(s.getRun("l")!.leaseOwner, null);
     });
   } finally {
-    await reap();
+    await live.reap();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -332,7 +322,7 @@ Deno.test("a durable timer survives SIGKILL: the resumed run waits only for the 
       "the tool before the sleep ran once",
     );
   } finally {
-    await reap();
+    await live.reap();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -389,7 +379,7 @@ Deno.test("Ctrl-C (SIGINT) pauses the run cleanly: exit 1, one sentence, resumab
     const report = await peekAsync(db, (s) => verifyRun(s, "i"));
     assert.deepEqual(report.problems, []);
   } finally {
-    await reap();
+    await live.reap();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -418,7 +408,7 @@ Deno.test("signals across processes: the tool call before the wait is replayed, 
     const lines = (await Deno.readTextFile(env.LOOM_EFFECTS)).trim().split("\n");
     assert.deepEqual(lines.map((l) => l.split(" ")[0]), ["prepare", "deploy"]);
   } finally {
-    await reap();
+    await live.reap();
     await Deno.remove(dir, { recursive: true });
   }
 });

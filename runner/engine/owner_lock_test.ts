@@ -2,6 +2,7 @@
 // (`--allow-read=DIR,<agent modules> --allow-write=DIR`), SIGKILLed at an exact step by the
 // test-only crash hook, and resumed at once because the dead owner's file lock is free.
 import assert from "node:assert/strict";
+import { LiveProcesses } from "../_test_util.ts";
 import { openStore } from "../store/sqlite.ts";
 import { waitFor } from "../testing.ts";
 import { checkOwnerLock, holdOwnerLock, ownerLockDir } from "./owner_lock.ts";
@@ -12,17 +13,7 @@ const RUNNER = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const AGENT = new URL("../testdata/held_agent.ts", import.meta.url).pathname;
 
 // Processes still running; a failing test kills them in its `finally` (no leaks).
-const live = new Set<Deno.ChildProcess>();
-
-async function reap(): Promise<void> {
-  for (const child of live) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await child.output();
-    live.delete(child);
-  }
-}
+const live = new LiveProcesses();
 
 /**
  * The CLI with the least privilege it needs: read the database's directory and the agent's
@@ -101,7 +92,7 @@ async function withDir(fn: (dir: string, db: string) => Promise<void>): Promise<
   try {
     await fn(dir, `${dir}/runs.sqlite`);
   } finally {
-    await reap();
+    await live.reap();
     await Deno.remove(dir, { recursive: true });
   }
 }
