@@ -215,9 +215,19 @@ export class LiveProcesses {
     this.#live.add(child);
   }
 
-  /** Stops tracking a process that exited. */
-  delete(child: Deno.ChildProcess): void {
+  /** Waits for a tracked process to exit; its exit and its output, decoded. */
+  async finish(
+    child: Deno.ChildProcess,
+  ): Promise<{ code: number; signal: Deno.Signal | null; stdout: string; stderr: string }> {
+    const out = await child.output();
     this.#live.delete(child);
+    const dec = new TextDecoder();
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
   }
 
   /** SIGKILLs the processes still running and waits for them. */

@@ -24,20 +24,6 @@ function spawn(args: string[], env: Record<string, string> = {}): Deno.ChildProc
   return child;
 }
 
-async function finish(
-  child: Deno.ChildProcess,
-): Promise<{ code: number; signal: Deno.Signal | null; stdout: string; stderr: string }> {
-  const out = await child.output();
-  live.delete(child);
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
 function peek<T>(db: string, fn: (s: ReturnType<typeof openStore>) => T): T {
   const s = openStore(db, { create: false });
   try {
@@ -111,7 +97,7 @@ async function randomKills(
       const child = spawn(args, env);
       let done = false;
       const [out] = await Promise.all([
-        finish(child).finally(() => done = true),
+        live.finish(child).finally(() => done = true),
         killAsPlanned(child, planned, { effects, held: `${hold}.held` }, sizeBefore, () => done),
       ]);
       // The run cannot end before its final step is let through: every process must be killed.
@@ -134,7 +120,7 @@ async function randomKills(
       midRun++;
     }
     await Deno.writeTextFile(hold, "");
-    const out = await finish(
+    const out = await live.finish(
       spawn(["resume", fixture("crash_agent.ts"), "--run-id", "c", "--db", db, "--json"], env),
     );
     assert.equal(out.code, 0, out.stderr);
@@ -226,7 +212,7 @@ Deno.test("leases: a second process fails fast while the first advances; after S
       "the first process to commit step 2",
       () => storeShows(db, (s) => (s.lastStep("l")?.step ?? -1) >= 2),
     );
-    const b = await finish(
+    const b = await live.finish(
       spawn(["resume", fixture("slow_agent.ts"), "--run-id", "l", "--db", db]),
     );
     assert.equal(b.code, 2);
@@ -238,10 +224,10 @@ Deno.test("leases: a second process fails fast while the first advances; after S
     const held = peek(db, (s) => s.getRun("l")!);
     assert.match(held.leaseOwner ?? "", new RegExp(`:${a.pid}:`));
     a.kill("SIGKILL");
-    await finish(a);
+    await live.finish(a);
     const { leaseExpires } = peek(db, (s) => s.getRun("l")!);
     const before = peek(db, (s) => s.lastStep("l")!.step);
-    const c = await finish(
+    const c = await live.finish(
       spawn([
         "resume",
         fixture("slow_agent.ts"),
@@ -294,10 +280,10 @@ Deno.test("a durable timer survives SIGKILL: the resumed run waits only for the 
       () => storeShows(db, (s) => s.listCalls("t", { kind: "timer" }).length === 1),
     );
     a.kill("SIGKILL");
-    const killed = await finish(a);
+    const killed = await live.finish(a);
     assert.equal(killed.signal, "SIGKILL", `the run ended before the kill: ${killed.stdout}`);
     const wakeAt = peek(db, (s) => s.listCalls("t", { kind: "timer" })[0].deadline!);
-    const b = await finish(
+    const b = await live.finish(
       spawn(["resume", fixture("sleep_agent.ts"), "--run-id", "t", "--db", db, "--json"], {
         LOOM_EFFECTS: effects,
       }),
@@ -346,7 +332,7 @@ Deno.test("Ctrl-C (SIGINT) pauses the run cleanly: exit 1, one sentence, resumab
       () => storeShows(db, (s) => (s.lastStep("i")?.step ?? -1) >= 2),
     );
     a.kill("SIGINT");
-    const out = await finish(a);
+    const out = await live.finish(a);
     assert.equal(out.code, 1);
     assert.match(
       out.stderr,
@@ -359,7 +345,7 @@ Deno.test("Ctrl-C (SIGINT) pauses the run cleanly: exit 1, one sentence, resumab
       assert.ok(s.listEvents("i").some((e) => e.kind === "interrupted"));
     });
     const pausedBefore = peek(db, (s) => s.lastStep("i")!.step) + 1;
-    const b = await finish(
+    const b = await live.finish(
       spawn([
         "resume",
         fixture("slow_agent.ts"),
@@ -390,19 +376,23 @@ Deno.test("signals across processes: the tool call before the wait is replayed, 
     const db = `${dir}/runs.sqlite`;
     const env = { LOOM_EFFECTS: `${dir}/effects.txt` };
     const agent = fixture("approval_agent.ts");
-    const first = await finish(spawn(["run", agent, "--run-id", "s", "--db", db, "--json"], env));
+    const first = await live.finish(
+      spawn(["run", agent, "--run-id", "s", "--db", db, "--json"], env),
+    );
     assert.equal(first.code, 0, first.stderr);
     assert.equal(JSON.parse(first.stdout).status, "waiting");
     // A resume before the signal (another process) stays waiting and runs nothing.
-    const early = await finish(
+    const early = await live.finish(
       spawn(["resume", agent, "--run-id", "s", "--db", db, "--json"], env),
     );
     assert.equal(JSON.parse(early.stdout).status, "waiting");
-    const sig = await finish(
+    const sig = await live.finish(
       spawn(["signal", "--run-id", "s", "--db", db, "--name", "approve", "--data", '{"by":"ann"}']),
     );
     assert.equal(sig.code, 0, sig.stderr);
-    const done = await finish(spawn(["resume", agent, "--run-id", "s", "--db", db, "--json"], env));
+    const done = await live.finish(
+      spawn(["resume", agent, "--run-id", "s", "--db", db, "--json"], env),
+    );
     assert.equal(done.code, 0, done.stderr);
     assert.deepEqual(JSON.parse(done.stdout).result, { approvedBy: "ann" });
     const lines = (await Deno.readTextFile(env.LOOM_EFFECTS)).trim().split("\n");

@@ -37,18 +37,6 @@ function cli(
   return child;
 }
 
-async function finish(child: Deno.ChildProcess) {
-  const out = await child.output();
-  live.delete(child);
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -77,7 +65,7 @@ function resumeArgs(db: string, runId: string): string[] {
 
 /** Starts run `runId` and lets the crash hook SIGKILL its process right after step `step`. */
 async function killedAfter(dir: string, db: string, runId: string, step: number): Promise<void> {
-  const a = await finish(
+  const a = await live.finish(
     cli(runArgs(db, runId, { n: 5 }), { dir, crashAt: `${runId}:${step}` }),
   );
   assert.equal(a.signal, "SIGKILL", a.stderr);
@@ -106,7 +94,7 @@ Deno.test("least privilege: after a SIGKILL at step 2, resume takes the run over
     const file = `${ownerLockDir(db)}/${p.pid}-${p.lockToken}.lock`;
     assert.ok(exists(file), "the dead owner's lock file is still there");
 
-    const b = await finish(cli(resumeArgs(db, "k"), { dir }));
+    const b = await live.finish(cli(resumeArgs(db, "k"), { dir }));
     assert.equal(b.code, 0, b.stderr);
     assert.equal(b.stdout, 'run k completed after 6 step(s): {"counted":5}\n');
     peek(db, (s) => {
@@ -132,7 +120,7 @@ Deno.test("least privilege: a live owner keeps its run (plain refusal); killed, 
     assert.equal(p.pid, a.pid);
     assert.equal(checkOwnerLock(ownerLockDir(db), p.pid, p.lockToken!).state, "alive");
 
-    const b = await finish(cli(resumeArgs(db, "h"), { dir }));
+    const b = await live.finish(cli(resumeArgs(db, "h"), { dir }));
     assert.equal(b.code, 2);
     assert.match(
       b.stderr,
@@ -141,7 +129,7 @@ Deno.test("least privilege: a live owner keeps its run (plain refusal); killed, 
     assert.equal(peek(db, (s) => s.getRun("h")!.leaseOwner), owner, "the lease stayed with it");
 
     a.kill("SIGKILL");
-    assert.equal((await finish(a)).signal, "SIGKILL");
+    assert.equal((await live.finish(a)).signal, "SIGKILL");
     const store = openStore(db, { create: false });
     try {
       assert.deepEqual(ownerLiveness(owner, store), { state: "gone" });
@@ -149,7 +137,7 @@ Deno.test("least privilege: a live owner keeps its run (plain refusal); killed, 
       store.close();
     }
     Deno.writeTextFileSync(release, "");
-    const c = await finish(cli(resumeArgs(db, "h"), { dir }));
+    const c = await live.finish(cli(resumeArgs(db, "h"), { dir }));
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /^run h completed after 5 step\(s\)/);
   });
@@ -160,13 +148,13 @@ Deno.test("an owner without write permission on the database's directory holds n
     // Write access to the database files only, not to the directory beside them.
     const files = [db, `${db}-wal`, `${db}-shm`].join(",");
     const perms = [`--allow-read=${dir},${RUNNER}`, `--allow-write=${files}`];
-    const a = await finish(cli(runArgs(db, "w", { n: 5 }), { dir, perms, crashAt: "w:1" }));
+    const a = await live.finish(cli(runArgs(db, "w", { n: 5 }), { dir, perms, crashAt: "w:1" }));
     assert.equal(a.signal, "SIGKILL", a.stderr);
     const owner = peek(db, (s) => s.getRun("w")!.leaseOwner!);
     assert.equal(parseOwner(owner)?.lockToken, undefined, "no lock could be held");
     assert.equal(exists(ownerLockDir(db)), false);
 
-    const b = await finish(cli(resumeArgs(db, "w"), { dir, perms }));
+    const b = await live.finish(cli(resumeArgs(db, "w"), { dir, perms }));
     assert.equal(b.code, 2);
     assert.equal(
       b.stderr.replace(/expires in \d+ s/, "expires in N s"),
@@ -182,14 +170,14 @@ Deno.test("a resume that may not read the owner lock directory says which flag w
     const owner = peek(db, (s) => s.getRun("r")!.leaseOwner!);
     const files = [db, `${db}-wal`, `${db}-shm`].join(",");
     const narrow = [`--allow-read=${files},${RUNNER}`, `--allow-write=${files}`];
-    const b = await finish(cli(resumeArgs(db, "r"), { dir, perms: narrow }));
+    const b = await live.finish(cli(resumeArgs(db, "r"), { dir, perms: narrow }));
     assert.equal(b.code, 2);
     assert.equal(
       b.stderr.replace(/expires in \d+ s/, "expires in N s"),
       `error: run r is being advanced by another process (lease owner ${owner}, expires in N s), or was until it died: whether it is alive cannot be checked because this process may not read ${db}-owners (run it with --allow-read=${dir}), so the lease is kept until it expires\n`,
     );
     // With that flag it takes over at once.
-    const c = await finish(cli(resumeArgs(db, "r"), { dir }));
+    const c = await live.finish(cli(resumeArgs(db, "r"), { dir }));
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /^run r completed after 6 step\(s\)/);
   });
@@ -229,7 +217,7 @@ Deno.test("owner locks: one file per process, shared by its holds and unlocked b
     assert.equal(checkOwnerLock(lockDir, Deno.pid, again.token!).state, "gone");
 
     Deno.writeTextFileSync(release, "");
-    assert.equal((await finish(a)).code, 0);
+    assert.equal((await live.finish(a)).code, 0);
     // The other process removed its own file at exit, and the directory, left empty.
     assert.equal(exists(lockDir), false);
   });
