@@ -6,6 +6,7 @@
  * @module
  */
 import type { RunRecord, StepRecord, Store, WaitInfo } from "../store/store.ts";
+import { jsonChanges } from "../testing/json_diff.ts";
 import { processHistory } from "./process_history.ts";
 import { rowOf, stepTimes } from "./runs_query.ts";
 import { Buffer } from "node:buffer";
@@ -129,29 +130,13 @@ export interface OmittedStateJson {
  * stops after one more, so a huge change costs no more than the limit).
  */
 export function stateDiff(a: unknown, b: unknown, limit = Infinity): StateChange[] {
-  const out: StateChange[] = [];
-  const walk = (a: unknown, b: unknown, path: string): void => {
-    if (out.length > limit || Object.is(a, b)) return;
-    const objects = typeof a === "object" && a !== null && typeof b === "object" && b !== null &&
-      Array.isArray(a) === Array.isArray(b);
-    if (!objects) {
-      if (a === undefined) out.push({ path, op: "add", after: b });
-      else if (b === undefined) out.push({ path, op: "remove", before: a });
-      else out.push({ path, op: "replace", before: a, after: b });
-      return;
-    }
-    const at = (k: string) => path === "" ? k : `${path}.${k}`;
-    if (Array.isArray(a) && Array.isArray(b)) {
-      for (let i = 0; i < Math.max(a.length, b.length) && out.length <= limit; i++) {
-        walk(a[i], b[i], at(String(i)));
-      }
-      return;
-    }
-    const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
-    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) walk(ao[k], bo[k], at(k));
-  };
-  walk(a, b, "");
-  return out;
+  return jsonChanges(a, b, limit).map(({ path, a, b }): StateChange =>
+    a === undefined
+      ? { path, op: "add", after: b }
+      : b === undefined
+      ? { path, op: "remove", before: a }
+      : { path, op: "replace", before: a, after: b }
+  );
 }
 
 /** UTF-8 length of a string, without encoding it (native: a JS loop over 3 MB states is slow). */

@@ -51,24 +51,35 @@ export interface JsonChange {
   b: unknown;
 }
 
-/** Lists changed leaves of two JSON values in document order. */
-export function jsonChanges(a: unknown, b: unknown, path: string[] = []): JsonChange[] {
-  if (Object.is(a, b)) return [];
-  const objects = typeof a === "object" && a !== null && typeof b === "object" && b !== null &&
-    Array.isArray(a) === Array.isArray(b);
-  if (!objects) return [{ path: path.join("."), a, b }];
+/**
+ * Lists changed leaves of two JSON values in document order. The walk stops once it has found
+ * more than `limit`, so a huge change costs no more than the limit (and a caller can tell the
+ * list was cut: it then holds `limit` + 1 changes).
+ */
+export function jsonChanges(a: unknown, b: unknown, limit = Infinity): JsonChange[] {
   const out: JsonChange[] = [];
-  if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      out.push(...jsonChanges(a[i], b[i], [...path, String(i)]));
+  const walk = (a: unknown, b: unknown, path: string, top: boolean): void => {
+    if (out.length > limit || Object.is(a, b)) return;
+    const objects = typeof a === "object" && a !== null && typeof b === "object" && b !== null &&
+      Array.isArray(a) === Array.isArray(b);
+    if (!objects) {
+      out.push({ path, a, b });
+      return;
     }
-    return out;
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
-    out.push(...jsonChanges(ao[k], bo[k], [...path, k]));
-  }
+    const at = (k: string) => top ? k : `${path}.${k}`;
+    if (Array.isArray(a) && Array.isArray(b)) {
+      for (let i = 0; i < Math.max(a.length, b.length) && out.length <= limit; i++) {
+        walk(a[i], b[i], at(String(i)), false);
+      }
+      return;
+    }
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
+      walk(ao[k], bo[k], at(k), false);
+    }
+  };
+  walk(a, b, "", true);
   return out;
 }
 
